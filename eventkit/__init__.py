@@ -1,0 +1,1 @@
+"""eventkit: analyse a domain's history as events."""
