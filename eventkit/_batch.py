@@ -1,0 +1,359 @@
+"""Turning what a user appends (Event objects, DataFrames, Arrow tables) into a validated batch.
+
+Two shapes, one meaning: a :class:`HotBatch` holds Python rows with JSON payloads, cheap for the
+small appends that go to the catalog's hot log; an :class:`ArrowBatch` holds typed Arrow columns
+for bulk appends that become a Parquet segment directly. Validation happens here, before the
+store takes any lock, so bad input never touches the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._envelope import (
+    NULL_TYPE,
+    Event,
+    check_field_name,
+    check_name,
+    new_event_id,
+    python_value,
+    reconcile,
+    to_micros,
+    arrow_kind,
+    arrow_type_for,
+)
+from ._errors import DuplicateEventId, InvalidInput
+
+_FRAME_ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
+_COMPUTED = ("position", "recorded_at")
+
+
+@dataclass
+class HotBatch:
+    """Rows for the hot log. ``occurred`` is None where the event happened "now"."""
+
+    stream_ids: list[str]
+    stream_types: list[str | None]
+    event_types: list[str]
+    event_ids: list[str]
+    ids_supplied: bool
+    occurred: list[int | None]
+    versions: list[int] | None
+    data_json: list[str | None]
+    meta_json: list[str | None]
+    field_types: dict[str, tuple[str, list]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.stream_ids)
+
+
+@dataclass
+class ArrowBatch:
+    """A bulk append as one Arrow table: envelope columns plus one column per payload field."""
+
+    table: pa.Table
+    payload: list[str]
+    ids_supplied: bool
+    has_versions: bool
+    field_types: dict[str, tuple[str, list]]
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+
+def _meta_json(meta: Any, where: str) -> str | None:
+    if meta is None:
+        return None
+    if not isinstance(meta, Mapping):
+        raise InvalidInput(f"metadata must be a mapping of names to values ({where})", column="metadata", values=[meta])
+    return json.dumps({str(k): (None if v is None else str(v)) for k, v in meta.items()}, sort_keys=True)
+
+
+def _payload_json(data: Mapping[str, Any], types: dict[str, tuple[str, list]], where: str) -> str | None:
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"event data must be a mapping of field names to values ({where})", column="data", values=[data])
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        check_field_name(name)
+        kind, jv = python_value(name, value)
+        if jv is None:
+            continue
+        prior = types.get(name)
+        merged = reconcile(name, prior[0] if prior else None, kind, values=[value])
+        if prior is None:
+            types[name] = (merged, [value])
+        else:
+            prior[1].append(value) if len(prior[1]) < 5 else None
+            types[name] = (merged, prior[1])
+        out[name] = jv
+    return json.dumps(out, sort_keys=True, allow_nan=False) if out else None
+
+
+def _check_str(value: Any, what: str, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{what} must be a non-empty string ({where})", column=what, values=[value])
+    return value
+
+
+def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | None) -> HotBatch:
+    """Validate ``store.append(stream_id, events)`` input into a :class:`HotBatch`."""
+    _check_str(stream_id, "stream_id", "append")
+    if stream_type is not None:
+        check_name(stream_type, "stream_type")
+    if isinstance(events, Event):
+        events = [events]
+    events = list(events)
+    types: dict[str, tuple[str, list]] = {}
+    ids, occurred, data, meta, etypes = [], [], [], [], []
+    supplied = False
+    for i, ev in enumerate(events):
+        where = f"event {i} of stream {stream_id!r}"
+        if not isinstance(ev, Event):
+            raise InvalidInput(f"append takes ek.Event objects; got a {type(ev).__name__} ({where})", values=[ev])
+        etypes.append(_check_str(ev.event_type, "event_type", where))
+        if ev.event_id is None:
+            ids.append(new_event_id())
+        else:
+            supplied = True
+            ids.append(_check_str(ev.event_id, "event_id", where))
+        occurred.append(None if ev.occurred_at is None else to_micros(ev.occurred_at, what="occurred_at"))
+        data.append(_payload_json(ev.data, types, where))
+        meta.append(_meta_json(ev.metadata, where))
+    batch = HotBatch(
+        stream_ids=[stream_id] * len(events),
+        stream_types=[stream_type] * len(events),
+        event_types=etypes,
+        event_ids=ids,
+        ids_supplied=supplied,
+        occurred=occurred,
+        versions=None,
+        data_json=data,
+        meta_json=meta,
+        field_types=types,
+    )
+    check_unique_ids(batch.event_ids)
+    return batch
+
+
+def check_unique_ids(ids: list[str] | pa.Array) -> None:
+    arr = pa.array(ids, pa.string()) if not isinstance(ids, (pa.Array, pa.ChunkedArray)) else ids
+    counts = pc.value_counts(arr)
+    dup = counts.filter(pc.greater(counts.field("counts"), 1))
+    if len(dup):
+        raise DuplicateEventId(
+            f"{len(dup)} event id(s) appear more than once in this append, e.g. "
+            + ", ".join(repr(v) for v in dup.field("values").to_pylist()[:5])
+            + "; every event needs its own id"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Frames
+
+
+def _frame_to_arrow(frame: Any) -> pa.Table:
+    """A DataFrame or Arrow table as an Arrow table, naming the column that cannot convert."""
+    if isinstance(frame, pa.RecordBatch):
+        return pa.Table.from_batches([frame])
+    if isinstance(frame, pa.Table):
+        return frame
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is None or not isinstance(frame, pd.DataFrame):
+        raise InvalidInput(f"append_frame takes a pandas DataFrame or a pyarrow Table, not a {type(frame).__name__}")
+    if len(set(map(str, frame.columns))) != len(frame.columns):
+        raise InvalidInput("the frame has duplicate column names", values=list(frame.columns))
+    arrays, names = [], []
+    for col in frame.columns:
+        series = frame[col]
+        try:
+            if col == "metadata":
+                arrays.append(pa.array([_meta_json(v, "metadata column") if v is not None and v == v else None for v in series], pa.string()))
+            else:
+                arrays.append(pa.array(series, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as e:
+            bad = [v for v in series.head(1000) if v is not None and not isinstance(v, (str, int, float, bool))]
+            raise InvalidInput(
+                f"column {col!r} cannot be stored: {e}; payload values are flat scalars "
+                "(bool, int, float, str, date, datetime) of one kind per column",
+                column=str(col),
+                values=bad or list(series.head(3)),
+            ) from None
+        names.append(str(col))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _string_column(table: pa.Table, name: str, *, required: bool) -> pa.Array | None:
+    if name not in table.column_names:
+        if required:
+            raise InvalidInput(f"the frame has no {name!r} column; it is required", column=name, values=[])
+        return None
+    col = table.column(name).combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type)):
+        if pa.types.is_null(col.type) and len(col) and required:
+            raise InvalidInput(f"column {name!r} is all null; every event needs one", column=name)
+        if pa.types.is_null(col.type):
+            return None
+        raise InvalidInput(f"column {name!r} must hold strings, not {col.type}", column=name, values=col.slice(0, 3).to_pylist())
+    col = col.cast(pa.string())
+    if required:
+        bad = pc.or_(pc.is_null(col), pc.equal(col, ""))
+        if pc.any(bad).as_py():
+            rows = pc.indices_nonzero(pc.fill_null(bad, True)).to_pylist()[:5]
+            raise InvalidInput(f"column {name!r} has null or empty values at rows {rows}; every event needs one", column=name)
+    return col
+
+
+def _time_column(table: pa.Table, name: str) -> pa.Array | None:
+    if name not in table.column_names:
+        return None
+    col = table.column(name).combine_chunks()
+    t = col.type
+    if pa.types.is_null(t):
+        return None
+    if pa.types.is_timestamp(t):
+        # A naive timestamp means UTC (documented): cast keeps the wall-clock value as UTC.
+        return col.cast(pa.timestamp("us", tz=t.tz or "UTC")).cast(pa.timestamp("us", tz="UTC"))
+    if pa.types.is_date(t):
+        return col.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        import pandas as pd
+
+        values = col.to_pandas()
+        try:
+            parsed = pd.to_datetime(values, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            bad = [v for v in values if v is not None and pd.isna(pd.to_datetime(v, errors="coerce", utc=True))]
+            raise InvalidInput(f"column {name!r} holds text that is not an ISO 8601 time", column=name, values=bad) from None
+        return pa.array(parsed, pa.timestamp("us", tz="UTC"))
+    raise InvalidInput(
+        f"column {name!r} must hold timestamps or ISO 8601 strings, not {t}", column=name, values=col.slice(0, 3).to_pylist()
+    )
+
+
+def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
+    """Validate a frame for ``append_frame``: envelope columns by name, the rest payload."""
+    table = _frame_to_arrow(frame)
+    if table.num_rows == 0:
+        raise InvalidInput("the frame has no rows; an append needs at least one event")
+    for name in _COMPUTED:
+        if name in table.column_names:
+            raise InvalidInput(f"column {name!r} is assigned by the store at commit; drop it from the frame", column=name)
+    cols: dict[str, pa.Array] = {
+        "stream_id": _string_column(table, "stream_id", required=True),
+        "event_type": _string_column(table, "event_type", required=True),
+    }
+    stream_type = _string_column(table, "stream_type", required=False)
+    if stream_type is not None:
+        for v in pc.unique(stream_type).to_pylist():
+            if v is not None:
+                check_name(v, "stream_type")
+        cols["stream_type"] = stream_type
+    occurred = _time_column(table, "occurred_at")
+    if occurred is not None:
+        cols["occurred_at"] = occurred
+    event_id = _string_column(table, "event_id", required=False)
+    ids_supplied = event_id is not None and event_id.null_count < len(event_id)
+    if event_id is not None:
+        if pc.any(pc.equal(event_id, "")).as_py():
+            raise InvalidInput("column 'event_id' has empty strings", column="event_id")
+        check_unique_ids(event_id.filter(pc.is_valid(event_id)))
+        cols["event_id"] = event_id
+    has_versions = "version" in table.column_names
+    if has_versions:
+        v = table.column("version").combine_chunks()
+        if not pa.types.is_integer(v.type) or v.null_count:
+            raise InvalidInput("column 'version' must hold integers with no nulls", column="version", values=v.slice(0, 3).to_pylist())
+        v = v.cast(pa.int64())
+        if pc.any(pc.less(v, 1)).as_py():
+            raise InvalidInput("column 'version' must be >= 1", column="version", values=v.filter(pc.less(v, 1)).to_pylist())
+        cols["version"] = v
+    if "metadata" in table.column_names:
+        m = table.column("metadata").combine_chunks()
+        if pa.types.is_string(m.type) or pa.types.is_null(m.type):
+            cols["metadata"] = m.cast(pa.string())
+        else:
+            raise InvalidInput("column 'metadata' must hold mappings (dicts)", column="metadata", values=m.slice(0, 3).to_pylist())
+    payload, types = [], {}
+    for name in table.column_names:
+        if name in _FRAME_ENVELOPE:
+            continue
+        check_field_name(name)
+        col = table.column(name).combine_chunks()
+        kind = arrow_kind(name, col.type)
+        if kind == NULL_TYPE:
+            continue  # an all-null column carries nothing to store
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        target = arrow_type_for(kind)
+        if pa.types.is_timestamp(col.type) and col.type.tz is None:
+            col = col.cast(pa.timestamp("us", tz="UTC"))
+        try:
+            col = col.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            raise InvalidInput(f"payload column {name!r} cannot be stored as {kind}: {e}", column=name) from None
+        if kind == "DOUBLE":
+            col = pc.if_else(pc.is_nan(col), None, col)  # NaN means missing, as in pandas
+        cols[name] = col
+        payload.append(name)
+        types[name] = (kind, col.drop_null().slice(0, 5).to_pylist())
+    out = pa.table(cols)
+    return ArrowBatch(table=out, payload=payload, ids_supplied=ids_supplied, has_versions=has_versions, field_types=types)
+
+
+def hot_from_arrow(batch: ArrowBatch) -> HotBatch:
+    """A small frame becomes hot-log rows: same validation, Python rows instead of a segment."""
+    t = batch.table
+    n = t.num_rows
+    col = lambda name: t.column(name).to_pylist() if name in t.column_names else [None] * n  # noqa: E731
+    occurred = [None if v is None else to_micros(v) for v in col("occurred_at")]
+    ids = col("event_id")
+    ids = [i if i is not None else new_event_id() for i in ids]
+    payload = t.select(batch.payload).to_pylist() if batch.payload else [{}] * n
+    data = []
+    for row in payload:
+        out = {}
+        for k, v in row.items():
+            if v is None:
+                continue
+            out[k] = python_value(k, v)[1]
+        data.append(json.dumps(out, sort_keys=True) if out else None)
+    return HotBatch(
+        stream_ids=col("stream_id"),
+        stream_types=col("stream_type"),
+        event_types=col("event_type"),
+        event_ids=ids,
+        ids_supplied=batch.ids_supplied,
+        occurred=occurred,
+        versions=col("version") if batch.has_versions else None,
+        data_json=data,
+        meta_json=col("metadata"),
+        field_types=batch.field_types,
+    )
+
+
+def canonical_payload(data: Mapping[str, Any] | None) -> str:
+    """A comparable form of a payload: nulls dropped, numbers as floats, times as UTC ISO."""
+    out: dict[str, Any] = {}
+    for k, v in (data or {}).items():
+        if v is None:
+            continue
+        kind, jv = python_value(k, v)
+        if jv is None:
+            continue
+        out[k] = float(jv) if kind in ("BIGINT", "DOUBLE") else jv
+    return json.dumps(out, sort_keys=True)
+
+
+def as_numpy_strings(values: list[str]) -> np.ndarray:
+    return np.asarray(values, dtype=object)

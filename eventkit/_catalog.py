@@ -1,0 +1,199 @@
+"""The SQLite catalog: the authority on positions, stream heads, segments, the hot log and
+checkpoints. Only the store uses it; nothing else knows the file layout.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ._errors import StoreError
+
+FORMAT_VERSION = 1
+CATALOG_NAME = "catalog.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS streams (
+    stream_id TEXT PRIMARY KEY,
+    stream_type TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    last_position INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fields (name TEXT PRIMARY KEY, type TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS segments (
+    segment_id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    stream_type TEXT NOT NULL,
+    first_position INTEGER NOT NULL,
+    last_position INTEGER NOT NULL,
+    event_count INTEGER NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    min_occurred INTEGER NOT NULL,
+    max_occurred INTEGER NOT NULL,
+    min_recorded INTEGER NOT NULL,
+    max_recorded INTEGER NOT NULL,
+    ids_indexed INTEGER NOT NULL,
+    retired_at REAL
+);
+CREATE INDEX IF NOT EXISTS segments_live ON segments (retired_at, first_position);
+CREATE TABLE IF NOT EXISTS stream_segments (
+    stream_id TEXT NOT NULL,
+    segment_id INTEGER NOT NULL,
+    PRIMARY KEY (stream_id, segment_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hot (
+    position INTEGER PRIMARY KEY,
+    stream_id TEXT NOT NULL,
+    stream_type TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    data TEXT,
+    metadata TEXT
+);
+CREATE INDEX IF NOT EXISTS hot_stream ON hot (stream_id, version);
+CREATE TABLE IF NOT EXISTS event_ids (event_id TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class Catalog:
+    """One SQLite connection to a store's catalog, used from one thread at a time.
+
+    Args:
+        path: The catalog file.
+        durability: ``"normal"`` (WAL, synchronous=NORMAL: an append survives a killed process)
+            or ``"full"`` (synchronous=FULL: it also survives a power cut).
+    """
+
+    def __init__(self, path: Path, *, durability: str = "normal", create: bool = False) -> None:
+        if durability not in ("normal", "full"):
+            raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self.conn = sqlite3.connect(
+                str(path), isolation_level=None, timeout=120.0, check_same_thread=False
+            )
+            self.conn.execute("PRAGMA busy_timeout = 120000")
+            if create:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode.lower() != "wal":
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute(f"PRAGMA synchronous = {durability.upper()}")
+            self.conn.execute("PRAGMA cache_size = -65536")
+            if create:
+                with self.write():
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            self.conn.execute(statement)
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('format_version', ?), ('head', '0'), "
+                        "('last_recorded', '0'), ('created_at', ?)",
+                        (str(FORMAT_VERSION), str(time.time())),
+                    )
+            self._check_format()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{path} is not a readable eventkit catalog: {e}") from e
+
+    def _check_format(self) -> None:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"{self.path} is not an eventkit catalog ({e})") from e
+        if row is None:
+            raise StoreError(f"{self.path} is not an eventkit catalog (no format version)")
+        version = int(row[0])
+        if version > FORMAT_VERSION:
+            raise StoreError(
+                f"the store at {self.path.parent} was written by a newer eventkit (format "
+                f"{version}; this eventkit reads up to {FORMAT_VERSION}); upgrade eventkit to open it"
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: takes the write lock at once, commits or rolls back whole."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same committed state."""
+        with self._lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")
+
+    # -- small queries used inside transactions ------------------------------------------------
+
+    @staticmethod
+    def meta_int(conn: sqlite3.Connection, key: str) -> int:
+        return int(conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+    @staticmethod
+    def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+
+    @staticmethod
+    def fields(conn: sqlite3.Connection) -> dict[str, str]:
+        return dict(conn.execute("SELECT name, type FROM fields ORDER BY name").fetchall())
+
+    @staticmethod
+    def stream_heads(conn: sqlite3.Connection, stream_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """stream_id -> (stream_type, version) for those of ``stream_ids`` that exist."""
+        if len(stream_ids) == 1:
+            rows = conn.execute(
+                "SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ?", stream_ids
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                "SELECT s.stream_id, s.stream_type, s.version FROM json_each(?) j "
+                "JOIN streams s ON s.stream_id = j.value",
+                (json.dumps(stream_ids),),
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    @staticmethod
+    def known_ids(conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, int]:
+        """event_id -> position for those ids the catalog's id index holds."""
+        rows = conn.execute(
+            "SELECT e.event_id, e.position FROM json_each(?) j JOIN event_ids e ON e.event_id = j.value",
+            (json.dumps(event_ids),),
+        ).fetchall()
+        return dict(rows)
+
+    @staticmethod
+    def live_segments(conn: sqlite3.Connection, *, upto: int | None = None) -> list[tuple]:
+        sql = (
+            "SELECT segment_id, path, stream_type, first_position, last_position, event_count, "
+            "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded, ids_indexed "
+            "FROM segments WHERE retired_at IS NULL"
+        )
+        if upto is not None:
+            return conn.execute(sql + " AND first_position <= ? ORDER BY first_position", (upto,)).fetchall()
+        return conn.execute(sql + " ORDER BY first_position").fetchall()

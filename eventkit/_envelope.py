@@ -1,0 +1,281 @@
+"""The event envelope: the Event record, expected-version sentinels, payload types and times.
+
+Everything here is pure: no files, no catalog. The store builds on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from ._errors import InvalidInput, SchemaConflict
+
+ENVELOPE_COLUMNS = (
+    "position",
+    "stream_id",
+    "stream_type",
+    "version",
+    "event_type",
+    "event_id",
+    "occurred_at",
+    "recorded_at",
+    "data",
+    "metadata",
+)
+"""The envelope's column names, in the order every read returns them."""
+
+DEFAULT_STREAM_TYPE = "default"
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+_FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+class _Sentinel:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"eventkit.{self._name}"
+
+    def __reduce__(self) -> str:
+        return self._name
+
+
+ANY = _Sentinel("ANY")
+"""Expected version: append whatever the stream's version is."""
+NO_STREAM = _Sentinel("NO_STREAM")
+"""Expected version: the stream must not exist yet."""
+STREAM_EXISTS = _Sentinel("STREAM_EXISTS")
+"""Expected version: the stream must already have at least one event."""
+
+
+def check_expected_version(stream_id: str, expected: Any) -> None:
+    """Reject an expected-version value that is neither a sentinel nor a version number."""
+    if expected is ANY or expected is NO_STREAM or expected is STREAM_EXISTS:
+        return
+    if isinstance(expected, (bool, np.bool_)) or not isinstance(expected, (int, np.integer)) or expected < 0:
+        raise InvalidInput(
+            f"unknown expected_version {expected!r} for stream {stream_id!r}: use ek.ANY, "
+            "ek.NO_STREAM, ek.STREAM_EXISTS or a version number >= 0",
+            column="expected_version",
+        )
+
+
+def version_matches(expected: Any, actual: int) -> bool:
+    """Whether a stream at version ``actual`` (0: no stream) satisfies ``expected``."""
+    if expected is ANY:
+        return True
+    if expected is NO_STREAM:
+        return actual == 0
+    if expected is STREAM_EXISTS:
+        return actual > 0
+    return int(expected) == actual
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event to append.
+
+    Args:
+        event_type: What happened, e.g. ``"Deposited"``.
+        data: The payload: flat fields of scalar values (bool, int, float, str, date, datetime).
+        occurred_at: Valid time. None means "when it is recorded". A naive datetime means UTC.
+        event_id: A unique id; a random UUID when not given. Give your own to make retries
+            idempotent.
+        metadata: Context such as ``correlation_id`` and ``causation_id``; values become strings.
+
+    Example:
+        >>> Event("Deposited", {"amount": 10}).event_type
+        'Deposited'
+    """
+
+    event_type: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    occurred_at: Any = None
+    event_id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def check_name(value: Any, what: str) -> str:
+    """Validate a stream_type (it names a folder): letters, digits, ``_ . -``."""
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise InvalidInput(
+            f"{what} must be 1-128 characters of letters, digits, '_', '.', '-' "
+            "(it names a folder of segments)",
+            column=what,
+            values=[value],
+        )
+    return value
+
+
+def check_field_name(name: Any) -> str:
+    if not isinstance(name, str) or not _FIELD_RE.match(name):
+        raise InvalidInput(
+            "payload field names must be identifiers (letters, digits, '_', not starting with a digit)",
+            column=str(name),
+            values=[name],
+        )
+    if name in ENVELOPE_COLUMNS:
+        raise InvalidInput(f"payload field {name!r} clashes with an envelope column", column=name)
+    return name
+
+
+# ---------------------------------------------------------------------------------------------
+# Times. Stored as UTC microseconds since the epoch; a naive datetime means UTC (documented).
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def to_utc(value: Any, *, what: str = "time") -> dt.datetime:
+    """Turn a datetime, pandas Timestamp, ISO string or date into an aware UTC datetime."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(f"{what} is not an ISO 8601 time", column=what, values=[value]) from None
+    if isinstance(value, np.datetime64):
+        value = value.astype("datetime64[us]").astype(dt.datetime)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    raise InvalidInput(
+        f"{what} must be a datetime, a pandas Timestamp or an ISO 8601 string", column=what, values=[value]
+    )
+
+
+def to_micros(value: Any, *, what: str = "time") -> int:
+    t = to_utc(value, what=what)
+    delta = t - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def micros_now() -> int:
+    return to_micros(dt.datetime.now(dt.timezone.utc))
+
+
+def iso_from_micros(us: int) -> str:
+    return (_EPOCH + dt.timedelta(microseconds=us)).isoformat()
+
+
+# ---------------------------------------------------------------------------------------------
+# Payload types. The store keeps one DuckDB type per field; values must reconcile with it.
+
+NULL_TYPE = "NULL"
+SCALAR_TYPES = ("BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR", "DATE", "TIMESTAMPTZ")
+
+
+def reconcile(field_name: str, store_type: str | None, incoming: str, *, values: Any = ()) -> str:
+    """The type a field has after values of type ``incoming`` join a store that has ``store_type``.
+
+    Integers widen to DOUBLE alongside floats; a field seen only as nulls takes the first real
+    type. Anything else that differs is a :class:`SchemaConflict`.
+    """
+    if incoming == NULL_TYPE:
+        return store_type or NULL_TYPE
+    if store_type is None or store_type == NULL_TYPE or store_type == incoming:
+        return incoming
+    if {store_type, incoming} == {"BIGINT", "DOUBLE"}:
+        return "DOUBLE"
+    raise SchemaConflict(
+        f"payload field {field_name!r} arrived as {incoming} but the store holds it as {store_type}; "
+        f"convert the values to {store_type.lower()} or use a new field name",
+        column=field_name,
+        values=list(values)[:5] if not isinstance(values, str) else [values],
+    )
+
+
+def python_value(field_name: str, value: Any) -> tuple[str, Any]:
+    """Classify one payload value: its DuckDB type and its JSON-ready form.
+
+    Raises:
+        InvalidInput: for values that are not flat scalars (dicts, lists, objects).
+    """
+    if value is None:
+        return NULL_TYPE, None
+    if isinstance(value, (bool, np.bool_)):
+        return "BOOLEAN", bool(value)
+    if isinstance(value, (int, np.integer)):
+        v = int(value)
+        if not -(2**63) <= v < 2**63:
+            raise InvalidInput(f"payload field {field_name!r} holds an integer outside 64 bits", column=field_name, values=[value])
+        return "BIGINT", v
+    if isinstance(value, (float, np.floating, decimal.Decimal)):
+        f = float(value)
+        return ("DOUBLE", None) if math.isnan(f) else ("DOUBLE", f)
+    if isinstance(value, str):
+        return "VARCHAR", value
+    if isinstance(value, (dt.datetime, np.datetime64)):
+        if isinstance(value, dt.datetime) and value != value:  # pandas NaT
+            return NULL_TYPE, None
+        return "TIMESTAMPTZ", iso_from_micros(to_micros(value, what=field_name))
+    if isinstance(value, dt.date):
+        return "DATE", value.isoformat()
+    raise InvalidInput(
+        f"payload field {field_name!r} holds a {type(value).__name__}, which eventkit cannot store: "
+        "payload values are flat scalars (bool, int, float, str, date, datetime); "
+        "serialise nested values to a string first",
+        column=field_name,
+        values=[value],
+    )
+
+
+def arrow_kind(field_name: str, arrow_type: Any) -> str:
+    """The DuckDB type eventkit stores an Arrow column as, or InvalidInput for unsupported ones."""
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    if pt.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if pt.is_null(arrow_type):
+        return NULL_TYPE
+    if pt.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pt.is_integer(arrow_type):
+        return "BIGINT"
+    if pt.is_floating(arrow_type) or pt.is_decimal(arrow_type):
+        return "DOUBLE"
+    if pt.is_string(arrow_type) or pt.is_large_string(arrow_type) or arrow_type == pa.string_view():
+        return "VARCHAR"
+    if pt.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ"
+    if pt.is_date(arrow_type):
+        return "DATE"
+    raise InvalidInput(
+        f"payload column {field_name!r} has type {arrow_type}, which eventkit cannot store: payload "
+        "columns are flat scalars (bool, int, float, str, date, datetime); serialise nested values to a string",
+        column=field_name,
+    )
+
+
+ARROW_TYPES = {
+    "BOOLEAN": "bool",
+    "BIGINT": "int64",
+    "DOUBLE": "float64",
+    "VARCHAR": "string",
+    "DATE": "date32",
+}
+
+
+def arrow_type_for(kind: str) -> Any:
+    import pyarrow as pa
+
+    if kind == "TIMESTAMPTZ":
+        return pa.timestamp("us", tz="UTC")
+    if kind == NULL_TYPE:
+        return pa.null()
+    return getattr(pa, ARROW_TYPES[kind])()

@@ -1,0 +1,155 @@
+"""Segment files: immutable Parquet, written once by DuckDB, recorded in the catalog after.
+
+A segment is written to its final path before the catalog transaction that records it commits.
+A crash in between leaves an orphan file that no snapshot lists; :func:`remove_orphans` deletes
+such files once they are older than the grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ._snapshot import sql_literal
+
+SEGMENTS_DIR = "segments"
+ROW_GROUP_SIZE = 122_880
+
+
+@dataclass
+class SegmentInfo:
+    path: str  # relative to the store root
+    stream_type: str
+    first_position: int
+    last_position: int
+    event_count: int
+    size_bytes: int
+    min_occurred: int
+    max_occurred: int
+    min_recorded: int
+    max_recorded: int
+    ids_indexed: bool
+
+
+def segment_path(stream_type: str, first: int, last: int) -> str:
+    return f"{SEGMENTS_DIR}/stream_type={stream_type}/{first:012d}-{last:012d}-{uuid.uuid4().hex[:12]}.parquet"
+
+
+def write_segment(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    select_sql: str,
+    stream_type: str,
+    *,
+    ids_indexed: bool,
+    fsync: bool,
+) -> SegmentInfo | None:
+    """Write the rows of ``select_sql`` (envelope + data + metadata) as one segment file.
+
+    The rows are sorted by (stream_id, position) so row-group statistics prune reads of one
+    stream. Returns None when the query yields no rows.
+    """
+    stats = con.execute(
+        "SELECT min(position), max(position), count(*), epoch_us(min(occurred_at)), "
+        f"epoch_us(max(occurred_at)), epoch_us(min(recorded_at)), epoch_us(max(recorded_at)) FROM ({select_sql})"
+    ).fetchall()[0]
+    if not stats[2]:
+        return None
+    rel_path = segment_path(stream_type, stats[0], stats[1])
+    path = root / rel_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"COPY (SELECT * FROM ({select_sql}) ORDER BY stream_id, position) TO {sql_literal(str(path))} "
+        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+    )
+    if fsync:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    return SegmentInfo(
+        path=rel_path,
+        stream_type=stream_type,
+        first_position=stats[0],
+        last_position=stats[1],
+        event_count=stats[2],
+        size_bytes=path.stat().st_size,
+        min_occurred=stats[3],
+        max_occurred=stats[4],
+        min_recorded=stats[5],
+        max_recorded=stats[6],
+        ids_indexed=ids_indexed,
+    )
+
+
+def record_segment(conn: sqlite3.Connection, seg: SegmentInfo, stream_ids_sql: str, params: tuple = ()) -> int:
+    """Insert a segment row and its stream index inside the caller's write transaction.
+
+    Args:
+        stream_ids_sql: A SQLite SELECT yielding the distinct stream ids the segment holds.
+    """
+    cur = conn.execute(
+        "INSERT INTO segments (path, stream_type, first_position, last_position, event_count, size_bytes, "
+        "min_occurred, max_occurred, min_recorded, max_recorded, ids_indexed) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            seg.path, seg.stream_type, seg.first_position, seg.last_position, seg.event_count, seg.size_bytes,
+            seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded, int(seg.ids_indexed),
+        ),
+    )
+    segment_id = cur.lastrowid
+    conn.execute(
+        f"INSERT OR IGNORE INTO stream_segments (stream_id, segment_id) SELECT stream_id, {int(segment_id)} FROM ({stream_ids_sql})",
+        params,
+    )
+    return segment_id
+
+
+def discard(root: Path, seg: SegmentInfo | None) -> None:
+    """Remove a segment file whose catalog transaction did not commit."""
+    if seg is not None:
+        try:
+            (root / seg.path).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def remove_orphans(conn: sqlite3.Connection, root: Path, *, grace_seconds: float) -> list[str]:
+    """Delete segment files the catalog does not list, and retired ones past the grace period.
+
+    Files younger than the grace period are kept: a writer may be about to record them, or a
+    reader may still be scanning them.
+    """
+    now = time.time()
+    removed = []
+    retired = conn.execute(
+        "SELECT segment_id, path FROM segments WHERE retired_at IS NOT NULL AND retired_at < ?",
+        (now - grace_seconds,),
+    ).fetchall()
+    for segment_id, rel in retired:
+        try:
+            (root / rel).unlink()
+        except FileNotFoundError:
+            pass
+        conn.execute("DELETE FROM segments WHERE segment_id = ?", (segment_id,))
+        removed.append(rel)
+    known = {r[0] for r in conn.execute("SELECT path FROM segments")}
+    seg_root = root / SEGMENTS_DIR
+    if seg_root.exists():
+        for path in seg_root.rglob("*.parquet"):
+            rel = path.relative_to(root).as_posix()
+            if rel not in known and path.stat().st_mtime < now - grace_seconds:
+                path.unlink()
+                removed.append(rel)
+    return removed

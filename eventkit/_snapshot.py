@@ -1,0 +1,187 @@
+"""Consistent read snapshots: one catalog read transaction handed to DuckDB as an ``events`` view.
+
+A snapshot is the high-water position, the live segment files and the hot-log rows up to it, all
+read in one SQLite read transaction, so a read never sees half of an append. DuckDB then scans
+the Parquet segments and the hot rows as one relation.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from ._catalog import Catalog
+
+_HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
+_EMPTY = (
+    "SELECT NULL::BIGINT AS position, NULL::VARCHAR AS stream_id, NULL::VARCHAR AS stream_type, "
+    "NULL::BIGINT AS version, NULL::VARCHAR AS event_type, NULL::VARCHAR AS event_id, "
+    "NULL::TIMESTAMPTZ AS occurred_at, NULL::TIMESTAMPTZ AS recorded_at, "
+    "NULL::MAP(VARCHAR, VARCHAR) AS metadata WHERE false"
+)
+ENVELOPE_SELECT = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at"
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def new_connection() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+@dataclass
+class Snapshot:
+    """What one read sees: positions up to ``high_water`` (and recorded_at up to ``recorded_cut``).
+
+    Attributes:
+        high_water: The last position included.
+        files: Absolute paths of the segment files to scan.
+        hot: Hot-log rows (payload and metadata still JSON text).
+        fields: The store's payload schema: field name -> DuckDB type.
+        recorded_cut: A transaction-time cut in UTC microseconds, or None.
+        position_floor: Segments wholly before it were pruned (a ``from_position`` read).
+    """
+
+    high_water: int
+    files: list[str]
+    hot: pa.Table
+    fields: dict[str, str]
+    recorded_cut: int | None = None
+    needs_position_filter: bool = False
+
+    def events_sql(self) -> str:
+        """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``."""
+        parts = []
+        if self.files:
+            listing = ", ".join(sql_literal(f) for f in self.files)
+            parts.append(f"SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+        if self.hot.num_rows:
+            structure = json.dumps(self.fields)
+            data = f"json_transform(data, {sql_literal(structure)}) AS data, " if self.fields else ""
+            parts.append(
+                f"SELECT {ENVELOPE_SELECT}, {data}metadata::JSON::MAP(VARCHAR, VARCHAR) AS metadata FROM _hot"
+            )
+        if not parts:
+            parts.append(_EMPTY)
+        body = " UNION ALL BY NAME ".join(parts)
+        data_col = "data" if self.fields else "NULL::MAP(VARCHAR, VARCHAR) AS data"
+        where = []
+        if self.needs_position_filter:
+            where.append(f"position <= {int(self.high_water)}")
+        if self.recorded_cut is not None:
+            where.append(f"recorded_at <= make_timestamp({int(self.recorded_cut)})::TIMESTAMPTZ")
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        return f"SELECT {ENVELOPE_SELECT}, {data_col}, metadata FROM ({body}){clause}"
+
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with this snapshot as the view ``events``."""
+        con = con or new_connection()
+        con.register("_hot", self.hot)
+        sql = self.events_sql()
+        con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {sql}")
+        if self.fields:
+            # A pruned or time-cut snapshot may not hold every field of the store; give ``data``
+            # the store's whole schema anyway so queries naming any field bind.
+            dtype = con.sql("SELECT data FROM events").types[0]
+            present = {name for name, _ in dtype.children} if dtype.id == "struct" else set()
+            missing = [f for f in self.fields if f not in present]
+            if missing:
+                added = ", ".join(f'"{f}" := NULL::{self.fields[f]}' for f in missing)
+                data = f"struct_insert(data, {added})" if present else f"struct_pack({added})"
+                con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW events AS SELECT {ENVELOPE_SELECT}, {data} AS data, metadata FROM ({sql})"
+                )
+        return con
+
+
+def _hot_table(rows: list[tuple]) -> pa.Table:
+    cols = list(zip(*rows)) if rows else [[] for _ in range(10)]
+    ts = pa.timestamp("us", tz="UTC")
+    return pa.table(
+        {
+            "position": pa.array(cols[0], pa.int64()),
+            "stream_id": pa.array(cols[1], pa.string()),
+            "stream_type": pa.array(cols[2], pa.string()),
+            "version": pa.array(cols[3], pa.int64()),
+            "event_type": pa.array(cols[4], pa.string()),
+            "event_id": pa.array(cols[5], pa.string()),
+            "occurred_at": pa.array(cols[6], pa.int64()).cast(ts),
+            "recorded_at": pa.array(cols[7], pa.int64()).cast(ts),
+            "data": pa.array(cols[8], pa.string()),
+            "metadata": pa.array(cols[9], pa.string()),
+        }
+    )
+
+
+def read_snapshot(
+    conn: sqlite3.Connection,
+    root: Path,
+    *,
+    upto: int | None = None,
+    recorded_cut: int | None = None,
+    stream_id: str | None = None,
+    stream_types: Sequence[str] | None = None,
+    from_position: int | None = None,
+) -> Snapshot:
+    """Read a snapshot inside an open catalog transaction, pruning what the filters rule out.
+
+    Args:
+        conn: A connection inside a read (or write) transaction.
+        root: The store folder (segment paths are relative to it).
+        upto: A position cut (transaction time); None means the head.
+        recorded_cut: A recorded_at cut in UTC microseconds.
+        stream_id: Keep only segments and hot rows of this stream.
+        stream_types: Keep only segments and hot rows of these stream types.
+        from_position: Skip segments that end before it.
+    """
+    head = Catalog.meta_int(conn, "head")
+    hw = head if upto is None else min(head, upto)
+    sql = (
+        "SELECT s.path, s.first_position, s.last_position, s.min_recorded, s.stream_type FROM segments s "
+        "WHERE s.retired_at IS NULL AND s.first_position <= ?"
+    )
+    params: list[Any] = [hw]
+    if stream_id is not None:
+        sql += " AND s.segment_id IN (SELECT segment_id FROM stream_segments WHERE stream_id = ?)"
+        params.append(stream_id)
+    if from_position is not None:
+        sql += " AND s.last_position >= ?"
+        params.append(from_position)
+    if recorded_cut is not None:
+        sql += " AND s.min_recorded <= ?"
+        params.append(recorded_cut)
+    segs = conn.execute(sql + " ORDER BY s.first_position", params).fetchall()
+    if stream_types is not None:
+        wanted = set(stream_types)
+        segs = [s for s in segs if s[4] in wanted]
+    hot_sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE position <= ?"
+    hot_params: list[Any] = [hw]
+    if stream_id is not None:
+        hot_sql += " AND stream_id = ?"
+        hot_params.append(stream_id)
+    if from_position is not None:
+        hot_sql += " AND position >= ?"
+        hot_params.append(from_position)
+    if recorded_cut is not None:
+        hot_sql += " AND recorded_at <= ?"
+        hot_params.append(recorded_cut)
+    rows = conn.execute(hot_sql + " ORDER BY position", hot_params).fetchall()
+    if stream_types is not None:
+        rows = [r for r in rows if r[2] in wanted]
+    return Snapshot(
+        high_water=hw,
+        files=[str(root / s[0]) for s in segs],
+        hot=_hot_table(rows),
+        fields=Catalog.fields(conn),
+        recorded_cut=recorded_cut,
+        needs_position_filter=any(s[2] > hw for s in segs),
+    )

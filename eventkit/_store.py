@@ -1,0 +1,537 @@
+"""The event store: append-only events in a SQLite catalog over immutable Parquet segments.
+
+Only this module (with its helpers ``_catalog``, ``_segments``, ``_snapshot`` and
+``_maintenance``) knows the file layout. Everything above it reads through :meth:`Store.sql`,
+:meth:`Store.connect` and the ``read_*`` methods.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping, Sequence
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from . import _maintenance
+from ._batch import ArrowBatch, HotBatch, arrow_batch_from_frame, canonical_payload, hot_from_arrow, hot_from_events
+from ._catalog import CATALOG_NAME, Catalog
+from ._envelope import (
+    ANY,
+    DEFAULT_STREAM_TYPE,
+    Event,
+    check_expected_version,
+    micros_now,
+    reconcile,
+    to_micros,
+    version_matches,
+)
+from ._errors import DuplicateEventId, InvalidInput, StoreError, WrongExpectedVersion
+from ._segments import discard, record_segment, write_segment
+from ._snapshot import ENVELOPE_SELECT, Snapshot, new_connection, read_snapshot, sql_literal
+
+Output = Literal["pandas", "arrow"]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append did.
+
+    Attributes:
+        first_position: Position of the append's first event.
+        last_position: Position of its last event (an append's positions are contiguous).
+        versions: Each stream's version after the append.
+        duplicate: True when the append was a re-send of one already stored: nothing was
+            written and this reports the original append.
+    """
+
+    first_position: int
+    last_position: int
+    versions: dict[str, int] = field(default_factory=dict)
+    duplicate: bool = False
+
+    @property
+    def positions(self) -> range:
+        return range(self.first_position, self.last_position + 1)
+
+    @property
+    def version(self) -> int:
+        """The stream's new version, for an append to a single stream."""
+        if len(self.versions) != 1:
+            raise InvalidInput(f"this append touched {len(self.versions)} streams; use .versions")
+        return next(iter(self.versions.values()))
+
+
+def parse_known_at(known_at: Any) -> tuple[int | None, int | None]:
+    """A transaction-time cut as (position, recorded_at micros): an int is a position."""
+    if known_at is None:
+        return None, None
+    if isinstance(known_at, (bool, np.bool_)):
+        raise InvalidInput("known_at must be a position (int), a datetime or an ISO string", values=[known_at])
+    if isinstance(known_at, (int, np.integer)):
+        if known_at < 0:
+            raise InvalidInput("known_at position must be >= 0", values=[known_at])
+        return int(known_at), None
+    return None, to_micros(known_at, what="known_at")
+
+
+class Store:
+    """An event store in a folder. Use :func:`open_store` to get one.
+
+    Args:
+        path: The store folder; created when missing.
+        durability: ``"normal"``: an acknowledged append survives a killed process;
+            ``"full"``: it also survives a power cut (fsync per commit, slower).
+        seal_threshold: Hot-log size (events) past which an append seals the hot log.
+        bulk_threshold: A frame with at least this many events becomes a segment directly.
+        grace_seconds: How long replaced segment files stay for readers that still scan them.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        durability: Literal["normal", "full"] = "normal",
+        seal_threshold: int = 100_000,
+        bulk_threshold: int = 5_000,
+        grace_seconds: float = 900.0,
+    ) -> None:
+        root = Path(path)
+        if root.exists() and not root.is_dir():
+            raise StoreError(f"{root} is a file, not an eventkit store folder")
+        catalog_path = root / CATALOG_NAME
+        create = not catalog_path.exists()
+        if create and root.exists() and any(p.name != ".DS_Store" for p in root.iterdir()):
+            raise StoreError(f"{root} is a non-empty folder without {CATALOG_NAME}: not an eventkit store")
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root.resolve()
+        self.durability = durability
+        self.seal_threshold = seal_threshold
+        self.bulk_threshold = bulk_threshold
+        self.grace_seconds = grace_seconds
+        self._catalog = Catalog(catalog_path, durability=durability, create=create)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._catalog.close()
+
+    # -- appending ------------------------------------------------------------------------------
+
+    def append(
+        self,
+        stream_id: str,
+        events: Event | Iterable[Event],
+        *,
+        expected_version: Any = ANY,
+        stream_type: str | None = None,
+    ) -> AppendResult:
+        """Append events to one stream, atomically.
+
+        Args:
+            stream_id: The entity the events belong to.
+            events: One :class:`Event` or several.
+            expected_version: ``ek.ANY``, ``ek.NO_STREAM``, ``ek.STREAM_EXISTS`` or the exact
+                version the stream must be at (0 means "no stream").
+            stream_type: The kind of entity; a new stream without one is ``"default"``.
+
+        Returns:
+            The positions taken and the stream's new version.
+
+        Raises:
+            WrongExpectedVersion: The stream is not at ``expected_version``; nothing was written.
+            InvalidInput: Bad events; nothing was written.
+            DuplicateEventId: An event id is already stored with other content.
+
+        Example:
+            >>> store.append("acct-1", [ek.Event("Deposited", {"amount": 10})],
+            ...              expected_version=ek.NO_STREAM, stream_type="account").version
+            1
+        """
+        check_expected_version(str(stream_id), expected_version)
+        batch = hot_from_events(stream_id, events, stream_type)
+        if not len(batch):
+            raise InvalidInput(f"an append needs at least one event (stream {stream_id!r})")
+        return self._append_hot(batch, {stream_id: expected_version})
+
+    def append_frame(
+        self,
+        frame: Any,
+        *,
+        expected_versions: Any = None,
+        stream_type: str | None = None,
+    ) -> AppendResult:
+        """Append a DataFrame or Arrow table of events for many streams, atomically.
+
+        Envelope columns are taken by name: ``stream_id`` and ``event_type`` (required),
+        ``stream_type``, ``occurred_at``, ``event_id``, ``version``, ``metadata`` (optional);
+        every other column is a payload field. Rows are committed in frame order. A ``version``
+        column gives explicit versions: strictly increasing within a stream and above its
+        current version (gaps allowed).
+
+        Args:
+            frame: A pandas DataFrame or pyarrow Table.
+            expected_versions: One expected version for every stream in the frame, or a mapping
+                ``{stream_id: expected}``; streams not in the mapping accept any version.
+            stream_type: Stream type for rows without one (and new streams).
+
+        Returns:
+            The positions taken and every touched stream's new version.
+        """
+        batch = arrow_batch_from_frame(frame)
+        if stream_type is not None:
+            from ._envelope import check_name
+
+            check_name(stream_type, "stream_type")
+        if isinstance(expected_versions, Mapping):
+            for sid, ev in expected_versions.items():
+                check_expected_version(str(sid), ev)
+            expected = dict(expected_versions)
+        else:
+            check_expected_version("*", ANY if expected_versions is None else expected_versions)
+            expected = {None: ANY if expected_versions is None else expected_versions}
+        if len(batch) < self.bulk_threshold:
+            hot = hot_from_arrow(batch)
+            if stream_type is not None:
+                hot.stream_types = [t or stream_type for t in hot.stream_types]
+            return self._append_hot(hot, expected)
+        return _maintenance.append_bulk(self, batch, expected, stream_type)
+
+    def _append_hot(self, batch: HotBatch, expected: dict[Any, Any]) -> AppendResult:
+        n = len(batch)
+        order: dict[str, list[int]] = {}
+        for i, sid in enumerate(batch.stream_ids):
+            order.setdefault(sid, []).append(i)
+        with self._catalog.write() as conn:
+            if batch.ids_supplied:
+                incoming = {
+                    batch.event_ids[i]: (batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}"))
+                    for i in range(n)
+                }
+                dup = self._existing_append(conn, incoming)
+                if dup is not None:
+                    return dup
+            self._merge_fields(conn, batch.field_types)
+            heads = Catalog.stream_heads(conn, list(order))
+            head = Catalog.meta_int(conn, "head")
+            recorded = max(micros_now(), Catalog.meta_int(conn, "last_recorded"))
+            versions: list[int] = [0] * n
+            stypes: list[str] = [""] * n
+            new_heads = []
+            for sid, rows in order.items():
+                existing_type, current = heads.get(sid, (None, 0))
+                stype = _resolve_type(sid, existing_type, {batch.stream_types[i] for i in rows})
+                _check_expected(sid, expected, current)
+                if batch.versions is not None:
+                    vs = [batch.versions[i] for i in rows]
+                    _check_explicit_versions(sid, current, vs)
+                else:
+                    vs = range(current + 1, current + 1 + len(rows))
+                for i, v in zip(rows, vs):
+                    versions[i], stypes[i] = v, stype
+                new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
+            rows_out = [
+                (
+                    head + 1 + i, batch.stream_ids[i], stypes[i], versions[i], batch.event_types[i], batch.event_ids[i],
+                    batch.occurred[i] if batch.occurred[i] is not None else recorded, recorded,
+                    batch.data_json[i], batch.meta_json[i],
+                )
+                for i in range(n)
+            ]
+            conn.executemany("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows_out)
+            conn.executemany("INSERT INTO event_ids VALUES (?, ?)", [(r[5], r[0]) for r in rows_out])
+            _upsert_streams(conn, new_heads)
+            Catalog.set_meta(conn, "head", head + n)
+            Catalog.set_meta(conn, "last_recorded", recorded)
+            hot_count = _bump(conn, "hot_count", n)
+        if hot_count >= self.seal_threshold:
+            self.seal()
+        return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads})
+
+    def _merge_fields(self, conn: Any, incoming: dict[str, tuple[str, list]]) -> dict[str, str]:
+        fields = Catalog.fields(conn)
+        for name, (kind, samples) in incoming.items():
+            merged = reconcile(name, fields.get(name), kind, values=samples)
+            if merged != fields.get(name):
+                conn.execute("INSERT OR REPLACE INTO fields VALUES (?, ?)", (name, merged))
+                fields[name] = merged
+        return fields
+
+    def _existing_append(self, conn: Any, incoming: dict[str, tuple[str, str, dict]]) -> AppendResult | None:
+        """If some incoming ids are stored: the original result for an identical re-send, else an error."""
+        ids = list(incoming)
+        found = Catalog.known_ids(conn, ids)
+        bulk = [str(self.path / r[0]) for r in conn.execute(
+            "SELECT path FROM segments WHERE retired_at IS NULL AND ids_indexed = 0")]
+        if bulk and len(found) < len(ids):
+            con = new_connection()
+            con.register("_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
+            listing = ", ".join(sql_literal(f) for f in bulk)
+            found.update(con.execute(
+                f"SELECT event_id, position FROM read_parquet([{listing}], union_by_name = true) "
+                "WHERE event_id IN (SELECT event_id FROM _ids)").fetchall())
+            con.close()
+        if not found:
+            return None
+        con = read_snapshot(conn, self.path).connect()
+        con.register("_pos", pa.table({"position": pa.array(list(found.values()), pa.int64())}))
+        has_data = "data" in [c[0] for c in con.execute("DESCRIBE events").fetchall()]
+        stored = con.execute(
+            f"SELECT event_id, stream_id, event_type, {'data' if has_data else 'NULL'}, version, position "
+            "FROM events WHERE position IN (SELECT position FROM _pos)"
+        ).fetchall()
+        con.close()
+        for event_id, sid, etype, data, _, _ in stored:
+            new = incoming[event_id]
+            if (sid, etype, canonical_payload(data)) != (new[0], new[1], canonical_payload(new[2])):
+                raise DuplicateEventId(
+                    f"event id {event_id!r} is already stored (stream {sid!r}, {etype}) with other content; "
+                    "an event id names one event forever: use a new id for a new event"
+                )
+        if len(found) < len(ids):
+            raise DuplicateEventId(
+                f"{len(found)} of the {len(ids)} event ids in this append are already stored, e.g. "
+                f"{sorted(found)[:3]}; an append is all or nothing: re-send it unchanged or use new ids"
+            )
+        versions: dict[str, int] = {}
+        for _, sid, _, _, version, _ in stored:
+            versions[sid] = max(version, versions.get(sid, 0))
+        positions = [r[5] for r in stored]
+        return AppendResult(min(positions), max(positions), versions, duplicate=True)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def snapshot(self, *, known_at: Any = None, **prune: Any) -> Snapshot:
+        """One consistent view of the store (see :class:`Snapshot`), optionally cut at known_at."""
+        upto, recorded_cut = parse_known_at(known_at)
+        with self._catalog.read() as conn:
+            return read_snapshot(conn, self.path, upto=upto, recorded_cut=recorded_cut, **prune)
+
+    def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:
+        """A new DuckDB connection whose view ``events`` is one consistent snapshot.
+
+        Args:
+            known_at: Cut transaction time: a position (int), or a recorded_at time.
+        """
+        return self.snapshot(known_at=known_at).connect()
+
+    def sql(self, query: str, *, known_at: Any = None, params: Any = None) -> duckdb.DuckDBPyRelation:
+        """Run DuckDB SQL over the view ``events`` (one consistent snapshot).
+
+        Example:
+            >>> store.sql("SELECT stream_id, sum(data.amount) FROM events GROUP BY 1").df()
+        """
+        return self.connect(known_at=known_at).sql(query, params=params)
+
+    def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int | None = None,
+        to_version: int | None = None,
+        backwards: bool = False,
+        known_at: Any = None,
+        output: Output = "pandas",
+    ) -> Any:
+        """One stream's events in version order, with flat payload columns.
+
+        Args:
+            stream_id: The stream.
+            from_version: First version to include.
+            to_version: Last version to include.
+            backwards: Newest first.
+            known_at: Cut transaction time (position or recorded_at).
+            output: ``"pandas"`` (a DataFrame) or ``"arrow"`` (a pyarrow Table).
+        """
+        snap = self._snapshot_for(known_at, stream_id=stream_id)
+        where, params = ["stream_id = ?"], [stream_id]
+        if from_version is not None:
+            where.append("version >= ?")
+            params.append(int(from_version))
+        if to_version is not None:
+            where.append("version <= ?")
+            params.append(int(to_version))
+        order = "version DESC" if backwards else "version"
+        return _flat_query(snap, where, params, order, None, output)
+
+    def read_all(
+        self,
+        *,
+        from_position: int | None = None,
+        to_position: int | None = None,
+        event_types: Sequence[str] | None = None,
+        stream_types: Sequence[str] | None = None,
+        stream_ids: Sequence[str] | None = None,
+        occurred_between: tuple[Any, Any] | None = None,
+        recorded_between: tuple[Any, Any] | None = None,
+        known_at: Any = None,
+        limit: int | None = None,
+        output: Output = "pandas",
+    ) -> Any:
+        """Events of every stream in position order, with flat payload columns.
+
+        Args:
+            from_position: First position to include.
+            to_position: Last position to include.
+            event_types: Only these event types.
+            stream_types: Only these stream types.
+            stream_ids: Only these streams.
+            occurred_between: ``(start, end)`` on valid time, start inclusive, end exclusive;
+                either may be None.
+            recorded_between: The same on transaction time.
+            known_at: Cut transaction time (position or recorded_at).
+            limit: At most this many events.
+            output: ``"pandas"`` or ``"arrow"``.
+        """
+        snap = self._snapshot_for(known_at, stream_types=stream_types, from_position=from_position)
+        where: list[str] = []
+        params: list[Any] = []
+        if from_position is not None:
+            where.append("position >= ?")
+            params.append(int(from_position))
+        if to_position is not None:
+            where.append("position <= ?")
+            params.append(int(to_position))
+        for column, values in (("event_type", event_types), ("stream_type", stream_types), ("stream_id", stream_ids)):
+            if values is not None:
+                values = [values] if isinstance(values, str) else list(values)
+                where.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
+                params.append(values)
+        for column, between in (("occurred_at", occurred_between), ("recorded_at", recorded_between)):
+            if between is not None:
+                start, end = between
+                if start is not None:
+                    where.append(f"{column} >= make_timestamp(?)::TIMESTAMPTZ")
+                    params.append(to_micros(start, what=column))
+                if end is not None:
+                    where.append(f"{column} < make_timestamp(?)::TIMESTAMPTZ")
+                    params.append(to_micros(end, what=column))
+        return _flat_query(snap, where, params, "position", limit, output)
+
+    def _snapshot_for(self, known_at: Any, **prune: Any) -> Snapshot:
+        return self.snapshot(known_at=known_at, **prune)
+
+    # -- facts ----------------------------------------------------------------------------------
+
+    @property
+    def head(self) -> int:
+        """The last committed position (0 for an empty store)."""
+        with self._catalog.read() as conn:
+            return Catalog.meta_int(conn, "head")
+
+    def stream_version(self, stream_id: str) -> int:
+        """A stream's current version; 0 when it does not exist."""
+        with self._catalog.read() as conn:
+            return Catalog.stream_heads(conn, [stream_id]).get(stream_id, (None, 0))[1]
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The payload schema: field name -> DuckDB type."""
+        with self._catalog.read() as conn:
+            return Catalog.fields(conn)
+
+    def info(self) -> _maintenance.StoreInfo:
+        """Streams, event types, counts, time range and size of the store."""
+        return _maintenance.info(self)
+
+    def seal(self) -> int:
+        """Move every hot-log event into Parquet segments; returns how many moved."""
+        return _maintenance.seal(self)
+
+    def compact(self, *, target_events: int = 2_000_000, progress: bool = False) -> _maintenance.CompactResult:
+        """Merge small segments into larger ones without changing any event."""
+        return _maintenance.compact(self, target_events=target_events, progress=progress)
+
+
+def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str, limit: int | None, output: Output) -> Any:
+    con = snap.connect()
+    try:
+        payload = ", ".join(f'data."{f}" AS "{f}"' for f in snap.fields)
+        select = f"SELECT {ENVELOPE_SELECT}, metadata{', ' + payload if payload else ''} FROM events"
+        if where:
+            select += " WHERE " + " AND ".join(where)
+        select += f" ORDER BY {order}"
+        if limit is not None:
+            select += f" LIMIT {int(limit)}"
+        result = con.execute(select, params)
+        if output == "arrow":
+            return result.to_arrow_table()
+        if output != "pandas":
+            raise InvalidInput(f"output must be 'pandas' or 'arrow', not {output!r}")
+        return result.df()
+    finally:
+        con.close()
+
+
+def _resolve_type(stream_id: str, existing: str | None, given: set[str | None]) -> str:
+    given.discard(None)
+    if len(given) > 1:
+        raise InvalidInput(f"stream {stream_id!r} is given several stream types in one append", column="stream_type", values=sorted(given))
+    wanted = next(iter(given), None)
+    if existing is not None and wanted is not None and wanted != existing:
+        raise InvalidInput(
+            f"stream {stream_id!r} is of type {existing!r}; it cannot take events as {wanted!r}",
+            column="stream_type", values=[wanted],
+        )
+    return existing or wanted or DEFAULT_STREAM_TYPE
+
+
+def _check_expected(stream_id: str, expected: dict[Any, Any], current: int) -> None:
+    want = expected.get(stream_id, expected.get(None, ANY))
+    if not version_matches(want, current):
+        raise WrongExpectedVersion(stream_id, want, current)
+
+
+def _check_explicit_versions(stream_id: str, current: int, versions: Sequence[int]) -> None:
+    prev = current
+    for v in versions:
+        if v <= prev:
+            raise InvalidInput(
+                f"version column for stream {stream_id!r} must increase strictly and start above the "
+                f"stream's current version {current}: {v} follows {prev}",
+                column="version", values=[v],
+            )
+        prev = v
+
+
+def _upsert_streams(conn: Any, heads: list[tuple[str, str, int, int]]) -> None:
+    conn.executemany(
+        "INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
+        "version = excluded.version, last_position = excluded.last_position",
+        heads,
+    )
+
+
+def _bump(conn: Any, key: str, n: int) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    value = (int(row[0]) if row else 0) + n
+    Catalog.set_meta(conn, key, value)
+    return value
+
+
+def open_store(path: str | os.PathLike, **options: Any) -> Store:
+    """Open the store in folder ``path``, creating it when missing.
+
+    Args:
+        path: A folder. A missing or empty folder becomes a new store.
+        **options: See :class:`Store` (durability, seal_threshold, bulk_threshold, grace_seconds).
+
+    Raises:
+        StoreError: ``path`` is a file, a folder that is not a store, or a store written by a
+            newer eventkit.
+
+    Example:
+        >>> store = ek.open_store("data/bank")
+    """
+    return Store(path, **options)
