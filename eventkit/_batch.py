@@ -207,7 +207,7 @@ def _string_column(table: pa.Table, name: str, *, required: bool) -> pa.Array | 
         raise InvalidInput(f"column {name!r} must hold strings, not {col.type}", column=name, values=col.slice(0, 3).to_pylist())
     col = col.cast(pa.string())
     if required:
-        bad = pc.or_(pc.is_null(col), pc.equal(col, ""))
+        bad = pc.or_kleene(pc.is_null(col), pc.equal(col, ""))
         if pc.any(bad).as_py():
             rows = pc.indices_nonzero(pc.fill_null(bad, True)).to_pylist()[:5]
             raise InvalidInput(f"column {name!r} has null or empty values at rows {rows}; every event needs one", column=name)

@@ -107,7 +107,19 @@ class Catalog:
                     )
             self._check_format()
         except sqlite3.DatabaseError as e:
+            self._close_quietly()
             raise StoreError(f"{path} is not a readable eventkit catalog: {e}") from e
+        except StoreError:
+            self._close_quietly()
+            raise
+
+    def _close_quietly(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     def _check_format(self) -> None:
         try:

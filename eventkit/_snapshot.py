@@ -22,7 +22,7 @@ _HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id,
 _EMPTY = (
     "SELECT NULL::BIGINT AS position, NULL::VARCHAR AS stream_id, NULL::VARCHAR AS stream_type, "
     "NULL::BIGINT AS version, NULL::VARCHAR AS event_type, NULL::VARCHAR AS event_id, "
-    "NULL::TIMESTAMPTZ AS occurred_at, NULL::TIMESTAMPTZ AS recorded_at, "
+    "NULL::TIMESTAMPTZ AS occurred_at, NULL::TIMESTAMPTZ AS recorded_at, {data}"
     "NULL::MAP(VARCHAR, VARCHAR) AS metadata WHERE false"
 )
 ENVELOPE_SELECT = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at"
@@ -70,8 +70,11 @@ class Snapshot:
             parts.append(
                 f"SELECT {ENVELOPE_SELECT}, {data}metadata::JSON::MAP(VARCHAR, VARCHAR) AS metadata FROM _hot"
             )
-        if not parts:
-            parts.append(_EMPTY)
+        # An empty relation typed with the store's whole schema: it fixes the envelope types for
+        # an empty snapshot and gives ``data`` every field of the store, even when the files this
+        # snapshot scans (pruned, or cut in time) hold only some of them.
+        struct = ", ".join(f'"{f}" {t}' for f, t in self.fields.items())
+        parts.append(_EMPTY.format(data=f"NULL::STRUCT({struct}) AS data, " if self.fields else ""))
         body = " UNION ALL BY NAME ".join(parts)
         data_col = "data" if self.fields else "NULL::MAP(VARCHAR, VARCHAR) AS data"
         where = []
@@ -86,20 +89,7 @@ class Snapshot:
         """A DuckDB connection with this snapshot as the view ``events``."""
         con = con or new_connection()
         con.register("_hot", self.hot)
-        sql = self.events_sql()
-        con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {sql}")
-        if self.fields:
-            # A pruned or time-cut snapshot may not hold every field of the store; give ``data``
-            # the store's whole schema anyway so queries naming any field bind.
-            dtype = con.sql("SELECT data FROM events").types[0]
-            present = {name for name, _ in dtype.children} if dtype.id == "struct" else set()
-            missing = [f for f in self.fields if f not in present]
-            if missing:
-                added = ", ".join(f'"{f}" := NULL::{self.fields[f]}' for f in missing)
-                data = f"struct_insert(data, {added})" if present else f"struct_pack({added})"
-                con.execute(
-                    f"CREATE OR REPLACE TEMP VIEW events AS SELECT {ENVELOPE_SELECT}, {data} AS data, metadata FROM ({sql})"
-                )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql()}")
         return con
 
 

@@ -464,12 +464,10 @@ def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str,
         select += f" ORDER BY {order}"
         if limit is not None:
             select += f" LIMIT {int(limit)}"
-        result = con.execute(select, params)
-        if output == "arrow":
-            return result.to_arrow_table()
-        if output != "pandas":
+        if output not in ("pandas", "arrow"):
             raise InvalidInput(f"output must be 'pandas' or 'arrow', not {output!r}")
-        return result.df()
+        rel = con.sql(select, params=params or None)
+        return rel.to_arrow_table() if output == "arrow" else rel.df()
     finally:
         con.close()
 
