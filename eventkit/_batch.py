@@ -21,7 +21,6 @@ from ._envelope import (
     Event,
     check_field_name,
     check_name,
-    new_event_id,
     python_value,
     reconcile,
     to_micros,
@@ -41,7 +40,7 @@ class HotBatch:
     stream_ids: list[str]
     stream_types: list[str | None]
     event_types: list[str]
-    event_ids: list[str]
+    event_ids: list[str | None]  # None: the store generates one at commit
     ids_supplied: bool
     occurred: list[int | None]
     versions: list[int] | None
@@ -118,7 +117,7 @@ def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | 
             raise InvalidInput(f"append takes ek.Event objects; got a {type(ev).__name__} ({where})", values=[ev])
         etypes.append(_check_str(ev.event_type, "event_type", where))
         if ev.event_id is None:
-            ids.append(new_event_id())
+            ids.append(None)
         else:
             supplied = True
             ids.append(_check_str(ev.event_id, "event_id", where))
@@ -137,7 +136,7 @@ def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | 
         meta_json=meta,
         field_types=types,
     )
-    check_unique_ids(batch.event_ids)
+    check_unique_ids([i for i in batch.event_ids if i is not None])
     return batch
 
 
@@ -318,7 +317,6 @@ def hot_from_arrow(batch: ArrowBatch) -> HotBatch:
     col = lambda name: t.column(name).to_pylist() if name in t.column_names else [None] * n  # noqa: E731
     occurred = [None if v is None else to_micros(v) for v in col("occurred_at")]
     ids = col("event_id")
-    ids = [i if i is not None else new_event_id() for i in ids]
     payload = t.select(batch.payload).to_pylist() if batch.payload else [{}] * n
     data = []
     for row in payload:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ._envelope import new_id_prefix
 from ._errors import StoreError
 
 FORMAT_VERSION = 1
@@ -38,7 +39,6 @@ CREATE TABLE IF NOT EXISTS segments (
     max_occurred INTEGER NOT NULL,
     min_recorded INTEGER NOT NULL,
     max_recorded INTEGER NOT NULL,
-    ids_indexed INTEGER NOT NULL,
     retired_at REAL
 );
 CREATE INDEX IF NOT EXISTS segments_live ON segments (retired_at, first_position);
@@ -102,10 +102,11 @@ class Catalog:
                             self.conn.execute(statement)
                     self.conn.execute(
                         "INSERT OR IGNORE INTO meta VALUES ('format_version', ?), ('head', '0'), "
-                        "('last_recorded', '0'), ('created_at', ?)",
-                        (str(FORMAT_VERSION), str(time.time())),
+                        "('last_recorded', '0'), ('created_at', ?), ('id_prefix', ?)",
+                        (str(FORMAT_VERSION), str(time.time()), new_id_prefix()),
                     )
             self._check_format()
+            self.id_prefix = self.conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()[0]
         except sqlite3.DatabaseError as e:
             self._close_quietly()
             raise StoreError(f"{path} is not a readable eventkit catalog: {e}") from e
@@ -203,7 +204,7 @@ class Catalog:
     def live_segments(conn: sqlite3.Connection, *, upto: int | None = None) -> list[tuple]:
         sql = (
             "SELECT segment_id, path, stream_type, first_position, last_position, event_count, "
-            "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded, ids_indexed "
+            "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded "
             "FROM segments WHERE retired_at IS NULL"
         )
         if upto is not None:

@@ -104,8 +104,35 @@ class Event:
     metadata: Mapping[str, Any] | None = None
 
 
-def new_event_id() -> str:
-    return str(uuid.uuid4())
+# Event ids the store generates encode the store and the position: a UUID (version 8, custom)
+# whose first 60 bits are the store's random id prefix and whose last 60 bits are the position.
+# They are unique in the store by construction, and checking whether an id sent back to the store
+# is already in it needs no index: the position says where it would be.
+_GENERATED_RE = re.compile(r"^([0-9a-f]{8})-([0-9a-f]{4})-8([0-9a-f]{3})-a([0-9a-f]{3})-([0-9a-f]{12})$")
+
+
+def new_id_prefix() -> str:
+    return uuid.uuid4().hex[:15]
+
+
+def generated_event_id(prefix: str, position: int) -> str:
+    return f"{prefix[:8]}-{prefix[8:12]}-8{prefix[12:15]}-a{position >> 48:03x}-{position & 0xFFFFFFFFFFFF:012x}"
+
+
+def generated_event_id_sql(prefix: str, position: str) -> str:
+    """The DuckDB expression computing :func:`generated_event_id` from a position column."""
+    return (
+        f"'{prefix[:8]}-{prefix[8:12]}-8{prefix[12:15]}-' || printf('a%03x', {position} >> 48) || '-' || "
+        f"printf('%012x', {position} & 281474976710655)"
+    )
+
+
+def generated_position(prefix: str, event_id: str) -> int | None:
+    """The position encoded in an id this store generated, or None for any other id."""
+    m = _GENERATED_RE.match(event_id)
+    if m is None or m.group(1) + m.group(2) + m.group(3) != prefix:
+        return None
+    return (int(m.group(4), 16) << 48) | int(m.group(5), 16)
 
 
 def check_name(value: Any, what: str) -> str:

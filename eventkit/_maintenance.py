@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from ._catalog import Catalog
-from ._envelope import micros_now
+from ._envelope import generated_event_id_sql, micros_now
 from ._errors import InvalidInput
 from ._progress import progress_bar
 from ._segments import SegmentInfo, discard, record_segment, remove_orphans, write_segment
@@ -91,7 +93,8 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
             ts = f"make_timestamp({recorded})::TIMESTAMPTZ"
             version = "i.version" if batch.has_versions else \
                 "(h.base + row_number() OVER (PARTITION BY i.stream_id ORDER BY i._row))::BIGINT"
-            event_id = "coalesce(i.event_id, uuid()::VARCHAR)" if "event_id" in cols else "uuid()::VARCHAR"
+            generated = generated_event_id_sql(store._catalog.id_prefix, f"({head} + 1 + i._row)")
+            event_id = f"coalesce(i.event_id, {generated})" if "event_id" in cols else generated
             occurred = f"coalesce(i.occurred_at, {ts})" if "occurred_at" in cols else ts
             metadata = "i.metadata::JSON::MAP(VARCHAR, VARCHAR)" if "metadata" in cols else "NULL::MAP(VARCHAR, VARCHAR)"
             data = ""
@@ -105,11 +108,15 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
             for stype in sorted({r[1] for r in rows}):
                 seg = write_segment(
                     con, store.path, f"SELECT * FROM _out WHERE stream_type = {sql_literal(stype)}", stype,
-                    ids_indexed=False, fsync=store.durability == "full",
+                    fsync=store.durability == "full",
                 )
                 written.append(seg)
                 ids_of_type = [r[0] for r in rows if r[1] == stype]
                 record_segment(conn, seg, "SELECT value AS stream_id FROM json_each(?)", (json.dumps(ids_of_type),))
+            if batch.ids_supplied:
+                given = table.select(["event_id", "_row"]).filter(pa.compute.is_valid(table.column("event_id")))
+                conn.executemany("INSERT INTO event_ids VALUES (?, ?)", zip(
+                    given.column("event_id").to_pylist(), (head + 1 + r for r in given.column("_row").to_pylist())))
             versions = {}
             new_heads = []
             if batch.has_versions:
@@ -144,7 +151,7 @@ def seal(store: Store) -> int:
                 for (stype,) in con.execute("SELECT DISTINCT stream_type FROM events ORDER BY 1").fetchall():
                     seg = write_segment(
                         con, store.path, f"SELECT * FROM events WHERE stream_type = {sql_literal(stype)}", stype,
-                        ids_indexed=True, fsync=store.durability == "full",
+                        fsync=store.durability == "full",
                     )
                     written.append(seg)
                     record_segment(conn, seg, "SELECT DISTINCT stream_id FROM hot WHERE stream_type = ?", (stype,))
@@ -199,19 +206,34 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
             con = new_connection()
             listing = ", ".join(sql_literal(str(store.path / s[1])) for s in group)
             seg = None
+            ids = [s[0] for s in group]
+            marks = ",".join("?" * len(ids))
             try:
-                seg = write_segment(
-                    con, store.path, f"SELECT * FROM read_parquet([{listing}], union_by_name = true)", group[0][2],
-                    ids_indexed=all(s[11] for s in group), fsync=store.durability == "full",
-                )
-                ids = [s[0] for s in group]
-                marks = ",".join("?" * len(ids))
+                try:
+                    seg = write_segment(
+                        con, store.path, f"SELECT * FROM read_parquet([{listing}], union_by_name = true)", group[0][2],
+                        fsync=store.durability == "full",
+                    )
+                except duckdb.IOException:
+                    # Another process may have compacted these segments and removed their files
+                    # after its grace period; then there is nothing left to do for this group.
+                    with store._catalog.read() as conn:
+                        live = conn.execute(
+                            f"SELECT count(*) FROM segments WHERE retired_at IS NULL AND segment_id IN ({marks})", ids
+                        ).fetchone()[0]
+                    if live != len(ids):
+                        continue
+                    raise
                 with store._catalog.write() as conn:
                     live = conn.execute(
                         f"SELECT count(*) FROM segments WHERE retired_at IS NULL AND segment_id IN ({marks})", ids
                     ).fetchone()[0]
                     if live != len(ids):  # another process compacted them first
                         discard(store.path, seg)
+                        continue
+                    if not (store.path / seg.path).exists():
+                        # Orphan clean-up in another process took the new file while this one
+                        # waited for the lock; the inputs are still live, so nothing is lost.
                         continue
                     new_id = record_segment(
                         conn, seg, f"SELECT DISTINCT stream_id FROM stream_segments WHERE segment_id IN ({marks})", tuple(ids)

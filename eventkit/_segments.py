@@ -34,7 +34,6 @@ class SegmentInfo:
     max_occurred: int
     min_recorded: int
     max_recorded: int
-    ids_indexed: bool
 
 
 def segment_path(stream_type: str, first: int, last: int) -> str:
@@ -47,7 +46,6 @@ def write_segment(
     select_sql: str,
     stream_type: str,
     *,
-    ids_indexed: bool,
     fsync: bool,
 ) -> SegmentInfo | None:
     """Write the rows of ``select_sql`` (envelope + data + metadata) as one segment file.
@@ -90,7 +88,6 @@ def write_segment(
         max_occurred=stats[4],
         min_recorded=stats[5],
         max_recorded=stats[6],
-        ids_indexed=ids_indexed,
     )
 
 
@@ -102,10 +99,10 @@ def record_segment(conn: sqlite3.Connection, seg: SegmentInfo, stream_ids_sql: s
     """
     cur = conn.execute(
         "INSERT INTO segments (path, stream_type, first_position, last_position, event_count, size_bytes, "
-        "min_occurred, max_occurred, min_recorded, max_recorded, ids_indexed) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "min_occurred, max_occurred, min_recorded, max_recorded) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             seg.path, seg.stream_type, seg.first_position, seg.last_position, seg.event_count, seg.size_bytes,
-            seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded, int(seg.ids_indexed),
+            seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded,
         ),
     )
     segment_id = cur.lastrowid

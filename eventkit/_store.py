@@ -25,6 +25,8 @@ from ._envelope import (
     DEFAULT_STREAM_TYPE,
     Event,
     check_expected_version,
+    generated_event_id,
+    generated_position,
     micros_now,
     reconcile,
     to_micros,
@@ -32,7 +34,7 @@ from ._envelope import (
 )
 from ._errors import DuplicateEventId, InvalidInput, StoreError, WrongExpectedVersion
 from ._segments import discard, record_segment, write_segment
-from ._snapshot import ENVELOPE_SELECT, Snapshot, new_connection, read_snapshot, sql_literal
+from ._snapshot import ENVELOPE_SELECT, Snapshot, read_snapshot
 
 Output = Literal["pandas", "arrow"]
 
@@ -217,7 +219,7 @@ class Store:
             if batch.ids_supplied:
                 incoming = {
                     batch.event_ids[i]: (batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}"))
-                    for i in range(n)
+                    for i in range(n) if batch.event_ids[i] is not None
                 }
                 dup = self._existing_append(conn, incoming)
                 if dup is not None:
@@ -241,16 +243,22 @@ class Store:
                 for i, v in zip(rows, vs):
                     versions[i], stypes[i] = v, stype
                 new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
+            prefix = self._catalog.id_prefix
             rows_out = [
                 (
-                    head + 1 + i, batch.stream_ids[i], stypes[i], versions[i], batch.event_types[i], batch.event_ids[i],
+                    head + 1 + i, batch.stream_ids[i], stypes[i], versions[i], batch.event_types[i],
+                    batch.event_ids[i] or generated_event_id(prefix, head + 1 + i),
                     batch.occurred[i] if batch.occurred[i] is not None else recorded, recorded,
                     batch.data_json[i], batch.meta_json[i],
                 )
                 for i in range(n)
             ]
             conn.executemany("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows_out)
-            conn.executemany("INSERT INTO event_ids VALUES (?, ?)", [(r[5], r[0]) for r in rows_out])
+            if batch.ids_supplied:
+                conn.executemany(
+                    "INSERT INTO event_ids VALUES (?, ?)",
+                    [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None],
+                )
             _upsert_streams(conn, new_heads)
             Catalog.set_meta(conn, "head", head + n)
             Catalog.set_meta(conn, "last_recorded", recorded)
@@ -269,26 +277,33 @@ class Store:
         return fields
 
     def _existing_append(self, conn: Any, incoming: dict[str, tuple[str, str, dict]]) -> AppendResult | None:
-        """If some incoming ids are stored: the original result for an identical re-send, else an error."""
-        ids = list(incoming)
-        found = Catalog.known_ids(conn, ids)
-        bulk = [str(self.path / r[0]) for r in conn.execute(
-            "SELECT path FROM segments WHERE retired_at IS NULL AND ids_indexed = 0")]
-        if bulk and len(found) < len(ids):
-            con = new_connection()
-            con.register("_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
-            listing = ", ".join(sql_literal(f) for f in bulk)
-            found.update(con.execute(
-                f"SELECT event_id, position FROM read_parquet([{listing}], union_by_name = true) "
-                "WHERE event_id IN (SELECT event_id FROM _ids)").fetchall())
-            con.close()
+        """If some incoming ids are stored: the original result for an identical re-send, else an error.
+
+        Ids this store generated carry their position; every id a caller supplied is in the
+        catalog's ``event_ids`` index. So the lookup never scans segments.
+        """
+        head = Catalog.meta_int(conn, "head")
+        found: dict[str, int] = {}
+        others = []
+        for event_id in incoming:
+            position = generated_position(self._catalog.id_prefix, event_id)
+            if position is None:
+                others.append(event_id)
+            elif position <= head:
+                found[event_id] = position
+            else:
+                raise DuplicateEventId(
+                    f"event id {event_id!r} has the form of an id this store generates, for position "
+                    f"{position}, which is not written yet; use ids of your own making"
+                )
+        if others:
+            found.update(Catalog.known_ids(conn, others))
         if not found:
             return None
         con = read_snapshot(conn, self.path).connect()
         con.register("_pos", pa.table({"position": pa.array(list(found.values()), pa.int64())}))
-        has_data = "data" in [c[0] for c in con.execute("DESCRIBE events").fetchall()]
         stored = con.execute(
-            f"SELECT event_id, stream_id, event_type, {'data' if has_data else 'NULL'}, version, position "
+            "SELECT event_id, stream_id, event_type, data, version, position "
             "FROM events WHERE position IN (SELECT position FROM _pos)"
         ).fetchall()
         con.close()
@@ -299,9 +314,9 @@ class Store:
                     f"event id {event_id!r} is already stored (stream {sid!r}, {etype}) with other content; "
                     "an event id names one event forever: use a new id for a new event"
                 )
-        if len(found) < len(ids):
+        if len(found) < len(incoming):
             raise DuplicateEventId(
-                f"{len(found)} of the {len(ids)} event ids in this append are already stored, e.g. "
+                f"{len(found)} of the {len(incoming)} event ids in this append are already stored, e.g. "
                 f"{sorted(found)[:3]}; an append is all or nothing: re-send it unchanged or use new ids"
             )
         versions: dict[str, int] = {}

@@ -181,3 +181,27 @@ def test_int_and_float_payloads_compare_equal_on_resend(store):
     store.append("a", ek.Event("D", {"amount": 10}, event_id="x"))
     store.append("a", ek.Event("D", {"amount": 1.5}))  # widens the field to DOUBLE
     assert store.append("a", ek.Event("D", {"amount": 10}, event_id="x")).duplicate
+
+
+def test_generated_ids_are_unique_and_recognised_when_sent_back(store):
+    """Ids the store makes encode its position, so a copy sent back is caught without an index."""
+    store.append_frame(deposits(["a", "b", "a"]))
+    store.append("c", ek.Event("X", {"amount": 1.0}))
+    back = store.read_all()
+    assert back["event_id"].is_unique
+    again = store.append_frame(back[["stream_id", "event_type", "event_id", "amount"]].iloc[:3])
+    assert again.duplicate and (again.first_position, again.last_position) == (1, 3)
+    with pytest.raises(ek.DuplicateEventId):
+        store.append("c", ek.Event("X", {"amount": 2.0}, event_id=back["event_id"].iloc[3]))
+    future = back["event_id"].iloc[0][:-12] + f"{999:012x}"
+    with pytest.raises(ek.DuplicateEventId, match="not written yet"):
+        store.append("c", ek.Event("X", event_id=future))
+    assert store.head == 4
+
+
+def test_other_stores_ids_are_ordinary_ids(tmp_path):
+    one, two = ek.open_store(tmp_path / "one"), ek.open_store(tmp_path / "two")
+    one.append("a", ek.Event("X", {"n": 1}))
+    copied = one.read_all()[["stream_id", "event_type", "event_id", "n"]]
+    assert not two.append_frame(copied).duplicate
+    assert two.append_frame(copied).duplicate
