@@ -16,6 +16,20 @@ from ._errors import (
     StoreError,
     WrongExpectedVersion,
 )
+from ._fold import Fold
+from ._pyfold import PyFold, on
+from ._reducers import (
+    Reducer,
+    count,
+    first,
+    last,
+    last_event_type,
+    last_non_null,
+    max,
+    min,
+    sum,
+)
+from ._snapshots import aggregate
 from ._store import AppendResult, Store, open_store
 
 __version__ = "0.1.0"
@@ -26,13 +40,26 @@ __all__ = [
     "DuplicateEventId",
     "Event",
     "EventKitError",
+    "Fold",
     "InvalidFold",
     "InvalidInput",
     "NO_STREAM",
+    "PyFold",
+    "Reducer",
     "STREAM_EXISTS",
     "SchemaConflict",
     "Store",
     "StoreError",
     "WrongExpectedVersion",
+    "aggregate",
+    "count",
+    "first",
+    "last",
+    "last_event_type",
+    "last_non_null",
+    "max",
+    "min",
+    "on",
     "open_store",
+    "sum",
 ]

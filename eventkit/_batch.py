@@ -74,6 +74,19 @@ def _meta_json(meta: Any, where: str) -> str | None:
     return json.dumps({str(k): (None if v is None else str(v)) for k, v in meta.items()}, sort_keys=True)
 
 
+def _meta_from_text(text: str | None) -> str | None:
+    """Metadata given as JSON text (an Arrow string column): must be a JSON object."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidInput("metadata text must be a JSON object of names to values", column="metadata", values=[text])
+    return _meta_json(value, "metadata column")
+
+
 def _payload_json(data: Mapping[str, Any], types: dict[str, tuple[str, list]], where: str) -> str | None:
     if not isinstance(data, Mapping):
         raise InvalidInput(f"event data must be a mapping of field names to values ({where})", column="data", values=[data])
@@ -279,8 +292,10 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
         cols["version"] = v
     if "metadata" in table.column_names:
         m = table.column("metadata").combine_chunks()
-        if pa.types.is_string(m.type) or pa.types.is_null(m.type):
-            cols["metadata"] = m.cast(pa.string())
+        if pa.types.is_null(m.type):
+            pass
+        elif pa.types.is_string(m.type) or pa.types.is_large_string(m.type):
+            cols["metadata"] = pa.array([_meta_from_text(v) for v in m.to_pylist()], pa.string())
         else:
             raise InvalidInput("column 'metadata' must hold mappings (dicts)", column="metadata", values=m.slice(0, 3).to_pylist())
     payload, types = [], {}

@@ -106,7 +106,7 @@ class Catalog:
                         (str(FORMAT_VERSION), str(time.time()), new_id_prefix()),
                     )
             self._check_format()
-            self.id_prefix = self.conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()[0]
+            self.id_prefix = self._id_prefix()
         except sqlite3.DatabaseError as e:
             self._close_quietly()
             raise StoreError(f"{path} is not a readable eventkit catalog: {e}") from e
@@ -135,6 +135,14 @@ class Catalog:
                 f"the store at {self.path.parent} was written by a newer eventkit (format "
                 f"{version}; this eventkit reads up to {FORMAT_VERSION}); upgrade eventkit to open it"
             )
+
+    def _id_prefix(self) -> str:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()
+        if row is None:  # a catalog from before generated ids carried a prefix
+            with self.write() as conn:
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('id_prefix', ?)", (new_id_prefix(),))
+                row = conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()
+        return row[0]
 
     def close(self) -> None:
         self.conn.close()

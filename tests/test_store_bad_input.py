@@ -7,6 +7,7 @@ import sqlite3
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import eventkit as ek
@@ -57,6 +58,7 @@ BAD_APPENDS = {
     "bad stream_type": (lambda s: s.append("s", ek.Event("X"), stream_type="a/b"), ek.InvalidInput, "stream_type"),
     "stream type change": (lambda s: s.append("acct-1", ek.Event("X"), stream_type="order"), ek.InvalidInput, "acct-1"),
     "envelope name as field": (lambda s: s.append("s", ek.Event("X", {"version": 3})), ek.InvalidInput, "version"),
+    "metadata text not JSON": (lambda s: s.append_frame(pa.table({"stream_id": ["s"], "event_type": ["X"], "metadata": ["not json"]})), ek.InvalidInput, "metadata"),
     "not a frame": (lambda s: s.append_frame([{"stream_id": "s"}]), ek.InvalidInput, "DataFrame"),
     "not an Event": (lambda s: s.append("s", [{"event_type": "X"}]), ek.InvalidInput, "ek.Event"),
     "conflicting stream's version": (lambda s: s.append("acct-1", ek.Event("X"), expected_version=5), ek.WrongExpectedVersion, "acct-1"),

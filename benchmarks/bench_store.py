@@ -1,0 +1,748 @@
+"""Store benchmarks: eventkit side by side with the eventsourcing library on SQLite.
+
+Usage:
+    .venv/bin/python benchmarks/bench_store.py                      # full run, prints a report
+    .venv/bin/python benchmarks/bench_store.py --write BENCHMARKS.md  # and rewrites its "## Store" section
+    .venv/bin/python benchmarks/bench_store.py --quick               # small sizes, a smoke run (< 20 s)
+    .venv/bin/python benchmarks/bench_store.py --only bulk,single    # some benchmarks only
+
+Every benchmark runs in its own Python process so that its peak RSS (``ru_maxrss``) is its
+own. Scratch stores live under benchmarks/.work/ and are removed at the end (``--keep`` keeps
+them). See benchmarks/README.md for what each benchmark measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / ".work"
+EVENT_TYPES = ["Deposited", "Withdrawn", "FeeCharged", "InterestPaid"]
+
+FULL = {
+    "bulk_events": 1_000_000, "bulk_streams": 10_000, "es_batch": 1_000, "bulk_repeats": 3,
+    "single_appends": 5_000, "single_streams": 500,
+    "big_events": 10_000_000, "big_streams": 100_000, "big_chunk": 1_000_000,
+    "read_samples": 50, "query_runs": 5,
+    "segments": 10_000, "segment_events": 10,
+}
+QUICK = {
+    "bulk_events": 50_000, "bulk_streams": 1_000, "es_batch": 1_000, "bulk_repeats": 1,
+    "single_appends": 300, "single_streams": 50,
+    "big_events": 300_000, "big_streams": 3_000, "big_chunk": 100_000,
+    "read_samples": 10, "query_runs": 3,
+    "segments": 60, "segment_events": 10,
+}
+TARGETS = {
+    "bulk_rate": 1_000_000, "bulk_ratio": 25.0, "single_ratio": 1.5,
+    "read_stream_ms": 50.0, "query_ratio": 2.0, "open_ms": 200.0,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers (used in the benchmark processes)
+# ---------------------------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def fresh(path: Path) -> Path:
+    if path.is_dir():
+        shutil.rmtree(path)
+    for p in path.parent.glob(path.name + "*"):
+        p.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def make_frame(n: int, streams: int, seed: int):
+    """n events over ``streams`` streams, interleaved at random: stream_id, event_type, amount."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"acct-{i:07d}" for i in range(streams)], dtype=object)
+    return pd.DataFrame({
+        "stream_id": ids[rng.integers(0, streams, n)],
+        "event_type": np.array(EVENT_TYPES, dtype=object)[rng.integers(0, len(EVENT_TYPES), n)],
+        "amount": np.round(rng.random(n) * 1000.0, 2),
+    })
+
+
+def es_recorder(path: Path, synchronous: str | None = None):
+    """The eventsourcing library's SQLite application recorder, as its Application builds it.
+
+    eventsourcing sets WAL but leaves ``synchronous`` at SQLite's default, FULL (2): an fsync
+    per commit, the same durability as eventkit's ``durability="full"``. ``synchronous``
+    overrides that on every pooled connection (for the no-fsync comparison only).
+    """
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
+
+    if synchronous is not None:
+        original = SQLiteConnectionPool._create_connection
+
+        def create(self):  # type: ignore[no-untyped-def]
+            conn = original(self)
+            conn._sqlite_conn.execute(f"PRAGMA synchronous = {synchronous}")
+            return conn
+
+        SQLiteConnectionPool._create_connection = create  # type: ignore[method-assign]
+    datastore = SQLiteDatastore(str(path), originator_id_type="text")
+    recorder = SQLiteApplicationRecorder(datastore)
+    recorder.create_table()
+    with datastore.transaction(commit=False) as c:
+        c.execute("PRAGMA synchronous")
+        sync = c.fetchone()[0]
+        c.execute("PRAGMA journal_mode")
+        journal = c.fetchone()[0]
+    return datastore, recorder, f"journal_mode={journal}, synchronous={sync}"
+
+
+def ek_pragmas(store: Any) -> str:
+    conn = store._catalog.conn
+    return (
+        f"journal_mode={conn.execute('PRAGMA journal_mode').fetchone()[0]}, "
+        f"synchronous={conn.execute('PRAGMA synchronous').fetchone()[0]}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmark tasks: each runs in its own process and returns a dict
+# ---------------------------------------------------------------------------------------------
+
+
+def task_bulk_ek(p: dict) -> dict:
+    """append_frame of one DataFrame into a fresh store, per durability, median of repeats."""
+    import eventkit as ek
+
+    frame = make_frame(p["bulk_events"], p["bulk_streams"], seed=1)
+    out: dict[str, Any] = {"events": len(frame)}
+    warm = fresh(WORK / "bulk_ek_warmup")  # first DuckDB use, lazy imports: not timed
+    with ek.open_store(warm) as store:
+        store.append_frame(make_frame(10_000, 100, seed=2), stream_type="account")
+    shutil.rmtree(warm)
+    for durability in ("normal", "full"):
+        times = []
+        for r in range(p["bulk_repeats"]):
+            path = fresh(WORK / f"bulk_ek_{durability}")
+            store = ek.open_store(path, durability=durability)
+            pragmas = ek_pragmas(store)
+            t = time.perf_counter()
+            result = store.append_frame(frame, stream_type="account")
+            times.append(time.perf_counter() - t)
+            assert result.last_position - result.first_position + 1 == len(frame)
+            store.close()
+            shutil.rmtree(path)
+        out[durability] = {"seconds": statistics.median(times), "all": times, "pragmas": pragmas}
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def task_bulk_es(p: dict) -> dict:
+    """The same events saved with eventsourcing's recorder.insert_events, es_batch per call."""
+    from eventsourcing.persistence import StoredEvent
+
+    frame = make_frame(p["bulk_events"], p["bulk_streams"], seed=1)
+    path = fresh(WORK / "bulk_es.sqlite")
+    datastore, recorder, pragmas = es_recorder(path)
+    t0 = time.perf_counter()
+    # DataFrame -> StoredEvent objects: version per stream, JSON state (no domain objects, no
+    # mapper/transcoder: the cheapest way to feed the recorder, favourable to eventsourcing).
+    versions = (frame.groupby("stream_id", sort=False).cumcount() + 1).tolist()
+    stored = [
+        StoredEvent(originator_id=sid, originator_version=v, topic=et, state=json.dumps({"amount": a}).encode())
+        for sid, v, et, a in zip(frame["stream_id"].tolist(), versions, frame["event_type"].tolist(), frame["amount"].tolist())
+    ]
+    t1 = time.perf_counter()
+    batch = p["es_batch"]
+    for i in range(0, len(stored), batch):
+        recorder.insert_events(stored[i : i + batch])
+    t2 = time.perf_counter()
+    assert recorder.max_notification_id() == len(stored)
+    datastore.close()
+    fresh(path)
+    return {
+        "events": len(stored), "prepare_seconds": t1 - t0, "insert_seconds": t2 - t1, "seconds": t2 - t0,
+        "pragmas": pragmas, "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _single_plan(p: dict) -> list[tuple[str, float]]:
+    rng = random.Random(7)
+    streams = [f"acct-{i:05d}" for i in range(p["single_streams"])]
+    return [(streams[i % len(streams)], round(rng.random() * 100, 2)) for i in range(p["single_appends"])]
+
+
+def _latency(samples: list[float]) -> dict:
+    s = sorted(samples)
+    return {
+        "per_second": len(s) / sum(s), "p50_ms": 1e3 * s[len(s) // 2], "p99_ms": 1e3 * s[min(len(s) - 1, int(len(s) * 0.99))],
+    }
+
+
+def task_single_ek(p: dict) -> dict:
+    """One event per append, expected_version = the stream's current version."""
+    import eventkit as ek
+
+    plan = _single_plan(p)
+    out: dict[str, Any] = {"appends": len(plan)}
+    for durability in ("normal", "full"):
+        path = fresh(WORK / f"single_ek_{durability}")
+        store = ek.open_store(path, durability=durability)
+        pragmas = ek_pragmas(store)
+        current: dict[str, int] = {}
+        samples = []
+        for sid, amount in plan:
+            expected = current.get(sid, 0)
+            t = time.perf_counter()
+            r = store.append(sid, [ek.Event("Deposited", {"amount": amount})],
+                             expected_version=expected or ek.NO_STREAM, stream_type="account")
+            samples.append(time.perf_counter() - t)
+            current[sid] = r.version
+        # the check is real: a stale expected version is refused
+        try:
+            store.append(plan[0][0], [ek.Event("Deposited", {"amount": 1.0})], expected_version=1)
+            raise AssertionError("stale expected version accepted")
+        except ek.WrongExpectedVersion:
+            pass
+        assert store.head == len(plan)
+        store.close()
+        shutil.rmtree(path)
+        out[durability] = {**_latency(samples), "pragmas": pragmas}
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def task_single_es(p: dict) -> dict:
+    """One StoredEvent per recorder.insert_events call (what Application.save does for one new
+    event); the (originator_id, originator_version) primary key is the expected-version check."""
+    from eventsourcing.persistence import IntegrityError, StoredEvent
+
+    plan = _single_plan(p)
+    out: dict[str, Any] = {"appends": len(plan)}
+    for label, sync in (("full", None), ("normal", "NORMAL")):
+        path = fresh(WORK / f"single_es_{label}.sqlite")
+        datastore, recorder, pragmas = es_recorder(path, synchronous=sync)
+        current: dict[str, int] = {}
+        samples = []
+        for sid, amount in plan:
+            t = time.perf_counter()
+            stored = StoredEvent(originator_id=sid, originator_version=current.get(sid, 0) + 1,
+                                 topic="Deposited", state=json.dumps({"amount": amount}).encode())
+            recorder.insert_events([stored])
+            samples.append(time.perf_counter() - t)
+            current[sid] = stored.originator_version
+        try:
+            recorder.insert_events([StoredEvent(plan[0][0], 1, "Deposited", b"{}")])
+            raise AssertionError("stale version accepted")
+        except IntegrityError:
+            pass
+        datastore.close()
+        fresh(path)
+        out[label] = {**_latency(samples), "pragmas": pragmas}
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def task_build_big(p: dict) -> dict:
+    """big_events over big_streams, by append_frame in big_chunk chunks, then compact()."""
+    import eventkit as ek
+
+    path = fresh(WORK / "big")
+    store = ek.open_store(path)
+    append_s = 0.0
+    n_chunks = p["big_events"] // p["big_chunk"]
+    for c in range(n_chunks):
+        frame = make_frame(p["big_chunk"], p["big_streams"], seed=100 + c)
+        t = time.perf_counter()
+        store.append_frame(frame, stream_type="account")
+        append_s += time.perf_counter() - t
+        del frame
+        print(f"  chunk {c + 1}/{n_chunks} appended", file=sys.stderr, flush=True)
+    t = time.perf_counter()
+    result = store.compact()
+    compact_s = time.perf_counter() - t
+    with store._catalog.read() as conn:
+        segs, size = conn.execute(
+            "SELECT count(*), sum(size_bytes) FROM segments WHERE retired_at IS NULL").fetchone()
+    assert store.head == p["big_events"]
+    store.close()
+    return {
+        "events": p["big_events"], "append_seconds": append_s, "compact_seconds": compact_s,
+        "segments_after_compact": segs, "merged": result.merged_segments, "size_mb": size / 1e6,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def task_read_stream(p: dict) -> dict:
+    """read_stream of random streams in the big store: a fresh process, first read reported apart."""
+    import eventkit as ek
+
+    store = ek.open_store(WORK / "big")
+    rng = random.Random(11)
+    ids = [f"acct-{rng.randrange(p['big_streams']):07d}" for _ in range(p["read_samples"] + 1)]
+    samples, rows = [], []
+    for sid in ids:
+        t = time.perf_counter()
+        df = store.read_stream(sid)
+        samples.append(time.perf_counter() - t)
+        rows.append(len(df))
+        assert df["version"].is_monotonic_increasing and df["version"].iloc[0] == 1
+    first, rest = samples[0], sorted(samples[1:])
+    # where the time goes, for one stream: snapshot (catalog) vs DuckDB connection vs query
+    from eventkit._snapshot import new_connection
+
+    t = time.perf_counter()
+    snap = store.snapshot(stream_id=ids[1])
+    t_snap = time.perf_counter() - t
+    t = time.perf_counter()
+    con = new_connection()
+    t_conn = time.perf_counter() - t
+    con.close()
+    store.close()
+    return {
+        "samples": len(rest), "first_ms": 1e3 * first, "median_ms": 1e3 * statistics.median(rest),
+        "p90_ms": 1e3 * rest[int(len(rest) * 0.9)], "max_ms": 1e3 * rest[-1], "mean_rows": statistics.mean(rows),
+        "files_per_stream": len(snap.files), "snapshot_ms": 1e3 * t_snap, "duckdb_connect_ms": 1e3 * t_conn,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+QUERY = "SELECT event_type, count(*), sum(data.amount) FROM events GROUP BY 1 ORDER BY 1"
+
+
+def task_query_store(p: dict) -> dict:
+    """The GROUP BY through store.sql (snapshot + view + scan), median of query_runs after a warm-up."""
+    import eventkit as ek
+
+    store = ek.open_store(WORK / "big")
+    store.sql(QUERY).fetchall()  # warm-up (page cache, first DuckDB instance)
+    runs = []
+    for _ in range(p["query_runs"]):
+        t = time.perf_counter()
+        result = store.sql(QUERY).fetchall()
+        runs.append(time.perf_counter() - t)
+    con = store.connect()
+    scan = []
+    for _ in range(p["query_runs"]):
+        t = time.perf_counter()
+        con.sql(QUERY).fetchall()
+        scan.append(time.perf_counter() - t)
+    con.close()
+    # export the same rows (same struct payload) to ONE plain Parquet file for the baseline
+    plain = WORK / "plain.parquet"
+    con = store.connect()
+    t = time.perf_counter()
+    con.execute(f"COPY (SELECT * FROM events ORDER BY position) TO '{plain}' (FORMAT parquet)")
+    export_s = time.perf_counter() - t
+    con.close()
+    store.close()
+    return {
+        "median_s": statistics.median(runs), "runs": runs, "scan_only_median_s": statistics.median(scan),
+        "rows": sum(r[1] for r in result), "export_seconds": export_s, "plain_mb": plain.stat().st_size / 1e6,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def task_query_parquet(p: dict) -> dict:
+    """The same GROUP BY over the one plain Parquet file, on one DuckDB connection."""
+    import duckdb
+
+    plain = WORK / "plain.parquet"
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{plain}')")
+    con.sql(QUERY).fetchall()  # warm-up
+    runs = []
+    for _ in range(p["query_runs"]):
+        t = time.perf_counter()
+        result = con.sql(QUERY).fetchall()
+        runs.append(time.perf_counter() - t)
+    con.close()
+    return {"median_s": statistics.median(runs), "runs": runs, "rows": sum(r[1] for r in result), "peak_rss_mb": peak_rss_mb()}
+
+
+def task_build_segments(p: dict) -> dict:
+    """A store of many small segments: one append_frame of segment_events rows each, bulk_threshold=1."""
+    import pyarrow as pa
+
+    import eventkit as ek
+
+    n_seg, per = p["segments"], p["segment_events"]
+    frame = make_frame(n_seg * per, 1_000, seed=5)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    path = fresh(WORK / "segments")
+    store = ek.open_store(path, bulk_threshold=1)
+    t = time.perf_counter()
+    for i in range(n_seg):
+        store.append_frame(table.slice(i * per, per), stream_type="account")
+        if (i + 1) % 1000 == 0:
+            print(f"  {i + 1}/{n_seg} segments", file=sys.stderr, flush=True)
+    build_s = time.perf_counter() - t
+    with store._catalog.read() as conn:
+        segs = conn.execute("SELECT count(*) FROM segments WHERE retired_at IS NULL").fetchone()[0]
+    store.close()
+    assert segs == n_seg, segs
+    return {"segments": segs, "build_seconds": build_s, "per_append_ms": 1e3 * build_s / n_seg, "peak_rss_mb": peak_rss_mb()}
+
+
+def task_open_segments(p: dict) -> dict:
+    """In a fresh process: open_store, then the first store.sql('select count(*) from events')."""
+    import eventkit as ek
+
+    path = WORK / "segments"
+    t = time.perf_counter()
+    store = ek.open_store(path)
+    open_s = time.perf_counter() - t
+    t = time.perf_counter()
+    rel = store.sql("SELECT count(*) FROM events")
+    sql_s = time.perf_counter() - t
+    t = time.perf_counter()
+    count = rel.fetchall()[0][0]
+    fetch_s = time.perf_counter() - t
+    t = time.perf_counter()
+    store.sql("SELECT count(*) FROM events").fetchall()
+    second_s = time.perf_counter() - t
+    t = time.perf_counter()
+    snap = store.snapshot()
+    snap_s = time.perf_counter() - t
+    store.close()
+    assert count == p["segments"] * p["segment_events"]
+    return {
+        "segments": len(snap.files), "open_ms": 1e3 * open_s, "first_sql_ms": 1e3 * sql_s, "first_fetch_ms": 1e3 * fetch_s,
+        "first_query_total_ms": 1e3 * (sql_s + fetch_s), "second_query_ms": 1e3 * second_s, "snapshot_ms": 1e3 * snap_s,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+TASKS: dict[str, Callable[[dict], dict]] = {
+    "bulk_ek": task_bulk_ek, "bulk_es": task_bulk_es,
+    "single_ek": task_single_ek, "single_es": task_single_es,
+    "build_big": task_build_big, "read_stream": task_read_stream,
+    "query_store": task_query_store, "query_parquet": task_query_parquet,
+    "build_segments": task_build_segments, "open_segments": task_open_segments,
+}
+GROUPS = {
+    "bulk": ["bulk_ek", "bulk_es"],
+    "single": ["single_ek", "single_es"],
+    "big": ["build_big", "read_stream", "query_store", "query_parquet"],
+    "segments": ["build_segments", "open_segments"],
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the driver
+# ---------------------------------------------------------------------------------------------
+
+
+def run_task(name: str, params: dict) -> dict:
+    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--task", name, "--params", json.dumps(params)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark task {name} failed (exit {proc.returncode})")
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    result = json.loads(line[len("RESULT "):])
+    result["wall_seconds"] = time.perf_counter() - t
+    print(f"[bench] {name} done in {result['wall_seconds']:.1f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def machine() -> dict:
+    import duckdb
+    import eventsourcing  # noqa: F401
+    import numpy
+    import pandas
+    import pyarrow
+    import sqlite3
+    from importlib.metadata import version
+
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = "unknown"
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return {
+        "nproc": os.cpu_count(), "memory": mem, "cpu": cpu, "os": platform.platform(),
+        "python": platform.python_version(), "duckdb": duckdb.__version__, "pyarrow": pyarrow.__version__,
+        "pandas": pandas.__version__, "numpy": numpy.__version__, "eventsourcing": version("eventsourcing"),
+        "sqlite": sqlite3.sqlite_version, "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    }
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**MISSED**"
+
+
+def fmt_rate(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def render(results: dict, params: dict, info: dict, command: str, quick: bool) -> tuple[str, str]:
+    """(header, store section) of BENCHMARKS.md."""
+    header = "\n".join([
+        "# eventkit benchmarks",
+        "",
+        "Machine and software of the last run:",
+        "",
+        f"- CPU: {info['cpu']}, `nproc` = {info['nproc']}, memory {info['memory']}",
+        f"- OS: {info['os']}",
+        f"- Python {info['python']}, duckdb {info['duckdb']}, pyarrow {info['pyarrow']}, pandas {info['pandas']}, "
+        f"numpy {info['numpy']}, eventsourcing {info['eventsourcing']}, SQLite {info['sqlite']}",
+        f"- Date: {info['date']}",
+        "",
+        "How to reproduce: `make bench` (runs "
+        "`.venv/bin/python benchmarks/bench_store.py --write BENCHMARKS.md`). Each section is "
+        "rewritten by its own script; see benchmarks/README.md.",
+        "",
+    ])
+    L: list[str] = ["## Store", ""]
+    L.append(f"Command: `{command}` ({'QUICK smoke sizes: not the real figures' if quick else 'full sizes'}), "
+             f"{info['date']}. Every benchmark runs in its own process; peak RSS is that process's "
+             "`ru_maxrss`. eventkit and the eventsourcing library (its `SQLiteApplicationRecorder`, "
+             "the recorder its `Application` uses with `PERSISTENCE_MODULE=eventsourcing.sqlite`) run in "
+             "the same invocation on the same data.")
+    L.append("")
+    rows: list[tuple[str, str, str, str]] = []  # benchmark, result, target, verdict
+    misses: list[str] = []
+
+    if "bulk_ek" in results and "bulk_es" in results:
+        ek_, es = results["bulk_ek"], results["bulk_es"]
+        n = ek_["events"]
+        ek_norm, ek_full = n / ek_["normal"]["seconds"], n / ek_["full"]["seconds"]
+        es_rate, es_insert = n / es["seconds"], n / es["insert_seconds"]
+        ratio, ratio_ins = ek_full / es_rate, ek_full / es_insert
+        L += [
+            f"### 1. Bulk append: {n:,} events, {params['bulk_streams']:,} streams, from a pandas DataFrame",
+            "",
+            "eventkit: one `store.append_frame(df)` into a fresh store (median of "
+            f"{params['bulk_repeats']}). eventsourcing: the same rows turned into `StoredEvent`s "
+            f"(JSON state, version per stream) and saved with `recorder.insert_events()` "
+            f"{params['es_batch']:,} per call; timed from the same DataFrame, preparation included "
+            "(insert-only shown too).",
+            "",
+            "| | seconds | events/s | peak RSS |",
+            "|---|---:|---:|---:|",
+            f"| eventkit, durability=\"normal\" ({ek_['normal']['pragmas']}) | {ek_['normal']['seconds']:.2f} | {fmt_rate(ek_norm)} | {ek_['peak_rss_mb']:.0f} MB |",
+            f"| eventkit, durability=\"full\" ({ek_['full']['pragmas']}, segment fsync) | {ek_['full']['seconds']:.2f} | {fmt_rate(ek_full)} | (same process) |",
+            f"| eventsourcing, DataFrame to stored ({es['pragmas']}) | {es['seconds']:.2f} | {fmt_rate(es_rate)} | {es['peak_rss_mb']:.0f} MB |",
+            f"| eventsourcing, `insert_events` calls only | {es['insert_seconds']:.2f} | {fmt_rate(es_insert)} | |",
+            "",
+            f"Ratio at the same durability (eventkit full / eventsourcing): **{ratio:.1f}x** "
+            f"(insert-only baseline: {ratio_ins:.1f}x; eventkit normal / eventsourcing: {ek_norm / es_rate:.1f}x).",
+            "",
+        ]
+        rows.append(("bulk append rate (durability normal)", f"{fmt_rate(ek_norm)} ev/s", ">= 1,000,000 ev/s", verdict(ek_norm >= TARGETS["bulk_rate"])))
+        rows.append(("bulk append vs eventsourcing (same durability)", f"{ratio:.1f}x", ">= 25x", verdict(ratio >= TARGETS["bulk_ratio"])))
+        if ek_norm < TARGETS["bulk_rate"]:
+            misses.append("bulk_rate")
+        if ratio < TARGETS["bulk_ratio"]:
+            misses.append("bulk_ratio")
+
+    if "single_ek" in results and "single_es" in results:
+        ek_, es = results["single_ek"], results["single_es"]
+        ratio_full = ek_["full"]["per_second"] / es["full"]["per_second"]
+        ratio_norm = ek_["normal"]["per_second"] / es["normal"]["per_second"]
+        L += [
+            f"### 2. Single-event appends with an expected-version check: {ek_['appends']:,} appends over {params['single_streams']:,} streams",
+            "",
+            "eventkit: `store.append(sid, [ek.Event('Deposited', {'amount': x})], expected_version=<current>)`. "
+            "eventsourcing: one `StoredEvent` (version = current + 1) per `recorder.insert_events()` call, "
+            "which is what `Application.save()` does for one new event; the (originator_id, originator_version) "
+            "primary key is its optimistic-concurrency check. Both refuse a stale version (checked).",
+            "",
+            "| | appends/s | p50 | p99 |",
+            "|---|---:|---:|---:|",
+        ]
+        for lib, r in (("eventkit", ek_), ("eventsourcing", es)):
+            for dur in ("full", "normal"):
+                x = r[dur]
+                patched = " (synchronous patched to NORMAL on its connections)" if lib == "eventsourcing" and dur == "normal" else ""
+                default = " (its default)" if lib == "eventsourcing" and dur == "full" else ""
+                L.append(f"| {lib}, {dur}: {x['pragmas']}{default}{patched} | {fmt_rate(x['per_second'])} | {x['p50_ms']:.2f} ms | {x['p99_ms']:.2f} ms |")
+        L += [
+            "",
+            f"Ratio with an fsync per commit (synchronous=FULL, both): **{ratio_full:.2f}x**; "
+            f"without (synchronous=NORMAL, both): {ratio_norm:.2f}x. Peak RSS: eventkit {ek_['peak_rss_mb']:.0f} MB, "
+            f"eventsourcing {es['peak_rss_mb']:.0f} MB.",
+            "",
+        ]
+        rows.append(("single appends vs eventsourcing (fsync per commit)", f"{ratio_full:.2f}x ({fmt_rate(ek_['full']['per_second'])}/s)", ">= 1.5x", verdict(ratio_full >= TARGETS["single_ratio"])))
+        rows.append(("single appends, durability normal", f"{fmt_rate(ek_['normal']['per_second'])}/s", "(reported)", ""))
+        if ratio_full < TARGETS["single_ratio"]:
+            misses.append("single_ratio")
+
+    if "build_big" in results:
+        b = results["build_big"]
+        L += [
+            f"### 3–4. A store of {b['events']:,} events / {params['big_streams']:,} streams",
+            "",
+            f"Built with `append_frame` in {params['big_chunk']:,}-event chunks ({b['append_seconds']:.1f} s, "
+            f"{fmt_rate(b['events'] / b['append_seconds'])} events/s), then `store.compact()` "
+            f"({b['compact_seconds']:.1f} s; {b['merged']} segments merged, {b['segments_after_compact']} live segments, "
+            f"{b['size_mb']:.0f} MB). Peak RSS of the build: {b['peak_rss_mb']:.0f} MB.",
+            "",
+        ]
+    if "read_stream" in results:
+        r = results["read_stream"]
+        L += [
+            f"**read_stream** of one stream (about {r['mean_rows']:.0f} events each), {r['samples']} random streams, "
+            "fresh process:",
+            "",
+            "| median | p90 | max | first read in the process | peak RSS |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {r['median_ms']:.1f} ms | {r['p90_ms']:.1f} ms | {r['max_ms']:.1f} ms | {r['first_ms']:.1f} ms | {r['peak_rss_mb']:.0f} MB |",
+            "",
+            f"Of one read: catalog snapshot {r['snapshot_ms']:.1f} ms (lists {r['files_per_stream']} segment files for the "
+            f"stream), a new DuckDB connection {r['duckdb_connect_ms']:.1f} ms; the rest is the Parquet scan with "
+            "row-group pruning on stream_id and the pandas conversion.",
+            "",
+        ]
+        rows.append((f"read_stream median, {params['big_events'] / 1e6:g}M-event store", f"{r['median_ms']:.1f} ms", "< 50 ms", verdict(r["median_ms"] < TARGETS["read_stream_ms"])))
+        if r["median_ms"] >= TARGETS["read_stream_ms"]:
+            misses.append("read_stream")
+    if "query_store" in results and "query_parquet" in results:
+        s, q = results["query_store"], results["query_parquet"]
+        ratio = s["median_s"] / q["median_s"]
+        L += [
+            f"**GROUP BY** `{QUERY}` over {s['rows']:,} events, median of {params['query_runs']} after a warm-up:",
+            "",
+            "| | median | runs | peak RSS |",
+            "|---|---:|---|---:|",
+            f"| eventkit `store.sql(q).fetchall()` (snapshot + view + scan) | {s['median_s'] * 1e3:.0f} ms | "
+            + ", ".join(f"{x * 1e3:.0f}" for x in s["runs"]) + f" | {s['peak_rss_mb']:.0f} MB |",
+            f"| eventkit, scan only (query on an open `store.connect()`) | {s['scan_only_median_s'] * 1e3:.0f} ms | | |",
+            f"| DuckDB over one plain Parquet file ({s['plain_mb']:.0f} MB, same rows, struct `data`, "
+            f"exported with `COPY`) | {q['median_s'] * 1e3:.0f} ms | " + ", ".join(f"{x * 1e3:.0f}" for x in q["runs"])
+            + f" | {q['peak_rss_mb']:.0f} MB |",
+            "",
+            f"Ratio eventkit / plain Parquet: **{ratio:.2f}x**.",
+            "",
+        ]
+        rows.append((f"GROUP BY over {params['big_events'] / 1e6:g}M events vs one Parquet file", f"{ratio:.2f}x", "<= 2x", verdict(ratio <= TARGETS["query_ratio"])))
+        if ratio > TARGETS["query_ratio"]:
+            misses.append("query_ratio")
+    if "build_segments" in results and "open_segments" in results:
+        b, o = results["build_segments"], results["open_segments"]
+        L += [
+            f"### 5. Opening a store of {o['segments']:,} segments",
+            "",
+            f"Built by {b['segments']:,} `append_frame` calls of {params['segment_events']} events with "
+            f"`bulk_threshold=1` ({b['build_seconds']:.0f} s, {b['per_append_ms']:.1f} ms per segment-writing append, "
+            f"peak RSS {b['peak_rss_mb']:.0f} MB). Then, in a fresh process:",
+            "",
+            "| `ek.open_store(path)` | first `store.sql('select count(*) from events')` | its `fetchall()` | first query total | second query | peak RSS |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {o['open_ms']:.1f} ms | {o['first_sql_ms']:.0f} ms | {o['first_fetch_ms']:.0f} ms | {o['first_query_total_ms']:.0f} ms | "
+            f"{o['second_query_ms']:.0f} ms | {o['peak_rss_mb']:.0f} MB |",
+            "",
+            f"(The catalog snapshot alone takes {o['snapshot_ms']:.1f} ms; the rest of a query is DuckDB reading "
+            f"{o['segments']:,} Parquet footers.)",
+            "",
+        ]
+        rows.append((f"open a store of {o['segments']:,} segments", f"{o['open_ms']:.1f} ms", "< 200 ms", verdict(o["open_ms"] < TARGETS["open_ms"])))
+        rows.append(("first query on it (count(*))", f"{o['first_query_total_ms']:.0f} ms", "(reported)", ""))
+
+    summary = ["### Summary", "", "| benchmark | result | target | |", "|---|---:|---:|---|"]
+    summary += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    summary.append("")
+    body = L[:3] + summary + L[3:]
+    return header, "\n".join(body).rstrip() + "\n"
+
+
+NOTES_MARK = "<!-- store-notes -->"
+
+
+def write_markdown(path: Path, header: str, section: str) -> None:
+    """Rewrite the header and the '## Store' section; keep every other '## ' section as is.
+
+    Text between the NOTES_MARK comment lines inside the old Store section (hand-written
+    diagnosis) is carried over.
+    """
+    old = path.read_text() if path.exists() else ""
+    parts = re.split(r"(?m)^(?=## )", old)
+    others = [p for p in parts[1:] if not p.startswith("## Store")]
+    old_store = next((p for p in parts[1:] if p.startswith("## Store")), "")
+    notes = ""
+    if old_store.count(NOTES_MARK) >= 2:
+        notes = old_store[old_store.index(NOTES_MARK): old_store.rindex(NOTES_MARK) + len(NOTES_MARK)]
+    store = section + ("\n" + notes + "\n" if notes else "")
+    out = header.rstrip() + "\n\n" + store
+    for p in others:
+        out += "\n" + p.rstrip() + "\n"
+    path.write_text(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    ap.add_argument("--write", metavar="PATH", help="rewrite the '## Store' section of this Markdown file")
+    ap.add_argument("--only", help="comma-separated groups: " + ",".join(GROUPS))
+    ap.add_argument("--keep", action="store_true", help="keep the scratch stores in benchmarks/.work/")
+    ap.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
+    ap.add_argument("--task", help=argparse.SUPPRESS)
+    ap.add_argument("--params", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.task:  # a benchmark process
+        result = TASKS[args.task](json.loads(args.params))
+        print("RESULT " + json.dumps(result), flush=True)
+        return
+
+    params = QUICK if args.quick else FULL
+    groups = args.only.split(",") if args.only else list(GROUPS)
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        ap.error(f"unknown group(s) {sorted(unknown)}; choose from {list(GROUPS)}")
+    command = "make bench" if not args.quick else "benchmarks/bench_store.py --quick"
+    if args.write and not args.quick and not args.only:
+        command = f".venv/bin/python benchmarks/bench_store.py --write {args.write}  (make bench)"
+    elif len(sys.argv) > 1:
+        command = ".venv/bin/python benchmarks/bench_store.py " + " ".join(sys.argv[1:])
+    t0 = time.perf_counter()
+    WORK.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    try:
+        for g in groups:
+            for name in GROUPS[g]:
+                results[name] = run_task(name, params)
+    finally:
+        if not args.keep:
+            shutil.rmtree(WORK, ignore_errors=True)
+    info = machine()
+    header, section = render(results, params, info, command, args.quick)
+    total = time.perf_counter() - t0
+    section = section.rstrip() + f"\n\nTotal benchmark time: {total / 60:.1f} min.\n"
+    print(section)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": info, "params": params, "results": results}, indent=2))
+    if args.write:
+        write_markdown(Path(args.write), header, section)
+        print(f"[bench] wrote the Store section of {args.write}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,481 @@
+"""The ``eventkit`` command line: a thin skin over the library.
+
+Each command parses its arguments, makes one library call and prints the result. A user mistake
+(an eventkit error, a missing file, bad JSON, a bad SQL query) becomes one line on stderr and a
+non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import click
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+import eventkit as ek
+
+from ._progress import progress_bar
+
+_ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
+_STRING_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id")
+_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_OUTPUT = click.Choice(["table", "csv", "json"])
+
+
+@contextlib.contextmanager
+def _user_errors(*also: type[BaseException], context: str = "") -> Iterator[None]:
+    """Turn the library's errors (and ``also``) into one clean line and exit status 1."""
+    try:
+        yield
+    except (ek.EventKitError, *also) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise click.ClickException(f"{context}{first}") from None  # DuckDB adds caret lines; keep one
+
+
+def _open(path: str) -> ek.Store:
+    # open_store creates missing folders; outside `init` a typo should not make a stray store.
+    if not Path(path).is_dir():
+        raise click.ClickException(f"no eventkit store at {path}; create one with: eventkit init {path}")
+    with _user_errors():
+        return ek.open_store(path)
+
+
+class _ExpectedVersion(click.ParamType):
+    name = "N|any|no-stream|exists"
+    _WORDS = {"any": ek.ANY, "no-stream": ek.NO_STREAM, "exists": ek.STREAM_EXISTS}
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        if word in self._WORDS:
+            return self._WORDS[word]
+        if word.isdigit():
+            return int(word)
+        self.fail(f"{value!r} is not a version number (0, 1, 2, ...) or one of: any, no-stream, exists", param, ctx)
+
+
+def _pair(mapping: str) -> tuple[str, str]:
+    src, sep, dst = mapping.partition("=")
+    if not (sep and src and dst):
+        raise click.BadParameter(f"{mapping!r} is not SRC=DST", param_hint="--map")
+    return src, dst
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 'es' if word.endswith('ch') else 's'}"
+
+
+def _known_at(value: str | None) -> int | str | None:
+    return int(value) if value is not None and value.strip().isdigit() else value
+
+
+# -- turning input into frames ----------------------------------------------------------------
+
+
+def _metadata_json(value: Any, where: str) -> str | None:
+    """Metadata as the JSON object text append_frame stores (values become strings)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise click.ClickException(f"{where}: metadata {value[:40]!r} is not a JSON object") from None
+    if isinstance(value, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        value = dict(value)  # an Arrow map column reads as (key, value) pairs
+    if not isinstance(value, dict):
+        raise click.ClickException(f"{where}: metadata must be an object of names to values, not {value!r}")
+    return json.dumps({str(k): None if v is None else str(v) for k, v in value.items()}, sort_keys=True)
+
+
+def _record(obj: Any, where: str, mapping: dict[str, str]) -> dict[str, Any]:
+    """One input event as a flat row: envelope fields plus payload fields (from ``data`` or flat)."""
+    if not isinstance(obj, dict):
+        raise click.ClickException(f"{where} is a JSON {type(obj).__name__}, not an object with stream_id and event_type")
+    row = {mapping.get(k, k): v for k, v in obj.items()}
+    data = row.pop("data", None)
+    if data is not None:
+        if not isinstance(data, dict):
+            raise click.ClickException(f"{where}: 'data' must be an object of payload fields, not {data!r}")
+        clash = sorted(set(data) & (set(row) | set(_ENVELOPE)))
+        if clash:
+            raise click.ClickException(f"{where}: 'data' field(s) {clash} clash with fields outside data or with envelope names")
+        row.update(data)
+    for name in ("stream_id", "event_type"):
+        if row.get(name) in (None, ""):
+            raise click.ClickException(f"{where} has no {name!r}; every event needs stream_id and event_type")
+    return row
+
+
+def _table_from_records(rows: list[dict[str, Any]]) -> pa.Table:
+    names = dict.fromkeys(k for row in rows for k in row)
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        if name == "metadata":
+            columns[name] = pa.array([_metadata_json(v, f"event {i + 1}") for i, v in enumerate(values)], pa.string())
+            continue
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            kinds = sorted({type(v).__name__ for v in values if v is not None})
+            raise click.ClickException(
+                f"field {name!r} mixes kinds of value ({', '.join(kinds)}); give it one kind in every event"
+            ) from None
+    return pa.table(columns)
+
+
+def _prepare(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
+    """Rename mapped columns, flatten a ``data`` struct, make ids text and metadata JSON text."""
+    missing = sorted(set(mapping) - set(table.column_names))
+    if missing:
+        raise click.ClickException(f"--map names column(s) {missing} that the input does not have; it has {table.column_names}")
+    table = table.rename_columns([mapping.get(c, c) for c in table.column_names])
+    if "data" in table.column_names and pa.types.is_struct(table.schema.field("data").type):
+        data = table.column("data").combine_chunks()
+        table = table.drop_columns(["data"])
+        for i, child in enumerate(data.type):
+            table = table.append_column(child.name, data.field(i))
+    if len(set(table.column_names)) != len(table.column_names):
+        raise click.ClickException(f"after --map the input has duplicate columns: {table.column_names}")
+    for name in _STRING_COLUMNS:
+        if name in table.column_names and pa.types.is_integer(table.schema.field(name).type):
+            table = table.set_column(table.column_names.index(name), name, table.column(name).cast(pa.string()))
+    if "metadata" in table.column_names:
+        values = table.column("metadata").to_pylist()
+        meta = pa.array([_metadata_json(v, f"row {i + 1}") for i, v in enumerate(values)], pa.string())
+        table = table.set_column(table.column_names.index("metadata"), "metadata", meta)
+    return table
+
+
+def _json_lines(lines: Iterable[str], source: str, mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise click.ClickException(f"{source} line {n} is not valid JSON: {e}") from None
+            yield _record(obj, f"{source} line {n}", mapping)
+
+
+def _read_events(file: str) -> list[dict[str, Any]]:
+    """Events from a JSON array, a single JSON object, or JSONL (one object per line)."""
+    source = "stdin" if file == "-" else file
+    try:
+        with click.open_file(file, encoding="utf-8") as f:  # "-" is stdin
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise click.ClickException(f"cannot read {source}: {e}") from None
+    if not text.strip():
+        raise click.ClickException(f"{source} is empty; give at least one event")
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError as e:
+        if text.lstrip().startswith("["):
+            raise click.ClickException(f"{source} is not valid JSON: {e}") from None
+        return list(_json_lines(text.splitlines(), source, {}))
+    items = whole if isinstance(whole, list) else [whole]
+    if not items:
+        raise click.ClickException(f"{source} holds an empty list; give at least one event")
+    return [_record(obj, f"{source} event {i}", {}) for i, obj in enumerate(items, 1)]
+
+
+def _batches(file: str, fmt: str, mapping: dict[str, str], size: int) -> tuple[int | None, Iterator[pa.Table]]:
+    """(total rows if known, batches of at most ``size`` rows, each ready for append_frame)."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(file)
+        return pf.metadata.num_rows, (_prepare(pa.Table.from_batches([b]), mapping) for b in pf.iter_batches(batch_size=size))
+    lines = None
+    if Path(file).suffix not in (".gz", ".bz2", ".zst"):  # a total for the progress bar, at disk speed
+        with open(file, "rb") as f:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    if fmt == "jsonl":
+        def jsonl() -> Iterator[pa.Table]:
+            with open(file, encoding="utf-8") as f:
+                events = _json_lines(f, file, mapping)
+                while chunk := list(itertools.islice(events, size)):
+                    yield _prepare(_table_from_records(chunk), {})
+
+        return lines, jsonl()
+    import pyarrow.csv as pacsv
+
+    as_text = {src for src, dst in mapping.items() if dst in _STRING_COLUMNS} | set(_STRING_COLUMNS)
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in as_text}, strings_can_be_null=True)
+    parse = pacsv.ParseOptions(delimiter="\t" if file.endswith(".tsv") else ",")
+    reader = pacsv.open_csv(file, read_options=pacsv.ReadOptions(block_size=16 << 20), parse_options=parse,
+                            convert_options=convert)
+
+    def csv() -> Iterator[pa.Table]:
+        pending = reader.schema.empty_table()
+        for batch in reader:  # blocks of bytes, re-cut into batches of `size` rows
+            pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+            while pending.num_rows >= size:
+                yield _prepare(pending.slice(0, size), mapping)
+                pending = pending.slice(size)
+        if pending.num_rows:
+            yield _prepare(pending, mapping)
+
+    return (None if lines is None else max(lines - 1, 0)), csv()
+
+
+# -- printing -------------------------------------------------------------------------------------
+
+
+def _echo_append(result: ek.AppendResult, shown: int = 20) -> None:
+    n = result.last_position - result.first_position + 1
+    if result.duplicate:
+        click.echo(f"already stored: these {n:,} events were appended before (positions "
+                   f"{result.first_position:,}..{result.last_position:,}); nothing was written")
+    else:
+        click.echo(f"appended {_n(n, 'event')} at positions {result.first_position:,}..{result.last_position:,}")
+    for sid, version in list(result.versions.items())[:shown]:
+        click.echo(f"  {sid}  version {version}")
+    if len(result.versions) > shown:
+        click.echo(f"  ... and {len(result.versions) - shown:,} more streams")
+
+
+def _echo_frame(df: pd.DataFrame, fmt: str, max_rows: int = 0) -> None:
+    if fmt == "csv":
+        click.echo(df.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(df.to_json(orient="records", date_format="iso", date_unit="us", default_handler=str))
+    elif df.empty:
+        click.echo("(no rows)")
+    else:
+        click.echo(df.head(max_rows or len(df)).to_string(index=False))
+        if max_rows and len(df) > max_rows:
+            click.echo(f"({len(df):,} rows; showing the first {max_rows:,}; --max-rows 0 shows all)")
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(ek.__version__, prog_name="eventkit")
+def cli() -> None:
+    """eventkit: an append-only event store of Parquet segments, queried with DuckDB.
+
+    \b
+    Example:
+      eventkit init data/bank
+      eventkit append data/bank events.jsonl
+      eventkit sql data/bank "SELECT event_type, count(*) FROM events GROUP BY 1"
+    """
+
+
+@cli.command()
+@click.argument("path")
+def init(path: str) -> None:
+    """Create an empty store in folder PATH; an existing store is left as it is.
+
+    \b
+    Example:
+      eventkit init data/bank
+    """
+    existed = Path(path).exists()
+    with _user_errors(), ek.open_store(path) as store:
+        click.echo(f"{'store' if existed else 'created store'} {store.path}: {store.head:,} events")
+
+
+@cli.command()
+@click.argument("path")
+@click.argument("file", default="-", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--stream-type", help="Stream type for new streams and events that give none.")
+@click.option("--expected-version", type=_ExpectedVersion(), default="any", show_default=True, metavar="N|any|no-stream|exists",
+              help="Every stream in the input must be at this version (0 or no-stream: not yet created).")
+def append(path: str, file: str, stream_type: str | None, expected_version: Any) -> None:
+    """Append JSON or JSONL events from FILE or stdin, in one atomic append.
+
+    FILE may be - or left out for stdin. Each event is an object with stream_id and event_type, optionally occurred_at (ISO 8601; no
+    zone means UTC), event_id (re-sending the same ids is a no-op), stream_type, version, metadata
+    (an object), and its payload as a "data" object or as flat fields. Give a JSON array, one
+    object, or one object per line. Either every event is stored or none is.
+
+    \b
+    Example:
+      echo '{"stream_id": "acct-1", "event_type": "Deposited", "data": {"amount": 10}}' \\
+        | eventkit append data/bank --stream-type account --expected-version no-stream
+      eventkit append data/bank events.jsonl
+    """
+    with _open(path) as store:
+        table = _prepare(_table_from_records(_read_events(file)), {})
+        with _user_errors():
+            result = store.append_frame(table, expected_versions=expected_version, stream_type=stream_type)
+    _echo_append(result)
+
+
+@cli.command(name="import")
+@click.argument("path")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]),
+              help="Input format; by default from FILE's extension (.csv .tsv .jsonl .ndjson .parquet).")
+@click.option("--map", "maps", multiple=True, metavar="SRC=DST", callback=lambda ctx, p, v: [_pair(m) for m in v],
+              help="Rename input column SRC to DST (e.g. account=stream_id); repeatable.")
+@click.option("--stream-type", help="Stream type for new streams and rows that give none.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Rows per append.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], stream_type: str | None,
+            batch_size: int, no_progress: bool) -> None:
+    """Import events from a CSV, JSONL or Parquet FILE; each batch is one atomic append.
+
+    Columns named like the envelope (stream_id, event_type, occurred_at, event_id, stream_type,
+    version, metadata) are taken as such, every other column is a payload field; --map renames
+    columns first. EACH BATCH IS ONE ATOMIC APPEND: if a batch fails, the batches before it stay
+    stored. Give an event_id column to make a re-run skip the batches already stored.
+
+    \b
+    Example:
+      eventkit import data/bank transactions.csv --stream-type account \\
+        --map account=stream_id --map kind=event_type --map ts=occurred_at
+      eventkit import data/bank events.parquet --batch-size 500000
+    """
+    if fmt is None:
+        suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
+        fmt = _FORMATS.get(suffixes[-1].lower() if suffixes else "")
+        if fmt is None:
+            raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|parquet")
+    rows = new = batches = skipped = 0
+    first, last, streams = None, None, set()
+    with _open(path) as store:
+        with _user_errors(pa.ArrowException, OSError, context=f"cannot read {file}: "):
+            total, tables = _batches(file, fmt, dict(maps), batch_size)
+        with progress_bar(total=total, desc="importing", unit="event", enabled=not no_progress) as bar:
+            while True:
+                try:
+                    with _user_errors(pa.ArrowException, OSError):
+                        table = next(tables, None)
+                        if table is None:
+                            break
+                        result = store.append_frame(table, stream_type=stream_type)
+                except click.ClickException as e:
+                    kept = f"the {rows:,} rows before it are stored" if rows else "nothing was stored"
+                    raise click.ClickException(f"batch {batches + 1} (from row {rows + 1:,}) was not imported: "
+                                               f"{e.message}; {kept}") from None
+                batches, rows = batches + 1, rows + table.num_rows
+                bar.update(table.num_rows)
+                if result.duplicate:
+                    skipped += 1
+                    continue
+                new += table.num_rows
+                first, last = result.first_position if first is None else first, result.last_position
+                streams.update(result.versions)
+    if not batches:
+        raise click.ClickException(f"{file} holds no rows")
+    if new:
+        click.echo(f"imported {_n(new, 'event')} into {_n(len(streams), 'stream')} in "
+                   f"{_n(batches - skipped, 'batch')} (positions {first:,}..{last:,})")
+    if skipped:
+        click.echo(f"{_n(skipped, 'batch')} ({rows - new:,} events) already stored by an earlier run (same event ids): skipped")
+
+
+@cli.command()
+@click.argument("path")
+@click.argument("query")
+@click.option("--format", "fmt", type=_OUTPUT, default="table", show_default=True)
+@click.option("--known-at", help="Cut transaction time: a position, or an ISO time of recorded_at.")
+@click.option("--max-rows", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Rows a table shows (0: all); csv and json print every row.")
+def sql(path: str, query: str, fmt: str, known_at: str | None, max_rows: int) -> None:
+    """Run DuckDB SQL over the view `events` (one consistent snapshot).
+
+    Payload fields are typed inside `data` (data.amount is a number); metadata is a map.
+
+    \b
+    Example:
+      eventkit sql data/bank "SELECT event_type, count(*) AS n, sum(data.amount) FROM events GROUP BY 1"
+      eventkit sql data/bank "SELECT * FROM events WHERE stream_id = 'acct-1'" --format csv > acct-1.csv
+      eventkit sql data/bank "SELECT count(*) FROM events" --known-at 2024-06-30T00:00:00Z
+    """
+    with _open(path) as store, _user_errors(duckdb.Error):
+        relation = store.sql(query, known_at=_known_at(known_at))
+        if relation is not None:  # statements such as SET return no rows
+            _echo_frame(relation.df(), fmt, max_rows)
+
+
+@cli.command()
+@click.argument("path")
+def info(path: str) -> None:
+    """Show what a store holds: counts, event and stream types, time ranges, size, fields.
+
+    \b
+    Example:
+      eventkit info data/bank
+    """
+    with _open(path) as store, _user_errors():
+        click.echo(str(store.info()))
+
+
+@cli.command()
+@click.argument("path")
+@click.argument("stream_id")
+@click.option("--from-version", type=click.IntRange(min=0), help="First version to show.")
+@click.option("--to-version", type=click.IntRange(min=0), help="Last version to show.")
+@click.option("--backwards", is_flag=True, help="Newest first.")
+@click.option("--known-at", help="Cut transaction time: a position, or an ISO time of recorded_at.")
+@click.option("--format", "fmt", type=_OUTPUT, default="table", show_default=True)
+def read(path: str, stream_id: str, from_version: int | None, to_version: int | None, backwards: bool,
+         known_at: str | None, fmt: str) -> None:
+    """Print one stream's events in version order, one column per payload field.
+
+    \b
+    Example:
+      eventkit read data/bank acct-1
+      eventkit read data/bank acct-1 --from-version 10 --backwards --format json
+    """
+    with _open(path) as store, _user_errors():
+        df = store.read_stream(stream_id, from_version=from_version, to_version=to_version,
+                               backwards=backwards, known_at=_known_at(known_at))
+    _echo_frame(df, fmt)
+
+
+@cli.command()
+@click.argument("path")
+def seal(path: str) -> None:
+    """Seal the hot log: move recent small appends into Parquet segments now.
+
+    \b
+    Example:
+      eventkit seal data/bank
+    """
+    with _open(path) as store, _user_errors():
+        moved = store.seal()
+    click.echo(f"sealed {moved:,} events into Parquet segments" if moved else "nothing to seal: the hot log is empty")
+
+
+@cli.command()
+@click.argument("path")
+@click.option("--target-events", type=click.IntRange(min=1), default=2_000_000, show_default=True,
+              help="Merge small segments into segments of about this many events.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def compact(path: str, target_events: int, no_progress: bool) -> None:
+    """Merge small segments into larger ones; no event changes.
+
+    \b
+    Example:
+      eventkit compact data/bank --target-events 1000000
+    """
+    with _open(path) as store, _user_errors():
+        result = store.compact(target_events=target_events, progress=not no_progress)
+    if not result.merged_segments:
+        click.echo("nothing to compact: no two small segments of one stream type")
+    else:
+        click.echo(f"merged {result.merged_segments:,} segments into {result.new_segments:,} ({result.events:,} events)")
+
+
+def main() -> None:
+    """Entry point of the ``eventkit`` command."""
+    cli(prog_name="eventkit")
+
+
+if __name__ == "__main__":
+    main()
