@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -366,7 +365,3 @@ def canonical_payload(data: Mapping[str, Any] | None) -> str:
             continue
         out[k] = float(jv) if kind in ("BIGINT", "DOUBLE") else jv
     return json.dumps(out, sort_keys=True)
-
-
-def as_numpy_strings(values: list[str]) -> np.ndarray:
-    return np.asarray(values, dtype=object)

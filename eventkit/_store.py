@@ -18,13 +18,14 @@ import numpy as np
 import pyarrow as pa
 
 from . import _maintenance
-from ._batch import ArrowBatch, HotBatch, arrow_batch_from_frame, canonical_payload, hot_from_arrow, hot_from_events
+from ._batch import HotBatch, arrow_batch_from_frame, canonical_payload, hot_from_arrow, hot_from_events
 from ._catalog import CATALOG_NAME, Catalog
 from ._envelope import (
     ANY,
     DEFAULT_STREAM_TYPE,
     Event,
     check_expected_version,
+    check_name,
     generated_event_id,
     generated_position,
     micros_now,
@@ -33,7 +34,6 @@ from ._envelope import (
     version_matches,
 )
 from ._errors import DuplicateEventId, InvalidInput, StoreError, WrongExpectedVersion
-from ._segments import discard, record_segment, write_segment
 from ._snapshot import ENVELOPE_SELECT, Snapshot, read_snapshot
 
 Output = Literal["pandas", "arrow"]
@@ -193,8 +193,6 @@ class Store:
         """
         batch = arrow_batch_from_frame(frame)
         if stream_type is not None:
-            from ._envelope import check_name
-
             check_name(stream_type, "stream_type")
         if isinstance(expected_versions, Mapping):
             for sid, ev in expected_versions.items():
@@ -369,7 +367,7 @@ class Store:
             known_at: Cut transaction time (position or recorded_at).
             output: ``"pandas"`` (a DataFrame) or ``"arrow"`` (a pyarrow Table).
         """
-        snap = self._snapshot_for(known_at, stream_id=stream_id)
+        snap = self.snapshot(known_at=known_at, stream_id=stream_id)
         where, params = ["stream_id = ?"], [stream_id]
         if from_version is not None:
             where.append("version >= ?")
@@ -409,7 +407,7 @@ class Store:
             limit: At most this many events.
             output: ``"pandas"`` or ``"arrow"``.
         """
-        snap = self._snapshot_for(known_at, stream_types=stream_types, from_position=from_position)
+        snap = self.snapshot(known_at=known_at, stream_types=stream_types, from_position=from_position)
         where: list[str] = []
         params: list[Any] = []
         if from_position is not None:
@@ -433,9 +431,6 @@ class Store:
                     where.append(f"{column} < make_timestamp(?)::TIMESTAMPTZ")
                     params.append(to_micros(end, what=column))
         return _flat_query(snap, where, params, "position", limit, output)
-
-    def _snapshot_for(self, known_at: Any, **prune: Any) -> Snapshot:
-        return self.snapshot(known_at=known_at, **prune)
 
     # -- facts ----------------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ import os
 import time
 
 import pandas as pd
-import pytest
 
 import eventkit as ek
 
