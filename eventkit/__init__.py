@@ -31,12 +31,15 @@ from ._reducers import (
 )
 from ._snapshots import aggregate
 from ._store import AppendResult, Store, open_store
+from ._subscriptions import CheckpointConflict, Projection, Subscription
+from ._upcast import Upcaster
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ANY",
     "AppendResult",
+    "CheckpointConflict",
     "DuplicateEventId",
     "Event",
     "EventKitError",
@@ -44,12 +47,15 @@ __all__ = [
     "InvalidFold",
     "InvalidInput",
     "NO_STREAM",
+    "Projection",
     "PyFold",
     "Reducer",
     "STREAM_EXISTS",
     "SchemaConflict",
     "Store",
     "StoreError",
+    "Subscription",
+    "Upcaster",
     "WrongExpectedVersion",
     "aggregate",
     "count",

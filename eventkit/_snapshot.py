@@ -11,7 +11,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -57,6 +57,8 @@ class Snapshot:
     fields: dict[str, str]
     recorded_cut: int | None = None
     needs_position_filter: bool = False
+    # Set by the store when upcasters are registered (see _upcast): wraps the raw view's SQL.
+    upcast: Callable[[str], str] | None = None
 
     def events_sql(self) -> str:
         """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``."""
@@ -83,7 +85,8 @@ class Snapshot:
         if self.recorded_cut is not None:
             where.append(f"recorded_at <= make_timestamp({int(self.recorded_cut)})::TIMESTAMPTZ")
         clause = (" WHERE " + " AND ".join(where)) if where else ""
-        return f"SELECT {ENVELOPE_SELECT}, {data_col}, metadata FROM ({body}){clause}"
+        sql = f"SELECT {ENVELOPE_SELECT}, {data_col}, metadata FROM ({body}){clause}"
+        return self.upcast(sql) if self.upcast is not None else sql
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with this snapshot as the view ``events``."""

@@ -35,6 +35,7 @@ from ._envelope import (
 )
 from ._errors import DuplicateEventId, InvalidInput, StoreError, WrongExpectedVersion
 from ._snapshot import ENVELOPE_SELECT, Snapshot, read_snapshot
+from ._upcast import Upcaster, Upcasters
 
 Output = Literal["pandas", "arrow"]
 
@@ -116,6 +117,7 @@ class Store:
         self.bulk_threshold = bulk_threshold
         self.grace_seconds = grace_seconds
         self._catalog = Catalog(catalog_path, durability=durability, create=create)
+        self._upcasters = Upcasters()  # code, not data: registered per store object
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -329,7 +331,8 @@ class Store:
         """One consistent view of the store (see :class:`Snapshot`), optionally cut at known_at."""
         upto, recorded_cut = parse_known_at(known_at)
         with self._catalog.read() as conn:
-            return read_snapshot(conn, self.path, upto=upto, recorded_cut=recorded_cut, **prune)
+            snap = read_snapshot(conn, self.path, upto=upto, recorded_cut=recorded_cut, **prune)
+        return self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
 
     def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:
         """A new DuckDB connection whose view ``events`` is one consistent snapshot.
@@ -462,6 +465,67 @@ class Store:
     def compact(self, *, target_events: int = 2_000_000, progress: bool = False) -> _maintenance.CompactResult:
         """Merge small segments into larger ones without changing any event."""
         return _maintenance.compact(self, target_events=target_events, progress=progress)
+
+    # -- consumers and upcasting -----------------------------------------------------------------
+    # Thin delegates: the logic lives in _subscriptions and _upcast.
+
+    def subscribe(self, handler: Any, *, name: str, event_types: Sequence[str] | None = None,
+                  stream_types: Sequence[str] | None = None, batch_size: int = 1000) -> Any:
+        """A catch-up consumer with a durable checkpoint, at-least-once (see :class:`eventkit.Subscription`).
+
+        Example:
+            >>> sub = store.subscribe(lambda batch: print(len(batch)), name="printer")
+            >>> sub.run_once()
+        """
+        from ._subscriptions import Subscription
+
+        return Subscription(self, handler, name=name, event_types=event_types,
+                            stream_types=stream_types, batch_size=batch_size)
+
+    def project(self, handler: Any, *, name: str, key: str | Sequence[str] | None = None,
+                event_types: Sequence[str] | None = None, stream_types: Sequence[str] | None = None,
+                batch_size: int = 10_000) -> Any:
+        """An exactly-once read model kept as Parquet in the store (see :class:`eventkit.Projection`).
+
+        Example:
+            >>> p = store.project(lambda b: b[["event_id", "stream_id"]], name="ids")
+            >>> p.run_once(); p.df()
+        """
+        from ._subscriptions import Projection
+
+        return Projection(self, handler, name=name, key=key, event_types=event_types,
+                          stream_types=stream_types, batch_size=batch_size)
+
+    def follow(self, handler: Any = None, *, name: str | None = None, poll: float = 0.5,
+               timeout: float | None = None, **options: Any) -> Any:
+        """Tail new events: a generator of DataFrame batches, or a handler per batch (see _subscriptions.follow).
+
+        Example:
+            >>> for batch in store.follow(timeout=30):
+            ...     print(batch[["position", "event_type"]])
+        """
+        from ._subscriptions import follow
+
+        return follow(self, handler, name=name, poll=poll, timeout=timeout, **options)
+
+    def checkpoints(self) -> Any:
+        """Every consumer's durable checkpoint (name, position, updated_at) as a DataFrame."""
+        from ._subscriptions import checkpoints
+
+        return checkpoints(self)
+
+    def register_upcaster(self, upcaster: Upcaster) -> Upcaster:
+        """Make reads see ``upcaster``'s event shape change (see :class:`eventkit.Upcaster`).
+
+        Example:
+            >>> store.register_upcaster(ek.Upcaster("Deposited", rename={"amt": "amount"}))
+        """
+        return self._upcasters.register(upcaster, self.fields)
+
+    @property
+    def upcasters(self) -> list[Upcaster]:
+        """The registered upcasters, in the order they apply."""
+        return self._upcasters.ordered()
 
 
 def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str, limit: int | None, output: Output) -> Any:
