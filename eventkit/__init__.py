@@ -33,6 +33,7 @@ from ._snapshots import aggregate
 from ._store import AppendResult, Store, open_store
 from ._subscriptions import CheckpointConflict, Projection, Subscription
 from ._upcast import Upcaster
+from .whatif import Scenario
 
 __version__ = "0.1.0"
 
@@ -51,6 +52,7 @@ __all__ = [
     "PyFold",
     "Reducer",
     "STREAM_EXISTS",
+    "Scenario",
     "SchemaConflict",
     "Store",
     "StoreError",

@@ -147,10 +147,13 @@ def seal(store: Store) -> int:
                 return 0
             snap.files = []  # only the hot rows
             con = snap.connect()
+            # With no payload fields yet the view's ``data`` is an untyped placeholder: a segment
+            # must not persist it (it would clash with the typed struct of later segments).
+            columns = "*" if snap.fields else "* EXCLUDE (data)"
             try:
                 for (stype,) in con.execute("SELECT DISTINCT stream_type FROM events ORDER BY 1").fetchall():
                     seg = write_segment(
-                        con, store.path, f"SELECT * FROM events WHERE stream_type = {sql_literal(stype)}", stype,
+                        con, store.path, f"SELECT {columns} FROM events WHERE stream_type = {sql_literal(stype)}", stype,
                         fsync=store.durability == "full",
                     )
                     written.append(seg)

@@ -98,3 +98,14 @@ def test_orphan_segment_files_are_ignored_then_removed(tmp_path):
     os.utime(orphan, (old, old))
     s.seal()
     assert not orphan.exists()
+
+
+def test_sealing_events_without_payload_keeps_later_fields_typed(tmp_path):
+    """Regression: a sealed segment of payload-less events must not hide later payload fields."""
+    s = ek.open_store(tmp_path / "s")
+    s.append("a", ek.Event("Opened", {}))
+    s.seal()
+    s.append("a", ek.Event("Deposited", {"amount": 5}))
+    s.seal()
+    assert s.sql("SELECT sum(data.amount) FROM events").fetchall() == [(5,)]
+    assert s.read_stream("a")["amount"].tolist()[1] == 5
