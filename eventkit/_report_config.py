@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._errors import EventKitError
+from ._errors import EventKitError, InvalidFold
+from ._loading import load_fold
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -343,45 +344,10 @@ class _Checker:
 # -- helpers used by the runner as well ----------------------------------------------------------
 def import_object(spec: str, base: Path) -> Any:
     """Import ``"package.module:attr"`` or ``"path/to/file.py:attr"`` and check it is a fold."""
-    from ._fold import Fold
-    from ._pyfold import PyFold
-
-    module_name, sep, attr = spec.rpartition(":")
-    if not sep or not module_name or not attr:
-        raise ReportConfigError(f"{spec!r} is not 'module:attribute' or 'file.py:attribute'")
     try:
-        if module_name.endswith(".py") or "/" in module_name:
-            file = Path(module_name) if Path(module_name).is_absolute() else base / module_name
-            if not file.is_file():
-                raise ReportConfigError(f"{spec!r}: no file {file}")
-            mod_id = "_eventkit_report_" + re.sub(r"\W", "_", str(file.resolve()))
-            module = sys.modules.get(mod_id)
-            if module is None:
-                loader_spec = importlib.util.spec_from_file_location(mod_id, file)
-                module = importlib.util.module_from_spec(loader_spec)  # type: ignore[arg-type]
-                loader_spec.loader.exec_module(module)  # type: ignore[union-attr]
-                sys.modules[mod_id] = module
-        else:
-            extra = [p for p in (str(Path.cwd()), str(base), str(base.parent)) if p not in sys.path]
-            sys.path[:0] = extra
-            try:
-                module = importlib.import_module(module_name)
-            finally:
-                for p in extra:
-                    sys.path.remove(p)
-    except ReportConfigError:
-        raise
-    except Exception as e:  # the user's module may raise anything while importing
-        raise ReportConfigError(f"cannot import {module_name!r} for {spec!r}: {type(e).__name__}: {e}") from None
-    if not hasattr(module, attr):
-        names = [n for n in vars(module) if isinstance(getattr(module, n), (Fold, PyFold))]
-        close = difflib.get_close_matches(attr, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; folds there: {names}"
-        raise ReportConfigError(f"{module_name!r} has no attribute {attr!r}{hint}")
-    obj = getattr(module, attr)
-    if not isinstance(obj, Fold):
-        raise ReportConfigError(f"{spec!r} is {type(obj).__name__}, not an eventkit Fold (ek.Fold(...))")
-    return obj
+        return load_fold(spec, base=base, python_folds=False)
+    except InvalidFold as e:
+        raise ReportConfigError(str(e)) from None
 
 
 def table_files(section: str, name: str, spec: dict[str, Any]) -> list[str]:

@@ -8,10 +8,8 @@ non-zero exit, never a traceback.
 from __future__ import annotations
 
 import contextlib
-import itertools
-import json
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import click
 import duckdb
@@ -20,11 +18,10 @@ import pyarrow as pa
 
 import eventkit as ek
 
+from ._ingest import FORMATS, file_batches, prepare_table, read_events, table_from_records
+from ._loading import load_fold
 from ._progress import progress_bar
 
-_ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
-_STRING_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id")
-_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 _OUTPUT = click.Choice(["table", "csv", "json"])
 
 
@@ -74,157 +71,6 @@ def _n(count: int, word: str) -> str:
 
 def _known_at(value: str | None) -> int | str | None:
     return int(value) if value is not None and value.strip().isdigit() else value
-
-
-# -- turning input into frames ----------------------------------------------------------------
-
-
-def _metadata_json(value: Any, where: str) -> str | None:
-    """Metadata as the JSON object text append_frame stores (values become strings)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise click.ClickException(f"{where}: metadata {value[:40]!r} is not a JSON object") from None
-    if isinstance(value, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
-        value = dict(value)  # an Arrow map column reads as (key, value) pairs
-    if not isinstance(value, dict):
-        raise click.ClickException(f"{where}: metadata must be an object of names to values, not {value!r}")
-    return json.dumps({str(k): None if v is None else str(v) for k, v in value.items()}, sort_keys=True)
-
-
-def _record(obj: Any, where: str, mapping: dict[str, str]) -> dict[str, Any]:
-    """One input event as a flat row: envelope fields plus payload fields (from ``data`` or flat)."""
-    if not isinstance(obj, dict):
-        raise click.ClickException(f"{where} is a JSON {type(obj).__name__}, not an object with stream_id and event_type")
-    row = {mapping.get(k, k): v for k, v in obj.items()}
-    data = row.pop("data", None)
-    if data is not None:
-        if not isinstance(data, dict):
-            raise click.ClickException(f"{where}: 'data' must be an object of payload fields, not {data!r}")
-        clash = sorted(set(data) & (set(row) | set(_ENVELOPE)))
-        if clash:
-            raise click.ClickException(f"{where}: 'data' field(s) {clash} clash with fields outside data or with envelope names")
-        row.update(data)
-    for name in ("stream_id", "event_type"):
-        if row.get(name) in (None, ""):
-            raise click.ClickException(f"{where} has no {name!r}; every event needs stream_id and event_type")
-    return row
-
-
-def _table_from_records(rows: list[dict[str, Any]]) -> pa.Table:
-    names = dict.fromkeys(k for row in rows for k in row)
-    columns = {}
-    for name in names:
-        values = [row.get(name) for row in rows]
-        if name == "metadata":
-            columns[name] = pa.array([_metadata_json(v, f"event {i + 1}") for i, v in enumerate(values)], pa.string())
-            continue
-        try:
-            columns[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            kinds = sorted({type(v).__name__ for v in values if v is not None})
-            raise click.ClickException(
-                f"field {name!r} mixes kinds of value ({', '.join(kinds)}); give it one kind in every event"
-            ) from None
-    return pa.table(columns)
-
-
-def _prepare(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
-    """Rename mapped columns, flatten a ``data`` struct, make ids text and metadata JSON text."""
-    missing = sorted(set(mapping) - set(table.column_names))
-    if missing:
-        raise click.ClickException(f"--map names column(s) {missing} that the input does not have; it has {table.column_names}")
-    table = table.rename_columns([mapping.get(c, c) for c in table.column_names])
-    if "data" in table.column_names and pa.types.is_struct(table.schema.field("data").type):
-        data = table.column("data").combine_chunks()
-        table = table.drop_columns(["data"])
-        for i, child in enumerate(data.type):
-            table = table.append_column(child.name, data.field(i))
-    if len(set(table.column_names)) != len(table.column_names):
-        raise click.ClickException(f"after --map the input has duplicate columns: {table.column_names}")
-    for name in _STRING_COLUMNS:
-        if name in table.column_names and pa.types.is_integer(table.schema.field(name).type):
-            table = table.set_column(table.column_names.index(name), name, table.column(name).cast(pa.string()))
-    if "metadata" in table.column_names:
-        values = table.column("metadata").to_pylist()
-        meta = pa.array([_metadata_json(v, f"row {i + 1}") for i, v in enumerate(values)], pa.string())
-        table = table.set_column(table.column_names.index("metadata"), "metadata", meta)
-    return table
-
-
-def _json_lines(lines: Iterable[str], source: str, mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise click.ClickException(f"{source} line {n} is not valid JSON: {e}") from None
-            yield _record(obj, f"{source} line {n}", mapping)
-
-
-def _read_events(file: str) -> list[dict[str, Any]]:
-    """Events from a JSON array, a single JSON object, or JSONL (one object per line)."""
-    source = "stdin" if file == "-" else file
-    try:
-        with click.open_file(file, encoding="utf-8") as f:  # "-" is stdin
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise click.ClickException(f"cannot read {source}: {e}") from None
-    if not text.strip():
-        raise click.ClickException(f"{source} is empty; give at least one event")
-    try:
-        whole = json.loads(text)
-    except json.JSONDecodeError as e:
-        if text.lstrip().startswith("["):
-            raise click.ClickException(f"{source} is not valid JSON: {e}") from None
-        return list(_json_lines(text.splitlines(), source, {}))
-    items = whole if isinstance(whole, list) else [whole]
-    if not items:
-        raise click.ClickException(f"{source} holds an empty list; give at least one event")
-    return [_record(obj, f"{source} event {i}", {}) for i, obj in enumerate(items, 1)]
-
-
-def _batches(file: str, fmt: str, mapping: dict[str, str], size: int) -> tuple[int | None, Iterator[pa.Table]]:
-    """(total rows if known, batches of at most ``size`` rows, each ready for append_frame)."""
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(file)
-        return pf.metadata.num_rows, (_prepare(pa.Table.from_batches([b]), mapping) for b in pf.iter_batches(batch_size=size))
-    lines = None
-    if Path(file).suffix not in (".gz", ".bz2", ".zst"):  # a total for the progress bar, at disk speed
-        with open(file, "rb") as f:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    if fmt == "jsonl":
-        def jsonl() -> Iterator[pa.Table]:
-            with open(file, encoding="utf-8") as f:
-                events = _json_lines(f, file, mapping)
-                while chunk := list(itertools.islice(events, size)):
-                    yield _prepare(_table_from_records(chunk), {})
-
-        return lines, jsonl()
-    import pyarrow.csv as pacsv
-
-    as_text = {src for src, dst in mapping.items() if dst in _STRING_COLUMNS} | set(_STRING_COLUMNS)
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in as_text}, strings_can_be_null=True)
-    parse = pacsv.ParseOptions(delimiter="\t" if file.endswith(".tsv") else ",")
-    reader = pacsv.open_csv(file, read_options=pacsv.ReadOptions(block_size=16 << 20), parse_options=parse,
-                            convert_options=convert)
-
-    def csv() -> Iterator[pa.Table]:
-        pending = reader.schema.empty_table()
-        for batch in reader:  # blocks of bytes, re-cut into batches of `size` rows
-            pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
-            while pending.num_rows >= size:
-                yield _prepare(pending.slice(0, size), mapping)
-                pending = pending.slice(size)
-        if pending.num_rows:
-            yield _prepare(pending, mapping)
-
-    return (None if lines is None else max(lines - 1, 0)), csv()
 
 
 # -- printing -------------------------------------------------------------------------------------
@@ -307,8 +153,8 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
       eventkit append data/bank events.jsonl
     """
     with _open(path) as store:
-        table = _prepare(_table_from_records(_read_events(file)), {})
         with _user_errors():
+            table = prepare_table(table_from_records(read_events(file)), {})
             result = store.append_frame(table, expected_versions=expected_version, stream_type=stream_type)
     _echo_append(result)
 
@@ -341,14 +187,14 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
     """
     if fmt is None:
         suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
-        fmt = _FORMATS.get(suffixes[-1].lower() if suffixes else "")
+        fmt = FORMATS.get(suffixes[-1].lower() if suffixes else "")
         if fmt is None:
             raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|parquet")
     rows = new = batches = skipped = 0
     first, last, streams = None, None, set()
     with _open(path) as store:
         with _user_errors(pa.ArrowException, OSError, context=f"cannot read {file}: "):
-            total, tables = _batches(file, fmt, dict(maps), batch_size)
+            total, tables = file_batches(file, fmt, dict(maps), batch_size)
         with progress_bar(total=total, desc="importing", unit="event", enabled=not no_progress) as bar:
             while True:
                 try:
@@ -522,28 +368,8 @@ def demo(store: str, accounts: int, out: str, flights: bool, no_progress: bool) 
 
 def _load_fold(spec: str) -> Any:
     """Import ``module:attribute`` (the current folder is importable) and return a fold object."""
-    import importlib
-    import sys
-
-    module_name, sep, attribute = spec.partition(":")
-    if not (sep and module_name and attribute):
-        raise click.BadParameter(f"{spec!r} is not module:attribute (e.g. folds:account)", param_hint="FOLD")
-    if "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as e:  # the user's module: any error while importing it is theirs to see
-        raise click.ClickException(f"cannot import {module_name!r}: {type(e).__name__}: {e}") from None
-    for part in attribute.split("."):
-        if not hasattr(obj, part):
-            raise click.ClickException(f"{module_name!r} has no attribute {attribute!r}")
-        obj = getattr(obj, part)
-    if isinstance(obj, type) and issubclass(obj, ek.PyFold):
-        with _user_errors():
-            obj = obj()  # a PyFold subclass with handlers declared by @ek.on
-    if not isinstance(obj, (ek.Fold, ek.PyFold)):
-        raise click.ClickException(f"{spec} is a {type(obj).__name__}, not an ek.Fold or ek.PyFold")
-    return obj
+    with _user_errors():
+        return load_fold(spec)
 
 
 def _write_frame(df: pd.DataFrame, output: str | None, fmt: str, max_rows: int) -> None:

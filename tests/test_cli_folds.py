@@ -136,10 +136,10 @@ def test_snapshots_every_n_positions(bank):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("nocolon", "is not module:attribute"),
+    ("nocolon", "is not 'module:attribute'"),
     ("no_such_module_xyz:account", "cannot import 'no_such_module_xyz'"),
     ("{module}:missing", "has no attribute 'missing'"),
-    ("{module}:not_a_fold", "is a int, not an ek.Fold"),
+    ("{module}:not_a_fold", "is int, not an ek.Fold"),
     ("{module}:broken", "no_such_field"),
 ])
 def test_bad_fold_specs_are_one_line_errors(bank, spec, message):
