@@ -22,7 +22,7 @@ from ._catalog import Catalog
 from ._envelope import generated_event_id_sql, micros_now
 from ._errors import InvalidInput
 from ._progress import progress_bar
-from ._segments import SegmentInfo, discard, record_segment, remove_orphans, write_segment
+from ._segments import SegmentInfo, SegmentStats, discard, record_segment, remove_orphans, write_segment
 from ._snapshot import read_snapshot, new_connection, sql_literal
 
 if TYPE_CHECKING:
@@ -30,36 +30,83 @@ if TYPE_CHECKING:
     from ._store import AppendResult, Store
 
 
+@dataclass
+class _Layout:
+    """Where each row of a bulk append goes, computed with numpy before the write lock."""
+
+    stream_ids: list[str]  # distinct streams, sorted
+    codes: np.ndarray  # row -> index into stream_ids
+    counts: np.ndarray  # events per stream
+    last_row: np.ndarray  # each stream's last row
+    ordinal: np.ndarray  # row's 0-based rank within its stream, in frame order
+    given_types: list[str | None]  # the stream_type each stream is given, if any
+    first_version: np.ndarray | None  # explicit versions: each stream's first
+    last_version: np.ndarray | None  # explicit versions: each stream's last
+    segment_order: np.ndarray  # rows sorted by (stream_id, row): the segment's order
+
+
+def _layout(table: pa.Table, has_versions: bool) -> _Layout:
+    encoded = table.column("stream_id").combine_chunks().dictionary_encode()
+    names = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    lexical = np.argsort(names)  # number streams in sorted order: one sort serves both needs below
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[lexical] = np.arange(len(names))
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+    stream_ids = names[lexical].tolist()
+    k, n = len(stream_ids), len(codes)
+    rows = np.arange(n, dtype=np.int64)
+    counts = np.bincount(codes, minlength=k)
+    # Rows grouped by stream in sorted order, frame order within: the segment's row order too.
+    by_stream = np.argsort(codes, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    ordinal = np.empty(n, dtype=np.int64)
+    ordinal[by_stream] = rows - starts[codes[by_stream]]
+    last_row = by_stream[starts + counts - 1]
+    given: list[str | None] = [None] * k
+    if "stream_type" in table.column_names:
+        types = table.column("stream_type").combine_chunks().dictionary_encode()
+        tcodes = types.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        lo = np.full(k, np.iinfo(np.int64).max)
+        hi = np.full(k, -1)
+        named = tcodes >= 0
+        np.minimum.at(lo, codes[named], tcodes[named])
+        np.maximum.at(hi, codes[named], tcodes[named])
+        mixed = np.flatnonzero((hi >= 0) & (lo != hi))
+        if len(mixed):
+            raise InvalidInput(
+                f"stream {stream_ids[mixed[0]]!r} is given several stream types in one append", column="stream_type"
+            )
+        type_names = types.dictionary.to_pylist()
+        given = [type_names[h] if h >= 0 else None for h in hi]
+    first_version = last_version = None
+    if has_versions:
+        v = table.column("version").to_numpy().astype(np.int64, copy=False)[by_stream]
+        same = codes[by_stream][1:] == codes[by_stream][:-1]
+        bad = np.flatnonzero(same & (v[1:] <= v[:-1]))
+        if len(bad):
+            sid = stream_ids[codes[by_stream][bad[0] + 1]]
+            raise InvalidInput(
+                f"version column for stream {sid!r} must increase strictly: {v[bad[0] + 1]} follows {v[bad[0]]}",
+                column="version", values=v[bad + 1].tolist(),
+            )
+        first_version, last_version = v[starts], v[starts + counts - 1]
+    return _Layout(stream_ids, codes, counts, last_row, ordinal, given, first_version, last_version, by_stream)
+
+
 def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], default_type: str | None) -> AppendResult:
-    """Append a large frame as new segment files (one per stream type) in one transaction."""
+    """Append a large frame as new segment files (one per stream type) in one transaction.
+
+    Versions, positions and the segment's sort order are computed with numpy, so the only heavy
+    step under the write lock is DuckDB writing the Parquet file.
+    """
     from ._store import AppendResult, _check_expected, _resolve_type, _upsert_streams
 
     n = len(batch)
-    table = batch.table.append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
+    table = batch.table
     cols = set(table.column_names)
-    con = new_connection()
-    con.register("_in", table)
-    type_expr = "count(DISTINCT stream_type), any_value(stream_type)" if "stream_type" in cols else "0, NULL"
-    ver_expr = "min(version)" if batch.has_versions else "NULL"
-    summary = con.execute(
-        f"SELECT stream_id, count(*), {type_expr}, {ver_expr}, max(_row) FROM _in GROUP BY stream_id ORDER BY min(_row)"
-    ).fetchall()
-    for sid, _, ntypes, _, _, _ in summary:
-        if ntypes > 1:
-            raise InvalidInput(f"stream {sid!r} is given several stream types in one append", column="stream_type")
-    if batch.has_versions:
-        bad = con.execute(
-            "SELECT stream_id, version, prev FROM (SELECT stream_id, version, lag(version) OVER "
-            "(PARTITION BY stream_id ORDER BY _row) AS prev FROM _in) WHERE prev >= version LIMIT 5"
-        ).fetchall()
-        if bad:
-            sid, v, prev = bad[0]
-            raise InvalidInput(
-                f"version column for stream {sid!r} must increase strictly: {v} follows {prev}",
-                column="version", values=[b[1] for b in bad],
-            )
-    stream_ids = [r[0] for r in summary]
+    lay = _layout(table, batch.has_versions)
     written: list[SegmentInfo] = []
+    con = new_connection()
     try:
         with store._catalog.write() as conn:
             if batch.ids_supplied:
@@ -72,60 +119,73 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 if dup is not None:
                     return dup
             fields = store._merge_fields(conn, batch.field_types)
-            heads = Catalog.stream_heads(conn, stream_ids)
+            heads = Catalog.stream_heads(conn, lay.stream_ids)
             head = Catalog.meta_int(conn, "head")
             recorded = max(micros_now(), Catalog.meta_int(conn, "last_recorded"))
-            rows = []
-            for sid, count, _, given_type, min_version, last_row in summary:
+            base = np.zeros(len(lay.stream_ids), dtype=np.int64)
+            stypes: list[str] = []
+            for i, sid in enumerate(lay.stream_ids):
                 existing_type, current = heads.get(sid, (None, 0))
-                stype = _resolve_type(sid, existing_type, {given_type or default_type})
+                stypes.append(_resolve_type(sid, existing_type, {lay.given_types[i] or default_type}))
                 _check_expected(sid, expected, current)
-                if batch.has_versions and min_version <= current:
+                if lay.first_version is not None and lay.first_version[i] <= current:
                     raise InvalidInput(
-                        f"version column for stream {sid!r} starts at {min_version}, not above the stream's "
-                        f"current version {current}", column="version", values=[min_version],
+                        f"version column for stream {sid!r} starts at {lay.first_version[i]}, not above the "
+                        f"stream's current version {current}", column="version", values=[int(lay.first_version[i])],
                     )
-                rows.append((sid, stype, current, count, head + 1 + last_row))
-            con.register("_heads", pa.table({
-                "stream_id": [r[0] for r in rows], "stream_type": [r[1] for r in rows],
-                "base": pa.array([r[2] for r in rows], pa.int64()),
-            }))
+                base[i] = current
+            if lay.last_version is not None:
+                final = lay.last_version
+                versions_col = table.column("version")
+            else:
+                final = base + lay.counts
+                versions_col = pa.array(base[lay.codes] + lay.ordinal + 1)
+            type_names = sorted(set(stypes))
+            type_code = np.array([type_names.index(t) for t in stypes], dtype=np.int32)
+            out = table.drop_columns([c for c in ("version", "stream_type") if c in cols])
+            out = out.append_column("position", pa.array(np.arange(head + 1, head + 1 + n, dtype=np.int64)))
+            out = out.append_column("version", versions_col)
+            out = out.append_column("stream_type", pa.DictionaryArray.from_arrays(
+                pa.array(type_code[lay.codes]), pa.array(type_names)))
+            out = out.take(pa.array(lay.segment_order))
             ts = f"make_timestamp({recorded})::TIMESTAMPTZ"
-            version = "i.version" if batch.has_versions else \
-                "(h.base + row_number() OVER (PARTITION BY i.stream_id ORDER BY i._row))::BIGINT"
-            generated = generated_event_id_sql(store._catalog.id_prefix, f"({head} + 1 + i._row)")
+            generated = generated_event_id_sql(store._catalog.id_prefix, "i.position")
             event_id = f"coalesce(i.event_id, {generated})" if "event_id" in cols else generated
             occurred = f"coalesce(i.occurred_at, {ts})" if "occurred_at" in cols else ts
             metadata = "i.metadata::JSON::MAP(VARCHAR, VARCHAR)" if "metadata" in cols else "NULL::MAP(VARCHAR, VARCHAR)"
             data = ""
             if batch.payload:
                 data = "struct_pack(" + ", ".join(f'"{f}" := i."{f}"::{fields[f]}' for f in batch.payload) + ") AS data, "
-            con.execute(
-                f"CREATE TEMP TABLE _out AS SELECT ({head} + 1 + i._row)::BIGINT AS position, i.stream_id, "
-                f"h.stream_type, {version} AS version, i.event_type, {event_id} AS event_id, {occurred} AS occurred_at, "
-                f"{ts} AS recorded_at, {data}{metadata} AS metadata FROM _in i JOIN _heads h USING (stream_id)"
+            select = (
+                f"SELECT i.position, i.stream_id, i.stream_type::VARCHAR AS stream_type, i.version, i.event_type, "
+                f"{event_id} AS event_id, {occurred} AS occurred_at, {ts} AS recorded_at, {data}{metadata} AS metadata "
+                "FROM _out i"
             )
-            for stype in sorted({r[1] for r in rows}):
-                seg = write_segment(
-                    con, store.path, f"SELECT * FROM _out WHERE stream_type = {sql_literal(stype)}", stype,
-                    fsync=store.durability == "full",
+            occurred_range = _micros_range(table, recorded) if "occurred_at" in cols else (recorded, recorded)
+            for t, name in enumerate(type_names):
+                part = out if len(type_names) == 1 else out.filter(pa.compute.equal(
+                    pa.compute.cast(out.column("stream_type"), pa.string()), name))
+                con.register("_out", part)
+                positions = part.column("position")
+                stats = SegmentStats(
+                    first_position=pa.compute.min(positions).as_py(), last_position=pa.compute.max(positions).as_py(),
+                    event_count=part.num_rows, min_occurred=occurred_range[0], max_occurred=occurred_range[1],
+                    min_recorded=recorded, max_recorded=recorded,
                 )
+                seg = write_segment(con, store.path, select, name, fsync=store.durability == "full", stats=stats)
                 written.append(seg)
-                ids_of_type = [r[0] for r in rows if r[1] == stype]
+                ids_of_type = [sid for sid, st in zip(lay.stream_ids, stypes) if st == name]
                 record_segment(conn, seg, "SELECT value AS stream_id FROM json_each(?)", (json.dumps(ids_of_type),))
             if batch.ids_supplied:
-                given = table.select(["event_id", "_row"]).filter(pa.compute.is_valid(table.column("event_id")))
+                given = pa.table({"event_id": table.column("event_id"),
+                                  "position": pa.array(np.arange(head + 1, head + 1 + n, dtype=np.int64))})
+                given = given.filter(pa.compute.is_valid(given.column("event_id")))
                 conn.executemany("INSERT INTO event_ids VALUES (?, ?)", zip(
-                    given.column("event_id").to_pylist(), (head + 1 + r for r in given.column("_row").to_pylist())))
-            versions = {}
-            new_heads = []
-            if batch.has_versions:
-                finals = dict(con.execute("SELECT stream_id, max(version) FROM _in GROUP BY 1").fetchall())
-            for sid, stype, base, count, last_pos in rows:
-                v = finals[sid] if batch.has_versions else base + count
-                versions[sid] = v
-                new_heads.append((sid, stype, v, last_pos))
-            _upsert_streams(conn, new_heads)
+                    given.column("event_id").to_pylist(), given.column("position").to_pylist()))
+            last_positions = head + 1 + lay.last_row
+            _upsert_streams(conn, [
+                (sid, stypes[i], int(final[i]), int(last_positions[i])) for i, sid in enumerate(lay.stream_ids)
+            ])
             Catalog.set_meta(conn, "head", head + n)
             Catalog.set_meta(conn, "last_recorded", recorded)
     except BaseException:
@@ -134,7 +194,18 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
         raise
     finally:
         con.close()
-    return AppendResult(head + 1, head + n, versions)
+    return AppendResult(head + 1, head + n, {sid: int(final[i]) for i, sid in enumerate(lay.stream_ids)})
+
+
+def _micros_range(table: pa.Table, recorded: int) -> tuple[int, int]:
+    """min/max occurred_at in UTC micros; rows without one occur when recorded."""
+    occurred = table.column("occurred_at").cast(pa.int64())
+    lo, hi = pa.compute.min_max(occurred).values()
+    lo = recorded if lo.as_py() is None else lo.as_py()
+    hi = recorded if hi.as_py() is None else hi.as_py()
+    if occurred.null_count:
+        lo, hi = min(lo, recorded), max(hi, recorded)
+    return lo, hi
 
 
 def seal(store: Store) -> int:

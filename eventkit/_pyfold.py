@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as _dt
+import functools
+import gc
 import keyword
 import multiprocessing
 import os
@@ -44,7 +47,8 @@ from eventkit._reducers import ENVELOPE_FIELDS, _quote
 
 Handler = Callable[[Any, Any], Any]
 _ENV = ("stream_id", "version", "position", "event_type", "occurred_at", "recorded_at")
-_UTC = __import__("datetime").timezone.utc
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_timedelta = _dt.timedelta
 _AUTO_PARALLEL_EVENTS = 200_000  # below this, forking workers costs more than it saves
 
 
@@ -143,9 +147,10 @@ class PyFold:
                    workers=workers)
 
     def snapshots(self, store: Any, *, every: Any = "1D", start: Any = None, end: Any = None,
-                  streams: Any = None, as_of: Any = None, known_at: Any = None, dense: bool = True,
+                  streams: Any = None, as_of: Any = None, known_at: Any = None, dense: bool = False,
                   workers: int | None = None) -> Any:
-        """State at many points in time, like :meth:`eventkit.Fold.snapshots` (same grid rules)."""
+        """State at many points in time, like :meth:`eventkit.Fold.snapshots` (same grid rules,
+        a series of changes by default, ``dense=True`` for every stream at every point)."""
         from eventkit._snapshots import make_grid
 
         grid = make_grid(every, start=start, end=end, as_of=as_of)
@@ -154,7 +159,12 @@ class PyFold:
 
 
 def event_class(payload: Iterable[str]) -> tuple[type, list[str]]:
-    """A named tuple class for events, and the payload fields it carries, in order."""
+    """A named tuple class for events, and the payload fields it carries, in order.
+
+    ``occurred_at`` and ``recorded_at`` are held as epoch microseconds and become UTC datetimes
+    only when a handler reads them: building a datetime per event cost more than the rest of the
+    fold, and most handlers never look at the times.
+    """
     attrs = list(_ENV)
     fields = []
     for f in payload:
@@ -163,13 +173,38 @@ def event_class(payload: Iterable[str]) -> tuple[type, list[str]]:
             continue  # unreachable as an attribute; such fields are skipped
         attrs.append(attr)
         fields.append(f)
-    return namedtuple("Event", attrs), fields
+    base = namedtuple("Event", attrs)  # type: ignore[misc]
+
+    class Event(base):  # type: ignore[valid-type,misc]
+        __slots__ = ()
+        occurred_at = property(_time_at(4), doc="Valid time (UTC datetime).")
+        recorded_at = property(_time_at(5), doc="Transaction time (UTC datetime).")
+
+        def _asdict(self) -> dict[str, Any]:
+            return {k: getattr(self, k) for k in self._fields}
+
+        def __repr__(self) -> str:
+            return "Event(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self._fields) + ")"
+
+    return Event, fields
+
+
+def _time_at(i: int) -> Callable[[Any], Any]:
+    def get(self: tuple) -> Any:
+        us = self[i]
+        return None if us is None else _EPOCH + _timedelta(microseconds=us)
+
+    return get
 
 
 def select_sql(relation: str, payload: list[str], k_sql: str | None, part: tuple[int, int] | None,
                k_filter: str) -> str:
-    """The worker's query: its share of streams, in (stream_id, version) order."""
-    cols = ", ".join(list(_ENV) + [f"data.{_quote(f)}" for f in payload])
+    """The worker's query: its share of streams, in (stream_id, version) order.
+
+    Times leave DuckDB as epoch microseconds (see :func:`event_class`).
+    """
+    env = [("epoch_us(" + c + ")" if c in ("occurred_at", "recorded_at") else c) for c in _ENV]
+    cols = ", ".join(env + [f"data.{_quote(f)}" for f in payload])
     k = f", {k_sql} AS _k" if k_sql else ""
     where = f" WHERE hash(stream_id) % {part[1]} = {part[0]}" if part and part[1] > 1 else ""
     inner = f"SELECT {cols}{k} FROM {relation}{where}"
@@ -192,7 +227,7 @@ _BATCH_ROWS = 65_536
 
 
 def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, streams: Any,
-        workers: int | None, dense: bool = True) -> Any:
+        workers: int | None, dense: bool = False) -> Any:
     """Run a Python fold (state when ``grid`` is None, else snapshots) and build the frame."""
     global _JOB
     from eventkit._fold import open_source
@@ -251,26 +286,44 @@ def fold_part(fold: PyFold, src: Any, payload: list[str], grid: Any,
         conds = ([f"_k <= {grid.k_end}"] if grid.k_end is not None else []) + (["_k >= 0"] if grid.clamp else [])
         k_filter = " WHERE " + " AND ".join(conds) if conds else ""
     reader = src.con.sql(select_sql(src.relation, fields, k_sql, part, k_filter)).to_arrow_reader(_BATCH_ROWS)
-    make = Event._make
+    make = functools.partial(tuple.__new__, Event)
     n_ev = len(Event._fields)
     out: list[tuple] = []
-    if grid is None:
-        _fold_states(fold, reader, make, n_ev, out)
-    else:
-        _fold_series(fold, reader, make, n_ev, out)
+    # Millions of short-lived event tuples would trigger the cyclic garbage collector thousands
+    # of times (each pass also walking every state built so far); reference counting frees the
+    # events anyway, so the collector stays off for the fold and runs once afterwards.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if grid is None:
+            _fold_states(fold, reader, make, n_ev, out)
+        else:
+            _fold_series(fold, reader, make, n_ev, out)
+    finally:
+        if was_enabled:
+            gc.enable()
     return out
 
 
 def _pylists(batch: Any, n: int) -> list[list]:
+    """The batch's first ``n`` columns as Python lists, as cheaply as pyarrow allows."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     out = []
     for i, col in enumerate(batch.columns[:n]):
-        if i in (4, 5):
-            # pyarrow builds a zoneinfo datetime per tz-aware value (~10 µs each); naive values
-            # plus a fixed UTC tzinfo give the same datetimes about 20x faster.
-            out.append([None if x is None else x.replace(tzinfo=_UTC)
-                        for x in col.cast(pa.timestamp("us")).to_pylist()])
+        t = col.type
+        if i in (0, 3) and len(col):
+            # stream_id (sorted) and event_type repeat a lot: build each distinct string once
+            # and share it, instead of one new str object per event.
+            enc = pc.dictionary_encode(col)
+            if isinstance(enc, pa.ChunkedArray):
+                enc = enc.combine_chunks()
+            values = enc.dictionary.to_pylist()
+            out.append(list(map(values.__getitem__, enc.indices.to_numpy(zero_copy_only=False).tolist()))
+                       if not enc.null_count else enc.to_pylist())
+        elif col.null_count == 0 and (pa.types.is_integer(t) or pa.types.is_floating(t)):
+            out.append(col.to_numpy().tolist())  # faster than to_pylist for plain numbers
         else:
             out.append(col.to_pylist())
     return out
@@ -381,7 +434,9 @@ def _assemble(changes: list[tuple], grid: Any, dense: bool) -> Any:
         frame["_k"] = frame["_k"] + frame.groupby(level=0).cumcount()
     frame.insert(0, "at", _at(grid, frame["_k"].to_numpy(dtype="int64")))
     frame = frame.sort_values(["_k", "stream_id"], kind="stable").drop(columns="_k")
-    return frame.reset_index(drop=True)
+    from eventkit._snapshots import tag_series
+
+    return tag_series(frame.reset_index(drop=True), grid, dense)
 
 
 def _at(grid: Any, k: Any) -> Any:

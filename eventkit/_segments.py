@@ -40,6 +40,19 @@ def segment_path(stream_type: str, first: int, last: int) -> str:
     return f"{SEGMENTS_DIR}/stream_type={stream_type}/{first:012d}-{last:012d}-{uuid.uuid4().hex[:12]}.parquet"
 
 
+@dataclass
+class SegmentStats:
+    """What the catalog records about a segment's rows."""
+
+    first_position: int
+    last_position: int
+    event_count: int
+    min_occurred: int
+    max_occurred: int
+    min_recorded: int
+    max_recorded: int
+
+
 def write_segment(
     con: duckdb.DuckDBPyConnection,
     root: Path,
@@ -47,23 +60,29 @@ def write_segment(
     stream_type: str,
     *,
     fsync: bool,
+    stats: SegmentStats | None = None,
 ) -> SegmentInfo | None:
     """Write the rows of ``select_sql`` (envelope + data + metadata) as one segment file.
 
     The rows are sorted by (stream_id, position) so row-group statistics prune reads of one
-    stream. Returns None when the query yields no rows.
+    stream. A caller that passes ``stats`` vouches that the rows already come in that order (and
+    saves a pass over them). Returns None when the query yields no rows.
     """
-    stats = con.execute(
-        "SELECT min(position), max(position), count(*), epoch_us(min(occurred_at)), "
-        f"epoch_us(max(occurred_at)), epoch_us(min(recorded_at)), epoch_us(max(recorded_at)) FROM ({select_sql})"
-    ).fetchall()[0]
-    if not stats[2]:
-        return None
-    rel_path = segment_path(stream_type, stats[0], stats[1])
+    order = ""
+    if stats is None:
+        row = con.execute(
+            "SELECT min(position), max(position), count(*), epoch_us(min(occurred_at)), "
+            f"epoch_us(max(occurred_at)), epoch_us(min(recorded_at)), epoch_us(max(recorded_at)) FROM ({select_sql})"
+        ).fetchall()[0]
+        if not row[2]:
+            return None
+        stats = SegmentStats(*row)
+        order = " ORDER BY stream_id, position"
+    rel_path = segment_path(stream_type, stats.first_position, stats.last_position)
     path = root / rel_path
     path.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
-        f"COPY (SELECT * FROM ({select_sql}) ORDER BY stream_id, position) TO {sql_literal(str(path))} "
+        f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(str(path))} "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
     )
     if fsync:
@@ -80,14 +99,14 @@ def write_segment(
     return SegmentInfo(
         path=rel_path,
         stream_type=stream_type,
-        first_position=stats[0],
-        last_position=stats[1],
-        event_count=stats[2],
+        first_position=stats.first_position,
+        last_position=stats.last_position,
+        event_count=stats.event_count,
         size_bytes=path.stat().st_size,
-        min_occurred=stats[3],
-        max_occurred=stats[4],
-        min_recorded=stats[5],
-        max_recorded=stats[6],
+        min_occurred=stats.min_occurred,
+        max_occurred=stats.max_occurred,
+        min_recorded=stats.min_recorded,
+        max_recorded=stats.max_recorded,
     )
 
 

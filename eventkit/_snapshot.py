@@ -8,6 +8,7 @@ the Parquet segments and the hot rows as one relation.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,33 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+class SharedDatabase:
+    """One in-memory DuckDB instance per store object, handing out a cursor per read.
+
+    Opening a DuckDB instance costs 10-40 ms; a cursor costs about 0.1 ms, and cursors share the
+    instance's Parquet metadata cache, so repeated reads of the same segments skip their footers.
+    A forked child process gets its own instance (a DuckDB instance must not cross a fork).
+    """
+
+    def __init__(self) -> None:
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._pid = 0
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._db is None or self._pid != os.getpid():
+            self._db = duckdb.connect()
+            self._db.execute("SET parquet_metadata_cache = true")
+            self._pid = os.getpid()
+        cur = self._db.cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur
+
+    def close(self) -> None:
+        if self._db is not None and self._pid == os.getpid():
+            self._db.close()
+        self._db = None
+
+
 @dataclass
 class Snapshot:
     """What one read sees: positions up to ``high_water`` (and recorded_at up to ``recorded_cut``).
@@ -59,6 +87,8 @@ class Snapshot:
     needs_position_filter: bool = False
     # Set by the store when upcasters are registered (see _upcast): wraps the raw view's SQL.
     upcast: Callable[[str], str] | None = None
+    # Set by the store: a new cursor on its DuckDB instance (shared metadata cache, no start-up).
+    cursor: Callable[[], duckdb.DuckDBPyConnection] | None = None
 
     def events_sql(self) -> str:
         """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``."""
@@ -90,7 +120,8 @@ class Snapshot:
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with this snapshot as the view ``events``."""
-        con = con or new_connection()
+        if con is None:
+            con = self.cursor() if self.cursor is not None else new_connection()
         con.register("_hot", self.hot)
         con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql()}")
         return con

@@ -11,10 +11,18 @@ with ``occurred_at <= at`` (inclusive, like ``as_of``), folded in version order.
 appears from the first point at which it has an event. Events before ``start`` count in the
 first point; without ``end`` the grid stops at the first point covering the last event.
 
+Changes or dense. By default the series holds a row only at points where a stream had events since
+the previous point (its state at the points in between is its latest row before them); ``dense=True`` repeats every stream at every
+point. The change series is the default because a dense one costs streams x points rows whatever
+the events: daily for a year over 100,000 accounts is 36.5 million rows, several GB in pandas
+and several times slower to compute (see BENCHMARKS.md, "Folds"); dashboards need the totals per
+point, which :func:`aggregate` computes from the changes by filling forward inside DuckDB.
+
 How it is one pass. Each event falls in one bucket (the first point at or after it); one hash
 aggregate computes partial reducer values per (stream, bucket); a window over the (much smaller)
 bucket rows combines them cumulatively (``first``/``last`` combine by version, so backdated events
-land correctly); ``unnest(range(...))`` fills forward between a stream's changes.
+land correctly); for ``dense=True`` ``unnest(range(...))`` fills forward between a stream's
+changes.
 
 Example:
     >>> daily = account.snapshots(store, every="1D", start="2024-01-01")   # doctest: +SKIP
@@ -160,7 +168,7 @@ def make_grid(every: Any, *, start: Any, end: Any, as_of: Any) -> Grid:
     return Grid(kind, step, origin, start_t is not None, k_end)
 
 
-def snapshot_sql(fold: Fold, source: Source, grid: Grid, *, dense: bool = True) -> str:
+def snapshot_sql(fold: Fold, source: Source, grid: Grid, *, dense: bool = False) -> str:
     """One query: bucket partials -> cumulative window -> fill forward -> finish reducers."""
     schema = source.schema
     leaves = unique_leaves(fold.fields.values())
@@ -202,7 +210,47 @@ def declarative_snapshots(fold: Fold, store: Any, *, every: Any, start: Any, end
     with open_source(store, stream_type=fold.stream_type, as_of=as_of, known_at=known_at,
                      streams=streams) as src:
         fold.prepare(src)
-        return src.con.sql(snapshot_sql(fold, src, grid, dense=dense)).df()
+        return tag_series(src.con.sql(snapshot_sql(fold, src, grid, dense=dense)).df(), grid, dense)
+
+
+_ATTR = "eventkit.snapshots"
+
+
+def tag_series(frame: pd.DataFrame, grid: Grid, dense: bool) -> pd.DataFrame:
+    """Record in ``frame.attrs`` whether it is dense and its grid, so :func:`aggregate` can fill
+    a series of changes forward itself."""
+    origin = grid.origin if grid.kind == "events" else grid.origin.isoformat()
+    frame.attrs[_ATTR] = {"dense": dense, "kind": grid.kind, "step": grid.step, "origin": origin,
+                          "k_end": grid.k_end}
+    return frame
+
+
+def _grid_points(meta: Mapping[str, Any], first: Any, last: Any) -> list[Any]:
+    """Every grid point from ``first`` to ``last`` (both points of the grid), as Python values."""
+    import pandas as pd
+
+    kind, step = meta["kind"], meta["step"]
+    if kind == "events":
+        return list(range(int(first), int(last) + 1, step))
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
+    if kind == "tick":
+        return list(pd.date_range(first, last, freq=pd.Timedelta(microseconds=step)))
+    return list(pd.date_range(first, last, freq=pd.DateOffset(months=step)))
+
+
+def _last_point(meta: Mapping[str, Any], last_seen: Any) -> Any:
+    """The grid's last point: ``end``/``as_of`` if given, else the last point holding a change."""
+    import pandas as pd
+
+    if meta["k_end"] is None:
+        return last_seen
+    k, step = meta["k_end"], meta["step"]
+    if meta["kind"] == "events":
+        return meta["origin"] + k * step
+    origin = pd.Timestamp(meta["origin"])
+    if meta["kind"] == "tick":
+        return origin + pd.Timedelta(microseconds=k * step)
+    return origin + pd.DateOffset(months=k * step)
 
 
 _AGGS = {"sum", "count", "min", "max", "mean", "avg", "median", "count_distinct", "any_value"}
@@ -211,6 +259,10 @@ _AGGS = {"sum", "count", "min", "max", "mean", "avg", "median", "count_distinct"
 def aggregate(snapshots: pd.DataFrame, *, by: str | Sequence[str] | None = None,
               values: Mapping[str, tuple[str, str]] | None = None) -> pd.DataFrame:
     """Cross-stream aggregates per point in time: totals, averages, counts by a status.
+
+    A series of changes (``fold.snapshots()``'s default) is filled forward over its grid first,
+    inside DuckDB, so every stream counts at every point from its first event on: the result is
+    the same as for the dense series.
 
     Args:
         snapshots: A frame from ``fold.snapshots()`` (or ``fold.state()``, which has no ``at``).
@@ -232,6 +284,8 @@ def aggregate(snapshots: pd.DataFrame, *, by: str | Sequence[str] | None = None,
 
     by_cols = [by] if isinstance(by, str) else list(by or [])
     keys = (["at"] if "at" in snapshots.columns else []) + by_cols
+    meta = snapshots.attrs.get(_ATTR)
+    changes = bool(meta) and not meta["dense"] and "at" in snapshots.columns and len(snapshots) > 0
     values = dict(values or {"streams": ("stream_id", "count")})
     for col in by_cols + [c for c, _ in values.values()]:
         if col not in snapshots.columns:
@@ -251,7 +305,20 @@ def aggregate(snapshots: pd.DataFrame, *, by: str | Sequence[str] | None = None,
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("_snaps", snapshots)
-        q = f"SELECT {group + ', ' if group else ''}{', '.join(exprs)} FROM _snaps"
+        source = "_snaps"
+        if changes:
+            # A series of changes: each row holds until the stream's next row. Fill it forward
+            # over the grid inside DuckDB (streamed into the aggregate, never materialised).
+            import pyarrow as pa
+
+            last = _last_point(meta, snapshots["at"].max())
+            points = _grid_points(meta, snapshots["at"].min(), last)
+            typ = pa.int64() if meta["kind"] == "events" else pa.timestamp("us", tz="UTC")
+            con.register("_points", pa.table({"at": pa.array(points, typ)}))
+            source = ('(SELECT p."at", s.* EXCLUDE ("at", _next) FROM (SELECT *, lead("at") OVER '
+                      '(PARTITION BY stream_id ORDER BY "at") AS _next FROM _snaps) s JOIN _points p '
+                      'ON p."at" >= s."at" AND (s._next IS NULL OR p."at" < s._next))')
+        q = f"SELECT {group + ', ' if group else ''}{', '.join(exprs)} FROM {source}"
         if group:
             q += f" GROUP BY {group} ORDER BY {group}"
         return con.sql(q).df()

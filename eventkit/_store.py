@@ -34,7 +34,7 @@ from ._envelope import (
     version_matches,
 )
 from ._errors import DuplicateEventId, InvalidInput, StoreError, WrongExpectedVersion
-from ._snapshot import ENVELOPE_SELECT, Snapshot, read_snapshot
+from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot
 from ._upcast import Upcaster, Upcasters
 
 Output = Literal["pandas", "arrow"]
@@ -118,6 +118,7 @@ class Store:
         self.grace_seconds = grace_seconds
         self._catalog = Catalog(catalog_path, durability=durability, create=create)
         self._upcasters = Upcasters()  # code, not data: registered per store object
+        self._duckdb = SharedDatabase()
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -129,6 +130,7 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        self._duckdb.close()
         self._catalog.close()
 
     # -- appending ------------------------------------------------------------------------------
@@ -332,6 +334,7 @@ class Store:
         upto, recorded_cut = parse_known_at(known_at)
         with self._catalog.read() as conn:
             snap = read_snapshot(conn, self.path, upto=upto, recorded_cut=recorded_cut, **prune)
+        snap.cursor = self._duckdb.cursor
         return self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
 
     def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import eventkit._reducers as r
 from eventkit._fold import Fold
+from eventkit._snapshots import aggregate
 from eventkit._pyfold import PyFold, on
 
 from _foldhelpers import (STORE_FACTORIES, assert_rows_equal, frame_to_dict, known_at_for,
@@ -158,17 +159,32 @@ def test_declarative_python_and_reference_agree(backend, tmp_path_factory, df, a
 
     # Every snapshot row equals the reference state as of its point (bounds inclusive).
     points = _daily_points(df, as_of, known_at)
-    for snaps in (DECL.snapshots(store, every="1D", as_of=as_of, known_at=k),
-                  PropPy().snapshots(store, every="1D", as_of=as_of, known_at=k, workers=1)):
+    for snaps in (DECL.snapshots(store, every="1D", as_of=as_of, known_at=k, dense=True),
+                  PropPy().snapshots(store, every="1D", as_of=as_of, known_at=k, workers=1, dense=True)):
         assert sorted(set(snaps["at"])) == points
         for at, group in snaps.groupby("at"):
             ref = reference_state(df, REFERENCE, as_of=at, known_at=known_at, stream_type="account")
             assert_rows_equal(frame_to_dict(group.drop(columns="at")), ref)
 
+    # The series of changes (the default) is the dense series' rows at the points where a stream
+    # had events: both kinds give the same rows, and aggregates over it equal the dense ones.
+    dense = DECL.snapshots(store, every="1D", as_of=as_of, known_at=k, dense=True)
+    changes = DECL.snapshots(store, every="1D", as_of=as_of, known_at=k)
+    py_changes = PropPy().snapshots(store, every="1D", as_of=as_of, known_at=k, workers=1)
+    keys = ["at", "stream_id"]
+    assert changes[keys].equals(py_changes[keys])
+    got = changes.merge(dense[keys], on=keys, how="left", indicator=True)
+    assert (got["_merge"] == "both").all()
+    for at, group in changes.groupby("at"):
+        assert_rows_equal(frame_to_dict(group.drop(columns="at")),
+                          frame_to_dict(py_changes[py_changes["at"] == at].drop(columns="at")))
+    totals = {"n": ("stream_id", "count"), "events": ("version", "sum")}
+    assert aggregate(changes, values=totals).equals(aggregate(dense, values=totals))
+
     # A position grid: the row at p is the state over events with position <= p.
     if k is None or isinstance(k, int):
-        for snaps in (DECL.snapshots(store, every=3, known_at=k),
-                      PropPy().snapshots(store, every=3, known_at=k, workers=1)):
+        for snaps in (DECL.snapshots(store, every=3, known_at=k, dense=True),
+                      PropPy().snapshots(store, every=3, known_at=k, workers=1, dense=True)):
             for at, group in snaps.groupby("at"):
                 cut = at if k is None else min(at, k)
                 ref = reference_state(df, REFERENCE, known_at=int(cut), stream_type="account")

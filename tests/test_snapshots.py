@@ -24,7 +24,7 @@ def store():
 @pytest.mark.parametrize("fold", [LEDGER_FOLD, LedgerPyFull()], ids=["declarative", "python"])
 @pytest.mark.parametrize("every", ["1D", "12h", "2D", "1W", "1MS", dt.timedelta(hours=36), 2])
 def test_each_row_is_state_as_of_its_point(store, fold, every):
-    snaps = fold.snapshots(store, every=every)
+    snaps = fold.snapshots(store, every=every, dense=True)
     assert list(snaps.columns[:2]) == ["at", "stream_id"]
     assert snaps["at"].is_monotonic_increasing
     for at, group in snaps.groupby("at"):
@@ -34,7 +34,7 @@ def test_each_row_is_state_as_of_its_point(store, fold, every):
 
 
 def test_daily_points_inclusive_and_backdated(store):
-    s = LEDGER_FOLD.snapshots(store, every="1D", start="2024-01-01", end="2024-01-09")
+    s = LEDGER_FOLD.snapshots(store, every="1D", start="2024-01-01", end="2024-01-09", dense=True)
     bal = s[s.stream_id == "acct-1"].set_index("at")["balance"]
     # 01-02 00:00 includes the deposit at exactly 01-02 00:00 and its backdated correction.
     assert bal[ts("2024-01-02")] == 80 and bal[ts("2024-01-03")] == 130
@@ -45,11 +45,12 @@ def test_daily_points_inclusive_and_backdated(store):
 
 
 def test_known_at_and_streams_and_sparse(store):
-    before = LEDGER_FOLD.snapshots(store, every="1D", known_at="2024-01-09", streams="acct-1")
+    before = LEDGER_FOLD.snapshots(store, every="1D", known_at="2024-01-09", streams="acct-1", dense=True)
     assert set(before.stream_id) == {"acct-1"}
     assert before.set_index("at")["balance"][ts("2024-01-05")] == 70  # the late deposit not yet known
     sparse = LEDGER_FOLD.snapshots(store, every="1D", dense=False)
-    assert len(sparse) < len(LEDGER_FOLD.snapshots(store, every="1D"))
+    assert len(sparse) < len(LEDGER_FOLD.snapshots(store, every="1D", dense=True))
+    assert sparse.equals(LEDGER_FOLD.snapshots(store, every="1D"))  # changes are the default
 
 
 def test_events_before_start_fold_into_first_point(store):
