@@ -153,6 +153,8 @@ def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | 
 
 
 def check_unique_ids(ids: list[str] | pa.Array) -> None:
+    if len(ids) < 2:
+        return
     arr = pa.array(ids, pa.string()) if not isinstance(ids, (pa.Array, pa.ChunkedArray)) else ids
     counts = pc.value_counts(arr)
     dup = counts.filter(pc.greater(counts.field("counts"), 1))

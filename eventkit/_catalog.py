@@ -181,6 +181,20 @@ class Catalog:
         conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
 
     @staticmethod
+    def log_state(conn: sqlite3.Connection) -> dict[str, int]:
+        """head, last_recorded, hot_count and fields_version in one query (the append hot path)."""
+        state = {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0}
+        for key, value in conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('head', 'last_recorded', 'hot_count', 'fields_version')"
+        ):
+            state[key] = int(value)
+        return state
+
+    @staticmethod
+    def set_log_state(conn: sqlite3.Connection, **values: int) -> None:
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+
+    @staticmethod
     def fields(conn: sqlite3.Connection) -> dict[str, str]:
         return dict(conn.execute("SELECT name, type FROM fields ORDER BY name").fetchall())
 

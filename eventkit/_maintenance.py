@@ -118,10 +118,11 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 dup = store._existing_append(conn, incoming)
                 if dup is not None:
                     return dup
-            fields = store._merge_fields(conn, batch.field_types)
+            state = Catalog.log_state(conn)
+            fields = store._merge_fields(conn, batch.field_types, state)
             heads = Catalog.stream_heads(conn, lay.stream_ids)
-            head = Catalog.meta_int(conn, "head")
-            recorded = max(micros_now(), Catalog.meta_int(conn, "last_recorded"))
+            head = state["head"]
+            recorded = max(micros_now(), state["last_recorded"])
             base = np.zeros(len(lay.stream_ids), dtype=np.int64)
             stypes: list[str] = []
             for i, sid in enumerate(lay.stream_ids):
@@ -186,8 +187,7 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
             _upsert_streams(conn, [
                 (sid, stypes[i], int(final[i]), int(last_positions[i])) for i, sid in enumerate(lay.stream_ids)
             ])
-            Catalog.set_meta(conn, "head", head + n)
-            Catalog.set_meta(conn, "last_recorded", recorded)
+            Catalog.set_log_state(conn, head=head + n, last_recorded=recorded)
     except BaseException:
         for seg in written:
             discard(store.path, seg)

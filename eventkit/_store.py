@@ -119,6 +119,7 @@ class Store:
         self._catalog = Catalog(catalog_path, durability=durability, create=create)
         self._upcasters = Upcasters()  # code, not data: registered per store object
         self._duckdb = SharedDatabase()
+        self._fields_cache: tuple[int, dict[str, str]] | None = None
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -226,10 +227,11 @@ class Store:
                 dup = self._existing_append(conn, incoming)
                 if dup is not None:
                     return dup
-            self._merge_fields(conn, batch.field_types)
+            state = Catalog.log_state(conn)
+            self._merge_fields(conn, batch.field_types, state)
             heads = Catalog.stream_heads(conn, list(order))
-            head = Catalog.meta_int(conn, "head")
-            recorded = max(micros_now(), Catalog.meta_int(conn, "last_recorded"))
+            head = state["head"]
+            recorded = max(micros_now(), state["last_recorded"])
             versions: list[int] = [0] * n
             stypes: list[str] = [""] * n
             new_heads = []
@@ -262,20 +264,32 @@ class Store:
                     [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None],
                 )
             _upsert_streams(conn, new_heads)
-            Catalog.set_meta(conn, "head", head + n)
-            Catalog.set_meta(conn, "last_recorded", recorded)
-            hot_count = _bump(conn, "hot_count", n)
+            hot_count = state["hot_count"] + n
+            Catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
         if hot_count >= self.seal_threshold:
             self.seal()
         return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads})
 
-    def _merge_fields(self, conn: Any, incoming: dict[str, tuple[str, list]]) -> dict[str, str]:
-        fields = Catalog.fields(conn)
+    def _merge_fields(self, conn: Any, incoming: dict[str, tuple[str, list]], state: dict[str, int]) -> dict[str, str]:
+        """Reconcile incoming payload types with the store's schema, inside the write transaction.
+
+        The schema is cached per store object and re-read only when ``fields_version`` (bumped by
+        every schema change, from any process) moves.
+        """
+        if self._fields_cache is None or self._fields_cache[0] != state["fields_version"]:
+            self._fields_cache = (state["fields_version"], Catalog.fields(conn))
+        fields = dict(self._fields_cache[1])
+        changed = False
         for name, (kind, samples) in incoming.items():
             merged = reconcile(name, fields.get(name), kind, values=samples)
             if merged != fields.get(name):
                 conn.execute("INSERT OR REPLACE INTO fields VALUES (?, ?)", (name, merged))
                 fields[name] = merged
+                changed = True
+        if changed:
+            # The cache is only set after the transaction commits (a rollback must not keep it).
+            Catalog.set_meta(conn, "fields_version", state["fields_version"] + 1)
+            self._fields_cache = None
         return fields
 
     def _existing_append(self, conn: Any, incoming: dict[str, tuple[str, str, dict]]) -> AppendResult | None:
@@ -588,11 +602,6 @@ def _upsert_streams(conn: Any, heads: list[tuple[str, str, int, int]]) -> None:
     )
 
 
-def _bump(conn: Any, key: str, n: int) -> int:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    value = (int(row[0]) if row else 0) + n
-    Catalog.set_meta(conn, key, value)
-    return value
 
 
 def open_store(path: str | os.PathLike, **options: Any) -> Store:
