@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import _fold_states as fold_states
 from ._envelope import new_id_prefix
 from ._errors import StoreError
 
@@ -66,7 +67,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     position INTEGER NOT NULL,
     updated_at REAL NOT NULL
 ) WITHOUT ROWID;
-"""
+""" + fold_states.SCHEMA + ";"
 
 
 class Catalog:
@@ -106,6 +107,7 @@ class Catalog:
                         (str(FORMAT_VERSION), str(time.time()), new_id_prefix()),
                     )
             self._check_format()
+            self._add_missing_tables()
             self.id_prefix = self._id_prefix()
         except sqlite3.DatabaseError as e:
             self._close_quietly()
@@ -135,6 +137,13 @@ class Catalog:
                 f"the store at {self.path.parent} was written by a newer eventkit (format "
                 f"{version}; this eventkit reads up to {FORMAT_VERSION}); upgrade eventkit to open it"
             )
+
+    def _add_missing_tables(self) -> None:
+        """Tables added within format 1 (fold_states) are created in older catalogs on open."""
+        have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "fold_states" not in have:
+            with self.write() as conn:
+                conn.execute(fold_states.SCHEMA)
 
     def _id_prefix(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()

@@ -531,6 +531,12 @@ class Store:
 
         return checkpoints(self)
 
+    def fold_states(self) -> Any:
+        """The fold states saved in this store (see :meth:`eventkit.Fold.save_snapshot`)."""
+        from ._fold_states import listing
+
+        return listing(self)
+
     def register_upcaster(self, upcaster: Upcaster) -> Upcaster:
         """Make reads see ``upcaster``'s event shape change (see :class:`eventkit.Upcaster`).
 
