@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -50,9 +51,12 @@ class SharedDatabase:
     def __init__(self) -> None:
         self._db: duckdb.DuckDBPyConnection | None = None
         self._pid = 0
+        _LIVE.add(self)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        if self._db is None or self._pid != os.getpid():
+        if self._db is not None and self._pid != os.getpid():
+            _abandon(self)
+        if self._db is None:
             self._db = duckdb.connect()
             self._db.execute("SET parquet_metadata_cache = true")
             self._pid = os.getpid()
@@ -61,9 +65,32 @@ class SharedDatabase:
         return cur
 
     def close(self) -> None:
-        if self._db is not None and self._pid == os.getpid():
+        if self._db is not None and self._pid != os.getpid():
+            _abandon(self)
+        elif self._db is not None:
             self._db.close()
-        self._db = None
+            self._db = None
+
+
+_LIVE: weakref.WeakSet[SharedDatabase] = weakref.WeakSet()
+_INHERITED: list[duckdb.DuckDBPyConnection] = []
+
+
+def _abandon(shared: SharedDatabase) -> None:
+    # A DuckDB instance inherited through fork() must never be released in the child: its
+    # destructor joins worker threads that only exist in the parent, and hangs forever (seen
+    # with PyFold's forked workers). Keep it referenced; forked workers leave with os._exit.
+    _INHERITED.append(shared._db)  # type: ignore[arg-type]
+    shared._db = None
+
+
+def _after_fork_in_child() -> None:
+    for shared in list(_LIVE):
+        if shared._db is not None:
+            _abandon(shared)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass

@@ -108,3 +108,23 @@ def test_empty_store_reads(fresh_store):
     assert fresh_store.read_all().empty
     assert fresh_store.sql("SELECT count(*) FROM events").fetchall() == [(0,)]
     assert fresh_store.info().events == 0
+
+
+def _count_in_child(store, queue):
+    queue.put(store.sql("SELECT count(*) FROM events").fetchall()[0][0])
+
+
+def test_forked_child_reads_after_parent_read(fresh_store):
+    """Regression: a child forked after the parent's reads must not hang on the inherited DuckDB."""
+    import multiprocessing
+
+    fresh_store.append("s", ek.Event("A", {"n": 1}))
+    rel = fresh_store.sql("SELECT count(*) FROM events")
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_count_in_child, args=(fresh_store, queue))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0, "the forked reader hung or failed"
+    assert queue.get(timeout=5) == 1
+    assert rel.fetchall() == [(1,)]  # the parent's relation still works
