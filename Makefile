@@ -28,6 +28,7 @@ browser:
 ## Measure the performance targets; writes BENCHMARKS.md.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_folds.py --write BENCHMARKS.md
 
 ## Open the notebooks in JupyterLab.
 lab: $(STAMP)
