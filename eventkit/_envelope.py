@@ -166,23 +166,13 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def to_utc(value: Any, *, what: str = "time") -> dt.datetime:
-    """Turn a datetime, pandas Timestamp, ISO string or date into an aware UTC datetime."""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(f"{what} is not an ISO 8601 time", column=what, values=[value]) from None
-    if isinstance(value, np.datetime64):
-        value = value.astype("datetime64[us]").astype(dt.datetime)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
-    raise InvalidInput(
-        f"{what} must be a datetime, a pandas Timestamp or an ISO 8601 string", column=what, values=[value]
-    )
+    """A datetime, pandas Timestamp, numpy datetime64, ISO string or date as an aware UTC datetime.
+
+    A naive value means UTC. Bad values raise :class:`InvalidInput` naming ``what``.
+    """
+    from ._timeparse import to_utc as parse
+
+    return parse(value, name=what, error=InvalidInput)
 
 
 def to_micros(value: Any, *, what: str = "time") -> int:

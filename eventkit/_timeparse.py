@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Union
 
-from eventkit._errors import InvalidFold
+from eventkit._errors import EventKitError, InvalidFold
 
 TimeLike = Union[str, _dt.datetime, _dt.date, Any]
 """What callers may pass: ISO string, datetime, date, pandas Timestamp, numpy datetime64."""
@@ -19,12 +19,13 @@ TimeLike = Union[str, _dt.datetime, _dt.date, Any]
 _UTC = _dt.timezone.utc
 
 
-def to_utc(value: Any, *, name: str = "time") -> _dt.datetime:
+def to_utc(value: Any, *, name: str = "time", error: type[EventKitError] = InvalidFold) -> _dt.datetime:
     """Return ``value`` as a tz-aware UTC datetime (µs precision).
 
     Args:
         value: ISO string, datetime, date (midnight UTC), pandas Timestamp or numpy datetime64.
         name: The argument's name, used in the error message.
+        error: The error class to raise (the store raises InvalidInput for bad event times).
 
     Returns:
         A datetime with ``tzinfo=UTC``.
@@ -39,13 +40,13 @@ def to_utc(value: Any, *, name: str = "time") -> _dt.datetime:
         11
     """
     if isinstance(value, bool) or value is None:
-        raise _bad(value, name)
+        raise _bad(value, name, error)
     # pandas first: Timestamp subclasses datetime but may carry nanoseconds.
     try:
         import pandas as pd
 
         if value is pd.NaT:
-            raise _bad(value, name)
+            raise _bad(value, name, error)
         if isinstance(value, pd.Timestamp):
             ts = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
             return ts.floor("us").to_pydatetime()
@@ -63,16 +64,16 @@ def to_utc(value: Any, *, name: str = "time") -> _dt.datetime:
         try:
             parsed = _dt.datetime.fromisoformat(text)
         except ValueError:
-            raise _bad(value, name) from None
-        return to_utc(parsed, name=name)
+            raise _bad(value, name, error) from None
+        return to_utc(parsed, name=name, error=error)
     type_name = type(value).__module__ + "." + type(value).__name__
     if type_name == "numpy.datetime64":
         import pandas as pd
 
         if pd.isna(value):
-            raise _bad(value, name)
-        return to_utc(pd.Timestamp(value), name=name)
-    raise _bad(value, name)
+            raise _bad(value, name, error)
+        return to_utc(pd.Timestamp(value), name=name, error=error)
+    raise _bad(value, name, error)
 
 
 def parse_as_of(value: Any) -> _dt.datetime | None:
@@ -119,8 +120,8 @@ def parse_known_at(value: Any) -> int | _dt.datetime | None:
     return to_utc(value, name="known_at")
 
 
-def _bad(value: Any, name: str) -> InvalidFold:
-    return InvalidFold(
+def _bad(value: Any, name: str, error: type[EventKitError] = InvalidFold) -> EventKitError:
+    return error(
         f"{name}={value!r} is not a point in time eventkit understands: give an ISO 8601 string "
         "('2024-03-01' or '2024-03-01T12:00:00Z'), a datetime/date, a pandas Timestamp"
         + (" or an int position" if name == "known_at" else "")
