@@ -29,6 +29,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._errors import InvalidInput
+from .trends import require_columns
 
 __all__ = ["event_rate", "overlay", "save_figure", "stacked_area", "trend_lines"]
 
@@ -69,7 +70,7 @@ def trend_lines(
         >>> len(trend_lines(s, y="balance", by="currency").axes[0].lines)
         2
     """
-    _require(series, [x, y] + ([by] if by else []))
+    require_columns(series, [x, y] + ([by] if by else []))
     _numeric(series, y)
     fig, ax = _figure()
     if by is None:
@@ -116,7 +117,7 @@ def stacked_area(
         >>> len(stacked_area(s, y="n", by="kind").axes[0].collections)
         2
     """
-    _require(series, [x, y, by])
+    require_columns(series, [x, y, by])
     _numeric(series, y)
     wide = series.pivot_table(index=x, columns=by, values=y, aggfunc="sum", sort=True).fillna(0)
     wide = wide[wide.sum().sort_values(ascending=False, kind="stable").index]
@@ -163,7 +164,7 @@ def overlay(
         2
     """
     for name, frame in (("baseline", baseline), ("scenario", scenario)):
-        _require(frame, [x, y], what=name)
+        require_columns(frame, [x, y], what=name)
         _numeric(frame, y)
     base = baseline.groupby(x, sort=True)[y].sum()
     what = scenario.groupby(x, sort=True)[y].sum()
@@ -208,7 +209,7 @@ def event_rate(
         >>> len(event_rate(e).axes[0].lines)
         2
     """
-    _require(events, [at] + ([by] if by else []), what="events")
+    require_columns(events, [at] + ([by] if by else []), what="events")
     try:
         freq = pd.tseries.frequencies.to_offset(every)
     except (ValueError, TypeError) as e:
@@ -330,16 +331,6 @@ def _times(index: pd.Index) -> np.ndarray:
 
 def _label(y: str, unit: str | None) -> str:
     return f"{y} ({unit})" if unit else y
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], *, what: str = "series") -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise InvalidInput(f"{what} must be a pandas DataFrame, not {type(frame).__name__}")
-    for col in columns:
-        if col not in frame.columns:
-            raise InvalidInput(
-                f"column {col!r} is not in the {what}; available columns: {list(frame.columns)}",
-                column=col)
 
 
 def _numeric(frame: pd.DataFrame, col: str) -> None:

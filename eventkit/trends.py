@@ -273,7 +273,7 @@ def top_movers(
         >>> top_movers(s, "balance", "2025-01-01", "2025-02-01", n=1)["stream_id"].tolist()
         ['b']
     """
-    _require(series, [at, by, field])
+    require_columns(series, [at, by, field])
     t0, t1 = _instant(start, series[at]), _instant(end, series[at])
     if t1 < t0:
         raise InvalidInput("end is before start", column="end", values=[start, end])
@@ -295,14 +295,14 @@ def top_movers(
     return out.drop(columns="_rank").head(n).reset_index()
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, what: str = "series") -> None:
     """Raise an error naming the first missing column and listing the frame's columns."""
     if not isinstance(frame, pd.DataFrame):
-        raise InvalidInput(f"expected a pandas DataFrame, got {type(frame).__name__}")
+        raise InvalidInput(f"{what} must be a pandas DataFrame, not {type(frame).__name__}")
     for col in columns:
         if col not in frame.columns:
             raise InvalidInput(
-                f"column {col!r} is not in the series; available columns: {list(frame.columns)}",
+                f"column {col!r} is not in the {what}; available columns: {list(frame.columns)}",
                 column=col)
 
 
@@ -313,7 +313,7 @@ def _keys(frame: pd.DataFrame, by: By, at: str, *, auto: bool = True) -> list[st
         keys = []
     else:
         keys = [by] if isinstance(by, str) else list(by)
-    _require(frame, [at, *keys])
+    require_columns(frame, [at, *keys])
     if not pd.api.types.is_datetime64_any_dtype(frame[at]):
         raise InvalidInput(f"time column {at!r} must hold timestamps, not {frame[at].dtype}",
                            column=at, values=frame[at].head(3).tolist())
@@ -328,7 +328,7 @@ def _fields(frame: pd.DataFrame, fields: Sequence[str] | None, at: str, keys: Se
                 if c not in skip and pd.api.types.is_numeric_dtype(frame[c])
                 and not pd.api.types.is_bool_dtype(frame[c])]
     cols = [fields] if isinstance(fields, str) else list(fields)
-    _require(frame, cols)
+    require_columns(frame, cols)
     if numeric:
         for col in cols:
             if not pd.api.types.is_numeric_dtype(frame[col]):
