@@ -153,17 +153,13 @@ def frame_store(df: pd.DataFrame, tmp_path: Any) -> FrameStore:
 
 
 def real_store(df: pd.DataFrame, tmp_path: Any) -> Any:
-    """The real store, when eventkit.open_store exists (positions follow the frame's order).
+    """The real store holding ``df`` (positions follow the frame's order).
 
     The store stamps recorded_at itself, so tests translate a datetime known_at into the
     position the frame gives it (see ``known_at_for``).
     """
-    import pytest
-
     import eventkit as ek
 
-    if not hasattr(ek, "open_store"):
-        pytest.skip("the real store has not landed yet")
     store = ek.open_store(tmp_path / "store")
     flat = df.drop(columns=["position", "version", "recorded_at"])
     store.append_frame(flat)
