@@ -186,14 +186,17 @@ def snapshot_sql(fold: Fold, source: Source, grid: Grid, *, dense: bool = False)
         k_filter += (" AND" if k_filter else " WHERE") + " _k >= 0"
     last_k = str(grid.k_end) if grid.k_end is not None else "_kmax"
     fill = (f"unnest(range(_k, coalesce(_knext, {last_k} + 1)))" if dense else "_k")
+    # Only the dense fill needs each bucket's successor and the last bucket; the window over all
+    # rows for ``_kmax`` forces the whole series into memory, so the change series skips both.
+    extra = (", lead(_k) OVER (PARTITION BY stream_id ORDER BY _k) AS _knext"
+             + (", max(_k) OVER () AS _kmax" if grid.k_end is None else "")) if dense else ""
     return f"""
 WITH b AS (
   SELECT stream_id, _k, {', '.join(partials)}, max(version) AS _v, max(position) AS _pos
   FROM (SELECT *, {grid.k_sql()} AS _k FROM {source.relation}){k_filter}
   GROUP BY stream_id, _k
 ), c AS (
-  SELECT stream_id, _k, {', '.join(combined)}, max(_v) OVER w AS version, max(_pos) OVER w AS position,
-         lead(_k) OVER (PARTITION BY stream_id ORDER BY _k) AS _knext, max(_k) OVER () AS _kmax
+  SELECT stream_id, _k, {', '.join(combined)}, max(_v) OVER w AS version, max(_pos) OVER w AS position{extra}
   FROM b WINDOW w AS (PARTITION BY stream_id ORDER BY _k ROWS UNBOUNDED PRECEDING)
 ), d AS (SELECT {fill} AS _kk, * EXCLUDE (_k) FROM c)
 SELECT {grid.at_sql('_kk')} AS at, stream_id, {', '.join(outs)}, version, position
