@@ -50,6 +50,7 @@ import pyarrow.compute as pc
 
 from . import _scenario_sql as S
 from ._batch import arrow_batch_from_frame
+from ._compare import state_diff
 from ._envelope import (
     DEFAULT_STREAM_TYPE,
     arrow_type_for,
@@ -445,29 +446,9 @@ class Scenario:
         Example:
             >>> scn.compare(balance_fold)                                     # doctest: +SKIP
         """
-        import pandas as pd
-
         base = fold.state(self.baseline, as_of=as_of, streams=streams)
         scen = fold.state(self, as_of=as_of, streams=streams)
-        names = [c for c in base.columns if c not in _OUTPUT_COLUMNS]
-        names += [c for c in scen.columns if c not in _OUTPUT_COLUMNS and c not in names]
-        both = base[["stream_id", *[c for c in names if c in base]]].merge(
-            scen[["stream_id", *[c for c in names if c in scen]]], on="stream_id", how="outer",
-            suffixes=("_baseline", "_scenario"), indicator=True)
-        out = pd.DataFrame({"stream_id": both["stream_id"]})
-        differs = np.array(both["_merge"] != "both", dtype=bool)
-        missing = pd.Series([None] * len(both), index=both.index, dtype=object)
-        for f in names:
-            b = both.get(f + "_baseline", both[f] if f in base and f not in scen else missing)
-            s = both.get(f + "_scenario", both[f] if f in scen and f not in base else missing)
-            out[f + "_baseline"], out[f + "_scenario"] = b.to_numpy(), s.to_numpy()
-            if _numeric(b) and _numeric(s):
-                if b.dtype.kind in "iu" and s.dtype.kind in "iu":
-                    out[f + "_diff"] = s.to_numpy() - b.to_numpy()
-                else:
-                    out[f + "_diff"] = _floats(s) - _floats(b)
-            differs |= ~_same(b, s)
-        return out[differs].sort_values("stream_id").reset_index(drop=True)
+        return state_diff(base, scen, key="stream_id", ignore=_OUTPUT_COLUMNS)
 
     def compare_snapshots(self, fold: Any, *, every: Any = "1D", **kw: Any) -> pd.DataFrame:
         """Snapshot series of baseline and scenario in one long frame (a ``scenario`` column).
@@ -607,28 +588,6 @@ def _describe(kind: str, **args: Any) -> str:
         else:
             shown.append(f"{k}={v!r}")
     return f"{kind}({', '.join(shown)})"
-
-
-def _numeric(s: Any) -> bool:
-    return s.dtype.kind in "iuf" or (str(s.dtype).startswith(("Int", "UInt", "Float")))
-
-
-def _floats(s: Any) -> np.ndarray:
-    return s.to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _same(a: Any, b: Any) -> np.ndarray:
-    """Element-wise equality with nulls equal to nulls and floats equal within 1e-9 relative."""
-    na, nb = a.isna().to_numpy(), b.isna().to_numpy()
-    out = na & nb
-    both = ~na & ~nb
-    if _numeric(a) and _numeric(b):
-        x, y = _floats(a), _floats(b)
-        with np.errstate(invalid="ignore"):
-            close = np.isclose(x, y, rtol=1e-9, atol=1e-12)
-        return out | (both & close)
-    eq = np.array([bool(u == v) if m else False for u, v, m in zip(a.tolist(), b.tolist(), both)], dtype=bool)
-    return out | eq
 
 
 __all__ = ["Scenario"]
