@@ -110,12 +110,16 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
     try:
         with store._catalog.write() as conn:
             if batch.ids_supplied:
-                payload = table.select(batch.payload).to_pylist() if batch.payload else [{}] * n
-                ids = table.column("event_id").to_pylist()
-                sids = table.column("stream_id").to_pylist()
-                ets = table.column("event_type").to_pylist()
-                incoming = {ids[i]: (sids[i], ets[i], payload[i]) for i in range(n) if ids[i] is not None}
-                dup = store._existing_append(conn, incoming)
+                ids = table.column("event_id").drop_null().to_pylist()
+
+                def describe(found: set[str]) -> dict[str, tuple[str, str, dict]]:
+                    rows = table.filter(pa.compute.is_in(table.column("event_id"), pa.array(list(found))))
+                    payload = rows.select(batch.payload).to_pylist() if batch.payload else [{}] * rows.num_rows
+                    return {e: (s, t, p) for e, s, t, p in zip(
+                        rows.column("event_id").to_pylist(), rows.column("stream_id").to_pylist(),
+                        rows.column("event_type").to_pylist(), payload)}
+
+                dup = store._existing_append(conn, ids, describe)
                 if dup is not None:
                     return dup
             state = Catalog.log_state(conn)

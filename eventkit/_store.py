@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import duckdb
 import numpy as np
@@ -220,11 +220,13 @@ class Store:
             order.setdefault(sid, []).append(i)
         with self._catalog.write() as conn:
             if batch.ids_supplied:
-                incoming = {
-                    batch.event_ids[i]: (batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}"))
-                    for i in range(n) if batch.event_ids[i] is not None
-                }
-                dup = self._existing_append(conn, incoming)
+                def describe(found: set[str]) -> dict[str, tuple[str, str, dict]]:
+                    return {
+                        batch.event_ids[i]: (batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}"))
+                        for i in range(n) if batch.event_ids[i] in found
+                    }
+
+                dup = self._existing_append(conn, [i for i in batch.event_ids if i is not None], describe)
                 if dup is not None:
                     return dup
             state = Catalog.log_state(conn)
@@ -292,16 +294,20 @@ class Store:
             self._fields_cache = None
         return fields
 
-    def _existing_append(self, conn: Any, incoming: dict[str, tuple[str, str, dict]]) -> AppendResult | None:
+    def _existing_append(
+        self, conn: Any, ids: list[str], describe: Callable[[set[str]], dict[str, tuple[str, str, dict]]]
+    ) -> AppendResult | None:
         """If some incoming ids are stored: the original result for an identical re-send, else an error.
 
         Ids this store generated carry their position; every id a caller supplied is in the
-        catalog's ``event_ids`` index. So the lookup never scans segments.
+        catalog's ``event_ids`` index. So the lookup never scans segments. ``describe(found)``
+        gives (stream_id, event_type, payload) of the incoming events with those ids; it is only
+        called when some are found, so a first append does not build them.
         """
         head = Catalog.meta_int(conn, "head")
         found: dict[str, int] = {}
         others = []
-        for event_id in incoming:
+        for event_id in ids:
             position = generated_position(self._catalog.id_prefix, event_id)
             if position is None:
                 others.append(event_id)
@@ -316,6 +322,7 @@ class Store:
             found.update(Catalog.known_ids(conn, others))
         if not found:
             return None
+        incoming = describe(set(found))
         con = read_snapshot(conn, self.path).connect()
         con.register("_pos", pa.table({"position": pa.array(list(found.values()), pa.int64())}))
         stored = con.execute(
@@ -330,9 +337,9 @@ class Store:
                     f"event id {event_id!r} is already stored (stream {sid!r}, {etype}) with other content; "
                     "an event id names one event forever: use a new id for a new event"
                 )
-        if len(found) < len(incoming):
+        if len(found) < len(ids):
             raise DuplicateEventId(
-                f"{len(found)} of the {len(incoming)} event ids in this append are already stored, e.g. "
+                f"{len(found)} of the {len(ids)} event ids in this append are already stored, e.g. "
                 f"{sorted(found)[:3]}; an append is all or nothing: re-send it unchanged or use new ids"
             )
         versions: dict[str, int] = {}
