@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import random
 import re
 import resource
@@ -46,6 +45,8 @@ QUICK = {"accounts": 2_000, "per_account": 20, "chunk": 20_000,
 TARGETS = {"state_rate": 20e6, "state_ratio": 500.0, "py_rate": 1e6, "py_ratio": 20.0,
            "snap_seconds": 10.0, "lookup_ms": 50.0, "peak_mb": 2048.0}
 YEAR = ("2025-01-01", "2025-12-31")
+
+from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,28 +409,6 @@ def run_task(name: str, params: dict) -> dict:
     # The sampler can miss a short peak; the task's own ru_maxrss is a floor for the tree's.
     result["peak_mb"] = max(peak[0] / 1024, result.get("self_maxrss_mb", 0.0))
     return result
-
-
-def machine() -> dict:
-    import duckdb
-    import numpy
-    import pandas
-    import pyarrow
-    from importlib.metadata import version
-
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
-    return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": os.cpu_count(), "memory_gb": round(int(mem.group(1)) / 2**20, 1) if mem else None,
-        "cpu": cpu, "python": platform.python_version(), "duckdb": duckdb.__version__,
-        "pyarrow": pyarrow.__version__, "pandas": pandas.__version__, "numpy": numpy.__version__,
-        "eventsourcing": version("eventsourcing"), "load": os.getloadavg()[0],
-    }
 
 
 def fmt_rate(r: float) -> str:

@@ -14,10 +14,8 @@ them). See benchmarks/README.md for what each benchmark measures.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import random
 import re
 import resource
@@ -52,6 +50,8 @@ TARGETS = {
     "bulk_rate": 1_000_000, "bulk_ratio": 25.0, "single_ratio": 1.5,
     "read_stream_ms": 50.0, "query_ratio": 2.0, "open_ms": 200.0,
 }
+
+from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -527,32 +527,6 @@ def run_task(name: str, params: dict, wait: float = 0.0) -> dict:
     result["other_cores_before"] = other_before
     print(f"[bench] {name} done in {result['wall_seconds']:.1f} s", file=sys.stderr, flush=True)
     return result
-
-
-def machine() -> dict:
-    import duckdb
-    import eventsourcing  # noqa: F401
-    import numpy
-    import pandas
-    import pyarrow
-    import sqlite3
-    from importlib.metadata import version
-
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = "unknown"
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal"):
-            mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    return {
-        "nproc": os.cpu_count(), "memory": mem, "cpu": cpu, "os": platform.platform(),
-        "python": platform.python_version(), "duckdb": duckdb.__version__, "pyarrow": pyarrow.__version__,
-        "pandas": pandas.__version__, "numpy": numpy.__version__, "eventsourcing": version("eventsourcing"),
-        "sqlite": sqlite3.sqlite_version, "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-    }
 
 
 def verdict(ok: bool) -> str:
