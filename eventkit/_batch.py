@@ -65,7 +65,7 @@ class ArrowBatch:
         return self.table.num_rows
 
 
-def _meta_json(meta: Any, where: str) -> str | None:
+def meta_json(meta: Any, where: str) -> str | None:
     if meta is None:
         return None
     if not isinstance(meta, Mapping):
@@ -83,7 +83,7 @@ def _meta_from_text(text: str | None) -> str | None:
         value = None
     if not isinstance(value, dict):
         raise InvalidInput("metadata text must be a JSON object of names to values", column="metadata", values=[text])
-    return _meta_json(value, "metadata column")
+    return meta_json(value, "metadata column")
 
 
 def _payload_json(data: Mapping[str, Any], types: dict[str, tuple[str, list]], where: str) -> str | None:
@@ -135,7 +135,7 @@ def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | 
             ids.append(_check_str(ev.event_id, "event_id", where))
         occurred.append(None if ev.occurred_at is None else to_micros(ev.occurred_at, what="occurred_at"))
         data.append(_payload_json(ev.data, types, where))
-        meta.append(_meta_json(ev.metadata, where))
+        meta.append(meta_json(ev.metadata, where))
     batch = HotBatch(
         stream_ids=[stream_id] * len(events),
         stream_types=[stream_type] * len(events),
@@ -189,7 +189,7 @@ def _frame_to_arrow(frame: Any) -> pa.Table:
         series = frame[col]
         try:
             if col == "metadata":
-                arrays.append(pa.array([_meta_json(v, "metadata column") if v is not None and v == v else None for v in series], pa.string()))
+                arrays.append(pa.array([meta_json(v, "metadata column") if v is not None and v == v else None for v in series], pa.string()))
             else:
                 arrays.append(pa.array(series, from_pandas=True))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as e:

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 
-from ._batch import _meta_json as meta_json
+from ._batch import meta_json
 from ._errors import InvalidInput
 
 ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
