@@ -30,9 +30,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_folds.py --write BENCHMARKS.md
 
-## Open the notebooks in JupyterLab.
+## Open the notebooks in JupyterLab (JupyterLab refuses root unless told: allowed here for root only).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean-data:
 	rm -rf data/bank data/flights reports/
