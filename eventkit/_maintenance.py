@@ -110,14 +110,12 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
     try:
         with store._catalog.write() as conn:
             if batch.ids_supplied:
-                ids = table.column("event_id").drop_null().to_pylist()
+                ids = table.column("event_id").to_pylist()
 
-                def describe(found: set[str]) -> dict[str, tuple[str, str, dict]]:
-                    rows = table.filter(pa.compute.is_in(table.column("event_id"), pa.array(list(found))))
-                    payload = rows.select(batch.payload).to_pylist() if batch.payload else [{}] * rows.num_rows
-                    return {e: (s, t, p) for e, s, t, p in zip(
-                        rows.column("event_id").to_pylist(), rows.column("stream_id").to_pylist(),
-                        rows.column("event_type").to_pylist(), payload)}
+                def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
+                    part = table.take(pa.array(rows, pa.int64()))
+                    payload = part.select(batch.payload).to_pylist() if batch.payload else [{}] * part.num_rows
+                    return list(zip(part.column("stream_id").to_pylist(), part.column("event_type").to_pylist(), payload))
 
                 dup = store._existing_append(conn, ids, describe)
                 if dup is not None:

@@ -42,6 +42,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._envelope import check_name
 from ._errors import InvalidInput, StoreError
 
 if TYPE_CHECKING:
@@ -55,7 +56,6 @@ except ImportError:  # pragma: no cover - Windows
 Handler = Callable[[pd.DataFrame], Any]
 PROJECTIONS_DIR = "projections"
 _PART = re.compile(r"^part-(\d{20})-(\d{20})\.parquet$")
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 class CheckpointConflict(StoreError):
@@ -95,9 +95,8 @@ def checkpoints(store: Store) -> pd.DataFrame:
 
 
 def _check_name(name: Any, what: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInput(f"a {what} name must be letters, digits, '_', '-' or '.'", column="name", values=[name])
-    return name
+    # One rule for every name that becomes a folder or file (see _envelope.check_name).
+    return check_name(name, f"a {what} name", names="a folder and a checkpoint")
 
 
 def _types(values: Any, what: str) -> list[str] | None:
