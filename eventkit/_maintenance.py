@@ -24,6 +24,7 @@ from ._errors import InvalidInput
 from ._progress import progress_bar
 from ._segments import SegmentInfo, SegmentStats, discard, record_segment, remove_orphans, write_segment
 from ._snapshot import read_snapshot, new_connection, sql_literal
+from ._sql import quote_ident
 
 if TYPE_CHECKING:
     from ._batch import ArrowBatch
@@ -158,7 +159,8 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
             metadata = "i.metadata::JSON::MAP(VARCHAR, VARCHAR)" if "metadata" in cols else "NULL::MAP(VARCHAR, VARCHAR)"
             data = ""
             if batch.payload:
-                data = "struct_pack(" + ", ".join(f'"{f}" := i."{f}"::{fields[f]}' for f in batch.payload) + ") AS data, "
+                data = "struct_pack(" + ", ".join(
+                    f"{quote_ident(f)} := i.{quote_ident(f)}::{fields[f]}" for f in batch.payload) + ") AS data, "
             select = (
                 f"SELECT i.position, i.stream_id, i.stream_type::VARCHAR AS stream_type, i.version, i.event_type, "
                 f"{event_id} AS event_id, {occurred} AS occurred_at, {ts} AS recorded_at, {data}{metadata} AS metadata "

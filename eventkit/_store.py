@@ -35,6 +35,7 @@ from ._envelope import (
     version_matches,
 )
 from ._errors import DuplicateEventId, InvalidInput, StoreError, WrongExpectedVersion
+from ._sql import quote_ident
 from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot
 from ._upcast import Upcaster, Upcasters
 
@@ -134,7 +135,11 @@ class Store:
         self.grace_seconds = grace_seconds
         self._catalog = Catalog(catalog_path, durability=durability, create=create)
         self._upcasters = Upcasters()  # code, not data: registered per store object
+        # Two DuckDB instances: the store's own reads never share one with the user's SQL, whose
+        # SET, macros and tables (DuckDB settings are mostly global to an instance) must not
+        # change or break what read_stream, read_all, folds and appends see.
         self._duckdb = SharedDatabase()
+        self._user_duckdb = SharedDatabase(user=True)
         self._fields_cache: tuple[int, dict[str, str]] | None = None
 
     def __repr__(self) -> str:
@@ -148,6 +153,7 @@ class Store:
 
     def close(self) -> None:
         self._duckdb.close()
+        self._user_duckdb.close()
         self._catalog.close()
 
     # -- appending ------------------------------------------------------------------------------
@@ -421,10 +427,14 @@ class Store:
     def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:
         """A new DuckDB connection whose view ``events`` is one consistent snapshot.
 
+        Connections from ``connect`` and ``sql`` share one DuckDB instance (tables and macros
+        made in one are seen by the next), separate from the one the store reads with: no
+        ``SET``, macro or table of the user's changes the store's own reads.
+
         Args:
             known_at: Cut transaction time: a position (int), or a recorded_at time.
         """
-        return self.snapshot(known_at=known_at).connect()
+        return self.snapshot(known_at=known_at).connect(self._user_duckdb.cursor())
 
     def sql(self, query: str, *, known_at: Any = None, params: Any = None) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the view ``events`` (one consistent snapshot).
@@ -628,7 +638,7 @@ class Store:
 def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str, limit: int | None, output: Output) -> Any:
     con = snap.connect()
     try:
-        payload = ", ".join(f'data."{f}" AS "{f}"' for f in snap.fields)
+        payload = ", ".join(f"data.{quote_ident(f)} AS {quote_ident(f)}" for f in snap.fields)
         select = f"SELECT {ENVELOPE_SELECT}, metadata{', ' + payload if payload else ''} FROM events"
         if where:
             select += " WHERE " + " AND ".join(where)

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 
 from ._envelope import check_name
 from ._errors import InvalidInput, StoreError
+from ._sql import quote_ident, quote_literal
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -308,11 +309,11 @@ class Projection:
     def _model_sql(self, files: list[str]) -> str:
         if not files:
             return "SELECT NULL AS _empty WHERE false"
-        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        listing = ", ".join(quote_literal(f) for f in files)
         scan = f"read_parquet([{listing}], union_by_name = true, filename = true, file_row_number = true)"
         if self.key is None:
             return f"SELECT * EXCLUDE (filename, file_row_number) FROM {scan} ORDER BY filename, file_row_number"
-        part = ", ".join(f'"{k}"' for k in self.key)
+        part = ", ".join(quote_ident(k) for k in self.key)
         return (f"SELECT * EXCLUDE (filename, file_row_number) FROM {scan} QUALIFY row_number() OVER "
                 f"(PARTITION BY {part} ORDER BY filename DESC, file_row_number DESC) = 1 ORDER BY {part}")
 
