@@ -20,6 +20,8 @@ from ._envelope import (
     Event,
     check_field_name,
     check_name,
+    check_text,
+    event_micros,
     python_value,
     reconcile,
     to_micros,
@@ -70,7 +72,11 @@ def meta_json(meta: Any, where: str) -> str | None:
         return None
     if not isinstance(meta, Mapping):
         raise InvalidInput(f"metadata must be a mapping of names to values ({where})", column="metadata", values=[meta])
-    return json.dumps({str(k): (None if v is None else str(v)) for k, v in meta.items()}, sort_keys=True)
+    out = {}
+    for k, v in meta.items():
+        key = check_text(str(k), "metadata key", where, envelope=False)
+        out[key] = None if v is None else check_text(str(v), f"metadata value of {key!r}", where, envelope=False)
+    return json.dumps(out, sort_keys=True)
 
 
 def _meta_from_text(text: str | None) -> str | None:
@@ -103,18 +109,13 @@ def _payload_json(data: Mapping[str, Any], types: dict[str, tuple[str, list]], w
             prior[1].append(value) if len(prior[1]) < 5 else None
             types[name] = (merged, prior[1])
         out[name] = jv
-    return json.dumps(out, sort_keys=True, allow_nan=False) if out else None
-
-
-def _check_str(value: Any, what: str, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"{what} must be a non-empty string ({where})", column=what, values=[value])
-    return value
+    # +-inf is a number (DuckDB reads JSON's Infinity); NaN never gets here (it means missing).
+    return json.dumps(out, sort_keys=True) if out else None
 
 
 def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | None) -> HotBatch:
     """Validate ``store.append(stream_id, events)`` input into a :class:`HotBatch`."""
-    _check_str(stream_id, "stream_id", "append")
+    check_text(stream_id, "stream_id", "append")
     if stream_type is not None:
         check_name(stream_type, "stream_type")
     if isinstance(events, Event):
@@ -127,13 +128,13 @@ def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | 
         where = f"event {i} of stream {stream_id!r}"
         if not isinstance(ev, Event):
             raise InvalidInput(f"append takes ek.Event objects; got a {type(ev).__name__} ({where})", values=[ev])
-        etypes.append(_check_str(ev.event_type, "event_type", where))
+        etypes.append(check_text(ev.event_type, "event_type", where))
         if ev.event_id is None:
             ids.append(None)
         else:
             supplied = True
-            ids.append(_check_str(ev.event_id, "event_id", where))
-        occurred.append(None if ev.occurred_at is None else to_micros(ev.occurred_at, what="occurred_at"))
+            ids.append(check_text(ev.event_id, "event_id", where))
+        occurred.append(None if ev.occurred_at is None else event_micros(ev.occurred_at, what="occurred_at"))
         data.append(_payload_json(ev.data, types, where))
         meta.append(meta_json(ev.metadata, where))
     batch = HotBatch(
@@ -184,6 +185,8 @@ def _frame_to_arrow(frame: Any) -> pa.Table:
         raise InvalidInput(f"append_frame takes a pandas DataFrame or a pyarrow Table, not a {type(frame).__name__}")
     if len(set(map(str, frame.columns))) != len(frame.columns):
         raise InvalidInput("the frame has duplicate column names", values=list(frame.columns))
+    for col in frame.columns:
+        check_text(str(col), "column name", envelope=False)
     arrays, names = [], []
     for col in frame.columns:
         series = frame[col]
@@ -192,6 +195,13 @@ def _frame_to_arrow(frame: Any) -> pa.Table:
                 arrays.append(pa.array([meta_json(v, "metadata column") if v is not None and v == v else None for v in series], pa.string()))
             else:
                 arrays.append(pa.array(series, from_pandas=True))
+        except UnicodeEncodeError:
+            bad = [v for v in series if isinstance(v, str) and not _encodable(v)]
+            raise InvalidInput(
+                f"column {col!r} holds text with a lone surrogate (half of a UTF-16 pair), which no UTF-8 "
+                "store can hold; decode the source text properly (or replace it) first",
+                column=str(col), values=bad,
+            ) from None
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as e:
             bad = [v for v in series.head(1000) if v is not None and not isinstance(v, (str, int, float, bool))]
             raise InvalidInput(
@@ -202,6 +212,14 @@ def _frame_to_arrow(frame: Any) -> pa.Table:
             ) from None
         names.append(str(col))
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _string_column(table: pa.Table, name: str, *, required: bool) -> pa.Array | None:
@@ -224,6 +242,13 @@ def _string_column(table: pa.Table, name: str, *, required: bool) -> pa.Array | 
         if pc.any(bad).as_py():
             rows = pc.indices_nonzero(pc.fill_null(bad, True)).to_pylist()[:5]
             raise InvalidInput(f"column {name!r} has null or empty values at rows {rows}; every event needs one", column=name)
+    if name != "stream_type":  # stream types are names, checked as such
+        nul = pc.match_substring(col, "\x00")
+        if pc.any(nul).as_py():
+            raise InvalidInput(
+                f"column {name!r} holds NUL characters (\\x00); remove them", column=name,
+                values=col.filter(pc.fill_null(nul, False)).slice(0, 5).to_pylist(),
+            )
     return col
 
 
@@ -235,23 +260,49 @@ def _time_column(table: pa.Table, name: str) -> pa.Array | None:
     if pa.types.is_null(t):
         return None
     if pa.types.is_timestamp(t):
-        # A naive timestamp means UTC (documented): cast keeps the wall-clock value as UTC.
-        return col.cast(pa.timestamp("us", tz=t.tz or "UTC")).cast(pa.timestamp("us", tz="UTC"))
+        return utc_micros(col, name)
     if pa.types.is_date(t):
         return col.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         import pandas as pd
 
+        blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+        if pc.any(blank).as_py():
+            # Null means "when it is recorded"; empty text is more likely a lost value.
+            rows = pc.indices_nonzero(pc.fill_null(blank, False)).to_pylist()[:5]
+            raise InvalidInput(
+                f"column {name!r} holds empty text at rows {rows}; give a time, or null for 'when recorded'",
+                column=name,
+            )
         values = col.to_pandas()
         try:
             parsed = pd.to_datetime(values, utc=True, format="ISO8601")
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             bad = [v for v in values if v is not None and pd.isna(pd.to_datetime(v, errors="coerce", utc=True))]
             raise InvalidInput(f"column {name!r} holds text that is not an ISO 8601 time", column=name, values=bad) from None
-        return pa.array(parsed, pa.timestamp("us", tz="UTC"))
+        return utc_micros(pa.array(parsed), name)
     raise InvalidInput(
         f"column {name!r} must hold timestamps or ISO 8601 strings, not {t}", column=name, values=col.slice(0, 3).to_pylist()
     )
+
+
+def utc_micros(col: pa.Array, name: str) -> pa.Array:
+    """A timestamp column as UTC microseconds, refusing values with nanoseconds (not kept exactly).
+
+    A naive timestamp means UTC (documented): the cast keeps its wall-clock value as UTC.
+    """
+    t = col.type
+    try:
+        return col.cast(pa.timestamp("us", tz=t.tz or "UTC")).cast(pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:
+        ticks = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        per_us = {"ns": 1000}.get(t.unit, 1)
+        bad = col.filter(pa.array((ticks % per_us) != 0)).slice(0, 5).to_pylist() if per_us > 1 else []
+        raise InvalidInput(
+            f"column {name!r} holds times with nanoseconds, but eventkit keeps times to the microsecond; "
+            "round them first (e.g. series.dt.floor('us'))",
+            column=name, values=bad,
+        ) from None
 
 
 def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
@@ -311,8 +362,8 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
         target = arrow_type_for(kind)
-        if pa.types.is_timestamp(col.type) and col.type.tz is None:
-            col = col.cast(pa.timestamp("us", tz="UTC"))
+        if pa.types.is_timestamp(col.type):
+            col = utc_micros(col, name)
         try:
             col = col.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:

@@ -32,8 +32,9 @@ ENVELOPE_COLUMNS = (
 """The envelope's column names, in the order every read returns them."""
 
 DEFAULT_STREAM_TYPE = "default"
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
-_FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# Matched with fullmatch: "$" would let a trailing newline through ("acct\n" naming a folder).
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 class _Sentinel:
@@ -135,20 +136,55 @@ def generated_position(prefix: str, event_id: str) -> int | None:
     return (int(m.group(4), 16) << 48) | int(m.group(5), 16)
 
 
-def check_name(value: Any, what: str) -> str:
-    """Validate a stream_type (it names a folder): letters, digits, ``_ . -``."""
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+def check_name(value: Any, what: str, *, names: str = "a folder of segments") -> str:
+    """Validate a name that becomes a folder or file name (stream_type, projection, subscription).
+
+    1-128 characters of letters, digits, ``_ . -``, starting with a letter, digit or ``_`` (so
+    never ``.``, ``..`` or a hidden file), and nothing else: no newline, no path separator.
+    """
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise InvalidInput(
-            f"{what} must be 1-128 characters of letters, digits, '_', '.', '-' "
-            "(it names a folder of segments)",
+            f"{what} must be 1-128 characters of letters, digits, '_', '.', '-', starting with a "
+            f"letter, digit or '_' (it names {names})",
             column=what,
             values=[value],
         )
     return value
 
 
+def check_text(value: Any, what: str, where: str = "", *, envelope: bool = True) -> str:
+    """Validate text the store keeps: a non-empty str that UTF-8 can encode.
+
+    Envelope text (stream and event ids, event types) also may not hold NUL: the catalog looks
+    ids up through SQLite JSON functions and SQL text, where NUL ends a string. Payload strings
+    and metadata may hold NUL (they read back exactly); lone surrogates are refused everywhere,
+    since no UTF-8 file or database can hold them.
+
+    Args:
+        value: The text.
+        what: Its name in the error message (``stream_id``, ``metadata key`` ...).
+        where: Which event, for the error message.
+        envelope: Envelope text: must be non-empty and hold no NUL.
+    """
+    suffix = f" ({where})" if where else ""
+    if not isinstance(value, str) or (envelope and not value):
+        raise InvalidInput(f"{what} must be a non-empty string{suffix}", column=what, values=[value])
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(
+                f"{what} holds a lone surrogate (half of a UTF-16 pair), which no UTF-8 store can hold{suffix}; "
+                "decode the source text properly (or replace it) first",
+                column=what, values=[value],
+            ) from None
+    if envelope and "\x00" in value:
+        raise InvalidInput(f"{what} holds a NUL character (\\x00){suffix}; remove it", column=what, values=[value])
+    return value
+
+
 def check_field_name(name: Any) -> str:
-    if not isinstance(name, str) or not _FIELD_RE.match(name):
+    if not isinstance(name, str) or not _FIELD_RE.fullmatch(name):
         raise InvalidInput(
             "payload field names must be identifiers (letters, digits, '_', not starting with a digit)",
             column=str(name),
@@ -216,30 +252,73 @@ def reconcile(field_name: str, store_type: str | None, incoming: str, *, values:
     )
 
 
+def event_micros(value: Any, *, what: str) -> int:
+    """A time the store keeps (occurred_at, a payload time) as UTC microseconds, exactly.
+
+    Unlike :func:`to_micros` (which cuts query times to the microsecond), a stored time with
+    nanoseconds is refused: it would not read back as given.
+    """
+    nanos = 0
+    if isinstance(value, np.datetime64):
+        unit = np.datetime_data(value.dtype)[0]
+        per_us = {"ns": 10**3, "ps": 10**6, "fs": 10**9, "as": 10**12}.get(unit)
+        if per_us and not np.isnat(value):
+            nanos = int(value.astype(np.int64)) % per_us
+    elif hasattr(value, "nanosecond"):  # a pandas Timestamp
+        nanos = int(getattr(value, "nanosecond") or 0)
+    if nanos:
+        raise InvalidInput(
+            f"{what} has nanoseconds, but eventkit keeps times to the microsecond; round them first "
+            "(e.g. series.dt.floor('us'))",
+            column=what, values=[value],
+        )
+    return to_micros(value, what=what)
+
+
 def python_value(field_name: str, value: Any) -> tuple[str, Any]:
     """Classify one payload value: its DuckDB type and its JSON-ready form.
 
+    Rules (the same for every append path): NaN means missing; +-inf is a number and reads back
+    as such; integers must fit 64 bits; text must be encodable as UTF-8; times must fit years
+    1-9999 in UTC and carry no nanoseconds.
+
     Raises:
-        InvalidInput: for values that are not flat scalars (dicts, lists, objects).
+        InvalidInput: for values that are not flat scalars (dicts, lists, durations, objects),
+            or that the store could not read back exactly.
     """
     if value is None:
         return NULL_TYPE, None
     if isinstance(value, (bool, np.bool_)):
         return "BOOLEAN", bool(value)
+    if isinstance(value, (np.timedelta64, dt.timedelta)):  # np.timedelta64 is an np.integer
+        raise InvalidInput(
+            f"payload field {field_name!r} holds a duration ({type(value).__name__}), which eventkit cannot store: "
+            "store it as a number with its unit in the field name (e.g. seconds: td.total_seconds())",
+            column=field_name, values=[value],
+        )
     if isinstance(value, (int, np.integer)):
         v = int(value)
         if not -(2**63) <= v < 2**63:
             raise InvalidInput(f"payload field {field_name!r} holds an integer outside 64 bits", column=field_name, values=[value])
         return "BIGINT", v
     if isinstance(value, (float, np.floating, decimal.Decimal)):
-        f = float(value)
+        try:
+            f = float(value)
+        except (ValueError, OverflowError):  # Decimal('sNaN')
+            f = None
+        if f is None or (math.isinf(f) and isinstance(value, decimal.Decimal) and value.is_finite()):
+            raise InvalidInput(
+                f"payload field {field_name!r} holds a number a 64-bit float cannot hold", column=field_name, values=[value]
+            )
         return ("DOUBLE", None) if math.isnan(f) else ("DOUBLE", f)
     if isinstance(value, str):
-        return "VARCHAR", value
+        return "VARCHAR", check_text(value, f"payload field {field_name!r}", envelope=False)
     if isinstance(value, (dt.datetime, np.datetime64)):
         if isinstance(value, dt.datetime) and value != value:  # pandas NaT
             return NULL_TYPE, None
-        return "TIMESTAMPTZ", iso_from_micros(to_micros(value, what=field_name))
+        if isinstance(value, np.datetime64) and np.isnat(value):
+            return NULL_TYPE, None
+        return "TIMESTAMPTZ", iso_from_micros(event_micros(value, what=field_name))
     if isinstance(value, dt.date):
         return "DATE", value.isoformat()
     raise InvalidInput(
@@ -280,7 +359,7 @@ def arrow_kind(field_name: str, arrow_type: Any) -> str:
 
 
 ARROW_TYPES = {
-    "BOOLEAN": "bool",
+    "BOOLEAN": "bool_",
     "BIGINT": "int64",
     "DOUBLE": "float64",
     "VARCHAR": "string",

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 
 from ._batch import meta_json
+from ._envelope import check_text
 from ._errors import InvalidInput
 
 ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
@@ -64,13 +65,22 @@ def table_from_records(rows: list[dict[str, Any]]) -> pa.Table:
     names = dict.fromkeys(k for row in rows for k in row)
     columns = {}
     for name in names:
+        check_text(name, "field name", envelope=False)
         values = [row.get(name) for row in rows]
         if name == "metadata":
             columns[name] = pa.array([metadata_json(v, f"event {i + 1}") for i, v in enumerate(values)], pa.string())
             continue
         try:
             columns[name] = pa.array(values)
+        except UnicodeEncodeError:
+            for i, v in enumerate(values):
+                if isinstance(v, str):
+                    check_text(v, f"field {name!r}", f"event {i + 1}", envelope=False)
+            raise  # pragma: no cover - a surrogate the check above did not find
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            huge = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63]
+            if huge:
+                raise InvalidInput(f"field {name!r} holds an integer outside 64 bits", column=name, values=huge) from None
             kinds = sorted({type(v).__name__ for v in values if v is not None})
             raise InvalidInput(
                 f"field {name!r} mixes kinds of value ({', '.join(kinds)}); give it one kind in every event"

@@ -24,6 +24,7 @@ from ._errors import InvalidInput
 from ._progress import progress_bar
 from ._segments import SegmentInfo, SegmentStats, discard, record_segment, remove_orphans, write_segment
 from ._snapshot import read_snapshot, new_connection, sql_literal
+from ._sql import quote_ident
 
 if TYPE_CHECKING:
     from ._batch import ArrowBatch
@@ -110,14 +111,12 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
     try:
         with store._catalog.write() as conn:
             if batch.ids_supplied:
-                ids = table.column("event_id").drop_null().to_pylist()
+                ids = table.column("event_id").to_pylist()
 
-                def describe(found: set[str]) -> dict[str, tuple[str, str, dict]]:
-                    rows = table.filter(pa.compute.is_in(table.column("event_id"), pa.array(list(found))))
-                    payload = rows.select(batch.payload).to_pylist() if batch.payload else [{}] * rows.num_rows
-                    return {e: (s, t, p) for e, s, t, p in zip(
-                        rows.column("event_id").to_pylist(), rows.column("stream_id").to_pylist(),
-                        rows.column("event_type").to_pylist(), payload)}
+                def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
+                    part = table.take(pa.array(rows, pa.int64()))
+                    payload = part.select(batch.payload).to_pylist() if batch.payload else [{}] * part.num_rows
+                    return list(zip(part.column("stream_id").to_pylist(), part.column("event_type").to_pylist(), payload))
 
                 dup = store._existing_append(conn, ids, describe)
                 if dup is not None:
@@ -160,7 +159,8 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
             metadata = "i.metadata::JSON::MAP(VARCHAR, VARCHAR)" if "metadata" in cols else "NULL::MAP(VARCHAR, VARCHAR)"
             data = ""
             if batch.payload:
-                data = "struct_pack(" + ", ".join(f'"{f}" := i."{f}"::{fields[f]}' for f in batch.payload) + ") AS data, "
+                data = "struct_pack(" + ", ".join(
+                    f"{quote_ident(f)} := i.{quote_ident(f)}::{fields[f]}" for f in batch.payload) + ") AS data, "
             select = (
                 f"SELECT i.position, i.stream_id, i.stream_type::VARCHAR AS stream_type, i.version, i.event_type, "
                 f"{event_id} AS event_id, {occurred} AS occurred_at, {ts} AS recorded_at, {data}{metadata} AS metadata "

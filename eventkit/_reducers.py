@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, Union
 
 from eventkit._errors import InvalidFold
+from eventkit._sql import double_literal, quote_ident, quote_literal
 
 #: Envelope columns a reducer may name directly (they win over a payload field of the same
 #: name; reach such a payload field as ``"data.<name>"``).
@@ -50,8 +51,7 @@ def _is_numeric(sql_type: str) -> bool:
     return sql_type in _NUMERIC or sql_type.startswith("DECIMAL")
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_quote = quote_ident
 
 
 def _lit(value: Any) -> str:
@@ -63,9 +63,9 @@ def _lit(value: Any) -> str:
     if isinstance(value, int):
         return f"{value}::BIGINT" if -(2**63) <= value < 2**63 else f"{value}::HUGEINT"
     if isinstance(value, float):
-        return f"{value!r}::DOUBLE"
+        return double_literal(value)
     if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+        return quote_literal(value)
     raise InvalidFold(f"constant {value!r} of type {type(value).__name__} is not supported in a fold")
 
 

@@ -31,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from ._errors import InvalidInput
+from ._sql import quote_ident, quote_literal
 
 BASE = "_ek_base"
 ENVELOPE = ("position", "stream_id", "stream_type", "version", "event_type", "event_id",
@@ -48,14 +49,8 @@ _DUCK_KINDS = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ", "TIMESTAMP": "TIMESTAM
                "UBIGINT": "BIGINT", "UINTEGER": "BIGINT", "USMALLINT": "BIGINT", "UTINYINT": "BIGINT"}
 
 
-def q(name: str) -> str:
-    """Quote an identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    """Quote a string literal."""
-    return "'" + value.replace("'", "''") + "'"
+q = quote_ident  # short names: the scenario SQL below uses them on every line
+lit = quote_literal
 
 
 def ts_lit(t: _dt.datetime) -> str:

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from ._catalog import Catalog
+from ._sql import quote_ident, quote_literal
 
 _HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
 _EMPTY = (
@@ -30,8 +31,7 @@ _EMPTY = (
 ENVELOPE_SELECT = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at"
 
 
-def sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+sql_literal = quote_literal  # the name the store's modules use
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
@@ -48,14 +48,20 @@ class SharedDatabase:
     A forked child process gets its own instance (a DuckDB instance must not cross a fork).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, user: bool = False) -> None:
         self._db: duckdb.DuckDBPyConnection | None = None
         self._pid = 0
+        self._user = user
         _LIVE.add(self)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         if self._db is not None and self._pid != os.getpid():
             _abandon(self)
+        if self._user and self._db is not None and not _file_access(self._db):
+            # The user's SQL turned off file access (it cannot be turned back on): the events
+            # view reads files, so later user SQL gets a new instance. Relations still held on
+            # the old one keep it alive until they go.
+            self._db = None
         if self._db is None:
             self._db = duckdb.connect()
             self._db.execute("SET parquet_metadata_cache = true")
@@ -70,6 +76,10 @@ class SharedDatabase:
         elif self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _file_access(db: duckdb.DuckDBPyConnection) -> bool:
+    return bool(db.execute("SELECT current_setting('enable_external_access')").fetchall()[0][0])
 
 
 _LIVE: weakref.WeakSet[SharedDatabase] = weakref.WeakSet()
@@ -132,7 +142,7 @@ class Snapshot:
         # An empty relation typed with the store's whole schema: it fixes the envelope types for
         # an empty snapshot and gives ``data`` every field of the store, even when the files this
         # snapshot scans (pruned, or cut in time) hold only some of them.
-        struct = ", ".join(f'"{f}" {t}' for f, t in self.fields.items())
+        struct = ", ".join(f"{quote_ident(f)} {t}" for f, t in self.fields.items())
         parts.append(_EMPTY.format(data=f"NULL::STRUCT({struct}) AS data, " if self.fields else ""))
         body = " UNION ALL BY NAME ".join(parts)
         data_col = "data" if self.fields else "NULL::MAP(VARCHAR, VARCHAR) AS data"

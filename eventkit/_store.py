@@ -26,6 +26,7 @@ from ._envelope import (
     Event,
     check_expected_version,
     check_name,
+    check_text,
     generated_event_id,
     generated_position,
     micros_now,
@@ -34,6 +35,7 @@ from ._envelope import (
     version_matches,
 )
 from ._errors import DuplicateEventId, InvalidInput, StoreError, WrongExpectedVersion
+from ._sql import quote_ident
 from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot
 from ._upcast import Upcaster, Upcasters
 
@@ -76,10 +78,25 @@ def parse_known_at(known_at: Any) -> tuple[int | None, int | None]:
     if isinstance(known_at, (bool, np.bool_)):
         raise InvalidInput("known_at must be a position (int), a datetime or an ISO string", values=[known_at])
     if isinstance(known_at, (int, np.integer)):
-        if known_at < 0:
-            raise InvalidInput("known_at position must be >= 0", values=[known_at])
-        return int(known_at), None
+        return whole_number(known_at, "known_at"), None
     return None, to_micros(known_at, what="known_at")
+
+
+def whole_number(value: Any, name: str, *, minimum: int = 0) -> int:
+    """A position, version or limit argument as an int the catalog and DuckDB can hold (64 bits)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not (
+        minimum <= int(value) < 2**63
+    ):
+        raise InvalidInput(f"{name} must be a whole number from {minimum} to 2**63 - 1", column=name, values=[value])
+    return int(value)
+
+
+def _time_range(value: Any, name: str) -> tuple[Any, Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise InvalidInput(
+            f"{name} must be a pair (start, end), either of which may be None", column=name, values=[value]
+        )
+    return value[0], value[1]
 
 
 class Store:
@@ -118,7 +135,11 @@ class Store:
         self.grace_seconds = grace_seconds
         self._catalog = Catalog(catalog_path, durability=durability, create=create)
         self._upcasters = Upcasters()  # code, not data: registered per store object
+        # Two DuckDB instances: the store's own reads never share one with the user's SQL, whose
+        # SET, macros and tables (DuckDB settings are mostly global to an instance) must not
+        # change or break what read_stream, read_all, folds and appends see.
         self._duckdb = SharedDatabase()
+        self._user_duckdb = SharedDatabase(user=True)
         self._fields_cache: tuple[int, dict[str, str]] | None = None
 
     def __repr__(self) -> str:
@@ -132,6 +153,7 @@ class Store:
 
     def close(self) -> None:
         self._duckdb.close()
+        self._user_duckdb.close()
         self._catalog.close()
 
     # -- appending ------------------------------------------------------------------------------
@@ -220,13 +242,10 @@ class Store:
             order.setdefault(sid, []).append(i)
         with self._catalog.write() as conn:
             if batch.ids_supplied:
-                def describe(found: set[str]) -> dict[str, tuple[str, str, dict]]:
-                    return {
-                        batch.event_ids[i]: (batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}"))
-                        for i in range(n) if batch.event_ids[i] in found
-                    }
+                def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
+                    return [(batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}")) for i in rows]
 
-                dup = self._existing_append(conn, [i for i in batch.event_ids if i is not None], describe)
+                dup = self._existing_append(conn, batch.event_ids, describe)
                 if dup is not None:
                     return dup
             state = Catalog.log_state(conn)
@@ -281,6 +300,7 @@ class Store:
         if self._fields_cache is None or self._fields_cache[0] != state["fields_version"]:
             self._fields_cache = (state["fields_version"], Catalog.fields(conn))
         fields = dict(self._fields_cache[1])
+        _check_field_case(incoming, fields)
         changed = False
         for name, (kind, samples) in incoming.items():
             merged = reconcile(name, fields.get(name), kind, values=samples)
@@ -295,19 +315,22 @@ class Store:
         return fields
 
     def _existing_append(
-        self, conn: Any, ids: list[str], describe: Callable[[set[str]], dict[str, tuple[str, str, dict]]]
+        self, conn: Any, ids: Sequence[str | None], describe: Callable[[list[int]], list[tuple[str, str, dict]]]
     ) -> AppendResult | None:
         """If some incoming ids are stored: the original result for an identical re-send, else an error.
 
         Ids this store generated carry their position; every id a caller supplied is in the
-        catalog's ``event_ids`` index. So the lookup never scans segments. ``describe(found)``
-        gives (stream_id, event_type, payload) of the incoming events with those ids; it is only
-        called when some are found, so a first append does not build them.
+        catalog's ``event_ids`` index. So the lookup never scans segments. ``ids`` has one entry
+        per incoming event (None: no id); ``describe(rows)`` gives (stream_id, event_type,
+        payload) of those incoming events, and is only called when some ids are found, so a
+        first append does not build them.
         """
         head = Catalog.meta_int(conn, "head")
         found: dict[str, int] = {}
         others = []
         for event_id in ids:
+            if event_id is None:
+                continue
             position = generated_position(self._catalog.id_prefix, event_id)
             if position is None:
                 others.append(event_id)
@@ -322,31 +345,74 @@ class Store:
             found.update(Catalog.known_ids(conn, others))
         if not found:
             return None
-        incoming = describe(set(found))
-        con = read_snapshot(conn, self.path).connect()
-        con.register("_pos", pa.table({"position": pa.array(list(found.values()), pa.int64())}))
-        stored = con.execute(
-            "SELECT event_id, stream_id, event_type, data, version, position "
-            "FROM events WHERE position IN (SELECT position FROM _pos)"
-        ).fetchall()
-        con.close()
-        for event_id, sid, etype, data, _, _ in stored:
-            new = incoming[event_id]
+        given = [i for i, e in enumerate(ids) if e is not None]
+        rows = [i for i in given if ids[i] in found]
+        stored = self._stored_at(conn, [found[ids[i]] for i in rows])
+        for i, new in zip(rows, describe(rows)):
+            event_id = ids[i]
+            _, sid, etype, data, _ = stored[found[event_id]]
             if (sid, etype, canonical_payload(data)) != (new[0], new[1], canonical_payload(new[2])):
                 raise DuplicateEventId(
                     f"event id {event_id!r} is already stored (stream {sid!r}, {etype}) with other content; "
                     "an event id names one event forever: use a new id for a new event"
                 )
-        if len(found) < len(ids):
+        if len(found) < len(given):
             raise DuplicateEventId(
-                f"{len(found)} of the {len(ids)} event ids in this append are already stored, e.g. "
+                f"{len(found)} of the {len(given)} event ids in this append are already stored, e.g. "
                 f"{sorted(found)[:3]}; an append is all or nothing: re-send it unchanged or use new ids"
             )
+        if len(given) < len(ids):
+            return self._mixed_resend(conn, ids, found, describe, head)
         versions: dict[str, int] = {}
-        for _, sid, _, _, version, _ in stored:
+        for _, sid, _, _, version in stored.values():
             versions[sid] = max(version, versions.get(sid, 0))
-        positions = [r[5] for r in stored]
-        return AppendResult(min(positions), max(positions), versions, duplicate=True)
+        return AppendResult(min(stored), max(stored), versions, duplicate=True)
+
+    def _stored_at(self, conn: Any, positions: list[int]) -> dict[int, tuple]:
+        """position -> (event_id, stream_id, event_type, data, version) of stored events."""
+        con = read_snapshot(conn, self.path).connect()
+        try:
+            con.register("_pos", pa.table({"position": pa.array(positions, pa.int64())}))
+            rows = con.execute(
+                "SELECT position, event_id, stream_id, event_type, data, version "
+                "FROM events WHERE position IN (SELECT position FROM _pos)"
+            ).fetchall()
+        finally:
+            con.close()
+        return {r[0]: r[1:] for r in rows}
+
+    def _mixed_resend(self, conn: Any, ids: Sequence[str | None], found: dict[str, int],
+                      describe: Callable[[list[int]], list[tuple[str, str, dict]]], head: int) -> AppendResult:
+        """A re-send whose events only partly carry ids: the original append, found by position.
+
+        An append's events take consecutive positions in their order, so the stored ids fix
+        where the original began; every event of the re-send, with an id or without, must then
+        be the stored event at its place.
+        """
+        starts = {found[e] - i for i, e in enumerate(ids) if e is not None}
+        first = min(starts)
+        last = first + len(ids) - 1
+        example = sorted(found)[:3]
+        problem = None
+        if len(starts) > 1 or first < 1 or last > head:
+            problem = "in other places"
+        else:
+            stored = self._stored_at(conn, list(range(first, last + 1)))
+            for i, new in enumerate(describe(list(range(len(ids))))):
+                _, sid, etype, data, _ = stored[first + i]
+                if (sid, etype, canonical_payload(data)) != (new[0], new[1], canonical_payload(new[2])):
+                    problem = f"next to other events (the event at position {first + i} differs from event {i})"
+                    break
+        if problem is not None:
+            raise DuplicateEventId(
+                f"event ids {example} are already stored, but {problem} than in this append; an append "
+                "whose events only partly carry ids is a re-send only when unchanged: re-send it unchanged, "
+                "or give every event an id"
+            )
+        versions: dict[str, int] = {}
+        for _, sid, _, _, version in stored.values():
+            versions[sid] = max(version, versions.get(sid, 0))
+        return AppendResult(first, last, versions, duplicate=True)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -361,10 +427,14 @@ class Store:
     def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:
         """A new DuckDB connection whose view ``events`` is one consistent snapshot.
 
+        Connections from ``connect`` and ``sql`` share one DuckDB instance (tables and macros
+        made in one are seen by the next), separate from the one the store reads with: no
+        ``SET``, macro or table of the user's changes the store's own reads.
+
         Args:
             known_at: Cut transaction time: a position (int), or a recorded_at time.
         """
-        return self.snapshot(known_at=known_at).connect()
+        return self.snapshot(known_at=known_at).connect(self._user_duckdb.cursor())
 
     def sql(self, query: str, *, known_at: Any = None, params: Any = None) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the view ``events`` (one consistent snapshot).
@@ -394,14 +464,15 @@ class Store:
             known_at: Cut transaction time (position or recorded_at).
             output: ``"pandas"`` (a DataFrame) or ``"arrow"`` (a pyarrow Table).
         """
+        check_text(stream_id, "stream_id")
         snap = self.snapshot(known_at=known_at, stream_id=stream_id)
         where, params = ["stream_id = ?"], [stream_id]
         if from_version is not None:
             where.append("version >= ?")
-            params.append(int(from_version))
+            params.append(whole_number(from_version, "from_version"))
         if to_version is not None:
             where.append("version <= ?")
-            params.append(int(to_version))
+            params.append(whole_number(to_version, "to_version"))
         order = "version DESC" if backwards else "version"
         return _flat_query(snap, where, params, order, None, output)
 
@@ -434,15 +505,21 @@ class Store:
             limit: At most this many events.
             output: ``"pandas"`` or ``"arrow"``.
         """
+        if from_position is not None:
+            from_position = whole_number(from_position, "from_position")
+        if limit is not None:
+            limit = whole_number(limit, "limit")
+        occurred_between = None if occurred_between is None else _time_range(occurred_between, "occurred_between")
+        recorded_between = None if recorded_between is None else _time_range(recorded_between, "recorded_between")
         snap = self.snapshot(known_at=known_at, stream_types=stream_types, from_position=from_position)
         where: list[str] = []
         params: list[Any] = []
         if from_position is not None:
             where.append("position >= ?")
-            params.append(int(from_position))
+            params.append(from_position)
         if to_position is not None:
             where.append("position <= ?")
-            params.append(int(to_position))
+            params.append(whole_number(to_position, "to_position"))
         for column, values in (("event_type", event_types), ("stream_type", stream_types), ("stream_id", stream_ids)):
             if values is not None:
                 values = [values] if isinstance(values, str) else list(values)
@@ -561,7 +638,7 @@ class Store:
 def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str, limit: int | None, output: Output) -> Any:
     con = snap.connect()
     try:
-        payload = ", ".join(f'data."{f}" AS "{f}"' for f in snap.fields)
+        payload = ", ".join(f"data.{quote_ident(f)} AS {quote_ident(f)}" for f in snap.fields)
         select = f"SELECT {ENVELOPE_SELECT}, metadata{', ' + payload if payload else ''} FROM events"
         if where:
             select += " WHERE " + " AND ".join(where)
@@ -574,6 +651,24 @@ def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str,
         return rel.to_arrow_table() if output == "arrow" else rel.df()
     finally:
         con.close()
+
+
+def _check_field_case(incoming: Mapping[str, Any], fields: Mapping[str, str]) -> None:
+    """Refuse a payload field whose name differs from another only in case.
+
+    DuckDB's struct field names are case-insensitive: ``Amount`` next to ``amount`` would make
+    every later read of the store fail, so the second spelling is refused up front.
+    """
+    seen = {name.lower(): name for name in fields}
+    for name in incoming:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            where = "the store has" if other in fields else "this append also has"
+            raise InvalidInput(
+                f"payload field {name!r} differs only in case from field {other!r} ({where} it); "
+                f"field names are case-insensitive in SQL: use {other!r} or another name",
+                column=name, values=[name],
+            )
 
 
 def _resolve_type(stream_id: str, existing: str | None, given: set[str | None]) -> str:

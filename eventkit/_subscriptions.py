@@ -42,7 +42,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._envelope import check_name
 from ._errors import InvalidInput, StoreError
+from ._sql import quote_ident, quote_literal
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -55,7 +57,6 @@ except ImportError:  # pragma: no cover - Windows
 Handler = Callable[[pd.DataFrame], Any]
 PROJECTIONS_DIR = "projections"
 _PART = re.compile(r"^part-(\d{20})-(\d{20})\.parquet$")
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 class CheckpointConflict(StoreError):
@@ -95,9 +96,8 @@ def checkpoints(store: Store) -> pd.DataFrame:
 
 
 def _check_name(name: Any, what: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInput(f"a {what} name must be letters, digits, '_', '-' or '.'", column="name", values=[name])
-    return name
+    # One rule for every name that becomes a folder or file (see _envelope.check_name).
+    return check_name(name, f"a {what} name", names="a folder and a checkpoint")
 
 
 def _types(values: Any, what: str) -> list[str] | None:
@@ -309,11 +309,11 @@ class Projection:
     def _model_sql(self, files: list[str]) -> str:
         if not files:
             return "SELECT NULL AS _empty WHERE false"
-        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        listing = ", ".join(quote_literal(f) for f in files)
         scan = f"read_parquet([{listing}], union_by_name = true, filename = true, file_row_number = true)"
         if self.key is None:
             return f"SELECT * EXCLUDE (filename, file_row_number) FROM {scan} ORDER BY filename, file_row_number"
-        part = ", ".join(f'"{k}"' for k in self.key)
+        part = ", ".join(quote_ident(k) for k in self.key)
         return (f"SELECT * EXCLUDE (filename, file_row_number) FROM {scan} QUALIFY row_number() OVER "
                 f"(PARTITION BY {part} ORDER BY filename DESC, file_row_number DESC) = 1 ORDER BY {part}")
 

@@ -48,14 +48,20 @@ def to_utc(value: Any, *, name: str = "time", error: type[EventKitError] = Inval
         if value is pd.NaT:
             raise _bad(value, name, error)
         if isinstance(value, pd.Timestamp):
-            ts = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
-            return ts.floor("us").to_pydatetime()
+            try:
+                ts = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+                return ts.floor("us").to_pydatetime()
+            except (OverflowError, pd.errors.OutOfBoundsDatetime):
+                raise _out_of_range(value, name, error) from None
     except ImportError:  # pragma: no cover - pandas is a dependency
         pass
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             return value.replace(tzinfo=_UTC)
-        return value.astimezone(_UTC)
+        try:
+            return value.astimezone(_UTC)
+        except OverflowError:  # year 1 at +05:00 is year 0 in UTC; 9999 at -05:00 is 10000
+            raise _out_of_range(value, name, error) from None
     if isinstance(value, _dt.date):
         return _dt.datetime(value.year, value.month, value.day, tzinfo=_UTC)
     if isinstance(value, str):
@@ -118,6 +124,13 @@ def parse_known_at(value: Any) -> int | _dt.datetime | None:
     if type_name.startswith("numpy.int") or type_name.startswith("numpy.uint"):
         return parse_known_at(int(value))
     return to_utc(value, name="known_at")
+
+
+def _out_of_range(value: Any, name: str, error: type[EventKitError]) -> EventKitError:
+    return error(
+        f"{name}={value!r} is outside years 1-9999 once converted to UTC; eventkit keeps times in UTC "
+        "within that range"
+    )
 
 
 def _bad(value: Any, name: str, error: type[EventKitError] = InvalidFold) -> EventKitError:

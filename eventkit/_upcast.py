@@ -41,18 +41,15 @@ from typing import Any, Mapping, Sequence
 import duckdb
 
 from ._errors import InvalidInput
+from ._sql import quote_ident, quote_literal
 
 SCHEMA_VERSION_KEY = "schema_version"
 _ENVELOPE = ("position", "stream_id", "stream_type", "version", "event_type", "event_id",
              "occurred_at", "recorded_at", "data", "metadata")
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_q = quote_ident
+_lit = quote_literal
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ from ._report_config import (
 )
 from ._report_html import GENERATOR, Section, render
 from ._snapshots import aggregate
+from ._sql import quote_ident
 from ._store import Store, open_store
 
 __all__ = ["Report", "ReportConfigError", "load_config", "write_report", "write_table"]
@@ -414,7 +415,7 @@ def _events_for_rate(store: Store, cfg: ReportConfig, name: str, spec: dict[str,
         close = difflib.get_close_matches(by, valid, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"use one of: {', '.join(valid)}"
         raise cfg.error(f"charts.{name}.by = {by!r} is not a column of the events; {hint}", f"charts.{name}.by")
-    column = by if by in envelope else f'data."{by}" AS "{by}"'
+    column = by if by in envelope else f"data.{quote_ident(by)} AS {quote_ident(by)}"
     where, params = [], []
     if "event_types" in spec:
         where.append("event_type IN (SELECT unnest(?::VARCHAR[]))")

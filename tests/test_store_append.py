@@ -205,3 +205,32 @@ def test_other_stores_ids_are_ordinary_ids(tmp_path):
     copied = one.read_all()[["stream_id", "event_type", "event_id", "n"]]
     assert not two.append_frame(copied).duplicate
     assert two.append_frame(copied).duplicate
+
+
+def test_resending_append_where_some_events_carry_ids_reports_the_original(store):
+    """Issue 7 item 5: a re-send of a mixed-id append reports the original positions and versions."""
+    store.append("acct", ek.Event("Opened"))
+    events = [ek.Event("Deposited", {"amount": 1.0}), ek.Event("Deposited", {"amount": 2.0}, event_id="m-2"),
+              ek.Event("Deposited", {"amount": 3.0})]
+    first = store.append("acct", events)
+    store.append("acct", ek.Event("Deposited", {"amount": 9.0}))
+    again = store.append("acct", events)
+    assert again.duplicate
+    assert (again.first_position, again.last_position, again.versions) == (2, 4, {"acct": 4}) == (
+        first.first_position, first.last_position, first.versions)
+    frame = deposits(["a", "b", "a"], event_id=[None, "f-2", None])
+    first = store.append_frame(frame)
+    again = store.append_frame(frame)
+    assert again.duplicate and (again.first_position, again.last_position, again.versions) == (
+        first.first_position, first.last_position, first.versions)
+    assert store.head == 8
+
+
+def test_resend_with_ids_matching_but_other_id_less_events_is_an_error(store):
+    """The id-less events of a mixed-id re-send must be the stored ones too, in the same places."""
+    store.append("acct", [ek.Event("Deposited", {"amount": 1.0}), ek.Event("Deposited", {"amount": 2.0}, event_id="m-2")])
+    with pytest.raises(ek.DuplicateEventId, match="m-2"):
+        store.append("acct", [ek.Event("Deposited", {"amount": 5.0}), ek.Event("Deposited", {"amount": 2.0}, event_id="m-2")])
+    with pytest.raises(ek.DuplicateEventId, match="m-2"):
+        store.append("acct", [ek.Event("Deposited", {"amount": 2.0}, event_id="m-2"), ek.Event("Deposited", {"amount": 1.0})])
+    assert store.head == 2
