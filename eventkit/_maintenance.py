@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from ._catalog import Catalog
+from ._crashpoints import crash_point
 from ._envelope import generated_event_id_sql, micros_now
 from ._errors import InvalidInput
 from ._progress import progress_bar
@@ -192,12 +193,14 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 (sid, stypes[i], int(final[i]), int(last_positions[i])) for i, sid in enumerate(lay.stream_ids)
             ])
             Catalog.set_log_state(conn, head=head + n, last_recorded=recorded)
+            crash_point("bulk.before_commit")
     except BaseException:
         for seg in written:
             discard(store.path, seg)
         raise
     finally:
         con.close()
+    crash_point("bulk.after_commit")
     return AppendResult(head + 1, head + n, {sid: int(final[i]) for i, sid in enumerate(lay.stream_ids)})
 
 
@@ -231,6 +234,7 @@ def seal(store: Store) -> int:
                         con, store.path, f"SELECT {columns} FROM events WHERE stream_type = {sql_literal(stype)}", stype,
                         fsync=store.durability == "full",
                     )
+                    crash_point("seal.after_write")
                     written.append(seg)
                     record_segment(conn, seg, "SELECT DISTINCT stream_id FROM hot WHERE stream_type = ?", (stype,))
             finally:
@@ -238,6 +242,8 @@ def seal(store: Store) -> int:
             moved = conn.execute("DELETE FROM hot").rowcount
             Catalog.set_meta(conn, "hot_count", 0)
             remove_orphans(conn, store.path, grace_seconds=store.grace_seconds)
+            crash_point("seal.before_commit")
+        crash_point("seal.after_commit")
         return moved
     except BaseException:
         for seg in written:
@@ -302,6 +308,7 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
                     if live != len(ids):
                         continue
                     raise
+                crash_point("compact.after_write")
                 with store._catalog.write() as conn:
                     live = conn.execute(
                         f"SELECT count(*) FROM segments WHERE retired_at IS NULL AND segment_id IN ({marks})", ids
@@ -324,6 +331,7 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
                 raise
             finally:
                 con.close()
+            crash_point("compact.after_commit")
             result.merged_segments += len(group)
             result.new_segments += 1
             result.events += seg.event_count

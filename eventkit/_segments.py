@@ -80,22 +80,17 @@ def write_segment(
         order = " ORDER BY stream_id, position"
     rel_path = segment_path(stream_type, stats.first_position, stats.last_position)
     path = root / rel_path
+    new_dirs = [d for d in (path.parent, path.parent.parent) if not d.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
         f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(str(path))} "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
     )
     if fsync:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        # The file's bytes, then its name in its folder, then the name of every folder made for
+        # it: a power cut after the catalog commit must not lose any of the three.
+        for p in (path, path.parent, *(d.parent for d in new_dirs)):
+            _fsync(p)
     return SegmentInfo(
         path=rel_path,
         stream_type=stream_type,
@@ -108,6 +103,14 @@ def write_segment(
         min_recorded=stats.min_recorded,
         max_recorded=stats.max_recorded,
     )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def record_segment(conn: sqlite3.Connection, seg: SegmentInfo, stream_ids_sql: str, params: tuple = ()) -> int:

@@ -1,4 +1,9 @@
-"""Helpers for the fold tests: a store double, a naive reference fold, event generators.
+"""Helpers for the fold tests: real stores built from a frame, a naive reference fold, generators.
+
+``real_store(df, path, mode)`` appends a frame to a real store in any storage mode, each append
+made at the frame's recorded_at (the store's clock is patched), so time cuts hit the store's own
+recorded_at column. ``FrameStore`` is an in-memory stand-in kept only for what a real store
+cannot hold: recorded_at values out of commit order and other histories the store refuses.
 
 ``FrameStore(df)`` honours the store contract folds code against: ``connect(known_at=None)``
 returns a fresh DuckDB connection with an ``events`` relation (envelope columns, payload packed
@@ -8,13 +13,20 @@ datetime: recorded_at <= k). It pickles (the frame travels), so Python-fold work
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
+import uuid
+from pathlib import Path
+from unittest import mock
 from typing import Any, Callable
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
+
+import eventkit._maintenance as _maintenance_mod
+import eventkit._store as _store_mod
 
 ENVELOPE = ["position", "stream_id", "stream_type", "version", "event_type", "event_id",
             "occurred_at", "recorded_at"]
@@ -147,32 +159,61 @@ def assert_rows_equal(got: dict, want: dict, rel: float = 1e-9) -> None:
                 assert g == w, (sid, k, g, w)
 
 
-# -- store factories: the same tests run against the double and (when it lands) the real store --
-def frame_store(df: pd.DataFrame, tmp_path: Any) -> FrameStore:
-    return FrameStore(df, {"amount": "BIGINT"} if "amount" in df.columns else None)
+# -- real stores holding a frame, with the frame's recorded_at as the store's own clock ------------
+@contextlib.contextmanager
+def store_clock(at: pd.Timestamp):
+    """Run appends as if the store's clock read ``at``: recorded_at is the store's own stamp."""
+    us = (pd.Timestamp(at).tz_convert("UTC") - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1us")
+    with mock.patch.object(_store_mod, "micros_now", lambda: us), \
+            mock.patch.object(_maintenance_mod, "micros_now", lambda: us):
+        yield
 
 
-def real_store(df: pd.DataFrame, tmp_path: Any) -> Any:
-    """The real store holding ``df`` (positions follow the frame's order).
+STORAGE_MODES = ("hot", "segments", "sealed", "compacted")
 
-    The store stamps recorded_at itself, so tests translate a datetime known_at into the
-    position the frame gives it (see ``known_at_for``).
+
+def real_store(df: pd.DataFrame, tmp_path: Any, mode: str = "hot", *, per_event: bool = False) -> Any:
+    """The real store holding ``df``: one append per run of equal recorded_at (one per event with
+    ``per_event``), each made at that recorded_at, so a time ``known_at`` cuts the store's own
+    recorded_at column — no translation to positions.
+
+    Modes: ``hot`` (the hot log), ``segments`` (every append is a bulk append: its own Parquet
+    segment), ``sealed`` (hot-log appends sealed after each), ``compacted`` (segments merged by
+    compaction at the end).
     """
     import eventkit as ek
 
-    store = ek.open_store(tmp_path / "store")
-    flat = df.drop(columns=["position", "version", "recorded_at"])
-    store.append_frame(flat)
+    path = Path(tmp_path) / f"store-{mode}-{uuid.uuid4().hex[:8]}"
+    if mode == "hot":
+        store = ek.open_store(path, bulk_threshold=10**9, seal_threshold=10**9)
+    elif mode in ("segments", "compacted"):
+        store = ek.open_store(path, bulk_threshold=1, grace_seconds=0)
+    elif mode == "sealed":
+        store = ek.open_store(path, bulk_threshold=10**9, seal_threshold=10**9)
+    else:
+        raise ValueError(mode)
+    flat = df.drop(columns=["position", "version"])
+    key = flat.index if per_event else (flat["recorded_at"] != flat["recorded_at"].shift()).cumsum()
+    for _, group in flat.groupby(key, sort=False):
+        with store_clock(group["recorded_at"].iloc[0]):
+            store.append_frame(group.drop(columns=["recorded_at"]))
+            if mode == "sealed":
+                store.seal()
+    if mode == "compacted":
+        store.compact(target_events=10**6)
+    got = store.read_all()
+    assert got["position"].tolist() == df["position"].tolist()
+    assert (got["recorded_at"].reset_index(drop=True) == df["recorded_at"].reset_index(drop=True)).all()
     return store
+
+
+def frame_store(df: pd.DataFrame, tmp_path: Any) -> FrameStore:
+    return FrameStore(df, {"amount": "BIGINT"} if "amount" in df.columns else None)
 
 
 STORE_FACTORIES = {"frame": frame_store, "store": real_store}
 
 
 def known_at_for(store: Any, df: pd.DataFrame, known_at: Any) -> Any:
-    """known_at as this store understands it: the real store's recorded_at is its own clock."""
-    if known_at is None or isinstance(known_at, int) or isinstance(store, FrameStore):
-        return known_at
-    k = pd.Timestamp(known_at)
-    k = k.tz_localize("UTC") if k.tzinfo is None else k
-    return int(df.loc[df["recorded_at"] <= k, "position"].max()) if (df["recorded_at"] <= k).any() else 0
+    """``known_at`` unchanged: real stores built by :func:`real_store` carry the frame's recorded_at."""
+    return known_at

@@ -10,6 +10,8 @@ import pytest
 
 import eventkit as ek
 
+import _budget  # noqa: F401  (loads the hypothesis profile: HYPOTHESIS_PROFILE=ci|long)
+
 matplotlib.use("Agg")
 
 # hot: every append stays in the catalog's hot log; segments: every frame append becomes a

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eventkit._reducers as r
@@ -13,8 +13,9 @@ from eventkit._fold import Fold
 from eventkit._snapshots import aggregate
 from eventkit._pyfold import PyFold, on
 
-from _foldhelpers import (STORE_FACTORIES, assert_rows_equal, frame_to_dict, known_at_for,
-                          make_events, reference_state)
+from _budget import budget
+from _foldhelpers import (assert_rows_equal, frame_to_dict, make_events, real_store,
+                          reference_state)
 
 TYPES = ["Opened", "Deposited", "Withdrawn", "Renamed", "Closed"]
 STATUS = {"Opened": "open", "Closed": "closed"}
@@ -101,21 +102,26 @@ class PropPy(PyFold):
 
 
 DAY = pd.Timedelta("1D")
+HOUR = pd.Timedelta("1h")
+US = pd.Timedelta("1us")
 BASE = pd.Timestamp("2024-01-01", tz="UTC")
 
 
 @st.composite
 def histories(draw):
+    """Events in commit order on a clock that never goes back. occurred_at is the commit time or,
+    for a backdated (late-arriving or corrected) event, up to 9 days before it; times fall on any
+    minute, and several events may share a recorded_at (one append) or an occurred_at."""
     n = draw(st.integers(1, 18))
     rows, clock = [], BASE
     for _ in range(n):
-        occurred = BASE + draw(st.integers(0, 9)) * DAY + draw(st.sampled_from([0, 6, 24])) * pd.Timedelta("1h")
-        clock = clock + draw(st.integers(0, 30)) * pd.Timedelta("1h")
+        clock = clock + draw(st.sampled_from([pd.Timedelta(0), US, HOUR, DAY])) * draw(st.integers(0, 30))
+        backdated = draw(st.integers(0, 9 * 24 * 60)) * pd.Timedelta("1min") if draw(st.booleans()) else pd.Timedelta(0)
         sid = draw(st.sampled_from(["a", "b", "c", "d"]))
         rows.append(dict(
             stream_id=sid, stream_type="other" if sid == "d" else "account",
             event_type=draw(st.sampled_from(TYPES)),
-            occurred_at=str(occurred), recorded_at=str(max(clock, BASE)),
+            occurred_at=str(clock - backdated), recorded_at=str(clock),
             amount=draw(st.one_of(st.none(), st.integers(-20, 100))),
             name=draw(st.sampled_from([None, "x", "y"])),
         ))
@@ -124,9 +130,22 @@ def histories(draw):
     return df.astype({"amount": "Int64", "name": "string"})
 
 
-cuts_as_of = st.one_of(st.none(), st.integers(0, 11).map(lambda d: BASE + d * DAY + pd.Timedelta("5h")))
-cuts_known = st.one_of(st.none(), st.integers(0, 20),
-                       st.integers(0, 12).map(lambda d: BASE + d * DAY))
+def _near(draw, times: pd.Series) -> pd.Timestamp:
+    """A cut where it matters: an event's own time, or one microsecond either side of it."""
+    return draw(st.sampled_from(sorted(set(times)))) + draw(st.sampled_from([-US, pd.Timedelta(0), US]))
+
+
+@st.composite
+def cases(draw):
+    """A history and the as_of / known_at cuts to fold it at, drawn from its own event times."""
+    df = draw(histories())
+    as_of = draw(st.one_of(st.none(), st.just("event")))
+    as_of = _near(draw, df["occurred_at"]) if as_of else None
+    kind = draw(st.sampled_from(["none", "position", "time"]))
+    known_at = (None if kind == "none" else draw(st.integers(0, len(df) + 1)) if kind == "position"
+                else _near(draw, df["recorded_at"]))
+    mode = draw(st.sampled_from(["hot", "segments", "sealed", "compacted"]))
+    return df, as_of, known_at, mode
 
 
 def _daily_points(df, as_of, known_at):
@@ -147,37 +166,66 @@ def _daily_points(df, as_of, known_at):
     return list(pd.date_range(first, last, freq="D"))
 
 
-@pytest.mark.parametrize("backend", ["frame", "store"])
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(df=histories(), as_of=cuts_as_of, known_at=cuts_known)
-def test_declarative_python_and_reference_agree(backend, tmp_path_factory, df, as_of, known_at):
-    store = STORE_FACTORIES[backend](df, tmp_path_factory.mktemp("s"))
-    k = known_at_for(store, df, known_at.to_pydatetime() if isinstance(known_at, pd.Timestamp) else known_at)
+def _time_col(snaps: pd.DataFrame) -> str:
+    """The series' time column (``at``, or ``as_of`` after the rename)."""
+    return "as_of" if "as_of" in snaps.columns and "at" not in snaps.columns else "at"
+
+
+@settings(max_examples=budget(60))
+@given(case=cases())
+def test_state_declarative_python_and_reference_agree(tmp_path_factory, case):
+    """State on a real store in any storage mode, cut on and one microsecond around event times."""
+    df, as_of, known_at, mode = case
+    store = real_store(df, tmp_path_factory.mktemp("s"), mode)
+    try:
+        _check(store, df, as_of, known_at, snapshots=False)
+    finally:
+        store.close()
+
+
+@settings(max_examples=budget(20))
+@given(case=cases())
+def test_snapshots_declarative_python_and_reference_agree(tmp_path_factory, case):
+    """Snapshot series (dense, changes, position grid) on a real store, cut around event times."""
+    df, as_of, known_at, mode = case
+    store = real_store(df, tmp_path_factory.mktemp("s"), mode)
+    try:
+        _check(store, df, as_of, known_at)
+    finally:
+        store.close()
+
+
+def _check(store, df, as_of, known_at, snapshots=True):
+    k = known_at
     want = reference_state(df, REFERENCE, as_of=as_of, known_at=known_at, stream_type="account")
     assert_rows_equal(frame_to_dict(DECL.state(store, as_of=as_of, known_at=k)), want)
     assert_rows_equal(frame_to_dict(PropPy().state(store, as_of=as_of, known_at=k, workers=1)), want)
+    if not snapshots:
+        return
 
     # Every snapshot row equals the reference state as of its point (bounds inclusive).
     points = _daily_points(df, as_of, known_at)
     for snaps in (DECL.snapshots(store, every="1D", as_of=as_of, known_at=k, dense=True),
                   PropPy().snapshots(store, every="1D", as_of=as_of, known_at=k, workers=1, dense=True)):
-        assert sorted(set(snaps["at"])) == points
-        for at, group in snaps.groupby("at"):
+        T = _time_col(snaps)
+        assert sorted(set(snaps[T])) == points
+        for at, group in snaps.groupby(T):
             ref = reference_state(df, REFERENCE, as_of=at, known_at=known_at, stream_type="account")
-            assert_rows_equal(frame_to_dict(group.drop(columns="at")), ref)
+            assert_rows_equal(frame_to_dict(group.drop(columns=T)), ref)
 
     # The series of changes (the default) is the dense series' rows at the points where a stream
     # had events: both kinds give the same rows, and aggregates over it equal the dense ones.
     dense = DECL.snapshots(store, every="1D", as_of=as_of, known_at=k, dense=True)
-    changes = DECL.snapshots(store, every="1D", as_of=as_of, known_at=k)
-    py_changes = PropPy().snapshots(store, every="1D", as_of=as_of, known_at=k, workers=1)
-    keys = ["at", "stream_id"]
+    changes = DECL.snapshots(store, every="1D", as_of=as_of, known_at=k, dense=False)
+    py_changes = PropPy().snapshots(store, every="1D", as_of=as_of, known_at=k, workers=1, dense=False)
+    T = _time_col(dense)
+    keys = [T, "stream_id"]
     assert changes[keys].values.tolist() == py_changes[keys].values.tolist()
     got = changes.merge(dense[keys], on=keys, how="left", indicator=True)
     assert (got["_merge"] == "both").all()
-    for at, group in changes.groupby("at"):
-        assert_rows_equal(frame_to_dict(group.drop(columns="at")),
-                          frame_to_dict(py_changes[py_changes["at"] == at].drop(columns="at")))
+    for at, group in changes.groupby(T):
+        assert_rows_equal(frame_to_dict(group.drop(columns=T)),
+                          frame_to_dict(py_changes[py_changes[T] == at].drop(columns=T)))
     totals = {"n": ("stream_id", "count"), "events": ("version", "sum")}
     assert aggregate(changes, values=totals).values.tolist() == aggregate(dense, values=totals).values.tolist()
 
@@ -185,7 +233,7 @@ def test_declarative_python_and_reference_agree(backend, tmp_path_factory, df, a
     if k is None or isinstance(k, int):
         for snaps in (DECL.snapshots(store, every=3, known_at=k, dense=True),
                       PropPy().snapshots(store, every=3, known_at=k, workers=1, dense=True)):
-            for at, group in snaps.groupby("at"):
+            for at, group in snaps.groupby(T):
                 cut = at if k is None else min(at, k)
                 ref = reference_state(df, REFERENCE, known_at=int(cut), stream_type="account")
-                assert_rows_equal(frame_to_dict(group.drop(columns="at")), ref)
+                assert_rows_equal(frame_to_dict(group.drop(columns=T)), ref)

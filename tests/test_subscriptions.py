@@ -219,20 +219,35 @@ def test_killed_consumer_projects_every_event_exactly_once(tmp_path):
     writer.start()
     rng = random.Random(11)
     recovered = 0
-    kills = 0
+    kills = in_window = 0
     try:
         while kills < 6 or not done.is_set():
-            proc = subprocess.Popen([sys.executable, CONSUMER, str(path), str(total), str(kills)],
+            # Every other run kills itself between writing a part file and committing it; the
+            # run after it must find and remove that file. The others are killed at random.
+            self_kill = kills % 2 == 0
+            args = [sys.executable, CONSUMER, str(path), str(total), str(kills)]
+            proc = subprocess.Popen(args + ([str(rng.randint(1, 3))] if self_kill else []),
                                     stdout=subprocess.PIPE, text=True)
             assert proc.stdout.readline().startswith("started")
-            time.sleep(rng.uniform(0.05, 0.6))
-            proc.send_signal(signal.SIGKILL)
+            if self_kill:
+                proc.wait(timeout=60)
+            else:
+                time.sleep(rng.uniform(0.05, 0.6))
+                proc.send_signal(signal.SIGKILL)
             out, _ = proc.communicate(timeout=10)
-            recovered += sum(int(line.split()[1]) for line in out.splitlines() if line.startswith("recovered"))
             kills += 1
+            if self_kill and proc.returncode == -signal.SIGKILL:
+                in_window += 1
+                check = subprocess.run(args[:3] + ["0", "98"], capture_output=True, text=True, timeout=60)
+                assert check.returncode == 0, check.stderr
+                found = sum(int(line.split()[1]) for line in check.stdout.splitlines() if line.startswith("recovered"))
+                assert found >= 1, "a part file written before the kill was not recovered"
+                recovered += found
+            recovered += sum(int(line.split()[1]) for line in out.splitlines() if line.startswith("recovered"))
     finally:
         writer.join()
         writer_store.close()
+    assert in_window >= 2, "no run was killed between writing a part and committing it"
     final = subprocess.run([sys.executable, CONSUMER, str(path), str(total), "99"],
                            check=False, capture_output=True, text=True, timeout=60)
     assert final.returncode == 0, final.stderr
