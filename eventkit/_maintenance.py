@@ -23,7 +23,7 @@ from ._envelope import generated_event_id_sql, micros_now
 from ._errors import InvalidInput
 from ._progress import progress_bar
 from ._segments import SegmentInfo, SegmentStats, discard, record_segment, remove_orphans, write_segment
-from ._snapshot import read_snapshot, new_connection, sql_literal
+from ._snapshot import new_connection, parquet_scan, read_snapshot, sql_literal
 
 if TYPE_CHECKING:
     from ._batch import ArrowBatch
@@ -282,14 +282,13 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
     with progress_bar(total=sum(len(g) for g in groups), desc="compacting", unit="segment", enabled=progress) as bar:
         for group in groups:
             con = new_connection()
-            listing = ", ".join(sql_literal(str(store.path / s[1])) for s in group)
             seg = None
             ids = [s[0] for s in group]
             marks = ",".join("?" * len(ids))
             try:
                 try:
                     seg = write_segment(
-                        con, store.path, f"SELECT * FROM read_parquet([{listing}], union_by_name = true)", group[0][2],
+                        con, store.path, f"SELECT * FROM {parquet_scan([store.path / s[1] for s in group])}", group[0][2],
                         fsync=store.durability == "full",
                     )
                 except duckdb.IOException:

@@ -34,6 +34,18 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def parquet_scan(files: Sequence[str], **options: bool) -> str:
+    """``read_parquet([...])`` over ``files``, paths quoted, never taking columns from folder names.
+
+    DuckDB's hive-partition detection reads ``key=value`` folders anywhere in a path as columns:
+    a store under ``/lake/version=7/`` would see ``version`` overridden on every event. A store's
+    files hold every column they mean, so detection is always off.
+    """
+    listing = ", ".join(sql_literal(str(f)) for f in files)
+    extra = "".join(f", {k} = {str(v).lower()}" for k, v in options.items())
+    return f"read_parquet([{listing}], union_by_name = true, hive_partitioning = false{extra})"
+
+
 def new_connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -121,8 +133,7 @@ class Snapshot:
         """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``."""
         parts = []
         if self.files:
-            listing = ", ".join(sql_literal(f) for f in self.files)
-            parts.append(f"SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+            parts.append(f"SELECT * FROM {parquet_scan(self.files)}")
         if self.hot.num_rows:
             structure = json.dumps(self.fields)
             data = f"json_transform(data, {sql_literal(structure)}) AS data, " if self.fields else ""
