@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
@@ -33,7 +34,7 @@ from ._envelope import (
     to_micros,
     version_matches,
 )
-from ._errors import DuplicateEventId, InvalidInput, StoreError, WrongExpectedVersion
+from ._errors import DuplicateEventId, InvalidInput, SealDeferredWarning, StoreError, WrongExpectedVersion
 from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot
 from ._upcast import Upcaster, Upcasters
 
@@ -269,8 +270,24 @@ class Store:
             hot_count = state["hot_count"] + n
             Catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
         if hot_count >= self.seal_threshold:
-            self.seal()
+            self._auto_seal()
         return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads})
+
+    def _auto_seal(self) -> None:
+        """Seal after a committed append; a failure must not make the append look failed.
+
+        The append is already committed: raising here would make a natural retry store its
+        events twice. The hot log keeps them, and the next append past the threshold retries.
+        """
+        try:
+            self.seal()
+        except Exception as e:  # noqa: BLE001 - any failure (disk full, I/O, permissions) defers the seal
+            warnings.warn(
+                f"the append was committed, but sealing the hot log into segments failed and is deferred "
+                f"to a later append ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
+                "the events are stored: do not re-send them",
+                SealDeferredWarning, stacklevel=4,
+            )
 
     def _merge_fields(self, conn: Any, incoming: dict[str, tuple[str, list]], state: dict[str, int]) -> dict[str, str]:
         """Reconcile incoming payload types with the store's schema, inside the write transaction.
