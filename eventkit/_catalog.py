@@ -84,6 +84,7 @@ class Catalog:
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.path = path
         self._lock = threading.RLock()
+        self._closed = False
         try:
             self.conn = sqlite3.connect(
                 str(path), isolation_level=None, timeout=120.0, check_same_thread=False
@@ -154,12 +155,20 @@ class Catalog:
         return row[0]
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the connection; waits for a transaction running in another thread to end."""
+        with self._lock:
+            self._closed = True
+            self.conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store at {self.path.parent} is closed; open it again with ek.open_store(path)")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: takes the write lock at once, commits or rolls back whole."""
         with self._lock:
+            self._check_open()
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -173,6 +182,7 @@ class Catalog:
     def read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: every query inside sees the same committed state."""
         with self._lock:
+            self._check_open()
             self.conn.execute("BEGIN")
             try:
                 yield self.conn

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from ._catalog import Catalog
+from ._errors import StoreError
 
 _HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
 _EMPTY = (
@@ -63,25 +64,39 @@ class SharedDatabase:
     def __init__(self) -> None:
         self._db: duckdb.DuckDBPyConnection | None = None
         self._pid = 0
+        self._closed = False
         _LIVE.add(self)
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def instance(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB instance (started on first use); a StoreError once the store is closed."""
+        if self._closed:
+            raise StoreError("this store is closed; open it again with ek.open_store(path)")
         if self._db is not None and self._pid != os.getpid():
             _abandon(self)
         if self._db is None:
             self._db = duckdb.connect()
             self._db.execute("SET parquet_metadata_cache = true")
             self._pid = os.getpid()
-        cur = self._db.cursor()
-        cur.execute("SET TimeZone = 'UTC'")
-        return cur
+        return self._db
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return utc_cursor(self.instance())
 
     def close(self) -> None:
+        # The instance is not closed explicitly: that would break reads running in other threads
+        # (and relations a caller still holds). Dropping the reference frees it once the last
+        # cursor is gone; new reads are refused from now on.
+        self._closed = True
         if self._db is not None and self._pid != os.getpid():
             _abandon(self)
-        elif self._db is not None:
-            self._db.close()
-            self._db = None
+        self._db = None
+
+
+def utc_cursor(db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new cursor on ``db`` with UTC as its time zone (shares the instance's caches)."""
+    cur = db.cursor()
+    cur.execute("SET TimeZone = 'UTC'")
+    return cur
 
 
 _LIVE: weakref.WeakSet[SharedDatabase] = weakref.WeakSet()

@@ -35,7 +35,7 @@ from ._envelope import (
     version_matches,
 )
 from ._errors import DuplicateEventId, InvalidInput, SealDeferredWarning, StoreError, WrongExpectedVersion
-from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot
+from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from ._upcast import Upcaster, Upcasters
 
 Output = Literal["pandas", "arrow"]
@@ -132,8 +132,11 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        self._duckdb.close()
-        self._catalog.close()
+        """Close the store. Reads already running finish; any later call raises StoreError."""
+        try:
+            self._duckdb.close()
+        finally:
+            self._catalog.close()
 
     # -- appending ------------------------------------------------------------------------------
 
@@ -372,7 +375,8 @@ class Store:
         upto, recorded_cut = parse_known_at(known_at)
         with self._catalog.read() as conn:
             snap = read_snapshot(conn, self.path, upto=upto, recorded_cut=recorded_cut, **prune)
-        snap.cursor = self._duckdb.cursor
+        db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
+        snap.cursor = lambda: utc_cursor(db)
         return self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
 
     def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:
