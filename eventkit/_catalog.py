@@ -18,6 +18,7 @@ from ._errors import StoreError
 
 FORMAT_VERSION = 1
 CATALOG_NAME = "catalog.sqlite"
+DEFAULT_GRACE_SECONDS = 900.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -198,6 +199,12 @@ class Catalog:
     @staticmethod
     def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
         conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+
+    @staticmethod
+    def grace_seconds(conn: sqlite3.Connection) -> float:
+        """The store's grace period: how long replaced files stay for readers (every process obeys it)."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'grace_seconds'").fetchone()
+        return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
 
     @staticmethod
     def log_state(conn: sqlite3.Connection) -> dict[str, int]:

@@ -120,6 +120,23 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def file_problems(files: Sequence[str]) -> dict[str, str]:
+    """Each of ``files`` that cannot be read as Parquet, with the reason (only on an error path)."""
+    import pyarrow.parquet as pq
+
+    problems = {}
+    for f in files:
+        if not os.path.exists(f):
+            problems[f] = "missing"
+            continue
+        try:
+            pq.read_metadata(f)
+        except Exception as e:  # noqa: BLE001 - whatever pyarrow says, the file is unreadable
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            problems[f] = f"not a readable Parquet file (truncated or damaged: {first})"
+    return problems
+
+
 @dataclass
 class Snapshot:
     """What one read sees: positions up to ``high_water`` (and recorded_at up to ``recorded_cut``).
@@ -143,6 +160,32 @@ class Snapshot:
     upcast: Callable[[str], str] | None = None
     # Set by the store: a new cursor on its DuckDB instance (shared metadata cache, no start-up).
     cursor: Callable[[], duckdb.DuckDBPyConnection] | None = None
+    # Set by the store: which of some segment files are live now (to tell an expired snapshot
+    # from a damaged store), and the store's grace period.
+    live_files: Callable[[list[str]], set[str]] | None = None
+    grace_seconds: float | None = None
+
+    def explain(self, error: BaseException) -> BaseException:
+        """A StoreError naming the segment files behind a failed read, or ``error`` when none is at fault."""
+        problems = file_problems(self.files)
+        if not problems:
+            return error
+        missing = [f for f, why in problems.items() if why == "missing"]
+        live = self.live_files(missing) if (missing and self.live_files is not None) else set(missing)
+        expired = [f for f in missing if f not in live]
+        if expired and len(expired) == len(problems):
+            grace = "" if self.grace_seconds is None else f" of {self.grace_seconds:g} s"
+            return StoreError(
+                f"this read's snapshot has expired: segment file {expired[0]} was replaced by a compaction and "
+                f"removed after the store's grace period{grace}; run the read again (reads that run longer need "
+                "a longer grace period: store.grace_seconds = ...)"
+            )
+        shown = "; ".join(f"{f}: {why}" for f, why in list(problems.items())[:3])
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        return StoreError(
+            f"{len(problems)} segment file{'s' if len(problems) > 1 else ''} of the store cannot be read ({shown}{more}); "
+            "the store is damaged: restore the file(s) from a backup"
+        )
 
     def events_sql(self) -> str:
         """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``."""
@@ -176,7 +219,13 @@ class Snapshot:
         if con is None:
             con = self.cursor() if self.cursor is not None else new_connection()
         con.register("_hot", self.hot)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql()}")
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql()}")
+        except duckdb.Error as e:
+            explained = self.explain(e)
+            if explained is e:
+                raise
+            raise explained from e
         return con
 
 

@@ -92,7 +92,9 @@ class Store:
             ``"full"``: it also survives a power cut (fsync per commit, slower).
         seal_threshold: Hot-log size (events) past which an append seals the hot log.
         bulk_threshold: A frame with at least this many events becomes a segment directly.
-        grace_seconds: How long replaced segment files stay for readers that still scan them.
+        grace_seconds: How long replaced segment files stay for readers that still scan them. A
+            setting of the store, kept in its catalog and obeyed by every process: giving it
+            here changes it for the store (None: keep the store's, 900 s for a new store).
     """
 
     def __init__(
@@ -102,7 +104,7 @@ class Store:
         durability: Literal["normal", "full"] = "normal",
         seal_threshold: int = 100_000,
         bulk_threshold: int = 5_000,
-        grace_seconds: float = 900.0,
+        grace_seconds: float | None = None,
     ) -> None:
         root = Path(path)
         if root.exists() and not root.is_dir():
@@ -116,11 +118,30 @@ class Store:
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold
-        self.grace_seconds = grace_seconds
         self._catalog = Catalog(catalog_path, durability=durability, create=create)
         self._upcasters = Upcasters()  # code, not data: registered per store object
         self._duckdb = SharedDatabase()
         self._fields_cache: tuple[int, dict[str, str]] | None = None
+        if grace_seconds is not None and grace_seconds != self.grace_seconds:
+            self.grace_seconds = grace_seconds
+
+    @property
+    def grace_seconds(self) -> float:
+        """How long files replaced by compaction stay for running readers, in seconds.
+
+        A property of the store (kept in the catalog), so a maintenance process cannot delete
+        files under readers in other processes by using a shorter one. A read that runs longer
+        than this after a compaction may fail with a StoreError ("snapshot has expired").
+        """
+        with self._catalog.read() as conn:
+            return Catalog.grace_seconds(conn)
+
+    @grace_seconds.setter
+    def grace_seconds(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+            raise InvalidInput("grace_seconds must be a number of seconds >= 0", values=[seconds])
+        with self._catalog.write() as conn:
+            Catalog.set_meta(conn, "grace_seconds", float(seconds))
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -375,9 +396,17 @@ class Store:
         upto, recorded_cut = parse_known_at(known_at)
         with self._catalog.read() as conn:
             snap = read_snapshot(conn, self.path, upto=upto, recorded_cut=recorded_cut, **prune)
+            snap.grace_seconds = Catalog.grace_seconds(conn)
         db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
         snap.cursor = lambda: utc_cursor(db)
+        snap.live_files = self._live_files
         return self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
+
+    def _live_files(self, files: list[str]) -> set[str]:
+        """Which of ``files`` (absolute paths) are live segments of the store now."""
+        with self._catalog.read() as conn:
+            live = {str(self.path / s[1]) for s in Catalog.live_segments(conn)}
+        return {f for f in files if f in live}
 
     def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:
         """A new DuckDB connection whose view ``events`` is one consistent snapshot.
@@ -591,8 +620,14 @@ def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str,
             select += f" LIMIT {int(limit)}"
         if output not in ("pandas", "arrow"):
             raise InvalidInput(f"output must be 'pandas' or 'arrow', not {output!r}")
-        rel = con.sql(select, params=params or None)
-        return rel.to_arrow_table() if output == "arrow" else rel.df()
+        try:
+            rel = con.sql(select, params=params or None)
+            return rel.to_arrow_table() if output == "arrow" else rel.df()
+        except duckdb.Error as e:
+            explained = snap.explain(e)
+            if explained is e:
+                raise
+            raise explained from e
     finally:
         con.close()
 
