@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from . import _maintenance
 from ._batch import HotBatch, arrow_batch_from_frame, canonical_payload, hot_from_arrow, hot_from_events
-from ._catalog import CATALOG_NAME, Catalog
+from ._catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog
 from ._envelope import (
     ANY,
     DEFAULT_STREAM_TYPE,
@@ -110,15 +110,19 @@ class Store:
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file, not an eventkit store folder")
         catalog_path = root / CATALOG_NAME
-        create = not catalog_path.exists()
-        if create and root.exists() and any(p.name != ".DS_Store" for p in root.iterdir()):
-            raise StoreError(f"{root} is a non-empty folder without {CATALOG_NAME}: not an eventkit store")
-        root.mkdir(parents=True, exist_ok=True)
+        if not catalog_path.exists():
+            others = [p.name for p in root.iterdir()] if root.exists() else []
+            others = [n for n in others if n != ".DS_Store" and not n.startswith(NEW_CATALOG_PREFIX)]
+            # Re-checked after the listing: another process may have just created the store.
+            if others and not catalog_path.exists():
+                raise StoreError(f"{root} is a non-empty folder without {CATALOG_NAME}: not an eventkit store")
+            root.mkdir(parents=True, exist_ok=True)
+            Catalog.create(catalog_path)
         self.path = root.resolve()
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold
-        self._catalog = Catalog(catalog_path, durability=durability, create=create)
+        self._catalog = Catalog(catalog_path, durability=durability)
         self._upcasters = Upcasters()  # code, not data: registered per store object
         self._duckdb = SharedDatabase()
         self._fields_cache: tuple[int, dict[str, str]] | None = None

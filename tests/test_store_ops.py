@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import eventkit as ek
+from conftest import store_fingerprint
 
 
 def test_failed_auto_seal_does_not_report_a_committed_append_as_failed(tmp_path):
@@ -151,3 +153,160 @@ def test_reader_past_the_grace_period_gets_a_clear_error(tmp_path):
     with pytest.raises(ek.StoreError, match="snapshot has expired.*grace period of 0 s"):
         snap.connect()
     assert store.read_all()["n"].tolist() == [0, 1, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("existing_parent", [False, True])
+def test_processes_creating_one_store_at_the_same_moment_all_succeed(tmp_path, existing_parent):
+    """Item 7: 3 processes open a new store at once (repeated): all succeed, and there is one store."""
+    import multiprocessing
+
+    import _racer
+
+    # fork: the racers start in milliseconds, so they really meet at the barrier
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    for attempt in range(5):
+        path = tmp_path / f"try{attempt}" / "store"
+        if existing_parent:
+            path.mkdir(parents=True)
+        barrier, results = ctx.Barrier(3), ctx.Queue()
+        procs = [ctx.Process(target=_racer.open_and_append, args=(str(path), barrier, results)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=120)
+        assert [o[0] for o in outcomes] == ["ok"] * 3, outcomes
+        assert len({o[1] for o in outcomes}) == 1  # one catalog: the same store identity for all
+        store = ek.open_store(path)
+        assert store.head == 3 and len(store.read_all()) == 3
+        store.close()
+        assert sorted(p.name for p in path.iterdir() if not p.name.startswith("catalog.sqlite")) == []
+
+
+def _store_for_reading(path):
+    store = ek.open_store(path, bulk_threshold=3)
+    store.append("a", ek.Event("E", {"n": 1}))  # hot log
+    store.append_frame(pd.DataFrame({"stream_id": ["b"] * 3, "event_type": "E", "n": [2, 3, 4]}))  # a segment
+    store.close()
+
+
+def _check_read_only_outcome(out: dict) -> None:
+    assert out["read_all"] == [1, 2, 3, 4] and out["read_stream"] == [2, 3, 4]
+    assert out["sql"] == 4 and out["info_events"] == 4 and out["fold"] == [1, 9]
+    for write in ("append", "seal", "compact"):
+        assert out[write].startswith("StoreError: ") and "read-only" in out[write], out
+
+
+def _run_reader(path) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    script = str(Path(__file__).with_name("_readonly_reader.py"))
+    done = subprocess.run([sys.executable, script, str(path)], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("how", ["chmod", "bind mount"])
+def test_read_only_folder_can_be_read_and_refuses_writes(tmp_path, how):
+    """Item 8: a store this process cannot write opens for reading; a write is a clear StoreError.
+
+    chmod binds only a non-root user; as root the folder is bind-mounted read-only instead.
+    """
+    import os
+    import stat
+    import subprocess
+
+    path = tmp_path / "store"
+    _store_for_reading(path)
+    before = store_fingerprint(path)
+    if how == "chmod":
+        if os.geteuid() == 0:
+            pytest.skip("permissions do not bind root (the bind-mount case covers it)")
+        for p in [path, *path.rglob("*")]:
+            os.chmod(p, p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        try:
+            _check_read_only_outcome(_run_reader(path))
+        finally:
+            for p in [path, *path.rglob("*")]:
+                os.chmod(p, p.stat().st_mode | stat.S_IWUSR)
+    else:
+        view = tmp_path / "view"
+        view.mkdir()
+        if subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(view)], capture_output=True).returncode:
+            pytest.skip("bind mounts are not permitted here (needs root)")
+        try:
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], capture_output=True, check=True)
+            _check_read_only_outcome(_run_reader(view))
+        finally:
+            if subprocess.run(["umount", str(view)], capture_output=True).returncode:
+                subprocess.run(["umount", "-l", str(view)], capture_output=True)
+    assert store_fingerprint(path) == before
+
+
+class _Tmpfs:
+    """A tmpfs mounted for one test (root only; the test is skipped where mounting is not permitted)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.mounted = False
+
+    @staticmethod
+    def _run(*args: str):
+        import subprocess
+
+        return subprocess.run(args, capture_output=True, text=True)
+
+    def mount(self, size: str) -> None:
+        self.path.mkdir(exist_ok=True)
+        if self._run("mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(self.path)).returncode:
+            pytest.skip("mounting a tmpfs is not permitted here (needs root)")
+        self.mounted = True
+
+    def remount_read_only(self) -> None:
+        done = self._run("mount", "-o", "remount,ro", str(self.path))
+        assert done.returncode == 0, done.stderr
+
+    def unmount(self) -> None:
+        if self.mounted and self._run("umount", str(self.path)).returncode:
+            self._run("umount", "-l", str(self.path))
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    m = _Tmpfs(tmp_path / "mnt")
+    yield m
+    m.unmount()
+
+
+def test_store_on_a_read_only_mount_can_be_read(tmpfs):
+    """Item 8: on a read-only file system (no -shm can be created) the store reads; writes refuse.
+
+    Also a store left with a -wal file by a killed writer reads every acknowledged event.
+    """
+    import subprocess
+    import sys
+
+    tmpfs.mount("20m")
+    _store_for_reading(tmpfs.path / "s")
+    killed = tmpfs.path / "killed"
+    code = ("import eventkit as ek, os; s = ek.open_store(%r); s.append('c', ek.Event('E', {'n': 9})); os._exit(0)"
+            % str(killed))
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert (killed / "catalog.sqlite-wal").stat().st_size > 0
+    tmpfs.remount_read_only()
+    _check_read_only_outcome(_run_reader(tmpfs.path / "s"))
+    store = ek.open_store(killed)
+    assert store.read_all()["n"].tolist() == [9]
+    store.close()
+    from click.testing import CliRunner
+
+    from eventkit.cli import cli
+
+    result = CliRunner().invoke(cli, ["read", str(tmpfs.path / "s"), "b", "--format", "csv"])
+    assert result.exit_code == 0 and result.output.count("\n") == 4
+    result = CliRunner().invoke(cli, ["seal", str(tmpfs.path / "s")])
+    assert result.exit_code == 1 and result.output.startswith("Error:") and "read-only" in result.output
