@@ -241,25 +241,48 @@ class Catalog:
                     f"the store at {self.path.parent} is read-only (this process cannot write its folder or "
                     "catalog): it can be read, not changed"
                 )
-            self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            else:
-                self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    # SQLite may have rolled back already (a full disk, an I/O error).
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self.conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise self._translate(e, "nothing of this change was stored") from e
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: every query inside sees the same committed state."""
         with self._lock:
             self._check_open()
-            self.conn.execute("BEGIN")
             try:
-                yield self.conn
-            finally:
-                self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN")
+                try:
+                    yield self.conn
+                finally:
+                    if self.conn.in_transaction:
+                        self.conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise self._translate(e, "the read failed") from e
+
+    def _translate(self, error: sqlite3.Error, outcome: str) -> BaseException:
+        """The catalog's own failures (a full disk, an I/O error, a lock held too long) as StoreError.
+
+        An IntegrityError or a misuse is a bug in eventkit, not a condition of the store: kept as is.
+        """
+        if isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+            return error
+        text = str(error)
+        hint = {"full": "free some disk space and retry", "I/O": "check the disk and retry",
+                "locked": "another process held the store's write lock too long; retry",
+                "readonly": "the store's folder or catalog is not writable"}
+        what = next((h for k, h in hint.items() if k in text), "retry; if it persists the catalog may be damaged")
+        return StoreError(f"the store's catalog {self.path} failed: {text}; {outcome} ({what})")
 
     # -- small queries used inside transactions ------------------------------------------------
 

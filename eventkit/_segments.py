@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from ._errors import StoreError
 from ._snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"
@@ -80,22 +81,24 @@ def write_segment(
         order = " ORDER BY stream_id, position"
     rel_path = segment_path(stream_type, stats.first_position, stats.last_position)
     path = root / rel_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(
-        f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(str(path))} "
-        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
-    )
-    if fsync:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(str(path))} "
+            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+        )
+        if fsync:
+            _fsync(path)
+            _fsync(path.parent)
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as e:
+        if path.parent.is_dir():
+            path.unlink(missing_ok=True)  # a partial file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        full = "No space left" in str(e) or getattr(e, "errno", None) == 28
+        raise StoreError(
+            f"cannot write segment file {path}: {first[:300]}; nothing of this change was stored"
+            + (" (the disk is full: free some space and retry)" if full else "")
+        ) from e
     return SegmentInfo(
         path=rel_path,
         stream_type=stream_type,
@@ -108,6 +111,14 @@ def write_segment(
         min_recorded=stats.min_recorded,
         max_recorded=stats.max_recorded,
     )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def record_segment(conn: sqlite3.Connection, seg: SegmentInfo, stream_ids_sql: str, params: tuple = ()) -> int:

@@ -310,3 +310,54 @@ def test_store_on_a_read_only_mount_can_be_read(tmpfs):
     assert result.exit_code == 0 and result.output.count("\n") == 4
     result = CliRunner().invoke(cli, ["seal", str(tmpfs.path / "s")])
     assert result.exit_code == 1 and result.output.startswith("Error:") and "read-only" in result.output
+
+
+def test_full_disk_gives_store_error_and_keeps_every_acknowledged_event(tmpfs):
+    """Item 13: on a full disk every write path raises StoreError (one Error: line in the CLI), the
+    store stays consistent, every acknowledged event survives, and writing resumes once space is freed."""
+    import json
+    import os
+
+    from click.testing import CliRunner
+
+    from eventkit.cli import cli
+
+    tmpfs.mount("4m")
+    store = ek.open_store(tmpfs.path / "s", seal_threshold=40, bulk_threshold=50)
+    filler = tmpfs.path / "filler"
+    filler.write_bytes(b"\0" * (3 * 1024 * 1024))
+    acked: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+    for i in range(5000):
+        sid = f"s{i % 7}"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ek.SealDeferredWarning)  # a deferred seal is fine here
+                store.append(sid, ek.Event("E", {"n": i, "pad": os.urandom(1500).hex()}))
+            acked.setdefault(sid, []).append(i)
+        except ek.StoreError as e:
+            errors.append(e)
+            if len(errors) >= 3:
+                break
+    assert errors and "full" in str(errors[0])
+    for write in (store.seal, lambda: store.append_frame(pd.DataFrame(
+            {"stream_id": ["z"] * 400, "event_type": "E", "n": range(400), "pad": [os.urandom(3000).hex()] * 400}))):
+        with pytest.raises(ek.StoreError):
+            write()
+    events = tmpfs.path.parent / "events.jsonl"  # on the ordinary disk
+    store.close()
+    events.write_text(json.dumps({"stream_id": "c", "event_type": "E", "data": {"pad": "x" * 300_000}}))
+    result = CliRunner().invoke(cli, ["append", str(tmpfs.path / "s"), str(events)])
+    assert result.exit_code == 1 and result.output.count("Error:") == 1 and "Traceback" not in result.output
+
+    store = ek.open_store(tmpfs.path / "s")
+    df = store.read_all()
+    assert df["position"].tolist() == list(range(1, store.head + 1))
+    for sid, ns in acked.items():
+        got = df[df.stream_id == sid]
+        assert got["n"].tolist() == ns and got["version"].tolist() == list(range(1, len(ns) + 1))
+    filler.unlink()
+    store.append("after", ek.Event("E", {"n": -1}))
+    store.seal()
+    assert store.read_stream("after")["n"].tolist() == [-1] and store.info().hot_events == 0
+    store.close()
