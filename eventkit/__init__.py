@@ -13,6 +13,7 @@ from ._errors import (
     InvalidFold,
     InvalidInput,
     SchemaConflict,
+    SealDeferredWarning,
     StoreError,
     WrongExpectedVersion,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "STREAM_EXISTS",
     "Scenario",
     "SchemaConflict",
+    "SealDeferredWarning",
     "Store",
     "StoreError",
     "Subscription",

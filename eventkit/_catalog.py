@@ -5,9 +5,11 @@ checkpoints. Only the store uses it; nothing else knows the file layout.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,6 +20,8 @@ from ._errors import StoreError
 
 FORMAT_VERSION = 1
 CATALOG_NAME = "catalog.sqlite"
+DEFAULT_GRACE_SECONDS = 900.0
+NEW_CATALOG_PREFIX = ".catalog-new-"  # a catalog being created (see Catalog.create)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -79,35 +83,29 @@ class Catalog:
             or ``"full"`` (synchronous=FULL: it also survives a power cut).
     """
 
-    def __init__(self, path: Path, *, durability: str = "normal", create: bool = False) -> None:
+    def __init__(self, path: Path, *, durability: str = "normal") -> None:
         if durability not in ("normal", "full"):
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.path = path
         self._lock = threading.RLock()
+        self._closed = False
+        # A catalog this process cannot write (a read-only mount, an archive, a colleague's
+        # share) is opened read-only: reads work, a write is a clear StoreError.
+        self.read_only = not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
         try:
-            self.conn = sqlite3.connect(
+            self.conn = self._connect_read_only() if self.read_only else sqlite3.connect(
                 str(path), isolation_level=None, timeout=120.0, check_same_thread=False
             )
             self.conn.execute("PRAGMA busy_timeout = 120000")
-            if create:
-                self.conn.execute("PRAGMA journal_mode = WAL")
-            mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode.lower() != "wal":
-                self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute(f"PRAGMA synchronous = {durability.upper()}")
+            if not self.read_only:
+                mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode.lower() != "wal":
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute(f"PRAGMA synchronous = {durability.upper()}")
             self.conn.execute("PRAGMA cache_size = -65536")
-            if create:
-                with self.write():
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            self.conn.execute(statement)
-                    self.conn.execute(
-                        "INSERT OR IGNORE INTO meta VALUES ('format_version', ?), ('head', '0'), "
-                        "('last_recorded', '0'), ('created_at', ?), ('id_prefix', ?)",
-                        (str(FORMAT_VERSION), str(time.time()), new_id_prefix()),
-                    )
             self._check_format()
-            self._add_missing_tables()
+            if not self.read_only:
+                self._add_missing_tables()
             self.id_prefix = self._id_prefix()
         except sqlite3.DatabaseError as e:
             self._close_quietly()
@@ -115,6 +113,74 @@ class Catalog:
         except StoreError:
             self._close_quietly()
             raise
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open a catalog that cannot be written.
+
+        A WAL database needs its ``-shm`` index: where it exists (a writer elsewhere has the store
+        open) ``mode=ro`` shares it and sees every commit. Where it cannot be created, the store
+        is at rest, and ``immutable=1`` reads the file as it is, which is exact only when no
+        ``-wal`` file holds commits not yet copied into it.
+        """
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=120.0,
+                                   check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            pass
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(
+                f"the store at {self.path.parent} is read-only and its catalog has commits in {wal.name} "
+                "that only a writable open can apply; open it once where it is writable (or copy it)"
+            )
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+
+    @staticmethod
+    def create(path: Path) -> None:
+        """Create a new catalog at ``path`` atomically; a no-op when another process got there first.
+
+        The catalog is built whole under a temporary name and hard-linked into place, which fails
+        when ``path`` exists: several processes creating one store at the same moment all
+        succeed, and all open the one catalog that won.
+        """
+        tmp = path.with_name(f"{NEW_CATALOG_PREFIX}{uuid.uuid4().hex}")
+        try:
+            conn = sqlite3.connect(str(tmp), isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")  # kept in the file's header
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('format_version', ?), ('head', '0'), "
+                    "('last_recorded', '0'), ('created_at', ?), ('id_prefix', ?)",
+                    (str(FORMAT_VERSION), str(time.time()), new_id_prefix()),
+                )
+                conn.execute("COMMIT")
+            finally:
+                conn.close()  # the last connection: SQLite folds the -wal file into the catalog
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process created the store first: use its catalog
+            except OSError:
+                # No hard links on this file system: a rename, guarded by the check (a narrower race).
+                if not path.exists():
+                    os.replace(tmp, path)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot create the catalog {path}: {e}") from e
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+                leftover.unlink(missing_ok=True)
 
     def _close_quietly(self) -> None:
         conn = getattr(self, "conn", None)
@@ -147,6 +213,8 @@ class Catalog:
 
     def _id_prefix(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()
+        if row is None and self.read_only:
+            return ""  # only an append (impossible here) would need it
         if row is None:  # a catalog from before generated ids carried a prefix
             with self.write() as conn:
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('id_prefix', ?)", (new_id_prefix(),))
@@ -154,30 +222,67 @@ class Catalog:
         return row[0]
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the connection; waits for a transaction running in another thread to end."""
+        with self._lock:
+            self._closed = True
+            self.conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store at {self.path.parent} is closed; open it again with ek.open_store(path)")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: takes the write lock at once, commits or rolls back whole."""
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._check_open()
+            if self.read_only:
+                raise StoreError(
+                    f"the store at {self.path.parent} is read-only (this process cannot write its folder or "
+                    "catalog): it can be read, not changed"
+                )
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            else:
-                self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    # SQLite may have rolled back already (a full disk, an I/O error).
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self.conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise self._translate(e, "nothing of this change was stored") from e
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: every query inside sees the same committed state."""
         with self._lock:
-            self.conn.execute("BEGIN")
+            self._check_open()
             try:
-                yield self.conn
-            finally:
-                self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN")
+                try:
+                    yield self.conn
+                finally:
+                    if self.conn.in_transaction:
+                        self.conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise self._translate(e, "the read failed") from e
+
+    def _translate(self, error: sqlite3.Error, outcome: str) -> BaseException:
+        """The catalog's own failures (a full disk, an I/O error, a lock held too long) as StoreError.
+
+        An IntegrityError or a misuse is a bug in eventkit, not a condition of the store: kept as is.
+        """
+        if isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+            return error
+        text = str(error)
+        hint = {"full": "free some disk space and retry", "I/O": "check the disk and retry",
+                "locked": "another process held the store's write lock too long; retry",
+                "readonly": "the store's folder or catalog is not writable"}
+        what = next((h for k, h in hint.items() if k in text), "retry; if it persists the catalog may be damaged")
+        return StoreError(f"the store's catalog {self.path} failed: {text}; {outcome} ({what})")
 
     # -- small queries used inside transactions ------------------------------------------------
 
@@ -188,6 +293,12 @@ class Catalog:
     @staticmethod
     def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
         conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+
+    @staticmethod
+    def grace_seconds(conn: sqlite3.Connection) -> float:
+        """The store's grace period: how long replaced files stay for readers (every process obeys it)."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'grace_seconds'").fetchone()
+        return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
 
     @staticmethod
     def log_state(conn: sqlite3.Connection) -> dict[str, int]:

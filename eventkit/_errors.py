@@ -59,3 +59,10 @@ class StoreError(EventKitError):
 
 class InvalidFold(EventKitError, ValueError):
     """A fold definition or its arguments are wrong (missing field, type mismatch, bad time)."""
+
+
+class SealDeferredWarning(UserWarning):
+    """An append was committed but the automatic seal after it failed; a later append retries it.
+
+    The appended events are stored (in the hot log): do not re-send them.
+    """

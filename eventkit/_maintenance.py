@@ -21,10 +21,10 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from ._catalog import Catalog
 from ._crashpoints import crash_point
 from ._envelope import generated_event_id_sql, micros_now
-from ._errors import InvalidInput
+from ._errors import InvalidInput, StoreError
 from ._progress import progress_bar
 from ._segments import SegmentInfo, SegmentStats, discard, record_segment, remove_orphans, write_segment
-from ._snapshot import read_snapshot, new_connection, sql_literal
+from ._snapshot import file_problems, new_connection, parquet_scan, read_snapshot, sql_literal
 from ._sql import quote_ident
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ def seal(store: Store) -> int:
                 con.close()
             moved = conn.execute("DELETE FROM hot").rowcount
             Catalog.set_meta(conn, "hot_count", 0)
-            remove_orphans(conn, store.path, grace_seconds=store.grace_seconds)
+            remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
             crash_point("seal.before_commit")
         crash_point("seal.after_commit")
         return moved
@@ -288,17 +288,16 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
     with progress_bar(total=sum(len(g) for g in groups), desc="compacting", unit="segment", enabled=progress) as bar:
         for group in groups:
             con = new_connection()
-            listing = ", ".join(sql_literal(str(store.path / s[1])) for s in group)
             seg = None
             ids = [s[0] for s in group]
             marks = ",".join("?" * len(ids))
             try:
                 try:
                     seg = write_segment(
-                        con, store.path, f"SELECT * FROM read_parquet([{listing}], union_by_name = true)", group[0][2],
+                        con, store.path, f"SELECT * FROM {parquet_scan([store.path / s[1] for s in group])}", group[0][2],
                         fsync=store.durability == "full",
                     )
-                except duckdb.IOException:
+                except duckdb.Error as e:
                     # Another process may have compacted these segments and removed their files
                     # after its grace period; then there is nothing left to do for this group.
                     with store._catalog.read() as conn:
@@ -307,7 +306,14 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
                         ).fetchone()[0]
                     if live != len(ids):
                         continue
-                    raise
+                    problems = file_problems([str(store.path / s[1]) for s in group])
+                    if not problems:
+                        raise
+                    shown = "; ".join(f"{f}: {why}" for f, why in list(problems.items())[:3])
+                    raise StoreError(
+                        f"cannot compact: {len(problems)} segment file(s) cannot be read ({shown}); the store is "
+                        "damaged: restore the file(s) from a backup"
+                    ) from e
                 crash_point("compact.after_write")
                 with store._catalog.write() as conn:
                     live = conn.execute(
@@ -337,7 +343,7 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
             result.events += seg.event_count
             bar.update(len(group))
     with store._catalog.write() as conn:
-        result.removed_files = remove_orphans(conn, store.path, grace_seconds=store.grace_seconds)
+        result.removed_files = remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
     return result
 
 
@@ -358,6 +364,7 @@ class StoreInfo:
     event_types: pd.DataFrame
     stream_types: pd.DataFrame
     fields: dict[str, str]
+    damaged: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         lines = [
@@ -371,6 +378,10 @@ class StoreInfo:
         ]
         lines += [f"  {r.event_type:<24} {r.events:>12,}" for r in self.event_types.itertuples()]
         lines.append("fields       " + ", ".join(f"{k} {v}" for k, v in self.fields.items()))
+        if self.damaged:
+            lines.append(f"DAMAGED      {len(self.damaged):,} segment file(s) cannot be read; the event and time "
+                         "figures above leave their events out:")
+            lines += [f"  {f}: {why}" for f, why in self.damaged.items()]
         return "\n".join(lines)
 
 
@@ -384,6 +395,26 @@ def info(store: Store) -> StoreInfo:
         )
         seg_bytes, nseg = conn.execute(
             "SELECT coalesce(sum(size_bytes), 0), count(*) FROM segments WHERE retired_at IS NULL").fetchone()
+    damaged: dict[str, str] = {}
+    try:
+        et, times = _event_figures(snap)
+    except (StoreError, duckdb.Error):
+        # Describe the rest of the store: leave the unreadable files out and name them.
+        damaged = file_problems(snap.files)
+        if not damaged:
+            raise
+        snap.files = [f for f in snap.files if f not in damaged]
+        et, times = _event_figures(snap)
+    catalog_bytes = sum(p.stat().st_size for p in store.path.glob("catalog.sqlite*"))
+    return StoreInfo(
+        path=str(store.path), events=snap.high_water, streams=streams, segments=nseg, hot_events=snap.hot.num_rows,
+        size_bytes=seg_bytes + catalog_bytes, first_occurred=times[0], last_occurred=times[1],
+        first_recorded=times[2], last_recorded=times[3], event_types=et, stream_types=stypes, fields=snap.fields,
+        damaged=damaged,
+    )
+
+
+def _event_figures(snap: Any) -> tuple[pd.DataFrame, tuple]:
     con = snap.connect()
     try:
         et = con.execute(
@@ -392,9 +423,4 @@ def info(store: Store) -> StoreInfo:
             "SELECT min(occurred_at), max(occurred_at), min(recorded_at), max(recorded_at) FROM events").fetchall()[0]
     finally:
         con.close()
-    catalog_bytes = sum(p.stat().st_size for p in store.path.glob("catalog.sqlite*"))
-    return StoreInfo(
-        path=str(store.path), events=snap.high_water, streams=streams, segments=nseg, hot_events=snap.hot.num_rows,
-        size_bytes=seg_bytes + catalog_bytes, first_occurred=times[0], last_occurred=times[1],
-        first_recorded=times[2], last_recorded=times[3], event_types=et, stream_types=stypes, fields=snap.fields,
-    )
+    return et, times

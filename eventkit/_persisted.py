@@ -27,7 +27,7 @@ from . import _fold_states
 from ._errors import InvalidFold
 from ._fold import _stream_list, open_source
 from ._reducers import Leaf, Schema, _quote, unique_leaves
-from ._sql import quote_literal
+from ._snapshot import parquet_scan
 from ._timeparse import parse_as_of, parse_known_at
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def state_from_saved(fold: Fold, store: Store, saved: _fold_states.FoldState, *,
         items, cols = _partials(leaves, schema)
         newer = (f"SELECT stream_id, {', '.join(items)}, max(version) AS version, max(position) AS position "
                  f"FROM {src.relation} GROUP BY stream_id")
-        older = f"SELECT * FROM read_parquet({quote_literal((store.path / saved.path).as_posix())})"
+        older = f"SELECT * FROM {parquet_scan([(store.path / saved.path).as_posix()])}"
         if streams is not None:
             src.con.register("_ek_saved_streams", pa.table({"stream_id": pa.array(_stream_list(streams), pa.string())}))
             older += " WHERE stream_id IN (SELECT stream_id FROM _ek_saved_streams)"

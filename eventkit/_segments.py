@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from ._errors import StoreError
 from ._snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"
@@ -81,16 +82,26 @@ def write_segment(
     rel_path = segment_path(stream_type, stats.first_position, stats.last_position)
     path = root / rel_path
     new_dirs = [d for d in (path.parent, path.parent.parent) if not d.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(
-        f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(str(path))} "
-        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
-    )
-    if fsync:
-        # The file's bytes, then its name in its folder, then the name of every folder made for
-        # it: a power cut after the catalog commit must not lose any of the three.
-        for p in (path, path.parent, *(d.parent for d in new_dirs)):
-            _fsync(p)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(str(path))} "
+            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+        )
+        if fsync:
+            # The file's bytes, then its name in its folder, then the name of every folder made for
+            # it: a power cut after the catalog commit must not lose any of the three.
+            for p in (path, path.parent, *(d.parent for d in new_dirs)):
+                _fsync(p)
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as e:
+        if path.parent.is_dir():
+            path.unlink(missing_ok=True)  # a partial file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        full = "No space left" in str(e) or getattr(e, "errno", None) == 28
+        raise StoreError(
+            f"cannot write segment file {path}: {first[:300]}; nothing of this change was stored"
+            + (" (the disk is full: free some space and retry)" if full else "")
+        ) from e
     return SegmentInfo(
         path=rel_path,
         stream_type=stream_type,

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from ._catalog import Catalog
+from ._errors import StoreError
 from ._sql import quote_ident, quote_literal
 
 _HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
@@ -32,6 +33,18 @@ ENVELOPE_SELECT = "position, stream_id, stream_type, version, event_type, event_
 
 
 sql_literal = quote_literal  # the name the store's modules use
+
+
+def parquet_scan(files: Sequence[str], **options: bool) -> str:
+    """``read_parquet([...])`` over ``files``, paths quoted, never taking columns from folder names.
+
+    DuckDB's hive-partition detection reads ``key=value`` folders anywhere in a path as columns:
+    a store under ``/lake/version=7/`` would see ``version`` overridden on every event. A store's
+    files hold every column they mean, so detection is always off.
+    """
+    listing = ", ".join(sql_literal(str(f)) for f in files)
+    extra = "".join(f", {k} = {str(v).lower()}" for k, v in options.items())
+    return f"read_parquet([{listing}], union_by_name = true, hive_partitioning = false{extra})"
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
@@ -52,9 +65,13 @@ class SharedDatabase:
         self._db: duckdb.DuckDBPyConnection | None = None
         self._pid = 0
         self._user = user
+        self._closed = False
         _LIVE.add(self)
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def instance(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB instance (started on first use); a StoreError once the store is closed."""
+        if self._closed:
+            raise StoreError("this store is closed; open it again with ek.open_store(path)")
         if self._db is not None and self._pid != os.getpid():
             _abandon(self)
         if self._user and self._db is not None and not _file_access(self._db):
@@ -66,16 +83,26 @@ class SharedDatabase:
             self._db = duckdb.connect()
             self._db.execute("SET parquet_metadata_cache = true")
             self._pid = os.getpid()
-        cur = self._db.cursor()
-        cur.execute("SET TimeZone = 'UTC'")
-        return cur
+        return self._db
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return utc_cursor(self.instance())
 
     def close(self) -> None:
+        # The instance is not closed explicitly: that would break reads running in other threads
+        # (and relations a caller still holds). Dropping the reference frees it once the last
+        # cursor is gone; new reads are refused from now on.
+        self._closed = True
         if self._db is not None and self._pid != os.getpid():
             _abandon(self)
-        elif self._db is not None:
-            self._db.close()
-            self._db = None
+        self._db = None
+
+
+def utc_cursor(db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new cursor on ``db`` with UTC as its time zone (shares the instance's caches)."""
+    cur = db.cursor()
+    cur.execute("SET TimeZone = 'UTC'")
+    return cur
 
 
 def _file_access(db: duckdb.DuckDBPyConnection) -> bool:
@@ -103,6 +130,23 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def file_problems(files: Sequence[str]) -> dict[str, str]:
+    """Each of ``files`` that cannot be read as Parquet, with the reason (only on an error path)."""
+    import pyarrow.parquet as pq
+
+    problems = {}
+    for f in files:
+        if not os.path.exists(f):
+            problems[f] = "missing"
+            continue
+        try:
+            pq.read_metadata(f)
+        except Exception as e:  # noqa: BLE001 - whatever pyarrow says, the file is unreadable
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            problems[f] = f"not a readable Parquet file (truncated or damaged: {first})"
+    return problems
+
+
 @dataclass
 class Snapshot:
     """What one read sees: positions up to ``high_water`` (and recorded_at up to ``recorded_cut``).
@@ -126,13 +170,38 @@ class Snapshot:
     upcast: Callable[[str], str] | None = None
     # Set by the store: a new cursor on its DuckDB instance (shared metadata cache, no start-up).
     cursor: Callable[[], duckdb.DuckDBPyConnection] | None = None
+    # Set by the store: which of some segment files are live now (to tell an expired snapshot
+    # from a damaged store), and the store's grace period.
+    live_files: Callable[[list[str]], set[str]] | None = None
+    grace_seconds: float | None = None
+
+    def explain(self, error: BaseException) -> BaseException:
+        """A StoreError naming the segment files behind a failed read, or ``error`` when none is at fault."""
+        problems = file_problems(self.files)
+        if not problems:
+            return error
+        missing = [f for f, why in problems.items() if why == "missing"]
+        live = self.live_files(missing) if (missing and self.live_files is not None) else set(missing)
+        expired = [f for f in missing if f not in live]
+        if expired and len(expired) == len(problems):
+            grace = "" if self.grace_seconds is None else f" of {self.grace_seconds:g} s"
+            return StoreError(
+                f"this read's snapshot has expired: segment file {expired[0]} was replaced by a compaction and "
+                f"removed after the store's grace period{grace}; run the read again (reads that run longer need "
+                "a longer grace period: store.grace_seconds = ...)"
+            )
+        shown = "; ".join(f"{f}: {why}" for f, why in list(problems.items())[:3])
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        return StoreError(
+            f"{len(problems)} segment file{'s' if len(problems) > 1 else ''} of the store cannot be read ({shown}{more}); "
+            "the store is damaged: restore the file(s) from a backup"
+        )
 
     def events_sql(self) -> str:
         """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``."""
         parts = []
         if self.files:
-            listing = ", ".join(sql_literal(f) for f in self.files)
-            parts.append(f"SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+            parts.append(f"SELECT * FROM {parquet_scan(self.files)}")
         if self.hot.num_rows:
             structure = json.dumps(self.fields)
             data = f"json_transform(data, {sql_literal(structure)}) AS data, " if self.fields else ""
@@ -160,7 +229,13 @@ class Snapshot:
         if con is None:
             con = self.cursor() if self.cursor is not None else new_connection()
         con.register("_hot", self.hot)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql()}")
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql()}")
+        except duckdb.Error as e:
+            explained = self.explain(e)
+            if explained is e:
+                raise
+            raise explained from e
         return con
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from . import _maintenance
 from ._batch import HotBatch, arrow_batch_from_frame, canonical_payload, hot_from_arrow, hot_from_events
-from ._catalog import CATALOG_NAME, Catalog
+from ._catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog
 from ._envelope import (
     ANY,
     DEFAULT_STREAM_TYPE,
@@ -34,9 +35,9 @@ from ._envelope import (
     to_micros,
     version_matches,
 )
-from ._errors import DuplicateEventId, InvalidInput, StoreError, WrongExpectedVersion
+from ._errors import DuplicateEventId, InvalidInput, SealDeferredWarning, StoreError, WrongExpectedVersion
 from ._sql import quote_ident
-from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot
+from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from ._upcast import Upcaster, Upcasters
 
 Output = Literal["pandas", "arrow"]
@@ -108,7 +109,9 @@ class Store:
             ``"full"``: it also survives a power cut (fsync per commit, slower).
         seal_threshold: Hot-log size (events) past which an append seals the hot log.
         bulk_threshold: A frame with at least this many events becomes a segment directly.
-        grace_seconds: How long replaced segment files stay for readers that still scan them.
+        grace_seconds: How long replaced segment files stay for readers that still scan them. A
+            setting of the store, kept in its catalog and obeyed by every process: giving it
+            here changes it for the store (None: keep the store's, 900 s for a new store).
     """
 
     def __init__(
@@ -118,22 +121,25 @@ class Store:
         durability: Literal["normal", "full"] = "normal",
         seal_threshold: int = 100_000,
         bulk_threshold: int = 5_000,
-        grace_seconds: float = 900.0,
+        grace_seconds: float | None = None,
     ) -> None:
         root = Path(path)
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file, not an eventkit store folder")
         catalog_path = root / CATALOG_NAME
-        create = not catalog_path.exists()
-        if create and root.exists() and any(p.name != ".DS_Store" for p in root.iterdir()):
-            raise StoreError(f"{root} is a non-empty folder without {CATALOG_NAME}: not an eventkit store")
-        root.mkdir(parents=True, exist_ok=True)
+        if not catalog_path.exists():
+            others = [p.name for p in root.iterdir()] if root.exists() else []
+            others = [n for n in others if n != ".DS_Store" and not n.startswith(NEW_CATALOG_PREFIX)]
+            # Re-checked after the listing: another process may have just created the store.
+            if others and not catalog_path.exists():
+                raise StoreError(f"{root} is a non-empty folder without {CATALOG_NAME}: not an eventkit store")
+            root.mkdir(parents=True, exist_ok=True)
+            Catalog.create(catalog_path)
         self.path = root.resolve()
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold
-        self.grace_seconds = grace_seconds
-        self._catalog = Catalog(catalog_path, durability=durability, create=create)
+        self._catalog = Catalog(catalog_path, durability=durability)
         self._upcasters = Upcasters()  # code, not data: registered per store object
         # Two DuckDB instances: the store's own reads never share one with the user's SQL, whose
         # SET, macros and tables (DuckDB settings are mostly global to an instance) must not
@@ -141,6 +147,26 @@ class Store:
         self._duckdb = SharedDatabase()
         self._user_duckdb = SharedDatabase(user=True)
         self._fields_cache: tuple[int, dict[str, str]] | None = None
+        if grace_seconds is not None and grace_seconds != self.grace_seconds:
+            self.grace_seconds = grace_seconds
+
+    @property
+    def grace_seconds(self) -> float:
+        """How long files replaced by compaction stay for running readers, in seconds.
+
+        A property of the store (kept in the catalog), so a maintenance process cannot delete
+        files under readers in other processes by using a shorter one. A read that runs longer
+        than this after a compaction may fail with a StoreError ("snapshot has expired").
+        """
+        with self._catalog.read() as conn:
+            return Catalog.grace_seconds(conn)
+
+    @grace_seconds.setter
+    def grace_seconds(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+            raise InvalidInput("grace_seconds must be a number of seconds >= 0", values=[seconds])
+        with self._catalog.write() as conn:
+            Catalog.set_meta(conn, "grace_seconds", float(seconds))
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -152,9 +178,12 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        self._duckdb.close()
-        self._user_duckdb.close()
-        self._catalog.close()
+        """Close the store. Reads already running finish; any later call raises StoreError."""
+        try:
+            self._duckdb.close()
+            self._user_duckdb.close()
+        finally:
+            self._catalog.close()
 
     # -- appending ------------------------------------------------------------------------------
 
@@ -288,8 +317,24 @@ class Store:
             hot_count = state["hot_count"] + n
             Catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
         if hot_count >= self.seal_threshold:
-            self.seal()
+            self._auto_seal()
         return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads})
+
+    def _auto_seal(self) -> None:
+        """Seal after a committed append; a failure must not make the append look failed.
+
+        The append is already committed: raising here would make a natural retry store its
+        events twice. The hot log keeps them, and the next append past the threshold retries.
+        """
+        try:
+            self.seal()
+        except Exception as e:  # noqa: BLE001 - any failure (disk full, I/O, permissions) defers the seal
+            warnings.warn(
+                f"the append was committed, but sealing the hot log into segments failed and is deferred "
+                f"to a later append ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
+                "the events are stored: do not re-send them",
+                SealDeferredWarning, stacklevel=4,
+            )
 
     def _merge_fields(self, conn: Any, incoming: dict[str, tuple[str, list]], state: dict[str, int]) -> dict[str, str]:
         """Reconcile incoming payload types with the store's schema, inside the write transaction.
@@ -421,8 +466,17 @@ class Store:
         upto, recorded_cut = parse_known_at(known_at)
         with self._catalog.read() as conn:
             snap = read_snapshot(conn, self.path, upto=upto, recorded_cut=recorded_cut, **prune)
-        snap.cursor = self._duckdb.cursor
+            snap.grace_seconds = Catalog.grace_seconds(conn)
+        db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
+        snap.cursor = lambda: utc_cursor(db)
+        snap.live_files = self._live_files
         return self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
+
+    def _live_files(self, files: list[str]) -> set[str]:
+        """Which of ``files`` (absolute paths) are live segments of the store now."""
+        with self._catalog.read() as conn:
+            live = {str(self.path / s[1]) for s in Catalog.live_segments(conn)}
+        return {f for f in files if f in live}
 
     def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:
         """A new DuckDB connection whose view ``events`` is one consistent snapshot.
@@ -647,8 +701,14 @@ def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str,
             select += f" LIMIT {int(limit)}"
         if output not in ("pandas", "arrow"):
             raise InvalidInput(f"output must be 'pandas' or 'arrow', not {output!r}")
-        rel = con.sql(select, params=params or None)
-        return rel.to_arrow_table() if output == "arrow" else rel.df()
+        try:
+            rel = con.sql(select, params=params or None)
+            return rel.to_arrow_table() if output == "arrow" else rel.df()
+        except duckdb.Error as e:
+            explained = snap.explain(e)
+            if explained is e:
+                raise
+            raise explained from e
     finally:
         con.close()
 

@@ -44,7 +44,8 @@ import pyarrow.parquet as pq
 
 from ._envelope import check_name
 from ._errors import InvalidInput, StoreError
-from ._sql import quote_ident, quote_literal
+from ._snapshot import parquet_scan
+from ._sql import quote_ident
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -244,7 +245,7 @@ class Projection:
         ...     name="account_status", key="stream_id")
         >>> status.run_once()
         >>> status.df()                                        # one row per account
-        >>> duckdb.sql(f"SELECT * FROM read_parquet({status.files})")   # any tool reads the files
+        >>> duckdb.sql(f"SELECT * FROM read_parquet({status.files}, hive_partitioning = false)")  # any tool
     """
 
     def __init__(self, store: Store, handler: Handler, *, name: str, key: str | Sequence[str] | None = None,
@@ -309,8 +310,7 @@ class Projection:
     def _model_sql(self, files: list[str]) -> str:
         if not files:
             return "SELECT NULL AS _empty WHERE false"
-        listing = ", ".join(quote_literal(f) for f in files)
-        scan = f"read_parquet([{listing}], union_by_name = true, filename = true, file_row_number = true)"
+        scan = parquet_scan(files, filename=True, file_row_number=True)
         if self.key is None:
             return f"SELECT * EXCLUDE (filename, file_row_number) FROM {scan} ORDER BY filename, file_row_number"
         part = ", ".join(quote_ident(k) for k in self.key)

@@ -258,7 +258,12 @@ def info(path: str) -> None:
       eventkit info data/bank
     """
     with _open(path) as store, _user_errors():
-        click.echo(str(store.info()))
+        facts = store.info()
+    click.echo(str(facts))
+    if facts.damaged:
+        f, why = next(iter(facts.damaged.items()))
+        raise click.ClickException(f"{len(facts.damaged):,} segment file(s) cannot be read (e.g. {f}: {why}); "
+                                   "the store is damaged: restore them from a backup")
 
 
 @cli.command()
