@@ -8,6 +8,7 @@ non-zero exit, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,11 +37,12 @@ def _user_errors(*also: type[BaseException], context: str = "") -> Iterator[None
 
 
 def _open(path: str) -> ek.Store:
-    # open_store creates missing folders; outside `init` a typo should not make a stray store.
-    if not Path(path).is_dir():
-        raise click.ClickException(f"no eventkit store at {path}; create one with: eventkit init {path}")
-    with _user_errors():
-        return ek.open_store(path)
+    # Outside `init` a typo (or an empty folder) must not make a stray store: create=False.
+    try:
+        return ek.open_store(path, create=False)
+    except ek.StoreError as e:
+        hint = f"; create one with: eventkit init {path}" if str(e).startswith("no eventkit store") else ""
+        raise click.ClickException(f"{e}{hint}") from None
 
 
 class _ExpectedVersion(click.ParamType):
@@ -107,7 +109,8 @@ def _echo_frame(df: pd.DataFrame, fmt: str, max_rows: int = 0) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(ek.__version__, prog_name="eventkit")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """eventkit: an append-only event store of Parquet segments, queried with DuckDB.
 
     \b
@@ -116,6 +119,17 @@ def cli() -> None:
       eventkit append data/bank events.jsonl
       eventkit sql data/bank "SELECT event_type, count(*) FROM events GROUP BY 1"
     """
+    # eventkit's warnings (a stream that does not exist, a misspelt event type) as one clean line.
+    default = warnings.showwarning
+
+    def show(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, ek.EventKitWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+    ctx.call_on_close(lambda: setattr(warnings, "showwarning", default))
 
 
 @cli.command()

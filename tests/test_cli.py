@@ -269,6 +269,29 @@ def test_no_store_at_path(tmp_path, command):
     assert not (tmp_path / "typo").exists()
 
 
+@pytest.mark.parametrize("command", [["info"], ["read", "acct-1"], ["sql", "SELECT 1"], ["seal"], ["append", "-"],
+                                     ["state", "examples.bank_folds:account"]])
+def test_an_empty_folder_is_not_a_store_to_read(tmp_path, command):
+    """Read commands on an existing empty folder made a new empty store there and answered from it."""
+    (tmp_path / "empty").mkdir()
+    error = fails(command[0], tmp_path / "empty", *command[1:], input="{}")
+    assert "no eventkit store at" in error and "eventkit init" in error
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_a_misspelt_store_path_names_the_store_next_to_it(store_path):
+    error = fails("info", store_path.parent / "bnak")
+    assert "did you mean" in error and str(store_path) in error
+
+
+def test_read_of_a_missing_stream_warns_on_stderr(store_path):
+    result = run("read", store_path, "acct-3")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "(no rows)"
+    assert result.stderr.strip().startswith("warning: no stream 'acct-3' in the store")
+    assert "did you mean" in result.stderr
+
+
 def test_init_on_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     assert "is a file" in fails("init", tmp_path / "f")
