@@ -280,7 +280,7 @@ def arrow_kind(field_name: str, arrow_type: Any) -> str:
 
 
 ARROW_TYPES = {
-    "BOOLEAN": "bool",
+    "BOOLEAN": "bool_",
     "BIGINT": "int64",
     "DOUBLE": "float64",
     "VARCHAR": "string",

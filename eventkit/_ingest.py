@@ -11,13 +11,16 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ._batch import meta_json
-from ._errors import InvalidInput
+from ._errors import EventKitError, InvalidInput
 
 ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
 STRING_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id")
@@ -174,3 +177,225 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int) -> tup
             yield prepare_table(pending, mapping)
 
     return (None if lines is None else max(lines - 1, 0)), csv()
+
+
+# -- importing a file into a store ------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_file` did.
+
+    Attributes:
+        rows: Data rows read from the file.
+        imported: Events appended now.
+        already_stored: Rows skipped because an earlier import stored them (same event ids).
+        rejected: Rows set aside into the rejects file (bad cells).
+        appends: Atomic appends made.
+        streams: Streams the new events went to.
+        first_position: Position of the first new event (None: nothing new).
+        last_position: Position of the last new event.
+    """
+
+    rows: int = 0
+    imported: int = 0
+    already_stored: int = 0
+    rejected: int = 0
+    appends: int = 0
+    streams: set[str] = field(default_factory=set)
+    first_position: int | None = None
+    last_position: int | None = None
+
+
+class DerivedIds:
+    """Event ids derived from what a file holds, so that importing it again stores nothing twice.
+
+    A row's id is a UUID (version 8 layout) from the MD5 of its content (every cell, as read, with
+    its column name, and the stream type given for the import) and of how many rows of identical
+    content came before it in the file. So the same rows give the same ids whatever the file is
+    called or where it lies; rows appended to the end of the file get new ids (only they import on
+    a re-run); two identical rows (two equal deposits on one day) stay two events. A row edited
+    in place is a new event: the store is append-only, the old one stays.
+    """
+
+    def __init__(self, salt: str = "") -> None:
+        import duckdb
+
+        self.salt = salt
+        self.con = duckdb.connect()
+        self.con.execute("CREATE TABLE seen (h VARCHAR PRIMARY KEY, n BIGINT NOT NULL)")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def ids(self, content: pa.Table) -> pa.Array:
+        """The ids of ``content``'s rows, in order; later calls continue the same file."""
+        con = self.con
+        con.register("_raw", content)
+        keys = con.sql("SELECT md5(to_json(t) || ?) AS h FROM _raw t", params=[self.salt]).to_arrow_table()
+        con.unregister("_raw")
+        con.register("_h", pa.table({"i": pa.array(np.arange(content.num_rows)), "h": keys.column("h")}))
+        out = con.sql(
+            "SELECT md5(h || '#' || (row_number() OVER (PARTITION BY h ORDER BY i) - 1 + coalesce(s.n, 0))::VARCHAR) AS m "
+            "FROM _h LEFT JOIN seen s USING (h) ORDER BY i"
+        ).to_arrow_table().column("m").combine_chunks()
+        con.execute("INSERT INTO seen SELECT h, count(*) FROM _h GROUP BY h "
+                    "ON CONFLICT (h) DO UPDATE SET n = seen.n + excluded.n")
+        con.unregister("_h")
+        # 8-4-4-4-12 hex with the version nibble 8 and variant nibble 9.
+        parts = [pc.utf8_slice_codeunits(out, a, b) for a, b in ((0, 8), (8, 12), (13, 16), (17, 20), (20, 32))]
+        return pc.binary_join_element_wise(parts[0], parts[1], pc.binary_join_element_wise("8", parts[2], ""),
+                                           pc.binary_join_element_wise("9", parts[3], ""), parts[4], "-")
+
+
+def import_file(
+    store: Any,
+    file: str,
+    *,
+    fmt: str,
+    mapping: dict[str, str] | None = None,
+    stream_type: str | None = None,
+    batch_size: int = 100_000,
+    rejects: str | None = None,
+    as_text: Iterable[str] = (),
+    dedupe: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
+
+    A CSV's column types are decided from the whole file first (see :mod:`eventkit._csv_types`):
+    cells that do not fit refuse the import before anything is stored, or, with ``rejects``, go
+    with their rows into that CSV file (with ``_line`` and ``_reason`` columns) while the rest
+    imports. Without an ``event_id`` column, ids are derived from the rows (:class:`DerivedIds`),
+    so importing the same rows again stores nothing; ``dedupe=False`` imports them again.
+
+    Raises:
+        InvalidInput: Bad cells (nothing stored), an unreadable file, or a batch the store
+            refused (the message says which batch and that the ones before it are stored).
+    """
+    from ._csv_types import Profile, bad_cell_count, convert, decide_kinds, refuse
+
+    mapping = dict(mapping or {})
+    result = ImportResult()
+    csv = fmt == "csv"
+    kinds: dict[str, str | None] = {}
+    if csv:
+        profile = Profile()
+        names = None
+        for raw in _csv_text_batches(file, mapping, batch_size):
+            names = names or raw.column_names
+            profile.add(raw)
+        kinds = decide_kinds(profile, store.fields, set(as_text))
+        if bad_cell_count(profile, kinds) and rejects is None:
+            examples: list[tuple[int, str]] = []
+            seen = 0
+            for raw in _csv_text_batches(file, mapping, batch_size):
+                _, bad, reasons = convert(raw, kinds)
+                examples += [(seen + 2 + int(i), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
+                seen += raw.num_rows
+                if len(examples) >= 5:
+                    break
+            raise refuse(file, examples, bad_cell_count(profile, kinds), kinds, names or [])
+    ids = DerivedIds(salt=f"|stream_type={stream_type or ''}") if dedupe else None
+    writer = None
+    try:
+        batches = _csv_text_batches(file, mapping, batch_size) if csv else _typed_batches(file, fmt, mapping, batch_size)
+        for raw in batches:
+            first_row, read = result.rows, raw.num_rows
+            result.rows += read
+            table = raw
+            if csv:
+                table, bad, reasons = convert(raw, kinds)
+                if bad.any():
+                    writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons, first_row)  # type: ignore[arg-type]
+                    result.rejected += int(bad.sum())
+                    keep = pa.array(~bad)
+                    table, raw = table.filter(keep), raw.filter(keep)
+            if table.num_rows:
+                where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
+                _append(store, table, raw, ids, stream_type, result, where)
+            if progress is not None:
+                progress(read)
+    finally:
+        if ids is not None:
+            ids.close()
+        if writer is not None:
+            writer.close()
+    return result
+
+
+def _append(store: Any, table: pa.Table, raw: pa.Table, ids: DerivedIds | None, stream_type: str | None,
+            result: ImportResult, where: str) -> None:
+    """Append one batch, skipping rows whose ids the store holds; errors name the batch."""
+    supplied = "event_id" in table.column_names and table.column("event_id").null_count < table.num_rows
+    parts: list[tuple[pa.Table, bool]] = []
+    if supplied or ids is not None:
+        if not supplied:
+            table = table.drop_columns([c for c in ("event_id",) if c in table.column_names])
+            table = table.append_column("event_id", ids.ids(raw.drop_columns(  # type: ignore[union-attr]
+                [c for c in ("event_id",) if c in raw.column_names])))
+        known = store.stored_event_ids(pc.drop_null(table.column("event_id")).to_pylist())
+        if known:
+            is_known = pc.fill_null(pc.is_in(table.column("event_id"), pa.array(sorted(known), pa.string())), False)
+            # A caller's own ids: re-send the stored ones so the store checks they are the same events.
+            if supplied:
+                parts.append((table.filter(is_known), True))
+            else:
+                result.already_stored += len(known)
+            table = table.filter(pc.invert(is_known))
+    if table.num_rows:
+        parts.append((table, False))
+    for part, resend in parts:
+        try:
+            appended = store.append_frame(part, stream_type=stream_type)
+        except (EventKitError, pa.ArrowException) as e:
+            kept = f"the {result.imported + result.already_stored:,} rows before it are stored" \
+                if result.imported + result.already_stored else "nothing was stored"
+            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InvalidInput(f"batch {result.appends + 1} (from {where}) was not imported: {message}; {kept}") from None
+        if appended.duplicate or resend:
+            result.already_stored += part.num_rows
+            continue
+        result.appends += 1
+        result.imported += part.num_rows
+        result.streams.update(appended.versions)
+        if result.first_position is None:
+            result.first_position = appended.first_position
+        result.last_position = appended.last_position
+
+
+def _csv_text_batches(file: str, mapping: dict[str, str], size: int) -> Iterator[pa.Table]:
+    """The CSV's rows as text, columns renamed by ``mapping``, in batches of ``size`` rows."""
+    from ._csv_types import batches_of, read_text_csv
+
+    reader = read_text_csv(file, delimiter="\t" if file.endswith((".tsv", ".tsv.gz")) else ",")
+    names = reader.schema.names
+    missing = sorted(set(mapping) - set(names))
+    if missing:
+        raise InvalidInput(f"--map names column(s) {missing} that the input does not have; it has {names}")
+    renamed = [mapping.get(c, c) for c in names]
+    if len(set(renamed)) != len(renamed):
+        raise InvalidInput(f"after --map the input has duplicate columns: {renamed}")
+    for batch in batches_of((pa.Table.from_batches([b]) for b in reader), size):
+        yield batch.rename_columns(renamed)
+
+
+def _typed_batches(file: str, fmt: str, mapping: dict[str, str], size: int) -> Iterator[pa.Table]:
+    _, tables = file_batches(file, fmt, mapping, size)
+    return tables
+
+
+def _write_rejects(writer: Any, path: str, raw: pa.Table, mapping: dict[str, str], bad: np.ndarray,
+                   reasons: list[str], first_row: int) -> Any:
+    import pyarrow.csv as pacsv
+
+    back = {dst: src for src, dst in mapping.items()}
+    rows = raw.filter(pa.array(bad)).rename_columns([back.get(c, c) for c in raw.column_names])
+    idx = np.flatnonzero(bad)
+    rows = rows.append_column("_line", pa.array(first_row + 2 + idx, pa.int64()))
+    rows = rows.append_column("_reason", pa.array([reasons[i] for i in idx], pa.string()))
+    if writer is None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer = pacsv.CSVWriter(path, rows.schema)
+    writer.write_table(rows)
+    return writer

@@ -153,7 +153,7 @@ def test_import_parquet_and_reimport_skips_stored_batches(tmp_path):
     args = ("import", tmp_path / "s", tmp_path / "orders.parquet", "--map", "order=stream_id",
             "--batch-size", "10", "--no-progress")
     assert "imported 30 events into 5 streams in 3 batches" in ok(*args).output
-    assert "3 batches (30 events) already stored" in ok(*args).output
+    assert "30 rows already stored by an earlier import" in ok(*args).output
     assert len(events(tmp_path / "s")) == 30
 
 
@@ -167,12 +167,14 @@ def test_import_jsonl_with_data_objects_and_format_option(tmp_path):
 
 
 def test_import_failing_batch_says_what_was_stored(tmp_path):
+    """A batch only the store can refuse (stream a is of type t1) fails after two are stored."""
     csv = tmp_path / "tx.csv"
-    csv.write_text("stream_id,event_type,n\n" + "a,X,1\n" * 10 + "a,,2\n")
+    csv.write_text("stream_id,event_type,stream_type,n\n" + "".join(f"a,X,t1,{i}\n" for i in range(10))
+                   + "a,X,t2,2\n")
     ok("init", tmp_path / "s")
     error = fails("import", tmp_path / "s", csv, "--batch-size", "5", "--no-progress")
-    assert "batch 3 (from row 11) was not imported" in error
-    assert "event_type" in error and error.endswith("the 10 rows before it are stored")
+    assert "batch 3 (from line 12) was not imported" in error
+    assert "'t2'" in error and error.endswith("the 10 rows before it are stored")
     assert len(events(tmp_path / "s")) == 10
 
 
