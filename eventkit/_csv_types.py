@@ -47,10 +47,14 @@ class _Counts:
     date: int = 0
 
 
-def _fits(col: pa.Array) -> dict[str, np.ndarray]:
-    """Per cell (string array): does it read as each kind? Null cells fit every kind."""
+def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
+    """Per cell (string array): does it read as each kind (or only as ``only``)? Nulls fit all."""
     s = _trimmed(col)
     null = pc.is_null(s).to_numpy(zero_copy_only=False)
+    if only in ("BIGINT", "DOUBLE", "BOOLEAN"):
+        pattern, case = {"BIGINT": (_INT, False), "DOUBLE": (_FLOAT, True), "BOOLEAN": (_BOOL, True)}[only]
+        m = pc.fill_null(pc.match_substring_regex(s, pattern, ignore_case=case), False)
+        return {"null": null, only: m.to_numpy(zero_copy_only=False)}
 
     def match(pattern: str, ignore_case: bool = False) -> np.ndarray:
         m = pc.match_substring_regex(s, pattern, ignore_case=ignore_case)
@@ -164,8 +168,9 @@ def convert(table: pa.Table, kinds: Mapping[str, str | None]) -> tuple[pa.Table,
         if kind is None:
             columns[name] = pa.nulls(n)
             continue
-        fits = _fits(col)
-        ok = fits["null"] | (fits["DOUBLE"] if kind == "BIGINT" and name != "version" else fits[kind])
+        need = "DOUBLE" if kind == "BIGINT" and name != "version" else kind
+        fits = _fits(col, only=need)
+        ok = fits["null"] | fits[need]
         wrong = ~ok
         if wrong.any():
             values = col.to_pylist()

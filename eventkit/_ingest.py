@@ -223,29 +223,55 @@ class DerivedIds:
 
         self.salt = salt
         self.con = duckdb.connect()
-        self.con.execute("CREATE TABLE seen (h VARCHAR PRIMARY KEY, n BIGINT NOT NULL)")
+        # Rows seen so far, by the first 64 bits of their content hash: sorted keys and counts
+        # (16 bytes per distinct row). A 64-bit collision only shifts an occurrence number, which
+        # is as deterministic as the rest, so re-runs still agree.
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.counts = np.empty(0, dtype=np.int64)
 
     def close(self) -> None:
         self.con.close()
 
     def ids(self, content: pa.Table) -> pa.Array:
         """The ids of ``content``'s rows, in order; later calls continue the same file."""
-        con = self.con
-        con.register("_raw", content)
-        keys = con.sql("SELECT md5(to_json(t) || ?) AS h FROM _raw t", params=[self.salt]).to_arrow_table()
-        con.unregister("_raw")
-        con.register("_h", pa.table({"i": pa.array(np.arange(content.num_rows)), "h": keys.column("h")}))
-        out = con.sql(
-            "SELECT md5(h || '#' || (row_number() OVER (PARTITION BY h ORDER BY i) - 1 + coalesce(s.n, 0))::VARCHAR) AS m "
-            "FROM _h LEFT JOIN seen s USING (h) ORDER BY i"
-        ).to_arrow_table().column("m").combine_chunks()
-        con.execute("INSERT INTO seen SELECT h, count(*) FROM _h GROUP BY h "
-                    "ON CONFLICT (h) DO UPDATE SET n = seen.n + excluded.n")
-        con.unregister("_h")
+        import hashlib
+
+        self.con.register("_raw", content)
+        hashed = self.con.sql(
+            "SELECT h, ('0x' || substr(h, 1, 16))::UBIGINT AS k FROM (SELECT md5(to_json(t) || ?) AS h FROM _raw t)",
+            params=[self.salt],
+        ).to_arrow_table()
+        self.con.unregister("_raw")
+        digest = hashed.column("h").combine_chunks()
+        occurrence = self._occurrences(hashed.column("k").to_numpy())
+        if occurrence.any():  # the 2nd, 3rd ... row of identical content: hash in its number
+            values = digest.to_pylist()
+            for i in np.flatnonzero(occurrence):
+                values[i] = hashlib.md5(f"{values[i]}#{occurrence[i]}".encode()).hexdigest()
+            digest = pa.array(values, pa.string())
         # 8-4-4-4-12 hex with the version nibble 8 and variant nibble 9.
-        parts = [pc.utf8_slice_codeunits(out, a, b) for a, b in ((0, 8), (8, 12), (13, 16), (17, 20), (20, 32))]
-        return pc.binary_join_element_wise(parts[0], parts[1], pc.binary_join_element_wise("8", parts[2], ""),
-                                           pc.binary_join_element_wise("9", parts[3], ""), parts[4], "-")
+        cut = [pc.utf8_slice_codeunits(digest, a, b) for a, b in ((0, 8), (8, 12), (13, 16), (17, 20), (20, 32))]
+        return pc.binary_join_element_wise(cut[0], cut[1], pc.binary_join_element_wise("8", cut[2], ""),
+                                           pc.binary_join_element_wise("9", cut[3], ""), cut[4], "-")
+
+    def _occurrences(self, keys: np.ndarray) -> np.ndarray:
+        """For each key: how many equal keys came before it (earlier batches, then this one)."""
+        n = len(keys)
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        starts = np.ones(n, dtype=bool)
+        starts[1:] = ordered[1:] != ordered[:-1]
+        first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - first
+        if len(self.keys):
+            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            rank += np.where(self.keys[at] == keys, self.counts[at], 0)
+        unique, counts = ordered[starts], np.diff(np.append(np.flatnonzero(starts), n))
+        merged, inverse = np.unique(np.concatenate([self.keys, unique]), return_inverse=True)
+        self.counts = np.bincount(inverse, weights=np.concatenate([self.counts, counts])).astype(np.int64)
+        self.keys = merged
+        return rank
 
 
 def import_file(

@@ -311,7 +311,8 @@ class Store:
         head = Catalog.meta_int(conn, "head")
         found: dict[str, int] = {}
         others = []
-        for event_id in ids:
+        own = self._catalog.id_prefix[:8]
+        for event_id in (i for i in ids if i.startswith(own)):  # ids this store generated
             position = generated_position(self._catalog.id_prefix, event_id)
             if position is None:
                 others.append(event_id)
@@ -503,7 +504,8 @@ class Store:
             head = Catalog.meta_int(conn, "head")
             for start in range(0, len(ids), 100_000):
                 found.update(Catalog.known_ids(conn, ids[start:start + 100_000]))
-        for event_id in ids:
+        own = self._catalog.id_prefix[:8]
+        for event_id in (i for i in ids if i.startswith(own)):  # ids this store generated
             position = generated_position(self._catalog.id_prefix, event_id)
             if position is not None and position <= head:
                 found.add(event_id)
