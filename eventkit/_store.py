@@ -311,8 +311,7 @@ class Store:
         head = Catalog.meta_int(conn, "head")
         found: dict[str, int] = {}
         others = []
-        own = self._catalog.id_prefix[:8]
-        for event_id in (i for i in ids if i.startswith(own)):  # ids this store generated
+        for event_id in ids:
             position = generated_position(self._catalog.id_prefix, event_id)
             if position is None:
                 others.append(event_id)
