@@ -60,13 +60,9 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
         m = pc.match_substring_regex(s, pattern, ignore_case=ignore_case)
         return pc.fill_null(m, False).to_numpy(zero_copy_only=False)
 
-    import pandas as pd
-
     time_ok = match(r"^[0-9]{4}-[0-9]{2}")  # parse only what may be a time: text columns stay cheap
     if time_ok.any():
-        some = s.filter(pa.array(time_ok))
-        parsed = pd.to_datetime(pd.Series(some.to_pandas(), dtype=object), utc=True, format="ISO8601", errors="coerce")
-        time_ok[np.flatnonzero(time_ok)] = parsed.notna().to_numpy()
+        time_ok[np.flatnonzero(time_ok)] = _parse_times(s.filter(pa.array(time_ok))).notna().to_numpy()
     return {
         "null": null,
         "BIGINT": match(_INT),
@@ -169,17 +165,35 @@ def convert(table: pa.Table, kinds: Mapping[str, str | None]) -> tuple[pa.Table,
             columns[name] = pa.nulls(n)
             continue
         need = "DOUBLE" if kind == "BIGINT" and name != "version" else kind
+        if kind == "TIMESTAMPTZ":  # parse once: the parsed times are the column
+            trimmed = _trimmed(col)
+            times = _parse_times(trimmed)
+            wrong = times.isna().to_numpy() & pc.is_valid(trimmed).to_numpy(zero_copy_only=False)
+            _mark_wrong(bad, reasons, wrong, col, name, kind)
+            columns[name] = pa.array(times, pa.timestamp("us", tz="UTC"))
+            continue
         fits = _fits(col, only=need)
         ok = fits["null"] | fits[need]
         wrong = ~ok
-        if wrong.any():
-            values = col.to_pylist()
-            for i in np.flatnonzero(wrong):
-                wanted = _KIND_ONE["DOUBLE" if kind == "BIGINT" and name != "version" else kind]
-                _mark_one(bad, reasons, i, f"{name} {values[i]!r} is not {wanted}")
+        _mark_wrong(bad, reasons, wrong, col, name, kind)
         clean = pc.if_else(pa.array(wrong), pa.scalar(None, pa.string()), _trimmed(col))
         columns[name] = _cast(clean, kind)
     return pa.table(columns), bad, reasons
+
+
+def _mark_wrong(bad: np.ndarray, reasons: list[str], wrong: np.ndarray, col: pa.Array, name: str, kind: str) -> None:
+    if wrong.any():
+        values = col.take(pa.array(np.flatnonzero(wrong))).to_pylist()
+        wanted = _KIND_ONE["DOUBLE" if kind == "BIGINT" and name != "version" else kind]
+        for i, value in zip(np.flatnonzero(wrong), values):
+            _mark_one(bad, reasons, i, f"{name} {value!r} is not {wanted}")
+
+
+def _parse_times(s: pa.Array) -> Any:
+    """ISO 8601 text as UTC times (a time without a zone is UTC); NaT where it is not a time."""
+    import pandas as pd
+
+    return pd.to_datetime(pd.Series(s.to_pandas(), dtype=object), utc=True, format="ISO8601", errors="coerce")
 
 
 def _mark(bad: np.ndarray, reasons: list[str], mask: np.ndarray, why: str) -> None:
@@ -201,10 +215,7 @@ def _cast(col: pa.Array, kind: str) -> pa.Array:
         return pc.equal(pc.utf8_lower(col), "true")
     if kind == "DATE":
         return pc.cast(col, pa.date32())
-    import pandas as pd
-
-    times = pd.to_datetime(pd.Series(col.to_pandas(), dtype=object), utc=True, format="ISO8601", errors="coerce")
-    return pa.array(times, pa.timestamp("us", tz="UTC"))
+    return pa.array(_parse_times(col), pa.timestamp("us", tz="UTC"))
 
 
 def refuse(file: str, bad: list[tuple[int, str]], total: int, kinds: Mapping[str, str | None],

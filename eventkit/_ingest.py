@@ -268,9 +268,11 @@ class DerivedIds:
             at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
             rank += np.where(self.keys[at] == keys, self.counts[at], 0)
         unique, counts = ordered[starts], np.diff(np.append(np.flatnonzero(starts), n))
-        merged, inverse = np.unique(np.concatenate([self.keys, unique]), return_inverse=True)
-        self.counts = np.bincount(inverse, weights=np.concatenate([self.counts, counts])).astype(np.int64)
-        self.keys = merged
+        keys, tally = np.concatenate([self.keys, unique]), np.concatenate([self.counts, counts])
+        merge = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
+        keys, tally = keys[merge], tally[merge]
+        first_of = np.flatnonzero(np.append(True, keys[1:] != keys[:-1]))
+        self.keys, self.counts = keys[first_of], np.add.reduceat(tally, first_of)
         return rank
 
 
