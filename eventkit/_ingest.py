@@ -3,7 +3,9 @@
 The command line's ``append`` and ``import`` use these, and so can a notebook: each function
 returns Arrow tables in the shape :meth:`eventkit.Store.append_frame` takes (envelope columns by
 name, payload flat), and reports bad input as :class:`eventkit.InvalidInput` naming the line,
-event or column.
+event or column. :func:`import_file` imports a whole file: CSV column types from the whole file
+(:mod:`eventkit._csv_types`), ids derived from the rows (:class:`DerivedIds`) so that importing
+the same rows again stores nothing.
 """
 
 from __future__ import annotations
@@ -139,44 +141,26 @@ def read_events(file: str) -> list[dict[str, Any]]:
     return [record(obj, f"{source} event {i}", {}) for i, obj in enumerate(items, 1)]
 
 
-def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int) -> tuple[int | None, Iterator[pa.Table]]:
-    """(total rows if known, batches of at most ``size`` rows, each ready for append_frame)."""
+def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int) -> Iterator[pa.Table]:
+    """Batches of at most ``size`` rows of a JSONL or Parquet file, each ready for append_frame.
+
+    (CSV is read as text and typed from the whole file: see :func:`import_file`.)
+    """
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
         pf = pq.ParquetFile(file)
-        return pf.metadata.num_rows, (prepare_table(pa.Table.from_batches([b]), mapping) for b in pf.iter_batches(batch_size=size))
-    lines = None
-    if Path(file).suffix not in (".gz", ".bz2", ".zst"):  # a total for the progress bar, at disk speed
-        with open(file, "rb") as f:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    if fmt == "jsonl":
-        def jsonl() -> Iterator[pa.Table]:
-            with open(file, encoding="utf-8") as f:
-                events = json_lines(f, file, mapping)
-                while chunk := list(itertools.islice(events, size)):
-                    yield prepare_table(table_from_records(chunk), {})
+        return (prepare_table(pa.Table.from_batches([b]), mapping) for b in pf.iter_batches(batch_size=size))
+    if fmt != "jsonl":
+        raise InvalidInput(f"file_batches reads jsonl or parquet, not {fmt!r}")
 
-        return lines, jsonl()
-    import pyarrow.csv as pacsv
+    def jsonl() -> Iterator[pa.Table]:
+        with open(file, encoding="utf-8") as f:
+            events = json_lines(f, file, mapping)
+            while chunk := list(itertools.islice(events, size)):
+                yield prepare_table(table_from_records(chunk), {})
 
-    as_text = {src for src, dst in mapping.items() if dst in STRING_COLUMNS} | set(STRING_COLUMNS)
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in as_text}, strings_can_be_null=True)
-    parse = pacsv.ParseOptions(delimiter="\t" if file.endswith(".tsv") else ",")
-    reader = pacsv.open_csv(file, read_options=pacsv.ReadOptions(block_size=16 << 20), parse_options=parse,
-                            convert_options=convert)
-
-    def csv() -> Iterator[pa.Table]:
-        pending = reader.schema.empty_table()
-        for batch in reader:  # blocks of bytes, re-cut into batches of `size` rows
-            pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
-            while pending.num_rows >= size:
-                yield prepare_table(pending.slice(0, size), mapping)
-                pending = pending.slice(size)
-        if pending.num_rows:
-            yield prepare_table(pending, mapping)
-
-    return (None if lines is None else max(lines - 1, 0)), csv()
+    return jsonl()
 
 
 # -- importing a file into a store ------------------------------------------------------------------
@@ -327,7 +311,7 @@ def import_file(
     ids = DerivedIds(salt=f"|stream_type={stream_type or ''}") if dedupe else None
     writer = None
     try:
-        batches = _csv_text_batches(file, mapping, batch_size) if csv else _typed_batches(file, fmt, mapping, batch_size)
+        batches = _csv_text_batches(file, mapping, batch_size) if csv else file_batches(file, fmt, mapping, batch_size)
         for raw in batches:
             first_row, read = result.rows, raw.num_rows
             result.rows += read
@@ -406,11 +390,6 @@ def _csv_text_batches(file: str, mapping: dict[str, str], size: int) -> Iterator
         raise InvalidInput(f"after --map the input has duplicate columns: {renamed}")
     for batch in batches_of((pa.Table.from_batches([b]) for b in reader), size):
         yield batch.rename_columns(renamed)
-
-
-def _typed_batches(file: str, fmt: str, mapping: dict[str, str], size: int) -> Iterator[pa.Table]:
-    _, tables = file_batches(file, fmt, mapping, size)
-    return tables
 
 
 def _write_rejects(writer: Any, path: str, raw: pa.Table, mapping: dict[str, str], bad: np.ndarray,
