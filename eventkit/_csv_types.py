@@ -62,7 +62,7 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
 
     time_ok = match(r"^[0-9]{4}-[0-9]{2}")  # parse only what may be a time: text columns stay cheap
     if time_ok.any():
-        time_ok[np.flatnonzero(time_ok)] = _parse_times(s.filter(pa.array(time_ok))).notna().to_numpy()
+        time_ok[np.flatnonzero(time_ok)] = pc.is_valid(_parse_times(s.filter(pa.array(time_ok)))).to_numpy(zero_copy_only=False)
     return {
         "null": null,
         "BIGINT": match(_INT),
@@ -168,9 +168,9 @@ def convert(table: pa.Table, kinds: Mapping[str, str | None]) -> tuple[pa.Table,
         if kind == "TIMESTAMPTZ":  # parse once: the parsed times are the column
             trimmed = _trimmed(col)
             times = _parse_times(trimmed)
-            wrong = times.isna().to_numpy() & pc.is_valid(trimmed).to_numpy(zero_copy_only=False)
+            wrong = pc.and_(pc.is_null(times), pc.is_valid(trimmed)).to_numpy(zero_copy_only=False)
             _mark_wrong(bad, reasons, wrong, col, name, kind)
-            columns[name] = pa.array(times, pa.timestamp("us", tz="UTC"))
+            columns[name] = times.cast(pa.timestamp("us", tz="UTC"))
             continue
         fits = _fits(col, only=need)
         ok = fits["null"] | fits[need]
@@ -189,11 +189,17 @@ def _mark_wrong(bad: np.ndarray, reasons: list[str], wrong: np.ndarray, col: pa.
             _mark_one(bad, reasons, i, f"{name} {value!r} is not {wanted}")
 
 
-def _parse_times(s: pa.Array) -> Any:
-    """ISO 8601 text as UTC times (a time without a zone is UTC); NaT where it is not a time."""
-    import pandas as pd
+def _parse_times(s: pa.Array) -> pa.Array:
+    """ISO 8601 text as UTC times (a time without a zone is UTC); null where it is not a time."""
+    import duckdb
 
-    return pd.to_datetime(pd.Series(s.to_pandas(), dtype=object), utc=True, format="ISO8601", errors="coerce")
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("_t", pa.table({"s": s}))
+        return con.sql("SELECT TRY_CAST(s AS TIMESTAMPTZ) AS t FROM _t").to_arrow_table().column("t").combine_chunks()
+    finally:
+        con.close()
 
 
 def _mark(bad: np.ndarray, reasons: list[str], mask: np.ndarray, why: str) -> None:
@@ -215,7 +221,7 @@ def _cast(col: pa.Array, kind: str) -> pa.Array:
         return pc.equal(pc.utf8_lower(col), "true")
     if kind == "DATE":
         return pc.cast(col, pa.date32())
-    return pa.array(_parse_times(col), pa.timestamp("us", tz="UTC"))
+    return _parse_times(col).cast(pa.timestamp("us", tz="UTC"))
 
 
 def refuse(file: str, bad: list[tuple[int, str]], total: int, kinds: Mapping[str, str | None],

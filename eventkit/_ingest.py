@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._batch import meta_json
-from ._errors import EventKitError, InvalidInput
+from ._errors import DuplicateEventId, EventKitError, InvalidInput
 
 ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
 STRING_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id")
@@ -340,40 +340,69 @@ def _append(store: Any, table: pa.Table, raw: pa.Table, ids: DerivedIds | None, 
             result: ImportResult, where: str) -> None:
     """Append one batch, skipping rows whose ids the store holds; errors name the batch."""
     supplied = "event_id" in table.column_names and table.column("event_id").null_count < table.num_rows
-    parts: list[tuple[pa.Table, bool]] = []
-    if supplied or ids is not None:
-        if not supplied:
-            table = table.drop_columns([c for c in ("event_id",) if c in table.column_names])
-            table = table.append_column("event_id", ids.ids(raw.drop_columns(  # type: ignore[union-attr]
-                [c for c in ("event_id",) if c in raw.column_names])))
+    if not supplied and ids is not None:
+        table = table.drop_columns([c for c in ("event_id",) if c in table.column_names])
+        table = table.append_column("event_id", ids.ids(raw.drop_columns(
+            [c for c in ("event_id",) if c in raw.column_names])))
+    if supplied:
+        # A caller's own ids: re-send the stored ones so that the store checks they are the same events.
         known = store.stored_event_ids(pc.drop_null(table.column("event_id")).to_pylist())
-        if known:
-            is_known = pc.fill_null(pc.is_in(table.column("event_id"), pa.array(sorted(known), pa.string())), False)
-            # A caller's own ids: re-send the stored ones so the store checks they are the same events.
-            if supplied:
-                parts.append((table.filter(is_known), True))
-            else:
+        stored, table = _split(table, known)
+        if stored.num_rows:
+            _append_part(store, stored, stream_type, result, where, resend=True)
+    elif ids is not None:
+        # Derived ids name content, so a stored id is a stored row: skip it without a re-check.
+        # A new batch (its first and last rows not stored) goes straight to the store, whose own id
+        # check refuses it if some rows in between are stored; then we look them all up.
+        column = table.column("event_id")
+        if store.stored_event_ids([column[0].as_py(), column[-1].as_py()]):
+            known = store.stored_event_ids(column.to_pylist())
+            result.already_stored += len(known)
+            _, table = _split(table, known)
+        else:
+            try:
+                return _append_part(store, table, stream_type, result, where, strict=True)
+            except DuplicateEventId:
+                known = store.stored_event_ids(column.to_pylist())
                 result.already_stored += len(known)
-            table = table.filter(pc.invert(is_known))
+                _, table = _split(table, known)
     if table.num_rows:
-        parts.append((table, False))
-    for part, resend in parts:
-        try:
-            appended = store.append_frame(part, stream_type=stream_type)
-        except (EventKitError, pa.ArrowException) as e:
-            kept = f"the {result.imported + result.already_stored:,} rows before it are stored" \
-                if result.imported + result.already_stored else "nothing was stored"
-            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise InvalidInput(f"batch {result.appends + 1} (from {where}) was not imported: {message}; {kept}") from None
-        if appended.duplicate or resend:
-            result.already_stored += part.num_rows
-            continue
-        result.appends += 1
-        result.imported += part.num_rows
-        result.streams.update(appended.versions)
-        if result.first_position is None:
-            result.first_position = appended.first_position
-        result.last_position = appended.last_position
+        _append_part(store, table, stream_type, result, where)
+
+
+def _split(table: pa.Table, known: set[str]) -> tuple[pa.Table, pa.Table]:
+    """(rows whose event_id is in ``known``, the other rows)."""
+    if not known:
+        return table.slice(0, 0), table
+    is_known = pc.fill_null(pc.is_in(table.column("event_id"), pa.array(sorted(known), pa.string())), False)
+    return table.filter(is_known), table.filter(pc.invert(is_known))
+
+
+def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: ImportResult, where: str, *,
+                 resend: bool = False, strict: bool = False) -> None:
+    try:
+        appended = store.append_frame(part, stream_type=stream_type)
+    except DuplicateEventId:
+        if strict:
+            raise
+        appended = None
+        error: Exception = sys.exc_info()[1]  # type: ignore[assignment]
+    except (EventKitError, pa.ArrowException) as e:
+        appended, error = None, e
+    if appended is None:
+        done = result.imported + result.already_stored
+        kept = f"the {done:,} rows before it are stored" if done else "nothing was stored"
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InvalidInput(f"batch {result.appends + 1} (from {where}) was not imported: {message}; {kept}") from None
+    if appended.duplicate or resend:
+        result.already_stored += part.num_rows
+        return
+    result.appends += 1
+    result.imported += part.num_rows
+    result.streams.update(appended.versions)
+    if result.first_position is None:
+        result.first_position = appended.first_position
+    result.last_position = appended.last_position
 
 
 def _csv_text_batches(file: str, mapping: dict[str, str], size: int) -> Iterator[pa.Table]:

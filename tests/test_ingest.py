@@ -228,3 +228,13 @@ def test_own_event_ids_with_rows_appended(store, tmp_path):
     frame.loc[3, "n"] = 99  # the same id with other content is refused
     frame.to_csv(tmp_path / "e.csv", index=False)
     assert "e-3" in error(store, tmp_path / "e.csv")
+
+
+def test_new_rows_around_stored_ones_in_one_batch(store, tmp_path):
+    """First and last rows of a batch new, stored rows in between: only the new ones import."""
+    csv = write_csv(tmp_path / "tx.csv", tx_rows(10, start=5))
+    ok(store, csv)
+    write_csv(csv, tx_rows(20))
+    out = ok(store, csv)
+    assert "imported 10 events" in out and "10 rows already stored" in out
+    assert sorted(read(store)["amount"]) == list(range(20))
