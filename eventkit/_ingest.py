@@ -323,6 +323,9 @@ def import_file(
                     result.rejected += int(bad.sum())
                     keep = pa.array(~bad)
                     table, raw = table.filter(keep), raw.filter(keep)
+            if fmt == "jsonl":  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
+                raw = raw.cast(pa.schema([pa.field(f.name, pa.float64()) if pa.types.is_integer(f.type) else f
+                                          for f in raw.schema]))
             if table.num_rows:
                 where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
                 _append(store, table, raw, ids, stream_type, result, where)

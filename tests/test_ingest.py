@@ -238,3 +238,15 @@ def test_new_rows_around_stored_ones_in_one_batch(store, tmp_path):
     out = ok(store, csv)
     assert "imported 10 events" in out and "10 rows already stored" in out
     assert sorted(read(store)["amount"]) == list(range(20))
+
+
+def test_jsonl_rows_appended_with_a_float_among_integers(store, tmp_path):
+    """The grown batch types `amount` as DOUBLE where the first run had BIGINT: same rows, same ids."""
+    path = tmp_path / "e.jsonl"
+    rows = [f'{{"stream_id": "a", "event_type": "E", "amount": {i}}}' for i in range(5)]
+    path.write_text("\n".join(rows) + "\n")
+    ok(store, path)
+    path.write_text("\n".join(rows + ['{"stream_id": "a", "event_type": "E", "amount": 2.5}']) + "\n")
+    out = ok(store, path)
+    assert "imported 1 event " in out and "5 rows already stored" in out
+    assert sorted(read(store)["amount"]) == [0, 1, 2, 2.5, 3, 4]
