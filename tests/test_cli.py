@@ -294,6 +294,16 @@ def test_read_of_a_missing_stream_warns_on_stderr(store_path):
     assert "did you mean" in result.stderr
 
 
+def test_state_with_a_misspelt_event_type_warns_on_stderr(store_path, tmp_path):
+    (tmp_path / "folds.py").write_text(
+        "import eventkit as ek\n"
+        "f = ek.Fold('f', stream_type='account', fields={'n': ek.count(event_types=['Deposted'])})\n")
+    result = run("state", store_path, f"{tmp_path / 'folds.py'}:f")
+    assert result.exit_code == 0, result.output
+    assert "warning: fold 'f', field 'n': event type 'Deposted' is not in the store" in result.stderr
+    assert "did you mean 'Deposited'?" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_init_on_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     assert "is a file" in fails("init", tmp_path / "f")
