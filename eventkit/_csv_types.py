@@ -51,6 +51,8 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
     """Per cell (string array): does it read as each kind (or only as ``only``)? Nulls fit all."""
     s = _trimmed(col)
     null = pc.is_null(s).to_numpy(zero_copy_only=False)
+    if only == "TIMESTAMPTZ":
+        return {"null": null, only: pc.is_valid(_parse_times(s)).to_numpy(zero_copy_only=False)}
     if only in ("BIGINT", "DOUBLE", "BOOLEAN"):
         pattern, case = {"BIGINT": (_INT, False), "DOUBLE": (_FLOAT, True), "BOOLEAN": (_BOOL, True)}[only]
         m = pc.fill_null(pc.match_substring_regex(s, pattern, ignore_case=case), False)
@@ -93,7 +95,11 @@ class Profile:
                 self.required_empty += table.column(name).combine_chunks().null_count  # blank cells read as null
             if name in TEXT_COLUMNS:
                 continue
-            fits = _fits(table.column(name).combine_chunks())
+            fixed = {"occurred_at": "TIMESTAMPTZ", "version": "BIGINT"}.get(name)  # kinds the envelope fixes
+            fits = _fits(table.column(name).combine_chunks(), only=fixed)
+            if fixed:
+                fits = {"BIGINT": fits[fixed], "DOUBLE": fits[fixed], "BOOLEAN": fits[fixed],
+                        "TIMESTAMPTZ": fits[fixed], "DATE": fits[fixed], "null": fits["null"]}
             c = self.counts.setdefault(name, _Counts())
             valid = ~fits["null"]
             c.nonnull += int(valid.sum())

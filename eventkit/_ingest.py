@@ -377,6 +377,8 @@ def _split(table: pa.Table, known: set[str]) -> tuple[pa.Table, pa.Table]:
     """(rows whose event_id is in ``known``, the other rows)."""
     if not known:
         return table.slice(0, 0), table
+    if len(known) == table.num_rows:  # a batch stored before (ids are unique in a batch)
+        return table, table.slice(0, 0)
     is_known = pc.fill_null(pc.is_in(table.column("event_id"), pa.array(sorted(known), pa.string())), False)
     return table.filter(is_known), table.filter(pc.invert(is_known))
 

@@ -497,7 +497,7 @@ class Store:
 
         Used by imports to skip rows stored by an earlier run.
         """
-        ids = [str(i) for i in event_ids]
+        ids = sorted(str(i) for i in event_ids)  # probes in key order: the index pages stay cached
         found: set[str] = set()
         with self._catalog.read() as conn:
             head = Catalog.meta_int(conn, "head")
