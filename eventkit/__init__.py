@@ -10,6 +10,7 @@ from ._envelope import ANY, NO_STREAM, STREAM_EXISTS, Event
 from ._errors import (
     DuplicateEventId,
     EventKitError,
+    EventKitWarning,
     InvalidFold,
     InvalidInput,
     SchemaConflict,
@@ -46,6 +47,7 @@ __all__ = [
     "DuplicateEventId",
     "Event",
     "EventKitError",
+    "EventKitWarning",
     "Fold",
     "InvalidFold",
     "InvalidInput",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 
 class EventKitError(Exception):
@@ -61,8 +61,43 @@ class InvalidFold(EventKitError, ValueError):
     """A fold definition or its arguments are wrong (missing field, type mismatch, bad time)."""
 
 
-class SealDeferredWarning(UserWarning):
+class EventKitWarning(UserWarning):
+    """An answer that is probably not what was meant: a selector that matches nothing, a stream
+    that does not exist. The warning names what is missing and the closest existing name.
+
+    Turn these into errors with ``warnings.simplefilter("error", ek.EventKitWarning)``.
+    """
+
+
+class SealDeferredWarning(EventKitWarning):
     """An append was committed but the automatic seal after it failed; a later append retries it.
 
     The appended events are stored (in the hot log): do not re-send them.
     """
+
+
+def did_you_mean(name: str, candidates: Iterable[str], *, shown: int = 8) -> str:
+    """``"; did you mean 'x'?"`` for the closest candidate, else a short list of what exists."""
+    import difflib
+
+    names = sorted({c for c in candidates if isinstance(c, str)})
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    if not names:
+        return ""
+    listed = ", ".join(repr(n) for n in names[:shown])
+    return f"; there are: {listed}{', ...' if len(names) > shown else ''}"
+
+
+def warn(message: str) -> None:
+    """Issue an :class:`EventKitWarning` attributed to the first caller outside eventkit."""
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the frame that called warn()
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, EventKitWarning, stacklevel=level)

@@ -50,6 +50,7 @@ class Source:
     con: duckdb.DuckDBPyConnection
     schema: Schema
     relation: str
+    store: Any = None  # the store folded (for checks against everything it holds)
 
     def known_position(self) -> int:
         """The highest position in the cut (the snapshot's high-water mark), 0 if empty."""
@@ -122,7 +123,7 @@ def open_source(
         relation = f"(SELECT {', '.join(cols)} FROM events{where})"
         if extra_where:
             relation = f"(SELECT * FROM {relation} WHERE {extra_where})"
-        yield Source(con=con, schema=schema, relation=relation)
+        yield Source(con=con, schema=schema, relation=relation, store=store)
     finally:
         con.close()
 
@@ -245,9 +246,18 @@ class Fold:
         )
 
     def prepare(self, source: Source) -> None:
-        """Validate this fold against an open source (schema and ``where=`` conditions)."""
+        """Validate this fold against an open source (schema and ``where=`` conditions).
+
+        Also warns (:class:`eventkit.EventKitWarning`) when the stream type or an event type the
+        fold names is nowhere in the store, with the closest existing name.
+        """
         self.validate(source.schema)
         check_where(source, unique_leaves(self.fields.values()))
+        from eventkit._selectors import check_fold_selectors
+
+        named = [(f"field {key!r}", t) for key, red in self.fields.items()
+                 for leaf in red.leaves() for t in leaf.named_event_types()]
+        check_fold_selectors(source.store, fold_name=self.name, stream_type=self.stream_type, event_types=named)
 
     # -- running ------------------------------------------------------------------------------
     def state(self, store: Any, *, as_of: Any = None, known_at: Any = None,

@@ -252,6 +252,12 @@ class Leaf(Reducer):
             return f"(CASE {col} {whens} END)"
         return col
 
+    def named_event_types(self) -> tuple[str, ...]:
+        """The event types this leaf selects by name (none: it looks at every event)."""
+        if self.kind == "last_event_type" and self.mapping is not None:
+            return tuple(k for k, _ in self.mapping)
+        return self.event_types or ()
+
     def condition(self, schema: Schema) -> str | None:
         """The FILTER condition (event types, ``where``, non-null field) or None for all events."""
         parts = []

@@ -35,7 +35,15 @@ from ._envelope import (
     to_micros,
     version_matches,
 )
-from ._errors import DuplicateEventId, InvalidInput, SealDeferredWarning, StoreError, WrongExpectedVersion
+from ._errors import (
+    DuplicateEventId,
+    InvalidInput,
+    SealDeferredWarning,
+    StoreError,
+    WrongExpectedVersion,
+    did_you_mean,
+    warn,
+)
 from ._sql import quote_ident
 from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from ._upcast import Upcaster, Upcasters
@@ -112,6 +120,7 @@ class Store:
         grace_seconds: How long replaced segment files stay for readers that still scan them. A
             setting of the store, kept in its catalog and obeyed by every process: giving it
             here changes it for the store (None: keep the store's, 900 s for a new store).
+        create: Create the store when ``path`` holds none (default); False: raise StoreError.
     """
 
     def __init__(
@@ -122,12 +131,15 @@ class Store:
         seal_threshold: int = 100_000,
         bulk_threshold: int = 5_000,
         grace_seconds: float | None = None,
+        create: bool = True,
     ) -> None:
         root = Path(path)
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file, not an eventkit store folder")
         catalog_path = root / CATALOG_NAME
         if not catalog_path.exists():
+            if not create:
+                raise StoreError(f"no eventkit store at {root}{_nearby_stores(root)}")
             others = [p.name for p in root.iterdir()] if root.exists() else []
             others = [n for n in others if n != ".DS_Store" and not n.startswith(NEW_CATALOG_PREFIX)]
             # Re-checked after the listing: another process may have just created the store.
@@ -528,7 +540,23 @@ class Store:
             where.append("version <= ?")
             params.append(whole_number(to_version, "to_version"))
         order = "version DESC" if backwards else "version"
-        return _flat_query(snap, where, params, order, None, output)
+        out = _flat_query(snap, where, params, order, None, output)
+        if not len(out) and not self.stream_version(stream_id):
+            self._warn_no_stream(stream_id)
+        return out
+
+    def _warn_no_stream(self, stream_id: str) -> None:
+        """An empty read of a stream the store never had: say so, with the closest stream id."""
+        with self._catalog.read() as conn:
+            total = conn.execute("SELECT count(*) FROM streams").fetchone()[0]
+            if total <= 20_000:
+                ids = [r[0] for r in conn.execute("SELECT stream_id FROM streams")]
+            else:  # difflib over every id would be slow: look among ids of about the same shape
+                ids = [r[0] for r in conn.execute(
+                    "SELECT stream_id FROM streams WHERE length(stream_id) BETWEEN ? AND ? "
+                    "AND lower(substr(stream_id, 1, 2)) = lower(substr(?, 1, 2)) LIMIT 20000",
+                    (len(stream_id) - 1, len(stream_id) + 1, stream_id))]
+        warn(f"no stream {stream_id!r} in the store ({total:,} streams){did_you_mean(stream_id, ids, shown=5)}")
 
     def read_all(
         self,
@@ -602,6 +630,24 @@ class Store:
         """A stream's current version; 0 when it does not exist."""
         with self._catalog.read() as conn:
             return Catalog.stream_heads(conn, [stream_id]).get(stream_id, (None, 0))[1]
+
+    def stored_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        """Those of ``event_ids`` the store holds: an index lookup in the catalog, no scan.
+
+        Used by imports to skip rows stored by an earlier run.
+        """
+        ids = sorted(str(i) for i in event_ids)  # probes in key order: the index pages stay cached
+        found: set[str] = set()
+        with self._catalog.read() as conn:
+            head = Catalog.meta_int(conn, "head")
+            for start in range(0, len(ids), 100_000):
+                found.update(Catalog.known_ids(conn, ids[start:start + 100_000]))
+        own = self._catalog.id_prefix[:8]
+        for event_id in (i for i in ids if i.startswith(own)):  # ids this store generated
+            position = generated_position(self._catalog.id_prefix, event_id)
+            if position is not None and position <= head:
+                found.add(event_id)
+        return found
 
     @property
     def fields(self) -> dict[str, str]:
@@ -772,18 +818,33 @@ def _upsert_streams(conn: Any, heads: list[tuple[str, str, int, int]]) -> None:
 
 
 
-def open_store(path: str | os.PathLike, **options: Any) -> Store:
+def _nearby_stores(root: Path) -> str:
+    """``" (did you mean ...?)"`` naming a store next to ``root`` with a close name, if any."""
+    import difflib
+
+    try:
+        siblings = [p.name for p in root.resolve().parent.iterdir() if (p / CATALOG_NAME).is_file()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(root.name, siblings, n=1, cutoff=0.6)
+    return f" (did you mean {str(root.parent / close[0])!r}?)" if close else ""
+
+
+def open_store(path: str | os.PathLike, *, create: bool = True, **options: Any) -> Store:
     """Open the store in folder ``path``, creating it when missing.
 
     Args:
-        path: A folder. A missing or empty folder becomes a new store.
+        path: A folder. A missing or empty folder becomes a new store (unless ``create=False``).
+        create: False: only open an existing store, never make one (for reading: a typo in the
+            path is an error, not a new empty store).
         **options: See :class:`Store` (durability, seal_threshold, bulk_threshold, grace_seconds).
 
     Raises:
-        StoreError: ``path`` is a file, a folder that is not a store, or a store written by a
-            newer eventkit.
+        StoreError: ``path`` is a file, a folder that is not a store, a store written by a
+            newer eventkit, or (with ``create=False``) holds no store.
 
     Example:
         >>> store = ek.open_store("data/bank")
+        >>> store = ek.open_store("data/bank", create=False)  # an existing store only
     """
-    return Store(path, **options)
+    return Store(path, create=create, **options)

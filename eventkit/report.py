@@ -173,7 +173,7 @@ def open_report_store(cfg: ReportConfig, *, progress: bool = True) -> Store:
     if not path.is_dir():
         raise cfg.error(f"no eventkit store at {path} (set sample = true or dataset = ... to build one)",
                         "store.path")
-    store = open_store(path)
+    store = open_store(path, create=False)  # an empty folder is not a store to make here
     if not store.head:
         raise cfg.error(f"the store at {path} holds no events", "store.path")
     return store

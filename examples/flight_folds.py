@@ -7,6 +7,7 @@ import eventkit as ek
 #: One row per aircraft (tail number): what it flew, how late, for which carrier.
 aircraft = ek.Fold("aircraft", stream_type="aircraft", fields={
     "carrier": ek.last("carrier"),
+    "tailnum": ek.last("tailnum"),  # null for a flight whose aircraft is unknown (its own stream)
     "flights": ek.count(event_types=["Departed"]),
     "cancelled": ek.count(event_types=["Cancelled"]),
     "dep_delay_minutes": ek.sum("dep_delay", event_types=["Departed"]).fill_null(0),

@@ -153,7 +153,7 @@ def test_import_parquet_and_reimport_skips_stored_batches(tmp_path):
     args = ("import", tmp_path / "s", tmp_path / "orders.parquet", "--map", "order=stream_id",
             "--batch-size", "10", "--no-progress")
     assert "imported 30 events into 5 streams in 3 batches" in ok(*args).output
-    assert "3 batches (30 events) already stored" in ok(*args).output
+    assert "30 rows already stored by an earlier import" in ok(*args).output
     assert len(events(tmp_path / "s")) == 30
 
 
@@ -167,12 +167,14 @@ def test_import_jsonl_with_data_objects_and_format_option(tmp_path):
 
 
 def test_import_failing_batch_says_what_was_stored(tmp_path):
+    """A batch only the store can refuse (stream a is of type t1) fails after two are stored."""
     csv = tmp_path / "tx.csv"
-    csv.write_text("stream_id,event_type,n\n" + "a,X,1\n" * 10 + "a,,2\n")
+    csv.write_text("stream_id,event_type,stream_type,n\n" + "".join(f"a,X,t1,{i}\n" for i in range(10))
+                   + "a,X,t2,2\n")
     ok("init", tmp_path / "s")
     error = fails("import", tmp_path / "s", csv, "--batch-size", "5", "--no-progress")
-    assert "batch 3 (from row 11) was not imported" in error
-    assert "event_type" in error and error.endswith("the 10 rows before it are stored")
+    assert "batch 3 (from line 12) was not imported" in error
+    assert "'t2'" in error and error.endswith("the 10 rows before it are stored")
     assert len(events(tmp_path / "s")) == 10
 
 
@@ -267,6 +269,39 @@ def test_no_store_at_path(tmp_path, command):
     error = fails(command[0], tmp_path / "typo", *command[1:], input="{}")
     assert "no eventkit store at" in error and "eventkit init" in error
     assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("command", [["info"], ["read", "acct-1"], ["sql", "SELECT 1"], ["seal"], ["append", "-"],
+                                     ["state", "examples.bank_folds:account"]])
+def test_an_empty_folder_is_not_a_store_to_read(tmp_path, command):
+    """Read commands on an existing empty folder made a new empty store there and answered from it."""
+    (tmp_path / "empty").mkdir()
+    error = fails(command[0], tmp_path / "empty", *command[1:], input="{}")
+    assert "no eventkit store at" in error and "eventkit init" in error
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_a_misspelt_store_path_names_the_store_next_to_it(store_path):
+    error = fails("info", store_path.parent / "bnak")
+    assert "did you mean" in error and str(store_path) in error
+
+
+def test_read_of_a_missing_stream_warns_on_stderr(store_path):
+    result = run("read", store_path, "acct-3")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "(no rows)"
+    assert result.stderr.strip().startswith("warning: no stream 'acct-3' in the store")
+    assert "did you mean" in result.stderr
+
+
+def test_state_with_a_misspelt_event_type_warns_on_stderr(store_path, tmp_path):
+    (tmp_path / "folds.py").write_text(
+        "import eventkit as ek\n"
+        "f = ek.Fold('f', stream_type='account', fields={'n': ek.count(event_types=['Deposted'])})\n")
+    result = run("state", store_path, f"{tmp_path / 'folds.py'}:f")
+    assert result.exit_code == 0, result.output
+    assert "warning: fold 'f', field 'n': event type 'Deposted' is not in the store" in result.stderr
+    assert "did you mean 'Deposited'?" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_init_on_a_file(tmp_path):

