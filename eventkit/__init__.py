@@ -15,6 +15,7 @@ from ._errors import (
     InvalidInput,
     SchemaConflict,
     SealDeferredWarning,
+    SeriesTooLarge,
     StoreError,
     WrongExpectedVersion,
 )
@@ -32,10 +33,10 @@ from ._reducers import (
     min,
     sum,
 )
-from ._snapshots import aggregate
 from ._store import AppendResult, Store, open_store
 from ._subscriptions import CheckpointConflict, Projection, Subscription
 from ._upcast import Upcaster
+from .trends import aggregate
 from .whatif import Scenario
 
 __version__ = "0.1.0"
@@ -60,6 +61,7 @@ __all__ = [
     "Scenario",
     "SchemaConflict",
     "SealDeferredWarning",
+    "SeriesTooLarge",
     "Store",
     "StoreError",
     "Subscription",

@@ -68,7 +68,7 @@ from ._report_config import (
     values_of,
 )
 from ._report_html import GENERATOR, Section, render
-from ._snapshots import aggregate
+from .trends import aggregate
 from ._sql import quote_ident
 from ._store import Store, open_store
 
