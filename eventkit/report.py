@@ -50,6 +50,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -273,13 +274,17 @@ class _Run:
             key = f"scenarios.{name}.{edit}"
             for args in as_list(spec.get(edit)):
                 try:
-                    if edit == "add":
-                        scn = scn.add(_read_frame(self.cfg.resolve(args)))
-                    else:
-                        if isinstance(args.get("between"), list):
-                            args = {**args, "between": tuple(time_value(t) for t in args["between"])}
-                        scn = getattr(scn, edit)(**args)
-                except (EventKitError, OSError) as e:
+                    # A selector naming a stream or event type the store lacks matches nothing:
+                    # in a batch report nobody reads the warning, so it stops the run instead.
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error", whatif.NoMatch)
+                        if edit == "add":
+                            scn = scn.add(_read_frame(self.cfg.resolve(args)))
+                        else:
+                            if isinstance(args.get("between"), list):
+                                args = {**args, "between": tuple(time_value(t) for t in args["between"])}
+                            scn = getattr(scn, edit)(**args)
+                except (EventKitError, OSError, whatif.NoMatch) as e:
                     raise self.cfg.error(f"{key}: {e}", key) from None
         return scn
 

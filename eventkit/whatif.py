@@ -41,6 +41,7 @@ import dataclasses
 import datetime as _dt
 import re
 import uuid
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -70,6 +71,10 @@ if TYPE_CHECKING:
 _ID_NAMESPACE = uuid.UUID("5d2c3f0e-7f57-4c55-9a8e-0f3a2b1c9e11")
 _BASELINE = "baseline"
 _OUTPUT_COLUMNS = ("stream_id", "version", "position", "at")
+
+
+class NoMatch(UserWarning):
+    """A scenario's selector names a stream or event type that none of its events has."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +174,51 @@ class Scenario:
                           to_micros=to_micros)
         if where is not None:
             S.check_condition(where, self.fields)
+        self._warn_missing("stream_id", streams)
+        self._warn_missing("event_type", event_types)
         return cond
+
+    def _warn_missing(self, column: str, values: Any) -> None:
+        """Warn (:class:`NoMatch`) about selector values no event of the scenario carries.
+
+        A selector naming a stream or event type that is not there matches nothing, so the edit
+        silently does nothing: almost always a typo. The message names each missing value and the
+        closest existing one.
+        """
+        if values is None:
+            return
+        wanted = [values] if isinstance(values, str) else list(values)
+        added = {str(v) for op in self._ops if op.table is not None
+                 for v in op.table.column(column).to_pylist()}
+        ask = sorted({v for v in wanted if v not in added})
+        if not ask:
+            return
+        con = self._base.store.connect(known_at=self._base.known_at)
+        try:
+            con.register("_ek_wanted", pa.table({"v": pa.array(ask, pa.string())}))
+            found = {r[0] for r in con.sql(
+                f"SELECT DISTINCT {column} FROM events WHERE position <= {self._base.head} "
+                f"AND {column} IN (SELECT v FROM _ek_wanted)").fetchall()}
+            missing = [v for v in ask if v not in found]
+            hints = []
+            for v in missing[:5]:
+                # The closest existing value by Jaro-Winkler similarity, computed in DuckDB so a
+                # store of 100,000 streams is not pulled into Python for a suggestion.
+                row = con.sql(
+                    f"SELECT {column} FROM (SELECT DISTINCT {column} FROM events WHERE position <= "
+                    f"{self._base.head}) ORDER BY jaro_winkler_similarity({column}, $v) DESC, {column} "
+                    "LIMIT 1", params={"v": v}).fetchall()
+                near = row[0][0] if row else None
+                if near is None and added:
+                    near = sorted(added)[0]
+                hints.append(f"{v!r}" + (f" (closest: {near!r})" if near is not None else ""))
+        finally:
+            con.close()
+        if missing:
+            what = "streams" if column == "stream_id" else "event types"
+            warnings.warn(f"scenario {self.name!r}: no event has {column} " + ", ".join(hints)
+                          + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                          + f"; the selector matches none of these {what}", NoMatch, stacklevel=4)
 
     def drop(self, *, event_types: Any = None, streams: Any = None, between: Any = None,
              where: str | None = None) -> Scenario:
@@ -590,4 +639,4 @@ def _describe(kind: str, **args: Any) -> str:
     return f"{kind}({', '.join(shown)})"
 
 
-__all__ = ["Scenario"]
+__all__ = ["NoMatch", "Scenario"]

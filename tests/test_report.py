@@ -374,6 +374,24 @@ def test_a_scenario_naming_a_missing_field_is_a_config_error(bank, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.toml"]
 
 
+@pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
+@pytest.mark.parametrize("edit, named, closest", [
+    ('drop = { streams = ["acct-00001", "acct-0003"] }', "'acct-0003'", "acct-00003"),
+    ('drop = { event_types = ["FeeCharge"] }', "'FeeCharge'", "FeeCharged"),
+])
+def test_a_scenario_naming_a_missing_stream_or_type_fails_the_report(bank, tmp_path, edit, named, closest):
+    bad = (CONFIG + SCENARIO).format(folds=FOLDS).replace(
+        'path = "store"', f'path = "{bank / "store"}"').replace('drop = { event_types = ["FeeCharged"] }', edit)
+    (tmp_path / "r.toml").write_text(bad)
+    with pytest.raises(rp.ReportConfigError) as info:
+        rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False)
+    assert info.value.key == "scenarios.no_fees.drop" and info.value.line == bad.splitlines().index(edit) + 1
+    assert named in str(info.value) and f"closest: {closest!r}" in str(info.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.toml"]
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "r.toml"), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0 and named in result.output
+
+
 @pytest.mark.skipif(not HAS_WHATIF, reason="the demo's report has a scenario")
 def test_the_demo_builds_the_store_and_writes_the_report(tmp_path, capsys):
     from eventkit.demo import main
