@@ -249,13 +249,13 @@ class _Run:
         elif kind == "overlay":
             data, csv = self.overlays[spec["scenario"]], spec["scenario"]
             base, scen = (data[data["scenario"] == s] for s in _scenario_labels(data))
-            fig = _charts.overlay(base, scen, y=spec["y"], labels=_scenario_labels(data),
+            fig = _charts.overlay(base, scen, y=spec["y"], x=_time_column(data), labels=_scenario_labels(data),
                                   unit=spec.get("unit"), **style)
         else:
             data, csv = self.tables[spec["series"]], spec["series"]
             if "query" in spec:
                 data = _query(data, spec["query"], f"charts.{name}.query", self.cfg)
-            style.update(unit=spec.get("unit"))
+            style.update(unit=spec.get("unit"), x=_time_column(data))
             if kind == "trend_lines":
                 fig = _charts.trend_lines(data, y=spec["y"], by=spec.get("by"),
                                           max_lines=spec.get("max_lines", 12), **style)
@@ -360,13 +360,11 @@ def table_frame(store: Store, fold: Any, spec: Mapping[str, Any]) -> pd.DataFram
     return out.head(spec["limit"]).reset_index(drop=True) if "limit" in spec else out
 
 
-def event_counts(events: pd.DataFrame, *, every: str, by: str | None) -> pd.DataFrame:
-    """Events per period (and ``by`` value), binned as :func:`eventkit.charts.event_rate` bins."""
-    keys = [pd.Grouper(key="occurred_at", freq=pd.tseries.frequencies.to_offset(every))]
-    if by:
-        keys.append(events[by].astype("str").rename(by))
-    counts = events.groupby(keys).size().rename("events").reset_index()
-    return tidy(counts.rename(columns={"occurred_at": "at"}), ["at", *([by] if by else [])])
+def event_counts(events: pd.DataFrame, *, every: str, by: str | None, tz: str | None = None) -> pd.DataFrame:
+    """Events per period (and ``by`` value), binned as :func:`eventkit.charts.event_rate` bins
+    (weeks from Monday, in the report's time zone), sorted."""
+    counts = _charts.event_counts(events, every=every, by=by, tz=tz)
+    return tidy(counts, ["period", *([by] if by else [])])
 
 
 def tidy(frame: pd.DataFrame, sort: list[str], *, descending: bool = False) -> pd.DataFrame:
@@ -447,6 +445,10 @@ def _compute(frame: pd.DataFrame, exprs: Mapping[str, str]) -> pd.DataFrame:
         except Exception as e:  # pandas raises many kinds for a bad expression
             raise EventKitError(f"compute {name} = {expr!r} failed: {type(e).__name__}: {e}") from None
     return frame
+
+
+def _time_column(frame: pd.DataFrame) -> str:
+    return "as_of" if "as_of" in frame.columns else "at"
 
 
 def _scenario_labels(data: pd.DataFrame) -> tuple[str, str]:

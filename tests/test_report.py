@@ -104,8 +104,9 @@ def account_fold() -> ek.Fold:
 
 def read_csv(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path)
-    if "at" in frame.columns:
-        frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    for col in ("at", "as_of", "period"):
+        if col in frame.columns:
+            frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame
 
 
@@ -164,9 +165,17 @@ def test_event_rate_tables_count_the_stores_events(bank, written):
     month = fees["occurred_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m-01")
     expected = fees.groupby([month, "reason"]).size()
     assert got["events"].sum() == len(fees)
-    assert dict(zip(zip(got["at"].dt.strftime("%Y-%m-%d"), got["reason"]), got["events"])) == expected.to_dict()
+    assert dict(zip(zip(got["period"].dt.strftime("%Y-%m-%d"), got["reason"]), got["events"])) == expected.to_dict()
     weekly = read_csv(written.path / "tables" / "activity.csv")
     assert weekly["events"].sum() == store.head
+    # ISO weeks labelled by their Monday, as snapshot series are: computed here by hand.
+    every = store.read_all()
+    t = every["occurred_at"].dt.tz_convert("UTC")
+    monday = (t.dt.normalize() - pd.to_timedelta(t.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    by_hand = every.groupby([monday, "event_type"]).size()
+    assert set(weekly["period"].dt.day_of_week) == {0}
+    assert dict(zip(zip(weekly["period"].dt.strftime("%Y-%m-%d"), weekly["event_type"]), weekly["events"])) \
+        == by_hand.to_dict()
 
 
 def test_a_second_run_gives_the_same_files(bank, written, monkeypatch):
