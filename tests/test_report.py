@@ -426,3 +426,81 @@ def test_the_flights_example_runs_on_a_slice_of_the_dataset(tmp_path):
     cancelled = read_csv(report.path / "tables" / "cancellations.csv")
     assert cancelled["events"].sum() == len(store.read_all(event_types=["Cancelled"]))
     assert len(report.charts) == 10
+
+
+# -- units, time zones, what the data leaves out ------------------------------------------------------
+UNITS = '\n[units]\nbalance = "currency"\nfees = "currency"\n'
+
+
+def units_config(bank: Path) -> str:
+    """CONFIG and SCENARIO with [units] for money, each amount kept per currency."""
+    text = (CONFIG + SCENARIO).replace('every = "1MS"\ndrop', 'every = "1MS"\nby = "currency"\ndrop')
+    text = text.replace('by = "branch"', 'by = ["branch", "currency"]')
+    text = text.replace('y = "balance"\ntitle = "Without fees"', 'y = "balance"\nquery = "currency == \'USD\'"\n'
+                        'title = "Without fees"').replace('sort = "balance"', 'sort = "balance"\nquery = "currency == \'EUR\'"')
+    return (text + UNITS).format(folds=FOLDS).replace('path = "store"', f'path = "{bank / "store"}"')
+
+
+@pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
+def test_a_config_keeping_currencies_apart_runs(bank, tmp_path):
+    (tmp_path / "ok.toml").write_text(units_config(bank))
+    out = rp.write_report(tmp_path / "ok.toml", out=tmp_path / "ok", progress=False).path
+    assert set(read_csv(out / "tables" / "top.csv")["currency"]) == {"EUR"}
+    assert "currency" in read_csv(out / "tables" / "no_fees.csv").columns
+
+
+@pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
+@pytest.mark.parametrize("old, new, key", [
+    # A series summing money by status adds currencies together.
+    ('by = "currency"\nvalues = { total', 'by = "status"\nvalues = { total', "series.balance.values.total"),
+    # A scenario totals every field of the fold: it must be by currency.
+    ('by = "currency"\ndrop', 'by = "status"\ndrop', "scenarios.no_fees.by"),
+    # At run time: an overlay or a ranking over rows of several currencies (no query picking one).
+    ('query = "currency == \'USD\'"\n', "", "charts.no_fees"),
+    ('query = "currency == \'EUR\'"\n', "", "tables.top.sort"),
+])
+def test_amounts_in_different_currencies_are_never_added(bank, tmp_path, old, new, key):
+    text = units_config(bank)
+    bad = text.replace(old, new, 1)
+    assert bad != text
+    (tmp_path / "bad.toml").write_text(bad)
+    with pytest.raises(rp.ReportConfigError) as info:
+        rp.write_report(tmp_path / "bad.toml", out=tmp_path / "bad", progress=False)
+    assert info.value.key == key and "currency" in str(info.value), str(info.value)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_units_must_name_fields_of_a_fold(tmp_path):
+    raw = {"store": {"path": "s"}, "folds": {"a": f"{FOLDS}:account"}, "units": {"balance": "currancy"}}
+    with pytest.raises(rp.ReportConfigError, match="units.balance = 'currancy'"):
+        rp.load_config(raw, base=tmp_path)
+    with pytest.raises(rp.ReportConfigError, match="not a time zone"):
+        rp.load_config({**raw, "units": {}, "tz": "Europe/Zurch"}, base=tmp_path)
+
+
+def test_event_counts_follow_the_report_time_zone(bank, tmp_path):
+    text = ('tz = "America/New_York"\n' + CONFIG).format(folds=FOLDS).replace('path = "store"', f'path = "{bank / "store"}"')
+    text = text.replace('every = "1W"\ntitle = "Events per week"', 'every = "1D"\ntitle = "Events per day"')
+    (tmp_path / "r.toml").write_text(text)
+    out = rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False).path
+    raw = pd.read_csv(out / "tables" / "activity.csv")
+    assert raw["period"].str.endswith(("-05:00", "-04:00")).all()  # local midnights, with offsets
+    got = read_csv(out / "tables" / "activity.csv")
+    events = ek.open_store(bank / "store").read_all()
+    local_day = events["occurred_at"].dt.tz_convert("America/New_York").dt.strftime("%Y-%m-%d")
+    by_hand = events.groupby([local_day, "event_type"]).size().to_dict()
+    days = got["period"].dt.tz_convert("America/New_York").dt.strftime("%Y-%m-%d")
+    assert dict(zip(zip(days, got["event_type"]), got["events"])) == by_hand
+    assert "America/New_York" in (out / "index.html").read_text()
+
+
+def test_a_report_says_what_its_data_leaves_out(tmp_path):
+    with ek.open_store(tmp_path / "store") as store:
+        build_sample_store(tmp_path / "store", accounts=10, events_per_account=5, progress=False)
+        store.append("loan-1", [ek.Event("LoanGranted", {"amount": 5})], stream_type="loan")
+    text = CONFIG.format(folds=FOLDS).replace('title = "Test bank"',
+                                              'title = "Test bank"\nleaves_out = ["Cash held at branches."]')
+    (tmp_path / "r.toml").write_text(text)
+    html = (rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False).index).read_text()
+    assert "What this data leaves out" in html and "Cash held at branches." in html
+    assert "No fold covers stream type &#x27;loan&#x27; (1 streams)" in html
