@@ -4,7 +4,8 @@ Every function returns a :class:`matplotlib.figure.Figure` built with the object
 state, no ``plt.show()``, so it works headless (in CI, in a batch report) and in notebooks, where a
 returned Figure displays itself. Times on the x axis are shown in the series' time zone (or the
 ``tz=`` given; UTC by default) with concise date labels; a period still in progress at the end
-(a ``partial`` column, or the last period of :func:`event_rate`) is drawn dotted and hollow.
+(``complete`` false on the last point of a series, or the last period of :func:`event_rate`) is
+drawn dotted and hollow.
 :func:`save_figure` writes a figure as PNG and SVG in one call, byte-for-byte repeatably.
 
 Example:
@@ -65,8 +66,8 @@ def trend_lines(
         unit: The unit of ``y``, shown in the axis label: ``"balance (USD)"``.
         tz: The time zone of the x axis; default the series' own (else UTC).
 
-    A ``partial`` column (true on the last point when its period is still in progress) draws
-    that point hollow on a dotted segment rather than as a sudden drop.
+    A ``complete`` column false on the last point (its period is still in progress, as
+    ``fold.snapshots`` marks it) draws that point hollow on a dotted segment, not as a sudden drop.
 
     Returns:
         The Figure (one Axes; ``fig.axes[0].lines`` holds one line per group drawn).
@@ -448,11 +449,13 @@ def _partial_note(ax: Axes, text: str) -> None:
 
 
 def _last_partial(frame: pd.DataFrame, x: str) -> bool:
-    """Whether the frame marks its last point as a period in progress (a ``partial`` column)."""
-    if "partial" not in frame.columns or not len(frame):
+    """Whether the series marks its last point as a period in progress: ``complete`` false there
+    (the column ``fold.snapshots`` and ``fold.aggregate`` return)."""
+    if "complete" not in frame.columns or not len(frame):
         return False
     last = frame[x].max()
-    return bool(frame.loc[frame[x] == last, "partial"].fillna(False).astype(bool).any())
+    done = frame.loc[frame[x] == last, "complete"]
+    return bool((done.notna() & ~done.fillna(True).astype(bool)).any())
 
 
 def _offset(every: str) -> Any:

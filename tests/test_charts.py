@@ -189,7 +189,7 @@ def test_the_last_partial_period_is_marked_not_drawn_as_a_cliff():
 
 
 def test_a_series_marks_its_partial_last_point(series):
-    marked = series.assign(partial=series["as_of"] == series["as_of"].max())
+    marked = series.assign(complete=series["as_of"] < series["as_of"].max())
     for make in (lambda s: trend_lines(s, y="balance", by="currency"), lambda s: trend_lines(s, y="balance"),
                  lambda s: overlay(s, s, y="balance")):
         assert partial_marks(make(series).axes[0]) == 0
