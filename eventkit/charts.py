@@ -170,8 +170,8 @@ def overlay(
 
     Rows sharing an ``x`` are summed, so give each side's total per point: the dense series
     ``fold.snapshots()`` returns, an aggregate, or use :meth:`eventkit.Scenario.overlay`. A
-    ``partial`` column (true on the last point when its period is incomplete) draws that point
-    hollow on a dashed segment.
+    ``complete`` column false on the last point (a period in progress) draws that point hollow
+    on a dotted segment.
 
     Args:
         baseline: The baseline's series.
