@@ -338,14 +338,12 @@ class _Run:
 
     def scenario(self, scn: Any, name: str, spec: dict[str, Any]) -> Section:
         fold = self.cfg.folds[spec["fold"]]
-        # Dense: both sides share stream ids, so a series of changes would need filling forward
-        # per side; the dense series makes the per-point sums plain.
-        snaps = scn.compare_snapshots(fold, every=spec["every"], start=time_value(spec.get("start")),
-                                      end=time_value(spec.get("end")), dense=True)
-        numeric = [f for f in fold.fields if f in snaps.columns and pd.api.types.is_numeric_dtype(snaps[f])]
         by = as_list(spec.get("by"))
-        overlay = aggregate(snaps, by=["scenario", *by], values={f: (f, "sum") for f in numeric})
-        self.overlays[name] = self.table(name, tidy(overlay, [_time_column(overlay), "scenario", *by], tz=self.tz))
+        # Each side's totals per point (and by group), from every stream that exists at the
+        # point: fold.aggregate per side, in DuckDB, without the per-stream series.
+        overlay = scn.compare_aggregate(fold, every=spec["every"], by=by or None, tz=self.tz,
+                                        start=time_value(spec.get("start")), end=time_value(spec.get("end")))
+        self.overlays[name] = self.table(name, tidy(overlay, ["as_of", "scenario", *by], tz=self.tz))
         streams = tidy(scn.compare(fold), ["stream_id"], tz=self.tz)
         self.table(f"{name}_streams", streams)
         # Shown: the fields that moved (baseline, scenario, difference), largest moves first.

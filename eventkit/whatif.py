@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
 _ID_NAMESPACE = uuid.UUID("5d2c3f0e-7f57-4c55-9a8e-0f3a2b1c9e11")
 _BASELINE = "baseline"
-_OUTPUT_COLUMNS = ("stream_id", "version", "position", "at")
+_OUTPUT_COLUMNS = ("stream_id", "version", "position", "as_of", "complete")
 
 
 class NoMatch(UserWarning):
@@ -502,14 +502,16 @@ class Scenario:
     def compare_snapshots(self, fold: Any, *, every: Any = "1D", **kw: Any) -> pd.DataFrame:
         """Snapshot series of baseline and scenario in one long frame (a ``scenario`` column).
 
+        Both halves are the dense series ``fold.snapshots`` returns, so grouping by ``scenario``
+        and ``as_of`` and summing gives each side's true total at every point.
+
         Args:
             fold: An ``ek.Fold`` or ``ek.PyFold``.
-            every, **kw: As for ``fold.snapshots`` (start, end, streams, as_of, dense).
+            every, **kw: As for ``fold.snapshots`` (start, end, streams, as_of, tz, max_rows).
 
         Returns:
             ``scenario`` (``"baseline"`` or this scenario's name) then the snapshot columns.
-            For a chart: ``charts.overlay(s[s.scenario == "baseline"], s[s.scenario == scn.name],
-            y=...)``, or :meth:`overlay`.
+            For totals per point without the per-stream rows: :meth:`compare_aggregate`.
         """
         import pandas as pd
 
@@ -520,14 +522,77 @@ class Scenario:
             parts.append(frame)
         return pd.concat(parts, ignore_index=True)
 
+    def compare_aggregate(self, fold: Any, *, every: Any = "1D", values: Any = None, by: Any = None,
+                          **kw: Any) -> pd.DataFrame:
+        """Totals per point for baseline and scenario in one long frame (a ``scenario`` column).
+
+        Equal to grouping :meth:`compare_snapshots` by ``scenario``, ``as_of`` (and ``by``), but
+        a declarative fold computes each side with ``fold.aggregate`` in DuckDB, without the
+        per-stream series (a Python fold goes through its series).
+
+        Args:
+            fold: An ``ek.Fold`` or ``ek.PyFold``.
+            every: The grid step, as for ``fold.snapshots``.
+            values: Output column -> (field, function), as for ``fold.aggregate``; default: the
+                sum of every numeric field.
+            by: A field (or several) to group by at each point, e.g. ``"currency"``.
+            **kw: start, end, streams, as_of, tz.
+
+        Returns:
+            ``scenario``, ``as_of``, the ``by`` columns, ``streams`` and the values, sorted.
+
+        Example:
+            >>> scn.compare_aggregate(account, every="1W", by="currency",
+            ...                       values={"balance": ("balance", "sum")})  # doctest: +SKIP
+        """
+        import pandas as pd
+
+        if values is None:
+            values = {f: (f, "sum") for f in self._numeric_fields(fold)}
+        parts = []
+        for label, src in ((_BASELINE, self.baseline), (self.name, self)):
+            if callable(getattr(fold, "aggregate", None)):
+                frame = fold.aggregate(src, every=every, values=values, by=by, **kw)
+            else:
+                from ._snapshots import aggregate as group
+
+                frame = group(fold.snapshots(src, every=every, **kw), by=by, values=values)
+            frame.insert(0, "scenario", label)
+            parts.append(frame)
+        return pd.concat(parts, ignore_index=True)
+
+    def _numeric_fields(self, fold: Any) -> list[str]:
+        sample = fold.state(self.baseline, streams=[])
+        import pandas as pd
+
+        return [f for f in sample.columns if f not in _OUTPUT_COLUMNS
+                and pd.api.types.is_numeric_dtype(sample[f]) and not pd.api.types.is_bool_dtype(sample[f])]
+
     def overlay(self, fold: Any, *, y: str, every: Any = "1D", title: str | None = None,
-                unit: str | None = None, **kw: Any) -> Figure:
-        """Chart field ``y`` summed over streams, baseline vs scenario (``charts.overlay``)."""
+                unit: str | None = None, difference: bool = True, **kw: Any) -> Figure:
+        """Chart field ``y`` summed over streams, baseline vs scenario, with the difference.
+
+        Each side's total at every point counts every stream that exists then (not only those
+        that changed). Keep to one unit: a sum of amounts in several currencies means nothing,
+        so pass ``streams=`` (e.g. the accounts of one currency) when the streams' units differ.
+
+        Args:
+            fold: An ``ek.Fold`` or ``ek.PyFold``.
+            y: The numeric field to total.
+            every: The grid step.
+            title, unit: As for :func:`eventkit.charts.overlay`.
+            difference: Draw the panel of scenario minus baseline under the two lines.
+            **kw: start, end, streams, as_of, tz (as for ``fold.snapshots``).
+
+        Example:
+            >>> scn.overlay(account, y="balance", every="1W", streams=usd_accounts, unit="USD")  # doctest: +SKIP
+        """
         from .charts import overlay
 
-        s = self.compare_snapshots(fold, every=every, **kw)
-        return overlay(s[s["scenario"] == _BASELINE], s[s["scenario"] == self.name], y=y,
-                       labels=(_BASELINE, self.name), title=title, unit=unit)
+        t = self.compare_aggregate(fold, every=every, values={y: (y, "sum")}, **kw)
+        return overlay(t[t["scenario"] == _BASELINE], t[t["scenario"] == self.name], y=y,
+                       labels=(_BASELINE, self.name), title=title, unit=unit, difference=difference,
+                       tz=kw.get("tz"))
 
     # -- materialising ------------------------------------------------------------------------
 

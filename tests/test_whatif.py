@@ -278,14 +278,65 @@ def test_compare_lists_only_streams_that_differ(hist):
     assert pd.isna(cmp.set_index("stream_id").loc["z", "balance_baseline"])
 
 
-def test_compare_snapshots_feed_the_overlay_chart(hist):
-    scn = Scenario(hist, name="no fees").drop(event_types="FeeCharged")
+SIGN = {"Deposited": 1, "Withdrawn": -1, "FeeCharged": -1}
+
+
+def balances_by_hand(rows: list[tuple], at: pd.Timestamp) -> dict[str, float]:
+    """Each stream's balance from the (stream, type, amount, day) rows that happened by ``at``:
+    plain Python, independent of folds, snapshots and scenarios."""
+    out: dict[str, float] = {}
+    for sid, etype, amount, d in rows:
+        if day(d) <= at:
+            out[sid] = out.get(sid, 0) + SIGN.get(etype, 0) * (amount or 0)
+    return out
+
+
+def edited_by_hand(rows: list[tuple]) -> list[tuple]:
+    """The scenario of test_overlay_and_compare_...: no fees, a bonus for c, b's deposits halved."""
+    out = [r for r in rows if r[1] != "FeeCharged"]
+    out = [(sid, t, a // 2 if (sid, t) == ("b", "Deposited") else a, d) for sid, t, a, d in out]
+    return out + [("c", "Deposited", 50, 2.5)]
+
+
+def test_overlay_and_compare_give_the_totals_computed_by_hand_at_every_point(hist):
+    scn = (Scenario(hist, name="edited").drop(event_types="FeeCharged")
+           .change(set={"amount": "amount // 2"}, streams="b", event_types="Deposited")
+           .add(rows_frame([("c", "Deposited", 50, 2.5)])))
+    points = [day(d) for d in range(7)]  # daily from the first event (day 0) to the last (day 6)
+    base = [sum(balances_by_hand(HISTORY, t).values()) for t in points]
+    edit = [sum(balances_by_hand(edited_by_hand(HISTORY), t).values()) for t in points]
+    assert base == [0, 100, 95, 135, 105, 100, 120] and edit[-1] == 90 + 20 + 50  # a, b, c
+
+    # The chart: both lines and the difference panel, at every point.
+    fig = scn.overlay(FOLD, y="balance", every="1D")
+    top, low = fig.axes
+    assert [pd.Timestamp(t) for t in top.lines[0].get_xdata()] == [t.tz_localize(None) for t in points]
+    assert top.lines[0].get_ydata().tolist() == base
+    assert top.lines[1].get_ydata().tolist() == edit
+    assert low.lines[0].get_ydata().tolist() == [e - b for e, b in zip(edit, base)]
+
+    # The long frame, totalled the way an analyst would: group by time and scenario and sum.
     snaps = scn.compare_snapshots(FOLD, every="1D")
-    assert set(snaps.scenario) == {"baseline", "no fees"} and snaps.columns[:3].tolist() == ["scenario", "at", "stream_id"]
-    base = snaps[snaps.scenario == "baseline"].drop(columns="scenario").reset_index(drop=True)
-    pd.testing.assert_frame_equal(base, FOLD.snapshots(hist, every="1D"))
-    fig = scn.overlay(FOLD, y="balance")
-    assert len(fig.axes[0].lines) == 2
+    assert snaps.columns[:3].tolist() == ["scenario", "as_of", "stream_id"]
+    natural = snaps.groupby(["scenario", "as_of"])["balance"].sum()
+    assert natural["baseline"].tolist() == base and natural["edited"].tolist() == edit
+    totals = ek.aggregate(snaps, by="scenario", values={"balance": ("balance", "sum")})
+    for name, expected in (("baseline", base), ("edited", edit)):
+        assert totals[totals.scenario == name].sort_values("as_of")["balance"].tolist() == expected
+    # Every stream is in both halves at every point from its first event on (dense), per stream.
+    for name, rows in (("baseline", HISTORY), ("edited", edited_by_hand(HISTORY))):
+        half = snaps[snaps.scenario == name]
+        for t in points:
+            at_t = half[half.as_of == t]
+            assert dict(zip(at_t.stream_id, at_t.balance)) == balances_by_hand(rows, t), (name, t)
+
+    # compare(): both halves per stream, against the hand computation at the end.
+    cmp = scn.compare(FOLD).set_index("stream_id")
+    end = points[-1]
+    b, e = balances_by_hand(HISTORY, end), balances_by_hand(edited_by_hand(HISTORY), end)
+    assert {k for k in b if b[k] != e[k]} == set(cmp.index)
+    assert cmp["balance_baseline"].to_dict() == {k: b[k] for k in cmp.index}
+    assert cmp["balance_scenario"].to_dict() == {k: e[k] for k in cmp.index}
 
 
 def test_changes_audit(hist):
