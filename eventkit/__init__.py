@@ -13,6 +13,7 @@ from ._errors import (
     InvalidFold,
     InvalidInput,
     SchemaConflict,
+    SeriesTooLarge,
     StoreError,
     WrongExpectedVersion,
 )
@@ -30,10 +31,10 @@ from ._reducers import (
     min,
     sum,
 )
-from ._snapshots import aggregate
 from ._store import AppendResult, Store, open_store
 from ._subscriptions import CheckpointConflict, Projection, Subscription
 from ._upcast import Upcaster
+from .trends import aggregate
 from .whatif import Scenario
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ __all__ = [
     "STREAM_EXISTS",
     "Scenario",
     "SchemaConflict",
+    "SeriesTooLarge",
     "Store",
     "StoreError",
     "Subscription",

@@ -59,3 +59,19 @@ class StoreError(EventKitError):
 
 class InvalidFold(EventKitError, ValueError):
     """A fold definition or its arguments are wrong (missing field, type mismatch, bad time)."""
+
+
+class SeriesTooLarge(EventKitError):
+    """A dense snapshot series would exceed the row budget (``max_rows=``); nothing was built.
+
+    Attributes:
+        rows: The rows the series would have.
+        streams: The streams in it.
+        points: The grid points it spans.
+    """
+
+    def __init__(self, message: str, *, rows: int, streams: int, points: int) -> None:
+        self.rows = rows
+        self.streams = streams
+        self.points = points
+        super().__init__(message)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 import duckdb
 
 from eventkit._errors import InvalidFold
+from eventkit._snapshots import DEFAULT_MAX_ROWS
 from eventkit._reducers import ENVELOPE_FIELDS, Leaf, Reducer, Schema, _lit, _quote, unique_leaves
 from eventkit._timeparse import parse_as_of, parse_known_at
 
@@ -180,8 +181,8 @@ class Fold:
         fields: Output column name -> reducer (see :mod:`eventkit._reducers`).
 
     Raises:
-        InvalidFold: A field name collides with ``stream_id``/``version``/``position``/``at`` or a
-            value is not a reducer.
+        InvalidFold: A field name collides with an output column (``stream_id``, ``version``,
+            ``position``, ``as_of``, ``changed_at``, ``complete``) or a value is not a reducer.
 
     Example:
         >>> f = Fold("account", stream_type="account", fields={
@@ -191,7 +192,7 @@ class Fold:
         0    acct-1       40         2        3         7
     """
 
-    RESERVED = ("stream_id", "version", "position", "at")
+    RESERVED = ("stream_id", "version", "position", "as_of", "changed_at", "complete", "at")
 
     def __init__(self, name: str, *, stream_type: str | None = None,
                  fields: Mapping[str, Reducer]) -> None:
@@ -299,42 +300,112 @@ class Fold:
         return save_state(self, store, known_at=known_at)
 
     def snapshots(self, store: Any, *, every: str | int = "1D", start: Any = None, end: Any = None,
-                  streams: Any = None, as_of: Any = None, known_at: Any = None,
-                  dense: bool = False) -> pd.DataFrame:
-        """State of every stream at many points in time, in one pass (see :mod:`._snapshots`).
+                  streams: Any = None, as_of: Any = None, known_at: Any = None, tz: str = "UTC",
+                  max_rows: int | None = DEFAULT_MAX_ROWS, dense: bool | None = None) -> pd.DataFrame:
+        """The state of every stream at every point of a grid: the dense series, in one pass.
 
-        Row ``(at, stream_id)`` equals ``state(as_of=at)`` for that stream (bounds inclusive).
+        Row ``(as_of, stream_id)`` equals ``state(as_of=as_of)`` for that stream (bounds
+        inclusive); every stream that exists at a point (its first event at or before it) has a
+        row there, filled forward. So what one naturally does with it is right: ``s.groupby(
+        "as_of")["balance"].sum()``, ``s.merge(lookup, on="stream_id").groupby([...])``, a chart
+        by stream. See :mod:`eventkit._snapshots`.
 
-        By default the result is a **series of changes**: a stream has a row at a point only if
-        it had events since the previous point (its state at any other point is its latest row
-        before it). ``dense=True`` fills every stream forward to every point instead. Why changes
-        by default: a dense series costs streams x points rows, not events — for the benchmark
-        store (100,000 accounts opened through a year, daily points) 24 million rows, 36 s and
-        12 GB at peak, against 6.5 million rows, 10 s and 3.5 GB for the changes (BENCHMARKS.md,
-        "Folds"). :func:`eventkit.aggregate` accepts either form and fills changes forward
-        itself (in DuckDB, without building the dense frame). Summing a column per ``at`` of the
-        change series yourself would miss the streams that did not change: use ``aggregate``.
+        A dense series costs streams x points rows whatever the events (100,000 accounts daily
+        for a year: 24 million rows). Its size is counted first (one aggregate, nothing built);
+        past ``max_rows`` it raises :class:`SeriesTooLarge` saying what to do instead — most
+        often :meth:`aggregate`, which computes totals per point without the series.
 
         Args:
             store: The event store.
-            every: ``"1D"``, ``"6h"``, ``"1W"``, ``"1MS"``, ``"QS"``, ``"YS"``, a timedelta, or an
-                int N (every N positions).
+            every: ``"1D"``, ``"6h"``, ``"1W"`` (Mondays), ``"1MS"``, ``"QS"``, ``"YS"``, a
+                timedelta, or an int N (every N positions; ``as_of`` is then a position).
             start: The first point (events before it count in it); default: where data begins.
             end: The last point; default: the first point covering the last event.
             streams: Limit to one stream id or a list of them.
             as_of: Valid-time cut; also the grid's end.
             known_at: Transaction-time cut.
-            dense: Fill every stream forward to every point (from its first event on).
+            tz: The calendar's time zone: days, weeks and months start at local midnight, naive
+                times are local, ``as_of`` comes back in this zone.
+            max_rows: The most rows to build (None: no limit).
+            dense: Deprecated (the series is always dense; use :meth:`changes` for changes).
 
         Returns:
-            DataFrame ``at, stream_id, <fields>, version, position``, sorted by ``at`` then
-            ``stream_id``; ``attrs["eventkit.snapshots"]`` records the grid and ``dense``.
+            DataFrame ``as_of, stream_id, <fields>, version, position, complete``, sorted by
+            ``as_of`` then ``stream_id``; ``complete`` is False at points the store's knowledge
+            has not reached (after now or ``known_at``: a live store's last, partial period).
+
+        Raises:
+            SeriesTooLarge: More than ``max_rows`` rows.
+            InvalidFold: A bad step, time, zone or field.
 
         Example:
-            >>> f.snapshots(store, every="1MS", start="2024-01-01")        # doctest: +SKIP
-            >>> f.snapshots(store, every="1D", dense=True)                  # doctest: +SKIP
+            >>> daily = f.snapshots(store, every="1D", start="2024-01-01")      # doctest: +SKIP
+            >>> daily.groupby("as_of")["balance"].sum()                          # doctest: +SKIP
         """
-        from eventkit._snapshots import declarative_snapshots
+        from eventkit._snapshots import _dense_deprecated, declarative_snapshots
 
-        return declarative_snapshots(self, store, every=every, start=start, end=end,
-                                     streams=streams, as_of=as_of, known_at=known_at, dense=dense)
+        _dense_deprecated(dense)
+        if dense is False:
+            return self.changes(store, every=every, start=start, end=end, streams=streams,
+                                as_of=as_of, known_at=known_at, tz=tz)
+        return declarative_snapshots(self, store, every=every, start=start, end=end, streams=streams,
+                                     as_of=as_of, known_at=known_at, tz=tz, max_rows=max_rows)
+
+    def changes(self, store: Any, *, every: str | int = "1D", start: Any = None, end: Any = None,
+                streams: Any = None, as_of: Any = None, known_at: Any = None,
+                tz: str = "UTC") -> pd.DataFrame:
+        """The change log of the series: a row only where a stream had events since the previous point.
+
+        Same grid and meaning as :meth:`snapshots`, but a stream's state at the points in
+        between is its latest row before them. It is the compact form (rows ~ changes, not
+        streams x points), for exports and for replaying; it is **not** a series to total per
+        point — summing it per point would miss the streams that did not change. Its time
+        column is therefore ``changed_at``: code written for the series (``groupby("as_of")``,
+        :func:`eventkit.aggregate`) fails on it instead of giving wrong totals.
+
+        Returns:
+            DataFrame ``changed_at, stream_id, <fields>, version, position``.
+
+        Example:
+            >>> f.changes(store, every="1D").head()                             # doctest: +SKIP
+        """
+        from eventkit._snapshots import declarative_changes
+
+        return declarative_changes(self, store, every=every, start=start, end=end, streams=streams,
+                                   as_of=as_of, known_at=known_at, tz=tz)
+
+    def aggregate(self, store: Any, *, every: str | int = "1D", values: Any = None, by: Any = None,
+                  start: Any = None, end: Any = None, streams: Any = None, as_of: Any = None,
+                  known_at: Any = None, tz: str = "UTC") -> pd.DataFrame:
+        """Totals per point across streams, without building the series (see :mod:`._totals`).
+
+        The result equals grouping :meth:`snapshots` by ``as_of`` (and ``by``) — a stream counts
+        at every point from its first event on — but is computed in DuckDB from the changes:
+        sums, counts and means of additive fields (sums and counts of events) as running sums
+        of the events' contributions, a ``by`` state (a status) as +1/-1 transitions; min,
+        max, median and count_distinct from the dense series inside DuckDB.
+
+        Args:
+            store: The event store.
+            every, start, end, streams, as_of, known_at, tz: As for :meth:`snapshots`.
+            values: Output column -> function (``{"balance": "sum"}``) or -> (field, function)
+                (``{"avg_balance": ("balance", "mean")}``); functions: sum, count, mean, min,
+                max, median, count_distinct. ``("stream_id", "count")`` counts streams. Default:
+                none (the ``streams`` column only).
+            by: A field (or several) to group by at each point, e.g. ``"status"``.
+
+        Returns:
+            DataFrame ``as_of, <by>, streams, <values>, complete``: one row per point (and
+            group present at it), sorted; ``streams`` is the number of streams in the group.
+
+        Raises:
+            InvalidFold: An unknown field or function, or sum/mean of a non-number.
+
+        Example:
+            >>> f.aggregate(store, every="1D", values={"balance": "sum"})              # doctest: +SKIP
+            >>> f.aggregate(store, every="1D", by="status")                            # doctest: +SKIP
+        """
+        from eventkit._totals import fold_aggregate
+
+        return fold_aggregate(self, store, every=every, values=values, by=by, start=start, end=end,
+                              streams=streams, as_of=as_of, known_at=known_at, tz=tz)

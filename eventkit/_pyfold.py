@@ -42,6 +42,7 @@ import os
 from collections import namedtuple
 from typing import Any, Callable, Iterable, Mapping
 
+from eventkit._snapshots import DEFAULT_MAX_ROWS
 from eventkit._errors import InvalidFold
 from eventkit._reducers import ENVELOPE_FIELDS, _quote
 
@@ -147,15 +148,29 @@ class PyFold:
                    workers=workers)
 
     def snapshots(self, store: Any, *, every: Any = "1D", start: Any = None, end: Any = None,
-                  streams: Any = None, as_of: Any = None, known_at: Any = None, dense: bool = False,
+                  streams: Any = None, as_of: Any = None, known_at: Any = None, tz: str = "UTC",
+                  max_rows: int | None = DEFAULT_MAX_ROWS, dense: bool | None = None,
                   workers: int | None = None) -> Any:
-        """State at many points in time, like :meth:`eventkit.Fold.snapshots` (same grid rules,
-        a series of changes by default, ``dense=True`` for every stream at every point)."""
-        from eventkit._snapshots import make_grid
+        """The dense series, like :meth:`eventkit.Fold.snapshots` (same grid, columns, budget)."""
+        from eventkit._snapshots import _cut, _dense_deprecated, make_grid
 
-        grid = make_grid(every, start=start, end=end, as_of=as_of)
-        return run(self, store, grid=grid, as_of=as_of, known_at=known_at, streams=streams,
-                   workers=workers, dense=dense)
+        _dense_deprecated(dense)
+        if dense is False:
+            return self.changes(store, every=every, start=start, end=end, streams=streams, as_of=as_of,
+                                known_at=known_at, tz=tz, workers=workers)
+        grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
+        return run(self, store, grid=grid, as_of=_cut(as_of, grid), known_at=known_at, streams=streams,
+                   workers=workers, dense=True, max_rows=max_rows, every=every)
+
+    def changes(self, store: Any, *, every: Any = "1D", start: Any = None, end: Any = None,
+                streams: Any = None, as_of: Any = None, known_at: Any = None, tz: str = "UTC",
+                workers: int | None = None) -> Any:
+        """The change log, like :meth:`eventkit.Fold.changes` (time column ``changed_at``)."""
+        from eventkit._snapshots import _cut, make_grid
+
+        grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
+        return run(self, store, grid=grid, as_of=_cut(as_of, grid), known_at=known_at, streams=streams,
+                   workers=workers, dense=False)
 
 
 def event_class(payload: Iterable[str]) -> tuple[type, list[str]]:
@@ -227,7 +242,7 @@ _BATCH_ROWS = 65_536
 
 
 def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, streams: Any,
-        workers: int | None, dense: bool = False) -> Any:
+        workers: int | None, dense: bool = False, max_rows: int | None = None, every: Any = None) -> Any:
     """Run a Python fold (state when ``grid`` is None, else snapshots) and build the frame."""
     global _JOB
     from eventkit._fold import open_source
@@ -246,6 +261,11 @@ def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, strea
         if workers is None:
             n_events = src.con.sql(f"SELECT count(*) FROM {src.relation}").fetchall()[0][0]
         n = default_workers(n_events, workers)
+        end = None
+        if grid is not None and dense:
+            from eventkit._snapshots import horizon
+
+            end = horizon(src, grid, known_at)
         if n == 1:
             changes = fold_part(fold, src, payload, grid, None)
         else:
@@ -263,7 +283,7 @@ def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, strea
                 changes = [row for part in pool.map(_worker, range(n)) for row in part]
         finally:
             _JOB = None
-    return _assemble(changes, grid, dense)
+    return _assemble(changes, grid, dense, end=end, max_rows=max_rows, every=every)
 
 
 def _worker(i: int) -> list[tuple]:
@@ -410,7 +430,8 @@ def _stream_series(fold: PyFold, sid: str, evs: list[Any], ks: list[int], out: l
                     last[2] if last is not None else None))
 
 
-def _assemble(changes: list[tuple], grid: Any, dense: bool) -> Any:
+def _assemble(changes: list[tuple], grid: Any, dense: bool, *, end: Any = None,
+              max_rows: int | None = None, every: Any = None) -> Any:
     import pandas as pd
 
     keys: dict[str, None] = {}
@@ -427,30 +448,20 @@ def _assemble(changes: list[tuple], grid: Any, dense: bool) -> Any:
         return frame.sort_values("stream_id", kind="stable").reset_index(drop=True)
     data["_k"] = [c[1] for c in changes]
     frame = pd.DataFrame(data).sort_values(["stream_id", "_k"], kind="stable").reset_index(drop=True)
+    from eventkit._grid import points
+    from eventkit._snapshots import check_budget, finish_frame
+
     if dense and len(frame):
         last = grid.k_end if grid.k_end is not None else int(frame["_k"].max())
+        first = frame.groupby("stream_id")["_k"].min()
+        check_budget(len(first), int(last - first.min() + 1), int((last + 1 - first).sum()), max_rows, every)
         nxt = frame.groupby("stream_id")["_k"].shift(-1).fillna(last + 1).astype("int64")
         frame = frame.loc[frame.index.repeat(nxt - frame["_k"])]
         frame["_k"] = frame["_k"] + frame.groupby(level=0).cumcount()
-    frame.insert(0, "at", _at(grid, frame["_k"].to_numpy(dtype="int64")))
+    when = points(grid, frame["_k"].to_numpy(dtype="int64"))
+    frame.insert(0, "as_of" if dense else "changed_at", when)
+    if dense:
+        frame["complete"] = (when <= (end if grid.kind == "events" else pd.Timestamp(end))) if len(frame) \
+            else pd.Series([], dtype=bool)
     frame = frame.sort_values(["_k", "stream_id"], kind="stable").drop(columns="_k")
-    from eventkit._snapshots import tag_series
-
-    return tag_series(frame.reset_index(drop=True), grid, dense)
-
-
-def _at(grid: Any, k: Any) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    if grid.kind == "events":
-        return grid.origin + k * grid.step
-    origin = pd.Timestamp(grid.origin).tz_convert("UTC")
-    if grid.kind == "tick":
-        return (origin + pd.to_timedelta(k * grid.step, unit="us")).as_unit("us").array
-    m = origin.month - 1 + k * grid.step
-    years, months = origin.year + m // 12, m % 12 + 1
-    if not len(k):
-        return pd.DatetimeIndex([], tz="UTC").as_unit("us").array
-    idx = pd.to_datetime(pd.DataFrame({"year": years, "month": months, "day": np.ones_like(k)}))
-    return idx.dt.tz_localize("UTC").dt.as_unit("us").array
+    return finish_frame(frame.reset_index(drop=True), grid, "dense" if dense else "changes")

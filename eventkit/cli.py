@@ -436,23 +436,28 @@ def state(path: str, fold: str, as_of: str | None, known_at: str | None, streams
 @click.option("--start", help="First point (ISO time; a position with --every N).")
 @click.option("--end", help="Last point, inclusive (ISO time; a position with --every N).")
 @click.option("--known-at", help="Transaction time: what the store knew then (a position, or an ISO time).")
-@click.option("--dense", is_flag=True,
-              help="A row for every stream at every point (default: only where a stream changed).")
+@click.option("--changes", is_flag=True,
+              help="Only the rows where a stream changed (time column changed_at); default: every "
+                   "stream at every point (as_of).")
+@click.option("--dense", is_flag=True, hidden=True, help="Deprecated: the default.")
+@click.option("--tz", default="UTC", show_default=True, help="Time zone of the calendar (days start at local midnight).")
 @_STREAMS
 @_OUT
 @click.option("--format", "fmt", type=_OUTPUT, default="table", show_default=True, help="How to print (without -o).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=100, show_default=True,
               help="Rows a table shows (0: all).")
 def snapshots(path: str, fold: str, every: str, start: str | None, end: str | None, known_at: str | None,
-              dense: bool, streams: tuple[str, ...], output: str | None, fmt: str, max_rows: int) -> None:
-    """Fold every stream at many points in time, in one pass: rows (at, stream_id, fields...).
+              changes: bool, dense: bool, tz: str, streams: tuple[str, ...], output: str | None, fmt: str,
+              max_rows: int) -> None:
+    """Fold every stream at many points in time, in one pass: rows (as_of, stream_id, fields...).
 
     MODULE:ATTRIBUTE names an ek.Fold or ek.PyFold as for `eventkit state`.
 
     \b
     Example:
       eventkit snapshots data/bank folds:account --every 1D --start 2024-01-01 --end 2024-12-31 -o daily.parquet
-      eventkit snapshots data/bank folds:account --every 1MS --dense --format csv > monthly.csv
+      eventkit snapshots data/bank folds:account --every 1MS --tz Europe/Zurich --format csv > monthly.csv
+      eventkit snapshots data/bank folds:account --every 1D --changes -o changes.parquet
       eventkit snapshots data/bank folds:account --every 1000
     """
     fold_obj = _load_fold(fold)
@@ -460,8 +465,9 @@ def snapshots(path: str, fold: str, every: str, start: str | None, end: str | No
     points = {k: (int(v) if isinstance(step, int) and v is not None and v.strip().isdigit() else v)
               for k, v in (("start", start), ("end", end))}
     with _open(path) as store, _user_errors(duckdb.Error):
-        df = fold_obj.snapshots(store, every=step, start=points["start"], end=points["end"],
-                                known_at=_known_at(known_at), streams=list(streams) or None, dense=dense)
+        method = fold_obj.changes if changes else fold_obj.snapshots
+        df = method(store, every=step, start=points["start"], end=points["end"], tz=tz,
+                    known_at=_known_at(known_at), streams=list(streams) or None)
     _write_frame(df, output, fmt, max_rows)
 
 

@@ -69,7 +69,7 @@ from ._report_config import (
     values_of,
 )
 from ._report_html import GENERATOR, Section, render
-from ._snapshots import aggregate
+from .trends import aggregate
 from ._store import Store, open_store
 
 __all__ = ["Report", "ReportConfigError", "load_config", "write_report", "write_table"]

@@ -109,10 +109,10 @@ def test_snapshots_daily_to_parquet(bank, tmp_path):
     path, module = bank
     target = tmp_path / "daily.parquet"
     ok("snapshots", path, f"{module}:account", "--every", "1D", "--start", "2024-01-01", "--end", "2024-01-04",
-       "--dense", "-o", target)
+       "-o", target)
     df = pd.read_parquet(target)
-    assert list(df.columns[:2]) == ["at", "stream_id"]
-    last = df[df["at"] == df["at"].max()].set_index("stream_id").balance.to_dict()
+    assert list(df.columns[:2]) == ["as_of", "stream_id"]
+    last = df[df["as_of"] == df["as_of"].max()].set_index("stream_id").balance.to_dict()
     assert last == {"acct-1": 10.0, "acct-2": 7.0}        # the 4 Jan deposit is after midnight
 
 
@@ -121,18 +121,22 @@ def test_snapshots_default_to_the_library_default(bank, tmp_path):
     target = tmp_path / "changes.csv"
     ok("snapshots", path, f"{module}:account", "--every", "1D", "--start", "2024-01-01", "--end", "2024-01-04",
        "-o", target)
+    ok("snapshots", path, f"{module}:account", "--every", "1D", "--start", "2024-01-01", "--end", "2024-01-04",
+       "--changes", "-o", tmp_path / "log.csv")
     with ek.open_store(path) as store:
         import importlib
 
         fold = importlib.import_module(module).account
         expected = fold.snapshots(store, every="1D", start="2024-01-01", end="2024-01-04")
+        log = fold.changes(store, every="1D", start="2024-01-01", end="2024-01-04")
     assert len(pd.read_csv(target)) == len(expected)
+    assert pd.read_csv(tmp_path / "log.csv").columns[0] == "changed_at" and len(pd.read_csv(tmp_path / "log.csv")) == len(log)
 
 
 def test_snapshots_every_n_positions(bank):
     path, module = bank
     out = ok("snapshots", path, f"{module}:account", "--every", "2", "--format", "csv").output
-    assert out.splitlines()[0].startswith("at,stream_id")
+    assert out.splitlines()[0].startswith("as_of,stream_id")
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import eventkit._reducers as r
 from eventkit._fold import Fold
-from eventkit._snapshots import aggregate
+from eventkit.trends import aggregate
 from eventkit._pyfold import PyFold, on
 
 from _foldhelpers import (STORE_FACTORIES, assert_rows_equal, frame_to_dict, known_at_for,
@@ -159,33 +159,34 @@ def test_declarative_python_and_reference_agree(backend, tmp_path_factory, df, a
 
     # Every snapshot row equals the reference state as of its point (bounds inclusive).
     points = _daily_points(df, as_of, known_at)
-    for snaps in (DECL.snapshots(store, every="1D", as_of=as_of, known_at=k, dense=True),
-                  PropPy().snapshots(store, every="1D", as_of=as_of, known_at=k, workers=1, dense=True)):
-        assert sorted(set(snaps["at"])) == points
-        for at, group in snaps.groupby("at"):
+    for snaps in (DECL.snapshots(store, every="1D", as_of=as_of, known_at=k),
+                  PropPy().snapshots(store, every="1D", as_of=as_of, known_at=k, workers=1)):
+        assert sorted(set(snaps["as_of"])) == points
+        for at, group in snaps.groupby("as_of"):
             ref = reference_state(df, REFERENCE, as_of=at, known_at=known_at, stream_type="account")
-            assert_rows_equal(frame_to_dict(group.drop(columns="at")), ref)
+            assert_rows_equal(frame_to_dict(group.drop(columns=["as_of", "complete"])), ref)
 
-    # The series of changes (the default) is the dense series' rows at the points where a stream
-    # had events: both kinds give the same rows, and aggregates over it equal the dense ones.
-    dense = DECL.snapshots(store, every="1D", as_of=as_of, known_at=k, dense=True)
-    changes = DECL.snapshots(store, every="1D", as_of=as_of, known_at=k)
-    py_changes = PropPy().snapshots(store, every="1D", as_of=as_of, known_at=k, workers=1)
-    keys = ["at", "stream_id"]
+    # The change log is the dense series' rows at the points where a stream had events: both
+    # kinds give the same rows, and filled forward it is the dense series.
+    dense = DECL.snapshots(store, every="1D", as_of=as_of, known_at=k)
+    changes = DECL.changes(store, every="1D", as_of=as_of, known_at=k)
+    py_changes = PropPy().changes(store, every="1D", as_of=as_of, known_at=k, workers=1)
+    keys = ["changed_at", "stream_id"]
     assert changes[keys].values.tolist() == py_changes[keys].values.tolist()
-    got = changes.merge(dense[keys], on=keys, how="left", indicator=True)
+    got = changes.merge(dense.rename(columns={"as_of": "changed_at"})[keys], on=keys, how="left", indicator=True)
     assert (got["_merge"] == "both").all()
-    for at, group in changes.groupby("at"):
-        assert_rows_equal(frame_to_dict(group.drop(columns="at")),
-                          frame_to_dict(py_changes[py_changes["at"] == at].drop(columns="at")))
+    for at, group in changes.groupby("changed_at"):
+        assert_rows_equal(frame_to_dict(group.drop(columns="changed_at")),
+                          frame_to_dict(py_changes[py_changes["changed_at"] == at].drop(columns="changed_at")))
     totals = {"n": ("stream_id", "count"), "events": ("version", "sum")}
-    assert aggregate(changes, values=totals).values.tolist() == aggregate(dense, values=totals).values.tolist()
+    got = DECL.aggregate(store, every="1D", as_of=as_of, known_at=k, values={"n": ("stream_id", "count")})
+    assert got["n"].tolist() == aggregate(dense, values=totals)["n"].tolist()
 
     # A position grid: the row at p is the state over events with position <= p.
     if k is None or isinstance(k, int):
-        for snaps in (DECL.snapshots(store, every=3, known_at=k, dense=True),
-                      PropPy().snapshots(store, every=3, known_at=k, workers=1, dense=True)):
-            for at, group in snaps.groupby("at"):
+        for snaps in (DECL.snapshots(store, every=3, known_at=k),
+                      PropPy().snapshots(store, every=3, known_at=k, workers=1)):
+            for at, group in snaps.groupby("as_of"):
                 cut = at if k is None else min(at, k)
                 ref = reference_state(df, REFERENCE, known_at=int(cut), stream_type="account")
-                assert_rows_equal(frame_to_dict(group.drop(columns="at")), ref)
+                assert_rows_equal(frame_to_dict(group.drop(columns=["as_of", "complete"])), ref)

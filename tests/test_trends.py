@@ -18,7 +18,7 @@ def ts(*values: str) -> pd.Series:
 def changes() -> pd.DataFrame:
     """A series of changes: a row only when a stream's state changed."""
     return pd.DataFrame({
-        "at": ts("2025-01-01 09:00", "2025-01-01 18:00", "2025-01-03 10:00",
+        "as_of": ts("2025-01-01 09:00", "2025-01-01 18:00", "2025-01-03 10:00",
                  "2025-01-02 12:00", "2025-01-04 08:00"),
         "stream_id": ["a", "a", "a", "b", "b"],
         "balance": [10.0, 12.0, 7.0, 100.0, 50.0],
@@ -31,7 +31,7 @@ def daily() -> pd.DataFrame:
     """A dense daily snapshot series: 2 streams x 4 days, with a category."""
     at = pd.date_range("2025-01-01", periods=4, freq="D", tz="UTC")
     return pd.DataFrame({
-        "at": np.tile(at, 2),
+        "as_of": np.tile(at, 2),
         "stream_id": ["a"] * 4 + ["b"] * 4,
         "currency": ["USD"] * 4 + ["EUR"] * 4,
         "balance": [10.0, 20.0, 30.0, 40.0, 100.0, 90.0, 0.0, 60.0],
@@ -41,8 +41,8 @@ def daily() -> pd.DataFrame:
 
 def test_resample_last_per_day(changes):
     out = resample(changes, "1D")
-    assert list(out.columns) == ["at", "stream_id", "balance"]
-    assert out["at"].tolist() == ts("2025-01-01", "2025-01-03", "2025-01-02", "2025-01-04").tolist()
+    assert list(out.columns) == ["as_of", "stream_id", "balance"]
+    assert out["as_of"].tolist() == ts("2025-01-01", "2025-01-03", "2025-01-02", "2025-01-04").tolist()
     assert out["balance"].tolist() == [12.0, 7.0, 100.0, 50.0]
 
 
@@ -52,7 +52,7 @@ def test_resample_fill_makes_a_dense_series(changes):
     b = out[out["stream_id"] == "b"]
     assert a["balance"].tolist() == [12.0, 12.0, 7.0, 7.0]
     assert a["status"].tolist() == ["open", "open", "frozen", "frozen"]
-    assert b["at"].tolist() == ts("2025-01-02", "2025-01-03", "2025-01-04").tolist()
+    assert b["as_of"].tolist() == ts("2025-01-02", "2025-01-03", "2025-01-04").tolist()
     assert b["balance"].tolist() == [100.0, 100.0, 50.0]
 
 
@@ -67,15 +67,15 @@ def test_resample_how(changes, how, expected):
 
 def test_resample_calendar_month_without_groups(daily):
     out = resample(daily, "MS", how="sum", by=None, fields=["balance"])
-    assert out["at"].tolist() == ts("2025-01-01").tolist()
+    assert out["as_of"].tolist() == ts("2025-01-01").tolist()
     assert out["balance"].tolist() == [350.0]
 
 
 def test_resample_keeps_naive_times():
-    s = pd.DataFrame({"at": pd.to_datetime(["2025-01-01 10:00", "2025-01-02 10:00"]),
+    s = pd.DataFrame({"as_of": pd.to_datetime(["2025-01-01 10:00", "2025-01-02 10:00"]),
                       "v": [1.0, 2.0]})
     out = resample(s, "1D")
-    assert out["at"].dt.tz is None and out["v"].tolist() == [1.0, 2.0]
+    assert out["as_of"].dt.tz is None and out["v"].tolist() == [1.0, 2.0]
 
 
 def test_aggregate_by_category(daily):
@@ -84,14 +84,14 @@ def test_aggregate_by_category(daily):
     assert usd["balance"].tolist() == [10.0, 20.0, 30.0, 40.0]
     assert out["streams"].unique().tolist() == [1]
     total = aggregate(daily)
-    assert list(total.columns) == ["at", "streams", "balance", "deposits"]
+    assert list(total.columns) == ["as_of", "streams", "balance", "deposits"]
     assert total["balance"].tolist() == [110.0, 110.0, 30.0, 100.0]
     assert total["deposits"].tolist() == [6, 7, 7, 9]
 
 
 def test_aggregate_several_hows(daily):
     out = aggregate(daily, how=["sum", "mean", "count"], fields=["balance"])
-    assert list(out.columns) == ["at", "streams", "balance_sum", "balance_mean", "balance_count"]
+    assert list(out.columns) == ["as_of", "streams", "balance_sum", "balance_mean", "balance_count"]
     assert out["balance_mean"].tolist() == [55.0, 55.0, 15.0, 50.0]
     assert out["balance_count"].tolist() == [2, 2, 2, 2]
 
@@ -152,7 +152,7 @@ def test_inputs_are_left_unchanged(daily):
 @pytest.mark.parametrize("call", [
     lambda s: resample(s, "1D", fields=["balanse"]),
     lambda s: aggregate(s, by="curency"),
-    lambda s: rolling(s, 2, at="time"),
+    lambda s: rolling(s, 2, time="when"),
     lambda s: change(s, by="acct"),
     lambda s: top_movers(s, "balanse", "2025-01-01", "2025-01-02"),
 ])
@@ -170,7 +170,7 @@ def test_missing_column_names_it_and_lists_the_available_ones(daily, call):
     (lambda s: aggregate(s, fields=["currency"]), "not numeric"),
     (lambda s: rolling(s, 2, how="mode"), "mode"),
     (lambda s: top_movers(s, "balance", "2025-02-01", "2025-01-01"), "before"),
-    (lambda s: resample(s.assign(at=s["at"].astype(str)), "1D"), "timestamps"),
+    (lambda s: resample(s.assign(as_of=s["as_of"].astype(str)), "1D"), "timestamps"),
 ])
 def test_bad_options(daily, call, match):
     with pytest.raises(InvalidInput, match=match):
