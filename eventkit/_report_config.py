@@ -315,7 +315,7 @@ class _Checker:
             for col in as_list(spec.get(key)):
                 if col not in out:
                     self.choice(col, out, f"{path}.{key}", "a column of the table")
-        return (["at"] if series else []) + out
+        return (["as_of"] if series else []) + out + (["complete"] if series else [])
 
     def check_scenario(self, spec: dict, cfg: ReportConfig, path: str) -> None:
         fold = self.fold_of(spec, cfg, path)

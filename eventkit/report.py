@@ -263,7 +263,7 @@ class _Run:
             fold = self.cfg.folds[self.cfg.section("scenarios")[spec["scenario"]]["fold"]]
             self.one_unit(data, fold, spec["y"], None, f"charts.{name}")
             base, scen = (data[data["scenario"] == s] for s in _scenario_labels(data))
-            fig = _charts.overlay(base, scen, y=spec["y"], x=_time_column(data), labels=_scenario_labels(data),
+            fig = _charts.overlay(base, scen, y=spec["y"], labels=_scenario_labels(data),
                                   unit=spec.get("unit"), tz=self.tz, **style)
         else:
             data, csv = self.tables[spec["series"]], spec["series"]
@@ -272,7 +272,7 @@ class _Run:
             series = self.cfg.section("series")[spec["series"]]
             source = values_of(dict(series), series=True).get(spec["y"], (spec["y"], ""))[0]
             self.one_unit(data, self.cfg.folds[series["fold"]], source, spec.get("by"), f"charts.{name}")
-            style.update(unit=spec.get("unit"), x=_time_column(data), tz=self.tz)
+            style.update(unit=spec.get("unit"), tz=self.tz)
             if kind == "trend_lines":
                 fig = _charts.trend_lines(data, y=spec["y"], by=spec.get("by"),
                                           max_lines=spec.get("max_lines", 12), **style)
@@ -395,16 +395,23 @@ class _Run:
 
 # -- the computations (public through their results: each CSV is exactly one of these) ----------
 def series_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "UTC") -> pd.DataFrame:
-    """A series entry's table: ``fold.snapshots`` aggregated across streams, sorted and rounded."""
-    snaps = fold.snapshots(store, every=spec["every"], start=time_value(spec.get("start")),
-                           end=time_value(spec.get("end")), as_of=time_value(spec.get("as_of")),
-                           known_at=time_value(spec.get("known_at")))
+    """A series entry's table: ``fold.aggregate`` (totals per point across streams, every stream
+    counted at every point from its first event on), sorted and rounded."""
     by = as_list(spec.get("by"))
-    out = aggregate(snaps, by=by, values=values_of(dict(spec), series=True))
+    values = values_of(dict(spec), series=True)
+    # Counting streams is the ``streams`` column fold.aggregate always returns.
+    counts = [name for name, pair in values.items() if tuple(pair) == ("stream_id", "count")]
+    out = fold.aggregate(store, every=spec["every"], by=by or None, tz=tz,
+                         values={k: v for k, v in values.items() if k not in counts},
+                         start=time_value(spec.get("start")), end=time_value(spec.get("end")),
+                         as_of=time_value(spec.get("as_of")), known_at=time_value(spec.get("known_at")))
+    for name in counts:
+        out[name] = out["streams"]
+    out = out[["as_of", *by, *values, "complete"]]
     # Round before computing: a parallel float sum differs between runs in its last bits, and a
     # ratio of it (19481.67 / 32 = 608.8021875) can sit exactly on a rounding tie.
     out = _compute(tidy(out, [], tz=tz), spec.get("compute", {}))
-    return tidy(out, [_time_column(out), *by], tz=tz)
+    return tidy(out, ["as_of", *by], tz=tz)
 
 
 def table_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "UTC",
@@ -416,7 +423,7 @@ def table_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "
         state = rows(state)
     by = as_list(spec.get("by"))
     values = values_of(dict(spec), series=False)
-    out = aggregate(state, by=by, values=values) if values else state
+    out = aggregate(state, by=by, values=values)[[*by, *values]] if values else state
     out = _compute(tidy(out, [], tz=tz), spec.get("compute", {}))
     if "columns" in spec:
         out = out[list(spec["columns"])]
@@ -511,10 +518,6 @@ def _compute(frame: pd.DataFrame, exprs: Mapping[str, str]) -> pd.DataFrame:
         except Exception as e:  # pandas raises many kinds for a bad expression
             raise EventKitError(f"compute {name} = {expr!r} failed: {type(e).__name__}: {e}") from None
     return frame
-
-
-def _time_column(frame: pd.DataFrame) -> str:
-    return "as_of" if "as_of" in frame.columns else "at"
 
 
 def _scenario_labels(data: pd.DataFrame) -> tuple[str, str]:

@@ -158,7 +158,7 @@ def test_drop_equals_a_store_built_without(rows, drop_types, threshold, drop_str
             assert FOLD.state(scn).empty
             return
         pd.testing.assert_frame_equal(fields_of(FOLD.state(scn)), fields_of(FOLD.state(kept)))
-        snaps = ["at", "stream_id", *FIELDS]
+        snaps = ["as_of", "stream_id", *FIELDS]
         pd.testing.assert_frame_equal(FOLD.snapshots(scn, every="3D")[snaps], FOLD.snapshots(kept, every="3D")[snaps])
 
 
@@ -177,7 +177,7 @@ def test_add_equals_a_store_built_with(rows, added):
           build(Path(d) / "b", merged) as whole):
         scn = Scenario(base).add(rows_frame(added))
         pd.testing.assert_frame_equal(fields_of(FOLD.state(scn), "version"), fields_of(FOLD.state(whole), "version"))
-        snaps = ["at", "stream_id", *FIELDS, "version"]
+        snaps = ["as_of", "stream_id", *FIELDS, "version"]
         pd.testing.assert_frame_equal(FOLD.snapshots(scn, every="2D")[snaps], FOLD.snapshots(whole, every="2D")[snaps])
         ev = scn.read_all()
         assert ev.position.is_unique
