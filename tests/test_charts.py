@@ -215,3 +215,28 @@ def test_times_are_drawn_in_the_series_time_zone(series):
     first = pd.Timestamp(ax.lines[0].get_xdata()[0])
     assert first == pd.Timestamp("2025-01-01 01:00")  # midnight UTC is 01:00 in Zurich
     assert trend_lines(zurich, y="balance", tz="UTC").axes[0].get_xlabel() == "as_of (UTC)"
+
+
+def test_trend_lines_by_stream_on_snapshots_are_continuous_and_right(tmp_path):
+    import eventkit as ek
+
+    # Three accounts changing on different days: each one's line must run through every day
+    # from its first event on (no gaps), at the balance computed by hand.
+    rows = [("a", 0, 10), ("b", 1, 5), ("a", 3, -4), ("c", 3, 7), ("b", 6, 1)]
+    with ek.open_store(tmp_path / "s") as store:
+        store.append_frame(pd.DataFrame({
+            "stream_id": [r[0] for r in rows], "event_type": "Moved", "amount": [r[2] for r in rows],
+            "occurred_at": [pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(days=r[1]) for r in rows]}),
+            stream_type="account")
+        fold = ek.Fold("acct", fields={"balance": ek.sum("amount")})
+        ax = trend_lines(fold.snapshots(store, every="1D"), y="balance", by="stream_id").axes[0]
+    days = pd.date_range("2025-01-01", periods=7, freq="D")
+    for line in ax.lines:
+        sid = line.get_label()
+        first = min(d for s, d, _ in rows if s == sid)
+        by_hand = [sum(a for s, d, a in rows if s == sid and d <= k) for k in range(first, 7)]
+        y = line.get_ydata()
+        assert not np.isnan(y[first:]).any(), sid  # continuous from the first event on
+        assert np.isnan(y[:first]).all() and y[first:].tolist() == by_hand, sid
+        assert [pd.Timestamp(t) for t in line.get_xdata()] == list(days)
+    assert sorted(line.get_label() for line in ax.lines) == ["a", "b", "c"]

@@ -550,6 +550,15 @@ def test_event_counts_follow_the_report_time_zone(bank, tmp_path):
     days = got["period"].dt.tz_convert("America/New_York").dt.strftime("%Y-%m-%d")
     assert dict(zip(zip(days, got["event_type"]), got["events"])) == by_hand
     assert "America/New_York" in (out / "index.html").read_text()
+    # The series' points are New York Mondays at midnight, each the state by then (by hand).
+    weekly = pd.read_csv(out / "tables" / "balance.csv")
+    points = pd.to_datetime(weekly["as_of"], utc=True).dt.tz_convert("America/New_York")
+    assert weekly["as_of"].str.endswith(("-05:00", "-04:00")).all()
+    assert set(points.dt.day_of_week) == {0} and set(points.dt.strftime("%H:%M")) == {"00:00"}
+    t = points.iloc[len(points) // 2]
+    acc = accounts_by_hand(events, t)
+    row = weekly[(points == t) & (weekly["currency"] == "USD")].iloc[0]
+    assert row["total"] == pytest.approx(acc[acc["currency"] == "USD"]["balance"].sum(), abs=1e-6)
 
 
 def test_a_report_says_what_its_data_leaves_out(tmp_path):
