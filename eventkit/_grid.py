@@ -30,6 +30,7 @@ _UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1)
 _MONDAY = _dt.datetime(1970, 1, 5)
 _DAY_US = 86400 * 10**6
+_YEAR_1_US = -62135596800 * 10**6  # 0001-01-01, the earliest time a timestamp holds
 _TICK_US = {"us": 1, "ms": 1000, "s": 10**6, "min": 60 * 10**6, "h": 3600 * 10**6,
             "H": 3600 * 10**6, "D": _DAY_US, "d": _DAY_US, "W": 7 * _DAY_US}
 _MONTHS = {"MS": 1, "QS": 3, "YS": 12}
@@ -63,21 +64,38 @@ class Grid:
     def _time(self) -> str:
         return f"timezone('{self.tz}', occurred_at)" if self.wall else "occurred_at"
 
-    def k_sql(self) -> str:
-        """SQL: the index of the first point at or after an event (its bucket)."""
-        if self.kind == "events":
-            diff, d = f"(position - {int(self.origin)})", self.step
-        elif self.kind == "tick":
-            diff, d = f"(epoch_us({self._time()}) - {_us(self.origin)})", self.step
-        else:
-            o, t = self.origin, self._time()
+    def k_sql(self, col: str | None = None) -> str:
+        """SQL: the index of the first point at or after an event (its bucket).
+
+        Args:
+            col: The column (default: ``occurred_at``, or ``position`` for an int grid).
+        """
+        if self.kind == "month":
+            o = self.origin
+            t = col or "occurred_at"
+            t = f"timezone('{self.tz}', {t})" if self.wall else t
             # Whole months from the origin, plus one if the event is past its month's start.
             diff = (f"((year({t}) - {o.year}) * 12 + month({t}) - {o.month}"
                     f" + CASE WHEN {t} > date_trunc('month', {t}) THEN 1 ELSE 0 END)")
             d = self.step
-        # Integer ceil division (DuckDB's // truncates toward zero).
-        k = f"(CASE WHEN {diff} > 0 THEN ({diff} + {d - 1}) // {d} ELSE -((-{diff}) // {d}) END)"
-        return f"greatest({k}, 0)" if self.clamp else k
+            k = f"(CASE WHEN {diff} > 0 THEN ({diff} + {d - 1}) // {d} ELSE -((-{diff}) // {d}) END)"
+            return f"greatest({k}, 0)" if self.clamp else k
+        if self.kind == "events":
+            value, origin = col or "position", int(self.origin)
+            low = 0  # positions start at 1
+        else:
+            t = col or "occurred_at"
+            value = f"epoch_us(timezone('{self.tz}', {t}))" if self.wall else f"epoch_us({t})"
+            origin, low = _us(self.origin), _YEAR_1_US
+        d = self.step
+        if self.clamp:
+            # Anything before the origin clamps to 0, so truncating division is enough.
+            return f"greatest(({value} - {origin} + {d - 1}) // {d}, 0)"
+        # Ceil division without a branch: measure from a point K steps before the origin that
+        # precedes every possible value, so the numerator is never negative (DuckDB's //
+        # truncates toward zero). One subtraction and one division per event.
+        n = (origin - low) // d + 1
+        return f"(({value} - {origin - n * d} + {d - 1}) // {d} - {n})"
 
     def at_sql(self, k: str) -> str:
         """SQL: the point in time (a TIMESTAMPTZ) or position of index ``k``."""

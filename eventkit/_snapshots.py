@@ -82,31 +82,37 @@ def bucket_sql(fields: dict[str, Reducer], source: Source, grid: Grid, *,
             regroup.append(f"{comb.format(*cols)} AS {cols[j]}")
         names[leaf] = leaf.finish(f"_c{i}_0", schema)
     outs = [f"{red.final_sql(names)} AS {_quote(k)}" for k, red in fields.items()]
-    k_filter = [f"_k <= {grid.k_end}"] if grid.k_end is not None else []
-    if grid.clamp:
-        k_filter.append("_k >= 0")
-    where = " WHERE " + " AND ".join(k_filter) if k_filter else ""
-    ev = f"ev AS (SELECT *, {grid.k_sql()} AS _k FROM {source.relation})"
-    if where:
-        ev = f"ev AS (SELECT * FROM (SELECT *, {grid.k_sql()} AS _k FROM {source.relation}){where})"
+    where = k_where(grid)
     group = (f"SELECT stream_id, _k, {', '.join(partials)}, max(version) AS _v, max(position) AS _pos "
-             "FROM ev{} GROUP BY stream_id, _k")
+             "FROM ev GROUP BY stream_id, _k")
     prune = relevant_only and conds and all(c is not None for c in conds)
     if prune:
+        # Buckets are computed only for the events that can change a field; a stream's first
+        # bucket (where it starts to exist) comes from its earliest event, one per stream.
         relevant = " OR ".join(f"({c})" for c in dict.fromkeys(conds))
+        ev = (f"ev AS (SELECT * FROM (SELECT *, {grid.k_sql()} AS _k FROM {source.relation} "
+              f"WHERE {relevant}){where})")
+        first_col = "position" if grid.kind == "events" else "occurred_at"
         nulls = ", ".join(f"NULL AS {p.rsplit(' AS ', 1)[1]}" for p in partials)
         regroup_cols = ", ".join(regroup)
-        b = (f"b0 AS ({group.format(' WHERE ' + relevant)} UNION ALL SELECT stream_id, min(_k) AS _k, "
-             f"{nulls}, NULL AS _v, NULL AS _pos FROM ev GROUP BY stream_id), "
+        b = (f"f AS (SELECT * FROM (SELECT stream_id, {grid.k_sql('_first')} AS _k FROM (SELECT stream_id, "
+             f"min({first_col}) AS _first FROM {source.relation} GROUP BY stream_id)){where}), "
+             f"b0 AS ({group} UNION ALL SELECT stream_id, _k, {nulls}, NULL AS _v, NULL AS _pos FROM f), "
              f"b AS (SELECT stream_id, _k, {regroup_cols}, max(_v) AS _v, max(_pos) AS _pos "
              "FROM b0 GROUP BY stream_id, _k)")
     else:
-        b = f"b AS ({group.format('')})"
+        ev = f"ev AS (SELECT * FROM (SELECT *, {grid.k_sql()} AS _k FROM {source.relation}){where})"
+        b = f"b AS ({group})"
     c = (f"c0 AS (SELECT stream_id, _k, {', '.join(combined)}, max(_v) OVER w AS version, "
          "max(_pos) OVER w AS position FROM b "
          "WINDOW w AS (PARTITION BY stream_id ORDER BY _k ROWS UNBOUNDED PRECEDING)), "
          f"c AS (SELECT stream_id, _k, {', '.join(outs)}, version, position FROM c0)")
     return f"WITH {ev}, {b}, {c}", [_quote(k) for k in fields]
+
+
+def k_where(grid: Grid) -> str:
+    """`` WHERE`` on ``_k``: drop events after the last point (``k_sql`` clamps the first)."""
+    return f" WHERE _k <= {grid.k_end}" if grid.k_end is not None else ""
 
 
 def horizon_sql(grid: Grid, horizon: Any) -> str:
@@ -160,13 +166,14 @@ def changes_sql(fold: Fold, source: Source, grid: Grid) -> str:
 def size_of(source: Source, grid: Grid) -> tuple[int, int, int, int]:
     """(streams, points, rows, last point index) of the dense series over ``source``, from one
     aggregate per stream (no series is built)."""
-    k_filter = [f"_k <= {grid.k_end}"] if grid.k_end is not None else []
-    if grid.clamp:
-        k_filter.append("_k >= 0")
-    where = " WHERE " + " AND ".join(k_filter) if k_filter else ""
-    q = (f"SELECT count(*), min(k0), max(k1), sum(k0) FROM (SELECT stream_id, min(_k) AS k0, "
-         f"max(_k) AS k1 FROM (SELECT stream_id, {grid.k_sql()} AS _k FROM {source.relation}){where} "
-         "GROUP BY stream_id)")
+    where = k_where(grid)
+    col = "position" if grid.kind == "events" else "occurred_at"
+    # Buckets grow with time, so a stream's first and last buckets are those of its first and
+    # last events: two per stream instead of one per event.
+    firsts = (f"SELECT {grid.k_sql('_t0')} AS _k, {grid.k_sql('_t1')} AS _k1 FROM (SELECT min({col}) AS _t0, "
+              f"max({col}) AS _t1 FROM {source.relation} GROUP BY stream_id)")
+    last = (f"least({grid.k_end}, _k1)" if grid.k_end is not None else "_k1")
+    q = (f"SELECT count(*), min(_k), max({last}), sum(_k) FROM ({firsts}){where}")
     n, k0, k1, sum_k0 = source.con.sql(q).fetchall()[0]
     if not n:
         return 0, 0, 0, 0

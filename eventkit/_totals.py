@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from eventkit._errors import InvalidFold
 from eventkit._grid import Grid, make_grid
 from eventkit._reducers import _INTEGER, BinOp, Const, FillNull, Leaf, Reducer, Schema, _is_numeric, _quote
-from eventkit._snapshots import (_cut, bucket_sql, dense_sql, horizon, horizon_sql, size_of)
+from eventkit._snapshots import _cut, bucket_sql, dense_sql, horizon, horizon_sql, k_where, size_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -147,10 +147,7 @@ def fold_aggregate(fold: Fold, store: Any, *, every: Any, values: Any, by: Any, 
 
 
 def _events(src: Source, grid: Grid) -> str:
-    conds = [f"_k <= {grid.k_end}"] if grid.k_end is not None else []
-    if grid.clamp:
-        conds.append("_k >= 0")
-    where = " WHERE " + " AND ".join(conds) if conds else ""
+    where = k_where(grid)
     return f"ev AS (SELECT * FROM (SELECT *, {grid.k_sql()} AS _k FROM {src.relation}){where})"
 
 
