@@ -547,26 +547,23 @@ class Scenario:
         """
         import pandas as pd
 
-        if values is None:
-            values = {f: (f, "sum") for f in self._numeric_fields(fold)}
+        keys = [by] if isinstance(by, str) else list(by or [])
         parts = []
         for label, src in ((_BASELINE, self.baseline), (self.name, self)):
             if callable(getattr(fold, "aggregate", None)):
+                if values is None:  # the fold's numeric fields, typed by an empty state
+                    values = {f: (f, "sum") for f in _numeric(fold.state(src, streams=[])) if f not in keys}
                 frame = fold.aggregate(src, every=every, values=values, by=by, **kw)
             else:
-                from ._snapshots import aggregate as group
+                from .trends import aggregate as group
 
-                frame = group(fold.snapshots(src, every=every, **kw), by=by, values=values)
+                series = fold.snapshots(src, every=every, **kw)
+                if values is None:
+                    values = {f: (f, "sum") for f in _numeric(series) if f not in keys}
+                frame = group(series, by=by, values=values)
             frame.insert(0, "scenario", label)
             parts.append(frame)
         return pd.concat(parts, ignore_index=True)
-
-    def _numeric_fields(self, fold: Any) -> list[str]:
-        sample = fold.state(self.baseline, streams=[])
-        import pandas as pd
-
-        return [f for f in sample.columns if f not in _OUTPUT_COLUMNS
-                and pd.api.types.is_numeric_dtype(sample[f]) and not pd.api.types.is_bool_dtype(sample[f])]
 
     def overlay(self, fold: Any, *, y: str, every: Any = "1D", title: str | None = None,
                 unit: str | None = None, difference: bool = True, **kw: Any) -> Figure:
@@ -630,6 +627,14 @@ class Scenario:
 
 
 # ---------------------------------------------------------------------------------------------
+
+def _numeric(frame: pd.DataFrame) -> list[str]:
+    """The numeric state columns of a fold's output (not its bookkeeping columns)."""
+    import pandas as pd
+
+    return [c for c in frame.columns if c not in _OUTPUT_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])]
+
 
 def _rename_events(con: duckdb.DuckDBPyConnection) -> None:
     try:

@@ -104,7 +104,7 @@ def account_fold() -> ek.Fold:
 
 def read_csv(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path)
-    for col in ("at", "as_of", "period"):
+    for col in ("as_of", "period"):
         if col in frame.columns:
             frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame

@@ -472,3 +472,26 @@ def test_a_drop_scenario_streams_from_the_segments(tmp_path):
         expected = frame[frame.event_type != "FeeCharged"]
         assert got == (len(expected), int(expected.amount.sum()))
         con.close()
+
+
+def test_compare_aggregate_with_a_python_fold_equals_the_declarative_one(hist):
+    class Balance(ek.PyFold):
+        def initial(self):
+            return {"balance": 0}
+
+        @ek.on("Deposited")
+        def dep(self, s, e):
+            s["balance"] += e.amount
+
+        @ek.on("Withdrawn", "FeeCharged")
+        def out(self, s, e):
+            s["balance"] -= e.amount
+
+    scn = Scenario(hist, name="no fees").drop(event_types="FeeCharged")
+    py = scn.compare_aggregate(Balance(), every="1D")
+    decl = scn.compare_aggregate(FOLD, every="1D", values={"balance": ("balance", "sum")})
+    assert py.columns.tolist()[:2] == ["scenario", "as_of"]
+    for name, rows in (("baseline", HISTORY), ("no fees", [r for r in HISTORY if r[1] != "FeeCharged"])):
+        expected = [sum(balances_by_hand(rows, day(d)).values()) for d in range(7)]
+        assert py[py.scenario == name]["balance"].tolist() == expected
+        assert decl[decl.scenario == name]["balance"].tolist() == expected
