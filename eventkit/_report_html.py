@@ -74,11 +74,14 @@ window.addEventListener("load", function () {
 
 
 def render(*, title: str, description: str, generated_at: str, summary: Sequence[tuple[str, str]],
-           event_types: pd.DataFrame | None, sections: Sequence[Section], max_rows: int) -> str:
-    """The whole page as a string."""
+           event_types: pd.DataFrame | None, sections: Sequence[Section], max_rows: int,
+           leaves_out: Sequence[str] = ()) -> str:
+    """The whole page as a string; ``leaves_out`` lists what the data does not cover."""
     e = html.escape
     nav = " ".join(f'<a href="#{e(s.anchor)}">{e(s.title)}</a>' for s in sections)
     facts = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in summary)
+    gaps = "".join(f"<li>{e(x)}</li>" for x in leaves_out)
+    gaps = f'<h3 id="leaves-out">What this data leaves out</h3>\n<ul>{gaps}</ul>' if gaps else ""
     types = _table(event_types, max_rows) if event_types is not None and len(event_types) else ""
     body = "\n".join(_section(s, max_rows) for s in sections)
     intro = f"<p>{e(description)}</p>" if description else ""
@@ -103,6 +106,7 @@ def render(*, title: str, description: str, generated_at: str, summary: Sequence
 <section id="store">
 <h2>The store</h2>
 <dl>{facts}</dl>
+{gaps}
 {types}
 </section>
 {body}

@@ -50,6 +50,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -149,11 +150,18 @@ def write_report(config: str | Path | Mapping[str, Any] | ReportConfig, *, out: 
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a report table as CSV, repeatably: floats with six decimals, times in ISO UTC."""
+    """Write a report table as CSV, repeatably: floats with six decimals, times in ISO 8601
+    (``2025-01-06T00:00:00Z`` in UTC, ``2025-01-06T00:00:00+01:00`` in another zone)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n",
-                 date_format="%Y-%m-%dT%H:%M:%SZ")
+    out = frame
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) != "UTC":
+            out = out if out is not frame else frame.copy()
+            out[col] = frame[col].map(lambda t: t.isoformat() if pd.notna(t) else "")
+    out.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n",
+               date_format="%Y-%m-%dT%H:%M:%SZ")
     return path
 
 
@@ -186,6 +194,7 @@ class _Run:
         self.cfg, self.work, self.progress = cfg, work, progress
         self.report = Report(path=work)
         self.dpi = cfg.section("output").get("dpi", 144)
+        self.tz = cfg.raw.get("tz", "UTC")
         self.tables: dict[str, pd.DataFrame] = {}
         self.overlays: dict[str, pd.DataFrame] = {}
         self.sections: list[Section] = []
@@ -212,7 +221,7 @@ class _Run:
                          for name, spec in raw.get("scenarios", {}).items()}
             for name, spec in raw.get("series", {}).items():
                 step(f"series {name}")
-                self.table(name, series_frame(store, self.cfg.folds[spec["fold"]], spec))
+                self.table(name, series_frame(store, self.cfg.folds[spec["fold"]], spec, tz=self.tz))
             scenario_sections = []
             for name, spec in raw.get("scenarios", {}).items():
                 step(f"scenario {name}")
@@ -223,7 +232,7 @@ class _Run:
             self.sections += scenario_sections
             for name, spec in raw.get("tables", {}).items():
                 step(f"table {name}")
-                frame = self.table(name, table_frame(store, self.cfg.folds[spec["fold"]], spec))
+                frame = self.table(name, self.table_frame(store, name, spec))
                 self.sections.append(Section(anchor=f"table-{name}", title=spec.get("title", name),
                                              description=spec.get("description", ""), table=frame,
                                              csv=f"{name}.csv"))
@@ -244,18 +253,27 @@ class _Run:
             events = _events_for_rate(store, self.cfg, name, spec)
             by = spec.get("by", "event_type")
             fig = _charts.event_rate(events, every=spec.get("every", "1D"), by=by, title=title,
-                                     max_lines=spec.get("max_lines", 8))
-            data, csv = self.table(name, event_counts(events, every=spec.get("every", "1D"), by=by)), name
+                                     max_lines=spec.get("max_lines", 8), tz=self.tz,
+                                     end=store.info().last_occurred)
+            data = event_counts(events, every=spec.get("every", "1D"), by=by, tz=self.tz)
+            data, csv = self.table(name, data), name
         elif kind == "overlay":
             data, csv = self.overlays[spec["scenario"]], spec["scenario"]
+            if "query" in spec:
+                data = _query(data, spec["query"], f"charts.{name}.query", self.cfg)
+            fold = self.cfg.folds[self.cfg.section("scenarios")[spec["scenario"]]["fold"]]
+            self.one_unit(data, fold, spec["y"], None, f"charts.{name}")
             base, scen = (data[data["scenario"] == s] for s in _scenario_labels(data))
             fig = _charts.overlay(base, scen, y=spec["y"], labels=_scenario_labels(data),
-                                  unit=spec.get("unit"), **style)
+                                  unit=spec.get("unit"), tz=self.tz, **style)
         else:
             data, csv = self.tables[spec["series"]], spec["series"]
             if "query" in spec:
                 data = _query(data, spec["query"], f"charts.{name}.query", self.cfg)
-            style.update(unit=spec.get("unit"))
+            series = self.cfg.section("series")[spec["series"]]
+            source = values_of(dict(series), series=True).get(spec["y"], (spec["y"], ""))[0]
+            self.one_unit(data, self.cfg.folds[series["fold"]], source, spec.get("by"), f"charts.{name}")
+            style.update(unit=spec.get("unit"), tz=self.tz)
             if kind == "trend_lines":
                 fig = _charts.trend_lines(data, y=spec["y"], by=spec.get("by"),
                                           max_lines=spec.get("max_lines", 12), **style)
@@ -266,6 +284,37 @@ class _Run:
         return Section(anchor=f"chart-{name}", title=title, description=spec.get("description", ""),
                        chart=name, table=data, csv=f"{csv}.csv", notes=notes)
 
+    def one_unit(self, data: pd.DataFrame, fold: Any, field: str, by: str | None, key: str) -> None:
+        """Refuse a chart that would add ``field`` across units (``[units]``): its lines are
+        split ``by`` the unit column, or its rows (after ``query``) hold one unit only."""
+        unit = self.cfg.raw.get("units", {}).get(field)
+        if unit is None or unit not in fold.fields or by == unit or unit not in data.columns:
+            return
+        seen = sorted(data[unit].dropna().astype(str).unique())
+        if len(seen) > 1:
+            raise self.cfg.error(
+                f"{key} would add {field!r} across {unit} values {', '.join(seen)} ([units] {field} = "
+                f"{unit!r}): set by = {unit!r}, or query = \"{unit} == '{seen[0]}'\" for one of them", key)
+
+    def table_frame(self, store: Store, name: str, spec: dict[str, Any]) -> pd.DataFrame:
+        fold = self.cfg.folds[spec["fold"]]
+        query = spec.get("query")
+        rows = None
+        if query is not None:
+            def rows(state: pd.DataFrame) -> pd.DataFrame:
+                return _query(state, query, f"tables.{name}.query", self.cfg)
+        out = table_frame(store, fold, spec, tz=self.tz, rows=rows)
+        if "values" not in spec:
+            # State rows sorted by an amount: comparing amounts in different units ranks nonsense.
+            by = as_list(spec.get("by"))
+            sort = as_list(spec.get("sort"))
+            for i, col in enumerate(sort):
+                unit = self.cfg.raw.get("units", {}).get(col)
+                if unit is not None and unit not in sort[:i] and unit not in by:
+                    self.one_unit(out if unit in out.columns else fold.state(store)[[unit]], fold, col, None,
+                                  f"tables.{name}.sort")
+        return out
+
     def build_scenario(self, store: Store, name: str, spec: dict[str, Any]) -> Any:
         from . import whatif
 
@@ -274,26 +323,29 @@ class _Run:
             key = f"scenarios.{name}.{edit}"
             for args in as_list(spec.get(edit)):
                 try:
-                    if edit == "add":
-                        scn = scn.add(_read_frame(self.cfg.resolve(args)))
-                    else:
-                        if isinstance(args.get("between"), list):
-                            args = {**args, "between": tuple(time_value(t) for t in args["between"])}
-                        scn = getattr(scn, edit)(**args)
-                except (EventKitError, OSError) as e:
+                    # A selector naming a stream or event type the store lacks matches nothing:
+                    # in a batch report nobody reads the warning, so it stops the run instead.
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error", whatif.NoMatch)
+                        if edit == "add":
+                            scn = scn.add(_read_frame(self.cfg.resolve(args)))
+                        else:
+                            if isinstance(args.get("between"), list):
+                                args = {**args, "between": tuple(time_value(t) for t in args["between"])}
+                            scn = getattr(scn, edit)(**args)
+                except (EventKitError, OSError, whatif.NoMatch) as e:
                     raise self.cfg.error(f"{key}: {e}", key) from None
         return scn
 
     def scenario(self, scn: Any, name: str, spec: dict[str, Any]) -> Section:
         fold = self.cfg.folds[spec["fold"]]
-        # Dense: both sides share stream ids, so a series of changes would need filling forward
-        # per side; the dense series makes the per-point sums plain.
-        snaps = scn.compare_snapshots(fold, every=spec["every"], start=time_value(spec.get("start")),
-                                      end=time_value(spec.get("end")), dense=True)
-        numeric = [f for f in fold.fields if f in snaps.columns and pd.api.types.is_numeric_dtype(snaps[f])]
-        overlay = aggregate(snaps, by="scenario", values={f: (f, "sum") for f in numeric})
-        self.overlays[name] = self.table(name, tidy(overlay, ["at", "scenario"]))
-        streams = tidy(scn.compare(fold), ["stream_id"])
+        by = as_list(spec.get("by"))
+        # Each side's totals per point (and by group), from every stream that exists at the
+        # point: fold.aggregate per side, in DuckDB, without the per-stream series.
+        overlay = scn.compare_aggregate(fold, every=spec["every"], by=by or None, tz=self.tz,
+                                        start=time_value(spec.get("start")), end=time_value(spec.get("end")))
+        self.overlays[name] = self.table(name, tidy(overlay, ["as_of", "scenario", *by], tz=self.tz))
+        streams = tidy(scn.compare(fold), ["stream_id"], tz=self.tz)
         self.table(f"{name}_streams", streams)
         # Shown: the fields that moved (baseline, scenario, difference), largest moves first.
         diffs = [c for c in streams.columns if c.endswith("_diff")
@@ -311,66 +363,90 @@ class _Run:
                        description=spec.get("description", ""), table=shown.head(top),
                        csv=f"{name}_streams.csv", notes=notes)
 
+    def leaves_out(self, info: Any) -> list[str]:
+        """What the report's data leaves out: the config's own statements, then the stream types
+        no fold covers (their events appear in event counts, in no series or table)."""
+        out = [str(x) for x in self.cfg.raw.get("leaves_out", [])]
+        folded = {f.stream_type for f in self.cfg.folds.values()}
+        if None not in folded and self.cfg.folds:
+            for r in info.stream_types.itertuples():
+                if r.stream_type not in folded:
+                    out.append(f"No fold covers stream type {r.stream_type!r} ({r.streams:,} streams): the "
+                               "series and tables leave its events out.")
+        return out
+
     def page(self, store: Store) -> None:
         info = store.info()
         summary = [
             ("store", str(Path(info.path))),
             ("events", f"{info.events:,} in {info.streams:,} streams"),
             ("stream types", ", ".join(f"{r.stream_type} ({r.streams:,})" for r in info.stream_types.itertuples())),
-            ("occurred", f"{_day(info.first_occurred)} to {_day(info.last_occurred)}"),
-            ("last recorded", _day(info.last_recorded, minutes=True)),
+            ("occurred", f"{_day(info.first_occurred, tz=self.tz)} to {_day(info.last_occurred, tz=self.tz)}"),
+            ("last recorded", _day(info.last_recorded, minutes=True, tz=self.tz)),
+            ("time zone", f"{self.tz} (days, weeks and months of the series and charts)"),
             ("fields", ", ".join(sorted(info.fields))),
         ]
         text = render(title=self.cfg.raw.get("title", "eventkit report"),
                       description=self.cfg.raw.get("description", ""), generated_at=_generated_at(),
                       summary=summary, event_types=info.event_types, sections=self.sections,
+                      leaves_out=self.leaves_out(info),
                       max_rows=self.cfg.section("output").get("max_table_rows", 100))
         (self.work / "index.html").write_text(text, encoding="utf-8")
 
 
 # -- the computations (public through their results: each CSV is exactly one of these) ----------
-def series_frame(store: Store, fold: Any, spec: Mapping[str, Any]) -> pd.DataFrame:
-    """A series entry's table: ``fold.snapshots`` aggregated across streams, sorted and rounded."""
-    snaps = fold.snapshots(store, every=spec["every"], start=time_value(spec.get("start")),
-                           end=time_value(spec.get("end")), as_of=time_value(spec.get("as_of")),
-                           known_at=time_value(spec.get("known_at")))
+def series_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "UTC") -> pd.DataFrame:
+    """A series entry's table: ``fold.aggregate`` (totals per point across streams, every stream
+    counted at every point from its first event on), sorted and rounded."""
     by = as_list(spec.get("by"))
-    out = aggregate(snaps, by=by, values=values_of(dict(spec), series=True))
+    values = values_of(dict(spec), series=True)
+    # Counting streams is the ``streams`` column fold.aggregate always returns.
+    counts = [name for name, pair in values.items() if tuple(pair) == ("stream_id", "count")]
+    out = fold.aggregate(store, every=spec["every"], by=by or None, tz=tz,
+                         values={k: v for k, v in values.items() if k not in counts},
+                         start=time_value(spec.get("start")), end=time_value(spec.get("end")),
+                         as_of=time_value(spec.get("as_of")), known_at=time_value(spec.get("known_at")))
+    for name in counts:
+        out[name] = out["streams"]
+    out = out[["as_of", *by, *values, "complete"]]
     # Round before computing: a parallel float sum differs between runs in its last bits, and a
     # ratio of it (19481.67 / 32 = 608.8021875) can sit exactly on a rounding tie.
-    out = _compute(tidy(out, []), spec.get("compute", {}))
-    return tidy(out, ["at", *by])
+    out = _compute(tidy(out, [], tz=tz), spec.get("compute", {}))
+    return tidy(out, ["as_of", *by], tz=tz)
 
 
-def table_frame(store: Store, fold: Any, spec: Mapping[str, Any]) -> pd.DataFrame:
-    """A table entry: ``fold.state`` (optionally aggregated by ``by``), sorted, cut, rounded."""
+def table_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "UTC",
+                rows: Any = None) -> pd.DataFrame:
+    """A table entry: ``fold.state`` (its ``rows``, then optionally aggregated by ``by``), sorted,
+    cut, rounded."""
     state = fold.state(store, as_of=time_value(spec.get("as_of")), known_at=time_value(spec.get("known_at")))
+    if rows is not None:
+        state = rows(state)
     by = as_list(spec.get("by"))
     values = values_of(dict(spec), series=False)
-    out = aggregate(state, by=by, values=values) if values else state
-    out = _compute(tidy(out, []), spec.get("compute", {}))
+    out = aggregate(state, by=by, values=values)[[*by, *values]] if values else state
+    out = _compute(tidy(out, [], tz=tz), spec.get("compute", {}))
     if "columns" in spec:
         out = out[list(spec["columns"])]
     sort = as_list(spec.get("sort")) or by or (["stream_id"] if "stream_id" in out.columns else [])
-    out = tidy(out, sort, descending=spec.get("descending", False))
+    out = tidy(out, sort, descending=spec.get("descending", False), tz=tz)
     return out.head(spec["limit"]).reset_index(drop=True) if "limit" in spec else out
 
 
-def event_counts(events: pd.DataFrame, *, every: str, by: str | None) -> pd.DataFrame:
-    """Events per period (and ``by`` value), binned as :func:`eventkit.charts.event_rate` bins."""
-    keys = [pd.Grouper(key="occurred_at", freq=pd.tseries.frequencies.to_offset(every))]
-    if by:
-        keys.append(events[by].astype("str").rename(by))
-    counts = events.groupby(keys).size().rename("events").reset_index()
-    return tidy(counts.rename(columns={"occurred_at": "at"}), ["at", *([by] if by else [])])
+def event_counts(events: pd.DataFrame, *, every: str, by: str | None, tz: str | None = None) -> pd.DataFrame:
+    """Events per period (and ``by`` value), binned as :func:`eventkit.charts.event_rate` bins
+    (weeks from Monday, in the report's time zone), sorted."""
+    counts = _charts.event_counts(events, every=every, by=by, tz=tz)
+    return tidy(counts, ["period", *([by] if by else [])], tz=tz or "UTC")
 
 
-def tidy(frame: pd.DataFrame, sort: list[str], *, descending: bool = False) -> pd.DataFrame:
-    """Round floats to six decimals and sort rows deterministically (``sort`` first, then the rest)."""
+def tidy(frame: pd.DataFrame, sort: list[str], *, descending: bool = False, tz: str = "UTC") -> pd.DataFrame:
+    """Round floats to six decimals, show times in ``tz`` and sort rows deterministically
+    (``sort`` first, then the rest)."""
     out = frame.copy()
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_convert("UTC")  # the CSV writes times as ...Z
+            out[col] = out[col].dt.tz_convert(tz)
         elif pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round(_DECIMALS)
     rest = [c for c in out.columns if c not in sort and _sortable(out[c])]
@@ -479,12 +555,12 @@ def _sortable(col: pd.Series) -> bool:
     return not (col.dtype == object and col.map(type).nunique() > 1)
 
 
-def _day(value: Any, *, minutes: bool = False) -> str:
+def _day(value: Any, *, minutes: bool = False, tz: str = "UTC") -> str:
     if value is None or pd.isna(value):
         return "-"
     t = pd.Timestamp(value)
-    t = t.tz_convert("UTC") if t.tzinfo else t
-    return t.strftime("%Y-%m-%d %H:%M UTC" if minutes else "%Y-%m-%d")
+    t = t.tz_convert(tz) if t.tzinfo else t.tz_localize("UTC").tz_convert(tz)
+    return t.strftime(f"%Y-%m-%d %H:%M {tz}" if minutes else "%Y-%m-%d")
 
 
 def _generated_at() -> str:

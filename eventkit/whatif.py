@@ -41,6 +41,7 @@ import dataclasses
 import datetime as _dt
 import re
 import uuid
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -69,7 +70,11 @@ if TYPE_CHECKING:
 
 _ID_NAMESPACE = uuid.UUID("5d2c3f0e-7f57-4c55-9a8e-0f3a2b1c9e11")
 _BASELINE = "baseline"
-_OUTPUT_COLUMNS = ("stream_id", "version", "position", "at")
+_OUTPUT_COLUMNS = ("stream_id", "version", "position", "as_of", "complete")
+
+
+class NoMatch(UserWarning):
+    """A scenario's selector names a stream or event type that none of its events has."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +174,51 @@ class Scenario:
                           to_micros=to_micros)
         if where is not None:
             S.check_condition(where, self.fields)
+        self._warn_missing("stream_id", streams)
+        self._warn_missing("event_type", event_types)
         return cond
+
+    def _warn_missing(self, column: str, values: Any) -> None:
+        """Warn (:class:`NoMatch`) about selector values no event of the scenario carries.
+
+        A selector naming a stream or event type that is not there matches nothing, so the edit
+        silently does nothing: almost always a typo. The message names each missing value and the
+        closest existing one.
+        """
+        if values is None:
+            return
+        wanted = [values] if isinstance(values, str) else list(values)
+        added = {str(v) for op in self._ops if op.table is not None
+                 for v in op.table.column(column).to_pylist()}
+        ask = sorted({v for v in wanted if v not in added})
+        if not ask:
+            return
+        con = self._base.store.connect(known_at=self._base.known_at)
+        try:
+            con.register("_ek_wanted", pa.table({"v": pa.array(ask, pa.string())}))
+            found = {r[0] for r in con.sql(
+                f"SELECT DISTINCT {column} FROM events WHERE position <= {self._base.head} "
+                f"AND {column} IN (SELECT v FROM _ek_wanted)").fetchall()}
+            missing = [v for v in ask if v not in found]
+            hints = []
+            for v in missing[:5]:
+                # The closest existing value by Jaro-Winkler similarity, computed in DuckDB so a
+                # store of 100,000 streams is not pulled into Python for a suggestion.
+                row = con.sql(
+                    f"SELECT {column} FROM (SELECT DISTINCT {column} FROM events WHERE position <= "
+                    f"{self._base.head}) ORDER BY jaro_winkler_similarity({column}, $v) DESC, {column} "
+                    "LIMIT 1", params={"v": v}).fetchall()
+                near = row[0][0] if row else None
+                if near is None and added:
+                    near = sorted(added)[0]
+                hints.append(f"{v!r}" + (f" (closest: {near!r})" if near is not None else ""))
+        finally:
+            con.close()
+        if missing:
+            what = "streams" if column == "stream_id" else "event types"
+            warnings.warn(f"scenario {self.name!r}: no event has {column} " + ", ".join(hints)
+                          + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                          + f"; the selector matches none of these {what}", NoMatch, stacklevel=4)
 
     def drop(self, *, event_types: Any = None, streams: Any = None, between: Any = None,
              where: str | None = None) -> Scenario:
@@ -453,14 +502,16 @@ class Scenario:
     def compare_snapshots(self, fold: Any, *, every: Any = "1D", **kw: Any) -> pd.DataFrame:
         """Snapshot series of baseline and scenario in one long frame (a ``scenario`` column).
 
+        Both halves are the dense series ``fold.snapshots`` returns, so grouping by ``scenario``
+        and ``as_of`` and summing gives each side's true total at every point.
+
         Args:
             fold: An ``ek.Fold`` or ``ek.PyFold``.
-            every, **kw: As for ``fold.snapshots`` (start, end, streams, as_of, dense).
+            every, **kw: As for ``fold.snapshots`` (start, end, streams, as_of, tz, max_rows).
 
         Returns:
             ``scenario`` (``"baseline"`` or this scenario's name) then the snapshot columns.
-            For a chart: ``charts.overlay(s[s.scenario == "baseline"], s[s.scenario == scn.name],
-            y=...)``, or :meth:`overlay`.
+            For totals per point without the per-stream rows: :meth:`compare_aggregate`.
         """
         import pandas as pd
 
@@ -471,14 +522,74 @@ class Scenario:
             parts.append(frame)
         return pd.concat(parts, ignore_index=True)
 
+    def compare_aggregate(self, fold: Any, *, every: Any = "1D", values: Any = None, by: Any = None,
+                          **kw: Any) -> pd.DataFrame:
+        """Totals per point for baseline and scenario in one long frame (a ``scenario`` column).
+
+        Equal to grouping :meth:`compare_snapshots` by ``scenario``, ``as_of`` (and ``by``), but
+        a declarative fold computes each side with ``fold.aggregate`` in DuckDB, without the
+        per-stream series (a Python fold goes through its series).
+
+        Args:
+            fold: An ``ek.Fold`` or ``ek.PyFold``.
+            every: The grid step, as for ``fold.snapshots``.
+            values: Output column -> (field, function), as for ``fold.aggregate``; default: the
+                sum of every numeric field.
+            by: A field (or several) to group by at each point, e.g. ``"currency"``.
+            **kw: start, end, streams, as_of, tz.
+
+        Returns:
+            ``scenario``, ``as_of``, the ``by`` columns, ``streams`` and the values, sorted.
+
+        Example:
+            >>> scn.compare_aggregate(account, every="1W", by="currency",
+            ...                       values={"balance": ("balance", "sum")})  # doctest: +SKIP
+        """
+        import pandas as pd
+
+        keys = [by] if isinstance(by, str) else list(by or [])
+        parts = []
+        for label, src in ((_BASELINE, self.baseline), (self.name, self)):
+            if callable(getattr(fold, "aggregate", None)):
+                if values is None:  # the fold's numeric fields, typed by an empty state
+                    values = {f: (f, "sum") for f in _numeric(fold.state(src, streams=[])) if f not in keys}
+                frame = fold.aggregate(src, every=every, values=values, by=by, **kw)
+            else:
+                from .trends import aggregate as group
+
+                series = fold.snapshots(src, every=every, **kw)
+                if values is None:
+                    values = {f: (f, "sum") for f in _numeric(series) if f not in keys}
+                frame = group(series, by=by, values=values)
+            frame.insert(0, "scenario", label)
+            parts.append(frame)
+        return pd.concat(parts, ignore_index=True)
+
     def overlay(self, fold: Any, *, y: str, every: Any = "1D", title: str | None = None,
-                unit: str | None = None, **kw: Any) -> Figure:
-        """Chart field ``y`` summed over streams, baseline vs scenario (``charts.overlay``)."""
+                unit: str | None = None, difference: bool = True, **kw: Any) -> Figure:
+        """Chart field ``y`` summed over streams, baseline vs scenario, with the difference.
+
+        Each side's total at every point counts every stream that exists then (not only those
+        that changed). Keep to one unit: a sum of amounts in several currencies means nothing,
+        so pass ``streams=`` (e.g. the accounts of one currency) when the streams' units differ.
+
+        Args:
+            fold: An ``ek.Fold`` or ``ek.PyFold``.
+            y: The numeric field to total.
+            every: The grid step.
+            title, unit: As for :func:`eventkit.charts.overlay`.
+            difference: Draw the panel of scenario minus baseline under the two lines.
+            **kw: start, end, streams, as_of, tz (as for ``fold.snapshots``).
+
+        Example:
+            >>> scn.overlay(account, y="balance", every="1W", streams=usd_accounts, unit="USD")  # doctest: +SKIP
+        """
         from .charts import overlay
 
-        s = self.compare_snapshots(fold, every=every, **kw)
-        return overlay(s[s["scenario"] == _BASELINE], s[s["scenario"] == self.name], y=y,
-                       labels=(_BASELINE, self.name), title=title, unit=unit)
+        t = self.compare_aggregate(fold, every=every, values={y: (y, "sum")}, **kw)
+        return overlay(t[t["scenario"] == _BASELINE], t[t["scenario"] == self.name], y=y,
+                       labels=(_BASELINE, self.name), title=title, unit=unit, difference=difference,
+                       tz=kw.get("tz"))
 
     # -- materialising ------------------------------------------------------------------------
 
@@ -516,6 +627,14 @@ class Scenario:
 
 
 # ---------------------------------------------------------------------------------------------
+
+def _numeric(frame: pd.DataFrame) -> list[str]:
+    """The numeric state columns of a fold's output (not its bookkeeping columns)."""
+    import pandas as pd
+
+    return [c for c in frame.columns if c not in _OUTPUT_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])]
+
 
 def _rename_events(con: duckdb.DuckDBPyConnection) -> None:
     try:
@@ -590,4 +709,4 @@ def _describe(kind: str, **args: Any) -> str:
     return f"{kind}({', '.join(shown)})"
 
 
-__all__ = ["Scenario"]
+__all__ = ["NoMatch", "Scenario"]

@@ -104,8 +104,9 @@ def account_fold() -> ek.Fold:
 
 def read_csv(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path)
-    if "at" in frame.columns:
-        frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    for col in ("as_of", "period"):
+        if col in frame.columns:
+            frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame
 
 
@@ -137,23 +138,71 @@ def test_report_writes_index_charts_and_tables(written):
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".out.")]  # no temp left
 
 
-def test_series_tables_equal_the_snapshots_they_came_from(bank, written):
-    store = ek.open_store(bank / "store")
-    snaps = account_fold().snapshots(store, every="1W")
-    expected = ek.aggregate(snaps, by="currency", values={"total": ("balance", "sum"),
-                                                          "accounts": ("stream_id", "count")})
+# -- the expected answers, computed by hand from the raw events (plain pandas, no fold) -------------
+SIGNED = {"Deposited": 1, "InterestPaid": 1, "Withdrawn": -1, "FeeCharged": -1}
+STATUS = {"Opened": "open", "Frozen": "frozen", "Unfrozen": "open", "Closed": "closed"}
+
+
+def accounts_by_hand(events: pd.DataFrame, at: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The sample bank's accounts from their raw events that happened by ``at``: balance,
+    currency, branch, status, fees. Independent of eventkit's folds, snapshots and aggregates."""
+    ev = events if at is None else events[events["occurred_at"] <= at]
+    ev = ev.sort_values(["stream_id", "version"])
+    g = ev.assign(signed=ev["amount"].fillna(0) * ev["event_type"].map(SIGNED).fillna(0),
+                  fee=ev["amount"].where(ev["event_type"] == "FeeCharged").fillna(0)).groupby("stream_id")
+    status = ev[ev["event_type"].isin(list(STATUS))].groupby("stream_id")["event_type"].last().map(STATUS)
+    return pd.DataFrame({"balance": g["signed"].sum(), "fees": g["fee"].sum(),
+                         "currency": g["currency"].first(), "branch": g["branch"].first(),
+                         "status": status}).reset_index()
+
+
+def points_by_hand(events: pd.DataFrame, every: str) -> list[pd.Timestamp]:
+    """The series' grid: from the first point at or after the first event to the first point at
+    or after the last one; weeks start on Monday 00:00, months on the 1st (UTC)."""
+    first, last = events["occurred_at"].min(), events["occurred_at"].max()
+    if every == "1W":
+        def ceil(t):
+            monday = t.normalize() - pd.Timedelta(days=t.day_of_week)
+            return monday if monday == t else monday + pd.Timedelta(days=7)
+        step = pd.DateOffset(weeks=1)
+    else:
+        def ceil(t):
+            start = t.normalize().replace(day=1)
+            return start if start == t else start + pd.DateOffset(months=1)
+        step = pd.DateOffset(months=1)
+    points, t = [], ceil(first)
+    while t <= ceil(last):
+        points.append(t)
+        t = t + step
+    return points
+
+
+def series_by_hand(events: pd.DataFrame, every: str, by: str) -> pd.DataFrame:
+    rows = []
+    for t in points_by_hand(events, every):
+        acc = accounts_by_hand(events, t)
+        for key, grp in acc.groupby(by):
+            rows.append({"as_of": t, by: key, "total": grp["balance"].sum(), "accounts": len(grp)})
+    return pd.DataFrame(rows)
+
+
+def test_series_tables_equal_a_computation_by_hand(bank, written):
+    events = ek.open_store(bank / "store").read_all()
+    got = read_csv(written.path / "tables" / "balance.csv")
+    expected = series_by_hand(events, "1W", "currency")
     expected["per_account"] = expected["total"] / expected["accounts"]
-    same(read_csv(written.path / "tables" / "balance.csv"), expected.sort_values(["at", "currency"]))
-    monthly = ek.aggregate(account_fold().snapshots(store, every="1MS"), by="status")
-    same(read_csv(written.path / "tables" / "status.csv"), monthly.sort_values(["at", "status"]))
+    same(got[["as_of", "currency", "total", "accounts", "per_account"]], expected)
+    assert got["complete"].all()  # the sample's year is long past
+    status = read_csv(written.path / "tables" / "status.csv")
+    expected = series_by_hand(events, "1MS", "status").rename(columns={"accounts": "streams"})
+    same(status[["as_of", "status", "streams"]], expected[["as_of", "status", "streams"]])
 
 
-def test_state_tables_equal_the_fold_they_came_from(bank, written):
-    state = account_fold().state(ek.open_store(bank / "store"))
+def test_state_tables_equal_a_computation_by_hand(bank, written):
+    state = accounts_by_hand(ek.open_store(bank / "store").read_all())
     top = state.sort_values(["balance", "stream_id"], ascending=[False, True]).head(10)
     same(read_csv(written.path / "tables" / "top.csv"), top[["stream_id", "currency", "balance"]])
-    branches = ek.aggregate(state, by="branch", values={"accounts": ("stream_id", "count"),
-                                                        "balance": ("balance", "sum")})
+    branches = state.groupby("branch").agg(accounts=("stream_id", "size"), balance=("balance", "sum")).reset_index()
     same(read_csv(written.path / "tables" / "branches.csv"), branches)
 
 
@@ -164,9 +213,17 @@ def test_event_rate_tables_count_the_stores_events(bank, written):
     month = fees["occurred_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m-01")
     expected = fees.groupby([month, "reason"]).size()
     assert got["events"].sum() == len(fees)
-    assert dict(zip(zip(got["at"].dt.strftime("%Y-%m-%d"), got["reason"]), got["events"])) == expected.to_dict()
+    assert dict(zip(zip(got["period"].dt.strftime("%Y-%m-%d"), got["reason"]), got["events"])) == expected.to_dict()
     weekly = read_csv(written.path / "tables" / "activity.csv")
     assert weekly["events"].sum() == store.head
+    # ISO weeks labelled by their Monday, as snapshot series are: computed here by hand.
+    every = store.read_all()
+    t = every["occurred_at"].dt.tz_convert("UTC")
+    monday = (t.dt.normalize() - pd.to_timedelta(t.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    by_hand = every.groupby([monday, "event_type"]).size()
+    assert set(weekly["period"].dt.day_of_week) == {0}
+    assert dict(zip(zip(weekly["period"].dt.strftime("%Y-%m-%d"), weekly["event_type"]), weekly["events"])) \
+        == by_hand.to_dict()
 
 
 def test_a_second_run_gives_the_same_files(bank, written, monkeypatch):
@@ -343,19 +400,29 @@ title = "Without fees"
 
 
 @pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
-def test_scenario_tables_equal_the_comparison_they_came_from(bank, tmp_path):
-    from eventkit.whatif import Scenario
-
+def test_scenario_tables_equal_a_computation_by_hand(bank, tmp_path):
     (tmp_path / "r.toml").write_text((CONFIG + SCENARIO).format(folds=FOLDS).replace(
         'path = "store"', f'path = "{bank / "store"}"'))
     out = rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False).path
-    fold, store = account_fold(), ek.open_store(bank / "store")
-    scn = Scenario(store, name="no_fees").drop(event_types=["FeeCharged"])
-    same(read_csv(out / "tables" / "no_fees_streams.csv"), scn.compare(fold))
-    numeric = ["balance", "deposited", "fees", "interest", "events"]
-    series = ek.aggregate(scn.compare_snapshots(fold, every="1MS", dense=True), by="scenario",
-                          values={f: (f, "sum") for f in numeric})
-    same(read_csv(out / "tables" / "no_fees.csv"), series.sort_values(["at", "scenario"]))
+    events = ek.open_store(bank / "store").read_all()
+    no_fees = events[events["event_type"] != "FeeCharged"]
+    # Both halves at every point: the baseline from all events, the scenario without the fees.
+    got = read_csv(out / "tables" / "no_fees.csv")
+    for name, rows in (("baseline", events), ("no_fees", no_fees)):
+        half = got[got["scenario"] == name].reset_index(drop=True)
+        points = points_by_hand(events, "1MS")
+        assert half["as_of"].tolist() == points
+        for t, row in zip(points, half.itertuples()):
+            acc = accounts_by_hand(rows, t)
+            assert (row.streams, row.balance, row.fees) == (len(acc), pytest.approx(acc["balance"].sum(), abs=1e-6),
+                                                            pytest.approx(acc["fees"].sum(), abs=1e-6)), (name, t)
+    # Per stream at the end: the accounts whose balance moved, before and after.
+    base, scen = accounts_by_hand(events).set_index("stream_id"), accounts_by_hand(no_fees).set_index("stream_id")
+    streams = read_csv(out / "tables" / "no_fees_streams.csv").set_index("stream_id")
+    moved = base.index[(base["balance"] - scen["balance"]).abs() > 1e-9]
+    assert sorted(streams.index) == sorted(moved)
+    pd.testing.assert_series_equal(streams["balance_baseline"], base.loc[streams.index, "balance"], check_names=False)
+    pd.testing.assert_series_equal(streams["balance_scenario"], scen.loc[streams.index, "balance"], check_names=False)
     html = (out / "index.html").read_text()
     assert '<img src="charts/no_fees.png"' in html and "What if: no_fees" in html
 
@@ -372,6 +439,24 @@ def test_a_scenario_naming_a_missing_field_is_a_config_error(bank, tmp_path):
     assert info.value.key == "scenarios.no_fees.change" and info.value.line == line
     assert "'amout'" in str(info.value)
     assert [p.name for p in tmp_path.iterdir()] == ["r.toml"]
+
+
+@pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
+@pytest.mark.parametrize("edit, named, closest", [
+    ('drop = { streams = ["acct-00001", "acct-0003"] }', "'acct-0003'", "acct-00003"),
+    ('drop = { event_types = ["FeeCharge"] }', "'FeeCharge'", "FeeCharged"),
+])
+def test_a_scenario_naming_a_missing_stream_or_type_fails_the_report(bank, tmp_path, edit, named, closest):
+    bad = (CONFIG + SCENARIO).format(folds=FOLDS).replace(
+        'path = "store"', f'path = "{bank / "store"}"').replace('drop = { event_types = ["FeeCharged"] }', edit)
+    (tmp_path / "r.toml").write_text(bad)
+    with pytest.raises(rp.ReportConfigError) as info:
+        rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False)
+    assert info.value.key == "scenarios.no_fees.drop" and info.value.line == bad.splitlines().index(edit) + 1
+    assert named in str(info.value) and f"closest: {closest!r}" in str(info.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.toml"]
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "r.toml"), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0 and named in result.output
 
 
 @pytest.mark.skipif(not HAS_WHATIF, reason="the demo's report has a scenario")
@@ -399,3 +484,90 @@ def test_the_flights_example_runs_on_a_slice_of_the_dataset(tmp_path):
     cancelled = read_csv(report.path / "tables" / "cancellations.csv")
     assert cancelled["events"].sum() == len(store.read_all(event_types=["Cancelled"]))
     assert len(report.charts) == 10
+
+
+# -- units, time zones, what the data leaves out ------------------------------------------------------
+UNITS = '\n[units]\nbalance = "currency"\nfees = "currency"\n'
+
+
+def units_config(bank: Path) -> str:
+    """CONFIG and SCENARIO with [units] for money, each amount kept per currency."""
+    text = (CONFIG + SCENARIO).replace('every = "1MS"\ndrop', 'every = "1MS"\nby = "currency"\ndrop')
+    text = text.replace('by = "branch"', 'by = ["branch", "currency"]')
+    text = text.replace('y = "balance"\ntitle = "Without fees"', 'y = "balance"\nquery = "currency == \'USD\'"\n'
+                        'title = "Without fees"').replace('sort = "balance"', 'sort = "balance"\nquery = "currency == \'EUR\'"')
+    return (text + UNITS).format(folds=FOLDS).replace('path = "store"', f'path = "{bank / "store"}"')
+
+
+@pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
+def test_a_config_keeping_currencies_apart_runs(bank, tmp_path):
+    (tmp_path / "ok.toml").write_text(units_config(bank))
+    out = rp.write_report(tmp_path / "ok.toml", out=tmp_path / "ok", progress=False).path
+    assert set(read_csv(out / "tables" / "top.csv")["currency"]) == {"EUR"}
+    assert "currency" in read_csv(out / "tables" / "no_fees.csv").columns
+
+
+@pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
+@pytest.mark.parametrize("old, new, key", [
+    # A series summing money by status adds currencies together.
+    ('by = "currency"\nvalues = { total', 'by = "status"\nvalues = { total', "series.balance.values.total"),
+    # A scenario totals every field of the fold: it must be by currency.
+    ('by = "currency"\ndrop', 'by = "status"\ndrop', "scenarios.no_fees.by"),
+    # At run time: an overlay or a ranking over rows of several currencies (no query picking one).
+    ('query = "currency == \'USD\'"\n', "", "charts.no_fees"),
+    ('query = "currency == \'EUR\'"\n', "", "tables.top.sort"),
+])
+def test_amounts_in_different_currencies_are_never_added(bank, tmp_path, old, new, key):
+    text = units_config(bank)
+    bad = text.replace(old, new, 1)
+    assert bad != text
+    (tmp_path / "bad.toml").write_text(bad)
+    with pytest.raises(rp.ReportConfigError) as info:
+        rp.write_report(tmp_path / "bad.toml", out=tmp_path / "bad", progress=False)
+    assert info.value.key == key and "currency" in str(info.value), str(info.value)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_units_must_name_fields_of_a_fold(tmp_path):
+    raw = {"store": {"path": "s"}, "folds": {"a": f"{FOLDS}:account"}, "units": {"balance": "currancy"}}
+    with pytest.raises(rp.ReportConfigError, match="units.balance = 'currancy'"):
+        rp.load_config(raw, base=tmp_path)
+    with pytest.raises(rp.ReportConfigError, match="not a time zone"):
+        rp.load_config({**raw, "units": {}, "tz": "Europe/Zurch"}, base=tmp_path)
+
+
+def test_event_counts_follow_the_report_time_zone(bank, tmp_path):
+    text = ('tz = "America/New_York"\n' + CONFIG).format(folds=FOLDS).replace('path = "store"', f'path = "{bank / "store"}"')
+    text = text.replace('every = "1W"\ntitle = "Events per week"', 'every = "1D"\ntitle = "Events per day"')
+    (tmp_path / "r.toml").write_text(text)
+    out = rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False).path
+    raw = pd.read_csv(out / "tables" / "activity.csv")
+    assert raw["period"].str.endswith(("-05:00", "-04:00")).all()  # local midnights, with offsets
+    got = read_csv(out / "tables" / "activity.csv")
+    events = ek.open_store(bank / "store").read_all()
+    local_day = events["occurred_at"].dt.tz_convert("America/New_York").dt.strftime("%Y-%m-%d")
+    by_hand = events.groupby([local_day, "event_type"]).size().to_dict()
+    days = got["period"].dt.tz_convert("America/New_York").dt.strftime("%Y-%m-%d")
+    assert dict(zip(zip(days, got["event_type"]), got["events"])) == by_hand
+    assert "America/New_York" in (out / "index.html").read_text()
+    # The series' points are New York Mondays at midnight, each the state by then (by hand).
+    weekly = pd.read_csv(out / "tables" / "balance.csv")
+    points = pd.to_datetime(weekly["as_of"], utc=True).dt.tz_convert("America/New_York")
+    assert weekly["as_of"].str.endswith(("-05:00", "-04:00")).all()
+    assert set(points.dt.day_of_week) == {0} and set(points.dt.strftime("%H:%M")) == {"00:00"}
+    t = points.iloc[len(points) // 2]
+    acc = accounts_by_hand(events, t)
+    row = weekly[(points == t) & (weekly["currency"] == "USD")].iloc[0]
+    assert row["total"] == pytest.approx(acc[acc["currency"] == "USD"]["balance"].sum(), abs=1e-6)
+
+
+def test_a_report_says_what_its_data_leaves_out(tmp_path):
+    with ek.open_store(tmp_path / "store") as store:
+        build_sample_store(tmp_path / "store", accounts=10, events_per_account=5, progress=False)
+        store.append("loan-1", [ek.Event("LoanGranted", {"amount": 5})], stream_type="loan")
+    text = CONFIG.format(folds=FOLDS).replace('title = "Test bank"',
+                                              'title = "Test bank"\nleaves_out = ["Cash held at branches."]')
+    (tmp_path / "r.toml").write_text(text)
+    html = (rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False).index).read_text()
+    assert "What this data leaves out" in html and "Cash held at branches." in html
+    assert "No fold covers stream type &#x27;loan&#x27; (1 streams)" in html
