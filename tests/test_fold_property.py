@@ -166,11 +166,6 @@ def _daily_points(df, as_of, known_at):
     return list(pd.date_range(first, last, freq="D"))
 
 
-def _time_col(snaps: pd.DataFrame) -> str:
-    """The series' time column (``at``, or ``as_of`` after the rename)."""
-    return "as_of" if "as_of" in snaps.columns and "at" not in snaps.columns else "at"
-
-
 @settings(max_examples=budget(60))
 @given(case=cases())
 def test_state_declarative_python_and_reference_agree(tmp_path_factory, case):
