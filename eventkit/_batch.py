@@ -8,6 +8,7 @@ store takes any lock, so bad input never touches the store.
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -262,7 +263,7 @@ def _time_column(table: pa.Table, name: str) -> pa.Array | None:
     if pa.types.is_timestamp(t):
         return utc_micros(col, name)
     if pa.types.is_date(t):
-        return col.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+        return utc_micros(col.cast(pa.timestamp("us")), name)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         import pandas as pd
 
@@ -293,7 +294,7 @@ def utc_micros(col: pa.Array, name: str) -> pa.Array:
     """
     t = col.type
     try:
-        return col.cast(pa.timestamp("us", tz=t.tz or "UTC")).cast(pa.timestamp("us", tz="UTC"))
+        out = col.cast(pa.timestamp("us", tz=t.tz or "UTC")).cast(pa.timestamp("us", tz="UTC"))
     except pa.ArrowInvalid:
         ticks = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
         per_us = {"ns": 1000}.get(t.unit, 1)
@@ -303,6 +304,22 @@ def utc_micros(col: pa.Array, name: str) -> pa.Array:
             "round them first (e.g. series.dt.floor('us'))",
             column=name, values=bad,
         ) from None
+    ticks = out.cast(pa.int64())
+    outside = pc.or_(pc.less(ticks, _MIN_MICROS), pc.greater(ticks, _MAX_MICROS))
+    if pc.any(outside).as_py():
+        # pandas and Arrow hold times Python cannot (year 0, year 10000): refuse them as the
+        # Event path does, so every path keeps the same range.
+        rows = pc.indices_nonzero(pc.fill_null(outside, False)).to_pylist()[:5]
+        raise InvalidInput(
+            f"column {name!r} holds times outside years 1-9999 in UTC at rows {rows}; eventkit keeps times "
+            "in UTC within that range",
+            column=name,
+        )
+    return out
+
+
+_MIN_MICROS = to_micros(datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc))
+_MAX_MICROS = to_micros(datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.timezone.utc))
 
 
 def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
