@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -135,7 +137,10 @@ def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | 
         else:
             supplied = True
             ids.append(check_text(ev.event_id, "event_id", where))
-        occurred.append(None if ev.occurred_at is None else event_micros(ev.occurred_at, what="occurred_at"))
+        # NaT is pandas' null for times: "when recorded", as a null in a frame's occurred_at column.
+        missing = ev.occurred_at is None or (isinstance(ev.occurred_at, (datetime.datetime, np.datetime64))
+                                             and pd.isna(ev.occurred_at))
+        occurred.append(None if missing else event_micros(ev.occurred_at, what="occurred_at"))
         data.append(_payload_json(ev.data, types, where))
         meta.append(meta_json(ev.metadata, where))
     batch = HotBatch(
