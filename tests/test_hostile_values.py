@@ -337,3 +337,22 @@ def test_user_sql_session_state_never_reaches_the_stores_reads(tmp_path, stateme
     store.seal()
     assert store.info().events == 2
     assert store.sql("SELECT count(*) FROM events").fetchall() == [(2,)]  # and later user SQL still works
+
+
+# -- names (item 15) -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [".", "..", "x\n", "", "a/b", ".hidden", "x\x00", "\ud800", "a" * 129])
+def test_every_name_that_becomes_a_folder_follows_one_rule(fresh_store, bad):
+    """Stream types, projection, subscription and follow names: one check (no '.', '..', newline)."""
+    before = store_fingerprint(fresh_store.path)
+    attempts = [
+        lambda: fresh_store.append("s", ek.Event("X"), stream_type=bad),
+        lambda: fresh_store.project(lambda b: b, name=bad),
+        lambda: fresh_store.subscribe(lambda b: None, name=bad),
+        lambda: next(iter(fresh_store.follow(name=bad, timeout=0))),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ek.InvalidInput, match="letters, digits"):
+            attempt()
+    assert store_fingerprint(fresh_store.path) == before
