@@ -95,6 +95,7 @@ CASES = {
     "field empty": Case("field", "", False, paths=API + ("cli_json",)),
     "field dotted": Case("field", "a.b", False),
     "field envelope name": Case("field", "position", False),
+    "field envelope name in other case": Case("field", "Version", False),
     # payload values
     "payload NUL": Case("payload", "a\x00b", True),
     "payload lone surrogate": Case("payload", "x\ud800", False, paths=NO_CSV),
