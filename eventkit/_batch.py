@@ -270,8 +270,6 @@ def _time_column(table: pa.Table, name: str) -> pa.Array | None:
     if pa.types.is_date(t):
         return utc_micros(col.cast(pa.timestamp("us")), name)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        import pandas as pd
-
         blank = pc.equal(pc.utf8_trim_whitespace(col), "")
         if pc.any(blank).as_py():
             # Null means "when it is recorded"; empty text is more likely a lost value.
@@ -301,9 +299,10 @@ def utc_micros(col: pa.Array, name: str) -> pa.Array:
     try:
         out = col.cast(pa.timestamp("us", tz=t.tz or "UTC")).cast(pa.timestamp("us", tz="UTC"))
     except pa.ArrowInvalid:
+        if t.unit != "ns":  # seconds or milliseconds beyond what microseconds can count
+            raise InvalidInput(f"column {name!r} holds times outside years 1-9999", column=name) from None
         ticks = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        per_us = {"ns": 1000}.get(t.unit, 1)
-        bad = col.filter(pa.array((ticks % per_us) != 0)).slice(0, 5).to_pylist() if per_us > 1 else []
+        bad = col.filter(pa.array(ticks % 1000 != 0)).slice(0, 5).to_pylist()
         raise InvalidInput(
             f"column {name!r} holds times with nanoseconds, but eventkit keeps times to the microsecond; "
             "round them first (e.g. series.dt.floor('us'))",
