@@ -8,10 +8,13 @@ store takes any lock, so bad input never touches the store.
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -134,7 +137,10 @@ def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | 
         else:
             supplied = True
             ids.append(check_text(ev.event_id, "event_id", where))
-        occurred.append(None if ev.occurred_at is None else event_micros(ev.occurred_at, what="occurred_at"))
+        # NaT is pandas' null for times: "when recorded", as a null in a frame's occurred_at column.
+        missing = ev.occurred_at is None or (isinstance(ev.occurred_at, (datetime.datetime, np.datetime64))
+                                             and pd.isna(ev.occurred_at))
+        occurred.append(None if missing else event_micros(ev.occurred_at, what="occurred_at"))
         data.append(_payload_json(ev.data, types, where))
         meta.append(meta_json(ev.metadata, where))
     batch = HotBatch(
@@ -262,10 +268,8 @@ def _time_column(table: pa.Table, name: str) -> pa.Array | None:
     if pa.types.is_timestamp(t):
         return utc_micros(col, name)
     if pa.types.is_date(t):
-        return col.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+        return utc_micros(col.cast(pa.timestamp("us")), name)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        import pandas as pd
-
         blank = pc.equal(pc.utf8_trim_whitespace(col), "")
         if pc.any(blank).as_py():
             # Null means "when it is recorded"; empty text is more likely a lost value.
@@ -293,16 +297,33 @@ def utc_micros(col: pa.Array, name: str) -> pa.Array:
     """
     t = col.type
     try:
-        return col.cast(pa.timestamp("us", tz=t.tz or "UTC")).cast(pa.timestamp("us", tz="UTC"))
+        out = col.cast(pa.timestamp("us", tz=t.tz or "UTC")).cast(pa.timestamp("us", tz="UTC"))
     except pa.ArrowInvalid:
+        if t.unit != "ns":  # seconds or milliseconds beyond what microseconds can count
+            raise InvalidInput(f"column {name!r} holds times outside years 1-9999", column=name) from None
         ticks = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        per_us = {"ns": 1000}.get(t.unit, 1)
-        bad = col.filter(pa.array((ticks % per_us) != 0)).slice(0, 5).to_pylist() if per_us > 1 else []
+        bad = col.filter(pa.array(ticks % 1000 != 0)).slice(0, 5).to_pylist()
         raise InvalidInput(
             f"column {name!r} holds times with nanoseconds, but eventkit keeps times to the microsecond; "
             "round them first (e.g. series.dt.floor('us'))",
             column=name, values=bad,
         ) from None
+    ticks = out.cast(pa.int64())
+    outside = pc.or_(pc.less(ticks, _MIN_MICROS), pc.greater(ticks, _MAX_MICROS))
+    if pc.any(outside).as_py():
+        # pandas and Arrow hold times Python cannot (year 0, year 10000): refuse them as the
+        # Event path does, so every path keeps the same range.
+        rows = pc.indices_nonzero(pc.fill_null(outside, False)).to_pylist()[:5]
+        raise InvalidInput(
+            f"column {name!r} holds times outside years 1-9999 in UTC at rows {rows}; eventkit keeps times "
+            "in UTC within that range",
+            column=name,
+        )
+    return out
+
+
+_MIN_MICROS = to_micros(datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc))
+_MAX_MICROS = to_micros(datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.timezone.utc))
 
 
 def arrow_batch_from_frame(frame: Any) -> ArrowBatch:

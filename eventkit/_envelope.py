@@ -190,8 +190,12 @@ def check_field_name(name: Any) -> str:
             column=str(name),
             values=[name],
         )
-    if name in ENVELOPE_COLUMNS:
-        raise InvalidInput(f"payload field {name!r} clashes with an envelope column", column=name)
+    if name.lower() in ENVELOPE_COLUMNS:  # SQL names are case-insensitive: "Version" is "version"
+        raise InvalidInput(
+            f"payload field {name!r} clashes with the envelope column {name.lower()!r} (SQL names ignore case); "
+            "use another name",
+            column=name,
+        )
     return name
 
 

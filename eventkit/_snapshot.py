@@ -74,11 +74,6 @@ class SharedDatabase:
             raise StoreError("this store is closed; open it again with ek.open_store(path)")
         if self._db is not None and self._pid != os.getpid():
             _abandon(self)
-        if self._user and self._db is not None and not _file_access(self._db):
-            # The user's SQL turned off file access (it cannot be turned back on): the events
-            # view reads files, so later user SQL gets a new instance. Relations still held on
-            # the old one keep it alive until they go.
-            self._db = None
         if self._db is None:
             self._db = duckdb.connect()
             self._db.execute("SET parquet_metadata_cache = true")
@@ -86,7 +81,19 @@ class SharedDatabase:
         return self._db
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        return utc_cursor(self.instance())
+        cur = self.instance().cursor()
+        if not self._user:
+            cur.execute("SET TimeZone = 'UTC'")
+            return cur
+        # One round trip sets the session's zone and asks whether the user's SQL turned off file
+        # access (a global setting that cannot be turned back on). The events view reads files,
+        # so then later user SQL gets a new instance; relations still held on the old one keep
+        # it alive until they go.
+        if cur.execute("SET TimeZone = 'UTC'; SELECT current_setting('enable_external_access')").fetchall()[0][0]:
+            return cur
+        cur.close()
+        self._db = None
+        return self.cursor()
 
     def close(self) -> None:
         # The instance is not closed explicitly: that would break reads running in other threads
@@ -103,10 +110,6 @@ def utc_cursor(db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     cur = db.cursor()
     cur.execute("SET TimeZone = 'UTC'")
     return cur
-
-
-def _file_access(db: duckdb.DuckDBPyConnection) -> bool:
-    return bool(db.execute("SELECT current_setting('enable_external_access')").fetchall()[0][0])
 
 
 _LIVE: weakref.WeakSet[SharedDatabase] = weakref.WeakSet()

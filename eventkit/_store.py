@@ -16,9 +16,8 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 
-from . import _maintenance
+from . import _maintenance, _resend
 from ._batch import HotBatch, arrow_batch_from_frame, canonical_payload, hot_from_arrow, hot_from_events
 from ._catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog
 from ._envelope import (
@@ -29,7 +28,6 @@ from ._envelope import (
     check_name,
     check_text,
     generated_event_id,
-    generated_position,
     micros_now,
     reconcile,
     to_micros,
@@ -374,101 +372,11 @@ class Store:
     def _existing_append(
         self, conn: Any, ids: Sequence[str | None], describe: Callable[[list[int]], list[tuple[str, str, dict]]]
     ) -> AppendResult | None:
-        """If some incoming ids are stored: the original result for an identical re-send, else an error.
-
-        Ids this store generated carry their position; every id a caller supplied is in the
-        catalog's ``event_ids`` index. So the lookup never scans segments. ``ids`` has one entry
-        per incoming event (None: no id); ``describe(rows)`` gives (stream_id, event_type,
-        payload) of those incoming events, and is only called when some ids are found, so a
-        first append does not build them.
-        """
-        head = Catalog.meta_int(conn, "head")
-        found: dict[str, int] = {}
-        others = []
-        for event_id in ids:
-            if event_id is None:
-                continue
-            position = generated_position(self._catalog.id_prefix, event_id)
-            if position is None:
-                others.append(event_id)
-            elif position <= head:
-                found[event_id] = position
-            else:
-                raise DuplicateEventId(
-                    f"event id {event_id!r} has the form of an id this store generates, for position "
-                    f"{position}, which is not written yet; use ids of your own making"
-                )
-        if others:
-            found.update(Catalog.known_ids(conn, others))
-        if not found:
+        """The original result if this append is a re-send (see :func:`_resend.existing_append`)."""
+        found = _resend.existing_append(conn, self.path, self._catalog.id_prefix, ids, describe)
+        if found is None:
             return None
-        given = [i for i, e in enumerate(ids) if e is not None]
-        rows = [i for i in given if ids[i] in found]
-        stored = self._stored_at(conn, [found[ids[i]] for i in rows])
-        for i, new in zip(rows, describe(rows)):
-            event_id = ids[i]
-            _, sid, etype, data, _ = stored[found[event_id]]
-            if (sid, etype, canonical_payload(data)) != (new[0], new[1], canonical_payload(new[2])):
-                raise DuplicateEventId(
-                    f"event id {event_id!r} is already stored (stream {sid!r}, {etype}) with other content; "
-                    "an event id names one event forever: use a new id for a new event"
-                )
-        if len(found) < len(given):
-            raise DuplicateEventId(
-                f"{len(found)} of the {len(given)} event ids in this append are already stored, e.g. "
-                f"{sorted(found)[:3]}; an append is all or nothing: re-send it unchanged or use new ids"
-            )
-        if len(given) < len(ids):
-            return self._mixed_resend(conn, ids, found, describe, head)
-        versions: dict[str, int] = {}
-        for _, sid, _, _, version in stored.values():
-            versions[sid] = max(version, versions.get(sid, 0))
-        return AppendResult(min(stored), max(stored), versions, duplicate=True)
-
-    def _stored_at(self, conn: Any, positions: list[int]) -> dict[int, tuple]:
-        """position -> (event_id, stream_id, event_type, data, version) of stored events."""
-        con = read_snapshot(conn, self.path).connect()
-        try:
-            con.register("_pos", pa.table({"position": pa.array(positions, pa.int64())}))
-            rows = con.execute(
-                "SELECT position, event_id, stream_id, event_type, data, version "
-                "FROM events WHERE position IN (SELECT position FROM _pos)"
-            ).fetchall()
-        finally:
-            con.close()
-        return {r[0]: r[1:] for r in rows}
-
-    def _mixed_resend(self, conn: Any, ids: Sequence[str | None], found: dict[str, int],
-                      describe: Callable[[list[int]], list[tuple[str, str, dict]]], head: int) -> AppendResult:
-        """A re-send whose events only partly carry ids: the original append, found by position.
-
-        An append's events take consecutive positions in their order, so the stored ids fix
-        where the original began; every event of the re-send, with an id or without, must then
-        be the stored event at its place.
-        """
-        starts = {found[e] - i for i, e in enumerate(ids) if e is not None}
-        first = min(starts)
-        last = first + len(ids) - 1
-        example = sorted(found)[:3]
-        problem = None
-        if len(starts) > 1 or first < 1 or last > head:
-            problem = "in other places"
-        else:
-            stored = self._stored_at(conn, list(range(first, last + 1)))
-            for i, new in enumerate(describe(list(range(len(ids))))):
-                _, sid, etype, data, _ = stored[first + i]
-                if (sid, etype, canonical_payload(data)) != (new[0], new[1], canonical_payload(new[2])):
-                    problem = f"next to other events (the event at position {first + i} differs from event {i})"
-                    break
-        if problem is not None:
-            raise DuplicateEventId(
-                f"event ids {example} are already stored, but {problem} than in this append; an append "
-                "whose events only partly carry ids is a re-send only when unchanged: re-send it unchanged, "
-                "or give every event an id"
-            )
-        versions: dict[str, int] = {}
-        for _, sid, _, _, version in stored.values():
-            versions[sid] = max(version, versions.get(sid, 0))
+        first, last, versions = found
         return AppendResult(first, last, versions, duplicate=True)
 
     # -- reading --------------------------------------------------------------------------------
@@ -765,8 +673,11 @@ def _check_field_case(incoming: Mapping[str, Any], fields: Mapping[str, str]) ->
     DuckDB's struct field names are case-insensitive: ``Amount`` next to ``amount`` would make
     every later read of the store fail, so the second spelling is refused up front.
     """
+    new = [name for name in incoming if name not in fields]
+    if not new:  # the common case, kept cheap for stores with thousands of fields
+        return
     seen = {name.lower(): name for name in fields}
-    for name in incoming:
+    for name in new:
         other = seen.setdefault(name.lower(), name)
         if other != name:
             where = "the store has" if other in fields else "this append also has"

@@ -234,3 +234,12 @@ def test_resend_with_ids_matching_but_other_id_less_events_is_an_error(store):
     with pytest.raises(ek.DuplicateEventId, match="m-2"):
         store.append("acct", [ek.Event("Deposited", {"amount": 2.0}, event_id="m-2"), ek.Event("Deposited", {"amount": 1.0})])
     assert store.head == 2
+
+
+def test_nat_occurred_at_means_when_recorded_on_every_path(store):
+    """A NaT occurred_at is a null: "when recorded" in an ek.Event as in a frame column (one rule)."""
+    store.append("a", ek.Event("X", occurred_at=pd.NaT))
+    store.append_frame(pd.DataFrame({"stream_id": ["b"], "event_type": "X",
+                                     "occurred_at": pd.Series([pd.NaT], dtype="datetime64[us, UTC]")}))
+    df = store.read_all()
+    assert (df["occurred_at"] == df["recorded_at"]).all()
