@@ -545,6 +545,19 @@ class Store:
         """Merge small segments into larger ones without changing any event."""
         return _maintenance.compact(self, target_events=target_events, progress=progress)
 
+    def gc(self) -> list[str]:
+        """Tidy the files: rewrite ``segments/_live.json``, then delete files that compaction replaced
+        (once the store's grace period has passed) and files a crash left unrecorded.
+
+        Returns:
+            The removed files, relative to the store folder.
+
+        Example:
+            >>> store.gc()
+            []
+        """
+        return _maintenance.gc(self)
+
     # -- consumers and upcasting -----------------------------------------------------------------
     # Thin delegates: the logic lives in _subscriptions and _upcast.
 
