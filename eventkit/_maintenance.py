@@ -220,7 +220,7 @@ def refresh_manifest(store: Store) -> None:
     """
     try:
         with store._catalog.write() as conn:
-            write_manifest(conn, store.path)
+            write_manifest(conn, store.path, fsync=store.durability == "full")
     except (OSError, StoreError) as e:
         warnings.warn(f"the commit is done, but the segment manifest for outside tools could not be "
                       f"rewritten ({e}); `eventkit gc` rewrites it", stacklevel=3)

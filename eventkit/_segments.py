@@ -156,17 +156,17 @@ def discard(root: Path, seg: SegmentInfo | None) -> None:
 MANIFEST = "_live.json"  # in the segments folder: the live files, for tools that read without eventkit
 
 
-def write_manifest(conn: sqlite3.Connection, root: Path) -> Path:
+def write_manifest(conn: sqlite3.Connection, root: Path, *, fsync: bool = False) -> Path:
     """Replace ``segments/_live.json`` with the live segment list, atomically (write aside, rename).
 
     Called inside a catalog write transaction after every commit that changes the segment list,
     so manifests are written in commit order. Tools that read the store without eventkit (DuckDB,
     Polars, Spark) read exactly these files: a glob over the folder would also match files that a
-    compaction replaced and that stay for running readers during the grace period.
+    compaction replaced and that stay for running readers during the grace period. The manifest is
+    derived from the catalog (``gc`` rewrites it), so it is flushed to disk only with ``fsync``.
     """
     live = conn.execute(
-        "SELECT path, stream_type, first_position, last_position, event_count FROM segments "
-        "WHERE retired_at IS NULL ORDER BY first_position"
+        "SELECT path, event_count FROM segments WHERE retired_at IS NULL ORDER BY first_position"
     ).fetchall()
     head = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
     doc = {
@@ -174,10 +174,8 @@ def write_manifest(conn: sqlite3.Connection, root: Path) -> Path:
                  "events still in the hot log are not in any file (run `eventkit seal` first)",
         "format": 1,
         "head_when_written": int(head[0]) if head else 0,
-        "events_in_files": sum(r[4] for r in live),
+        "events_in_files": sum(r[1] for r in live),
         "files": [r[0] for r in live],
-        "segments": [{"path": r[0], "stream_type": r[1], "first_position": r[2], "last_position": r[3],
-                      "events": r[4]} for r in live],
     }
     folder = root / SEGMENTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -185,9 +183,10 @@ def write_manifest(conn: sqlite3.Connection, root: Path) -> Path:
     tmp = folder / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
     try:
         with open(tmp, "w") as fh:
-            json.dump(doc, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
+            json.dump(doc, fh, indent=0)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
