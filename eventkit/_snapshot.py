@@ -213,12 +213,21 @@ class Snapshot:
         sql = f"SELECT {ENVELOPE_SELECT}, {data_col}, metadata FROM ({body}){clause}"
         return self.upcast(sql) if self.upcast is not None else sql
 
-    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with this snapshot as the view ``events``."""
+    def prepare(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection holding what :meth:`events_sql` reads, without the view.
+
+        A query that inlines ``events_sql()`` binds the Parquet files once; through the view it
+        would bind them twice (at CREATE VIEW and at the query), which wide schemas feel.
+        """
         if con is None:
             con = self.cursor() if self.cursor is not None else new_connection()
         con.register("_hot", self.hot)
         con.register("_ek_empty", _typed_empty(self.fields, con))
+        return con
+
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with this snapshot as the view ``events``."""
+        con = self.prepare(con)
         try:
             con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql()}")
         except duckdb.Error as e:

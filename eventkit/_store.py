@@ -627,11 +627,11 @@ class Store:
 
 
 def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str, limit: int | None, output: Output) -> Any:
-    con = snap.connect()
+    con = snap.prepare()
     try:
         # The payload struct is flattened in Arrow, not with one data."f" per field in SQL: DuckDB
         # plans thousands of struct extractions slowly (5,000 fields: seconds for two events).
-        select = f"SELECT {ENVELOPE_SELECT}, metadata{', data' if snap.fields else ''} FROM events"
+        select = f"SELECT {ENVELOPE_SELECT}, metadata{', data' if snap.fields else ''} FROM ({snap.events_sql()}) AS events"
         if where:
             select += " WHERE " + " AND ".join(where)
         # DuckDB sorts rows carrying a struct of thousands of fields slowly; Arrow sorts by the
