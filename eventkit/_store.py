@@ -117,8 +117,11 @@ class Store:
             # Re-checked after the listing: another process may have just created the store.
             if others and not catalog_path.exists():
                 raise StoreError(f"{root} is a non-empty folder without {CATALOG_NAME}: not an eventkit store")
-            root.mkdir(parents=True, exist_ok=True)
-            Catalog.create(catalog_path)
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                Catalog.create(catalog_path)
+            except OSError as e:  # a read-only file system, no permission, a full disk
+                raise StoreError(f"cannot create a store at {root}: {e.strerror or e}") from e
         self.path = root.resolve()
         self.durability = durability
         self.seal_threshold = seal_threshold
@@ -766,11 +769,13 @@ def open_store(path: str | os.PathLike, **options: Any) -> Store:
 
     Args:
         path: A folder. A missing or empty folder becomes a new store.
-        **options: See :class:`Store` (durability, seal_threshold, bulk_threshold, grace_seconds).
+        **options: See :class:`Store` (durability, seal_threshold, bulk_threshold, grace_seconds;
+            the last is a setting of the store, kept in its catalog).
 
     Raises:
         StoreError: ``path`` is a file, a folder that is not a store, or a store written by a
-            newer eventkit.
+            newer eventkit; or a new store cannot be created there. A store this process cannot
+            write opens read-only: reads work, writes raise StoreError.
 
     Example:
         >>> store = ek.open_store("data/bank")
