@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,15 @@ from ._crashpoints import crash_point
 from ._envelope import generated_event_id_sql, micros_now
 from ._errors import InvalidInput, StoreError
 from ._progress import progress_bar
-from ._segments import SegmentInfo, SegmentStats, discard, record_segment, remove_orphans, write_segment
+from ._segments import (
+    SegmentInfo,
+    SegmentStats,
+    discard,
+    record_segment,
+    remove_orphans,
+    write_manifest,
+    write_segment,
+)
 from ._snapshot import file_problems, new_connection, parquet_scan, read_snapshot, sql_literal
 from ._sql import quote_ident
 
@@ -201,7 +210,34 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
     finally:
         con.close()
     crash_point("bulk.after_commit")
+    refresh_manifest(store)
     return AppendResult(head + 1, head + n, {sid: int(final[i]) for i, sid in enumerate(lay.stream_ids)})
+
+
+def refresh_manifest(store: Store) -> None:
+    """Rewrite ``segments/_live.json`` after a commit that changed the segment list.
+
+    The commit is done: a failure here must not report it as failed (a retry would double it).
+    The manifest is rewritten by the next such commit or by :func:`gc`; meanwhile it lists an
+    older consistent set whose files stay (clean-up never removes a file the manifest lists).
+    """
+    try:
+        with store._catalog.write() as conn:
+            write_manifest(conn, store.path, fsync=store.durability == "full")
+    except (OSError, StoreError) as e:
+        warnings.warn(f"the commit is done, but the segment manifest for outside tools could not be "
+                      f"rewritten ({e}); `eventkit gc` rewrites it", stacklevel=3)
+
+
+def gc(store: Store) -> list[str]:
+    """Rewrite the manifest, then delete replaced segment files past the grace period and orphans.
+
+    Returns:
+        The removed files (paths relative to the store).
+    """
+    with store._catalog.write() as conn:
+        write_manifest(conn, store.path)
+        return remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
 
 
 def _micros_range(table: pa.Table, recorded: int) -> tuple[int, int]:
@@ -244,6 +280,7 @@ def seal(store: Store) -> int:
             remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
             crash_point("seal.before_commit")
         crash_point("seal.after_commit")
+        refresh_manifest(store)
         return moved
     except BaseException:
         for seg in written:
@@ -343,6 +380,7 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
             result.events += seg.event_count
             bar.update(len(group))
     with store._catalog.write() as conn:
+        write_manifest(conn, store.path)
         result.removed_files = remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
     return result
 

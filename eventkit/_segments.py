@@ -7,6 +7,7 @@ such files once they are older than the grace period.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -155,6 +156,54 @@ def discard(root: Path, seg: SegmentInfo | None) -> None:
             pass
 
 
+MANIFEST = "_live.json"  # in the segments folder: the live files, for tools that read without eventkit
+
+
+def write_manifest(conn: sqlite3.Connection, root: Path, *, fsync: bool = False) -> Path:
+    """Replace ``segments/_live.json`` with the live segment list, atomically (write aside, rename).
+
+    Called inside a catalog write transaction after every commit that changes the segment list,
+    so manifests are written in commit order. Tools that read the store without eventkit (DuckDB,
+    Polars, Spark) read exactly these files: a glob over the folder would also match files that a
+    compaction replaced and that stay for running readers during the grace period. The manifest is
+    derived from the catalog (``gc`` rewrites it), so it is flushed to disk only with ``fsync``.
+    """
+    live = conn.execute(
+        "SELECT path, event_count FROM segments WHERE retired_at IS NULL ORDER BY first_position"
+    ).fetchall()
+    head = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+    doc = {
+        "about": "the live segment files of this eventkit store, relative to the store folder; "
+                 "events still in the hot log are not in any file (run `eventkit seal` first)",
+        "format": 1,
+        "head_when_written": int(head[0]) if head else 0,
+        "events_in_files": sum(r[1] for r in live),
+        "files": [r[0] for r in live],
+    }
+    folder = root / SEGMENTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / MANIFEST
+    tmp = folder / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(doc, fh, indent=0)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def manifest_files(root: Path) -> set[str]:
+    """The files the current manifest lists (relative paths); empty when there is none."""
+    try:
+        return set(json.loads((root / SEGMENTS_DIR / MANIFEST).read_text()).get("files", []))
+    except (OSError, ValueError):
+        return set()
+
+
 def remove_orphans(conn: sqlite3.Connection, root: Path, *, grace_seconds: float) -> list[str]:
     """Delete segment files the catalog does not list, and retired ones past the grace period.
 
@@ -163,11 +212,14 @@ def remove_orphans(conn: sqlite3.Connection, root: Path, *, grace_seconds: float
     """
     now = time.time()
     removed = []
+    listed = manifest_files(root)  # a manifest not yet refreshed (a failed write) still points here
     retired = conn.execute(
         "SELECT segment_id, path FROM segments WHERE retired_at IS NOT NULL AND retired_at < ?",
         (now - grace_seconds,),
     ).fetchall()
     for segment_id, rel in retired:
+        if rel in listed:
+            continue
         try:
             (root / rel).unlink()
         except FileNotFoundError:

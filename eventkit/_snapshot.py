@@ -214,8 +214,7 @@ class Snapshot:
         # An empty relation typed with the store's whole schema: it fixes the envelope types for
         # an empty snapshot and gives ``data`` every field of the store, even when the files this
         # snapshot scans (pruned, or cut in time) hold only some of them.
-        struct = ", ".join(f"{quote_ident(f)} {t}" for f, t in self.fields.items())
-        parts.append(_EMPTY.format(data=f"NULL::STRUCT({struct}) AS data, " if self.fields else ""))
+        parts.append("SELECT * FROM _ek_empty")  # see connect(): typed once per schema
         body = " UNION ALL BY NAME ".join(parts)
         data_col = "data" if self.fields else "NULL::MAP(VARCHAR, VARCHAR) AS data"
         where = []
@@ -227,11 +226,21 @@ class Snapshot:
         sql = f"SELECT {ENVELOPE_SELECT}, {data_col}, metadata FROM ({body}){clause}"
         return self.upcast(sql) if self.upcast is not None else sql
 
-    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with this snapshot as the view ``events``."""
+    def prepare(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection holding what :meth:`events_sql` reads, without the view.
+
+        A query that inlines ``events_sql()`` binds the Parquet files once; through the view it
+        would bind them twice (at CREATE VIEW and at the query), which wide schemas feel.
+        """
         if con is None:
             con = self.cursor() if self.cursor is not None else new_connection()
         con.register("_hot", self.hot)
+        con.register("_ek_empty", _typed_empty(self.fields, con))
+        return con
+
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with this snapshot as the view ``events``."""
+        con = self.prepare(con)
         try:
             con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql()}")
         except duckdb.Error as e:
@@ -240,6 +249,26 @@ class Snapshot:
                 raise
             raise explained from e
         return con
+
+
+_EMPTY_TABLES: dict[str, pa.Table] = {}
+
+
+def _typed_empty(fields: dict[str, str], con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The empty ``events`` relation typed with the store's schema, as Arrow, made once per schema.
+
+    Casting ``NULL`` to a struct of thousands of fields costs DuckDB a third of a second; a
+    registered empty Arrow table of that type costs nothing per read.
+    """
+    key = json.dumps(fields)
+    table = _EMPTY_TABLES.get(key)
+    if table is None:
+        struct = ", ".join(f"{quote_ident(f)} {t}" for f, t in fields.items())
+        table = con.sql(_EMPTY.format(data=f"NULL::STRUCT({struct}) AS data, " if fields else "")).to_arrow_table()
+        if len(_EMPTY_TABLES) >= 32:  # a process with many stores or schema changes: keep it small
+            _EMPTY_TABLES.clear()
+        _EMPTY_TABLES[key] = table
+    return table
 
 
 def _hot_table(rows: list[tuple]) -> pa.Table:

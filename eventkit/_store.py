@@ -16,9 +16,11 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from . import _maintenance, _resend
-from ._batch import HotBatch, arrow_batch_from_frame, canonical_payload, hot_from_arrow, hot_from_events
+from ._batch import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events
 from ._catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog
 from ._envelope import (
     ANY,
@@ -28,13 +30,13 @@ from ._envelope import (
     check_name,
     check_text,
     generated_event_id,
+    generated_position,
     micros_now,
     reconcile,
     to_micros,
     version_matches,
 )
 from ._errors import (
-    DuplicateEventId,
     InvalidInput,
     SealDeferredWarning,
     StoreError,
@@ -42,7 +44,6 @@ from ._errors import (
     did_you_mean,
     warn,
 )
-from ._sql import quote_ident
 from ._snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from ._upcast import Upcaster, Upcasters
 
@@ -143,8 +144,11 @@ class Store:
             # Re-checked after the listing: another process may have just created the store.
             if others and not catalog_path.exists():
                 raise StoreError(f"{root} is a non-empty folder without {CATALOG_NAME}: not an eventkit store")
-            root.mkdir(parents=True, exist_ok=True)
-            Catalog.create(catalog_path)
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                Catalog.create(catalog_path)
+            except OSError as e:  # a read-only file system, no permission, a full disk
+                raise StoreError(f"cannot create a store at {root}: {e.strerror or e}") from e
         self.path = root.resolve()
         self.durability = durability
         self.seal_threshold = seal_threshold
@@ -575,6 +579,19 @@ class Store:
         """Merge small segments into larger ones without changing any event."""
         return _maintenance.compact(self, target_events=target_events, progress=progress)
 
+    def gc(self) -> list[str]:
+        """Tidy the files: rewrite ``segments/_live.json``, then delete files that compaction replaced
+        (once the store's grace period has passed) and files a crash left unrecorded.
+
+        Returns:
+            The removed files, relative to the store folder.
+
+        Example:
+            >>> store.gc()
+            []
+        """
+        return _maintenance.gc(self)
+
     # -- consumers and upcasting -----------------------------------------------------------------
     # Thin delegates: the logic lives in _subscriptions and _upcast.
 
@@ -644,20 +661,32 @@ class Store:
 
 
 def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str, limit: int | None, output: Output) -> Any:
-    con = snap.connect()
+    con = snap.prepare()
     try:
-        payload = ", ".join(f"data.{quote_ident(f)} AS {quote_ident(f)}" for f in snap.fields)
-        select = f"SELECT {ENVELOPE_SELECT}, metadata{', ' + payload if payload else ''} FROM events"
+        # The payload struct is flattened in Arrow, not with one data."f" per field in SQL: DuckDB
+        # plans thousands of struct extractions slowly (5,000 fields: seconds for two events).
+        select = f"SELECT {ENVELOPE_SELECT}, metadata{', data' if snap.fields else ''} FROM ({snap.events_sql()}) AS events"
         if where:
             select += " WHERE " + " AND ".join(where)
-        select += f" ORDER BY {order}"
+        # DuckDB sorts rows carrying a struct of thousands of fields slowly; Arrow sorts by the
+        # key and takes rows cheaply. A LIMIT needs the order first, so it stays in SQL.
+        sort_in_arrow = limit is None and len(snap.fields) > _WIDE
+        if not sort_in_arrow:
+            select += f" ORDER BY {order}"
         if limit is not None:
             select += f" LIMIT {int(limit)}"
         if output not in ("pandas", "arrow"):
             raise InvalidInput(f"output must be 'pandas' or 'arrow', not {output!r}")
         try:
-            rel = con.sql(select, params=params or None)
-            return rel.to_arrow_table() if output == "arrow" else rel.df()
+            table = con.sql(select, params=params or None).to_arrow_table()
+            if sort_in_arrow:
+                key, _, direction = order.partition(" ")
+                indices = pa.compute.sort_indices(
+                    table.column(key), sort_keys=[("", "descending" if direction.upper() == "DESC" else "ascending")])
+                if not pa.compute.all(pa.compute.equal(indices, pa.array(range(len(indices)), pa.uint64()))).as_py():
+                    table = table.take(indices)  # already in order (the common case): no copy
+            table = _flatten_payload(table, list(snap.fields))
+            return table if output == "arrow" else _to_pandas(con, table, snap.fields)
         except duckdb.Error as e:
             explained = snap.explain(e)
             if explained is e:
@@ -686,6 +715,62 @@ def _check_field_case(incoming: Mapping[str, Any], fields: Mapping[str, str]) ->
                 f"field names are case-insensitive in SQL: use {other!r} or another name",
                 column=name, values=[name],
             )
+_WIDE = 200  # payload fields past which the read path takes the steps DuckDB does slowly itself
+
+
+def _to_pandas(con: duckdb.DuckDBPyConnection, table: pa.Table, fields: dict[str, str]) -> Any:
+    """``table`` as a DataFrame with DuckDB's conversions (nullable Int64, naive dates, ...).
+
+    DuckDB's ``.df()`` costs about a tenth of a millisecond per column; with thousands of payload
+    fields that is most of a small read. Past ``_WIDE`` fields the payload columns (whose types
+    are the store's scalar types) are converted by pyarrow, a few groups at a time, with DuckDB's
+    rules; a test holds both conversions equal.
+    """
+    import numpy as np
+    import pandas as pd
+
+    kinds = {"BIGINT", "BOOLEAN", "DOUBLE", "VARCHAR", "DATE", "TIMESTAMPTZ"}
+    if len(fields) <= _WIDE or not set(fields.values()) <= kinds:
+        return con.from_arrow(table).df()
+    first = table.num_columns - len(fields)
+    envelope = con.from_arrow(table.select(list(range(first)))).df()
+    names = list(fields)
+    plain, ints, bools, empty_text = [], [], [], []
+    for name, col in zip(names, table.columns[first:]):
+        kind, nulls = fields[name], col.null_count
+        if kind == "VARCHAR" and nulls == len(col):
+            empty_text.append(name)  # DuckDB: an object column of None
+        elif kind == "BIGINT" and nulls:
+            ints.append((name, col))  # DuckDB: nullable Int64
+        elif kind == "BOOLEAN" and nulls:
+            bools.append((name, col))  # DuckDB: nullable boolean
+        else:
+            plain.append((name, col.cast(pa.timestamp("us")) if kind == "DATE" else col))  # dates: naive datetime64[us]
+    parts = [envelope]
+    for group, mapper in ((plain, None), (ints, {pa.int64(): pd.Int64Dtype()}.get),
+                          (bools, {pa.bool_(): pd.BooleanDtype()}.get)):
+        if group:
+            frame = pa.Table.from_arrays([c for _, c in group], names=[n for n, _ in group]).to_pandas(types_mapper=mapper)
+            parts.append(frame.set_axis(envelope.index))
+    if empty_text:
+        parts.append(pd.DataFrame(np.full((len(envelope), len(empty_text)), None, dtype=object),
+                                  columns=empty_text, index=envelope.index))
+    out = pd.concat(parts, axis=1)
+    return out[list(envelope.columns) + names] if len(parts) > 2 else out
+
+
+def _flatten_payload(table: pa.Table, fields: list[str]) -> pa.Table:
+    """Replace the ``data`` struct column by one column per payload field, in ``fields`` order."""
+    if "data" not in table.column_names:
+        return table
+    struct = table.schema.field("data").type
+    flat = [chunk.flatten() for chunk in table.column("data").chunks]  # flatten() applies the struct's nulls
+    index = {struct.field(i).name: i for i in range(struct.num_fields)}
+    rest = table.drop_columns(["data"])
+    columns = list(rest.columns) + [
+        pa.chunked_array([c[index[name]] for c in flat], type=struct.field(index[name]).type) for name in fields
+    ]
+    return pa.Table.from_arrays(columns, names=rest.column_names + fields)  # built once: no per-field copies
 
 
 def _resolve_type(stream_id: str, existing: str | None, given: set[str | None]) -> str:
@@ -748,11 +833,14 @@ def open_store(path: str | os.PathLike, *, create: bool = True, **options: Any) 
         path: A folder. A missing or empty folder becomes a new store (unless ``create=False``).
         create: False: only open an existing store, never make one (for reading: a typo in the
             path is an error, not a new empty store).
-        **options: See :class:`Store` (durability, seal_threshold, bulk_threshold, grace_seconds).
+        **options: See :class:`Store` (durability, seal_threshold, bulk_threshold, grace_seconds;
+            the last is a setting of the store, kept in its catalog).
 
     Raises:
         StoreError: ``path`` is a file, a folder that is not a store, a store written by a
-            newer eventkit, or (with ``create=False``) holds no store.
+            newer eventkit, or (with ``create=False``) holds no store; or a new store cannot be
+            created there. A store this process cannot write opens read-only: reads work, writes
+            raise StoreError.
 
     Example:
         >>> store = ek.open_store("data/bank")

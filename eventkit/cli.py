@@ -345,6 +345,26 @@ def compact(path: str, target_events: int, no_progress: bool) -> None:
 
 
 @cli.command()
+@click.argument("path")
+def gc(path: str) -> None:
+    """Tidy a store's files: rewrite segments/_live.json, delete replaced and orphan files.
+
+    Files that a compaction replaced stay for running readers during the store's grace period
+    (see `store.grace_seconds`); after it, seal, compact and gc delete them. No event changes.
+
+    \b
+    Example:
+      eventkit gc data/bank
+    """
+    with _open(path) as store, _user_errors():
+        removed = store.gc()
+        grace = store.grace_seconds
+    click.echo(f"removed {_n(len(removed), 'file')} no reader needs any more; replaced files younger than the "
+               f"grace period ({grace:g} s) stay" if removed else
+               f"nothing to remove (replaced files stay for the grace period, {grace:g} s); manifest rewritten")
+
+
+@cli.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", help="Report folder; default: [output] dir of CONFIG (relative to CONFIG).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")

@@ -361,3 +361,11 @@ def test_full_disk_gives_store_error_and_keeps_every_acknowledged_event(tmpfs):
     store.seal()
     assert store.read_stream("after")["n"].tolist() == [-1] and store.info().hot_events == 0
     store.close()
+
+
+def test_creating_a_store_where_nothing_can_be_written_is_a_store_error(tmpfs):
+    """Item 8: on a read-only file system a new store cannot be made: a StoreError, not an OSError."""
+    tmpfs.mount("1m")
+    tmpfs.remount_read_only()
+    with pytest.raises(ek.StoreError, match="cannot create a store"):
+        ek.open_store(tmpfs.path / "new")

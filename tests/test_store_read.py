@@ -128,3 +128,46 @@ def test_forked_child_reads_after_parent_read(fresh_store):
     assert child.exitcode == 0, "the forked reader hung or failed"
     assert queue.get(timeout=5) == 1
     assert rel.fetchall() == [(1,)]  # the parent's relation still works
+
+
+def test_wide_payload_reads_back_exactly_with_duckdb_conversions(tmp_path):
+    """Issue 7 item 18: reads of a payload with thousands of fields take a faster path (Arrow flattening
+    and pyarrow conversion); it must give exactly what DuckDB's own conversion gives, nulls included."""
+    import datetime as dt
+
+    import duckdb
+
+    from eventkit._store import _WIDE
+
+    store = ek.open_store(tmp_path / "s")
+    n = _WIDE + 50
+    full = {f"i{k}": k for k in range(n // 5)}
+    full |= {f"f{k}": k + 0.5 for k in range(n // 5)}
+    full |= {f"s{k}": f"v{k}" for k in range(n // 5)}
+    full |= {f"b{k}": bool(k % 2) for k in range(n // 5)}
+    full |= {f"d{k}": dt.date(2024, 1, 1 + k % 28) for k in range(n // 10)}
+    full |= {f"t{k}": dt.datetime(2024, 1, 1, k % 24, tzinfo=dt.timezone.utc) for k in range(n // 10)}
+    sparse = {"i0": 7, "s1": "only"}
+    store.append("w", [ek.Event("Wide", full), ek.Event("Sparse", sparse, metadata={"m": "1"}), ek.Event("Wide", full)])
+    store.append("v", ek.Event("Sparse", {"b0": True}))
+    assert len(store.fields) > _WIDE
+
+    def reference(where="true", order="position"):
+        snap = store.snapshot()
+        con = snap.connect()
+        payload = ", ".join(f'data."{f}" AS "{f}"' for f in snap.fields)
+        return con.sql(f"SELECT position, stream_id, stream_type, version, event_type, event_id, occurred_at, "
+                       f"recorded_at, metadata, {payload} FROM events WHERE {where} ORDER BY {order}").df()
+
+    for sealed in (False, True):
+        if sealed:
+            store.seal()
+        pd.testing.assert_frame_equal(store.read_all(), reference())
+        back = store.read_stream("w", backwards=True)
+        pd.testing.assert_frame_equal(back, reference("stream_id = 'w'", "position DESC"))
+        assert back["i0"].tolist() == [0, 7, 0] and back["s1"].tolist() == ["v1", "only", "v1"]
+        only_v = store.read_all(stream_ids=["v"])
+        assert only_v["b0"].tolist() == [True] and only_v["s2"].tolist() == [None]
+        pd.testing.assert_frame_equal(only_v, reference("stream_id = 'v'"))
+        assert store.read_all(limit=2)["position"].tolist() == [1, 2]
+        assert duckdb.__version__  # the reference above is DuckDB's own conversion
