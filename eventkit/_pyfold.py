@@ -249,6 +249,10 @@ def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, strea
 
     spec = dict(stream_type=fold.stream_type, as_of=as_of, streams=streams)
     with open_source(store, known_at=known_at, **spec) as src:
+        from eventkit._selectors import check_fold_selectors
+
+        check_fold_selectors(store, fold_name=fold.name, stream_type=fold.stream_type,
+                             event_types=[("handler", t) for t in fold.handlers if t != "*"])
         payload = list(src.schema.payload)
         if fold.columns is not None:
             wanted = list(fold.columns)

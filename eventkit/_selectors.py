@@ -6,10 +6,11 @@ an empty frame, both without a word. A fold checks its names against what the wh
 question) and warns with the closest existing name.
 
 What warns: a stream type the store does not hold (the fold selects no stream at all), and an
-event type the store does not hold *that is close to one it does* (``MatchPlyed`` next to
-``MatchPlayed``, ``deposited`` next to ``Deposited``). An absent event type with no near neighbour
-is not warned about: it may simply not have happened yet (``count(event_types=["Closed"])``
-before any account closes, a status mapping that lists every state).
+event type the store does not hold *that looks like a misspelling of one it does* (``MatchPlyed``
+next to ``MatchPlayed``, ``deposited`` next to ``Deposited``: see :func:`closest`). An absent
+event type that is no such near miss is not warned about: it may simply not have happened yet
+(``count(event_types=["Closed"])`` before any account closes, ``"Unfrozen"`` in a status mapping
+while accounts have only been frozen).
 
 Cost: one DuckDB scan of the two dictionary-encoded columns ``stream_type`` and ``event_type``,
 remembered per store object and topped up with only the events appended since, so repeated folds
@@ -84,12 +85,39 @@ def check_fold_selectors(store: Any, *, fold_name: str, stream_type: str | None,
 
 
 def closest(name: str, names: Iterable[str]) -> str | None:
-    """The existing name ``name`` is probably a misspelling of (same letters in another case first)."""
-    import difflib
+    """The existing name ``name`` is probably a misspelling of, or None.
 
-    names = sorted(names)
-    same = [n for n in names if n.lower() == name.lower()]
-    if same:
-        return same[0]
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
-    return close[0] if close else None
+    A misspelling: the same letters in another case, or a name of four letters or more within a
+    small edit distance (one edit per five letters, at least one; a swap of neighbours is one edit)
+    that is not a part of the other. ``"Unfrozen"`` is not a misspelling of ``"Frozen"``: a status
+    mapping may well name a state no stream has reached yet.
+    """
+    best: tuple[int, str] | None = None
+    low = name.lower()
+    for other in sorted(names):
+        o = other.lower()
+        if o == low:
+            return other
+        if len(low) < 4 or low in o or o in low:
+            continue
+        d = _edit_distance(low, o)
+        if d <= max(1, len(low) // 5) and (best is None or d < best[0]):
+            best = (d, other)
+    return None if best is None else best[1]
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    if abs(len(a) - len(b)) > 2:
+        return 3  # more than any threshold used here needs
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]

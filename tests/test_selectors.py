@@ -38,7 +38,7 @@ def test_misspelt_event_type_warns_with_the_closest_name(league):
 
 
 def test_warning_points_at_the_callers_line(league):
-    fold = ek.Fold("t", fields={"n": ek.count(event_types=["Fine"])})
+    fold = ek.Fold("t", fields={"n": ek.count(event_types=["Fnied"])})
     with pytest.warns(ek.EventKitWarning) as record:
         fold.state(league)
     assert record[0].filename == __file__
@@ -147,3 +147,35 @@ def test_open_store_refuses_a_missing_store_when_asked(tmp_path):
     assert list((tmp_path / "empty").iterdir()) == []
     with ek.open_store(tmp_path / "bank", create=False) as store:
         assert store.head == 0
+
+
+def test_python_fold_handler_for_a_misspelt_event_type_warns(league):
+    """A PyFold handler for 'MatchPlyed' never runs: the state is silently the initial one."""
+    fold = ek.PyFold("goals", stream_type="team", initial=lambda: {"n": 0},
+                     handlers={"MatchPlyed": lambda state, event: {"n": state["n"] + 1}})
+    with pytest.warns(ek.EventKitWarning, match="handler: event type 'MatchPlyed'.*did you mean 'MatchPlayed'"):
+        fold.state(league)
+    quiet(ek.PyFold("ok", stream_type="team", initial=lambda: {"n": 0},
+                    handlers={"MatchPlayed": lambda state, event: {"n": state["n"] + 1}}).state, league)
+
+
+def test_a_state_not_reached_yet_next_to_a_similar_name_does_not_warn(fresh_store):
+    """Accounts frozen, none unfrozen yet: "Unfrozen" in a status mapping is not a typo of "Frozen"."""
+    fresh_store.append("acct-1", [ek.Event("Opened", {}), ek.Event("Frozen", {})], stream_type="account")
+    fold = ek.Fold("a", stream_type="account", fields={
+        "status": ek.last_event_type({"Opened": "open", "Frozen": "frozen", "Unfrozen": "open", "Closed": "closed"}),
+        "reopened": ek.count(event_types=["Reopened"])})  # "Opened" is part of it: another word
+    assert quiet(fold.state, fresh_store)["status"].tolist() == ["frozen"]
+
+
+def test_closest_names_a_misspelling_only():
+    from eventkit._selectors import closest
+
+    names = {"MatchPlayed", "Fined", "Deposited", "Frozen"}
+    assert closest("MatchPlyed", names) == "MatchPlayed"
+    assert closest("Fiend", names) == "Fined"
+    assert closest("Depositde", names) == "Deposited"
+    assert closest("DEPOSITED", names) == "Deposited"
+    assert closest("Unfrozen", names) is None
+    assert closest("Closed", names) is None
+    assert closest("Fine", names) is None
