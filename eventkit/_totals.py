@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from eventkit._errors import InvalidFold
 from eventkit._grid import Grid, make_grid
-from eventkit._reducers import _INTEGER, BinOp, Const, FillNull, Leaf, Reducer, Schema, _is_numeric, _quote
+from eventkit._reducers import _INTEGER, BinOp, Const, FillNull, Leaf, Reducer, Schema, _is_numeric, _lit, _quote
 from eventkit._snapshots import _cut, bucket_sql, dense_sql, horizon, horizon_sql, k_where, size_of
 
 if TYPE_CHECKING:
@@ -170,6 +170,13 @@ def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict,
     """Plan 1: running sums of the events' contributions per bucket."""
     schema = src.schema
     cols = list(dict.fromkeys(col for _, col, fn in triples if col != "stream_id" and fn != "count"))
+    # First one hash aggregate per (bucket, event type, where= outcome): a few thousand rows;
+    # the leaves' conditions then pick and sign these partial sums, instead of evaluating a
+    # CASE per leaf on every event.
+    wheres = list(dict.fromkeys(leaf.where for col in cols for leaf in lin[col][0] if leaf.where is not None))
+    fields = list(dict.fromkeys(leaf.field for col in cols for leaf in lin[col][0] if leaf.kind == "sum"))
+    pre = ["_k", "event_type"] + [f"({w}) AS _w{i}" for i, w in enumerate(wheres)]
+    pre += [f"sum({schema.resolve(f)[0]}) AS _x{i}" for i, f in enumerate(fields)] + ["count(*) AS _cnt"]
     sums, outs = [], []
     for i, col in enumerate(cols):
         coefs, _ = lin[col]
@@ -177,9 +184,13 @@ def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict,
         for leaf, c in coefs.items():
             if c == 0:
                 continue
-            cond = leaf.condition(schema)
-            x = "1" if leaf.kind == "count" else schema.resolve(leaf.field)[0]  # type: ignore[arg-type]
-            term = f"CASE WHEN {cond} THEN {x} END" if cond else x
+            cond = []
+            if leaf.event_types is not None:
+                cond.append("event_type IN (" + ", ".join(_lit(t) for t in leaf.event_types) + ")")
+            if leaf.where is not None:
+                cond.append(f"_w{wheres.index(leaf.where)}")
+            x = "_cnt" if leaf.kind == "count" else f"_x{fields.index(leaf.field)}"
+            term = f"CASE WHEN {' AND '.join(cond)} THEN {x} END" if cond else x
             terms.append(f"coalesce(sum({term}), 0) * {_num(c)}" if c != 1 else f"coalesce(sum({term}), 0)")
         sums.append(f"{' + '.join(terms) if terms else '0'} AS _s{i}")
     for name, col, fn in triples:
@@ -191,7 +202,8 @@ def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict,
         expr = f"{total} / n" if fn == "mean" else total
         outs.append(f"({expr}){_cast(fold.fields[col], schema, fn)} AS {_quote(name)}")
     s_cols = "".join(f", coalesce(e._s{i}, 0) AS _d{i}" for i in range(len(cols)))
-    e_sel = f"SELECT _k, {', '.join(sums)} FROM ev GROUP BY _k" if sums else "SELECT DISTINCT _k FROM ev"
+    e_sel = (f"SELECT _k, {', '.join(sums)} FROM (SELECT {', '.join(pre)} FROM ev GROUP BY ALL) GROUP BY _k"
+             if sums else "SELECT DISTINCT _k FROM ev")
     run = "".join(f", sum(_d{i}) OVER w AS s{i}" for i in range(len(cols)))
     fill = "".join(f", last_value(s{i} IGNORE NULLS) OVER w AS s{i}" for i in range(len(cols)))
     at = grid.at_sql("_k")

@@ -36,13 +36,14 @@ FOLD = ek.Fold("acct", fields={
     "status": r.last_event_type(STATUS),
     "last_amount": r.last("amount"),
     "events": r.count(),
+    "big": r.count(event_types="Deposited", where="amount >= 100") * 2 - r.sum("amount", where="amount < 0"),
 })
 REGION = {"s0": "north", "s1": "south", "s2": "north", "s3": "east"}
 
 
 def naive_fold(events: list[dict]) -> dict[str, Any]:
     """The fold's fields over ``events``, by a plain loop in version order."""
-    s: dict[str, Any] = {"balance": 0, "status": None, "last_amount": None, "events": 0}
+    s: dict[str, Any] = {"balance": 0, "status": None, "last_amount": None, "events": 0, "big": 0}
     for e in sorted(events, key=lambda e: e["version"]):
         amount = None if pd.isna(e["amount"]) else int(e["amount"])
         if e["event_type"] == "Deposited":
@@ -53,6 +54,10 @@ def naive_fold(events: list[dict]) -> dict[str, Any]:
             s["status"] = STATUS[e["event_type"]]
         s["last_amount"] = amount
         s["events"] += 1
+        if e["event_type"] == "Deposited" and amount is not None and amount >= 100:
+            s["big"] += 2
+        if amount is not None and amount < 0:
+            s["big"] -= amount
     return s
 
 
@@ -89,7 +94,7 @@ def naive_dense(df: pd.DataFrame, step: pd.Timedelta, start: Any, end: Any, as_o
                 by_stream.setdefault(e["stream_id"], []).append(e)
         for sid, evs in sorted(by_stream.items()):
             rows.append({"as_of": p, "stream_id": sid, **naive_fold(evs)})
-    return pd.DataFrame(rows, columns=["as_of", "stream_id", "balance", "status", "last_amount", "events"])
+    return pd.DataFrame(rows, columns=["as_of", "stream_id", "balance", "status", "last_amount", "events", "big"])
 
 
 def as_dict(series: pd.Series) -> dict:
@@ -116,8 +121,9 @@ def stores(draw):
     rows = []
     for i in range(n_streams):
         for _ in range(draw(st.integers(1, 6))):
-            offset = draw(st.one_of(st.integers(0, 6 * 24).map(lambda h: pd.Timedelta(hours=h)),
-                                    st.integers(0, 6).map(lambda d: pd.Timedelta(days=d))))  # exact midnights
+            # Few distinct times (exact midnights among them), so buckets hold several events.
+            offset = draw(st.one_of(st.integers(0, 4 * 4).map(lambda q: pd.Timedelta(hours=6 * q)),
+                                    st.integers(0, 5 * 24).map(lambda h: pd.Timedelta(hours=h))))
             rows.append(dict(stream_id=f"s{i}", event_type=draw(st.sampled_from(TYPES)),
                              occurred_at=str(BASE + offset),
                              amount=draw(st.one_of(st.none(), st.integers(-50, 500)))))
@@ -176,9 +182,12 @@ def test_natural_operations_on_the_default_series_equal_the_naive_dense_series(t
                 as_dict(want.groupby(["as_of", "status"], dropna=False).size()))
 
     # The totals: ek.aggregate on the series and fold.aggregate on the store.
-    values = {"balance": ("balance", "sum"), "avg": ("balance", "mean"), "amounts": ("last_amount", "count"),
+    lists = {"balance": ("balance", "sum"), "avg": ("balance", "mean"), "amounts": ("last_amount", "count"),
               "amount_total": ("last_amount", "sum"), "events": ("events", "sum")}
-    for by in (None, "status"):
+    values = lists
+    additive = {"balance": ("balance", "sum"), "big": ("big", "sum"), "avg_big": ("big", "mean"),
+                "n": ("stream_id", "count")}
+    for by, values in ((None, values), ("status", values), (None, additive)):  # plans 2, 2, 1
         keys = ["as_of"] + ([by] if by else [])
         grouped = want.groupby(keys, dropna=False)
         expected = {"streams": as_dict(grouped.size())}
