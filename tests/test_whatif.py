@@ -522,3 +522,13 @@ def test_scenario_totals_at_every_point_equal_a_computation_by_hand(rows, drop_t
         assert got["balance"].tolist() == expected, name
         assert natural[name].tolist() == expected, name
         assert got["streams"].tolist() == [len(balances_by_hand(side, day(k))) for k in days]
+
+
+def test_overlay_when_the_scenario_reaches_past_the_baseline(hist):
+    # The added deposit on day 9 extends the scenario's grid past the baseline's last point (day 6):
+    # the baseline keeps its last total there (no event changes it), the difference is the deposit.
+    scn = Scenario(hist, name="later").add(rows_frame([("c", "Deposited", 7, 9)]))
+    fig = scn.overlay(FOLD, y="balance", every="1D")
+    base, edit = (line.get_ydata().tolist() for line in fig.axes[0].lines)
+    assert base == [0, 100, 95, 135, 105, 100, 120, 120, 120, 120]
+    assert edit == base[:9] + [127] and fig.axes[1].lines[0].get_ydata().tolist() == [0] * 9 + [7]
