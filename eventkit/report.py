@@ -280,8 +280,9 @@ class _Run:
                 fig = _charts.stacked_area(data, y=spec["y"], by=spec["by"], **style)
         self.report.charts += _charts.save_figure(fig, self.work / "charts" / name, dpi=self.dpi)
         notes = [f"Rows of {csv} where {spec['query']}."] if "query" in spec else []
+        w, h = (int(v * self.dpi) for v in fig.get_size_inches())  # as savefig sizes the PNG
         return Section(anchor=f"chart-{name}", title=title, description=spec.get("description", ""),
-                       chart=name, table=data, csv=f"{csv}.csv", notes=notes)
+                       chart=name, table=data, csv=f"{csv}.csv", notes=notes, chart_size=(w, h))
 
     def one_unit(self, data: pd.DataFrame, fold: Any, field: str, by: str | None, key: str) -> None:
         """Refuse a chart that would add ``field`` across units (``[units]``): its lines are

@@ -5,6 +5,7 @@ half-written report folder."""
 from __future__ import annotations
 
 import re
+import struct
 import textwrap
 from pathlib import Path
 
@@ -425,6 +426,10 @@ def test_scenario_tables_equal_a_computation_by_hand(bank, tmp_path):
     pd.testing.assert_series_equal(streams["balance_scenario"], scen.loc[streams.index, "balance"], check_names=False)
     html = (out / "index.html").read_text()
     assert '<img src="charts/no_fees.png"' in html and "What if: no_fees" in html
+    # The page reserves each chart's real shape (the overlay is taller: its difference panel).
+    for src, w, h in re.findall(r'<img src="([^"]+)" alt="[^"]*" width="(\d+)" height="(\d+)"', html):
+        head = (out / src).read_bytes()[16:24]
+        assert (int(w), int(h)) == struct.unpack(">II", head), src
 
 
 @pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
