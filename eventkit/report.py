@@ -419,7 +419,9 @@ def table_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "
                 rows: Any = None) -> pd.DataFrame:
     """A table entry: ``fold.state`` (its ``rows``, then optionally aggregated by ``by``), sorted,
     cut, rounded."""
-    state = fold.state(store, as_of=time_value(spec.get("as_of")), known_at=time_value(spec.get("known_at")))
+    known = spec.get("known_at")
+    state = fold.state(store, as_of=_local(time_value(spec.get("as_of")), tz),
+                       known_at=known if isinstance(known, int) else _local(time_value(known), tz))
     if rows is not None:
         state = rows(state)
     by = as_list(spec.get("by"))
@@ -553,6 +555,14 @@ def _read_frame(path: Path) -> pd.DataFrame:
 
 def _sortable(col: pd.Series) -> bool:
     return not (col.dtype == object and col.map(type).nunique() > 1)
+
+
+def _local(value: Any, tz: str) -> Any:
+    """A time without a zone read as the report's local time (as series read it), else as is."""
+    if value is None or tz == "UTC":
+        return value
+    t = pd.Timestamp(value)
+    return t.tz_localize(tz) if t.tzinfo is None else t
 
 
 def _day(value: Any, *, minutes: bool = False, tz: str = "UTC") -> str:
