@@ -65,9 +65,9 @@ HISTORY = [  # (stream, type, amount, day) in commit order
 @pytest.fixture
 def hist(store):
     for sid, etype, amount, d in HISTORY:  # one append each: hot rows, segments or sealed
-        # Every event carries a payload field: a sealed segment of payload-less events reads
-        # back with a MAP ``data`` that hides the store's fields (a store bug, reported).
-        payload = {"owner": sid} if amount is None else {"amount": amount}
+        # The Opened events carry no payload at all: a segment of payload-less events must read
+        # back with the store's typed fields like any other.
+        payload = {} if amount is None else {"amount": amount}
         store.append(sid, [ek.Event(etype, payload, occurred_at=day(d))],
                      stream_type="account")
     return store
