@@ -30,6 +30,7 @@ class Section:
         table: The frame to show (already sorted and rounded).
         csv: The CSV file under ``tables/`` holding the full table.
         notes: Extra lines shown under the description (plain text).
+        chart_size: The PNG's width and height in pixels (the page reserves that shape).
     """
 
     anchor: str
@@ -39,6 +40,7 @@ class Section:
     table: pd.DataFrame | None = None
     csv: str | None = None
     notes: list[str] = field(default_factory=list)
+    chart_size: tuple[int, int] = (1296, 648)
 
 
 _CSS = """
@@ -125,7 +127,8 @@ def _section(s: Section, max_rows: int) -> str:
     links = []
     if s.chart:
         png, svg = f"charts/{s.chart}.png", f"charts/{s.chart}.svg"
-        parts.append(f'<img src="{e(png)}" alt="{e(s.title)}" width="1296" height="648">')
+        w, h = s.chart_size
+        parts.append(f'<img src="{e(png)}" alt="{e(s.title)}" width="{w}" height="{h}">')
         links.append(f'<a href="{e(svg)}">chart as SVG</a>')
     if s.csv:
         links.append(f'<a href="tables/{e(s.csv)}">table as CSV</a>')

@@ -200,7 +200,9 @@ def overlay(
         _numeric(frame, y)
     base = baseline.groupby(x, sort=True)[y].sum()
     what = scenario.groupby(x, sort=True)[y].sum()
-    both = pd.concat({"b": base, "s": what}, axis=1).sort_index()
+    # A side whose grid ends earlier (its last event is earlier) keeps its last total: no event
+    # changes it after that.
+    both = pd.concat({"b": base, "s": what}, axis=1).sort_index().ffill()
     zone = _zone(tz, both.index)
     times = _times(both.index, zone)
     partial = _last_partial(baseline, x) or _last_partial(scenario, x)

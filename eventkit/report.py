@@ -281,8 +281,9 @@ class _Run:
                 fig = _charts.stacked_area(data, y=spec["y"], by=spec["by"], **style)
         self.report.charts += _charts.save_figure(fig, self.work / "charts" / name, dpi=self.dpi)
         notes = [f"Rows of {csv} where {spec['query']}."] if "query" in spec else []
+        w, h = (int(v * self.dpi) for v in fig.get_size_inches())  # as savefig sizes the PNG
         return Section(anchor=f"chart-{name}", title=title, description=spec.get("description", ""),
-                       chart=name, table=data, csv=f"{csv}.csv", notes=notes)
+                       chart=name, table=data, csv=f"{csv}.csv", notes=notes, chart_size=(w, h))
 
     def one_unit(self, data: pd.DataFrame, fold: Any, field: str, by: str | None, key: str) -> None:
         """Refuse a chart that would add ``field`` across units (``[units]``): its lines are
@@ -419,7 +420,9 @@ def table_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "
                 rows: Any = None) -> pd.DataFrame:
     """A table entry: ``fold.state`` (its ``rows``, then optionally aggregated by ``by``), sorted,
     cut, rounded."""
-    state = fold.state(store, as_of=time_value(spec.get("as_of")), known_at=time_value(spec.get("known_at")))
+    known = spec.get("known_at")
+    state = fold.state(store, as_of=_local(time_value(spec.get("as_of")), tz),
+                       known_at=known if isinstance(known, int) else _local(time_value(known), tz))
     if rows is not None:
         state = rows(state)
     by = as_list(spec.get("by"))
@@ -553,6 +556,14 @@ def _read_frame(path: Path) -> pd.DataFrame:
 
 def _sortable(col: pd.Series) -> bool:
     return not (col.dtype == object and col.map(type).nunique() > 1)
+
+
+def _local(value: Any, tz: str) -> Any:
+    """A time without a zone read as the report's local time (as series read it), else as is."""
+    if value is None or tz == "UTC":
+        return value
+    t = pd.Timestamp(value)
+    return t.tz_localize(tz) if t.tzinfo is None else t
 
 
 def _day(value: Any, *, minutes: bool = False, tz: str = "UTC") -> str:

@@ -5,6 +5,7 @@ half-written report folder."""
 from __future__ import annotations
 
 import re
+import struct
 import textwrap
 from pathlib import Path
 
@@ -425,6 +426,10 @@ def test_scenario_tables_equal_a_computation_by_hand(bank, tmp_path):
     pd.testing.assert_series_equal(streams["balance_scenario"], scen.loc[streams.index, "balance"], check_names=False)
     html = (out / "index.html").read_text()
     assert '<img src="charts/no_fees.png"' in html and "What if: no_fees" in html
+    # The page reserves each chart's real shape (the overlay is taller: its difference panel).
+    for src, w, h in re.findall(r'<img src="([^"]+)" alt="[^"]*" width="(\d+)" height="(\d+)"', html):
+        head = (out / src).read_bytes()[16:24]
+        assert (int(w), int(h)) == struct.unpack(">II", head), src
 
 
 @pytest.mark.skipif(not HAS_WHATIF, reason="needs eventkit.whatif")
@@ -571,3 +576,14 @@ def test_a_report_says_what_its_data_leaves_out(tmp_path):
     html = (rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False).index).read_text()
     assert "What this data leaves out" in html and "Cash held at branches." in html
     assert "No fold covers stream type &#x27;loan&#x27; (1 streams)" in html
+
+
+def test_table_times_are_read_in_the_report_time_zone(bank, tmp_path):
+    # Midnight on 1 March in Auckland is 11:00 UTC on 28 February: the table is the state then.
+    text = ('tz = "Pacific/Auckland"\n' + CONFIG).format(folds=FOLDS).replace('path = "store"', f'path = "{bank / "store"}"')
+    text = text.replace('[tables.branches]\nfold = "account"', '[tables.branches]\nfold = "account"\nas_of = 2025-03-01')
+    (tmp_path / "r.toml").write_text(text)
+    out = rp.write_report(tmp_path / "r.toml", out=tmp_path / "out", progress=False).path
+    acc = accounts_by_hand(ek.open_store(bank / "store").read_all(), pd.Timestamp("2025-02-28T11:00", tz="UTC"))
+    branches = acc.groupby("branch").agg(accounts=("stream_id", "size"), balance=("balance", "sum")).reset_index()
+    same(read_csv(out / "tables" / "branches.csv"), branches)

@@ -50,11 +50,24 @@ title = "Balance by currency"
 kind = "event_rate"
 every = "1W"
 title = "Events per week"
+[scenarios.no_fees]
+fold = "account"
+every = "1W"
+by = "currency"
+drop = {{ event_types = ["FeeCharged"] }}
+[charts.no_fees]
+kind = "overlay"
+scenario = "no_fees"
+y = "balance"
+query = "currency == 'USD'"
+title = "US-dollar balance without fees (overlay with its difference panel)"
 [tables.top]
 fold = "account"
-sort = "balance"
+sort = ["currency", "balance"]
 descending = true
 limit = 5
+[units]
+balance = "currency"
 """
 
 
@@ -98,7 +111,7 @@ def image_check(chromium: str, page: Path, tmp: Path) -> dict[str, str]:
 
 def test_every_chart_image_loads_in_chromium(chromium, report, tmp_path):
     attrs = image_check(chromium, report / "index.html", tmp_path)
-    assert attrs["data-images-ok"] == "2/2", attrs
+    assert attrs["data-images-ok"] == "3/3", attrs
     assert attrs["data-broken"] == ""
 
 
@@ -107,7 +120,7 @@ def test_a_missing_chart_is_reported_broken(chromium, report, tmp_path):
     shutil.copytree(report, broken)
     (broken / "charts" / "activity.png").unlink()
     attrs = image_check(chromium, broken / "index.html", tmp_path)
-    assert attrs["data-images-ok"] == "1/2", attrs
+    assert attrs["data-images-ok"] == "2/3", attrs
     assert attrs["data-broken"] == "charts/activity.png"
 
 
