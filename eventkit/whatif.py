@@ -59,7 +59,7 @@ from ._envelope import (
     reconcile,
     to_micros,
 )
-from ._errors import InvalidInput, StoreError
+from ._errors import EventKitWarning, InvalidInput, StoreError
 from ._timeparse import parse_as_of, parse_known_at
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ _BASELINE = "baseline"
 _OUTPUT_COLUMNS = ("stream_id", "version", "position", "as_of", "complete")
 
 
-class NoMatch(UserWarning):
+class NoMatch(EventKitWarning):
     """A scenario's selector names a stream or event type that none of its events has."""
 
 

@@ -166,6 +166,7 @@ def _daily_points(df, as_of, known_at):
     return list(pd.date_range(first, last, freq="D"))
 
 
+@pytest.mark.filterwarnings("ignore::eventkit.EventKitWarning")  # stores with no 'account' stream
 @settings(max_examples=budget(60))
 @given(case=cases())
 def test_state_declarative_python_and_reference_agree(tmp_path_factory, case):

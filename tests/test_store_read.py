@@ -32,7 +32,8 @@ def test_read_stream_version_order_and_ranges(bank):
     assert bank.read_stream("a", from_version=2)["version"].tolist() == [2, 3]
     assert bank.read_stream("a", to_version=2)["version"].tolist() == [1, 2]
     assert bank.read_stream("a", backwards=True)["version"].tolist() == [3, 2, 1]
-    assert bank.read_stream("missing").empty
+    with pytest.warns(ek.EventKitWarning, match="no stream 'missing'"):
+        assert bank.read_stream("missing").empty
 
 
 def test_flat_payload_columns(bank):
