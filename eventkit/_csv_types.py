@@ -27,7 +27,7 @@ from ._errors import InvalidInput
 TEXT_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id", "metadata")
 REQUIRED = ("stream_id", "event_type")
 
-_INT = r"^[+-]?[0-9]{1,18}$"
+_INT = r"^[+-]?[0-9]{1,19}$"  # 19 digits may pass int64: see _in_int64
 _FLOAT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(inf|infinity)$"
 _BOOL = r"^(true|false)$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -55,8 +55,8 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
         return {"null": null, only: pc.is_valid(_parse_times(s)).to_numpy(zero_copy_only=False)}
     if only in ("BIGINT", "DOUBLE", "BOOLEAN"):
         pattern, case = {"BIGINT": (_INT, False), "DOUBLE": (_FLOAT, True), "BOOLEAN": (_BOOL, True)}[only]
-        m = pc.fill_null(pc.match_substring_regex(s, pattern, ignore_case=case), False)
-        return {"null": null, only: m.to_numpy(zero_copy_only=False)}
+        m = pc.fill_null(pc.match_substring_regex(s, pattern, ignore_case=case), False).to_numpy(zero_copy_only=False)
+        return {"null": null, only: _in_int64(s, m) if only == "BIGINT" else m}
 
     def match(pattern: str, ignore_case: bool = False) -> np.ndarray:
         m = pc.match_substring_regex(s, pattern, ignore_case=ignore_case)
@@ -67,12 +67,23 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
         time_ok[np.flatnonzero(time_ok)] = pc.is_valid(_parse_times(s.filter(pa.array(time_ok)))).to_numpy(zero_copy_only=False)
     return {
         "null": null,
-        "BIGINT": match(_INT),
+        "BIGINT": _in_int64(s, match(_INT)),
         "DOUBLE": match(_FLOAT, ignore_case=True),
         "BOOLEAN": match(_BOOL, ignore_case=True),
         "TIMESTAMPTZ": time_ok,
         "DATE": time_ok & match(_DATE),
     }
+
+
+def _in_int64(s: pa.Array, digits: np.ndarray) -> np.ndarray:
+    """``digits`` (cells of 1 to 19 digits) less those outside BIGINT's range (19 digits only)."""
+    long = np.flatnonzero(digits & (pc.fill_null(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False) >= 19))
+    if len(long):
+        out = digits.copy()
+        values = s.take(pa.array(long)).to_pylist()
+        out[long] = [-(2**63) <= int(v) < 2**63 for v in values]
+        return out
+    return digits
 
 
 def _trimmed(col: pa.Array) -> pa.Array:

@@ -334,8 +334,7 @@ def import_file(
                     keep = pa.array(~bad)
                     table, raw = table.filter(keep), raw.filter(keep)
             if fmt == "jsonl":  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
-                raw = raw.cast(pa.schema([pa.field(f.name, pa.float64()) if pa.types.is_integer(f.type) else f
-                                          for f in raw.schema]))
+                raw = _numbers_as_one_text(raw)
             if table.num_rows:
                 where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
                 _append(store, table, raw, ids, stream_type, result, where)
@@ -347,6 +346,22 @@ def import_file(
         if writer is not None:
             writer.close()
     return result
+
+
+def _numbers_as_one_text(raw: pa.Table) -> pa.Table:
+    """Numbers in one text form whatever type a batch gave them (10 and 10.0 both ``n:10``), exact
+    for every BIGINT (a cast to DOUBLE would fail or round past 2**53): what row ids are hashed from."""
+    cols = []
+    for f, col in zip(raw.schema, raw.columns):
+        if pa.types.is_integer(f.type):
+            col = pc.binary_join_element_wise("n:", pc.cast(col, pa.string()), "")
+        elif pa.types.is_floating(f.type):
+            whole = pc.fill_null(pc.and_(pc.equal(pc.floor(col), col), pc.less(pc.abs(col), 2.0**63)), False)
+            as_int = pc.cast(pc.if_else(whole, col, 0.0), pa.int64())
+            text = pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(col, pa.string()))
+            col = pc.binary_join_element_wise("n:", text, "")
+        cols.append(col)
+    return pa.table(cols, names=raw.column_names)
 
 
 def _append(store: Any, table: pa.Table, raw: pa.Table, ids: DerivedIds | None, stream_type: str | None,
