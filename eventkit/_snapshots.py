@@ -221,7 +221,7 @@ def finish_frame(frame: pd.DataFrame, grid: Grid, kind: str) -> pd.DataFrame:
     return frame
 
 
-def _dense_deprecated(dense: Any) -> None:
+def warn_dense_deprecated(dense: Any) -> None:
     import warnings
 
     if dense is not None:
@@ -237,7 +237,7 @@ def declarative_snapshots(fold: Fold, store: Any, *, every: Any, start: Any, end
     from eventkit._fold import open_source
 
     grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
-    with open_source(store, stream_type=fold.stream_type, as_of=_cut(as_of, grid), known_at=known_at,
+    with open_source(store, stream_type=fold.stream_type, as_of=cut_as_of(as_of, grid), known_at=known_at,
                      streams=streams) as src:
         fold.prepare(src)
         n, n_points, rows, last_k = size_of(src, grid)
@@ -253,14 +253,14 @@ def declarative_changes(fold: Fold, store: Any, *, every: Any, start: Any, end: 
     from eventkit._fold import open_source
 
     grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
-    with open_source(store, stream_type=fold.stream_type, as_of=_cut(as_of, grid), known_at=known_at,
+    with open_source(store, stream_type=fold.stream_type, as_of=cut_as_of(as_of, grid), known_at=known_at,
                      streams=streams) as src:
         fold.prepare(src)
         frame = to_frame(src.con.sql(changes_sql(fold, src, grid)))
     return finish_frame(frame, grid, "changes")
 
 
-def _cut(as_of: Any, grid: Grid) -> Any:
+def cut_as_of(as_of: Any, grid: Grid) -> Any:
     """``as_of`` for the store cut: a naive value means local time in the grid's zone."""
     if as_of is None or grid.tz == "UTC":
         return as_of

@@ -252,3 +252,12 @@ def test_no_warning_on_the_plain_calls(store):
         warnings.simplefilter("error")
         LEDGER_FOLD.snapshots(store, every="1D")
         LEDGER_FOLD.changes(store, every="1D")
+
+
+@pytest.mark.parametrize("every", ["1D", "1W", "1MS", "6h"])
+def test_python_fold_series_in_a_time_zone_equals_the_declarative_one(every):
+    store = store_of(LEDGER_DF, "frame", None, payload_types={"amount": "BIGINT"})
+    a = LEDGER_FOLD.snapshots(store, every=every, tz="Europe/Zurich")
+    b = LedgerPyFull().snapshots(store, every=every, tz="Europe/Zurich", workers=1)
+    assert str(a["as_of"].dt.tz) == "Europe/Zurich"
+    pd.testing.assert_frame_equal(a, b[list(a.columns)], check_dtype=False)
