@@ -144,10 +144,14 @@ def test_aggregate_per_point_and_its_errors(store):
         LEDGER_FOLD.aggregate(store, by="status")
 
 
-def test_one_aggregate_function():
+def test_one_aggregate_function(store):
     from eventkit import trends
+    from eventkit._report_config import AGG_FUNCTIONS
 
     assert ek.aggregate is trends.aggregate
+    s = LEDGER_FOLD.snapshots(store, every="1D")
+    for fn in AGG_FUNCTIONS:  # every function a report may name
+        assert len(ek.aggregate(s, values={"x": ("balance", fn)})) == s["as_of"].nunique()
 
 
 def test_too_large_a_series_is_refused_before_it_is_built(store):
