@@ -536,11 +536,11 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def report(m: dict, res: dict, p: dict, command: str) -> str:
+def report(m: dict, res: dict, p: dict, command: str, title: str = "Folds") -> str:
     build = res["make_store"]
     es = res.get("es_rebuild")
     lines = [
-        "## Folds",
+        f"## {title}",
         "",
         f"Measured {m['date']} with `{command}`: {m['nproc']} cores ({m['cpu']}), "
         f"{m['memory_gb']} GB RAM, Python {m['python']}, DuckDB {m['duckdb']}, pyarrow {m['pyarrow']}, "
@@ -630,8 +630,9 @@ def report(m: dict, res: dict, p: dict, command: str) -> str:
             if key in res:
                 r = res[key]["rate"] / es["rate"]
                 rows.append((name, f"{r:,.0f}x", f">= {TARGETS[target]:.0f}x", verdict(r >= TARGETS[target])))
+    # The series frames (changes, dense) and the hand SQL have their own rows above.
     peaks = [v["peak_mb"] for k, v in res.items() if k not in ("make_store", "make_es", "export_parquet")
-             and "peak_mb" in v and not k.startswith("snap_dense")]
+             and "peak_mb" in v and not k.startswith(("snap_", "series_"))]
     if peaks:
         rows.append(("peak memory (max of the targeted runs)", f"{max(peaks):.0f} MB", "< 2 GB",
                      verdict(max(peaks) < TARGETS["peak_mb"])))
@@ -647,10 +648,10 @@ def report(m: dict, res: dict, p: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the '## Folds' section of ``path`` (or append it), keeping every other section."""
+def write_section(path: Path, section: str, title: str = "Folds") -> None:
+    """Replace the '## <title>' section of ``path`` (or append it), keeping every other section."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Folds\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text, count=1)
     else:
@@ -662,6 +663,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     ap.add_argument("--write", metavar="FILE", help="rewrite the '## Folds' section of FILE")
+    ap.add_argument("--section", default="Folds",
+                    help="the section --write rewrites (e.g. 'Fold series' for --only series,snapshots,dense)")
     ap.add_argument("--only", help="comma-separated: state,es,pyfold,pyfold1,series,snapshots,dense,lookup")
     ap.add_argument("--task", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
@@ -713,12 +716,13 @@ def main() -> None:
         step("lookup", "lookup")
     m["load_end"] = os.getloadavg()[0]
     command = "python benchmarks/bench_folds.py" + (" --quick" if args.quick else "") + \
-              (f" --only {args.only}" if args.only else "") + (f" --write {args.write}" if args.write else "")
-    text = report(m, res, p, command)
+              (f" --only {args.only}" if args.only else "") + (f" --write {args.write}" if args.write else "") + \
+              (f" --section '{args.section}'" if args.section != "Folds" else "")
+    text = report(m, res, p, command, args.section)
     print()
     print(text)
     if args.write:
-        write_section(Path(args.write), text)
+        write_section(Path(args.write), text, args.section)
 
 
 if __name__ == "__main__":

@@ -352,9 +352,9 @@ class Fold:
             >>> daily = f.snapshots(store, every="1D", start="2024-01-01")      # doctest: +SKIP
             >>> daily.groupby("as_of")["balance"].sum()                          # doctest: +SKIP
         """
-        from eventkit._snapshots import _dense_deprecated, declarative_snapshots
+        from eventkit._snapshots import warn_dense_deprecated, declarative_snapshots
 
-        _dense_deprecated(dense)
+        warn_dense_deprecated(dense)
         if dense is False:
             return self.changes(store, every=every, start=start, end=end, streams=streams,
                                 as_of=as_of, known_at=known_at, tz=tz)

@@ -152,24 +152,24 @@ class PyFold:
                   max_rows: int | None = DEFAULT_MAX_ROWS, dense: bool | None = None,
                   workers: int | None = None) -> Any:
         """The dense series, like :meth:`eventkit.Fold.snapshots` (same grid, columns, budget)."""
-        from eventkit._snapshots import _cut, _dense_deprecated, make_grid
+        from eventkit._snapshots import cut_as_of, warn_dense_deprecated, make_grid
 
-        _dense_deprecated(dense)
+        warn_dense_deprecated(dense)
         if dense is False:
             return self.changes(store, every=every, start=start, end=end, streams=streams, as_of=as_of,
                                 known_at=known_at, tz=tz, workers=workers)
         grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
-        return run(self, store, grid=grid, as_of=_cut(as_of, grid), known_at=known_at, streams=streams,
+        return run(self, store, grid=grid, as_of=cut_as_of(as_of, grid), known_at=known_at, streams=streams,
                    workers=workers, dense=True, max_rows=max_rows, every=every)
 
     def changes(self, store: Any, *, every: Any = "1D", start: Any = None, end: Any = None,
                 streams: Any = None, as_of: Any = None, known_at: Any = None, tz: str = "UTC",
                 workers: int | None = None) -> Any:
         """The change log, like :meth:`eventkit.Fold.changes` (time column ``changed_at``)."""
-        from eventkit._snapshots import _cut, make_grid
+        from eventkit._snapshots import cut_as_of, make_grid
 
         grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
-        return run(self, store, grid=grid, as_of=_cut(as_of, grid), known_at=known_at, streams=streams,
+        return run(self, store, grid=grid, as_of=cut_as_of(as_of, grid), known_at=known_at, streams=streams,
                    workers=workers, dense=False)
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from eventkit._errors import InvalidFold
 from eventkit._grid import Grid, make_grid
 from eventkit._reducers import _INTEGER, BinOp, Const, FillNull, Leaf, Reducer, Schema, _is_numeric, _lit, _quote
-from eventkit._snapshots import _cut, bucket_sql, dense_sql, horizon, horizon_sql, k_where, size_of
+from eventkit._snapshots import cut_as_of, bucket_sql, dense_sql, horizon, horizon_sql, k_where, size_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -124,7 +124,7 @@ def fold_aggregate(fold: Fold, store: Any, *, every: Any, values: Any, by: Any, 
             raise InvalidFold(f"by={b!r} is not a field of the fold (fields: {list(fold.fields)})")
     triples = parse_values(fold.fields, values, by_cols)
     grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
-    with open_source(store, stream_type=fold.stream_type, as_of=_cut(as_of, grid), known_at=known_at,
+    with open_source(store, stream_type=fold.stream_type, as_of=cut_as_of(as_of, grid), known_at=known_at,
                      streams=streams) as src:
         fold.prepare(src)
         schema = src.schema

@@ -138,7 +138,7 @@ def in_zone(times: pd.Series, tz: str) -> pd.Series:
 
 _FUNCS = {"sum": "sum", "count": "count", "mean": "mean", "avg": "mean", "median": "median",
           "min": "min", "max": "max", "first": "first", "last": "last", "count_distinct": "nunique",
-          "nunique": "nunique", "std": "std"}
+          "nunique": "nunique", "std": "std", "any_value": "first"}
 _NOT_SUMMED = ("version", "position", "complete")
 
 
@@ -165,7 +165,7 @@ def aggregate(
         by: Category column(s) to keep apart (e.g. ``"status"``); ``None`` combines all rows.
         values: Output column -> (input column, function), or -> function for the column of
             that name: ``{"total": ("balance", "sum"), "deposits": "sum"}``. Functions: sum,
-            count, mean (avg), median, min, max, first, last, count_distinct, std.
+            count, mean (avg), median, min, max, first, last, any_value, count_distinct, std.
         fields: Without ``values``: the columns to combine with ``how`` (default: every
             numeric column but ``version``, ``position``).
         how: Without ``values``: one function, or several (columns named ``<field>_<how>``).

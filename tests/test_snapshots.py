@@ -144,10 +144,14 @@ def test_aggregate_per_point_and_its_errors(store):
         LEDGER_FOLD.aggregate(store, by="status")
 
 
-def test_one_aggregate_function():
+def test_one_aggregate_function(store):
     from eventkit import trends
+    from eventkit._report_config import AGG_FUNCTIONS
 
     assert ek.aggregate is trends.aggregate
+    s = LEDGER_FOLD.snapshots(store, every="1D")
+    for fn in AGG_FUNCTIONS:  # every function a report may name
+        assert len(ek.aggregate(s, values={"x": ("balance", fn)})) == s["as_of"].nunique()
 
 
 def test_too_large_a_series_is_refused_before_it_is_built(store):
@@ -252,3 +256,12 @@ def test_no_warning_on_the_plain_calls(store):
         warnings.simplefilter("error")
         LEDGER_FOLD.snapshots(store, every="1D")
         LEDGER_FOLD.changes(store, every="1D")
+
+
+@pytest.mark.parametrize("every", ["1D", "1W", "1MS", "6h"])
+def test_python_fold_series_in_a_time_zone_equals_the_declarative_one(every):
+    store = store_of(LEDGER_DF, "frame", None, payload_types={"amount": "BIGINT"})
+    a = LEDGER_FOLD.snapshots(store, every=every, tz="Europe/Zurich")
+    b = LedgerPyFull().snapshots(store, every=every, tz="Europe/Zurich", workers=1)
+    assert str(a["as_of"].dt.tz) == "Europe/Zurich"
+    pd.testing.assert_frame_equal(a, b[list(a.columns)], check_dtype=False)

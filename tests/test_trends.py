@@ -175,3 +175,40 @@ def test_missing_column_names_it_and_lists_the_available_ones(daily, call):
 def test_bad_options(daily, call, match):
     with pytest.raises(InvalidInput, match=match):
         call(daily)
+
+
+def test_weeks_are_iso_weeks_labelled_by_their_monday():
+    """Regression (issue 8): weeks were labelled by Sunday here and by Monday in snapshots."""
+    s = pd.DataFrame({"as_of": ts("2025-01-05 12:00", "2025-01-06 00:00", "2025-01-12 23:00"),
+                      "stream_id": "a", "v": [1.0, 2.0, 3.0]})
+    out = resample(s, "1W", how="sum", by=None)
+    assert out["as_of"].dt.strftime("%a %Y-%m-%d").tolist() == ["Mon 2024-12-30", "Mon 2025-01-06"]
+    assert out["v"].tolist() == [1.0, 5.0]
+
+
+def test_resample_in_a_time_zone_uses_local_days():
+    s = pd.DataFrame({"as_of": ts("2025-03-29 23:30", "2025-03-30 12:00"), "v": [1.0, 2.0]})
+    utc = resample(s, "1D", how="sum", by=None)
+    local = resample(s, "1D", how="sum", by=None, tz="Europe/Zurich")
+    assert utc["v"].tolist() == [1.0, 2.0] and local["v"].tolist() == [3.0]  # 00:30 local on the 30th
+    assert str(local["as_of"].dt.tz) == "Europe/Zurich"
+
+
+def test_a_change_log_is_refused_with_a_hint_and_can_be_made_dense():
+    from eventkit._fold import Fold
+    import eventkit._reducers as r
+    from _foldhelpers import FrameStore, make_events
+
+    store = FrameStore(make_events([
+        dict(stream_id="a", event_type="Deposited", occurred_at="2025-01-01 10:00", amount=1),
+        dict(stream_id="b", event_type="Deposited", occurred_at="2025-01-02 10:00", amount=2),
+        dict(stream_id="a", event_type="Deposited", occurred_at="2025-01-04 10:00", amount=4)]), {"amount": "BIGINT"})
+    fold = Fold("f", fields={"total": r.sum("amount")})
+    changes = fold.changes(store, every="1D")
+    for call in (lambda: aggregate(changes), lambda: change(changes), lambda: rolling(changes, 2)):
+        with pytest.raises(InvalidInput, match="change log"):
+            call()
+    dense = resample(changes, "1D", time="changed_at", fill=True, fields=["total"])
+    want = fold.snapshots(store, every="1D")[["as_of", "stream_id", "total"]]
+    pd.testing.assert_frame_equal(dense.sort_values(["as_of", "stream_id"]).reset_index(drop=True), want,
+                                  check_dtype=False)
