@@ -28,7 +28,7 @@ test-long: $(STAMP)
 
 # The oldest versions of the core libraries that pyproject.toml allows, in a second venv.
 OLDEST     := .venv-oldest
-OLDEST_PKG := "duckdb==1.5.0" "pandas==2.2.0" "pyarrow==16.0.0" "numpy==1.26.0" "matplotlib==3.8.0" \
+OLDEST_PKG := "duckdb==2.0.0" "pandas==2.2.0" "pyarrow==16.0.0" "numpy==1.26.0" "matplotlib==3.8.0" \
               "click==8.1.0" "tqdm==4.66.0"
 
 ## The suite (without notebooks and the browser check) on the oldest supported duckdb, pandas, pyarrow.
