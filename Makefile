@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lab browser clean-data
+.PHONY: demo test test-long test-oldest bench bench-quick lab browser clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,29 @@ demo: $(STAMP)
 ## Run the whole test suite (installs headless Chromium for the report check when missing).
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+## The property and model-based tests with 20x the CI example budget (HYPOTHESIS_PROFILE=long).
+test-long: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/test_store_model.py tests/test_fold_property.py
+
+# The oldest versions of the core libraries that pyproject.toml allows, in a second venv.
+OLDEST     := .venv-oldest
+OLDEST_PKG := "duckdb==2.0.0" "pandas==2.2.0" "pyarrow==16.0.0" "numpy==1.26.0" "matplotlib==3.8.0" \
+              "click==8.1.0" "tqdm==4.66.0"
+
+## The suite (without notebooks and the browser check) on the oldest supported duckdb, pandas, pyarrow.
+test-oldest:
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --disable-pip-version-check $(OLDEST_PKG) \
+		pytest hypothesis pytest-timeout
+	$(OLDEST)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(OLDEST)/bin/python -m pytest -p no:cacheprovider -m "not notebooks and not browser"
+
+## The benchmarks at smoke sizes (about a minute each; nothing is written).
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/bench_store.py --quick
+	$(BIN)/python benchmarks/bench_folds.py --quick
 
 ## Install headless Chromium from Debian's packages, for the HTML report check.
 browser:

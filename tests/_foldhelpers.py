@@ -57,7 +57,7 @@ class FrameStore:
         if isinstance(known_at, int):
             cut = f" WHERE position <= {known_at}"
         elif known_at is not None:
-            cut = f" WHERE recorded_at <= TIMESTAMPTZ '{known_at.isoformat()}'"
+            cut = f" WHERE recorded_at::TIMESTAMPTZ <= TIMESTAMPTZ '{known_at.isoformat()}'"
         con.execute(
             "CREATE TABLE events AS SELECT position::BIGINT AS position, stream_id::VARCHAR AS stream_id, "
             "stream_type::VARCHAR AS stream_type, version::BIGINT AS version, "

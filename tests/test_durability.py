@@ -9,6 +9,9 @@ eventkit syncs for a bulk append, a seal and a compaction.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -122,3 +125,23 @@ def test_normal_does_not_fsync_segment_files(tmp_path, synced):
         store.compact(target_events=1000)
         assert len(_segments(path)) == 1
     assert synced == []
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_full_syncs_every_commit_at_the_system_call_level(tmp_path):
+    """Under "full" SQLite itself syncs each of 50 appends (counted with strace); "normal" does not."""
+    counts = {}
+    for durability in ("normal", "full"):
+        out = tmp_path / f"strace-{durability}.txt"
+        code = (f"import eventkit as ek\ns = ek.open_store({str(tmp_path / durability)!r}, durability={durability!r})\n"
+                "for i in range(50):\n    s.append('a', [ek.Event('T', {'i': i})])\ns.close()\n")
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        proc = subprocess.run(["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", str(out),
+                               sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0 and "ptrace" in proc.stderr:
+            pytest.skip("strace cannot trace here: " + proc.stderr.strip()[:200])
+        assert proc.returncode == 0, proc.stderr
+        counts[durability] = sum(int(line.split()[3]) for line in out.read_text().splitlines()
+                                 if line.split() and line.split()[-1] in ("fsync", "fdatasync"))
+    assert counts["full"] >= 50, counts
+    assert counts["normal"] < 25, counts

@@ -33,3 +33,29 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make demo" in readme
     assert re.search(r"^make test$", ci, re.M)
+
+
+def _lower_bounds(requirements: list[str]) -> dict[str, str]:
+    out = {}
+    for r in requirements:
+        m = re.match(r"^([A-Za-z0-9_.\-]+)>=([0-9.]+)", r.strip().strip('"'))
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def test_make_test_oldest_runs_the_lower_bounds_of_pyproject_and_environment_yml():
+    """`make test-oldest` installs exactly the oldest versions the project claims to support."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    claimed = _lower_bounds(project["dependencies"])
+    make = (ROOT / "Makefile").read_text()
+    block = make.split("OLDEST_PKG :=", 1)[1].split("\n\n", 1)[0]
+    pinned = dict((n.lower(), v) for n, v in re.findall(r'"([A-Za-z0-9_.\-]+)==([0-9.]+)"', block))
+    assert pinned, "no OLDEST_PKG pins in the Makefile"
+    for name, version in pinned.items():
+        assert tuple(map(int, claimed[name].split("."))) == tuple(map(int, version.split(".")))[: len(claimed[name].split("."))], name
+    assert {"duckdb", "pandas", "pyarrow"} <= set(pinned)
+    env = _lower_bounds([line.strip()[2:] for line in (ROOT / "environment.yml").read_text().splitlines()
+                         if line.strip().startswith("- ")])
+    for name in ("duckdb", "pandas", "pyarrow", "numpy"):
+        assert env[name] == claimed[name], name

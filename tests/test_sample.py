@@ -28,7 +28,7 @@ def test_columns_and_types(frame):
     assert str(frame["occurred_at"].dtype) == "datetime64[us, UTC]"
     for col in ["stream_id", "stream_type", "event_type", "owner", "branch", "currency",
                 "channel", "reason"]:
-        assert pd.api.types.is_string_dtype(frame[col]), col
+        assert pd.api.types.infer_dtype(frame[col], skipna=True) == "string", col  # pandas 2 and 3
     assert frame["amount"].dtype == np.float64
     assert frame["overdraft_limit"].dtype == np.float64
     assert frame["_late"].dtype == bool

@@ -14,6 +14,7 @@ import pytest
 import eventkit as ek
 
 WRITER = str(Path(__file__).with_name("_writer.py"))
+READER = str(Path(__file__).with_name("_reader.py"))
 pytestmark = pytest.mark.slow
 
 
@@ -57,13 +58,25 @@ def check_store(path: Path, acks: dict[str, str]) -> int:
 
 
 def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
+    """Three writers race; two readers check every read while they write (tests/_reader.py)."""
     store = tmp_path / "store"
     ek.open_store(store).close()
+    stop = tmp_path / "stop"
+    readers = [subprocess.Popen([sys.executable, READER, str(store), str(stop)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
     logs = [tmp_path / f"ack-{i}.log" for i in range(3)]
     procs = [start_writer(store, log, seed, 700, shared=5) for seed, log in enumerate(logs)]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err.decode()[-2000:]
+    stop.touch()
+    for r in readers:
+        out, err = r.communicate(timeout=120)
+        assert r.returncode == 0, (out + err)[-2000:]
+        stats = dict(zip(out.split()[::2], map(int, out.split()[1::2])))
+        # The reader really read during the writes: it saw the store at many different sizes.
+        assert stats["reads"] >= 20 and stats["distinct_counts"] >= 10, out
+        assert stats["expired"] <= stats["reads"] // 10, out
     acks = acknowledged(*logs)
     n = check_store(store, acks)
     assert n == len(acks), "every event in the store was acknowledged to exactly one writer"
