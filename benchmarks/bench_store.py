@@ -336,7 +336,7 @@ def task_read_stream(p: dict) -> dict:
         assert df["version"].is_monotonic_increasing and df["version"].iloc[0] == 1
     first, rest = samples[0], sorted(samples[1:])
     # where the time goes, for one stream: snapshot (catalog) vs DuckDB connection vs query
-    from eventkit._snapshot import new_connection
+    from eventkit.store.read_snapshot import new_connection
 
     t = time.perf_counter()
     snap = store.snapshot(stream_id=ids[1])

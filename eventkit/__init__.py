@@ -6,8 +6,8 @@ and a fold library that turns events into state, snapshots, trends and what-if r
 
 from __future__ import annotations
 
-from ._envelope import ANY, NO_STREAM, STREAM_EXISTS, Event
-from ._errors import (
+from eventkit.store.envelope import ANY, NO_STREAM, STREAM_EXISTS, Event
+from eventkit.common.errors import (
     DuplicateEventId,
     EventKitError,
     EventKitWarning,
@@ -19,10 +19,10 @@ from ._errors import (
     StoreError,
     WrongExpectedVersion,
 )
-from ._fold import Fold
-from ._pyfold import PyFold, on
-from ._report_config import ReportConfigError
-from ._reducers import (
+from eventkit.fold.declarative import Fold
+from eventkit.fold.python_fold import PyFold, on
+from eventkit.report.config import ReportConfigError
+from eventkit.fold.reducers import (
     Reducer,
     count,
     first,
@@ -33,11 +33,11 @@ from ._reducers import (
     min,
     sum,
 )
-from ._store import AppendResult, Store, open_store
-from ._subscriptions import CheckpointConflict, Projection, Subscription
-from ._upcast import Upcaster
-from .trends import aggregate
-from .whatif import Scenario
+from eventkit.store.event_store import AppendResult, Store, open_store
+from eventkit.store.subscriptions import CheckpointConflict, Projection, Subscription
+from eventkit.store.upcasting import Upcaster
+from eventkit.analysis.trends import aggregate
+from eventkit.analysis.whatif import Scenario
 
 __version__ = "0.1.0"
 

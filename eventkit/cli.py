@@ -19,9 +19,9 @@ import pyarrow as pa
 
 import eventkit as ek
 
-from ._ingest import FORMATS, prepare_table, read_events, table_from_records
-from ._loading import load_fold
-from ._progress import progress_bar
+from eventkit.store.file_import import FORMATS, prepare_table, read_events, table_from_records
+from eventkit.fold.loading import load_fold
+from eventkit.common.progress import progress_bar
 
 _OUTPUT = click.Choice(["table", "csv", "json"])
 
@@ -212,7 +212,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
       eventkit import data/bank transactions.csv --rejects rejected.csv
       eventkit import data/bank events.parquet --batch-size 500000
     """
-    from ._ingest import import_file
+    from eventkit.store.file_import import import_file
 
     if fmt is None:
         suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
@@ -378,7 +378,7 @@ def report(config: str, out: str | None, no_progress: bool) -> None:
     Example:
       eventkit report examples/bank_report.toml --out reports/bank
     """
-    from .report import write_report
+    from eventkit.report.run import write_report
 
     with _user_errors():
         result = write_report(config, out=out, progress=not no_progress)
@@ -401,7 +401,7 @@ def demo(store: str, accounts: int, out: str, flights: bool, no_progress: bool) 
       eventkit demo
       eventkit demo --no-flights --out reports/bank
     """
-    from .demo import main as demo_main
+    from eventkit.samples.demo import main as demo_main
 
     args = ["--store", store, "--accounts", str(accounts), "--out", out]
     args += ["--no-flights"] * (not flights) + ["--no-progress"] * no_progress

@@ -25,8 +25,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-import eventkit._maintenance as _maintenance_mod
-import eventkit._store as _store_mod
+import eventkit.store.maintenance as _maintenance_mod
+import eventkit.store.event_store as _store_mod
 
 ENVELOPE = ["position", "stream_id", "stream_type", "version", "event_type", "event_id",
             "occurred_at", "recorded_at"]

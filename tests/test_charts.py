@@ -10,7 +10,7 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from eventkit._errors import InvalidInput
+from eventkit.common.errors import InvalidInput
 from eventkit.charts import event_counts, event_rate, overlay, save_figure, stacked_area, trend_lines
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

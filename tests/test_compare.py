@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eventkit._compare import state_diff
+from eventkit.analysis.compare import state_diff
 
 
 def test_only_differing_keys_with_diffs():

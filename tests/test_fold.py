@@ -13,10 +13,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-import eventkit._reducers as r
-from eventkit._errors import EventKitError, InvalidFold
-from eventkit._fold import Fold
-from eventkit._pyfold import PyFold, on
+import eventkit.fold.reducers as r
+from eventkit.common.errors import EventKitError, InvalidFold
+from eventkit.fold.declarative import Fold
+from eventkit.fold.python_fold import PyFold, on
 
 from _foldhelpers import frame_to_dict, make_events, real_store, ts
 

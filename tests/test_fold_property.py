@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import eventkit._reducers as r
-from eventkit._fold import Fold
+import eventkit.fold.reducers as r
+from eventkit.fold.declarative import Fold
 from eventkit.trends import aggregate
-from eventkit._pyfold import PyFold, on
+from eventkit.fold.python_fold import PyFold, on
 
 from _budget import budget
 from _foldhelpers import (assert_rows_equal, frame_to_dict, make_events, real_store,

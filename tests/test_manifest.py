@@ -74,7 +74,7 @@ def test_cleanup_never_removes_a_file_the_manifest_lists(tmp_path):
     (store.path / "segments" / "_live.json").write_text(stale)  # as if the rewrite had failed
     store.grace_seconds = 0
     with store._catalog.write() as conn:
-        from eventkit._segments import remove_orphans
+        from eventkit.store.segment_files import remove_orphans
 
         remove_orphans(conn, store.path, grace_seconds=0)
     for rel in json.loads(stale)["files"]:

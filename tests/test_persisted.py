@@ -49,7 +49,7 @@ def test_snapshot_is_actually_used(fresh_store, monkeypatch):
     ACCOUNT.save_snapshot(fresh_store)
     fresh_store.append_frame(history(2, 10, start="2025-06-01"), stream_type="account")
     used = []
-    import eventkit._persisted as persisted
+    import eventkit.fold.persisted as persisted
 
     real = persisted.state_from_saved
     monkeypatch.setattr(persisted, "state_from_saved", lambda *a, **k: used.append(a[2]) or real(*a, **k))
@@ -98,6 +98,6 @@ def test_snapshot_of_a_scenario_is_refused(fresh_store):
 
 
 def persisted_for(fold, store, **kw):
-    from eventkit._persisted import saved_state_for
+    from eventkit.fold.persisted import saved_state_for
 
     return saved_state_for(fold, store, as_of=kw.get("as_of"), known_at=kw.get("known_at"))

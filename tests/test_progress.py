@@ -7,7 +7,7 @@ import io
 import pytest
 
 from eventkit import _progress
-from eventkit._progress import progress_bar
+from eventkit.common.progress import progress_bar
 
 
 class _Tty(io.StringIO):

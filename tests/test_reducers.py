@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import eventkit._reducers as r
-from eventkit._errors import InvalidFold
-from eventkit._fold import Fold
-from eventkit._reducers import Schema
-from eventkit._timeparse import parse_as_of, parse_known_at, to_utc
+import eventkit.fold.reducers as r
+from eventkit.common.errors import InvalidFold
+from eventkit.fold.declarative import Fold
+from eventkit.fold.reducers import Schema
+from eventkit.common.timeparse import parse_as_of, parse_known_at, to_utc
 
 SCHEMA = Schema(payload={"amount": "BIGINT", "status": "VARCHAR", "rate": "DOUBLE", "version": "INTEGER"},
                 envelope={"version": "BIGINT", "occurred_at": "TIMESTAMP WITH TIME ZONE"})

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 import eventkit as ek
 from eventkit import report as rp
-from eventkit._report_config import _whatif, line_of
+from eventkit.report import run as report_run
+from eventkit.report.config import _whatif, line_of
 from eventkit.cli import cli
 from eventkit.demo import build_sample_store
 
@@ -322,16 +323,16 @@ def test_a_failure_half_way_leaves_no_folder_and_keeps_the_old_report(bank, tmp_
             raise ek.EventKitError("disk full (simulated)")
         return real_save(fig, path, **kw)
 
-    real_save = rp._charts.save_figure
-    monkeypatch.setattr(rp._charts, "save_figure", failing_save)
+    real_save = report_run._charts.save_figure
+    monkeypatch.setattr(report_run._charts, "save_figure", failing_save)
     with pytest.raises(ek.EventKitError, match="simulated"):
         rp.write_report(bank / "report.toml", out=out, progress=False)
     assert list(tmp_path.iterdir()) == []  # neither the report nor its working folder
-    monkeypatch.setattr(rp._charts, "save_figure", real_save)
+    monkeypatch.setattr(report_run._charts, "save_figure", real_save)
     rp.write_report(bank / "report.toml", out=out, progress=False)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     calls.clear()
-    monkeypatch.setattr(rp._charts, "save_figure", failing_save)
+    monkeypatch.setattr(report_run._charts, "save_figure", failing_save)
     with pytest.raises(ek.EventKitError):
         rp.write_report(bank / "report.toml", out=out, progress=False)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventkit._errors import EventKitError, InvalidInput
+from eventkit.common.errors import EventKitError, InvalidInput
 from eventkit.sample import BANK_EVENT_TYPES, bank_events, split_late
 
 ENVELOPE = ["stream_id", "stream_type", "event_type", "occurred_at"]

@@ -169,7 +169,7 @@ def test_a_state_not_reached_yet_next_to_a_similar_name_does_not_warn(fresh_stor
 
 
 def test_closest_names_a_misspelling_only():
-    from eventkit._selectors import closest
+    from eventkit.fold.selectors import closest
 
     names = {"MatchPlayed", "Fined", "Deposited", "Frozen"}
     assert closest("MatchPlyed", names) == "MatchPlayed"

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventkit as ek
-import eventkit._reducers as r
+import eventkit.fold.reducers as r
 
 from _foldhelpers import make_events
 from _series_stores import MODES, store_of

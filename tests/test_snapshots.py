@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 import eventkit as ek
-import eventkit._reducers as r
-from eventkit._errors import InvalidFold, InvalidInput, SeriesTooLarge
-from eventkit._fold import Fold
-from eventkit._grid import parse_every
+import eventkit.fold.reducers as r
+from eventkit.common.errors import InvalidFold, InvalidInput, SeriesTooLarge
+from eventkit.fold.declarative import Fold
+from eventkit.fold.grid import parse_every
 
 from _foldhelpers import frame_to_dict, make_events, ts
 from _series_stores import MODES, position_cut, store_of
@@ -146,7 +146,7 @@ def test_aggregate_per_point_and_its_errors(store):
 
 def test_one_aggregate_function(store):
     from eventkit import trends
-    from eventkit._report_config import AGG_FUNCTIONS
+    from eventkit.report.config import AGG_FUNCTIONS
 
     assert ek.aggregate is trends.aggregate
     s = LEDGER_FOLD.snapshots(store, every="1D")

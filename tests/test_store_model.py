@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import eventkit as ek
-import eventkit._maintenance as _maintenance_mod
-import eventkit._store as _store_mod
+import eventkit.store.maintenance as _maintenance_mod
+import eventkit.store.event_store as _store_mod
 
 from _budget import budget
 

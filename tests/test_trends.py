@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventkit._errors import EventKitError, InvalidInput
+from eventkit.common.errors import EventKitError, InvalidInput
 from eventkit.trends import aggregate, change, resample, rolling, top_movers
 
 
@@ -195,8 +195,8 @@ def test_resample_in_a_time_zone_uses_local_days():
 
 
 def test_a_change_log_is_refused_with_a_hint_and_can_be_made_dense():
-    from eventkit._fold import Fold
-    import eventkit._reducers as r
+    from eventkit.fold.declarative import Fold
+    import eventkit.fold.reducers as r
     from _foldhelpers import FrameStore, make_events
 
     store = FrameStore(make_events([

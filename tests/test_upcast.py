@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import eventkit as ek
-from eventkit._upcast import Upcaster
+from eventkit.store.upcasting import Upcaster
 
 
 def old_and_new(store: ek.Store) -> None:

@@ -1,0 +1,453 @@
+"""Reducers: the building blocks of a declarative fold.
+
+A reducer turns the events of one stream into one value: ``count``, ``sum``, ``min``, ``max``,
+``first``, ``last``, ``last_non_null`` and ``last_event_type`` (a mapped status). Each may be
+limited to some event types (``event_types=``) and to events whose payload matches a condition
+(``where=``, a DuckDB SQL boolean expression over payload and envelope fields). Reducers combine
+with ``+ - * /`` and with constants; ``fill_null`` gives a default.
+
+Every reducer is order-free in the SQL sense: ``first``/``last`` pick the event with the lowest
+or highest stream ``version`` among the matching ones, whatever the order rows arrive in. That is
+what lets a fold run as one hash aggregate over all streams, and lets snapshots combine partial
+results per time bucket.
+
+Semantics worth knowing:
+- ``count`` and ``sum`` of no matching events are 0; the others are NULL.
+- Arithmetic propagates NULL; division is true division and ``x / 0`` is NULL.
+- ``last`` is the field at the last matching event even when that value is NULL;
+  ``last_non_null`` skips events whose field is NULL.
+
+Example:
+    >>> import eventkit as ek
+    >>> balance = (ek.sum("amount", event_types=["Deposited"])
+    ...            - ek.sum("amount", event_types=["Withdrawn"]))
+    >>> big = ek.count(event_types="Deposited", where="amount >= 1000")
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence, Union
+
+from eventkit.common.errors import InvalidFold
+from eventkit.common.sql import double_literal, quote_ident, quote_literal
+
+#: Envelope columns a reducer may name directly (they win over a payload field of the same
+#: name; reach such a payload field as ``"data.<name>"``).
+ENVELOPE_FIELDS = (
+    "position", "stream_id", "stream_type", "version", "event_type", "event_id",
+    "occurred_at", "recorded_at",
+)
+
+_NUMERIC = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+    "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL",
+)
+_INTEGER = _NUMERIC[:10]
+
+
+def _is_numeric(sql_type: str) -> bool:
+    return sql_type in _NUMERIC or sql_type.startswith("DECIMAL")
+
+
+_quote = quote_ident
+
+
+def _lit(value: Any) -> str:
+    """A SQL literal for a constant (numbers, strings, booleans, None)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return f"{value}::BIGINT" if -(2**63) <= value < 2**63 else f"{value}::HUGEINT"
+    if isinstance(value, float):
+        return double_literal(value)
+    if isinstance(value, str):
+        return quote_literal(value)
+    raise InvalidFold(f"constant {value!r} of type {type(value).__name__} is not supported in a fold")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a fold compiles against: the SQL type of every envelope and payload field."""
+
+    payload: Mapping[str, str]
+    envelope: Mapping[str, str]
+
+    def resolve(self, field: str) -> tuple[str, str]:
+        """Return ``(sql_expression, sql_type)`` for a field name, or raise InvalidFold."""
+        if field in self.envelope:
+            return _quote(field), self.envelope[field]
+        name = field[5:] if field.startswith("data.") else field
+        if name in self.payload:
+            return f"data.{_quote(name)}", self.payload[name]
+        known = sorted(self.payload)
+        raise InvalidFold(
+            f"field {field!r} is not in the store: payload fields are {known}; envelope fields "
+            f"are {list(ENVELOPE_FIELDS)}"
+        )
+
+
+class Reducer:
+    """Base of every reducer; supports ``+ - * /``, unary ``-`` and ``fill_null``."""
+
+    # -- algebra ---------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Reducer:
+        return BinOp("+", self, _wrap(other))
+
+    def __radd__(self, other: Any) -> Reducer:
+        return BinOp("+", _wrap(other), self)
+
+    def __sub__(self, other: Any) -> Reducer:
+        return BinOp("-", self, _wrap(other))
+
+    def __rsub__(self, other: Any) -> Reducer:
+        return BinOp("-", _wrap(other), self)
+
+    def __mul__(self, other: Any) -> Reducer:
+        return BinOp("*", self, _wrap(other))
+
+    def __rmul__(self, other: Any) -> Reducer:
+        return BinOp("*", _wrap(other), self)
+
+    def __truediv__(self, other: Any) -> Reducer:
+        return BinOp("/", self, _wrap(other))
+
+    def __rtruediv__(self, other: Any) -> Reducer:
+        return BinOp("/", _wrap(other), self)
+
+    def __neg__(self) -> Reducer:
+        return BinOp("-", Const(0), self)
+
+    def fill_null(self, value: Any) -> Reducer:
+        """Use ``value`` where this reducer is NULL (e.g. ``ek.last("status").fill_null("new")``)."""
+        return FillNull(self, _wrap(value))
+
+    # -- compilation (overridden) -----------------------------------------------------------
+    def leaves(self) -> list[Leaf]:
+        raise NotImplementedError
+
+    def final_sql(self, names: Mapping[Leaf, str]) -> str:
+        """SQL for this reducer's value, given the column names holding each leaf's value."""
+        raise NotImplementedError
+
+    def sql_type(self, schema: Schema) -> str:
+        raise NotImplementedError
+
+    def __bool__(self) -> bool:
+        # ``reducer == other`` builds no expression; refuse truthiness to catch `and`/`or` misuse.
+        raise TypeError("a reducer has no truth value; combine reducers with + - * /")
+
+
+def _wrap(value: Any) -> Reducer:
+    if isinstance(value, Reducer):
+        return value
+    _lit(value)  # validates the constant's type early
+    return Const(value)
+
+
+@dataclass(frozen=True, eq=True)
+class Const(Reducer):
+    """A constant inside reducer arithmetic."""
+
+    value: Any
+
+    def leaves(self) -> list[Leaf]:
+        return []
+
+    def final_sql(self, names: Mapping[Leaf, str]) -> str:
+        return _lit(self.value)
+
+    def sql_type(self, schema: Schema) -> str:
+        v = self.value
+        return {bool: "BOOLEAN", int: "BIGINT", float: "DOUBLE", str: "VARCHAR"}.get(type(v), "NULL")
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+    __bool__ = Reducer.__bool__
+
+
+@dataclass(frozen=True, eq=True)
+class BinOp(Reducer):
+    """Arithmetic between two reducers (or a reducer and a constant)."""
+
+    op: str
+    left: Reducer
+    right: Reducer
+
+    def leaves(self) -> list[Leaf]:
+        return self.left.leaves() + self.right.leaves()
+
+    def final_sql(self, names: Mapping[Leaf, str]) -> str:
+        a, b = self.left.final_sql(names), self.right.final_sql(names)
+        if self.op == "/":
+            # DuckDB 2 raises on division by zero; a fold answers NULL instead, like SQL's NULLIF.
+            return f"(({a})::DOUBLE / NULLIF(({b})::DOUBLE, 0))"
+        return f"(({a}) {self.op} ({b}))"
+
+    def sql_type(self, schema: Schema) -> str:
+        lt, rt = self.left.sql_type(schema), self.right.sql_type(schema)
+        for side, t in (("left", lt), ("right", rt)):
+            if not (_is_numeric(t) or t == "NULL" or t.startswith(("TIMESTAMP", "DATE", "INTERVAL"))):
+                raise InvalidFold(
+                    f"cannot compute {self!r}: its {side} side {getattr(self, side)!r} is {t}, "
+                    "arithmetic needs numbers (or times)"
+                )
+        if self.op == "/" or "DOUBLE" in (lt, rt) or "FLOAT" in (lt, rt):
+            return "DOUBLE"
+        return lt if lt != "NULL" else rt
+
+    def __repr__(self) -> str:
+        return f"({self.left!r} {self.op} {self.right!r})"
+
+    __bool__ = Reducer.__bool__
+
+
+@dataclass(frozen=True, eq=True)
+class FillNull(Reducer):
+    """``coalesce(inner, default)``."""
+
+    inner: Reducer
+    default: Reducer
+
+    def leaves(self) -> list[Leaf]:
+        return self.inner.leaves() + self.default.leaves()
+
+    def final_sql(self, names: Mapping[Leaf, str]) -> str:
+        return f"coalesce({self.inner.final_sql(names)}, {self.default.final_sql(names)})"
+
+    def sql_type(self, schema: Schema) -> str:
+        return self.inner.sql_type(schema)
+
+    def __repr__(self) -> str:
+        return f"{self.inner!r}.fill_null({self.default!r})"
+
+    __bool__ = Reducer.__bool__
+
+
+@dataclass(frozen=True, eq=True)
+class Leaf(Reducer):
+    """One aggregate over the matching events of a stream.
+
+    ``kind`` is one of count, sum, min, max, first, last, last_non_null, last_event_type.
+    ``mapping`` (last_event_type only) is a tuple of (event_type, label) pairs.
+    """
+
+    kind: str
+    field: str | None = None
+    event_types: tuple[str, ...] | None = None
+    where: str | None = None
+    mapping: tuple[tuple[str, Any], ...] | None = None
+
+    def leaves(self) -> list[Leaf]:
+        return [self]
+
+    def final_sql(self, names: Mapping[Leaf, str]) -> str:
+        col = names[self]
+        if self.kind == "last_event_type" and self.mapping is not None:
+            whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in self.mapping)
+            return f"(CASE {col} {whens} END)"
+        return col
+
+    def named_event_types(self) -> tuple[str, ...]:
+        """The event types this leaf selects by name (none: it looks at every event)."""
+        if self.kind == "last_event_type" and self.mapping is not None:
+            return tuple(k for k, _ in self.mapping)
+        return self.event_types or ()
+
+    def condition(self, schema: Schema) -> str | None:
+        """The FILTER condition (event types, ``where``, non-null field) or None for all events."""
+        parts = []
+        types = self.event_types
+        if self.kind == "last_event_type" and self.mapping is not None:
+            types = tuple(k for k, _ in self.mapping)
+        if types is not None:
+            parts.append("event_type IN (" + ", ".join(_lit(t) for t in types) + ")")
+        if self.where is not None:
+            parts.append(f"({self.where})")
+        if self.kind == "last_non_null":
+            parts.append(f"{schema.resolve(self.field)[0]} IS NOT NULL")  # type: ignore[arg-type]
+        return " AND ".join(parts) if parts else None
+
+    def partials(self, schema: Schema, cond: str | None) -> list[str]:
+        """Aggregate SQL whose results combine across time buckets (see ``combiners``)."""
+        flt = f" FILTER (WHERE {cond})" if cond else ""
+        if self.kind == "count":
+            return [f"count(*){flt}"]
+        x = "event_type" if self.kind == "last_event_type" else schema.resolve(self.field)[0]  # type: ignore[arg-type]
+        if self.kind in ("sum", "min", "max"):
+            return [f"{self.kind}({x}){flt}"]
+        # first/last: the value at the lowest/highest version, plus that version so that
+        # partial results from several buckets can be combined by version.
+        if self.kind == "first":
+            return [f"arg_min_null({x}, version){flt}", f"min(version){flt}"]
+        return [f"arg_max_null({x}, version){flt}", f"max(version){flt}"]
+
+    def combiners(self) -> list[str]:
+        """Window aggregates that combine partials (``{0}``, ``{1}``: partial column names)."""
+        if self.kind in ("count", "sum"):
+            return ["sum({0})"]
+        if self.kind in ("min", "max"):
+            return [f"{self.kind}({{0}})"]
+        if self.kind == "first":
+            return ["arg_min_null({0}, {1})", "min({1})"]
+        return ["arg_max_null({0}, {1})", "max({1})"]
+
+    def finish(self, col: str, schema: Schema) -> str:
+        """SQL turning the (combined) first partial into this leaf's value."""
+        if self.kind == "count":
+            return f"coalesce({col}, 0)::BIGINT"
+        if self.kind == "sum":
+            t = schema.resolve(self.field)[1]  # type: ignore[arg-type]
+            cast = "BIGINT" if t in _INTEGER else ("DOUBLE" if t in ("FLOAT", "REAL", "DOUBLE") else None)
+            return f"coalesce({col}, 0)::{cast}" if cast else f"coalesce({col}, 0)"
+        return col
+
+    def sql_type(self, schema: Schema) -> str:
+        if self.kind == "count":
+            return "BIGINT"
+        if self.kind == "last_event_type":
+            return "VARCHAR"
+        t = schema.resolve(self.field)[1]  # type: ignore[arg-type]
+        if self.kind == "sum":
+            if not _is_numeric(t):
+                raise InvalidFold(f"{self!r}: sum needs a numeric field; {self.field!r} is {t}")
+            return "BIGINT" if t in _INTEGER else ("DOUBLE" if t in ("FLOAT", "REAL") else t)
+        if self.kind in ("min", "max") and (t.startswith(("STRUCT", "MAP")) or t.endswith("]")):
+            raise InvalidFold(f"{self!r}: {self.kind} needs an orderable field; {self.field!r} is {t}")
+        return t
+
+    def __repr__(self) -> str:
+        args = [repr(self.field)] if self.field is not None else []
+        if self.mapping is not None:
+            args = [repr(dict(self.mapping))]
+        if self.event_types is not None:
+            args.append(f"event_types={list(self.event_types)!r}")
+        if self.where is not None:
+            args.append(f"where={self.where!r}")
+        return f"ek.{self.kind}({', '.join(args)})"
+
+    __bool__ = Reducer.__bool__
+
+
+EventTypes = Union[str, Iterable[str], None]
+
+
+def _types(event_types: EventTypes) -> tuple[str, ...] | None:
+    if event_types is None:
+        return None
+    if isinstance(event_types, str):
+        return (event_types,)
+    types = tuple(event_types)
+    bad = [t for t in types if not isinstance(t, str)]
+    if bad or not types:
+        raise InvalidFold(f"event_types must be a non-empty list of strings, got {list(types)!r}")
+    return types
+
+
+def _field(field: Any, kind: str) -> str:
+    if not isinstance(field, str) or not field:
+        raise InvalidFold(f"ek.{kind}() needs a field name (a string), got {field!r}")
+    return field
+
+
+def _where(where: str | None) -> str | None:
+    if where is not None and (not isinstance(where, str) or ";" in where):
+        raise InvalidFold(f"where= must be one SQL boolean expression, got {where!r}")
+    return where
+
+
+def count(*, event_types: EventTypes = None, where: str | None = None) -> Leaf:
+    """Number of matching events (0 when none).
+
+    Example:
+        >>> deposits = count(event_types=["Deposited"])
+    """
+    return Leaf("count", None, _types(event_types), _where(where))
+
+
+def sum(field: str, *, event_types: EventTypes = None, where: str | None = None) -> Leaf:  # noqa: A001
+    """Sum of a numeric field over matching events (0 when none).
+
+    Example:
+        >>> deposited = sum("amount", event_types="Deposited")
+    """
+    return Leaf("sum", _field(field, "sum"), _types(event_types), _where(where))
+
+
+def min(field: str, *, event_types: EventTypes = None, where: str | None = None) -> Leaf:  # noqa: A001
+    """Smallest value of a field over matching events (NULLs ignored)."""
+    return Leaf("min", _field(field, "min"), _types(event_types), _where(where))
+
+
+def max(field: str, *, event_types: EventTypes = None, where: str | None = None) -> Leaf:  # noqa: A001
+    """Largest value of a field over matching events (NULLs ignored)."""
+    return Leaf("max", _field(field, "max"), _types(event_types), _where(where))
+
+
+def first(field: str, *, event_types: EventTypes = None, where: str | None = None) -> Leaf:
+    """The field at the first matching event (lowest version), even if NULL.
+
+    Example:
+        >>> opened = first("occurred_at", event_types=["Opened"])
+    """
+    return Leaf("first", _field(field, "first"), _types(event_types), _where(where))
+
+
+def last(field: str, *, event_types: EventTypes = None, where: str | None = None) -> Leaf:
+    """The field at the last matching event (highest version), even if NULL."""
+    return Leaf("last", _field(field, "last"), _types(event_types), _where(where))
+
+
+def last_non_null(field: str, *, event_types: EventTypes = None, where: str | None = None) -> Leaf:
+    """The field at the last matching event whose value is not NULL.
+
+    Example:
+        >>> email = last_non_null("email")
+    """
+    return Leaf("last_non_null", _field(field, "last_non_null"), _types(event_types), _where(where))
+
+
+def last_event_type(
+    among: Mapping[str, Any] | Sequence[str], *, where: str | None = None
+) -> Leaf:
+    """A status: the last event type among ``among``, optionally mapped to a label.
+
+    Args:
+        among: Event types to look at, or a mapping event type -> label.
+        where: Optional SQL condition on the events considered.
+
+    Example:
+        >>> status = last_event_type({"Opened": "open", "Frozen": "frozen",
+        ...                           "Unfrozen": "open", "Closed": "closed"})
+    """
+    if isinstance(among, str):
+        among = [among]
+    pairs = tuple(among.items()) if isinstance(among, Mapping) else tuple((t, t) for t in among)
+    if not pairs or any(not isinstance(k, str) for k, _ in pairs):
+        raise InvalidFold(f"last_event_type needs event type names, got {among!r}")
+    for _, label in pairs:
+        _lit(label)
+    return Leaf("last_event_type", None, None, _where(where), pairs)
+
+
+def unique_leaves(reducers: Iterable[Reducer]) -> list[Leaf]:
+    """Leaves of several reducers, each once, in first-seen order (shared leaves compute once)."""
+    seen: dict[Leaf, None] = {}
+    for r in reducers:
+        for leaf in r.leaves():
+            seen.setdefault(leaf, None)
+    return list(seen)
+
+
+__all__ = [
+    "Reducer", "Leaf", "BinOp", "Const", "FillNull", "Schema", "ENVELOPE_FIELDS",
+    "count", "sum", "min", "max", "first", "last", "last_non_null", "last_event_type",
+    "unique_leaves",
+]
+
+# Keep the builtins reachable inside this module despite the shadowing names above.
+_builtin_sum, _builtin_min, _builtin_max = builtins.sum, builtins.min, builtins.max

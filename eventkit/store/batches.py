@@ -1,0 +1,441 @@
+"""Turning what a user appends (Event objects, DataFrames, Arrow tables) into a validated batch.
+
+Two shapes, one meaning: a :class:`HotBatch` holds Python rows with JSON payloads, cheap for the
+small appends that go to the catalog's hot log; an :class:`ArrowBatch` holds typed Arrow columns
+for bulk appends that become a Parquet segment directly. Validation happens here, before the
+store takes any lock, so bad input never touches the store.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from eventkit.store.envelope import (
+    NULL_TYPE,
+    Event,
+    check_field_name,
+    check_name,
+    check_text,
+    event_micros,
+    python_value,
+    reconcile,
+    to_micros,
+    arrow_kind,
+    arrow_type_for,
+)
+from eventkit.common.errors import DuplicateEventId, InvalidInput
+
+_FRAME_ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
+_COMPUTED = ("position", "recorded_at")
+
+
+@dataclass
+class HotBatch:
+    """Rows for the hot log. ``occurred`` is None where the event happened "now"."""
+
+    stream_ids: list[str]
+    stream_types: list[str | None]
+    event_types: list[str]
+    event_ids: list[str | None]  # None: the store generates one at commit
+    ids_supplied: bool
+    occurred: list[int | None]
+    versions: list[int] | None
+    data_json: list[str | None]
+    meta_json: list[str | None]
+    field_types: dict[str, tuple[str, list]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.stream_ids)
+
+
+@dataclass
+class ArrowBatch:
+    """A bulk append as one Arrow table: envelope columns plus one column per payload field."""
+
+    table: pa.Table
+    payload: list[str]
+    ids_supplied: bool
+    has_versions: bool
+    field_types: dict[str, tuple[str, list]]
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+
+def meta_json(meta: Any, where: str) -> str | None:
+    if meta is None:
+        return None
+    if not isinstance(meta, Mapping):
+        raise InvalidInput(f"metadata must be a mapping of names to values ({where})", column="metadata", values=[meta])
+    out = {}
+    for k, v in meta.items():
+        key = check_text(str(k), "metadata key", where, envelope=False)
+        out[key] = None if v is None else check_text(str(v), f"metadata value of {key!r}", where, envelope=False)
+    return json.dumps(out, sort_keys=True)
+
+
+def _meta_from_text(text: str | None) -> str | None:
+    """Metadata given as JSON text (an Arrow string column): must be a JSON object."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidInput("metadata text must be a JSON object of names to values", column="metadata", values=[text])
+    return meta_json(value, "metadata column")
+
+
+def _payload_json(data: Mapping[str, Any], types: dict[str, tuple[str, list]], where: str) -> str | None:
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"event data must be a mapping of field names to values ({where})", column="data", values=[data])
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        check_field_name(name)
+        kind, jv = python_value(name, value)
+        if jv is None:
+            continue
+        prior = types.get(name)
+        merged = reconcile(name, prior[0] if prior else None, kind, values=[value])
+        if prior is None:
+            types[name] = (merged, [value])
+        else:
+            prior[1].append(value) if len(prior[1]) < 5 else None
+            types[name] = (merged, prior[1])
+        out[name] = jv
+    # +-inf is a number (DuckDB reads JSON's Infinity); NaN never gets here (it means missing).
+    return json.dumps(out, sort_keys=True) if out else None
+
+
+def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | None) -> HotBatch:
+    """Validate ``store.append(stream_id, events)`` input into a :class:`HotBatch`."""
+    check_text(stream_id, "stream_id", "append")
+    if stream_type is not None:
+        check_name(stream_type, "stream_type")
+    if isinstance(events, Event):
+        events = [events]
+    events = list(events)
+    types: dict[str, tuple[str, list]] = {}
+    ids, occurred, data, meta, etypes = [], [], [], [], []
+    supplied = False
+    for i, ev in enumerate(events):
+        where = f"event {i} of stream {stream_id!r}"
+        if not isinstance(ev, Event):
+            raise InvalidInput(f"append takes ek.Event objects; got a {type(ev).__name__} ({where})", values=[ev])
+        etypes.append(check_text(ev.event_type, "event_type", where))
+        if ev.event_id is None:
+            ids.append(None)
+        else:
+            supplied = True
+            ids.append(check_text(ev.event_id, "event_id", where))
+        # NaT is pandas' null for times: "when recorded", as a null in a frame's occurred_at column.
+        missing = ev.occurred_at is None or (isinstance(ev.occurred_at, (datetime.datetime, np.datetime64))
+                                             and pd.isna(ev.occurred_at))
+        occurred.append(None if missing else event_micros(ev.occurred_at, what="occurred_at"))
+        data.append(_payload_json(ev.data, types, where))
+        meta.append(meta_json(ev.metadata, where))
+    batch = HotBatch(
+        stream_ids=[stream_id] * len(events),
+        stream_types=[stream_type] * len(events),
+        event_types=etypes,
+        event_ids=ids,
+        ids_supplied=supplied,
+        occurred=occurred,
+        versions=None,
+        data_json=data,
+        meta_json=meta,
+        field_types=types,
+    )
+    check_unique_ids([i for i in batch.event_ids if i is not None])
+    return batch
+
+
+def check_unique_ids(ids: list[str] | pa.Array) -> None:
+    if len(ids) < 2:
+        return
+    arr = pa.array(ids, pa.string()) if not isinstance(ids, (pa.Array, pa.ChunkedArray)) else ids
+    counts = pc.value_counts(arr)
+    dup = counts.filter(pc.greater(counts.field("counts"), 1))
+    if len(dup):
+        raise DuplicateEventId(
+            f"{len(dup)} event id(s) appear more than once in this append, e.g. "
+            + ", ".join(repr(v) for v in dup.field("values").to_pylist()[:5])
+            + "; every event needs its own id"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Frames
+
+
+def _frame_to_arrow(frame: Any) -> pa.Table:
+    """A DataFrame or Arrow table as an Arrow table, naming the column that cannot convert."""
+    if isinstance(frame, pa.RecordBatch):
+        return pa.Table.from_batches([frame])
+    if isinstance(frame, pa.Table):
+        return frame
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is None or not isinstance(frame, pd.DataFrame):
+        raise InvalidInput(f"append_frame takes a pandas DataFrame or a pyarrow Table, not a {type(frame).__name__}")
+    if len(set(map(str, frame.columns))) != len(frame.columns):
+        raise InvalidInput("the frame has duplicate column names", values=list(frame.columns))
+    for col in frame.columns:
+        check_text(str(col), "column name", envelope=False)
+    arrays, names = [], []
+    for col in frame.columns:
+        series = frame[col]
+        try:
+            if col == "metadata":
+                arrays.append(pa.array([meta_json(v, "metadata column") if v is not None and v == v else None for v in series], pa.string()))
+            else:
+                arrays.append(pa.array(series, from_pandas=True))
+        except UnicodeEncodeError:
+            bad = [v for v in series if isinstance(v, str) and not _encodable(v)]
+            raise InvalidInput(
+                f"column {col!r} holds text with a lone surrogate (half of a UTF-16 pair), which no UTF-8 "
+                "store can hold; decode the source text properly (or replace it) first",
+                column=str(col), values=bad,
+            ) from None
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as e:
+            bad = [v for v in series.head(1000) if v is not None and not isinstance(v, (str, int, float, bool))]
+            raise InvalidInput(
+                f"column {col!r} cannot be stored: {e}; payload values are flat scalars "
+                "(bool, int, float, str, date, datetime) of one kind per column",
+                column=str(col),
+                values=bad or list(series.head(3)),
+            ) from None
+        names.append(str(col))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _string_column(table: pa.Table, name: str, *, required: bool) -> pa.Array | None:
+    if name not in table.column_names:
+        if required:
+            raise InvalidInput(f"the frame has no {name!r} column; it is required", column=name, values=[])
+        return None
+    col = table.column(name).combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type)):
+        if pa.types.is_null(col.type) and len(col) and required:
+            raise InvalidInput(f"column {name!r} is all null; every event needs one", column=name)
+        if pa.types.is_null(col.type):
+            return None
+        raise InvalidInput(f"column {name!r} must hold strings, not {col.type}", column=name, values=col.slice(0, 3).to_pylist())
+    col = col.cast(pa.string())
+    if required:
+        bad = pc.or_kleene(pc.is_null(col), pc.equal(col, ""))
+        if pc.any(bad).as_py():
+            rows = pc.indices_nonzero(pc.fill_null(bad, True)).to_pylist()[:5]
+            raise InvalidInput(f"column {name!r} has null or empty values at rows {rows}; every event needs one", column=name)
+    if name != "stream_type":  # stream types are names, checked as such
+        nul = pc.match_substring(col, "\x00")
+        if pc.any(nul).as_py():
+            raise InvalidInput(
+                f"column {name!r} holds NUL characters (\\x00); remove them", column=name,
+                values=col.filter(pc.fill_null(nul, False)).slice(0, 5).to_pylist(),
+            )
+    return col
+
+
+def _time_column(table: pa.Table, name: str) -> pa.Array | None:
+    if name not in table.column_names:
+        return None
+    col = table.column(name).combine_chunks()
+    t = col.type
+    if pa.types.is_null(t):
+        return None
+    if pa.types.is_timestamp(t):
+        return utc_micros(col, name)
+    if pa.types.is_date(t):
+        return utc_micros(col.cast(pa.timestamp("us")), name)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+        if pc.any(blank).as_py():
+            # Null means "when it is recorded"; empty text is more likely a lost value.
+            rows = pc.indices_nonzero(pc.fill_null(blank, False)).to_pylist()[:5]
+            raise InvalidInput(
+                f"column {name!r} holds empty text at rows {rows}; give a time, or null for 'when recorded'",
+                column=name,
+            )
+        values = col.to_pandas()
+        try:
+            parsed = pd.to_datetime(values, utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            bad = [v for v in values if v is not None and pd.isna(pd.to_datetime(v, errors="coerce", utc=True))]
+            raise InvalidInput(f"column {name!r} holds text that is not an ISO 8601 time", column=name, values=bad) from None
+        return utc_micros(pa.array(parsed), name)
+    raise InvalidInput(
+        f"column {name!r} must hold timestamps or ISO 8601 strings, not {t}", column=name, values=col.slice(0, 3).to_pylist()
+    )
+
+
+def utc_micros(col: pa.Array, name: str) -> pa.Array:
+    """A timestamp column as UTC microseconds, refusing values with nanoseconds (not kept exactly).
+
+    A naive timestamp means UTC (documented): the cast keeps its wall-clock value as UTC.
+    """
+    t = col.type
+    try:
+        out = col.cast(pa.timestamp("us", tz=t.tz or "UTC")).cast(pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:
+        if t.unit != "ns":  # seconds or milliseconds beyond what microseconds can count
+            raise InvalidInput(f"column {name!r} holds times outside years 1-9999", column=name) from None
+        ticks = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        bad = col.filter(pa.array(ticks % 1000 != 0)).slice(0, 5).to_pylist()
+        raise InvalidInput(
+            f"column {name!r} holds times with nanoseconds, but eventkit keeps times to the microsecond; "
+            "round them first (e.g. series.dt.floor('us'))",
+            column=name, values=bad,
+        ) from None
+    ticks = out.cast(pa.int64())
+    outside = pc.or_(pc.less(ticks, _MIN_MICROS), pc.greater(ticks, _MAX_MICROS))
+    if pc.any(outside).as_py():
+        # pandas and Arrow hold times Python cannot (year 0, year 10000): refuse them as the
+        # Event path does, so every path keeps the same range.
+        rows = pc.indices_nonzero(pc.fill_null(outside, False)).to_pylist()[:5]
+        raise InvalidInput(
+            f"column {name!r} holds times outside years 1-9999 in UTC at rows {rows}; eventkit keeps times "
+            "in UTC within that range",
+            column=name,
+        )
+    return out
+
+
+_MIN_MICROS = to_micros(datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc))
+_MAX_MICROS = to_micros(datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.timezone.utc))
+
+
+def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
+    """Validate a frame for ``append_frame``: envelope columns by name, the rest payload."""
+    table = _frame_to_arrow(frame)
+    if table.num_rows == 0:
+        raise InvalidInput("the frame has no rows; an append needs at least one event")
+    for name in _COMPUTED:
+        if name in table.column_names:
+            raise InvalidInput(f"column {name!r} is assigned by the store at commit; drop it from the frame", column=name)
+    cols: dict[str, pa.Array] = {
+        "stream_id": _string_column(table, "stream_id", required=True),
+        "event_type": _string_column(table, "event_type", required=True),
+    }
+    stream_type = _string_column(table, "stream_type", required=False)
+    if stream_type is not None:
+        for v in pc.unique(stream_type).to_pylist():
+            if v is not None:
+                check_name(v, "stream_type")
+        cols["stream_type"] = stream_type
+    occurred = _time_column(table, "occurred_at")
+    if occurred is not None:
+        cols["occurred_at"] = occurred
+    event_id = _string_column(table, "event_id", required=False)
+    ids_supplied = event_id is not None and event_id.null_count < len(event_id)
+    if event_id is not None:
+        if pc.any(pc.equal(event_id, "")).as_py():
+            raise InvalidInput("column 'event_id' has empty strings", column="event_id")
+        check_unique_ids(event_id.filter(pc.is_valid(event_id)))
+        cols["event_id"] = event_id
+    has_versions = "version" in table.column_names
+    if has_versions:
+        v = table.column("version").combine_chunks()
+        if not pa.types.is_integer(v.type) or v.null_count:
+            raise InvalidInput("column 'version' must hold integers with no nulls", column="version", values=v.slice(0, 3).to_pylist())
+        v = v.cast(pa.int64())
+        if pc.any(pc.less(v, 1)).as_py():
+            raise InvalidInput("column 'version' must be >= 1", column="version", values=v.filter(pc.less(v, 1)).to_pylist())
+        cols["version"] = v
+    if "metadata" in table.column_names:
+        m = table.column("metadata").combine_chunks()
+        if pa.types.is_null(m.type):
+            pass
+        elif pa.types.is_string(m.type) or pa.types.is_large_string(m.type):
+            cols["metadata"] = pa.array([_meta_from_text(v) for v in m.to_pylist()], pa.string())
+        else:
+            raise InvalidInput("column 'metadata' must hold mappings (dicts)", column="metadata", values=m.slice(0, 3).to_pylist())
+    payload, types = [], {}
+    for name in table.column_names:
+        if name in _FRAME_ENVELOPE:
+            continue
+        check_field_name(name)
+        col = table.column(name).combine_chunks()
+        kind = arrow_kind(name, col.type)
+        if kind == NULL_TYPE:
+            continue  # an all-null column carries nothing to store
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        target = arrow_type_for(kind)
+        if pa.types.is_timestamp(col.type):
+            col = utc_micros(col, name)
+        try:
+            col = col.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            raise InvalidInput(f"payload column {name!r} cannot be stored as {kind}: {e}", column=name) from None
+        if kind == "DOUBLE":
+            col = pc.if_else(pc.is_nan(col), None, col)  # NaN means missing, as in pandas
+        cols[name] = col
+        payload.append(name)
+        types[name] = (kind, col.drop_null().slice(0, 5).to_pylist())
+    out = pa.table(cols)
+    return ArrowBatch(table=out, payload=payload, ids_supplied=ids_supplied, has_versions=has_versions, field_types=types)
+
+
+def hot_from_arrow(batch: ArrowBatch) -> HotBatch:
+    """A small frame becomes hot-log rows: same validation, Python rows instead of a segment."""
+    t = batch.table
+    n = t.num_rows
+    col = lambda name: t.column(name).to_pylist() if name in t.column_names else [None] * n  # noqa: E731
+    occurred = [None if v is None else to_micros(v) for v in col("occurred_at")]
+    ids = col("event_id")
+    payload = t.select(batch.payload).to_pylist() if batch.payload else [{}] * n
+    data = []
+    for row in payload:
+        out = {}
+        for k, v in row.items():
+            if v is None:
+                continue
+            out[k] = python_value(k, v)[1]
+        data.append(json.dumps(out, sort_keys=True) if out else None)
+    return HotBatch(
+        stream_ids=col("stream_id"),
+        stream_types=col("stream_type"),
+        event_types=col("event_type"),
+        event_ids=ids,
+        ids_supplied=batch.ids_supplied,
+        occurred=occurred,
+        versions=col("version") if batch.has_versions else None,
+        data_json=data,
+        meta_json=col("metadata"),
+        field_types=batch.field_types,
+    )
+
+
+def canonical_payload(data: Mapping[str, Any] | None) -> str:
+    """A comparable form of a payload: nulls dropped, numbers as floats, times as UTC ISO."""
+    out: dict[str, Any] = {}
+    for k, v in (data or {}).items():
+        if v is None:
+            continue
+        kind, jv = python_value(k, v)
+        if jv is None:
+            continue
+        out[k] = float(jv) if kind in ("BIGINT", "DOUBLE") else jv
+    return json.dumps(out, sort_keys=True)

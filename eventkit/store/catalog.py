@@ -1,0 +1,354 @@
+"""The SQLite catalog: the authority on positions, stream heads, segments, the hot log and
+checkpoints. Only the store uses it; nothing else knows the file layout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from eventkit.store import fold_state_files as fold_states
+from eventkit.store.envelope import new_id_prefix
+from eventkit.common.errors import StoreError
+
+FORMAT_VERSION = 1
+CATALOG_NAME = "catalog.sqlite"
+DEFAULT_GRACE_SECONDS = 900.0
+NEW_CATALOG_PREFIX = ".catalog-new-"  # a catalog being created (see Catalog.create)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS streams (
+    stream_id TEXT PRIMARY KEY,
+    stream_type TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    last_position INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fields (name TEXT PRIMARY KEY, type TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS segments (
+    segment_id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    stream_type TEXT NOT NULL,
+    first_position INTEGER NOT NULL,
+    last_position INTEGER NOT NULL,
+    event_count INTEGER NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    min_occurred INTEGER NOT NULL,
+    max_occurred INTEGER NOT NULL,
+    min_recorded INTEGER NOT NULL,
+    max_recorded INTEGER NOT NULL,
+    retired_at REAL
+);
+CREATE INDEX IF NOT EXISTS segments_live ON segments (retired_at, first_position);
+CREATE TABLE IF NOT EXISTS stream_segments (
+    stream_id TEXT NOT NULL,
+    segment_id INTEGER NOT NULL,
+    PRIMARY KEY (stream_id, segment_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hot (
+    position INTEGER PRIMARY KEY,
+    stream_id TEXT NOT NULL,
+    stream_type TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    data TEXT,
+    metadata TEXT
+);
+CREATE INDEX IF NOT EXISTS hot_stream ON hot (stream_id, version);
+CREATE TABLE IF NOT EXISTS event_ids (event_id TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+""" + fold_states.SCHEMA + ";"
+
+
+class Catalog:
+    """One SQLite connection to a store's catalog, used from one thread at a time.
+
+    Args:
+        path: The catalog file.
+        durability: ``"normal"`` (WAL, synchronous=NORMAL: an append survives a killed process)
+            or ``"full"`` (synchronous=FULL: it also survives a power cut).
+    """
+
+    def __init__(self, path: Path, *, durability: str = "normal") -> None:
+        if durability not in ("normal", "full"):
+            raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
+        self.path = path
+        self._lock = threading.RLock()
+        self._closed = False
+        # A catalog this process cannot write (a read-only mount, an archive, a colleague's
+        # share) is opened read-only: reads work, a write is a clear StoreError.
+        self.read_only = not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+        try:
+            self.conn = self._connect_read_only() if self.read_only else sqlite3.connect(
+                str(path), isolation_level=None, timeout=120.0, check_same_thread=False
+            )
+            self.conn.execute("PRAGMA busy_timeout = 120000")
+            if not self.read_only:
+                mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode.lower() != "wal":
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute(f"PRAGMA synchronous = {durability.upper()}")
+            self.conn.execute("PRAGMA cache_size = -65536")
+            self._check_format()
+            if not self.read_only:
+                self._add_missing_tables()
+            self.id_prefix = self._id_prefix()
+        except sqlite3.DatabaseError as e:
+            self._close_quietly()
+            raise StoreError(f"{path} is not a readable eventkit catalog: {e}") from e
+        except StoreError:
+            self._close_quietly()
+            raise
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open a catalog that cannot be written.
+
+        A WAL database needs its ``-shm`` index: where it exists (a writer elsewhere has the store
+        open) ``mode=ro`` shares it and sees every commit. Where it cannot be created, the store
+        is at rest, and ``immutable=1`` reads the file as it is, which is exact only when no
+        ``-wal`` file holds commits not yet copied into it.
+        """
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=120.0,
+                                   check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            pass
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(
+                f"the store at {self.path.parent} is read-only and its catalog has commits in {wal.name} "
+                "that only a writable open can apply; open it once where it is writable (or copy it)"
+            )
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+
+    @staticmethod
+    def create(path: Path) -> None:
+        """Create a new catalog at ``path`` atomically; a no-op when another process got there first.
+
+        The catalog is built whole under a temporary name and hard-linked into place, which fails
+        when ``path`` exists: several processes creating one store at the same moment all
+        succeed, and all open the one catalog that won.
+        """
+        tmp = path.with_name(f"{NEW_CATALOG_PREFIX}{uuid.uuid4().hex}")
+        try:
+            conn = sqlite3.connect(str(tmp), isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")  # kept in the file's header
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('format_version', ?), ('head', '0'), "
+                    "('last_recorded', '0'), ('created_at', ?), ('id_prefix', ?)",
+                    (str(FORMAT_VERSION), str(time.time()), new_id_prefix()),
+                )
+                conn.execute("COMMIT")
+            finally:
+                conn.close()  # the last connection: SQLite folds the -wal file into the catalog
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process created the store first: use its catalog
+            except OSError:
+                # No hard links on this file system: a rename, guarded by the check (a narrower race).
+                if not path.exists():
+                    os.replace(tmp, path)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot create the catalog {path}: {e}") from e
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+
+    def _close_quietly(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _check_format(self) -> None:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"{self.path} is not an eventkit catalog ({e})") from e
+        if row is None:
+            raise StoreError(f"{self.path} is not an eventkit catalog (no format version)")
+        version = int(row[0])
+        if version > FORMAT_VERSION:
+            raise StoreError(
+                f"the store at {self.path.parent} was written by a newer eventkit (format "
+                f"{version}; this eventkit reads up to {FORMAT_VERSION}); upgrade eventkit to open it"
+            )
+
+    def _add_missing_tables(self) -> None:
+        """Tables added within format 1 (fold_states) are created in older catalogs on open."""
+        have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "fold_states" not in have:
+            with self.write() as conn:
+                conn.execute(fold_states.SCHEMA)
+
+    def _id_prefix(self) -> str:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()
+        if row is None and self.read_only:
+            return ""  # only an append (impossible here) would need it
+        if row is None:  # a catalog from before generated ids carried a prefix
+            with self.write() as conn:
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('id_prefix', ?)", (new_id_prefix(),))
+                row = conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()
+        return row[0]
+
+    def close(self) -> None:
+        """Close the connection; waits for a transaction running in another thread to end."""
+        with self._lock:
+            self._closed = True
+            self.conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store at {self.path.parent} is closed; open it again with ek.open_store(path)")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: takes the write lock at once, commits or rolls back whole."""
+        with self._lock:
+            self._check_open()
+            if self.read_only:
+                raise StoreError(
+                    f"the store at {self.path.parent} is read-only (this process cannot write its folder or "
+                    "catalog): it can be read, not changed"
+                )
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    # SQLite may have rolled back already (a full disk, an I/O error).
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self.conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise self._translate(e, "nothing of this change was stored") from e
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same committed state."""
+        with self._lock:
+            self._check_open()
+            try:
+                self.conn.execute("BEGIN")
+                try:
+                    yield self.conn
+                finally:
+                    if self.conn.in_transaction:
+                        self.conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise self._translate(e, "the read failed") from e
+
+    def _translate(self, error: sqlite3.Error, outcome: str) -> BaseException:
+        """The catalog's own failures (a full disk, an I/O error, a lock held too long) as StoreError.
+
+        An IntegrityError or a misuse is a bug in eventkit, not a condition of the store: kept as is.
+        """
+        if isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+            return error
+        text = str(error)
+        hint = {"full": "free some disk space and retry", "I/O": "check the disk and retry",
+                "locked": "another process held the store's write lock too long; retry",
+                "readonly": "the store's folder or catalog is not writable"}
+        what = next((h for k, h in hint.items() if k in text), "retry; if it persists the catalog may be damaged")
+        return StoreError(f"the store's catalog {self.path} failed: {text}; {outcome} ({what})")
+
+    # -- small queries used inside transactions ------------------------------------------------
+
+    @staticmethod
+    def meta_int(conn: sqlite3.Connection, key: str) -> int:
+        return int(conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+    @staticmethod
+    def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+
+    @staticmethod
+    def grace_seconds(conn: sqlite3.Connection) -> float:
+        """The store's grace period: how long replaced files stay for readers (every process obeys it)."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'grace_seconds'").fetchone()
+        return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
+
+    @staticmethod
+    def log_state(conn: sqlite3.Connection) -> dict[str, int]:
+        """head, last_recorded, hot_count and fields_version in one query (the append hot path)."""
+        state = {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0}
+        for key, value in conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('head', 'last_recorded', 'hot_count', 'fields_version')"
+        ):
+            state[key] = int(value)
+        return state
+
+    @staticmethod
+    def set_log_state(conn: sqlite3.Connection, **values: int) -> None:
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+
+    @staticmethod
+    def fields(conn: sqlite3.Connection) -> dict[str, str]:
+        return dict(conn.execute("SELECT name, type FROM fields ORDER BY name").fetchall())
+
+    @staticmethod
+    def stream_heads(conn: sqlite3.Connection, stream_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """stream_id -> (stream_type, version) for those of ``stream_ids`` that exist."""
+        if len(stream_ids) == 1:
+            rows = conn.execute(
+                "SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ?", stream_ids
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                "SELECT s.stream_id, s.stream_type, s.version FROM json_each(?) j "
+                "JOIN streams s ON s.stream_id = j.value",
+                (json.dumps(stream_ids),),
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    @staticmethod
+    def known_ids(conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, int]:
+        """event_id -> position for those ids the catalog's id index holds."""
+        rows = conn.execute(
+            "SELECT e.event_id, e.position FROM json_each(?) j JOIN event_ids e ON e.event_id = j.value",
+            (json.dumps(event_ids),),
+        ).fetchall()
+        return dict(rows)
+
+    @staticmethod
+    def live_segments(conn: sqlite3.Connection, *, upto: int | None = None) -> list[tuple]:
+        sql = (
+            "SELECT segment_id, path, stream_type, first_position, last_position, event_count, "
+            "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded "
+            "FROM segments WHERE retired_at IS NULL"
+        )
+        if upto is not None:
+            return conn.execute(sql + " AND first_position <= ? ORDER BY first_position", (upto,)).fetchall()
+        return conn.execute(sql + " ORDER BY first_position").fetchall()

@@ -1,0 +1,283 @@
+"""Column types of a CSV file, decided from the whole file, and the cells that do not fit them.
+
+A CSV holds text; its columns' types are inferred. Inferring from the first block (as a CSV
+reader does) lets one dirty cell ("three" among numbers) turn a numeric field into text for the
+whole store, silently. Here a column's type is the type most of its non-empty cells have, over the
+whole file (or the type the store already holds the field as): a column is numbers when more than
+half its cells are numbers, and the few cells that are not are *bad cells*, reported by line
+(the header is line 1) or set aside, never a reason to change the column's type.
+
+Kinds, in the order they are tried: numbers (BIGINT when every number is an integer, else
+DOUBLE), BOOLEAN (true/false in any case), dates (DATE when every one is a plain date, else
+TIMESTAMPTZ; ISO 8601, a time without a zone is UTC), otherwise VARCHAR. Empty cells and the usual
+null spellings (NA, NULL, N/A, NaN, ...) are nulls and fit every kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from eventkit.common.errors import InvalidInput
+
+TEXT_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id", "metadata")
+REQUIRED = ("stream_id", "event_type")
+
+_INT = r"^[+-]?[0-9]{1,19}$"  # 19 digits may pass int64: see _in_int64
+_FLOAT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(inf|infinity)$"
+_BOOL = r"^(true|false)$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_KIND_NAMES = {"BIGINT": "integers", "DOUBLE": "numbers", "BOOLEAN": "true/false values",
+               "DATE": "dates", "TIMESTAMPTZ": "times (ISO 8601)", "VARCHAR": "text"}
+_KIND_ONE = {"BIGINT": "an integer", "DOUBLE": "a number", "BOOLEAN": "true or false",
+             "DATE": "a date", "TIMESTAMPTZ": "an ISO 8601 time", "VARCHAR": "text"}
+
+
+@dataclass
+class _Counts:
+    nonnull: int = 0
+    int_: int = 0
+    float_: int = 0
+    bool_: int = 0
+    time: int = 0
+    date: int = 0
+
+
+def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
+    """Per cell (string array): does it read as each kind (or only as ``only``)? Nulls fit all."""
+    s = _trimmed(col)
+    null = pc.is_null(s).to_numpy(zero_copy_only=False)
+    if only == "TIMESTAMPTZ":
+        return {"null": null, only: pc.is_valid(_parse_times(s)).to_numpy(zero_copy_only=False)}
+    if only in ("BIGINT", "DOUBLE", "BOOLEAN"):
+        pattern, case = {"BIGINT": (_INT, False), "DOUBLE": (_FLOAT, True), "BOOLEAN": (_BOOL, True)}[only]
+        m = pc.fill_null(pc.match_substring_regex(s, pattern, ignore_case=case), False).to_numpy(zero_copy_only=False)
+        return {"null": null, only: _in_int64(s, m) if only == "BIGINT" else m}
+
+    def match(pattern: str, ignore_case: bool = False) -> np.ndarray:
+        m = pc.match_substring_regex(s, pattern, ignore_case=ignore_case)
+        return pc.fill_null(m, False).to_numpy(zero_copy_only=False)
+
+    time_ok = match(r"^[0-9]{4}-[0-9]{2}")  # parse only what may be a time: text columns stay cheap
+    if time_ok.any():
+        time_ok[np.flatnonzero(time_ok)] = pc.is_valid(_parse_times(s.filter(pa.array(time_ok)))).to_numpy(zero_copy_only=False)
+    return {
+        "null": null,
+        "BIGINT": _in_int64(s, match(_INT)),
+        "DOUBLE": match(_FLOAT, ignore_case=True),
+        "BOOLEAN": match(_BOOL, ignore_case=True),
+        "TIMESTAMPTZ": time_ok,
+        "DATE": time_ok & match(_DATE),
+    }
+
+
+def _in_int64(s: pa.Array, digits: np.ndarray) -> np.ndarray:
+    """``digits`` (cells of 1 to 19 digits) less those outside BIGINT's range (19 digits only)."""
+    long = np.flatnonzero(digits & (pc.fill_null(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False) >= 19))
+    if len(long):
+        out = digits.copy()
+        values = s.take(pa.array(long)).to_pylist()
+        out[long] = [-(2**63) <= int(v) < 2**63 for v in values]
+        return out
+    return digits
+
+
+def _trimmed(col: pa.Array) -> pa.Array:
+    """Text without surrounding blanks; a blank cell is null."""
+    s = pc.utf8_trim_whitespace(col)
+    return pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
+
+
+@dataclass
+class Profile:
+    """What pass one over the file learnt: per column, how many cells read as each kind."""
+
+    counts: dict[str, _Counts] = field(default_factory=dict)
+    rows: int = 0
+    required_empty: int = 0
+
+    def add(self, table: pa.Table) -> None:
+        for name in table.column_names:
+            if name in REQUIRED:
+                self.required_empty += table.column(name).combine_chunks().null_count  # blank cells read as null
+            if name in TEXT_COLUMNS:
+                continue
+            fixed = {"occurred_at": "TIMESTAMPTZ", "version": "BIGINT"}.get(name)  # kinds the envelope fixes
+            fits = _fits(table.column(name).combine_chunks(), only=fixed)
+            if fixed:
+                fits = {"BIGINT": fits[fixed], "DOUBLE": fits[fixed], "BOOLEAN": fits[fixed],
+                        "TIMESTAMPTZ": fits[fixed], "DATE": fits[fixed], "null": fits["null"]}
+            c = self.counts.setdefault(name, _Counts())
+            valid = ~fits["null"]
+            c.nonnull += int(valid.sum())
+            c.int_ += int((fits["BIGINT"] & valid).sum())
+            c.float_ += int((fits["DOUBLE"] & valid).sum())
+            c.bool_ += int((fits["BOOLEAN"] & valid).sum())
+            c.time += int((fits["TIMESTAMPTZ"] & valid).sum())
+            c.date += int((fits["DATE"] & valid).sum())
+        self.rows += table.num_rows
+
+
+def decide_kinds(profile: Profile, store_fields: Mapping[str, str], as_text: set[str]) -> dict[str, str | None]:
+    """Each column's kind (a DuckDB type; None: every cell is null) from the whole file."""
+    kinds: dict[str, str | None] = {}
+    for name, c in profile.counts.items():
+        stored = store_fields.get(name)
+        if name == "version":
+            kinds[name] = "BIGINT"
+        elif name == "occurred_at":
+            kinds[name] = "TIMESTAMPTZ"
+        elif name in as_text or stored == "VARCHAR":
+            kinds[name] = "VARCHAR"
+        elif stored in ("BIGINT", "DOUBLE"):
+            kinds[name] = "BIGINT" if stored == "BIGINT" and c.int_ == c.float_ else "DOUBLE"
+        elif stored in ("BOOLEAN", "DATE", "TIMESTAMPTZ"):
+            kinds[name] = stored
+        elif c.nonnull == 0:
+            kinds[name] = None
+        elif c.float_ * 2 > c.nonnull:
+            kinds[name] = "BIGINT" if c.int_ == c.float_ else "DOUBLE"
+        elif c.bool_ * 2 > c.nonnull:
+            kinds[name] = "BOOLEAN"
+        elif c.time * 2 > c.nonnull:
+            kinds[name] = "DATE" if c.date == c.time else "TIMESTAMPTZ"
+        else:
+            kinds[name] = "VARCHAR"
+    return kinds
+
+
+def bad_cell_count(profile: Profile, kinds: Mapping[str, str | None]) -> int:
+    """How many cells (over the whole file) do not fit their column's kind."""
+    total = profile.required_empty
+    for name, kind in kinds.items():
+        c = profile.counts[name]
+        ok = {"BIGINT": c.float_ if name != "version" else c.int_, "DOUBLE": c.float_, "BOOLEAN": c.bool_,
+              "DATE": c.date, "TIMESTAMPTZ": c.time}.get(kind or "", c.nonnull)
+        total += c.nonnull - ok
+    return total
+
+
+def convert(table: pa.Table, kinds: Mapping[str, str | None]) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """Typed columns for a batch of text, a mask of bad rows and, per bad row, why.
+
+    Bad rows come back as nulls in the typed table; the caller drops or refuses them.
+    """
+    n = table.num_rows
+    bad = np.zeros(n, dtype=bool)
+    reasons = [""] * n
+    columns = {}
+    for name in table.column_names:
+        col = table.column(name).combine_chunks()
+        if name in REQUIRED:
+            _mark(bad, reasons, pc.is_null(col).to_numpy(zero_copy_only=False), f"{name} is empty")
+        kind = kinds.get(name, "VARCHAR")
+        if name in TEXT_COLUMNS or kind == "VARCHAR":
+            columns[name] = col
+            continue
+        if kind is None:
+            columns[name] = pa.nulls(n)
+            continue
+        need = "DOUBLE" if kind == "BIGINT" and name != "version" else kind
+        if kind == "TIMESTAMPTZ":  # parse once: the parsed times are the column
+            trimmed = _trimmed(col)
+            times = _parse_times(trimmed)
+            wrong = pc.and_(pc.is_null(times), pc.is_valid(trimmed)).to_numpy(zero_copy_only=False)
+            _mark_wrong(bad, reasons, wrong, col, name, kind)
+            columns[name] = times.cast(pa.timestamp("us", tz="UTC"))
+            continue
+        fits = _fits(col, only=need)
+        ok = fits["null"] | fits[need]
+        wrong = ~ok
+        _mark_wrong(bad, reasons, wrong, col, name, kind)
+        clean = pc.if_else(pa.array(wrong), pa.scalar(None, pa.string()), _trimmed(col))
+        columns[name] = _cast(clean, kind)
+    return pa.table(columns), bad, reasons
+
+
+def _mark_wrong(bad: np.ndarray, reasons: list[str], wrong: np.ndarray, col: pa.Array, name: str, kind: str) -> None:
+    if wrong.any():
+        values = col.take(pa.array(np.flatnonzero(wrong))).to_pylist()
+        wanted = _KIND_ONE["DOUBLE" if kind == "BIGINT" and name != "version" else kind]
+        for i, value in zip(np.flatnonzero(wrong), values):
+            _mark_one(bad, reasons, i, f"{name} {value!r} is not {wanted}")
+
+
+def _parse_times(s: pa.Array) -> pa.Array:
+    """ISO 8601 text as UTC times (a time without a zone is UTC); null where it is not a time."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("_t", pa.table({"s": s}))
+        return con.sql("SELECT TRY_CAST(s AS TIMESTAMPTZ) AS t FROM _t").to_arrow_table().column("t").combine_chunks()
+    finally:
+        con.close()
+
+
+def _mark(bad: np.ndarray, reasons: list[str], mask: np.ndarray, why: str) -> None:
+    for i in np.flatnonzero(mask):
+        _mark_one(bad, reasons, i, why)
+
+
+def _mark_one(bad: np.ndarray, reasons: list[str], i: int, why: str) -> None:
+    bad[i] = True
+    reasons[i] = f"{reasons[i]}; {why}" if reasons[i] else why
+
+
+def _cast(col: pa.Array, kind: str) -> pa.Array:
+    if kind == "BIGINT":
+        return pc.cast(col, pa.int64())
+    if kind == "DOUBLE":
+        return pc.cast(pc.utf8_lower(col), pa.float64())
+    if kind == "BOOLEAN":
+        return pc.equal(pc.utf8_lower(col), "true")
+    if kind == "DATE":
+        return pc.cast(col, pa.date32())
+    return _parse_times(col).cast(pa.timestamp("us", tz="UTC"))
+
+
+def refuse(file: str, bad: list[tuple[int, str]], total: int, kinds: Mapping[str, str | None],
+           columns: list[str]) -> InvalidInput:
+    """The error for bad cells found before anything was stored."""
+    shown = "; ".join(f"line {line}: {why}" for line, why in bad[:5])
+    typed = ", ".join(f"{c}: {_KIND_NAMES[k]}" for c, k in kinds.items() if k and c in columns)
+    return InvalidInput(
+        f"{file}: {total:,} cell(s) do not fit their column's type, which is decided from the whole "
+        f"file ({typed}): {shown}{' ...' if total > 5 else ''} (line numbers count the header as "
+        "line 1); nothing was imported. Fix these cells, set their rows aside with --rejects FILE, "
+        "or keep a column as text with --as-text COLUMN",
+    )
+
+
+def batches_of(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
+    """Re-cut a stream of tables into tables of exactly ``size`` rows (the last may be shorter)."""
+    pending: list[pa.Table] = []
+    held = 0
+    for t in tables:
+        pending.append(t)
+        held += t.num_rows
+        while held >= size:
+            whole = pa.concat_tables(pending)
+            yield whole.slice(0, size)
+            rest = whole.slice(size)
+            pending, held = [rest], rest.num_rows
+    if held:
+        yield pa.concat_tables(pending)
+
+
+def read_text_csv(file: str, *, delimiter: str, block_size: int = 16 << 20) -> Any:
+    """A streaming reader giving every column as text (nulls for empty and NA-like cells)."""
+    import pyarrow.csv as pacsv
+
+    parse = pacsv.ParseOptions(delimiter=delimiter)
+    first = pacsv.open_csv(file, read_options=pacsv.ReadOptions(block_size=1 << 16), parse_options=parse)
+    names = first.schema.names
+    first.close()
+    convert_options = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=True)
+    return pacsv.open_csv(file, read_options=pacsv.ReadOptions(block_size=block_size), parse_options=parse,
+                          convert_options=convert_options)

@@ -1,0 +1,101 @@
+"""Persisted fold states: a fold's per-stream partial results at a position, kept in the store.
+
+The store layer owns where they live: ``<store>/fold_states/<fingerprint>/<position>-<id>.parquet``,
+recorded in the catalog's ``fold_states`` table. As with segments, the file is written first and
+recorded second, so a crash leaves either no state or a whole one; what a state *means* is the
+fold layer's business (see ``_persisted``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from eventkit.store.event_store import Store
+
+STATES_DIR = "fold_states"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS fold_states (
+    fingerprint TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    fold TEXT NOT NULL,
+    max_occurred INTEGER,
+    streams INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (fingerprint, position)
+) WITHOUT ROWID
+"""
+
+
+@dataclass(frozen=True)
+class FoldState:
+    """A saved fold state: ``fingerprint`` names the fold definition, ``position`` the cut."""
+
+    fold: str
+    fingerprint: str
+    position: int
+    max_occurred: int | None
+    streams: int
+    path: str
+
+
+def save(store: Store, *, fold: str, fingerprint: str, position: int, max_occurred: int | None,
+         table: pa.Table) -> FoldState:
+    """Write ``table`` as the state of ``fingerprint`` at ``position`` (replacing an older save)."""
+    rel = f"{STATES_DIR}/{fingerprint}/{position:012d}-{uuid.uuid4().hex[:12]}.parquet"
+    path = store.path / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")
+    try:
+        with store._catalog.write() as conn:
+            old = conn.execute(
+                "SELECT path FROM fold_states WHERE fingerprint = ? AND position = ?", (fingerprint, position)
+            ).fetchone()
+            conn.execute(
+                "INSERT OR REPLACE INTO fold_states VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (fingerprint, position, fold, max_occurred, table.num_rows, rel, time.time()),
+            )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if old is not None:
+        (store.path / old[0]).unlink(missing_ok=True)
+    return FoldState(fold, fingerprint, position, max_occurred, table.num_rows, rel)
+
+
+def newest(store: Store, fingerprint: str, *, upto: int, as_of: int | None) -> FoldState | None:
+    """The newest saved state of ``fingerprint`` usable for a fold cut at ``upto`` / ``as_of``.
+
+    Usable: saved at a position at or before ``upto`` and, when valid time is cut, holding no
+    event that occurred after ``as_of`` (micros).
+    """
+    sql = "SELECT fold, fingerprint, position, max_occurred, streams, path FROM fold_states " \
+          "WHERE fingerprint = ? AND position <= ?"
+    params: list = [fingerprint, upto]
+    if as_of is not None:
+        sql += " AND (max_occurred IS NULL OR max_occurred <= ?)"
+        params.append(as_of)
+    with store._catalog.read() as conn:
+        row = conn.execute(sql + " ORDER BY position DESC LIMIT 1", params).fetchone()
+    if row is None or not (store.path / row[5]).exists():
+        return None
+    return FoldState(*row)
+
+
+def listing(store: Store) -> pd.DataFrame:
+    with store._catalog.read() as conn:
+        rows = conn.execute(
+            "SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states ORDER BY fold, position"
+        ).fetchall()
+    df = pd.DataFrame(rows, columns=["fold", "fingerprint", "position", "streams", "created_at", "path"])
+    df["created_at"] = pd.to_datetime(df["created_at"], unit="s", utc=True)
+    return df

@@ -1,0 +1,464 @@
+"""Bulk appends, sealing, compaction and store facts: the store's heavier write paths.
+
+Each follows the same careful order: write new segment files first, then record them (and retire
+what they replace) in one catalog transaction. A crash before the commit leaves the old state and
+an orphan file that no snapshot lists; a crash after leaves the new state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
+
+from eventkit.store.catalog import Catalog
+from eventkit.store.crash_points import crash_point
+from eventkit.store.envelope import generated_event_id_sql, micros_now
+from eventkit.common.errors import InvalidInput, StoreError
+from eventkit.common.progress import progress_bar
+from eventkit.store.segment_files import (
+    SegmentInfo,
+    SegmentStats,
+    discard,
+    record_segment,
+    remove_orphans,
+    write_manifest,
+    write_segment,
+)
+from eventkit.store.read_snapshot import file_problems, new_connection, parquet_scan, read_snapshot, sql_literal
+from eventkit.common.sql import quote_ident
+
+if TYPE_CHECKING:
+    from eventkit.store.batches import ArrowBatch
+    from eventkit.store.event_store import AppendResult, Store
+
+
+@dataclass
+class _Layout:
+    """Where each row of a bulk append goes, computed with numpy before the write lock."""
+
+    stream_ids: list[str]  # distinct streams, sorted
+    codes: np.ndarray  # row -> index into stream_ids
+    counts: np.ndarray  # events per stream
+    last_row: np.ndarray  # each stream's last row
+    ordinal: np.ndarray  # row's 0-based rank within its stream, in frame order
+    given_types: list[str | None]  # the stream_type each stream is given, if any
+    first_version: np.ndarray | None  # explicit versions: each stream's first
+    last_version: np.ndarray | None  # explicit versions: each stream's last
+    segment_order: np.ndarray  # rows sorted by (stream_id, row): the segment's order
+
+
+def _layout(table: pa.Table, has_versions: bool) -> _Layout:
+    encoded = table.column("stream_id").combine_chunks().dictionary_encode()
+    names = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    lexical = np.argsort(names)  # number streams in sorted order: one sort serves both needs below
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[lexical] = np.arange(len(names))
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+    stream_ids = names[lexical].tolist()
+    k, n = len(stream_ids), len(codes)
+    rows = np.arange(n, dtype=np.int64)
+    counts = np.bincount(codes, minlength=k)
+    # Rows grouped by stream in sorted order, frame order within: the segment's row order too.
+    by_stream = np.argsort(codes, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    ordinal = np.empty(n, dtype=np.int64)
+    ordinal[by_stream] = rows - starts[codes[by_stream]]
+    last_row = by_stream[starts + counts - 1]
+    given: list[str | None] = [None] * k
+    if "stream_type" in table.column_names:
+        types = table.column("stream_type").combine_chunks().dictionary_encode()
+        tcodes = types.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        lo = np.full(k, np.iinfo(np.int64).max)
+        hi = np.full(k, -1)
+        named = tcodes >= 0
+        np.minimum.at(lo, codes[named], tcodes[named])
+        np.maximum.at(hi, codes[named], tcodes[named])
+        mixed = np.flatnonzero((hi >= 0) & (lo != hi))
+        if len(mixed):
+            raise InvalidInput(
+                f"stream {stream_ids[mixed[0]]!r} is given several stream types in one append", column="stream_type"
+            )
+        type_names = types.dictionary.to_pylist()
+        given = [type_names[h] if h >= 0 else None for h in hi]
+    first_version = last_version = None
+    if has_versions:
+        v = table.column("version").to_numpy().astype(np.int64, copy=False)[by_stream]
+        same = codes[by_stream][1:] == codes[by_stream][:-1]
+        bad = np.flatnonzero(same & (v[1:] <= v[:-1]))
+        if len(bad):
+            sid = stream_ids[codes[by_stream][bad[0] + 1]]
+            raise InvalidInput(
+                f"version column for stream {sid!r} must increase strictly: {v[bad[0] + 1]} follows {v[bad[0]]}",
+                column="version", values=v[bad + 1].tolist(),
+            )
+        first_version, last_version = v[starts], v[starts + counts - 1]
+    return _Layout(stream_ids, codes, counts, last_row, ordinal, given, first_version, last_version, by_stream)
+
+
+def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], default_type: str | None) -> AppendResult:
+    """Append a large frame as new segment files (one per stream type) in one transaction.
+
+    Versions, positions and the segment's sort order are computed with numpy, so the only heavy
+    step under the write lock is DuckDB writing the Parquet file.
+    """
+    from eventkit.store.event_store import AppendResult, _check_expected, _resolve_type, _upsert_streams
+
+    n = len(batch)
+    table = batch.table
+    cols = set(table.column_names)
+    lay = _layout(table, batch.has_versions)
+    written: list[SegmentInfo] = []
+    con = new_connection()
+    try:
+        with store._catalog.write() as conn:
+            if batch.ids_supplied:
+                ids = table.column("event_id").to_pylist()
+
+                def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
+                    part = table.take(pa.array(rows, pa.int64()))
+                    payload = part.select(batch.payload).to_pylist() if batch.payload else [{}] * part.num_rows
+                    return list(zip(part.column("stream_id").to_pylist(), part.column("event_type").to_pylist(), payload))
+
+                dup = store._existing_append(conn, ids, describe)
+                if dup is not None:
+                    return dup
+            state = Catalog.log_state(conn)
+            fields = store._merge_fields(conn, batch.field_types, state)
+            heads = Catalog.stream_heads(conn, lay.stream_ids)
+            head = state["head"]
+            recorded = max(micros_now(), state["last_recorded"])
+            base = np.zeros(len(lay.stream_ids), dtype=np.int64)
+            stypes: list[str] = []
+            for i, sid in enumerate(lay.stream_ids):
+                existing_type, current = heads.get(sid, (None, 0))
+                stypes.append(_resolve_type(sid, existing_type, {lay.given_types[i] or default_type}))
+                _check_expected(sid, expected, current)
+                if lay.first_version is not None and lay.first_version[i] <= current:
+                    raise InvalidInput(
+                        f"version column for stream {sid!r} starts at {lay.first_version[i]}, not above the "
+                        f"stream's current version {current}", column="version", values=[int(lay.first_version[i])],
+                    )
+                base[i] = current
+            if lay.last_version is not None:
+                final = lay.last_version
+                versions_col = table.column("version")
+            else:
+                final = base + lay.counts
+                versions_col = pa.array(base[lay.codes] + lay.ordinal + 1)
+            type_names = sorted(set(stypes))
+            type_code = np.array([type_names.index(t) for t in stypes], dtype=np.int32)
+            out = table.drop_columns([c for c in ("version", "stream_type") if c in cols])
+            out = out.append_column("position", pa.array(np.arange(head + 1, head + 1 + n, dtype=np.int64)))
+            out = out.append_column("version", versions_col)
+            out = out.append_column("stream_type", pa.DictionaryArray.from_arrays(
+                pa.array(type_code[lay.codes]), pa.array(type_names)))
+            out = out.take(pa.array(lay.segment_order))
+            ts = f"make_timestamp({recorded})::TIMESTAMPTZ"
+            generated = generated_event_id_sql(store._catalog.id_prefix, "i.position")
+            event_id = f"coalesce(i.event_id, {generated})" if "event_id" in cols else generated
+            occurred = f"coalesce(i.occurred_at, {ts})" if "occurred_at" in cols else ts
+            metadata = "i.metadata::JSON::MAP(VARCHAR, VARCHAR)" if "metadata" in cols else "NULL::MAP(VARCHAR, VARCHAR)"
+            data = ""
+            if batch.payload:
+                data = "struct_pack(" + ", ".join(
+                    f"{quote_ident(f)} := i.{quote_ident(f)}::{fields[f]}" for f in batch.payload) + ") AS data, "
+            select = (
+                f"SELECT i.position, i.stream_id, i.stream_type::VARCHAR AS stream_type, i.version, i.event_type, "
+                f"{event_id} AS event_id, {occurred} AS occurred_at, {ts} AS recorded_at, {data}{metadata} AS metadata "
+                "FROM _out i"
+            )
+            occurred_range = _micros_range(table, recorded) if "occurred_at" in cols else (recorded, recorded)
+            for t, name in enumerate(type_names):
+                part = out if len(type_names) == 1 else out.filter(pa.compute.equal(
+                    pa.compute.cast(out.column("stream_type"), pa.string()), name))
+                con.register("_out", part)
+                positions = part.column("position")
+                stats = SegmentStats(
+                    first_position=pa.compute.min(positions).as_py(), last_position=pa.compute.max(positions).as_py(),
+                    event_count=part.num_rows, min_occurred=occurred_range[0], max_occurred=occurred_range[1],
+                    min_recorded=recorded, max_recorded=recorded,
+                )
+                seg = write_segment(con, store.path, select, name, fsync=store.durability == "full", stats=stats)
+                written.append(seg)
+                ids_of_type = [sid for sid, st in zip(lay.stream_ids, stypes) if st == name]
+                record_segment(conn, seg, "SELECT value AS stream_id FROM json_each(?)", (json.dumps(ids_of_type),))
+            if batch.ids_supplied:
+                given = pa.table({"event_id": table.column("event_id"),
+                                  "position": pa.array(np.arange(head + 1, head + 1 + n, dtype=np.int64))})
+                given = given.filter(pa.compute.is_valid(given.column("event_id")))
+                conn.executemany("INSERT INTO event_ids VALUES (?, ?)", zip(
+                    given.column("event_id").to_pylist(), given.column("position").to_pylist()))
+            last_positions = head + 1 + lay.last_row
+            _upsert_streams(conn, [
+                (sid, stypes[i], int(final[i]), int(last_positions[i])) for i, sid in enumerate(lay.stream_ids)
+            ])
+            Catalog.set_log_state(conn, head=head + n, last_recorded=recorded)
+            crash_point("bulk.before_commit")
+    except BaseException:
+        for seg in written:
+            discard(store.path, seg)
+        raise
+    finally:
+        con.close()
+    crash_point("bulk.after_commit")
+    refresh_manifest(store)
+    return AppendResult(head + 1, head + n, {sid: int(final[i]) for i, sid in enumerate(lay.stream_ids)})
+
+
+def refresh_manifest(store: Store) -> None:
+    """Rewrite ``segments/_live.json`` after a commit that changed the segment list.
+
+    The commit is done: a failure here must not report it as failed (a retry would double it).
+    The manifest is rewritten by the next such commit or by :func:`gc`; meanwhile it lists an
+    older consistent set whose files stay (clean-up never removes a file the manifest lists).
+    """
+    try:
+        with store._catalog.write() as conn:
+            write_manifest(conn, store.path, fsync=store.durability == "full")
+    except (OSError, StoreError) as e:
+        warnings.warn(f"the commit is done, but the segment manifest for outside tools could not be "
+                      f"rewritten ({e}); `eventkit gc` rewrites it", stacklevel=3)
+
+
+def gc(store: Store) -> list[str]:
+    """Rewrite the manifest, then delete replaced segment files past the grace period and orphans.
+
+    Returns:
+        The removed files (paths relative to the store).
+    """
+    with store._catalog.write() as conn:
+        write_manifest(conn, store.path)
+        return remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
+
+
+def _micros_range(table: pa.Table, recorded: int) -> tuple[int, int]:
+    """min/max occurred_at in UTC micros; rows without one occur when recorded."""
+    occurred = table.column("occurred_at").cast(pa.int64())
+    lo, hi = pa.compute.min_max(occurred).values()
+    lo = recorded if lo.as_py() is None else lo.as_py()
+    hi = recorded if hi.as_py() is None else hi.as_py()
+    if occurred.null_count:
+        lo, hi = min(lo, recorded), max(hi, recorded)
+    return lo, hi
+
+
+def seal(store: Store) -> int:
+    """Move all hot-log rows into segments (one per stream type) in one transaction."""
+    written: list[SegmentInfo] = []
+    try:
+        with store._catalog.write() as conn:
+            snap = read_snapshot(conn, store.path)
+            if not snap.hot.num_rows:
+                return 0
+            snap.files = []  # only the hot rows
+            con = snap.connect()
+            # With no payload fields yet the view's ``data`` is an untyped placeholder: a segment
+            # must not persist it (it would clash with the typed struct of later segments).
+            columns = "*" if snap.fields else "* EXCLUDE (data)"
+            try:
+                for (stype,) in con.execute("SELECT DISTINCT stream_type FROM events ORDER BY 1").fetchall():
+                    seg = write_segment(
+                        con, store.path, f"SELECT {columns} FROM events WHERE stream_type = {sql_literal(stype)}", stype,
+                        fsync=store.durability == "full",
+                    )
+                    crash_point("seal.after_write")
+                    written.append(seg)
+                    record_segment(conn, seg, "SELECT DISTINCT stream_id FROM hot WHERE stream_type = ?", (stype,))
+            finally:
+                con.close()
+            moved = conn.execute("DELETE FROM hot").rowcount
+            Catalog.set_meta(conn, "hot_count", 0)
+            remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
+            crash_point("seal.before_commit")
+        crash_point("seal.after_commit")
+        refresh_manifest(store)
+        return moved
+    except BaseException:
+        for seg in written:
+            discard(store.path, seg)
+        raise
+
+
+@dataclass
+class CompactResult:
+    merged_segments: int = 0
+    new_segments: int = 0
+    events: int = 0
+    removed_files: list[str] = field(default_factory=list)
+
+
+def compact(store: Store, *, target_events: int, progress: bool = False) -> CompactResult:
+    """Merge runs of small live segments of one stream type into segments near ``target_events``.
+
+    Each merge writes its new file outside the write lock, then swaps it in with one catalog
+    transaction that first checks the inputs are still live. Replaced files are deleted only
+    after the store's grace period, so running readers keep their files.
+    """
+    result = CompactResult()
+    with store._catalog.read() as conn:
+        segs = Catalog.live_segments(conn)
+    groups: list[list[tuple]] = []
+    by_type: dict[str, list[tuple]] = {}
+    for s in segs:
+        if s[5] < target_events:
+            by_type.setdefault(s[2], []).append(s)
+    for stype, small in by_type.items():
+        run: list[tuple] = []
+        total = 0
+        for s in small:
+            if run and total + s[5] > target_events:
+                groups.append(run)
+                run, total = [], 0
+            run.append(s)
+            total += s[5]
+        groups.append(run)
+    groups = [g for g in groups if len(g) >= 2]
+    with progress_bar(total=sum(len(g) for g in groups), desc="compacting", unit="segment", enabled=progress) as bar:
+        for group in groups:
+            con = new_connection()
+            seg = None
+            ids = [s[0] for s in group]
+            marks = ",".join("?" * len(ids))
+            try:
+                try:
+                    seg = write_segment(
+                        con, store.path, f"SELECT * FROM {parquet_scan([store.path / s[1] for s in group])}", group[0][2],
+                        fsync=store.durability == "full",
+                    )
+                except duckdb.Error as e:
+                    # Another process may have compacted these segments and removed their files
+                    # after its grace period; then there is nothing left to do for this group.
+                    with store._catalog.read() as conn:
+                        live = conn.execute(
+                            f"SELECT count(*) FROM segments WHERE retired_at IS NULL AND segment_id IN ({marks})", ids
+                        ).fetchone()[0]
+                    if live != len(ids):
+                        continue
+                    problems = file_problems([str(store.path / s[1]) for s in group])
+                    if not problems:
+                        raise
+                    shown = "; ".join(f"{f}: {why}" for f, why in list(problems.items())[:3])
+                    raise StoreError(
+                        f"cannot compact: {len(problems)} segment file(s) cannot be read ({shown}); the store is "
+                        "damaged: restore the file(s) from a backup"
+                    ) from e
+                crash_point("compact.after_write")
+                with store._catalog.write() as conn:
+                    live = conn.execute(
+                        f"SELECT count(*) FROM segments WHERE retired_at IS NULL AND segment_id IN ({marks})", ids
+                    ).fetchone()[0]
+                    if live != len(ids):  # another process compacted them first
+                        discard(store.path, seg)
+                        continue
+                    if not (store.path / seg.path).exists():
+                        # Orphan clean-up in another process took the new file while this one
+                        # waited for the lock; the inputs are still live, so nothing is lost.
+                        continue
+                    new_id = record_segment(
+                        conn, seg, f"SELECT DISTINCT stream_id FROM stream_segments WHERE segment_id IN ({marks})", tuple(ids)
+                    )
+                    conn.execute(f"DELETE FROM stream_segments WHERE segment_id IN ({marks})", ids)
+                    conn.execute(f"UPDATE segments SET retired_at = ? WHERE segment_id IN ({marks})", [time.time(), *ids])
+                    assert new_id not in ids
+            except BaseException:
+                discard(store.path, seg)
+                raise
+            finally:
+                con.close()
+            crash_point("compact.after_commit")
+            result.merged_segments += len(group)
+            result.new_segments += 1
+            result.events += seg.event_count
+            bar.update(len(group))
+    with store._catalog.write() as conn:
+        write_manifest(conn, store.path)
+        result.removed_files = remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
+    return result
+
+
+@dataclass
+class StoreInfo:
+    """Facts about a store; ``str()`` gives a readable summary."""
+
+    path: str
+    events: int
+    streams: int
+    segments: int
+    hot_events: int
+    size_bytes: int
+    first_occurred: Any
+    last_occurred: Any
+    first_recorded: Any
+    last_recorded: Any
+    event_types: pd.DataFrame
+    stream_types: pd.DataFrame
+    fields: dict[str, str]
+    damaged: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = [
+            f"store        {self.path}",
+            f"events       {self.events:,} in {self.streams:,} streams",
+            f"storage      {self.segments:,} segments + {self.hot_events:,} hot events, {self.size_bytes / 1e6:,.1f} MB",
+            f"occurred     {self.first_occurred} .. {self.last_occurred}",
+            f"recorded     {self.first_recorded} .. {self.last_recorded}",
+            "stream types " + ", ".join(f"{r.stream_type} ({r.streams:,})" for r in self.stream_types.itertuples()),
+            "event types",
+        ]
+        lines += [f"  {r.event_type:<24} {r.events:>12,}" for r in self.event_types.itertuples()]
+        lines.append("fields       " + ", ".join(f"{k} {v}" for k, v in self.fields.items()))
+        if self.damaged:
+            lines.append(f"DAMAGED      {len(self.damaged):,} segment file(s) cannot be read; the event and time "
+                         "figures above leave their events out:")
+            lines += [f"  {f}: {why}" for f, why in self.damaged.items()]
+        return "\n".join(lines)
+
+
+def info(store: Store) -> StoreInfo:
+    with store._catalog.read() as conn:
+        snap = read_snapshot(conn, store.path)
+        streams = conn.execute("SELECT count(*) FROM streams").fetchone()[0]
+        stypes = pd.DataFrame(
+            conn.execute("SELECT stream_type, count(*) FROM streams GROUP BY 1 ORDER BY 2 DESC").fetchall(),
+            columns=["stream_type", "streams"],
+        )
+        seg_bytes, nseg = conn.execute(
+            "SELECT coalesce(sum(size_bytes), 0), count(*) FROM segments WHERE retired_at IS NULL").fetchone()
+    damaged: dict[str, str] = {}
+    try:
+        et, times = _event_figures(snap)
+    except (StoreError, duckdb.Error):
+        # Describe the rest of the store: leave the unreadable files out and name them.
+        damaged = file_problems(snap.files)
+        if not damaged:
+            raise
+        snap.files = [f for f in snap.files if f not in damaged]
+        et, times = _event_figures(snap)
+    catalog_bytes = sum(p.stat().st_size for p in store.path.glob("catalog.sqlite*"))
+    return StoreInfo(
+        path=str(store.path), events=snap.high_water, streams=streams, segments=nseg, hot_events=snap.hot.num_rows,
+        size_bytes=seg_bytes + catalog_bytes, first_occurred=times[0], last_occurred=times[1],
+        first_recorded=times[2], last_recorded=times[3], event_types=et, stream_types=stypes, fields=snap.fields,
+        damaged=damaged,
+    )
+
+
+def _event_figures(snap: Any) -> tuple[pd.DataFrame, tuple]:
+    con = snap.connect()
+    try:
+        et = con.execute(
+            "SELECT event_type, count(*) AS events FROM events GROUP BY 1 ORDER BY 2 DESC, 1").df()
+        times = con.execute(
+            "SELECT min(occurred_at), max(occurred_at), min(recorded_at), max(recorded_at) FROM events").fetchall()[0]
+    finally:
+        con.close()
+    return et, times
