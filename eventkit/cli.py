@@ -401,7 +401,7 @@ def demo(store: str, accounts: int, out: str, flights: bool, no_progress: bool) 
       eventkit demo
       eventkit demo --no-flights --out reports/bank
     """
-    from eventkit.samples.demo import main as demo_main
+    from eventkit.demo import main as demo_main
 
     args = ["--store", store, "--accounts", str(accounts), "--out", out]
     args += ["--no-flights"] * (not flights) + ["--no-progress"] * no_progress

@@ -655,9 +655,9 @@ def _as_table(frame: Any) -> pa.Table:
     if _is_pandas(frame):
         if len(frame) == 0:
             return pa.table({c: pa.array([], pa.null()) for c in map(str, frame.columns)})
-        from eventkit.store.batches import _frame_to_arrow
+        from eventkit.store.batches import frame_to_arrow
 
-        return _frame_to_arrow(frame)
+        return frame_to_arrow(frame)
     raise InvalidInput(f"hypothetical events come as a pandas DataFrame or a pyarrow Table, not a "
                        f"{type(frame).__name__}")
 

@@ -19,158 +19,18 @@ Example:
 
 from __future__ import annotations
 
-import datetime as _dt
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Mapping
 
 from eventkit.common.errors import InvalidFold
 from eventkit.fold.series import DEFAULT_MAX_ROWS
-from eventkit.fold.reducers import ENVELOPE_FIELDS, Leaf, Reducer, Schema, _lit, _quote, unique_leaves
-from eventkit.common.timeparse import parse_as_of, parse_known_at
+from eventkit.common.sql import quote_ident
+from eventkit.fold.reducers import Reducer, Schema, unique_leaves
+from eventkit.fold.sources import Source, check_where, open_source
 
 if TYPE_CHECKING:
     import pandas as pd
 
 Streams = "str | Iterable[str] | None"
-
-
-@dataclass
-class Source:
-    """An open, cut view of the store's events for one fold run.
-
-    Attributes:
-        con: The DuckDB connection (closed by :func:`open_source`'s context manager).
-        schema: Types of the envelope and payload fields.
-        relation: SQL for a subquery of the cut events, envelope columns plus one top-level column
-            per payload field (so ``where=`` can say ``amount > 10``) plus ``data``.
-    """
-
-    con: duckdb.DuckDBPyConnection
-    schema: Schema
-    relation: str
-    store: Any = None  # the store folded (for checks against everything it holds)
-
-    def known_position(self) -> int:
-        """The highest position in the cut (the snapshot's high-water mark), 0 if empty."""
-        return int(self.con.sql("SELECT coalesce(max(position), 0) FROM events").fetchall()[0][0])
-
-
-def read_schema(con: duckdb.DuckDBPyConnection) -> Schema:
-    """Read the envelope and payload field types of the ``events`` relation."""
-    rel = con.sql("SELECT * FROM events LIMIT 0")
-    envelope: dict[str, str] = {}
-    payload: dict[str, str] = {}
-    for name, typ in zip(rel.columns, rel.types):
-        if name == "data":
-            if typ.id == "struct":
-                payload = {n: str(t) for n, t in typ.children}
-        elif name in ENVELOPE_FIELDS:
-            envelope[name] = str(typ)
-    missing = [f for f in ("stream_id", "version", "position", "occurred_at", "event_type") if f not in envelope]
-    if missing:
-        raise InvalidFold(f"the store's events relation lacks envelope columns {missing}")
-    return Schema(payload=payload, envelope=envelope)
-
-
-@contextmanager
-def open_source(
-    store: Any,
-    *,
-    stream_type: str | None,
-    as_of: Any = None,
-    known_at: Any = None,
-    streams: Any = None,
-    extra_where: str | None = None,
-) -> Iterator[Source]:
-    """Open a connection on the store cut at ``known_at`` and describe the events to fold.
-
-    Args:
-        store: Anything with ``connect(known_at=None) -> DuckDBPyConnection`` exposing ``events``.
-        stream_type: Keep only streams of this type (None: all).
-        as_of: Valid-time cut (occurred_at <= as_of).
-        known_at: Transaction-time cut (an int position or a time), done by the store.
-        streams: One stream id or several (None: all).
-        extra_where: Another SQL condition on the flat relation.
-    """
-    as_of_t = parse_as_of(as_of)
-    known = parse_known_at(known_at)
-    stream_list = _stream_list(streams)
-    con = _connect(store, known, stream_type, stream_list)
-    try:
-        # Our own connection: make TIMESTAMPTZ arithmetic and pandas output UTC whatever the host.
-        con.execute("SET TimeZone = 'UTC'")
-        schema = read_schema(con)
-        cols = [_quote(c) for c in ENVELOPE_FIELDS if c in schema.envelope] + ["data"]
-        cols += [f"data.{_quote(n)} AS {_quote(n)}" for n in schema.payload if n not in schema.envelope]
-        conds = []
-        if stream_type is not None:
-            conds.append(f"stream_type = {_lit(stream_type)}")
-        if as_of_t is not None:
-            conds.append(f"occurred_at <= {_ts(as_of_t)}")
-        if stream_list is not None and len(stream_list) <= _INLINE_STREAMS:
-            # Constants reach the Parquet scan, whose row-group statistics (segments are sorted
-            # by stream_id) then skip nearly everything: a one-stream fold reads a few row groups.
-            conds.append("stream_id IN (" + ", ".join(_lit(s) for s in stream_list) + ")"
-                         if stream_list else "FALSE")
-        elif stream_list is not None:
-            import pyarrow as pa
-
-            con.register("_ek_streams", pa.table({"stream_id": pa.array(stream_list, pa.string())}))
-            conds.append("stream_id IN (SELECT stream_id FROM _ek_streams)")
-        where = " WHERE " + " AND ".join(conds) if conds else ""
-        relation = f"(SELECT {', '.join(cols)} FROM events{where})"
-        if extra_where:
-            relation = f"(SELECT * FROM {relation} WHERE {extra_where})"
-        yield Source(con=con, schema=schema, relation=relation, store=store)
-    finally:
-        con.close()
-
-
-_INLINE_STREAMS = 1_000
-
-
-def _connect(store: Any, known: Any, stream_type: str | None,
-             stream_list: list[str] | None) -> duckdb.DuckDBPyConnection:
-    """A connection on the store cut at ``known``, pruned to the segments the fold can need."""
-    snapshot = getattr(store, "snapshot", None)
-    if snapshot is None:  # any object with connect(known_at=) will do (tests use a frame double)
-        return store.connect(known_at=known)
-    prune: dict[str, Any] = {}
-    if stream_type is not None:
-        prune["stream_types"] = [stream_type]
-    if stream_list is not None and len(stream_list) == 1:
-        prune["stream_id"] = stream_list[0]
-    return snapshot(known_at=known, **prune).connect()
-
-
-def _ts(t: _dt.datetime) -> str:
-    return f"TIMESTAMPTZ '{t.isoformat()}'"
-
-
-def _stream_list(streams: Any) -> list[str] | None:
-    if streams is None:
-        return None
-    if isinstance(streams, str):
-        return [streams]
-    out = list(streams)
-    bad = [s for s in out if not isinstance(s, str)]
-    if bad:
-        raise InvalidFold("streams= must be stream ids (strings)", column="stream_id", values=bad)
-    return out
-
-
-def check_where(source: Source, leaves: Iterable[Leaf]) -> None:
-    """Bind every ``where=`` condition against the store's schema, before any scan."""
-    for where in {leaf.where for leaf in leaves if leaf.where is not None}:
-        try:
-            source.con.sql(f"SELECT ({where})::BOOLEAN FROM {source.relation} LIMIT 0")
-        except duckdb.Error as e:
-            fields = sorted(source.schema.payload) + list(source.schema.envelope)
-            raise InvalidFold(f"where={where!r} is not a valid condition on the events "
-                              f"(fields: {fields}): {str(e).splitlines()[0]}") from None
 
 
 class Fold:
@@ -239,7 +99,7 @@ class Fold:
             partial = leaf.partials(schema, leaf.condition(schema))[0]
             aggs.append(f"{partial} AS _l{i}")
             names[leaf] = leaf.finish(f"_l{i}", schema)
-        outs = [f"{red.final_sql(names)} AS {_quote(k)}" for k, red in self.fields.items()]
+        outs = [f"{red.final_sql(names)} AS {quote_ident(k)}" for k, red in self.fields.items()]
         return (
             f"SELECT stream_id, {', '.join(outs)}, version, position FROM ("
             f"SELECT stream_id, {', '.join(aggs)}, max(version) AS version, max(position) AS position "

@@ -25,14 +25,18 @@ import pyarrow as pa
 
 from eventkit.store import fold_state_files as _fold_states
 from eventkit.common.errors import InvalidFold
-from eventkit.fold.declarative import _stream_list, open_source
-from eventkit.fold.reducers import Leaf, Schema, _quote, unique_leaves
+from eventkit.fold.sources import checked_stream_ids, open_source
+from eventkit.common.sql import quote_ident
+from eventkit.fold.reducers import Leaf, Schema, unique_leaves
 from eventkit.store.read_snapshot import parquet_scan
 from eventkit.common.timeparse import parse_as_of, parse_known_at
 
 if TYPE_CHECKING:
-    from eventkit.fold.declarative import Fold
     from eventkit.store.event_store import Store
+
+# The Fold (eventkit.fold.declarative) passes itself in; it is not imported because it sits above this
+# module and imports point down.
+Fold = Any
 
 
 def fingerprint(fold: Fold, store: Any) -> str:
@@ -116,14 +120,14 @@ def state_from_saved(fold: Fold, store: Store, saved: _fold_states.FoldState, *,
                  f"FROM {src.relation} GROUP BY stream_id")
         older = f"SELECT * FROM {parquet_scan([(store.path / saved.path).as_posix()])}"
         if streams is not None:
-            src.con.register("_ek_saved_streams", pa.table({"stream_id": pa.array(_stream_list(streams), pa.string())}))
+            src.con.register("_ek_saved_streams", pa.table({"stream_id": pa.array(checked_stream_ids(streams), pa.string())}))
             older += " WHERE stream_id IN (SELECT stream_id FROM _ek_saved_streams)"
         combined, names = [], {}
         for leaf, leaf_cols in zip(leaves, cols):
             for j, combiner in enumerate(leaf.combiners()):
                 combined.append(f"{combiner.format(*leaf_cols)} AS {leaf_cols[j]}")
             names[leaf] = leaf.finish(leaf_cols[0], schema)
-        outs = [f"{red.final_sql(names)} AS {_quote(k)}" for k, red in fold.fields.items()]
+        outs = [f"{red.final_sql(names)} AS {quote_ident(k)}" for k, red in fold.fields.items()]
         sql = (
             f"SELECT stream_id, {', '.join(outs)}, version, position FROM ("
             f"SELECT stream_id, {', '.join(combined)}, max(version) AS version, max(position) AS position "

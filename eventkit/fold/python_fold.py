@@ -44,7 +44,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from eventkit.fold.series import DEFAULT_MAX_ROWS
 from eventkit.common.errors import InvalidFold
-from eventkit.fold.reducers import ENVELOPE_FIELDS, _quote
+from eventkit.common.sql import quote_ident
+from eventkit.fold.reducers import ENVELOPE_FIELDS
 
 Handler = Callable[[Any, Any], Any]
 _ENV = ("stream_id", "version", "position", "event_type", "occurred_at", "recorded_at")
@@ -219,7 +220,7 @@ def select_sql(relation: str, payload: list[str], k_sql: str | None, part: tuple
     Times leave DuckDB as epoch microseconds (see :func:`event_class`).
     """
     env = [("epoch_us(" + c + ")" if c in ("occurred_at", "recorded_at") else c) for c in _ENV]
-    cols = ", ".join(env + [f"data.{_quote(f)}" for f in payload])
+    cols = ", ".join(env + [f"data.{quote_ident(f)}" for f in payload])
     k = f", {k_sql} AS _k" if k_sql else ""
     where = f" WHERE hash(stream_id) % {part[1]} = {part[0]}" if part and part[1] > 1 else ""
     inner = f"SELECT {cols}{k} FROM {relation}{where}"
@@ -245,7 +246,7 @@ def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, strea
         workers: int | None, dense: bool = False, max_rows: int | None = None, every: Any = None) -> Any:
     """Run a Python fold (state when ``grid`` is None, else snapshots) and build the frame."""
     global _JOB
-    from eventkit.fold.declarative import open_source
+    from eventkit.fold.sources import open_source
 
     spec = dict(stream_type=fold.stream_type, as_of=as_of, streams=streams)
     with open_source(store, known_at=known_at, **spec) as src:
@@ -291,7 +292,7 @@ def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, strea
 
 
 def _worker(i: int) -> list[tuple]:
-    from eventkit.fold.declarative import open_source
+    from eventkit.fold.sources import open_source
 
     job = _JOB
     assert job is not None

@@ -44,17 +44,14 @@ _NUMERIC = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
     "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL",
 )
-_INTEGER = _NUMERIC[:10]
+INTEGER_TYPES = _NUMERIC[:10]
 
 
-def _is_numeric(sql_type: str) -> bool:
+def is_numeric_type(sql_type: str) -> bool:
     return sql_type in _NUMERIC or sql_type.startswith("DECIMAL")
 
 
-_quote = quote_ident
-
-
-def _lit(value: Any) -> str:
+def sql_constant(value: Any) -> str:
     """A SQL literal for a constant (numbers, strings, booleans, None)."""
     if value is None:
         return "NULL"
@@ -79,10 +76,10 @@ class Schema:
     def resolve(self, field: str) -> tuple[str, str]:
         """Return ``(sql_expression, sql_type)`` for a field name, or raise InvalidFold."""
         if field in self.envelope:
-            return _quote(field), self.envelope[field]
+            return quote_ident(field), self.envelope[field]
         name = field[5:] if field.startswith("data.") else field
         if name in self.payload:
-            return f"data.{_quote(name)}", self.payload[name]
+            return f"data.{quote_ident(name)}", self.payload[name]
         known = sorted(self.payload)
         raise InvalidFold(
             f"field {field!r} is not in the store: payload fields are {known}; envelope fields "
@@ -144,7 +141,7 @@ class Reducer:
 def _wrap(value: Any) -> Reducer:
     if isinstance(value, Reducer):
         return value
-    _lit(value)  # validates the constant's type early
+    sql_constant(value)  # validates the constant's type early
     return Const(value)
 
 
@@ -158,7 +155,7 @@ class Const(Reducer):
         return []
 
     def final_sql(self, names: Mapping[Leaf, str]) -> str:
-        return _lit(self.value)
+        return sql_constant(self.value)
 
     def sql_type(self, schema: Schema) -> str:
         v = self.value
@@ -191,7 +188,7 @@ class BinOp(Reducer):
     def sql_type(self, schema: Schema) -> str:
         lt, rt = self.left.sql_type(schema), self.right.sql_type(schema)
         for side, t in (("left", lt), ("right", rt)):
-            if not (_is_numeric(t) or t == "NULL" or t.startswith(("TIMESTAMP", "DATE", "INTERVAL"))):
+            if not (is_numeric_type(t) or t == "NULL" or t.startswith(("TIMESTAMP", "DATE", "INTERVAL"))):
                 raise InvalidFold(
                     f"cannot compute {self!r}: its {side} side {getattr(self, side)!r} is {t}, "
                     "arithmetic needs numbers (or times)"
@@ -248,7 +245,7 @@ class Leaf(Reducer):
     def final_sql(self, names: Mapping[Leaf, str]) -> str:
         col = names[self]
         if self.kind == "last_event_type" and self.mapping is not None:
-            whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in self.mapping)
+            whens = " ".join(f"WHEN {sql_constant(k)} THEN {sql_constant(v)}" for k, v in self.mapping)
             return f"(CASE {col} {whens} END)"
         return col
 
@@ -265,7 +262,7 @@ class Leaf(Reducer):
         if self.kind == "last_event_type" and self.mapping is not None:
             types = tuple(k for k, _ in self.mapping)
         if types is not None:
-            parts.append("event_type IN (" + ", ".join(_lit(t) for t in types) + ")")
+            parts.append("event_type IN (" + ", ".join(sql_constant(t) for t in types) + ")")
         if self.where is not None:
             parts.append(f"({self.where})")
         if self.kind == "last_non_null":
@@ -302,7 +299,7 @@ class Leaf(Reducer):
             return f"coalesce({col}, 0)::BIGINT"
         if self.kind == "sum":
             t = schema.resolve(self.field)[1]  # type: ignore[arg-type]
-            cast = "BIGINT" if t in _INTEGER else ("DOUBLE" if t in ("FLOAT", "REAL", "DOUBLE") else None)
+            cast = "BIGINT" if t in INTEGER_TYPES else ("DOUBLE" if t in ("FLOAT", "REAL", "DOUBLE") else None)
             return f"coalesce({col}, 0)::{cast}" if cast else f"coalesce({col}, 0)"
         return col
 
@@ -313,9 +310,9 @@ class Leaf(Reducer):
             return "VARCHAR"
         t = schema.resolve(self.field)[1]  # type: ignore[arg-type]
         if self.kind == "sum":
-            if not _is_numeric(t):
+            if not is_numeric_type(t):
                 raise InvalidFold(f"{self!r}: sum needs a numeric field; {self.field!r} is {t}")
-            return "BIGINT" if t in _INTEGER else ("DOUBLE" if t in ("FLOAT", "REAL") else t)
+            return "BIGINT" if t in INTEGER_TYPES else ("DOUBLE" if t in ("FLOAT", "REAL") else t)
         if self.kind in ("min", "max") and (t.startswith(("STRUCT", "MAP")) or t.endswith("]")):
             raise InvalidFold(f"{self!r}: {self.kind} needs an orderable field; {self.field!r} is {t}")
         return t
@@ -430,7 +427,7 @@ def last_event_type(
     if not pairs or any(not isinstance(k, str) for k, _ in pairs):
         raise InvalidFold(f"last_event_type needs event type names, got {among!r}")
     for _, label in pairs:
-        _lit(label)
+        sql_constant(label)
     return Leaf("last_event_type", None, None, _where(where), pairs)
 
 

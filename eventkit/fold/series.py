@@ -40,12 +40,18 @@ from typing import TYPE_CHECKING, Any
 
 from eventkit.common.errors import SeriesTooLarge
 from eventkit.fold.grid import Grid, make_grid, parse_every
-from eventkit.fold.reducers import Reducer, _quote, unique_leaves
+from eventkit.common.sql import quote_ident
+from eventkit.fold.reducers import Reducer, unique_leaves
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from eventkit.fold.declarative import Fold, Source
+    from eventkit.fold.sources import Source
+
+# The Fold (eventkit.fold.declarative) passes itself in; it is not imported because it sits above this
+# module and imports point down.
+Fold = Any
+
 
 __all__ = ["Grid", "make_grid", "parse_every", "declarative_snapshots", "declarative_changes",
            "DEFAULT_MAX_ROWS", "check_budget", "finish_frame"]
@@ -81,7 +87,7 @@ def bucket_sql(fields: dict[str, Reducer], source: Source, grid: Grid, *,
             combined.append(f"{comb.format(*cols)} OVER w AS _c{i}_{j}")
             regroup.append(f"{comb.format(*cols)} AS {cols[j]}")
         names[leaf] = leaf.finish(f"_c{i}_0", schema)
-    outs = [f"{red.final_sql(names)} AS {_quote(k)}" for k, red in fields.items()]
+    outs = [f"{red.final_sql(names)} AS {quote_ident(k)}" for k, red in fields.items()]
     where = k_where(grid)
     group = (f"SELECT stream_id, _k, {', '.join(partials)}, max(version) AS _v, max(position) AS _pos "
              "FROM ev GROUP BY stream_id, _k")
@@ -107,7 +113,7 @@ def bucket_sql(fields: dict[str, Reducer], source: Source, grid: Grid, *,
          "max(_pos) OVER w AS position FROM b "
          "WINDOW w AS (PARTITION BY stream_id ORDER BY _k ROWS UNBOUNDED PRECEDING)), "
          f"c AS (SELECT stream_id, _k, {', '.join(outs)}, version, position FROM c0)")
-    return f"WITH {ev}, {b}, {c}", [_quote(k) for k in fields]
+    return f"WITH {ev}, {b}, {c}", [quote_ident(k) for k in fields]
 
 
 def k_where(grid: Grid) -> str:
@@ -234,7 +240,7 @@ def declarative_snapshots(fold: Fold, store: Any, *, every: Any, start: Any, end
                           as_of: Any, known_at: Any, tz: Any = "UTC",
                           max_rows: int | None = DEFAULT_MAX_ROWS) -> pd.DataFrame:
     """Implementation of :meth:`Fold.snapshots` (the dense series)."""
-    from eventkit.fold.declarative import open_source
+    from eventkit.fold.sources import open_source
 
     grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
     with open_source(store, stream_type=fold.stream_type, as_of=cut_as_of(as_of, grid), known_at=known_at,
@@ -250,7 +256,7 @@ def declarative_snapshots(fold: Fold, store: Any, *, every: Any, start: Any, end
 def declarative_changes(fold: Fold, store: Any, *, every: Any, start: Any, end: Any, streams: Any,
                         as_of: Any, known_at: Any, tz: Any = "UTC") -> pd.DataFrame:
     """Implementation of :meth:`Fold.changes` (the change log)."""
-    from eventkit.fold.declarative import open_source
+    from eventkit.fold.sources import open_source
 
     grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
     with open_source(store, stream_type=fold.stream_type, as_of=cut_as_of(as_of, grid), known_at=known_at,

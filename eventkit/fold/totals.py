@@ -29,13 +29,19 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from eventkit.common.errors import InvalidFold
 from eventkit.fold.grid import Grid, make_grid
-from eventkit.fold.reducers import _INTEGER, BinOp, Const, FillNull, Leaf, Reducer, Schema, _is_numeric, _lit, _quote
+from eventkit.common.sql import quote_ident
+from eventkit.fold.reducers import INTEGER_TYPES, BinOp, Const, FillNull, Leaf, Reducer, Schema, is_numeric_type, sql_constant
 from eventkit.fold.series import cut_as_of, bucket_sql, dense_sql, horizon, horizon_sql, k_where, size_of
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from eventkit.fold.declarative import Fold, Source
+    from eventkit.fold.sources import Source
+
+# The Fold (eventkit.fold.declarative) passes itself in; it is not imported because it sits above this
+# module and imports point down.
+Fold = Any
+
 
 FUNCTIONS = ("sum", "count", "mean", "min", "max", "median", "count_distinct")
 _RUNNING = {"sum", "count", "mean"}
@@ -110,13 +116,13 @@ def _cast(red: Reducer, schema: Schema, fn: str) -> str:
     t = red.sql_type(schema)
     if fn == "count":
         return "::BIGINT"
-    return "::BIGINT" if t in _INTEGER else ("::DOUBLE" if t in ("DOUBLE", "FLOAT", "REAL") else "")
+    return "::BIGINT" if t in INTEGER_TYPES else ("::DOUBLE" if t in ("DOUBLE", "FLOAT", "REAL") else "")
 
 
 def fold_aggregate(fold: Fold, store: Any, *, every: Any, values: Any, by: Any, start: Any, end: Any,
                    streams: Any, as_of: Any, known_at: Any, tz: Any) -> pd.DataFrame:
     """Implementation of :meth:`Fold.aggregate`."""
-    from eventkit.fold.declarative import open_source
+    from eventkit.fold.sources import open_source
 
     by_cols = [by] if isinstance(by, str) else list(by or [])
     for b in by_cols:
@@ -129,7 +135,7 @@ def fold_aggregate(fold: Fold, store: Any, *, every: Any, values: Any, by: Any, 
         fold.prepare(src)
         schema = src.schema
         for name, col, fn in triples:
-            if fn in ("sum", "mean") and not _is_numeric(fold.fields[col].sql_type(schema)):
+            if fn in ("sum", "mean") and not is_numeric_type(fold.fields[col].sql_type(schema)):
                 raise InvalidFold(f"values[{name!r}]: {fn} needs a number; {col!r} is "
                                   f"{fold.fields[col].sql_type(schema)}")
         end_point = horizon_sql(grid, horizon(src, grid, known_at))
@@ -186,7 +192,7 @@ def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict,
                 continue
             cond = []
             if leaf.event_types is not None:
-                cond.append("event_type IN (" + ", ".join(_lit(t) for t in leaf.event_types) + ")")
+                cond.append("event_type IN (" + ", ".join(sql_constant(t) for t in leaf.event_types) + ")")
             if leaf.where is not None:
                 cond.append(f"_w{wheres.index(leaf.where)}")
             x = "_cnt" if leaf.kind == "count" else f"_x{fields.index(leaf.field)}"
@@ -195,12 +201,12 @@ def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict,
         sums.append(f"{' + '.join(terms) if terms else '0'} AS _s{i}")
     for name, col, fn in triples:
         if fn == "count" or col == "stream_id":
-            outs.append(f"n::BIGINT AS {_quote(name)}")
+            outs.append(f"n::BIGINT AS {quote_ident(name)}")
             continue
         i = cols.index(col)
         total = f"(s{i} + {_num(lin[col][1])} * n)" if lin[col][1] != 0 else f"s{i}"
         expr = f"{total} / n" if fn == "mean" else total
-        outs.append(f"({expr}){_cast(fold.fields[col], schema, fn)} AS {_quote(name)}")
+        outs.append(f"({expr}){_cast(fold.fields[col], schema, fn)} AS {quote_ident(name)}")
     s_cols = "".join(f", coalesce(e._s{i}, 0) AS _d{i}" for i in range(len(cols)))
     e_sel = (f"SELECT _k, {', '.join(sums)} FROM (SELECT {', '.join(pre)} FROM ev GROUP BY ALL) GROUP BY _k"
              if sums else "SELECT DISTINCT _k FROM ev")
@@ -230,8 +236,8 @@ def _transitions_sql(fold: Fold, src: Source, grid: Grid, triples: list, by_cols
         needed = {k: fold.fields[k] for k in list(fold.fields)[:1]}
     head, _ = bucket_sql(needed, src, grid, relevant_only=True)
     gs = [f"_g{i}" for i in range(len(by_cols))] or ["_g0"]
-    g_sel = ", ".join(f"{_quote(b)} AS _g{i}" for i, b in enumerate(by_cols)) or "0 AS _g0"
-    v_sel = "".join(f", {_quote(c)} AS _v{i}" for i, c in enumerate(vcols))
+    g_sel = ", ".join(f"{quote_ident(b)} AS _g{i}" for i, b in enumerate(by_cols)) or "0 AS _g0"
+    v_sel = "".join(f", {quote_ident(c)} AS _v{i}" for i, c in enumerate(vcols))
     summed = {i for i, c in enumerate(vcols) if any(col == c and fn != "count" for _, col, fn in triples)}
     lags = "".join(f", lag({g}) OVER p AS _p{g}" for g in gs) + "".join(
         f", lag(_v{i}) OVER p AS _pv{i}" for i in range(len(vcols)))
@@ -255,7 +261,7 @@ def _transitions_sql(fold: Fold, src: Source, grid: Grid, triples: list, by_cols
     outs = []
     for name, col, fn in triples:
         if col == "stream_id":
-            outs.append(f"n::BIGINT AS {_quote(name)}")
+            outs.append(f"n::BIGINT AS {quote_ident(name)}")
             continue
         i = vcols.index(col)
         if fn == "count":
@@ -264,8 +270,8 @@ def _transitions_sql(fold: Fold, src: Source, grid: Grid, triples: list, by_cols
             expr = f"CASE WHEN c{i} > 0 THEN s{i} END"
         else:
             expr = f"s{i} / NULLIF(c{i}, 0)"
-        outs.append(f"({expr}){_cast(fold.fields[col], schema, fn)} AS {_quote(name)}")
-    by_out = "".join(f", {g} AS {_quote(b)}" for g, b in zip(gs, by_cols))
+        outs.append(f"({expr}){_cast(fold.fields[col], schema, fn)} AS {quote_ident(name)}")
+    by_out = "".join(f", {g} AS {quote_ident(b)}" for g, b in zip(gs, by_cols))
     at = grid.at_sql("_k")
     return f"""{head},
 s AS (SELECT stream_id, _k, {g_sel}{v_sel} FROM c),
@@ -303,7 +309,7 @@ def _dense_group_sql(fold: Fold, src: Source, grid: Grid, triples: list, by_cols
     for name, col, fn in triples:
         cast = "::BIGINT" if fn == "count" or fn == "count_distinct" else (
             _cast(fold.fields[col], schema, fn) if fn == "sum" else "")
-        outs.append(f"{_SQL_FN[fn].format(_quote(col))}{cast} AS {_quote(name)}")
-    keys = ", ".join(["as_of"] + [_quote(b) for b in by_cols])
+        outs.append(f"{_SQL_FN[fn].format(quote_ident(col))}{cast} AS {quote_ident(name)}")
+    keys = ", ".join(["as_of"] + [quote_ident(b) for b in by_cols])
     return (f"SELECT {keys}, count(*)::BIGINT AS streams{''.join(', ' + o for o in outs)}, "
             f"as_of <= {end_point} AS complete FROM ({inner}) GROUP BY {keys} ORDER BY {keys}")

@@ -170,12 +170,12 @@ def open_report_store(cfg: ReportConfig, *, progress: bool = True) -> Store:
     spec = cfg.section("store")
     path = cfg.resolve(spec["path"])
     if spec.get("sample"):
-        from eventkit.samples.demo import build_sample_store
+        from eventkit.samples.stores import build_sample_store
 
         return build_sample_store(path, accounts=spec.get("accounts", 2_000), seed=spec.get("seed", 0),
                                   events_per_account=spec.get("events_per_account", 50.0), progress=progress)
     if spec.get("dataset") == "nycflights13":
-        from eventkit.samples.demo import build_flights_store
+        from eventkit.samples.stores import build_flights_store
 
         return build_flights_store(path, limit=spec.get("limit"), progress=progress)
     if not path.is_dir():

@@ -177,7 +177,7 @@ def check_unique_ids(ids: list[str] | pa.Array) -> None:
 # Frames
 
 
-def _frame_to_arrow(frame: Any) -> pa.Table:
+def frame_to_arrow(frame: Any) -> pa.Table:
     """A DataFrame or Arrow table as an Arrow table, naming the column that cannot convert."""
     if isinstance(frame, pa.RecordBatch):
         return pa.Table.from_batches([frame])
@@ -328,7 +328,7 @@ _MAX_MICROS = to_micros(datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzin
 
 def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
     """Validate a frame for ``append_frame``: envelope columns by name, the rest payload."""
-    table = _frame_to_arrow(frame)
+    table = frame_to_arrow(frame)
     if table.num_rows == 0:
         raise InvalidInput("the frame has no rows; an append needs at least one event")
     for name in _COMPUTED:

@@ -14,9 +14,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from eventkit.store import fold_state_files as fold_states
 from eventkit.store.envelope import new_id_prefix
 from eventkit.common.errors import StoreError
+
+# Saved fold states (written by :mod:`.fold_state_files`): one row per fold definition and cut.
+FOLD_STATES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS fold_states (
+    fingerprint TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    fold TEXT NOT NULL,
+    max_occurred INTEGER,
+    streams INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (fingerprint, position)
+) WITHOUT ROWID
+"""
+
 
 FORMAT_VERSION = 1
 CATALOG_NAME = "catalog.sqlite"
@@ -71,7 +85,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     position INTEGER NOT NULL,
     updated_at REAL NOT NULL
 ) WITHOUT ROWID;
-""" + fold_states.SCHEMA + ";"
+""" + FOLD_STATES_SCHEMA + ";"
 
 
 class Catalog:
@@ -209,7 +223,7 @@ class Catalog:
         have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "fold_states" not in have:
             with self.write() as conn:
-                conn.execute(fold_states.SCHEMA)
+                conn.execute(FOLD_STATES_SCHEMA)
 
     def _id_prefix(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()
@@ -352,3 +366,12 @@ class Catalog:
         if upto is not None:
             return conn.execute(sql + " AND first_position <= ? ORDER BY first_position", (upto,)).fetchall()
         return conn.execute(sql + " ORDER BY first_position").fetchall()
+
+
+def upsert_streams(conn: Any, heads: list[tuple[str, str, int, int]]) -> None:
+    """Set each stream's head: ``(stream_id, stream_type, version, last_position)`` rows, inside a write."""
+    conn.executemany(
+        "INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
+        "version = excluded.version, last_position = excluded.last_position",
+        heads,
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
@@ -22,10 +21,10 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from eventkit.store import maintenance as _maintenance
 from eventkit.store import resend as _resend
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events
-from eventkit.store.catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog
+from eventkit.store.catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog, upsert_streams
+from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
 from eventkit.store.envelope import (
     ANY,
-    DEFAULT_STREAM_TYPE,
     Event,
     check_expected_version,
     check_name,
@@ -35,13 +34,11 @@ from eventkit.store.envelope import (
     micros_now,
     reconcile,
     to_micros,
-    version_matches,
 )
 from eventkit.common.errors import (
     InvalidInput,
     SealDeferredWarning,
     StoreError,
-    WrongExpectedVersion,
     did_you_mean,
     warn,
 )
@@ -49,35 +46,6 @@ from eventkit.store.read_snapshot import ENVELOPE_SELECT, SharedDatabase, Snapsh
 from eventkit.store.upcasting import Upcaster, Upcasters
 
 Output = Literal["pandas", "arrow"]
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    """What an append did.
-
-    Attributes:
-        first_position: Position of the append's first event.
-        last_position: Position of its last event (an append's positions are contiguous).
-        versions: Each stream's version after the append.
-        duplicate: True when the append was a re-send of one already stored: nothing was
-            written and this reports the original append.
-    """
-
-    first_position: int
-    last_position: int
-    versions: dict[str, int] = field(default_factory=dict)
-    duplicate: bool = False
-
-    @property
-    def positions(self) -> range:
-        return range(self.first_position, self.last_position + 1)
-
-    @property
-    def version(self) -> int:
-        """The stream's new version, for an append to a single stream."""
-        if len(self.versions) != 1:
-            raise InvalidInput(f"this append touched {len(self.versions)} streams; use .versions")
-        return next(iter(self.versions.values()))
 
 
 def parse_known_at(known_at: Any) -> tuple[int | None, int | None]:
@@ -302,11 +270,11 @@ class Store:
             new_heads = []
             for sid, rows in order.items():
                 existing_type, current = heads.get(sid, (None, 0))
-                stype = _resolve_type(sid, existing_type, {batch.stream_types[i] for i in rows})
-                _check_expected(sid, expected, current)
+                stype = resolve_stream_type(sid, existing_type, {batch.stream_types[i] for i in rows})
+                check_expected(sid, expected, current)
                 if batch.versions is not None:
                     vs = [batch.versions[i] for i in rows]
-                    _check_explicit_versions(sid, current, vs)
+                    check_explicit_versions(sid, current, vs)
                 else:
                     vs = range(current + 1, current + 1 + len(rows))
                 for i, v in zip(rows, vs):
@@ -328,7 +296,7 @@ class Store:
                     "INSERT INTO event_ids VALUES (?, ?)",
                     [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None],
                 )
-            _upsert_streams(conn, new_heads)
+            upsert_streams(conn, new_heads)
             hot_count = state["hot_count"] + n
             Catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
         if hot_count >= self.seal_threshold:
@@ -772,47 +740,6 @@ def _flatten_payload(table: pa.Table, fields: list[str]) -> pa.Table:
         pa.chunked_array([c[index[name]] for c in flat], type=struct.field(index[name]).type) for name in fields
     ]
     return pa.Table.from_arrays(columns, names=rest.column_names + fields)  # built once: no per-field copies
-
-
-def _resolve_type(stream_id: str, existing: str | None, given: set[str | None]) -> str:
-    given.discard(None)
-    if len(given) > 1:
-        raise InvalidInput(f"stream {stream_id!r} is given several stream types in one append", column="stream_type", values=sorted(given))
-    wanted = next(iter(given), None)
-    if existing is not None and wanted is not None and wanted != existing:
-        raise InvalidInput(
-            f"stream {stream_id!r} is of type {existing!r}; it cannot take events as {wanted!r}",
-            column="stream_type", values=[wanted],
-        )
-    return existing or wanted or DEFAULT_STREAM_TYPE
-
-
-def _check_expected(stream_id: str, expected: dict[Any, Any], current: int) -> None:
-    want = expected.get(stream_id, expected.get(None, ANY))
-    if not version_matches(want, current):
-        raise WrongExpectedVersion(stream_id, want, current)
-
-
-def _check_explicit_versions(stream_id: str, current: int, versions: Sequence[int]) -> None:
-    prev = current
-    for v in versions:
-        if v <= prev:
-            raise InvalidInput(
-                f"version column for stream {stream_id!r} must increase strictly and start above the "
-                f"stream's current version {current}: {v} follows {prev}",
-                column="version", values=[v],
-            )
-        prev = v
-
-
-def _upsert_streams(conn: Any, heads: list[tuple[str, str, int, int]]) -> None:
-    conn.executemany(
-        "INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
-        "version = excluded.version, last_position = excluded.last_position",
-        heads,
-    )
-
-
 
 
 def _nearby_stores(root: Path) -> str:

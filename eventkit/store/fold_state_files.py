@@ -11,29 +11,17 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-if TYPE_CHECKING:
-    from eventkit.store.event_store import Store
+# The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
+# module in the store layer and imports point down.
+Store = Any
 
 STATES_DIR = "fold_states"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS fold_states (
-    fingerprint TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    fold TEXT NOT NULL,
-    max_occurred INTEGER,
-    streams INTEGER NOT NULL,
-    path TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (fingerprint, position)
-) WITHOUT ROWID
-"""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
-from eventkit.store.catalog import Catalog
+from eventkit.store.catalog import Catalog, upsert_streams
+from eventkit.store.stream_heads import AppendResult, check_expected, resolve_stream_type
 from eventkit.store.crash_points import crash_point
 from eventkit.store.envelope import generated_event_id_sql, micros_now
 from eventkit.common.errors import InvalidInput, StoreError
@@ -38,7 +39,10 @@ from eventkit.common.sql import quote_ident
 
 if TYPE_CHECKING:
     from eventkit.store.batches import ArrowBatch
-    from eventkit.store.event_store import AppendResult, Store
+
+# The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
+# module in the store layer and imports point down.
+Store = Any
 
 
 @dataclass
@@ -110,7 +114,6 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
     Versions, positions and the segment's sort order are computed with numpy, so the only heavy
     step under the write lock is DuckDB writing the Parquet file.
     """
-    from eventkit.store.event_store import AppendResult, _check_expected, _resolve_type, _upsert_streams
 
     n = len(batch)
     table = batch.table
@@ -140,8 +143,8 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
             stypes: list[str] = []
             for i, sid in enumerate(lay.stream_ids):
                 existing_type, current = heads.get(sid, (None, 0))
-                stypes.append(_resolve_type(sid, existing_type, {lay.given_types[i] or default_type}))
-                _check_expected(sid, expected, current)
+                stypes.append(resolve_stream_type(sid, existing_type, {lay.given_types[i] or default_type}))
+                check_expected(sid, expected, current)
                 if lay.first_version is not None and lay.first_version[i] <= current:
                     raise InvalidInput(
                         f"version column for stream {sid!r} starts at {lay.first_version[i]}, not above the "
@@ -198,7 +201,7 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 conn.executemany("INSERT INTO event_ids VALUES (?, ?)", zip(
                     given.column("event_id").to_pylist(), given.column("position").to_pylist()))
             last_positions = head + 1 + lay.last_row
-            _upsert_streams(conn, [
+            upsert_streams(conn, [
                 (sid, stypes[i], int(final[i]), int(last_positions[i])) for i, sid in enumerate(lay.stream_ids)
             ])
             Catalog.set_log_state(conn, head=head + n, last_recorded=recorded)

@@ -35,7 +35,7 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 import pandas as pd
@@ -47,8 +47,9 @@ from eventkit.common.errors import InvalidInput, StoreError
 from eventkit.store.read_snapshot import parquet_scan
 from eventkit.common.sql import quote_ident
 
-if TYPE_CHECKING:
-    from eventkit.store.event_store import Store
+# The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
+# module in the store layer and imports point down.
+Store = Any
 
 try:  # POSIX advisory locks; released by the OS when a process dies, however it dies
     import fcntl
