@@ -118,7 +118,7 @@ def state_from_saved(fold: Fold, store: Store, saved: _fold_states.FoldState, *,
         items, cols = _partials(leaves, schema)
         newer = (f"SELECT stream_id, {', '.join(items)}, max(version) AS version, max(position) AS position "
                  f"FROM {src.relation} GROUP BY stream_id")
-        older = f"SELECT * FROM {parquet_scan([(store.path / saved.path).as_posix()])}"
+        older = f"SELECT * FROM {parquet_scan([store.files.url(saved.path)])}"
         if streams is not None:
             src.con.register("_ek_saved_streams", pa.table({"stream_id": pa.array(checked_stream_ids(streams), pa.string())}))
             older += " WHERE stream_id IN (SELECT stream_id FROM _ek_saved_streams)"

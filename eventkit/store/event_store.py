@@ -21,6 +21,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from eventkit.store import maintenance as _maintenance
 from eventkit.store import resend as _resend
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events
+from eventkit.store.file_store import FileStore, LocalFolder
 from eventkit.store.catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog, upsert_streams
 from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
 from eventkit.store.envelope import (
@@ -119,6 +120,8 @@ class Store:
             except OSError as e:  # a read-only file system, no permission, a full disk
                 raise StoreError(f"cannot create a store at {root}: {e.strerror or e}") from e
         self.path = root.resolve()
+        #: Where segment and fold-state files live (the file store seam; this folder today).
+        self.files: FileStore = LocalFolder(self.path)
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold
@@ -346,7 +349,7 @@ class Store:
         self, conn: Any, ids: Sequence[str | None], describe: Callable[[list[int]], list[tuple[str, str, dict]]]
     ) -> AppendResult | None:
         """The original result if this append is a re-send (see :func:`_resend.existing_append`)."""
-        found = _resend.existing_append(conn, self.path, self._catalog.id_prefix, ids, describe)
+        found = _resend.existing_append(conn, self.files, self._catalog.id_prefix, ids, describe)
         if found is None:
             return None
         first, last, versions = found
@@ -358,7 +361,7 @@ class Store:
         """One consistent view of the store (see :class:`Snapshot`), optionally cut at known_at."""
         upto, recorded_cut = parse_known_at(known_at)
         with self._catalog.read() as conn:
-            snap = read_snapshot(conn, self.path, upto=upto, recorded_cut=recorded_cut, **prune)
+            snap = read_snapshot(conn, self.files, upto=upto, recorded_cut=recorded_cut, **prune)
             snap.grace_seconds = Catalog.grace_seconds(conn)
         db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
         snap.cursor = lambda: utc_cursor(db)

@@ -40,9 +40,8 @@ def save(store: Store, *, fold: str, fingerprint: str, position: int, max_occurr
          table: pa.Table) -> FoldState:
     """Write ``table`` as the state of ``fingerprint`` at ``position`` (replacing an older save)."""
     rel = f"{STATES_DIR}/{fingerprint}/{position:012d}-{uuid.uuid4().hex[:12]}.parquet"
-    path = store.path / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
+    files = store.files
+    files.write_once(rel, lambda local: pq.write_table(table, local, compression="zstd"))
     try:
         with store._catalog.write() as conn:
             old = conn.execute(
@@ -53,10 +52,10 @@ def save(store: Store, *, fold: str, fingerprint: str, position: int, max_occurr
                 (fingerprint, position, fold, max_occurred, table.num_rows, rel, time.time()),
             )
     except BaseException:
-        path.unlink(missing_ok=True)
+        files.delete(rel)
         raise
     if old is not None:
-        (store.path / old[0]).unlink(missing_ok=True)
+        files.delete(old[0])
     return FoldState(fold, fingerprint, position, max_occurred, table.num_rows, rel)
 
 
@@ -74,7 +73,7 @@ def newest(store: Store, fingerprint: str, *, upto: int, as_of: int | None) -> F
         params.append(as_of)
     with store._catalog.read() as conn:
         row = conn.execute(sql + " ORDER BY position DESC LIMIT 1", params).fetchone()
-    if row is None or not (store.path / row[5]).exists():
+    if row is None or not store.files.exists(row[5]):
         return None
     return FoldState(*row)
 

@@ -208,7 +208,7 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
             crash_point("bulk.before_commit")
     except BaseException:
         for seg in written:
-            discard(store.path, seg)
+            discard(store.files, seg)
         raise
     finally:
         con.close()
@@ -240,7 +240,7 @@ def gc(store: Store) -> list[str]:
     """
     with store._catalog.write() as conn:
         write_manifest(conn, store.path)
-        return remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
+        return remove_orphans(conn, store.files, grace_seconds=Catalog.grace_seconds(conn))
 
 
 def _micros_range(table: pa.Table, recorded: int) -> tuple[int, int]:
@@ -259,7 +259,7 @@ def seal(store: Store) -> int:
     written: list[SegmentInfo] = []
     try:
         with store._catalog.write() as conn:
-            snap = read_snapshot(conn, store.path)
+            snap = read_snapshot(conn, store.files)
             if not snap.hot.num_rows:
                 return 0
             snap.files = []  # only the hot rows
@@ -280,14 +280,14 @@ def seal(store: Store) -> int:
                 con.close()
             moved = conn.execute("DELETE FROM hot").rowcount
             Catalog.set_meta(conn, "hot_count", 0)
-            remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
+            remove_orphans(conn, store.files, grace_seconds=Catalog.grace_seconds(conn))
             crash_point("seal.before_commit")
         crash_point("seal.after_commit")
         refresh_manifest(store)
         return moved
     except BaseException:
         for seg in written:
-            discard(store.path, seg)
+            discard(store.files, seg)
         raise
 
 
@@ -360,7 +360,7 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
                         f"SELECT count(*) FROM segments WHERE retired_at IS NULL AND segment_id IN ({marks})", ids
                     ).fetchone()[0]
                     if live != len(ids):  # another process compacted them first
-                        discard(store.path, seg)
+                        discard(store.files, seg)
                         continue
                     if not (store.path / seg.path).exists():
                         # Orphan clean-up in another process took the new file while this one
@@ -373,7 +373,7 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
                     conn.execute(f"UPDATE segments SET retired_at = ? WHERE segment_id IN ({marks})", [time.time(), *ids])
                     assert new_id not in ids
             except BaseException:
-                discard(store.path, seg)
+                discard(store.files, seg)
                 raise
             finally:
                 con.close()
@@ -384,7 +384,7 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
             bar.update(len(group))
     with store._catalog.write() as conn:
         write_manifest(conn, store.path)
-        result.removed_files = remove_orphans(conn, store.path, grace_seconds=Catalog.grace_seconds(conn))
+        result.removed_files = remove_orphans(conn, store.files, grace_seconds=Catalog.grace_seconds(conn))
     return result
 
 
@@ -428,7 +428,7 @@ class StoreInfo:
 
 def info(store: Store) -> StoreInfo:
     with store._catalog.read() as conn:
-        snap = read_snapshot(conn, store.path)
+        snap = read_snapshot(conn, store.files)
         streams = conn.execute("SELECT count(*) FROM streams").fetchone()[0]
         stypes = pd.DataFrame(
             conn.execute("SELECT stream_type, count(*) FROM streams GROUP BY 1 ORDER BY 2 DESC").fetchall(),

@@ -12,7 +12,6 @@ import os
 import sqlite3
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import duckdb
@@ -20,6 +19,7 @@ import pyarrow as pa
 
 from eventkit.store.catalog import Catalog
 from eventkit.common.errors import StoreError
+from eventkit.store.file_store import FileStore
 from eventkit.common.sql import quote_ident, quote_literal
 
 _HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
@@ -292,7 +292,7 @@ def _hot_table(rows: list[tuple]) -> pa.Table:
 
 def read_snapshot(
     conn: sqlite3.Connection,
-    root: Path,
+    files: FileStore,
     *,
     upto: int | None = None,
     recorded_cut: int | None = None,
@@ -304,7 +304,7 @@ def read_snapshot(
 
     Args:
         conn: A connection inside a read (or write) transaction.
-        root: The store folder (segment paths are relative to it).
+        files: The store's file store (segment paths are relative to it).
         upto: A position cut (transaction time); None means the head.
         recorded_cut: A recorded_at cut in UTC microseconds.
         stream_id: Keep only segments and hot rows of this stream.
@@ -347,7 +347,7 @@ def read_snapshot(
         rows = [r for r in rows if r[2] in wanted]
     return Snapshot(
         high_water=hw,
-        files=[str(root / s[0]) for s in segs],
+        files=[files.url(s[0]) for s in segs],
         hot=_hot_table(rows),
         fields=Catalog.fields(conn),
         recorded_cut=recorded_cut,

@@ -8,7 +8,6 @@ write transaction, before anything is written.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pyarrow as pa
@@ -17,6 +16,7 @@ from eventkit.store.batches import canonical_payload
 from eventkit.store.catalog import Catalog
 from eventkit.store.envelope import generated_position
 from eventkit.common.errors import DuplicateEventId
+from eventkit.store.file_store import FileStore
 from eventkit.store.read_snapshot import read_snapshot
 
 Describe = Callable[[list[int]], list[tuple[str, str, dict]]]
@@ -24,7 +24,7 @@ Describe = Callable[[list[int]], list[tuple[str, str, dict]]]
 
 
 def existing_append(
-    conn: Any, root: Path, id_prefix: str, ids: Sequence[str | None], describe: Describe
+    conn: Any, files: FileStore, id_prefix: str, ids: Sequence[str | None], describe: Describe
 ) -> tuple[int, int, dict[str, int]] | None:
     """(first position, last position, versions) of the original append if this one re-sends it.
 
@@ -58,7 +58,7 @@ def existing_append(
         return None
     given = [i for i, e in enumerate(ids) if e is not None]
     rows = [i for i in given if ids[i] in found]
-    stored = _stored_at(conn, root, [found[ids[i]] for i in rows])
+    stored = _stored_at(conn, files, [found[ids[i]] for i in rows])
     for i, new in zip(rows, describe(rows)):
         event_id = ids[i]
         _, sid, etype, data, _ = stored[found[event_id]]
@@ -73,7 +73,7 @@ def existing_append(
             f"{sorted(found)[:3]}; an append is all or nothing: re-send it unchanged or use new ids"
         )
     if len(given) < len(ids):
-        return _mixed_resend(conn, root, ids, found, describe, head)
+        return _mixed_resend(conn, files, ids, found, describe, head)
     return min(stored), max(stored), _versions(stored)
 
 
@@ -84,9 +84,9 @@ def _versions(stored: dict[int, tuple]) -> dict[str, int]:
     return versions
 
 
-def _stored_at(conn: Any, root: Path, positions: list[int]) -> dict[int, tuple]:
+def _stored_at(conn: Any, files: FileStore, positions: list[int]) -> dict[int, tuple]:
     """position -> (event_id, stream_id, event_type, data, version) of stored events."""
-    con = read_snapshot(conn, root).connect()
+    con = read_snapshot(conn, files).connect()
     try:
         con.register("_pos", pa.table({"position": pa.array(positions, pa.int64())}))
         rows = con.execute(
@@ -98,7 +98,7 @@ def _stored_at(conn: Any, root: Path, positions: list[int]) -> dict[int, tuple]:
     return {r[0]: r[1:] for r in rows}
 
 
-def _mixed_resend(conn: Any, root: Path, ids: Sequence[str | None], found: dict[str, int], describe: Describe,
+def _mixed_resend(conn: Any, files: FileStore, ids: Sequence[str | None], found: dict[str, int], describe: Describe,
                   head: int) -> tuple[int, int, dict[str, int]]:
     """A re-send whose events only partly carry ids: the original append, found by position.
 
@@ -114,7 +114,7 @@ def _mixed_resend(conn: Any, root: Path, ids: Sequence[str | None], found: dict[
     if len(starts) > 1 or first < 1 or last > head:
         problem = "in other places"
     else:
-        stored = _stored_at(conn, root, list(range(first, last + 1)))
+        stored = _stored_at(conn, files, list(range(first, last + 1)))
         for i, new in enumerate(describe(list(range(len(ids))))):
             _, sid, etype, data, _ = stored[first + i]
             if (sid, etype, canonical_payload(data)) != (new[0], new[1], canonical_payload(new[2])):

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from eventkit.common.errors import StoreError
+from eventkit.store.file_store import FileStore
 from eventkit.store.read_snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"
@@ -147,13 +148,10 @@ def record_segment(conn: sqlite3.Connection, seg: SegmentInfo, stream_ids_sql: s
     return segment_id
 
 
-def discard(root: Path, seg: SegmentInfo | None) -> None:
+def discard(files: FileStore, seg: SegmentInfo | None) -> None:
     """Remove a segment file whose catalog transaction did not commit."""
     if seg is not None:
-        try:
-            (root / seg.path).unlink()
-        except FileNotFoundError:
-            pass
+        files.delete(seg.path)
 
 
 MANIFEST = "_live.json"  # in the segments folder: the live files, for tools that read without eventkit
@@ -196,15 +194,15 @@ def write_manifest(conn: sqlite3.Connection, root: Path, *, fsync: bool = False)
     return target
 
 
-def manifest_files(root: Path) -> set[str]:
+def manifest_files(files: FileStore) -> set[str]:
     """The files the current manifest lists (relative paths); empty when there is none."""
     try:
-        return set(json.loads((root / SEGMENTS_DIR / MANIFEST).read_text()).get("files", []))
+        return set(json.loads(files.read_bytes(f"{SEGMENTS_DIR}/{MANIFEST}")).get("files", []))
     except (OSError, ValueError):
         return set()
 
 
-def remove_orphans(conn: sqlite3.Connection, root: Path, *, grace_seconds: float) -> list[str]:
+def remove_orphans(conn: sqlite3.Connection, files: FileStore, *, grace_seconds: float) -> list[str]:
     """Delete segment files the catalog does not list, and retired ones past the grace period.
 
     Files younger than the grace period are kept: a writer may be about to record them, or a
@@ -212,7 +210,7 @@ def remove_orphans(conn: sqlite3.Connection, root: Path, *, grace_seconds: float
     """
     now = time.time()
     removed = []
-    listed = manifest_files(root)  # a manifest not yet refreshed (a failed write) still points here
+    listed = manifest_files(files)  # a manifest not yet refreshed (a failed write) still points here
     retired = conn.execute(
         "SELECT segment_id, path FROM segments WHERE retired_at IS NOT NULL AND retired_at < ?",
         (now - grace_seconds,),
@@ -220,18 +218,12 @@ def remove_orphans(conn: sqlite3.Connection, root: Path, *, grace_seconds: float
     for segment_id, rel in retired:
         if rel in listed:
             continue
-        try:
-            (root / rel).unlink()
-        except FileNotFoundError:
-            pass
+        files.delete(rel)
         conn.execute("DELETE FROM segments WHERE segment_id = ?", (segment_id,))
         removed.append(rel)
     known = {r[0] for r in conn.execute("SELECT path FROM segments")}
-    seg_root = root / SEGMENTS_DIR
-    if seg_root.exists():
-        for path in seg_root.rglob("*.parquet"):
-            rel = path.relative_to(root).as_posix()
-            if rel not in known and path.stat().st_mtime < now - grace_seconds:
-                path.unlink()
-                removed.append(rel)
+    for f in files.listing(SEGMENTS_DIR, suffix=".parquet"):
+        if f.path not in known and f.modified < now - grace_seconds:
+            files.delete(f.path)
+            removed.append(f.path)
     return removed
