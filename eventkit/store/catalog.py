@@ -367,11 +367,58 @@ class Catalog:
             return conn.execute(sql + " AND first_position <= ? ORDER BY first_position", (upto,)).fetchall()
         return conn.execute(sql + " ORDER BY first_position").fetchall()
 
+    @staticmethod
+    def upsert_streams(conn: sqlite3.Connection, heads: list[tuple[str, str, int, int]]) -> None:
+        """Set each stream's head: ``(stream_id, stream_type, version, last_position)`` rows, inside a write."""
+        conn.executemany(
+            "INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
+            "version = excluded.version, last_position = excluded.last_position",
+            heads,
+        )
 
-def upsert_streams(conn: Any, heads: list[tuple[str, str, int, int]]) -> None:
-    """Set each stream's head: ``(stream_id, stream_type, version, last_position)`` rows, inside a write."""
-    conn.executemany(
-        "INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
-        "version = excluded.version, last_position = excluded.last_position",
-        heads,
-    )
+    # -- consumers' checkpoints -----------------------------------------------------------------
+
+    @staticmethod
+    def checkpoint(conn: sqlite3.Connection, name: str) -> int:
+        row = conn.execute("SELECT position FROM checkpoints WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def set_checkpoint(conn: sqlite3.Connection, name: str, position: int) -> None:
+        conn.execute("INSERT OR REPLACE INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)",
+                     (name, int(position), time.time()))
+
+    @staticmethod
+    def checkpoints(conn: sqlite3.Connection) -> list[tuple[str, int, float]]:
+        return conn.execute("SELECT name, position, updated_at FROM checkpoints ORDER BY name").fetchall()
+
+    # -- saved fold states ----------------------------------------------------------------------
+
+    @staticmethod
+    def save_fold_state(conn: sqlite3.Connection, *, fold: str, fingerprint: str, position: int,
+                        max_occurred: int | None, streams: int, path: str) -> str | None:
+        old = conn.execute(
+            "SELECT path FROM fold_states WHERE fingerprint = ? AND position = ?", (fingerprint, position)
+        ).fetchone()
+        conn.execute(
+            "INSERT OR REPLACE INTO fold_states VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (fingerprint, position, fold, max_occurred, streams, path, time.time()),
+        )
+        return None if old is None else old[0]
+
+    @staticmethod
+    def newest_fold_state(conn: sqlite3.Connection, fingerprint: str, *, upto: int,
+                          as_of: int | None) -> tuple | None:
+        sql = ("SELECT fold, fingerprint, position, max_occurred, streams, path FROM fold_states "
+               "WHERE fingerprint = ? AND position <= ?")
+        params: list = [fingerprint, upto]
+        if as_of is not None:
+            sql += " AND (max_occurred IS NULL OR max_occurred <= ?)"
+            params.append(as_of)
+        return conn.execute(sql + " ORDER BY position DESC LIMIT 1", params).fetchone()
+
+    @staticmethod
+    def fold_states(conn: sqlite3.Connection) -> list[tuple[str, str, int, int, float, str]]:
+        return conn.execute(
+            "SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states ORDER BY fold, position"
+        ).fetchall()

@@ -21,8 +21,9 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from eventkit.store import maintenance as _maintenance
 from eventkit.store import resend as _resend
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events
+from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.file_store import FileStore, LocalFolder
-from eventkit.store.catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog, upsert_streams
+from eventkit.store.catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog
 from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
 from eventkit.store.envelope import (
     ANY,
@@ -125,7 +126,8 @@ class Store:
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold
-        self._catalog = Catalog(catalog_path, durability=durability)
+        #: Everything in catalog.sqlite (the catalog seam: code here calls it through CatalogBackend).
+        self._catalog: CatalogBackend = Catalog(catalog_path, durability=durability)
         self._upcasters = Upcasters()  # code, not data: registered per store object
         # Two DuckDB instances: the store's own reads never share one with the user's SQL, whose
         # SET, macros and tables (DuckDB settings are mostly global to an instance) must not
@@ -145,14 +147,14 @@ class Store:
         than this after a compaction may fail with a StoreError ("snapshot has expired").
         """
         with self._catalog.read() as conn:
-            return Catalog.grace_seconds(conn)
+            return self._catalog.grace_seconds(conn)
 
     @grace_seconds.setter
     def grace_seconds(self, seconds: float) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
             raise InvalidInput("grace_seconds must be a number of seconds >= 0", values=[seconds])
         with self._catalog.write() as conn:
-            Catalog.set_meta(conn, "grace_seconds", float(seconds))
+            self._catalog.set_meta(conn, "grace_seconds", float(seconds))
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -263,9 +265,9 @@ class Store:
                 dup = self._existing_append(conn, batch.event_ids, describe)
                 if dup is not None:
                     return dup
-            state = Catalog.log_state(conn)
+            state = self._catalog.log_state(conn)
             self._merge_fields(conn, batch.field_types, state)
-            heads = Catalog.stream_heads(conn, list(order))
+            heads = self._catalog.stream_heads(conn, list(order))
             head = state["head"]
             recorded = max(micros_now(), state["last_recorded"])
             versions: list[int] = [0] * n
@@ -299,9 +301,9 @@ class Store:
                     "INSERT INTO event_ids VALUES (?, ?)",
                     [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None],
                 )
-            upsert_streams(conn, new_heads)
+            self._catalog.upsert_streams(conn, new_heads)
             hot_count = state["hot_count"] + n
-            Catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
+            self._catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
         if hot_count >= self.seal_threshold:
             self._auto_seal()
         return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads})
@@ -329,7 +331,7 @@ class Store:
         every schema change, from any process) moves.
         """
         if self._fields_cache is None or self._fields_cache[0] != state["fields_version"]:
-            self._fields_cache = (state["fields_version"], Catalog.fields(conn))
+            self._fields_cache = (state["fields_version"], self._catalog.fields(conn))
         fields = dict(self._fields_cache[1])
         _check_field_case(incoming, fields)
         changed = False
@@ -341,7 +343,7 @@ class Store:
                 changed = True
         if changed:
             # The cache is only set after the transaction commits (a rollback must not keep it).
-            Catalog.set_meta(conn, "fields_version", state["fields_version"] + 1)
+            self._catalog.set_meta(conn, "fields_version", state["fields_version"] + 1)
             self._fields_cache = None
         return fields
 
@@ -362,7 +364,7 @@ class Store:
         upto, recorded_cut = parse_known_at(known_at)
         with self._catalog.read() as conn:
             snap = read_snapshot(conn, self.files, upto=upto, recorded_cut=recorded_cut, **prune)
-            snap.grace_seconds = Catalog.grace_seconds(conn)
+            snap.grace_seconds = self._catalog.grace_seconds(conn)
         db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
         snap.cursor = lambda: utc_cursor(db)
         snap.live_files = self._live_files
@@ -371,7 +373,7 @@ class Store:
     def _live_files(self, files: list[str]) -> set[str]:
         """Which of ``files`` (absolute paths) are live segments of the store now."""
         with self._catalog.read() as conn:
-            live = {str(self.path / s[1]) for s in Catalog.live_segments(conn)}
+            live = {self.files.url(s[1]) for s in self._catalog.live_segments(conn)}
         return {f for f in files if f in live}
 
     def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:
@@ -508,12 +510,12 @@ class Store:
     def head(self) -> int:
         """The last committed position (0 for an empty store)."""
         with self._catalog.read() as conn:
-            return Catalog.meta_int(conn, "head")
+            return self._catalog.meta_int(conn, "head")
 
     def stream_version(self, stream_id: str) -> int:
         """A stream's current version; 0 when it does not exist."""
         with self._catalog.read() as conn:
-            return Catalog.stream_heads(conn, [stream_id]).get(stream_id, (None, 0))[1]
+            return self._catalog.stream_heads(conn, [stream_id]).get(stream_id, (None, 0))[1]
 
     def stored_event_ids(self, event_ids: Sequence[str]) -> set[str]:
         """Those of ``event_ids`` the store holds: an index lookup in the catalog, no scan.
@@ -523,9 +525,9 @@ class Store:
         ids = sorted(str(i) for i in event_ids)  # probes in key order: the index pages stay cached
         found: set[str] = set()
         with self._catalog.read() as conn:
-            head = Catalog.meta_int(conn, "head")
+            head = self._catalog.meta_int(conn, "head")
             for start in range(0, len(ids), 100_000):
-                found.update(Catalog.known_ids(conn, ids[start:start + 100_000]))
+                found.update(self._catalog.known_ids(conn, ids[start:start + 100_000]))
         own = self._catalog.id_prefix[:8]
         for event_id in (i for i in ids if i.startswith(own)):  # ids this store generated
             position = generated_position(self._catalog.id_prefix, event_id)
@@ -537,7 +539,7 @@ class Store:
     def fields(self) -> dict[str, str]:
         """The payload schema: field name -> DuckDB type."""
         with self._catalog.read() as conn:
-            return Catalog.fields(conn)
+            return self._catalog.fields(conn)
 
     def info(self) -> _maintenance.StoreInfo:
         """Streams, event types, counts, time range and size of the store."""

@@ -8,7 +8,6 @@ fold layer's business (see ``_persisted``).
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -43,19 +42,14 @@ def save(store: Store, *, fold: str, fingerprint: str, position: int, max_occurr
     files = store.files
     files.write_once(rel, lambda local: pq.write_table(table, local, compression="zstd"))
     try:
-        with store._catalog.write() as conn:
-            old = conn.execute(
-                "SELECT path FROM fold_states WHERE fingerprint = ? AND position = ?", (fingerprint, position)
-            ).fetchone()
-            conn.execute(
-                "INSERT OR REPLACE INTO fold_states VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (fingerprint, position, fold, max_occurred, table.num_rows, rel, time.time()),
-            )
+        with store._catalog.write() as tx:
+            old = store._catalog.save_fold_state(tx, fold=fold, fingerprint=fingerprint, position=position,
+                                                 max_occurred=max_occurred, streams=table.num_rows, path=rel)
     except BaseException:
         files.delete(rel)
         raise
     if old is not None:
-        files.delete(old[0])
+        files.delete(old)
     return FoldState(fold, fingerprint, position, max_occurred, table.num_rows, rel)
 
 
@@ -65,24 +59,16 @@ def newest(store: Store, fingerprint: str, *, upto: int, as_of: int | None) -> F
     Usable: saved at a position at or before ``upto`` and, when valid time is cut, holding no
     event that occurred after ``as_of`` (micros).
     """
-    sql = "SELECT fold, fingerprint, position, max_occurred, streams, path FROM fold_states " \
-          "WHERE fingerprint = ? AND position <= ?"
-    params: list = [fingerprint, upto]
-    if as_of is not None:
-        sql += " AND (max_occurred IS NULL OR max_occurred <= ?)"
-        params.append(as_of)
-    with store._catalog.read() as conn:
-        row = conn.execute(sql + " ORDER BY position DESC LIMIT 1", params).fetchone()
+    with store._catalog.read() as tx:
+        row = store._catalog.newest_fold_state(tx, fingerprint, upto=upto, as_of=as_of)
     if row is None or not store.files.exists(row[5]):
         return None
     return FoldState(*row)
 
 
 def listing(store: Store) -> pd.DataFrame:
-    with store._catalog.read() as conn:
-        rows = conn.execute(
-            "SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states ORDER BY fold, position"
-        ).fetchall()
+    with store._catalog.read() as tx:
+        rows = store._catalog.fold_states(tx)
     df = pd.DataFrame(rows, columns=["fold", "fingerprint", "position", "streams", "created_at", "path"])
     df["created_at"] = pd.to_datetime(df["created_at"], unit="s", utc=True)
     return df

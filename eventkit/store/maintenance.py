@@ -19,7 +19,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
-from eventkit.store.catalog import Catalog, upsert_streams
 from eventkit.store.stream_heads import AppendResult, check_expected, resolve_stream_type
 from eventkit.store.crash_points import crash_point
 from eventkit.store.envelope import generated_event_id_sql, micros_now
@@ -134,9 +133,9 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 dup = store._existing_append(conn, ids, describe)
                 if dup is not None:
                     return dup
-            state = Catalog.log_state(conn)
+            state = store._catalog.log_state(conn)
             fields = store._merge_fields(conn, batch.field_types, state)
-            heads = Catalog.stream_heads(conn, lay.stream_ids)
+            heads = store._catalog.stream_heads(conn, lay.stream_ids)
             head = state["head"]
             recorded = max(micros_now(), state["last_recorded"])
             base = np.zeros(len(lay.stream_ids), dtype=np.int64)
@@ -201,10 +200,10 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 conn.executemany("INSERT INTO event_ids VALUES (?, ?)", zip(
                     given.column("event_id").to_pylist(), given.column("position").to_pylist()))
             last_positions = head + 1 + lay.last_row
-            upsert_streams(conn, [
+            store._catalog.upsert_streams(conn, [
                 (sid, stypes[i], int(final[i]), int(last_positions[i])) for i, sid in enumerate(lay.stream_ids)
             ])
-            Catalog.set_log_state(conn, head=head + n, last_recorded=recorded)
+            store._catalog.set_log_state(conn, head=head + n, last_recorded=recorded)
             crash_point("bulk.before_commit")
     except BaseException:
         for seg in written:
@@ -240,7 +239,7 @@ def gc(store: Store) -> list[str]:
     """
     with store._catalog.write() as conn:
         write_manifest(conn, store.path)
-        return remove_orphans(conn, store.files, grace_seconds=Catalog.grace_seconds(conn))
+        return remove_orphans(conn, store.files, grace_seconds=store._catalog.grace_seconds(conn))
 
 
 def _micros_range(table: pa.Table, recorded: int) -> tuple[int, int]:
@@ -279,8 +278,8 @@ def seal(store: Store) -> int:
             finally:
                 con.close()
             moved = conn.execute("DELETE FROM hot").rowcount
-            Catalog.set_meta(conn, "hot_count", 0)
-            remove_orphans(conn, store.files, grace_seconds=Catalog.grace_seconds(conn))
+            store._catalog.set_meta(conn, "hot_count", 0)
+            remove_orphans(conn, store.files, grace_seconds=store._catalog.grace_seconds(conn))
             crash_point("seal.before_commit")
         crash_point("seal.after_commit")
         refresh_manifest(store)
@@ -308,7 +307,7 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
     """
     result = CompactResult()
     with store._catalog.read() as conn:
-        segs = Catalog.live_segments(conn)
+        segs = store._catalog.live_segments(conn)
     groups: list[list[tuple]] = []
     by_type: dict[str, list[tuple]] = {}
     for s in segs:
@@ -384,7 +383,7 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
             bar.update(len(group))
     with store._catalog.write() as conn:
         write_manifest(conn, store.path)
-        result.removed_files = remove_orphans(conn, store.files, grace_seconds=Catalog.grace_seconds(conn))
+        result.removed_files = remove_orphans(conn, store.files, grace_seconds=store._catalog.grace_seconds(conn))
     return result
 
 

@@ -70,28 +70,26 @@ class CheckpointConflict(StoreError):
 
 def read_checkpoint(store: Store, name: str) -> int:
     """The position a consumer has dealt with (0 when it has never run)."""
-    with store._catalog.read() as conn:
-        row = conn.execute("SELECT position FROM checkpoints WHERE name = ?", (name,)).fetchone()
-    return int(row[0]) if row else 0
+    with store._catalog.read() as tx:
+        return store._catalog.checkpoint(tx, name)
 
 
 def move_checkpoint(store: Store, name: str, old: int, new: int) -> None:
     """Move checkpoint ``name`` from ``old`` to ``new`` in one catalog transaction (compare and set)."""
-    with store._catalog.write() as conn:
-        row = conn.execute("SELECT position FROM checkpoints WHERE name = ?", (name,)).fetchone()
-        current = int(row[0]) if row else 0
+    catalog = store._catalog
+    with catalog.write() as tx:
+        current = catalog.checkpoint(tx, name)
         if current != old:
             raise CheckpointConflict(
                 f"checkpoint {name!r} is at {current}, not {old}: another process is consuming under the "
                 "same name; give each consumer its own name")
-        conn.execute("INSERT OR REPLACE INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)",
-                     (name, int(new), time.time()))
+        catalog.set_checkpoint(tx, name, new)
 
 
 def checkpoints(store: Store) -> pd.DataFrame:
     """Every consumer's checkpoint: name, position, updated_at."""
-    with store._catalog.read() as conn:
-        rows = conn.execute("SELECT name, position, updated_at FROM checkpoints ORDER BY name").fetchall()
+    with store._catalog.read() as tx:
+        rows = store._catalog.checkpoints(tx)
     df = pd.DataFrame(rows, columns=["name", "position", "updated_at"])
     df["updated_at"] = pd.to_datetime(df["updated_at"], unit="s", utc=True)
     return df
