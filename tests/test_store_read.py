@@ -138,7 +138,7 @@ def test_wide_payload_reads_back_exactly_with_duckdb_conversions(tmp_path):
 
     import duckdb
 
-    from eventkit.store.event_store import _WIDE
+    from eventkit.store.read_frames import WIDE_FIELDS as _WIDE
 
     store = ek.open_store(tmp_path / "s")
     n = _WIDE + 50

@@ -15,8 +15,6 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import duckdb
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from eventkit.store import maintenance as _maintenance
 from eventkit.store import resend as _resend
@@ -44,10 +42,10 @@ from eventkit.common.errors import (
     did_you_mean,
     warn,
 )
-from eventkit.store.read_snapshot import ENVELOPE_SELECT, SharedDatabase, Snapshot, read_snapshot, utc_cursor
+from eventkit.store.read_frames import Output, flat_query
+from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from eventkit.store.upcasting import Upcaster, Upcasters
 
-Output = Literal["pandas", "arrow"]
 
 
 def parse_known_at(known_at: Any) -> tuple[int | None, int | None]:
@@ -426,7 +424,7 @@ class Store:
             where.append("version <= ?")
             params.append(whole_number(to_version, "to_version"))
         order = "version DESC" if backwards else "version"
-        out = _flat_query(snap, where, params, order, None, output)
+        out = flat_query(snap, where, params, order, None, output)
         if not len(out) and not self.stream_version(stream_id):
             self._warn_no_stream(stream_id)
         return out
@@ -502,7 +500,7 @@ class Store:
                 if end is not None:
                     where.append(f"{column} < make_timestamp(?)::TIMESTAMPTZ")
                     params.append(to_micros(end, what=column))
-        return _flat_query(snap, where, params, "position", limit, output)
+        return flat_query(snap, where, params, "position", limit, output)
 
     # -- facts ----------------------------------------------------------------------------------
 
@@ -634,42 +632,6 @@ class Store:
         return self._upcasters.ordered()
 
 
-def _flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str, limit: int | None, output: Output) -> Any:
-    con = snap.prepare()
-    try:
-        # The payload struct is flattened in Arrow, not with one data."f" per field in SQL: DuckDB
-        # plans thousands of struct extractions slowly (5,000 fields: seconds for two events).
-        select = f"SELECT {ENVELOPE_SELECT}, metadata{', data' if snap.fields else ''} FROM ({snap.events_sql()}) AS events"
-        if where:
-            select += " WHERE " + " AND ".join(where)
-        # DuckDB sorts rows carrying a struct of thousands of fields slowly; Arrow sorts by the
-        # key and takes rows cheaply. A LIMIT needs the order first, so it stays in SQL.
-        sort_in_arrow = limit is None and len(snap.fields) > _WIDE
-        if not sort_in_arrow:
-            select += f" ORDER BY {order}"
-        if limit is not None:
-            select += f" LIMIT {int(limit)}"
-        if output not in ("pandas", "arrow"):
-            raise InvalidInput(f"output must be 'pandas' or 'arrow', not {output!r}")
-        try:
-            table = con.sql(select, params=params or None).to_arrow_table()
-            if sort_in_arrow:
-                key, _, direction = order.partition(" ")
-                indices = pa.compute.sort_indices(
-                    table.column(key), sort_keys=[("", "descending" if direction.upper() == "DESC" else "ascending")])
-                if not pa.compute.all(pa.compute.equal(indices, pa.array(range(len(indices)), pa.uint64()))).as_py():
-                    table = table.take(indices)  # already in order (the common case): no copy
-            table = _flatten_payload(table, list(snap.fields))
-            return table if output == "arrow" else _to_pandas(con, table, snap.fields)
-        except duckdb.Error as e:
-            explained = snap.explain(e)
-            if explained is e:
-                raise
-            raise explained from e
-    finally:
-        con.close()
-
-
 def _check_field_case(incoming: Mapping[str, Any], fields: Mapping[str, str]) -> None:
     """Refuse a payload field whose name differs from another only in case.
 
@@ -689,64 +651,6 @@ def _check_field_case(incoming: Mapping[str, Any], fields: Mapping[str, str]) ->
                 f"field names are case-insensitive in SQL: use {other!r} or another name",
                 column=name, values=[name],
             )
-_WIDE = 200  # payload fields past which the read path takes the steps DuckDB does slowly itself
-
-
-def _to_pandas(con: duckdb.DuckDBPyConnection, table: pa.Table, fields: dict[str, str]) -> Any:
-    """``table`` as a DataFrame with DuckDB's conversions (nullable Int64, naive dates, ...).
-
-    DuckDB's ``.df()`` costs about a tenth of a millisecond per column; with thousands of payload
-    fields that is most of a small read. Past ``_WIDE`` fields the payload columns (whose types
-    are the store's scalar types) are converted by pyarrow, a few groups at a time, with DuckDB's
-    rules; a test holds both conversions equal.
-    """
-    import numpy as np
-    import pandas as pd
-
-    kinds = {"BIGINT", "BOOLEAN", "DOUBLE", "VARCHAR", "DATE", "TIMESTAMPTZ"}
-    if len(fields) <= _WIDE or not set(fields.values()) <= kinds:
-        return con.from_arrow(table).df()
-    first = table.num_columns - len(fields)
-    envelope = con.from_arrow(table.select(list(range(first)))).df()
-    names = list(fields)
-    plain, ints, bools, empty_text = [], [], [], []
-    for name, col in zip(names, table.columns[first:]):
-        kind, nulls = fields[name], col.null_count
-        if kind == "VARCHAR" and nulls == len(col):
-            empty_text.append(name)  # DuckDB: an object column of None
-        elif kind == "BIGINT" and nulls:
-            ints.append((name, col))  # DuckDB: nullable Int64
-        elif kind == "BOOLEAN" and nulls:
-            bools.append((name, col))  # DuckDB: nullable boolean
-        else:
-            plain.append((name, col.cast(pa.timestamp("us")) if kind == "DATE" else col))  # dates: naive datetime64[us]
-    parts = [envelope]
-    for group, mapper in ((plain, None), (ints, {pa.int64(): pd.Int64Dtype()}.get),
-                          (bools, {pa.bool_(): pd.BooleanDtype()}.get)):
-        if group:
-            frame = pa.Table.from_arrays([c for _, c in group], names=[n for n, _ in group]).to_pandas(types_mapper=mapper)
-            parts.append(frame.set_axis(envelope.index))
-    if empty_text:
-        parts.append(pd.DataFrame(np.full((len(envelope), len(empty_text)), None, dtype=object),
-                                  columns=empty_text, index=envelope.index))
-    out = pd.concat(parts, axis=1)
-    return out[list(envelope.columns) + names] if len(parts) > 2 else out
-
-
-def _flatten_payload(table: pa.Table, fields: list[str]) -> pa.Table:
-    """Replace the ``data`` struct column by one column per payload field, in ``fields`` order."""
-    if "data" not in table.column_names:
-        return table
-    struct = table.schema.field("data").type
-    flat = [chunk.flatten() for chunk in table.column("data").chunks]  # flatten() applies the struct's nulls
-    index = {struct.field(i).name: i for i in range(struct.num_fields)}
-    rest = table.drop_columns(["data"])
-    columns = list(rest.columns) + [
-        pa.chunked_array([c[index[name]] for c in flat], type=struct.field(index[name]).type) for name in fields
-    ]
-    return pa.Table.from_arrays(columns, names=rest.column_names + fields)  # built once: no per-field copies
-
-
 def _nearby_stores(root: Path) -> str:
     """``" (did you mean ...?)"`` naming a store next to ``root`` with a close name, if any."""
     import difflib
