@@ -34,7 +34,8 @@ from eventkit.fold.reducers import (
     sum,
 )
 from eventkit.store.event_store import AppendResult, Store, open_store
-from eventkit.store.subscriptions import CheckpointConflict, Projection, Subscription
+from eventkit.store.projections import Projection
+from eventkit.store.subscriptions import CheckpointConflict, Subscription
 from eventkit.store.upcasting import Upcaster
 from eventkit.analysis.trends import aggregate
 from eventkit.analysis.whatif import Scenario

@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import eventkit as ek  # noqa: E402
-from eventkit.store.subscriptions import Projection  # noqa: E402
+from eventkit.store.projections import Projection  # noqa: E402
 
 
 class SlowCommit(Projection):

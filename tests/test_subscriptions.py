@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 import eventkit as ek
-from eventkit.store.subscriptions import CheckpointConflict, Projection, move_checkpoint
+from eventkit.store.projections import Projection
+from eventkit.store.subscriptions import CheckpointConflict, move_checkpoint
 from eventkit.store.upcasting import Upcaster
 
 CONSUMER = str(Path(__file__).with_name("_consumer.py"))

@@ -589,7 +589,7 @@ class Store:
             >>> p = store.project(lambda b: b[["event_id", "stream_id"]], name="ids")
             >>> p.run_once(); p.df()
         """
-        from eventkit.store.subscriptions import Projection
+        from eventkit.store.projections import Projection
 
         return Projection(self, handler, name=name, key=key, event_types=event_types,
                           stream_types=stream_types, batch_size=batch_size)
