@@ -151,3 +151,14 @@ def test_the_checks_find_each_kind_of_violation(tmp_path: Path) -> None:
     assert private_imports(root) == ["eventkit.fold.series line 1 imports _step from eventkit.fold.grid"]
     assert sorted(import_circles(root)) == [["eventkit.cli", "eventkit.report.run"],
                                             ["eventkit.fold.grid", "eventkit.fold.series"]]
+
+
+def test_import_eventkit_does_not_load_the_upper_layers_heavy_parts() -> None:
+    """``import eventkit`` loads no matplotlib (the charts load with the report, on first use)."""
+    import subprocess
+    import sys
+
+    code = "import sys, eventkit; print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib'}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent, env={**__import__("os").environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert out.stdout.strip() == "[]"
