@@ -68,15 +68,14 @@ from eventkit.report.config import (
     time_value,
     values_of,
 )
+from eventkit.report.frames import event_counts, series_frame, table_frame, tidy
 from eventkit.report.html import GENERATOR, Section, render
-from eventkit.analysis.trends import aggregate
 from eventkit.common.sql import quote_ident
 from eventkit.store.event_store import Store, open_store
 
 __all__ = ["Report", "ReportConfigError", "load_config", "write_report", "write_table"]
 
 FLOAT_FORMAT = "%.6f"
-_DECIMALS = 6
 
 
 @dataclass
@@ -395,71 +394,6 @@ class _Run:
         (self.work / "index.html").write_text(text, encoding="utf-8")
 
 
-# -- the computations (public through their results: each CSV is exactly one of these) ----------
-def series_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "UTC") -> pd.DataFrame:
-    """A series entry's table: ``fold.aggregate`` (totals per point across streams, every stream
-    counted at every point from its first event on), sorted and rounded."""
-    by = as_list(spec.get("by"))
-    values = values_of(dict(spec), series=True)
-    # Counting streams is the ``streams`` column fold.aggregate always returns.
-    counts = [name for name, pair in values.items() if tuple(pair) == ("stream_id", "count")]
-    out = fold.aggregate(store, every=spec["every"], by=by or None, tz=tz,
-                         values={k: v for k, v in values.items() if k not in counts},
-                         start=time_value(spec.get("start")), end=time_value(spec.get("end")),
-                         as_of=time_value(spec.get("as_of")), known_at=time_value(spec.get("known_at")))
-    for name in counts:
-        out[name] = out["streams"]
-    out = out[["as_of", *by, *values, "complete"]]
-    # Round before computing: a parallel float sum differs between runs in its last bits, and a
-    # ratio of it (19481.67 / 32 = 608.8021875) can sit exactly on a rounding tie.
-    out = _compute(tidy(out, [], tz=tz), spec.get("compute", {}))
-    return tidy(out, ["as_of", *by], tz=tz)
-
-
-def table_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "UTC",
-                rows: Any = None) -> pd.DataFrame:
-    """A table entry: ``fold.state`` (its ``rows``, then optionally aggregated by ``by``), sorted,
-    cut, rounded."""
-    known = spec.get("known_at")
-    state = fold.state(store, as_of=_local(time_value(spec.get("as_of")), tz),
-                       known_at=known if isinstance(known, int) else _local(time_value(known), tz))
-    if rows is not None:
-        state = rows(state)
-    by = as_list(spec.get("by"))
-    values = values_of(dict(spec), series=False)
-    out = aggregate(state, by=by, values=values)[[*by, *values]] if values else state
-    out = _compute(tidy(out, [], tz=tz), spec.get("compute", {}))
-    if "columns" in spec:
-        out = out[list(spec["columns"])]
-    sort = as_list(spec.get("sort")) or by or (["stream_id"] if "stream_id" in out.columns else [])
-    out = tidy(out, sort, descending=spec.get("descending", False), tz=tz)
-    return out.head(spec["limit"]).reset_index(drop=True) if "limit" in spec else out
-
-
-def event_counts(events: pd.DataFrame, *, every: str, by: str | None, tz: str | None = None) -> pd.DataFrame:
-    """Events per period (and ``by`` value), binned as :func:`eventkit.charts.event_rate` bins
-    (weeks from Monday, in the report's time zone), sorted."""
-    counts = _charts.event_counts(events, every=every, by=by, tz=tz)
-    return tidy(counts, ["period", *([by] if by else [])], tz=tz or "UTC")
-
-
-def tidy(frame: pd.DataFrame, sort: list[str], *, descending: bool = False, tz: str = "UTC") -> pd.DataFrame:
-    """Round floats to six decimals, show times in ``tz`` and sort rows deterministically
-    (``sort`` first, then the rest)."""
-    out = frame.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_convert(tz)
-        elif pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(_DECIMALS)
-    rest = [c for c in out.columns if c not in sort and _sortable(out[c])]
-    order = [c for c in sort if c in out.columns] + rest
-    if order:
-        asc = [not descending] * len([c for c in sort if c in out.columns]) + [True] * len(rest)
-        out = out.sort_values(order, ascending=asc, kind="stable", na_position="last")
-    return out.reset_index(drop=True)
-
-
 # -- helpers ------------------------------------------------------------------------------------
 def _check_target(target: Path) -> None:
     if target.exists() and not target.is_dir():
@@ -515,15 +449,6 @@ def _query(frame: pd.DataFrame, query: str, key: str, cfg: ReportConfig) -> pd.D
         raise cfg.error(f"{key} = {query!r} is not a valid row filter: {type(e).__name__}: {e}", key) from None
 
 
-def _compute(frame: pd.DataFrame, exprs: Mapping[str, str]) -> pd.DataFrame:
-    for name, expr in exprs.items():
-        try:
-            frame[name] = frame.eval(expr)
-        except Exception as e:  # pandas raises many kinds for a bad expression
-            raise EventKitError(f"compute {name} = {expr!r} failed: {type(e).__name__}: {e}") from None
-    return frame
-
-
 def _scenario_labels(data: pd.DataFrame) -> tuple[str, str]:
     labels = list(dict.fromkeys(data["scenario"].astype(str)))
     base = "baseline" if "baseline" in labels else labels[0]
@@ -552,18 +477,6 @@ def _read_frame(path: Path) -> pd.DataFrame:
     if "occurred_at" in frame.columns:
         frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
     return frame
-
-
-def _sortable(col: pd.Series) -> bool:
-    return not (col.dtype == object and col.map(type).nunique() > 1)
-
-
-def _local(value: Any, tz: str) -> Any:
-    """A time without a zone read as the report's local time (as series read it), else as is."""
-    if value is None or tz == "UTC":
-        return value
-    t = pd.Timestamp(value)
-    return t.tz_localize(tz) if t.tzinfo is None else t
 
 
 def _day(value: Any, *, minutes: bool = False, tz: str = "UTC") -> str:
