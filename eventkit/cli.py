@@ -21,6 +21,7 @@ import eventkit as ek
 
 from ._ingest import FORMATS, prepare_table, read_events, table_from_records
 from ._loading import load_fold
+from ._output import relation_frame, select_rows, to_csv, to_json
 from ._progress import progress_bar
 
 _OUTPUT = click.Choice(["table", "csv", "json"])
@@ -93,9 +94,9 @@ def _echo_append(result: ek.AppendResult, shown: int = 20) -> None:
 
 def _echo_frame(df: pd.DataFrame, fmt: str, max_rows: int = 0) -> None:
     if fmt == "csv":
-        click.echo(df.to_csv(index=False), nl=False)
+        click.echo(to_csv(df), nl=False)
     elif fmt == "json":
-        click.echo(df.to_json(orient="records", date_format="iso", date_unit="us", default_handler=str))
+        click.echo(to_json(df))
     elif df.empty:
         click.echo("(no rows)")
     else:
@@ -266,7 +267,7 @@ def sql(path: str, query: str, fmt: str, known_at: str | None, max_rows: int) ->
     with _open(path) as store, _user_errors(duckdb.Error):
         relation = store.sql(query, known_at=_known_at(known_at))
         if relation is not None:  # statements such as SET return no rows
-            _echo_frame(relation.df(), fmt, max_rows)
+            _echo_frame(relation_frame(relation), fmt, max_rows)
 
 
 @cli.command()
@@ -445,18 +446,31 @@ _OUT = click.option("-o", "--output", type=click.Path(dir_okay=False),
 _STREAMS = click.option("--stream", "streams", multiple=True, help="Only this stream id; repeatable.")
 
 
+def _look(command: Any) -> Any:
+    """--where, --sort and --limit: a quick look at a fold's rows."""
+    for option in reversed([
+        click.option("--where", help="Only rows matching this SQL condition over the columns, e.g. \"balance > 1000\"."),
+        click.option("--sort", help="Sort by these columns (comma-separated; -name sorts descending)."),
+        click.option("--limit", type=click.IntRange(min=0), help="At most this many rows."),
+    ]):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("path")
 @_FOLD_ARG
 @click.option("--as-of", help="Valid time: fold only events that occurred at or before it (ISO time).")
 @click.option("--known-at", help="Transaction time: what the store knew then (a position, or an ISO time).")
 @_STREAMS
+@_look
 @_OUT
 @click.option("--format", "fmt", type=_OUTPUT, default="table", show_default=True, help="How to print (without -o).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=100, show_default=True,
               help="Rows a table shows (0: all).")
 def state(path: str, fold: str, as_of: str | None, known_at: str | None, streams: tuple[str, ...],
-          output: str | None, fmt: str, max_rows: int) -> None:
+          where: str | None, sort: str | None, limit: int | None, output: str | None, fmt: str,
+          max_rows: int) -> None:
     """Fold every stream to its state: one row per stream, for a fold defined in Python.
 
     MODULE:ATTRIBUTE names an ek.Fold or ek.PyFold (object or PyFold subclass) in an importable
@@ -467,10 +481,12 @@ def state(path: str, fold: str, as_of: str | None, known_at: str | None, streams
       eventkit state data/bank folds:account
       eventkit state data/bank folds:account --as-of 2024-06-30 --known-at 2024-07-01 -o june.csv
       eventkit state data/bank folds:Balance --stream acct-1 --format json
+      eventkit state data/bank folds:account --where "status = 'open'" --sort -balance --limit 10
     """
     fold_obj = _load_fold(fold)
     with _open(path) as store, _user_errors(duckdb.Error):
         df = fold_obj.state(store, as_of=as_of, known_at=_known_at(known_at), streams=list(streams) or None)
+        df = select_rows(df, where=where, sort=sort, limit=limit)
     _write_frame(df, output, fmt, max_rows)
 
 
@@ -488,13 +504,14 @@ def state(path: str, fold: str, as_of: str | None, known_at: str | None, streams
 @click.option("--dense", is_flag=True, hidden=True, help="Deprecated: the default.")
 @click.option("--tz", default="UTC", show_default=True, help="Time zone of the calendar (days start at local midnight).")
 @_STREAMS
+@_look
 @_OUT
 @click.option("--format", "fmt", type=_OUTPUT, default="table", show_default=True, help="How to print (without -o).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=100, show_default=True,
               help="Rows a table shows (0: all).")
 def snapshots(path: str, fold: str, every: str, start: str | None, end: str | None, known_at: str | None,
-              changes: bool, dense: bool, tz: str, streams: tuple[str, ...], output: str | None, fmt: str,
-              max_rows: int) -> None:
+              changes: bool, dense: bool, tz: str, streams: tuple[str, ...], where: str | None,
+              sort: str | None, limit: int | None, output: str | None, fmt: str, max_rows: int) -> None:
     """Fold every stream at many points in time, in one pass: rows (as_of, stream_id, fields...).
 
     MODULE:ATTRIBUTE names an ek.Fold or ek.PyFold as for `eventkit state`.
@@ -505,6 +522,7 @@ def snapshots(path: str, fold: str, every: str, start: str | None, end: str | No
       eventkit snapshots data/bank folds:account --every 1MS --tz Europe/Zurich --format csv > monthly.csv
       eventkit snapshots data/bank folds:account --every 1D --changes -o changes.parquet
       eventkit snapshots data/bank folds:account --every 1000
+      eventkit snapshots data/bank folds:account --every 1MS --where "stream_id = 'acct-00001'"
     """
     fold_obj = _load_fold(fold)
     step = _every(every)
@@ -514,6 +532,7 @@ def snapshots(path: str, fold: str, every: str, start: str | None, end: str | No
         method = fold_obj.changes if changes else fold_obj.snapshots
         df = method(store, every=step, start=points["start"], end=points["end"], tz=tz,
                     known_at=_known_at(known_at), streams=list(streams) or None)
+        df = select_rows(df, where=where, sort=sort, limit=limit)
     _write_frame(df, output, fmt, max_rows)
 
 
