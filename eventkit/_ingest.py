@@ -282,6 +282,7 @@ def import_file(
     as_text: Iterable[str] = (),
     dedupe: bool = True,
     progress: Callable[[int], None] | None = None,
+    result: ImportResult | None = None,
 ) -> ImportResult:
     """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
 
@@ -291,6 +292,9 @@ def import_file(
     imports. Without an ``event_id`` column, ids are derived from the rows (:class:`DerivedIds`),
     so importing the same rows again stores nothing; ``dedupe=False`` imports them again.
 
+    ``result``, when given, is filled in as batches are stored, so a caller interrupted part way
+    (Ctrl-C) can say what was stored.
+
     Raises:
         InvalidInput: Bad cells (nothing stored), an unreadable file, or a batch the store
             refused (the message says which batch and that the ones before it are stored).
@@ -298,7 +302,7 @@ def import_file(
     from ._csv_types import Profile, bad_cell_count, convert, decide_kinds, refuse
 
     mapping = dict(mapping or {})
-    result = ImportResult()
+    result = ImportResult() if result is None else result
     csv = fmt == "csv"
     kinds: dict[str, str | None] = {}
     if csv:

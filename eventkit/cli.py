@@ -92,6 +92,18 @@ def _echo_append(result: ek.AppendResult, shown: int = 20) -> None:
         click.echo(f"  ... and {len(result.versions) - shown:,} more streams")
 
 
+def _echo_interrupted(result: Any, allow_duplicates: bool) -> None:
+    """What an interrupted import stored, and how to go on (each batch is one atomic append)."""
+    stored = (f"{_n(result.imported, 'event')} stored in {_n(result.appends, 'batch')}"
+              + (f" (positions {result.first_position:,}..{result.last_position:,})" if result.imported else ""))
+    done = result.imported + result.already_stored
+    resume = ("run the same command again to import the rest: rows already stored are skipped"
+              if not allow_duplicates else
+              "rows imported with --allow-duplicates carry no ids derived from their content, so running "
+              f"it again would store them twice: import only the data rows after the first {done:,}")
+    click.echo(f"interrupted: {stored}; the batch in progress was not stored; {resume}", err=True)
+
+
 def _echo_frame(df: pd.DataFrame, fmt: str, max_rows: int = 0) -> None:
     if fmt == "csv":
         click.echo(to_csv(df), nl=False)
@@ -213,7 +225,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
       eventkit import data/bank transactions.csv --rejects rejected.csv
       eventkit import data/bank events.parquet --batch-size 500000
     """
-    from ._ingest import import_file
+    from ._ingest import ImportResult, import_file
 
     if fmt is None:
         suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
@@ -226,14 +238,18 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
     if Path(file).suffix not in (".gz", ".bz2", ".zst") and fmt != "parquet":
         with open(file, "rb") as f:  # a total for the progress bar, at disk speed
             total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - (fmt == "csv")
+    result = ImportResult()
     with _open(path) as store, _user_errors():
         try:
             with progress_bar(total=total, desc="importing", unit="event", enabled=not no_progress) as bar:
-                result = import_file(store, file, fmt=fmt, mapping=dict(maps), stream_type=stream_type,
-                                     batch_size=batch_size, rejects=rejects, as_text=as_text,
-                                     dedupe=not allow_duplicates, progress=bar.update)
+                import_file(store, file, fmt=fmt, mapping=dict(maps), stream_type=stream_type,
+                            batch_size=batch_size, rejects=rejects, as_text=as_text,
+                            dedupe=not allow_duplicates, progress=bar.update, result=result)
         except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
             raise ek.InvalidInput(f"cannot read {file}: {str(e).strip() or type(e).__name__}") from None
+        except KeyboardInterrupt:
+            _echo_interrupted(result, allow_duplicates)
+            raise SystemExit(130) from None
     if not result.rows:
         raise click.ClickException(f"{file} holds no rows")
     if result.imported:

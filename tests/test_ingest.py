@@ -250,3 +250,28 @@ def test_jsonl_rows_appended_with_a_float_among_integers(store, tmp_path):
     out = ok(store, path)
     assert "imported 1 event " in out and "5 rows already stored" in out
     assert sorted(read(store)["amount"]) == [0, 1, 2, 2.5, 3, 4]
+
+
+def test_ctrl_c_says_what_was_stored_and_a_rerun_resumes(store, tmp_path, monkeypatch):
+    """Regression: Ctrl-C during a long import printed only "Aborted!"."""
+    csv = write_csv(tmp_path / "tx.csv", tx_rows(250))
+    real = ek.Store.append_frame
+    calls = []
+
+    def interrupted_on_the_third_batch(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ek.Store, "append_frame", interrupted_on_the_third_batch)
+    result = run(store, csv, "--batch-size", "100")
+    assert result.exit_code == 130
+    assert "Aborted" not in result.output
+    assert ("interrupted: 200 events stored in 2 batches (positions 1..200); the batch in progress was not "
+            "stored; run the same command again to import the rest") in result.output
+    assert len(read(store)) == 200
+    monkeypatch.setattr(ek.Store, "append_frame", real)
+    out = ok(store, csv, "--batch-size", "100")
+    assert "imported 50 events" in out and "200 rows already stored" in out
+    assert len(read(store)) == 250 and read(store)["event_id"].is_unique
