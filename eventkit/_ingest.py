@@ -27,7 +27,8 @@ from ._errors import DuplicateEventId, EventKitError, InvalidInput
 
 ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
 STRING_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id")
-FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+           ".parquet": "parquet", ".pq": "parquet"}
 
 
 
@@ -151,26 +152,88 @@ def read_events(file: str) -> list[dict[str, Any]]:
     return [record(obj, f"{source} event {i}", {}) for i, obj in enumerate(items, 1)]
 
 
-def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int) -> Iterator[pa.Table]:
-    """Batches of at most ``size`` rows of a JSONL or Parquet file, each ready for append_frame.
+def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
+                 tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
+    """Batches of at most ``size`` rows of a JSONL, JSON-array or Parquet file, ready for append_frame.
 
-    (CSV is read as text and typed from the whole file: see :func:`import_file`.)
+    ``tweak(table, first_row)`` runs on each batch before it is typed (constant columns, a time
+    format: see :func:`import_file`). (CSV is read as text and typed from the whole file.)
     """
+    tweak = tweak or (lambda table, first_row: table)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(file)
-        return (prepare_table(pa.Table.from_batches([b]), mapping) for b in pf.iter_batches(batch_size=size))
-    if fmt != "jsonl":
-        raise InvalidInput(f"file_batches reads jsonl or parquet, not {fmt!r}")
+        def parquet() -> Iterator[pa.Table]:
+            seen = 0
+            for b in pq.ParquetFile(file).iter_batches(batch_size=size):
+                yield tweak(prepare_table(pa.Table.from_batches([b]), mapping), seen)
+                seen += b.num_rows
 
-    def jsonl() -> Iterator[pa.Table]:
+        return parquet()
+    if fmt not in ("jsonl", "json"):
+        raise InvalidInput(f"file_batches reads jsonl, json or parquet, not {fmt!r}")
+
+    def records() -> Iterator[pa.Table]:
         with open(file, encoding="utf-8") as f:
-            events = json_lines(f, file, mapping)
+            if fmt == "jsonl":
+                events: Iterator[dict[str, Any]] = json_lines(f, file, mapping)
+            else:
+                try:
+                    items = json.load(f)
+                except json.JSONDecodeError as e:
+                    raise InvalidInput(f"{file} is not valid JSON: {e}") from None
+                if not isinstance(items, list):
+                    raise InvalidInput(f"{file} holds a JSON {type(items).__name__}, not an array of events")
+                events = (record(obj, f"{file} event {i}", mapping) for i, obj in enumerate(items, 1))
+            seen = 0
             while chunk := list(itertools.islice(events, size)):
-                yield prepare_table(table_from_records(chunk), {})
+                yield prepare_table(tweak(table_from_records(chunk), seen), {})
+                seen += len(chunk)
 
-    return jsonl()
+    return records()
+
+
+def file_tweaks(fmt: str, *, event_type: str | None = None,
+                time_format: str | None = None) -> Callable[[pa.Table, int], pa.Table] | None:
+    """What ``--event-type`` and ``--time-format`` do to each batch of a file, before typing.
+
+    ``event_type`` is the event type of every row (the file must not have an event_type column);
+    ``time_format`` (strptime codes, e.g. ``"%b %d %Y"``) reads ``occurred_at``: a cell it does
+    not match is an error naming the cell's line (CSV, JSONL) or event (JSON) and its value.
+    """
+    if event_type is None and time_format is None:
+        return None
+    if event_type is not None:
+        check_text(event_type, "--event-type")
+
+    def where(first_row: int, i: int) -> str:
+        n = first_row + i + 1
+        return {"csv": f"line {n + 1:,}", "jsonl": f"line {n:,}"}.get(fmt, f"event {n:,}")
+
+    def tweak(table: pa.Table, first_row: int) -> pa.Table:
+        if event_type is not None:
+            if "event_type" in table.column_names:
+                raise InvalidInput("--event-type gives every row one event type, but the file has an event_type "
+                                   "column; drop the option or --map that column to another name")
+            table = table.append_column("event_type", pa.array([event_type] * table.num_rows, pa.string()))
+        if time_format is not None and "occurred_at" in table.column_names:
+            text = table.column("occurred_at")
+            if not pa.types.is_string(text.type):
+                raise InvalidInput(f"--time-format reads occurred_at as text, but the file has it as {text.type}")
+            text = pc.utf8_trim_whitespace(text)
+            parsed = pc.strptime(text, format=time_format, unit="us", error_is_null=True)
+            wrong = np.flatnonzero(pc.and_(pc.is_valid(text), pc.is_null(parsed)).to_numpy(zero_copy_only=False))
+            if len(wrong):
+                shown = "; ".join(f"{where(first_row, int(i))}: {text[int(i)].as_py()!r}" for i in wrong[:5])
+                raise InvalidInput(f"{len(wrong):,} occurred_at value(s) do not match --time-format "
+                                   f"{time_format!r} ({shown}); nothing of this batch was stored")
+            iso = pc.strftime(parsed, format="%Y-%m-%dT%H:%M:%S")
+            if parsed.type.tz is not None:
+                iso = pc.binary_join_element_wise(iso, "Z", "")
+            table = table.set_column(table.column_names.index("occurred_at"), "occurred_at", iso)
+        return table
+
+    return tweak
 
 
 # -- importing a file into a store ------------------------------------------------------------------
@@ -283,6 +346,8 @@ def import_file(
     dedupe: bool = True,
     progress: Callable[[int], None] | None = None,
     result: ImportResult | None = None,
+    event_type: str | None = None,
+    time_format: str | None = None,
 ) -> ImportResult:
     """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
 
@@ -303,19 +368,20 @@ def import_file(
 
     mapping = dict(mapping or {})
     result = ImportResult() if result is None else result
+    tweak = file_tweaks(fmt, event_type=event_type, time_format=time_format)
     csv = fmt == "csv"
     kinds: dict[str, str | None] = {}
     if csv:
         profile = Profile()
         names = None
-        for raw in _csv_text_batches(file, mapping, batch_size):
+        for raw in _csv_text_batches(file, mapping, batch_size, tweak):
             names = names or raw.column_names
             profile.add(raw)
         kinds = decide_kinds(profile, store.fields, set(as_text))
         if bad_cell_count(profile, kinds) and rejects is None:
             examples: list[tuple[int, str]] = []
             seen = 0
-            for raw in _csv_text_batches(file, mapping, batch_size):
+            for raw in _csv_text_batches(file, mapping, batch_size, tweak):
                 _, bad, reasons = convert(raw, kinds)
                 examples += [(seen + 2 + int(i), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
                 seen += raw.num_rows
@@ -325,7 +391,7 @@ def import_file(
     ids = DerivedIds(salt=f"|stream_type={stream_type or ''}") if dedupe else None
     writer = None
     try:
-        batches = _csv_text_batches(file, mapping, batch_size) if csv else file_batches(file, fmt, mapping, batch_size)
+        batches = _csv_text_batches(file, mapping, batch_size, tweak) if csv else file_batches(file, fmt, mapping, batch_size, tweak)
         for raw in batches:
             first_row, read = result.rows, raw.num_rows
             result.rows += read
@@ -337,7 +403,7 @@ def import_file(
                     result.rejected += int(bad.sum())
                     keep = pa.array(~bad)
                     table, raw = table.filter(keep), raw.filter(keep)
-            if fmt == "jsonl":  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
+            if fmt in ("jsonl", "json"):  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
                 raw = _numbers_as_one_text(raw)
             if table.num_rows:
                 where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
@@ -439,7 +505,8 @@ def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: Im
     result.last_position = appended.last_position
 
 
-def _csv_text_batches(file: str, mapping: dict[str, str], size: int) -> Iterator[pa.Table]:
+def _csv_text_batches(file: str, mapping: dict[str, str], size: int,
+                      tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
     """The CSV's rows as text, columns renamed by ``mapping``, in batches of ``size`` rows."""
     from ._csv_types import batches_of, read_text_csv
 
@@ -451,8 +518,11 @@ def _csv_text_batches(file: str, mapping: dict[str, str], size: int) -> Iterator
     renamed = [mapping.get(c, c) for c in names]
     if len(set(renamed)) != len(renamed):
         raise InvalidInput(f"after --map the input has duplicate columns: {renamed}")
+    seen = 0
     for batch in batches_of((pa.Table.from_batches([b]) for b in reader), size):
-        yield batch.rename_columns(renamed)
+        batch = batch.rename_columns(renamed)
+        yield tweak(batch, seen) if tweak is not None else batch
+        seen += batch.num_rows
 
 
 def _write_rejects(writer: Any, path: str, raw: pa.Table, mapping: dict[str, str], bad: np.ndarray,

@@ -189,11 +189,16 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
 @cli.command(name="import")
 @click.argument("path")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]),
-              help="Input format; by default from FILE's extension (.csv .tsv .jsonl .ndjson .parquet).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "json", "parquet"]),
+              help="Input format; by default from FILE's extension (.csv .tsv .jsonl .ndjson .json .parquet); "
+                   "json is an array of events.")
 @click.option("--map", "maps", multiple=True, metavar="SRC=DST", callback=lambda ctx, p, v: [_pair(m) for m in v],
               help="Rename input column SRC to DST (e.g. account=stream_id); repeatable.")
 @click.option("--stream-type", help="Stream type for new streams and rows that give none.")
+@click.option("--event-type", help="The event type of every row (for a file without an event_type column).")
+@click.option("--time-format", metavar="FORMAT",
+              help='How occurred_at is written, in strptime codes, e.g. "%b %d %Y" for "Jan 1 2000" '
+                   "(no zone means UTC; %z reads an offset).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Rows per append.")
 @click.option("--rejects", type=click.Path(dir_okay=False), metavar="FILE",
@@ -205,7 +210,7 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
               help="Import rows again even if an earlier import stored them (no derived event ids).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], stream_type: str | None,
-            batch_size: int, rejects: str | None, as_text: tuple[str, ...], allow_duplicates: bool,
+            event_type: str | None, time_format: str | None, batch_size: int, rejects: str | None, as_text: tuple[str, ...], allow_duplicates: bool,
             no_progress: bool) -> None:
     """Import events from a CSV, JSONL or Parquet FILE; each batch is one atomic append.
 
@@ -224,6 +229,8 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
         --map account=stream_id --map kind=event_type --map ts=occurred_at
       eventkit import data/bank transactions.csv --rejects rejected.csv
       eventkit import data/bank events.parquet --batch-size 500000
+      eventkit import data/football results.csv --stream-type team --event-type MatchPlayed \\
+        --map home_team=stream_id --map date=occurred_at --time-format "%b %d %Y"
     """
     from ._ingest import ImportResult, import_file
 
@@ -231,11 +238,11 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
         suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
         fmt = FORMATS.get(suffixes[-1].lower() if suffixes else "")
         if fmt is None:
-            raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|parquet")
+            raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|json|parquet")
     if (rejects or as_text) and fmt != "csv":
         raise click.ClickException("--rejects and --as-text apply to CSV files only")
     total = None
-    if Path(file).suffix not in (".gz", ".bz2", ".zst") and fmt != "parquet":
+    if Path(file).suffix not in (".gz", ".bz2", ".zst") and fmt not in ("parquet", "json"):
         with open(file, "rb") as f:  # a total for the progress bar, at disk speed
             total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - (fmt == "csv")
     result = ImportResult()
@@ -244,7 +251,8 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
             with progress_bar(total=total, desc="importing", unit="event", enabled=not no_progress) as bar:
                 import_file(store, file, fmt=fmt, mapping=dict(maps), stream_type=stream_type,
                             batch_size=batch_size, rejects=rejects, as_text=as_text,
-                            dedupe=not allow_duplicates, progress=bar.update, result=result)
+                            dedupe=not allow_duplicates, progress=bar.update, result=result,
+                            event_type=event_type, time_format=time_format)
         except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
             raise ek.InvalidInput(f"cannot read {file}: {str(e).strip() or type(e).__name__}") from None
         except KeyboardInterrupt:

@@ -275,3 +275,49 @@ def test_ctrl_c_says_what_was_stored_and_a_rerun_resumes(store, tmp_path, monkey
     out = ok(store, csv, "--batch-size", "100")
     assert "imported 50 events" in out and "200 rows already stored" in out
     assert len(read(store)) == 250 and read(store)["event_id"].is_unique
+
+
+def test_a_file_as_it_comes_constant_event_type_and_a_time_format(store, tmp_path):
+    """A results file with no event_type column and dates like "Jan 1 2000" imports as it is."""
+    csv = tmp_path / "results.csv"
+    csv.write_text("date,home_team,away_team,home_goals\nJan 1 2000,Arsenal,Chelsea,2\nFeb 29 2004,Leeds,Arsenal,0\n")
+    out = ok(store, csv, "--stream-type", "team", "--event-type", "MatchPlayed", "--map", "home_team=stream_id",
+             "--map", "date=occurred_at", "--time-format", "%b %d %Y")
+    assert "imported 2 events" in out
+    got = read(store)
+    assert got["event_type"].tolist() == ["MatchPlayed", "MatchPlayed"]
+    assert got["stream_type"].tolist() == ["team", "team"]
+    assert [t.isoformat() for t in got["occurred_at"]] == ["2000-01-01T00:00:00+00:00", "2004-02-29T00:00:00+00:00"]
+    assert "2 rows already stored" in ok(store, csv, "--stream-type", "team", "--event-type", "MatchPlayed",
+                                         "--map", "home_team=stream_id", "--map", "date=occurred_at",
+                                         "--time-format", "%b %d %Y")
+
+
+def test_a_time_not_matching_the_format_names_its_line_and_value(store, tmp_path):
+    csv = tmp_path / "results.csv"
+    csv.write_text("date,stream_id\nJan 1 2000,a\nJan 32 2000,b\n")
+    before = store_fingerprint(store)
+    message = error(store, csv, "--event-type", "MatchPlayed", "--map", "date=occurred_at", "--time-format", "%b %d %Y")
+    assert "line 3: 'Jan 32 2000'" in message and "%b %d %Y" in message
+    assert store_fingerprint(store) == before
+
+
+def test_event_type_option_with_an_event_type_column_is_refused(store, tmp_path):
+    csv = tmp_path / "e.csv"
+    csv.write_text("stream_id,event_type\na,Opened\n")
+    assert "has an event_type column" in error(store, csv, "--event-type", "MatchPlayed")
+
+
+def test_json_array_files_import_like_jsonl(store, tmp_path):
+    import json
+
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps([{"stream_id": "a", "event_type": "Opened", "data": {"owner": "Ann"}},
+                                {"stream_id": "a", "event_type": "Deposited", "amount": 10}], indent=2))
+    assert "imported 2 events" in ok(store, path)
+    got = read(store)
+    assert got["event_type"].tolist() == ["Opened", "Deposited"] and got["amount"].tolist()[1] == 10
+    assert "2 rows already stored" in ok(store, path)
+    bad = tmp_path / "one.json"
+    bad.write_text('{"stream_id": "a"}')
+    assert "not an array of events" in error(store, bad)
