@@ -333,6 +333,66 @@ class DerivedIds:
         return rank
 
 
+@dataclass
+class _Appended:
+    """What a dry run reports for a batch it would append (the attributes import_file reads)."""
+
+    first_position: int
+    last_position: int
+    versions: dict[str, int]
+    duplicate: bool = False
+
+
+class DryRun:
+    """Stands in for the store during ``import_file(..., dry_run=True)``: each batch is checked as
+    ``append_frame`` checks it (envelope, names, values, payload types against the store's schema)
+    and nothing is written. Problems are collected, not raised, so one run shows the first few.
+
+    Attributes:
+        fields: The payload schema the store would have after the import.
+        new_fields: Fields the import would add or widen.
+        problems: What the real import would refuse (at most ``MAX_PROBLEMS``).
+    """
+
+    MAX_PROBLEMS = 10
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.fields: dict[str, str] = dict(store.fields)
+        self.new_fields: dict[str, str] = {}
+        self.problems: list[str] = []
+        self.head = store.head
+        self.batches = 0
+        self._ids: set[str] = set()
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < self.MAX_PROBLEMS:
+            self.problems.append(text)
+
+    def stored_event_ids(self, event_ids: Any) -> set[str]:
+        ids = [str(i) for i in event_ids]
+        return self.store.stored_event_ids(ids) | (set(ids) & self._ids)
+
+    def append_frame(self, frame: pa.Table, *, stream_type: str | None = None) -> _Appended:
+        from ._batch import arrow_batch_from_frame
+        from ._envelope import reconcile
+
+        self.batches += 1
+        try:
+            batch = arrow_batch_from_frame(frame)
+            for name, (kind, samples) in batch.field_types.items():
+                merged = reconcile(name, self.fields.get(name), kind, values=samples)
+                if merged != self.fields.get(name):
+                    self.new_fields[name] = merged
+                self.fields[name] = merged
+        except EventKitError as e:
+            self.problem(f"batch {self.batches}: {str(e).strip().splitlines()[0]}")
+        if "event_id" in frame.column_names:
+            self._ids.update(i for i in frame.column("event_id").to_pylist() if i is not None)
+        first, self.head = self.head + 1, self.head + frame.num_rows
+        return _Appended(first, self.head, {sid: 0 for sid in pc.unique(frame.column("stream_id")).to_pylist()})
+
+
 def import_file(
     store: Any,
     file: str,
@@ -348,6 +408,7 @@ def import_file(
     result: ImportResult | None = None,
     event_type: str | None = None,
     time_format: str | None = None,
+    dry_run: DryRun | None = None,
 ) -> ImportResult:
     """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
 
@@ -358,7 +419,8 @@ def import_file(
     so importing the same rows again stores nothing; ``dedupe=False`` imports them again.
 
     ``result``, when given, is filled in as batches are stored, so a caller interrupted part way
-    (Ctrl-C) can say what was stored.
+    (Ctrl-C) can say what was stored. ``dry_run`` (a :class:`DryRun` over ``store``) checks
+    everything and stores nothing; the result then says what would be imported.
 
     Raises:
         InvalidInput: Bad cells (nothing stored), an unreadable file, or a batch the store
@@ -378,7 +440,15 @@ def import_file(
             names = names or raw.column_names
             profile.add(raw)
         kinds = decide_kinds(profile, store.fields, set(as_text))
-        if bad_cell_count(profile, kinds) and rejects is None:
+        if dry_run is not None and bad_cell_count(profile, kinds):
+            seen = 0
+            for raw in _csv_text_batches(file, mapping, batch_size, tweak):
+                _, bad, reasons = convert(raw, kinds)
+                for i in np.flatnonzero(bad)[: dry_run.MAX_PROBLEMS]:
+                    dry_run.problem(f"line {seen + 2 + int(i):,}: {reasons[i]}")
+                seen += raw.num_rows
+            rejects = rejects or ""  # the rest is checked as if those rows were set aside
+        elif bad_cell_count(profile, kinds) and rejects is None:
             examples: list[tuple[int, str]] = []
             seen = 0
             for raw in _csv_text_batches(file, mapping, batch_size, tweak):
@@ -399,7 +469,8 @@ def import_file(
             if csv:
                 table, bad, reasons = convert(raw, kinds)
                 if bad.any():
-                    writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons, first_row)  # type: ignore[arg-type]
+                    if dry_run is None:
+                        writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons, first_row)  # type: ignore[arg-type]
                     result.rejected += int(bad.sum())
                     keep = pa.array(~bad)
                     table, raw = table.filter(keep), raw.filter(keep)
@@ -407,7 +478,7 @@ def import_file(
                 raw = _numbers_as_one_text(raw)
             if table.num_rows:
                 where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
-                _append(store, table, raw, ids, stream_type, result, where)
+                _append(store if dry_run is None else dry_run, table, raw, ids, stream_type, result, where)
             if progress is not None:
                 progress(read)
     finally:

@@ -92,6 +92,24 @@ def _echo_append(result: ek.AppendResult, shown: int = 20) -> None:
         click.echo(f"  ... and {len(result.versions) - shown:,} more streams")
 
 
+def _echo_dry_run(check: Any, result: Any) -> None:
+    """What an import would do, found by ``--dry-run`` (nothing was written)."""
+    click.echo(f"dry run, nothing written: {result.rows:,} rows would import {_n(result.imported, 'event')} into "
+               f"{_n(len(result.streams), 'stream')} in {_n(result.appends, 'batch')}")
+    if result.already_stored:
+        click.echo(f"  {result.already_stored:,} rows are already stored (same event ids) and would be skipped")
+    if result.rejected:
+        click.echo(f"  {result.rejected:,} rows have cells that do not fit their column's type")
+    click.echo("payload fields:")
+    for name, kind in check.fields.items():
+        click.echo(f"  {name:<24} {kind}{'  (new)' if name in check.new_fields else ''}")
+    if check.problems:
+        for problem in check.problems:
+            click.echo(f"  problem: {problem}")
+        raise click.ClickException(f"the import would fail: {_n(len(check.problems), 'problem')} shown above "
+                                   "(the first ones)")
+
+
 def _echo_interrupted(result: Any, allow_duplicates: bool) -> None:
     """What an interrupted import stored, and how to go on (each batch is one atomic append)."""
     stored = (f"{_n(result.imported, 'event')} stored in {_n(result.appends, 'batch')}"
@@ -208,10 +226,12 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
               help="CSV: keep this column as text whatever its cells look like; repeatable.")
 @click.option("--allow-duplicates", is_flag=True,
               help="Import rows again even if an earlier import stored them (no derived event ids).")
+@click.option("--dry-run", is_flag=True,
+              help="Check everything and write nothing: what would be imported, the payload schema, the first problems.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], stream_type: str | None,
-            event_type: str | None, time_format: str | None, batch_size: int, rejects: str | None, as_text: tuple[str, ...], allow_duplicates: bool,
-            no_progress: bool) -> None:
+            event_type: str | None, time_format: str | None, batch_size: int, rejects: str | None,
+            as_text: tuple[str, ...], allow_duplicates: bool, dry_run: bool, no_progress: bool) -> None:
     """Import events from a CSV, JSONL or Parquet FILE; each batch is one atomic append.
 
     Columns named like the envelope (stream_id, event_type, occurred_at, event_id, stream_type,
@@ -229,10 +249,11 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
         --map account=stream_id --map kind=event_type --map ts=occurred_at
       eventkit import data/bank transactions.csv --rejects rejected.csv
       eventkit import data/bank events.parquet --batch-size 500000
+      eventkit import data/bank transactions.csv --dry-run
       eventkit import data/football results.csv --stream-type team --event-type MatchPlayed \\
         --map home_team=stream_id --map date=occurred_at --time-format "%b %d %Y"
     """
-    from ._ingest import ImportResult, import_file
+    from ._ingest import DryRun, ImportResult, import_file
 
     if fmt is None:
         suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
@@ -247,12 +268,14 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
             total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - (fmt == "csv")
     result = ImportResult()
     with _open(path) as store, _user_errors():
+        check = DryRun(store) if dry_run else None
         try:
-            with progress_bar(total=total, desc="importing", unit="event", enabled=not no_progress) as bar:
+            with progress_bar(total=total, desc="checking" if dry_run else "importing", unit="event",
+                              enabled=not no_progress) as bar:
                 import_file(store, file, fmt=fmt, mapping=dict(maps), stream_type=stream_type,
                             batch_size=batch_size, rejects=rejects, as_text=as_text,
                             dedupe=not allow_duplicates, progress=bar.update, result=result,
-                            event_type=event_type, time_format=time_format)
+                            event_type=event_type, time_format=time_format, dry_run=check)
         except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
             raise ek.InvalidInput(f"cannot read {file}: {str(e).strip() or type(e).__name__}") from None
         except KeyboardInterrupt:
@@ -260,6 +283,9 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
             raise SystemExit(130) from None
     if not result.rows:
         raise click.ClickException(f"{file} holds no rows")
+    if check is not None:
+        _echo_dry_run(check, result)
+        return
     if result.imported:
         click.echo(f"imported {_n(result.imported, 'event')} into {_n(len(result.streams), 'stream')} in "
                    f"{_n(result.appends, 'batch')} (positions {result.first_position:,}..{result.last_position:,})")

@@ -321,3 +321,27 @@ def test_json_array_files_import_like_jsonl(store, tmp_path):
     bad = tmp_path / "one.json"
     bad.write_text('{"stream_id": "a"}')
     assert "not an array of events" in error(store, bad)
+
+
+def test_dry_run_shows_what_would_be_imported_and_writes_nothing(store, tmp_path):
+    csv = write_csv(tmp_path / "tx.csv", tx_rows(30))
+    before = store_fingerprint(store)
+    out = ok(store, csv, "--dry-run")
+    assert "dry run, nothing written: 30 rows would import 30 events" in out
+    assert "payload fields:" in out and "(new)" in out
+    assert store_fingerprint(store) == before
+    ok(store, csv)
+    again = ok(store, csv, "--dry-run")
+    assert "would import 0 events" in again and "30 rows are already stored" in again
+
+
+def test_dry_run_lists_the_first_problems_and_fails(store, tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("stream_id,event_type,amount\na,Deposited,10\nb,Deposited,three\nc,Deposited,5\n")
+    ok(store, write_csv(tmp_path / "tx.csv", tx_rows(3)))
+    before = store_fingerprint(store)
+    result = run(store, csv, "--dry-run")
+    assert result.exit_code == 1
+    assert "problem: line 3: amount 'three' is not a number" in result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: the import would fail")
+    assert store_fingerprint(store) == before
