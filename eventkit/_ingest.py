@@ -67,21 +67,23 @@ def record(obj: Any, where: str, mapping: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-def table_from_records(rows: list[dict[str, Any]]) -> pa.Table:
+def table_from_records(rows: list[dict[str, Any]], labels: list[str] | None = None) -> pa.Table:
+    """Records as a table; ``labels`` name each record in errors (default ``event N``)."""
+    label = (lambda i: labels[i]) if labels is not None else (lambda i: f"event {i + 1}")
     names = dict.fromkeys(k for row in rows for k in row)
     columns = {}
     for name in names:
         check_text(name, "field name", envelope=False)
         values = [row.get(name) for row in rows]
         if name == "metadata":
-            columns[name] = pa.array([metadata_json(v, f"event {i + 1}") for i, v in enumerate(values)], pa.string())
+            columns[name] = pa.array([metadata_json(v, label(i)) for i, v in enumerate(values)], pa.string())
             continue
         try:
             columns[name] = pa.array(values)
         except UnicodeEncodeError:
             for i, v in enumerate(values):
                 if isinstance(v, str):
-                    check_text(v, f"field {name!r}", f"event {i + 1}", envelope=False)
+                    check_text(v, f"field {name!r}", label(i), envelope=False)
             raise  # pragma: no cover - a surrogate the check above did not find
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             huge = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63]
@@ -118,13 +120,19 @@ def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
 
 
 def json_lines(lines: Iterable[str], source: str, mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
+    return (row for _, row in numbered_json_lines(lines, source, mapping))
+
+
+def numbered_json_lines(lines: Iterable[str], source: str,
+                        mapping: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``("line N", row)`` for each non-blank JSON line (N counts every line of the file)."""
     for n, line in enumerate(lines, 1):
         if line.strip():
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
                 raise InvalidInput(f"{source} line {n} is not valid JSON: {e}") from None
-            yield record(obj, f"{source} line {n}", mapping)
+            yield f"line {n}", record(obj, f"{source} line {n}", mapping)
 
 
 def read_events(file: str) -> list[dict[str, Any]]:
@@ -176,7 +184,7 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
     def records() -> Iterator[pa.Table]:
         with open(file, encoding="utf-8") as f:
             if fmt == "jsonl":
-                events: Iterator[dict[str, Any]] = json_lines(f, file, mapping)
+                events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping)
             else:
                 try:
                     items = json.load(f)
@@ -184,10 +192,11 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
                     raise InvalidInput(f"{file} is not valid JSON: {e}") from None
                 if not isinstance(items, list):
                     raise InvalidInput(f"{file} holds a JSON {type(items).__name__}, not an array of events")
-                events = (record(obj, f"{file} event {i}", mapping) for i, obj in enumerate(items, 1))
+                events = ((f"event {i}", record(obj, f"{file} event {i}", mapping)) for i, obj in enumerate(items, 1))
             seen = 0
             while chunk := list(itertools.islice(events, size)):
-                yield prepare_table(tweak(table_from_records(chunk), seen), {})
+                table = table_from_records([row for _, row in chunk], [f"{file} {label}" for label, _ in chunk])
+                yield prepare_table(tweak(table, seen), {})
                 seen += len(chunk)
 
     return records()
@@ -474,10 +483,16 @@ def import_file(
                     result.rejected += int(bad.sum())
                     keep = pa.array(~bad)
                     table, raw = table.filter(keep), raw.filter(keep)
+                    lines = np.arange(first_row, first_row + read)[~bad] + 2
+                else:
+                    lines = np.arange(first_row, first_row + read) + 2
+            else:
+                lines = np.arange(first_row, first_row + read) + 1
             if fmt in ("jsonl", "json"):  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
                 raw = _numbers_as_one_text(raw)
             if table.num_rows:
                 where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
+                table = table.append_column(_LINE, pa.array(lines, pa.int64()))  # for errors: which file row
                 _append(store if dry_run is None else dry_run, table, raw, ids, stream_type, result, where)
             if progress is not None:
                 progress(read)
@@ -549,8 +564,40 @@ def _split(table: pa.Table, known: set[str]) -> tuple[pa.Table, pa.Table]:
     return table.filter(is_known), table.filter(pc.invert(is_known))
 
 
+_LINE = "_ek_file_row"  # a column import_file adds to each batch: the file line (CSV) or row of each row
+
+
+def _first_bad_row(part: pa.Table) -> int | None:
+    """The first row of ``part`` that append_frame's own checks refuse (None: they accept it all).
+
+    Checks are per row or per pair of rows, so a prefix that fails stays failing when it grows:
+    a binary search over prefixes needs about log2(rows) checks, run only after a refusal.
+    """
+    from ._batch import arrow_batch_from_frame
+
+    def refused(rows: int) -> bool:
+        try:
+            arrow_batch_from_frame(part.slice(0, rows))
+        except EventKitError:
+            return True
+        return False
+
+    if not refused(part.num_rows):
+        return None
+    low, high = 1, part.num_rows
+    while low < high:
+        mid = (low + high) // 2
+        if refused(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low - 1
+
+
 def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: ImportResult, where: str, *,
                  resend: bool = False, strict: bool = False) -> None:
+    lines = part.column(_LINE) if _LINE in part.column_names else None
+    part = part.drop_columns([_LINE]) if lines is not None else part
     try:
         appended = store.append_frame(part, stream_type=stream_type)
     except DuplicateEventId:
@@ -564,6 +611,9 @@ def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: Im
         done = result.imported + result.already_stored
         kept = f"the {done:,} rows before it are stored" if done else "nothing was stored"
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        bad = _first_bad_row(part) if lines is not None else None
+        if bad is not None:
+            message = f"{where.split()[0]} {lines[bad].as_py():,}: {message}"
         raise InvalidInput(f"batch {result.appends + 1} (from {where}) was not imported: {message}; {kept}") from None
     if appended.duplicate or resend:
         result.already_stored += part.num_rows

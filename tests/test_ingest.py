@@ -345,3 +345,24 @@ def test_dry_run_lists_the_first_problems_and_fails(store, tmp_path):
     assert "problem: line 3: amount 'three' is not a number" in result.output
     assert result.output.strip().splitlines()[-1].startswith("Error: the import would fail")
     assert store_fingerprint(store) == before
+
+
+def test_a_refused_batch_names_the_file_line_of_its_first_bad_row(store, tmp_path):
+    """Regression: errors named rows inside a batch ("batch 2 ... rows [2]"), not the file's line."""
+    rows = ["stream_id,event_type,amount"] + [f"s{i},Deposited,{i}" for i in range(10)]
+    rows[8] = "s7,Dep\x00osited,7"                          # the 8th data row: line 9 of the file
+    csv = tmp_path / "t.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    message = error(store, csv, "--batch-size", "4")
+    assert "batch 2 (from line 6) was not imported: line 9: column 'event_type' holds NUL" in message
+    assert len(read(store)) == 4
+
+
+def test_jsonl_errors_name_the_file_line(store, tmp_path):
+    import json
+
+    lines = [json.dumps({"stream_id": f"s{i}", "event_type": "D" if i != 7 else "D\ud800", "amount": i})
+             for i in range(10)]
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n")   # a blank line 4
+    assert "e.jsonl line 9)" in error(store, path, "--batch-size", "4")
