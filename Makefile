@@ -23,7 +23,7 @@ test: $(STAMP) browser
 
 ## The property and model-based tests with 20x the CI example budget (HYPOTHESIS_PROFILE=long).
 test-long: $(STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -p no:cacheprovider \
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -p no:cacheprovider --timeout 7200 \
 		tests/test_store_model.py tests/test_fold_property.py
 
 # The oldest versions of the core libraries that pyproject.toml allows, in a second venv.

@@ -21,6 +21,7 @@ import eventkit as ek
 
 from eventkit.store.file_import import FORMATS, prepare_table, read_events, table_from_records
 from eventkit.fold.loading import load_fold
+from eventkit.cli_output import relation_frame, select_rows, to_csv, to_json
 from eventkit.common.progress import progress_bar
 
 _OUTPUT = click.Choice(["table", "csv", "json"])
@@ -91,11 +92,41 @@ def _echo_append(result: ek.AppendResult, shown: int = 20) -> None:
         click.echo(f"  ... and {len(result.versions) - shown:,} more streams")
 
 
+def _echo_dry_run(check: Any, result: Any) -> None:
+    """What an import would do, found by ``--dry-run`` (nothing was written)."""
+    click.echo(f"dry run, nothing written: {result.rows:,} rows would import {_n(result.imported, 'event')} into "
+               f"{_n(len(result.streams), 'stream')} in {_n(result.appends, 'batch')}")
+    if result.already_stored:
+        click.echo(f"  {result.already_stored:,} rows are already stored (same event ids) and would be skipped")
+    if result.rejected:
+        click.echo(f"  {result.rejected:,} rows have cells that do not fit their column's type")
+    click.echo("payload fields:")
+    for name, kind in check.fields.items():
+        click.echo(f"  {name:<24} {kind}{'  (new)' if name in check.new_fields else ''}")
+    if check.problems:
+        for problem in check.problems:
+            click.echo(f"  problem: {problem}")
+        raise click.ClickException(f"the import would fail: {_n(len(check.problems), 'problem')} shown above "
+                                   "(the first ones)")
+
+
+def _echo_interrupted(result: Any, allow_duplicates: bool) -> None:
+    """What an interrupted import stored, and how to go on (each batch is one atomic append)."""
+    stored = (f"{_n(result.imported, 'event')} stored in {_n(result.appends, 'batch')}"
+              + (f" (positions {result.first_position:,}..{result.last_position:,})" if result.imported else ""))
+    done = result.imported + result.already_stored
+    resume = ("run the same command again to import the rest: rows already stored are skipped"
+              if not allow_duplicates else
+              "rows imported with --allow-duplicates carry no ids derived from their content, so running "
+              f"it again would store them twice: import only the data rows after the first {done:,}")
+    click.echo(f"interrupted: {stored}; the batch in progress was not stored; {resume}", err=True)
+
+
 def _echo_frame(df: pd.DataFrame, fmt: str, max_rows: int = 0) -> None:
     if fmt == "csv":
-        click.echo(df.to_csv(index=False), nl=False)
+        click.echo(to_csv(df), nl=False)
     elif fmt == "json":
-        click.echo(df.to_json(orient="records", date_format="iso", date_unit="us", default_handler=str))
+        click.echo(to_json(df))
     elif df.empty:
         click.echo("(no rows)")
     else:
@@ -176,11 +207,16 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
 @cli.command(name="import")
 @click.argument("path")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]),
-              help="Input format; by default from FILE's extension (.csv .tsv .jsonl .ndjson .parquet).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "json", "parquet"]),
+              help="Input format; by default from FILE's extension (.csv .tsv .jsonl .ndjson .json .parquet); "
+                   "json is an array of events.")
 @click.option("--map", "maps", multiple=True, metavar="SRC=DST", callback=lambda ctx, p, v: [_pair(m) for m in v],
               help="Rename input column SRC to DST (e.g. account=stream_id); repeatable.")
 @click.option("--stream-type", help="Stream type for new streams and rows that give none.")
+@click.option("--event-type", help="The event type of every row (for a file without an event_type column).")
+@click.option("--time-format", metavar="FORMAT",
+              help='How occurred_at is written, in strptime codes, e.g. "%b %d %Y" for "Jan 1 2000" '
+                   "(no zone means UTC; %z reads an offset).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Rows per append.")
 @click.option("--rejects", type=click.Path(dir_okay=False), metavar="FILE",
@@ -190,10 +226,12 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
               help="CSV: keep this column as text whatever its cells look like; repeatable.")
 @click.option("--allow-duplicates", is_flag=True,
               help="Import rows again even if an earlier import stored them (no derived event ids).")
+@click.option("--dry-run", is_flag=True,
+              help="Check everything and write nothing: what would be imported, the payload schema, the first problems.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], stream_type: str | None,
-            batch_size: int, rejects: str | None, as_text: tuple[str, ...], allow_duplicates: bool,
-            no_progress: bool) -> None:
+            event_type: str | None, time_format: str | None, batch_size: int, rejects: str | None,
+            as_text: tuple[str, ...], allow_duplicates: bool, dry_run: bool, no_progress: bool) -> None:
     """Import events from a CSV, JSONL or Parquet FILE; each batch is one atomic append.
 
     Columns named like the envelope (stream_id, event_type, occurred_at, event_id, stream_type,
@@ -211,30 +249,43 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
         --map account=stream_id --map kind=event_type --map ts=occurred_at
       eventkit import data/bank transactions.csv --rejects rejected.csv
       eventkit import data/bank events.parquet --batch-size 500000
+      eventkit import data/bank transactions.csv --dry-run
+      eventkit import data/football results.csv --stream-type team --event-type MatchPlayed \\
+        --map home_team=stream_id --map date=occurred_at --time-format "%b %d %Y"
     """
-    from eventkit.store.file_import import import_file
+    from eventkit.store.file_import import DryRun, ImportResult, import_file
 
     if fmt is None:
         suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
         fmt = FORMATS.get(suffixes[-1].lower() if suffixes else "")
         if fmt is None:
-            raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|parquet")
+            raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|json|parquet")
     if (rejects or as_text) and fmt != "csv":
         raise click.ClickException("--rejects and --as-text apply to CSV files only")
     total = None
-    if Path(file).suffix not in (".gz", ".bz2", ".zst") and fmt != "parquet":
+    if Path(file).suffix not in (".gz", ".bz2", ".zst") and fmt not in ("parquet", "json"):
         with open(file, "rb") as f:  # a total for the progress bar, at disk speed
             total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - (fmt == "csv")
+    result = ImportResult()
     with _open(path) as store, _user_errors():
+        check = DryRun(store) if dry_run else None
         try:
-            with progress_bar(total=total, desc="importing", unit="event", enabled=not no_progress) as bar:
-                result = import_file(store, file, fmt=fmt, mapping=dict(maps), stream_type=stream_type,
-                                     batch_size=batch_size, rejects=rejects, as_text=as_text,
-                                     dedupe=not allow_duplicates, progress=bar.update)
+            with progress_bar(total=total, desc="checking" if dry_run else "importing", unit="event",
+                              enabled=not no_progress) as bar:
+                import_file(store, file, fmt=fmt, mapping=dict(maps), stream_type=stream_type,
+                            batch_size=batch_size, rejects=rejects, as_text=as_text,
+                            dedupe=not allow_duplicates, progress=bar.update, result=result,
+                            event_type=event_type, time_format=time_format, dry_run=check)
         except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
             raise ek.InvalidInput(f"cannot read {file}: {str(e).strip() or type(e).__name__}") from None
+        except KeyboardInterrupt:
+            _echo_interrupted(result, allow_duplicates)
+            raise SystemExit(130) from None
     if not result.rows:
         raise click.ClickException(f"{file} holds no rows")
+    if check is not None:
+        _echo_dry_run(check, result)
+        return
     if result.imported:
         click.echo(f"imported {_n(result.imported, 'event')} into {_n(len(result.streams), 'stream')} in "
                    f"{_n(result.appends, 'batch')} (positions {result.first_position:,}..{result.last_position:,})")
@@ -266,7 +317,7 @@ def sql(path: str, query: str, fmt: str, known_at: str | None, max_rows: int) ->
     with _open(path) as store, _user_errors(duckdb.Error):
         relation = store.sql(query, known_at=_known_at(known_at))
         if relation is not None:  # statements such as SET return no rows
-            _echo_frame(relation.df(), fmt, max_rows)
+            _echo_frame(relation_frame(relation), fmt, max_rows)
 
 
 @cli.command()
@@ -445,18 +496,31 @@ _OUT = click.option("-o", "--output", type=click.Path(dir_okay=False),
 _STREAMS = click.option("--stream", "streams", multiple=True, help="Only this stream id; repeatable.")
 
 
+def _look(command: Any) -> Any:
+    """--where, --sort and --limit: a quick look at a fold's rows."""
+    for option in reversed([
+        click.option("--where", help="Only rows matching this SQL condition over the columns, e.g. \"balance > 1000\"."),
+        click.option("--sort", help="Sort by these columns (comma-separated; -name sorts descending)."),
+        click.option("--limit", type=click.IntRange(min=0), help="At most this many rows."),
+    ]):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("path")
 @_FOLD_ARG
 @click.option("--as-of", help="Valid time: fold only events that occurred at or before it (ISO time).")
 @click.option("--known-at", help="Transaction time: what the store knew then (a position, or an ISO time).")
 @_STREAMS
+@_look
 @_OUT
 @click.option("--format", "fmt", type=_OUTPUT, default="table", show_default=True, help="How to print (without -o).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=100, show_default=True,
               help="Rows a table shows (0: all).")
 def state(path: str, fold: str, as_of: str | None, known_at: str | None, streams: tuple[str, ...],
-          output: str | None, fmt: str, max_rows: int) -> None:
+          where: str | None, sort: str | None, limit: int | None, output: str | None, fmt: str,
+          max_rows: int) -> None:
     """Fold every stream to its state: one row per stream, for a fold defined in Python.
 
     MODULE:ATTRIBUTE names an ek.Fold or ek.PyFold (object or PyFold subclass) in an importable
@@ -467,10 +531,12 @@ def state(path: str, fold: str, as_of: str | None, known_at: str | None, streams
       eventkit state data/bank folds:account
       eventkit state data/bank folds:account --as-of 2024-06-30 --known-at 2024-07-01 -o june.csv
       eventkit state data/bank folds:Balance --stream acct-1 --format json
+      eventkit state data/bank folds:account --where "status = 'open'" --sort -balance --limit 10
     """
     fold_obj = _load_fold(fold)
     with _open(path) as store, _user_errors(duckdb.Error):
         df = fold_obj.state(store, as_of=as_of, known_at=_known_at(known_at), streams=list(streams) or None)
+        df = select_rows(df, where=where, sort=sort, limit=limit)
     _write_frame(df, output, fmt, max_rows)
 
 
@@ -488,13 +554,14 @@ def state(path: str, fold: str, as_of: str | None, known_at: str | None, streams
 @click.option("--dense", is_flag=True, hidden=True, help="Deprecated: the default.")
 @click.option("--tz", default="UTC", show_default=True, help="Time zone of the calendar (days start at local midnight).")
 @_STREAMS
+@_look
 @_OUT
 @click.option("--format", "fmt", type=_OUTPUT, default="table", show_default=True, help="How to print (without -o).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=100, show_default=True,
               help="Rows a table shows (0: all).")
 def snapshots(path: str, fold: str, every: str, start: str | None, end: str | None, known_at: str | None,
-              changes: bool, dense: bool, tz: str, streams: tuple[str, ...], output: str | None, fmt: str,
-              max_rows: int) -> None:
+              changes: bool, dense: bool, tz: str, streams: tuple[str, ...], where: str | None,
+              sort: str | None, limit: int | None, output: str | None, fmt: str, max_rows: int) -> None:
     """Fold every stream at many points in time, in one pass: rows (as_of, stream_id, fields...).
 
     MODULE:ATTRIBUTE names an ek.Fold or ek.PyFold as for `eventkit state`.
@@ -505,6 +572,7 @@ def snapshots(path: str, fold: str, every: str, start: str | None, end: str | No
       eventkit snapshots data/bank folds:account --every 1MS --tz Europe/Zurich --format csv > monthly.csv
       eventkit snapshots data/bank folds:account --every 1D --changes -o changes.parquet
       eventkit snapshots data/bank folds:account --every 1000
+      eventkit snapshots data/bank folds:account --every 1MS --where "stream_id = 'acct-00001'"
     """
     fold_obj = _load_fold(fold)
     step = _every(every)
@@ -514,6 +582,7 @@ def snapshots(path: str, fold: str, every: str, start: str | None, end: str | No
         method = fold_obj.changes if changes else fold_obj.snapshots
         df = method(store, every=step, start=points["start"], end=points["end"], tz=tz,
                     known_at=_known_at(known_at), streams=list(streams) or None)
+        df = select_rows(df, where=where, sort=sort, limit=limit)
     _write_frame(df, output, fmt, max_rows)
 
 

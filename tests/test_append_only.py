@@ -59,6 +59,8 @@ CALLS = {
     "fold_states": lambda s: (FOLD.save_snapshot(s), s.fold_states()),
     "register_upcaster": lambda s: s.register_upcaster(ek.Upcaster("Withdrawn", set={"amount": "amount * 100"},
                                                                    drop=["note"])),
+    "stored_event_ids": lambda s: s.stored_event_ids(["no-such-id"]),
+    "gc": lambda s: (s.compact(target_events=1000), s.gc()),
     "close": lambda s: s.close(),
 }
 PROPERTIES = {"head", "fields", "upcasters", "path", "durability", "grace_seconds", "seal_threshold", "bulk_threshold"}

@@ -245,3 +245,25 @@ def test_bad_times_and_outputs_are_one_line_errors(bank, tmp_path):
     assert "every" in fails("snapshots", path, f"{module}:account", "--every", "fortnightly")
     assert "cannot tell the format" in fails("state", path, f"{module}:account", "-o", tmp_path / "x.xlsx")
     assert "no eventkit store" in fails("state", tmp_path / "nope", f"{module}:account")
+
+
+def test_state_where_sort_limit_for_a_quick_look(bank):
+    """--where (SQL over the columns), --sort (-name descending), --limit: the rows pandas would pick."""
+    path, module = bank
+    out = ok("state", path, f"{module}:account", "--where", "balance > 0", "--sort", "-balance,stream_id",
+             "--limit", "1", "--format", "csv").output
+    got = pd.read_csv(io.StringIO(out))
+    want = pandas_state(raw_events(path))
+    want = want[want["balance"] > 0].reset_index().sort_values(["balance", "stream_id"], ascending=[False, True])
+    assert got["stream_id"].tolist() == want["stream_id"].head(1).tolist()
+    assert got["balance"].tolist() == want["balance"].head(1).tolist()
+
+
+def test_snapshots_where_and_a_bad_condition(bank):
+    path, module = bank
+    out = ok("snapshots", path, f"{module}:account", "--every", "1D", "--start", "2024-01-01", "--end", "2024-01-05",
+             "--where", "stream_id = 'acct-1'", "--sort", "-as_of", "--format", "csv").output
+    got = pd.read_csv(io.StringIO(out))
+    assert set(got["stream_id"]) == {"acct-1"} and got["as_of"].is_monotonic_decreasing
+    message = fails("state", path, f"{module}:account", "--where", "no_such_column > 1")
+    assert message.startswith("Error:") and "no_such_column" in message

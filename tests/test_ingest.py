@@ -250,3 +250,119 @@ def test_jsonl_rows_appended_with_a_float_among_integers(store, tmp_path):
     out = ok(store, path)
     assert "imported 1 event " in out and "5 rows already stored" in out
     assert sorted(read(store)["amount"]) == [0, 1, 2, 2.5, 3, 4]
+
+
+def test_ctrl_c_says_what_was_stored_and_a_rerun_resumes(store, tmp_path, monkeypatch):
+    """Regression: Ctrl-C during a long import printed only "Aborted!"."""
+    csv = write_csv(tmp_path / "tx.csv", tx_rows(250))
+    real = ek.Store.append_frame
+    calls = []
+
+    def interrupted_on_the_third_batch(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ek.Store, "append_frame", interrupted_on_the_third_batch)
+    result = run(store, csv, "--batch-size", "100")
+    assert result.exit_code == 130
+    assert "Aborted" not in result.output
+    assert ("interrupted: 200 events stored in 2 batches (positions 1..200); the batch in progress was not "
+            "stored; run the same command again to import the rest") in result.output
+    assert len(read(store)) == 200
+    monkeypatch.setattr(ek.Store, "append_frame", real)
+    out = ok(store, csv, "--batch-size", "100")
+    assert "imported 50 events" in out and "200 rows already stored" in out
+    assert len(read(store)) == 250 and read(store)["event_id"].is_unique
+
+
+def test_a_file_as_it_comes_constant_event_type_and_a_time_format(store, tmp_path):
+    """A results file with no event_type column and dates like "Jan 1 2000" imports as it is."""
+    csv = tmp_path / "results.csv"
+    csv.write_text("date,home_team,away_team,home_goals\nJan 1 2000,Arsenal,Chelsea,2\nFeb 29 2004,Leeds,Arsenal,0\n")
+    out = ok(store, csv, "--stream-type", "team", "--event-type", "MatchPlayed", "--map", "home_team=stream_id",
+             "--map", "date=occurred_at", "--time-format", "%b %d %Y")
+    assert "imported 2 events" in out
+    got = read(store)
+    assert got["event_type"].tolist() == ["MatchPlayed", "MatchPlayed"]
+    assert got["stream_type"].tolist() == ["team", "team"]
+    assert [t.isoformat() for t in got["occurred_at"]] == ["2000-01-01T00:00:00+00:00", "2004-02-29T00:00:00+00:00"]
+    assert "2 rows already stored" in ok(store, csv, "--stream-type", "team", "--event-type", "MatchPlayed",
+                                         "--map", "home_team=stream_id", "--map", "date=occurred_at",
+                                         "--time-format", "%b %d %Y")
+
+
+def test_a_time_not_matching_the_format_names_its_line_and_value(store, tmp_path):
+    csv = tmp_path / "results.csv"
+    csv.write_text("date,stream_id\nJan 1 2000,a\nJan 32 2000,b\n")
+    before = store_fingerprint(store)
+    message = error(store, csv, "--event-type", "MatchPlayed", "--map", "date=occurred_at", "--time-format", "%b %d %Y")
+    assert "line 3: 'Jan 32 2000'" in message and "%b %d %Y" in message
+    assert store_fingerprint(store) == before
+
+
+def test_event_type_option_with_an_event_type_column_is_refused(store, tmp_path):
+    csv = tmp_path / "e.csv"
+    csv.write_text("stream_id,event_type\na,Opened\n")
+    assert "has an event_type column" in error(store, csv, "--event-type", "MatchPlayed")
+
+
+def test_json_array_files_import_like_jsonl(store, tmp_path):
+    import json
+
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps([{"stream_id": "a", "event_type": "Opened", "data": {"owner": "Ann"}},
+                                {"stream_id": "a", "event_type": "Deposited", "amount": 10}], indent=2))
+    assert "imported 2 events" in ok(store, path)
+    got = read(store)
+    assert got["event_type"].tolist() == ["Opened", "Deposited"] and got["amount"].tolist()[1] == 10
+    assert "2 rows already stored" in ok(store, path)
+    bad = tmp_path / "one.json"
+    bad.write_text('{"stream_id": "a"}')
+    assert "not an array of events" in error(store, bad)
+
+
+def test_dry_run_shows_what_would_be_imported_and_writes_nothing(store, tmp_path):
+    csv = write_csv(tmp_path / "tx.csv", tx_rows(30))
+    before = store_fingerprint(store)
+    out = ok(store, csv, "--dry-run")
+    assert "dry run, nothing written: 30 rows would import 30 events" in out
+    assert "payload fields:" in out and "(new)" in out
+    assert store_fingerprint(store) == before
+    ok(store, csv)
+    again = ok(store, csv, "--dry-run")
+    assert "would import 0 events" in again and "30 rows are already stored" in again
+
+
+def test_dry_run_lists_the_first_problems_and_fails(store, tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("stream_id,event_type,amount\na,Deposited,10\nb,Deposited,three\nc,Deposited,5\n")
+    ok(store, write_csv(tmp_path / "tx.csv", tx_rows(3)))
+    before = store_fingerprint(store)
+    result = run(store, csv, "--dry-run")
+    assert result.exit_code == 1
+    assert "problem: line 3: amount 'three' is not a number" in result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: the import would fail")
+    assert store_fingerprint(store) == before
+
+
+def test_a_refused_batch_names_the_file_line_of_its_first_bad_row(store, tmp_path):
+    """Regression: errors named rows inside a batch ("batch 2 ... rows [2]"), not the file's line."""
+    rows = ["stream_id,event_type,amount"] + [f"s{i},Deposited,{i}" for i in range(10)]
+    rows[8] = "s7,Dep\x00osited,7"                          # the 8th data row: line 9 of the file
+    csv = tmp_path / "t.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    message = error(store, csv, "--batch-size", "4")
+    assert "batch 2 (from line 6) was not imported: line 9: column 'event_type' holds NUL" in message
+    assert len(read(store)) == 4
+
+
+def test_jsonl_errors_name_the_file_line(store, tmp_path):
+    import json
+
+    lines = [json.dumps({"stream_id": f"s{i}", "event_type": "D" if i != 7 else "D\ud800", "amount": i})
+             for i in range(10)]
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n")   # a blank line 4
+    assert "e.jsonl line 9)" in error(store, path, "--batch-size", "4")

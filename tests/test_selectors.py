@@ -179,3 +179,13 @@ def test_closest_names_a_misspelling_only():
     assert closest("Unfrozen", names) is None
     assert closest("Closed", names) is None
     assert closest("Fine", names) is None
+
+
+def test_a_longer_name_containing_another_stem_is_not_a_misspelling():
+    """Regression: 'DepositCorrected' (no such events yet) was taken for a misspelt 'Deposited'
+    because any two names whose lengths differ by more than two counted as three edits apart."""
+    from eventkit.fold.selectors import closest
+
+    assert closest("DepositCorrected", ["Deposited", "Withdrawn"]) is None
+    assert closest("TransferedBetweenAcounts", ["TransferredBetweenAccounts", "Opened"]) == "TransferredBetweenAccounts"
+    assert closest("MatchPlyed", ["MatchPlayed"]) == "MatchPlayed"

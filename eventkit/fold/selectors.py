@@ -100,16 +100,18 @@ def closest(name: str, names: Iterable[str]) -> str | None:
             return other
         if len(low) < 4 or low in o or o in low:
             continue
-        d = _edit_distance(low, o)
-        if d <= max(1, len(low) // 5) and (best is None or d < best[0]):
+        limit = max(1, len(low) // 5)
+        d = _edit_distance(low, o, limit)
+        if d <= limit and (best is None or d < best[0]):
             best = (d, other)
     return None if best is None else best[1]
 
 
-def _edit_distance(a: str, b: str) -> int:
-    """Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps."""
-    if abs(len(a) - len(b)) > 2:
-        return 3  # more than any threshold used here needs
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (insertions, deletions, substitutions, adjacent swaps),
+    or ``limit + 1`` when the lengths alone show it is above ``limit`` (cheap for many names)."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
     prev2: list[int] = []
     prev = list(range(len(b) + 1))
     for i in range(1, len(a) + 1):

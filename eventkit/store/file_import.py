@@ -27,7 +27,8 @@ from eventkit.common.errors import DuplicateEventId, EventKitError, InvalidInput
 
 ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
 STRING_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id")
-FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+           ".parquet": "parquet", ".pq": "parquet"}
 
 
 
@@ -66,21 +67,23 @@ def record(obj: Any, where: str, mapping: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-def table_from_records(rows: list[dict[str, Any]]) -> pa.Table:
+def table_from_records(rows: list[dict[str, Any]], labels: list[str] | None = None) -> pa.Table:
+    """Records as a table; ``labels`` name each record in errors (default ``event N``)."""
+    label = (lambda i: labels[i]) if labels is not None else (lambda i: f"event {i + 1}")
     names = dict.fromkeys(k for row in rows for k in row)
     columns = {}
     for name in names:
         check_text(name, "field name", envelope=False)
         values = [row.get(name) for row in rows]
         if name == "metadata":
-            columns[name] = pa.array([metadata_json(v, f"event {i + 1}") for i, v in enumerate(values)], pa.string())
+            columns[name] = pa.array([metadata_json(v, label(i)) for i, v in enumerate(values)], pa.string())
             continue
         try:
             columns[name] = pa.array(values)
         except UnicodeEncodeError:
             for i, v in enumerate(values):
                 if isinstance(v, str):
-                    check_text(v, f"field {name!r}", f"event {i + 1}", envelope=False)
+                    check_text(v, f"field {name!r}", label(i), envelope=False)
             raise  # pragma: no cover - a surrogate the check above did not find
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             huge = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63]
@@ -117,13 +120,19 @@ def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
 
 
 def json_lines(lines: Iterable[str], source: str, mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
+    return (row for _, row in numbered_json_lines(lines, source, mapping))
+
+
+def numbered_json_lines(lines: Iterable[str], source: str,
+                        mapping: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``("line N", row)`` for each non-blank JSON line (N counts every line of the file)."""
     for n, line in enumerate(lines, 1):
         if line.strip():
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
                 raise InvalidInput(f"{source} line {n} is not valid JSON: {e}") from None
-            yield record(obj, f"{source} line {n}", mapping)
+            yield f"line {n}", record(obj, f"{source} line {n}", mapping)
 
 
 def read_events(file: str) -> list[dict[str, Any]]:
@@ -151,26 +160,89 @@ def read_events(file: str) -> list[dict[str, Any]]:
     return [record(obj, f"{source} event {i}", {}) for i, obj in enumerate(items, 1)]
 
 
-def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int) -> Iterator[pa.Table]:
-    """Batches of at most ``size`` rows of a JSONL or Parquet file, each ready for append_frame.
+def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
+                 tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
+    """Batches of at most ``size`` rows of a JSONL, JSON-array or Parquet file, ready for append_frame.
 
-    (CSV is read as text and typed from the whole file: see :func:`import_file`.)
+    ``tweak(table, first_row)`` runs on each batch before it is typed (constant columns, a time
+    format: see :func:`import_file`). (CSV is read as text and typed from the whole file.)
     """
+    tweak = tweak or (lambda table, first_row: table)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(file)
-        return (prepare_table(pa.Table.from_batches([b]), mapping) for b in pf.iter_batches(batch_size=size))
-    if fmt != "jsonl":
-        raise InvalidInput(f"file_batches reads jsonl or parquet, not {fmt!r}")
+        def parquet() -> Iterator[pa.Table]:
+            seen = 0
+            for b in pq.ParquetFile(file).iter_batches(batch_size=size):
+                yield tweak(prepare_table(pa.Table.from_batches([b]), mapping), seen)
+                seen += b.num_rows
 
-    def jsonl() -> Iterator[pa.Table]:
+        return parquet()
+    if fmt not in ("jsonl", "json"):
+        raise InvalidInput(f"file_batches reads jsonl, json or parquet, not {fmt!r}")
+
+    def records() -> Iterator[pa.Table]:
         with open(file, encoding="utf-8") as f:
-            events = json_lines(f, file, mapping)
+            if fmt == "jsonl":
+                events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping)
+            else:
+                try:
+                    items = json.load(f)
+                except json.JSONDecodeError as e:
+                    raise InvalidInput(f"{file} is not valid JSON: {e}") from None
+                if not isinstance(items, list):
+                    raise InvalidInput(f"{file} holds a JSON {type(items).__name__}, not an array of events")
+                events = ((f"event {i}", record(obj, f"{file} event {i}", mapping)) for i, obj in enumerate(items, 1))
+            seen = 0
             while chunk := list(itertools.islice(events, size)):
-                yield prepare_table(table_from_records(chunk), {})
+                table = table_from_records([row for _, row in chunk], [f"{file} {label}" for label, _ in chunk])
+                yield prepare_table(tweak(table, seen), {})
+                seen += len(chunk)
 
-    return jsonl()
+    return records()
+
+
+def file_tweaks(fmt: str, *, event_type: str | None = None,
+                time_format: str | None = None) -> Callable[[pa.Table, int], pa.Table] | None:
+    """What ``--event-type`` and ``--time-format`` do to each batch of a file, before typing.
+
+    ``event_type`` is the event type of every row (the file must not have an event_type column);
+    ``time_format`` (strptime codes, e.g. ``"%b %d %Y"``) reads ``occurred_at``: a cell it does
+    not match is an error naming the cell's line (CSV, JSONL) or event (JSON) and its value.
+    """
+    if event_type is None and time_format is None:
+        return None
+    if event_type is not None:
+        check_text(event_type, "--event-type")
+
+    def where(first_row: int, i: int) -> str:
+        n = first_row + i + 1
+        return {"csv": f"line {n + 1:,}", "jsonl": f"line {n:,}"}.get(fmt, f"event {n:,}")
+
+    def tweak(table: pa.Table, first_row: int) -> pa.Table:
+        if event_type is not None:
+            if "event_type" in table.column_names:
+                raise InvalidInput("--event-type gives every row one event type, but the file has an event_type "
+                                   "column; drop the option or --map that column to another name")
+            table = table.append_column("event_type", pa.array([event_type] * table.num_rows, pa.string()))
+        if time_format is not None and "occurred_at" in table.column_names:
+            text = table.column("occurred_at")
+            if not pa.types.is_string(text.type):
+                raise InvalidInput(f"--time-format reads occurred_at as text, but the file has it as {text.type}")
+            text = pc.utf8_trim_whitespace(text)
+            parsed = pc.strptime(text, format=time_format, unit="us", error_is_null=True)
+            wrong = np.flatnonzero(pc.and_(pc.is_valid(text), pc.is_null(parsed)).to_numpy(zero_copy_only=False))
+            if len(wrong):
+                shown = "; ".join(f"{where(first_row, int(i))}: {text[int(i)].as_py()!r}" for i in wrong[:5])
+                raise InvalidInput(f"{len(wrong):,} occurred_at value(s) do not match --time-format "
+                                   f"{time_format!r} ({shown}); nothing of this batch was stored")
+            iso = pc.strftime(parsed, format="%Y-%m-%dT%H:%M:%S")
+            if parsed.type.tz is not None:
+                iso = pc.binary_join_element_wise(iso, "Z", "")
+            table = table.set_column(table.column_names.index("occurred_at"), "occurred_at", iso)
+        return table
+
+    return tweak
 
 
 # -- importing a file into a store ------------------------------------------------------------------
@@ -270,6 +342,66 @@ class DerivedIds:
         return rank
 
 
+@dataclass
+class _Appended:
+    """What a dry run reports for a batch it would append (the attributes import_file reads)."""
+
+    first_position: int
+    last_position: int
+    versions: dict[str, int]
+    duplicate: bool = False
+
+
+class DryRun:
+    """Stands in for the store during ``import_file(..., dry_run=True)``: each batch is checked as
+    ``append_frame`` checks it (envelope, names, values, payload types against the store's schema)
+    and nothing is written. Problems are collected, not raised, so one run shows the first few.
+
+    Attributes:
+        fields: The payload schema the store would have after the import.
+        new_fields: Fields the import would add or widen.
+        problems: What the real import would refuse (at most ``MAX_PROBLEMS``).
+    """
+
+    MAX_PROBLEMS = 10
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.fields: dict[str, str] = dict(store.fields)
+        self.new_fields: dict[str, str] = {}
+        self.problems: list[str] = []
+        self.head = store.head
+        self.batches = 0
+        self._ids: set[str] = set()
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < self.MAX_PROBLEMS:
+            self.problems.append(text)
+
+    def stored_event_ids(self, event_ids: Any) -> set[str]:
+        ids = [str(i) for i in event_ids]
+        return self.store.stored_event_ids(ids) | (set(ids) & self._ids)
+
+    def append_frame(self, frame: pa.Table, *, stream_type: str | None = None) -> _Appended:
+        from eventkit.store.batches import arrow_batch_from_frame
+        from eventkit.store.envelope import reconcile
+
+        self.batches += 1
+        try:
+            batch = arrow_batch_from_frame(frame)
+            for name, (kind, samples) in batch.field_types.items():
+                merged = reconcile(name, self.fields.get(name), kind, values=samples)
+                if merged != self.fields.get(name):
+                    self.new_fields[name] = merged
+                self.fields[name] = merged
+        except EventKitError as e:
+            self.problem(f"batch {self.batches}: {str(e).strip().splitlines()[0]}")
+        if "event_id" in frame.column_names:
+            self._ids.update(i for i in frame.column("event_id").to_pylist() if i is not None)
+        first, self.head = self.head + 1, self.head + frame.num_rows
+        return _Appended(first, self.head, {sid: 0 for sid in pc.unique(frame.column("stream_id")).to_pylist()})
+
+
 def import_file(
     store: Any,
     file: str,
@@ -282,6 +414,10 @@ def import_file(
     as_text: Iterable[str] = (),
     dedupe: bool = True,
     progress: Callable[[int], None] | None = None,
+    result: ImportResult | None = None,
+    event_type: str | None = None,
+    time_format: str | None = None,
+    dry_run: DryRun | None = None,
 ) -> ImportResult:
     """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
 
@@ -291,6 +427,10 @@ def import_file(
     imports. Without an ``event_id`` column, ids are derived from the rows (:class:`DerivedIds`),
     so importing the same rows again stores nothing; ``dedupe=False`` imports them again.
 
+    ``result``, when given, is filled in as batches are stored, so a caller interrupted part way
+    (Ctrl-C) can say what was stored. ``dry_run`` (a :class:`DryRun` over ``store``) checks
+    everything and stores nothing; the result then says what would be imported.
+
     Raises:
         InvalidInput: Bad cells (nothing stored), an unreadable file, or a batch the store
             refused (the message says which batch and that the ones before it are stored).
@@ -298,20 +438,29 @@ def import_file(
     from eventkit.store.csv_types import Profile, bad_cell_count, convert, decide_kinds, refuse
 
     mapping = dict(mapping or {})
-    result = ImportResult()
+    result = ImportResult() if result is None else result
+    tweak = file_tweaks(fmt, event_type=event_type, time_format=time_format)
     csv = fmt == "csv"
     kinds: dict[str, str | None] = {}
     if csv:
         profile = Profile()
         names = None
-        for raw in _csv_text_batches(file, mapping, batch_size):
+        for raw in _csv_text_batches(file, mapping, batch_size, tweak):
             names = names or raw.column_names
             profile.add(raw)
         kinds = decide_kinds(profile, store.fields, set(as_text))
-        if bad_cell_count(profile, kinds) and rejects is None:
+        if dry_run is not None and bad_cell_count(profile, kinds):
+            seen = 0
+            for raw in _csv_text_batches(file, mapping, batch_size, tweak):
+                _, bad, reasons = convert(raw, kinds)
+                for i in np.flatnonzero(bad)[: dry_run.MAX_PROBLEMS]:
+                    dry_run.problem(f"line {seen + 2 + int(i):,}: {reasons[i]}")
+                seen += raw.num_rows
+            rejects = rejects or ""  # the rest is checked as if those rows were set aside
+        elif bad_cell_count(profile, kinds) and rejects is None:
             examples: list[tuple[int, str]] = []
             seen = 0
-            for raw in _csv_text_batches(file, mapping, batch_size):
+            for raw in _csv_text_batches(file, mapping, batch_size, tweak):
                 _, bad, reasons = convert(raw, kinds)
                 examples += [(seen + 2 + int(i), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
                 seen += raw.num_rows
@@ -321,7 +470,7 @@ def import_file(
     ids = DerivedIds(salt=f"|stream_type={stream_type or ''}") if dedupe else None
     writer = None
     try:
-        batches = _csv_text_batches(file, mapping, batch_size) if csv else file_batches(file, fmt, mapping, batch_size)
+        batches = _csv_text_batches(file, mapping, batch_size, tweak) if csv else file_batches(file, fmt, mapping, batch_size, tweak)
         for raw in batches:
             first_row, read = result.rows, raw.num_rows
             result.rows += read
@@ -329,15 +478,22 @@ def import_file(
             if csv:
                 table, bad, reasons = convert(raw, kinds)
                 if bad.any():
-                    writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons, first_row)  # type: ignore[arg-type]
+                    if dry_run is None:
+                        writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons, first_row)  # type: ignore[arg-type]
                     result.rejected += int(bad.sum())
                     keep = pa.array(~bad)
                     table, raw = table.filter(keep), raw.filter(keep)
-            if fmt == "jsonl":  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
+                    lines = np.arange(first_row, first_row + read)[~bad] + 2
+                else:
+                    lines = np.arange(first_row, first_row + read) + 2
+            else:
+                lines = np.arange(first_row, first_row + read) + 1
+            if fmt in ("jsonl", "json"):  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
                 raw = _numbers_as_one_text(raw)
             if table.num_rows:
                 where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
-                _append(store, table, raw, ids, stream_type, result, where)
+                table = table.append_column(_LINE, pa.array(lines, pa.int64()))  # for errors: which file row
+                _append(store if dry_run is None else dry_run, table, raw, ids, stream_type, result, where)
             if progress is not None:
                 progress(read)
     finally:
@@ -408,8 +564,40 @@ def _split(table: pa.Table, known: set[str]) -> tuple[pa.Table, pa.Table]:
     return table.filter(is_known), table.filter(pc.invert(is_known))
 
 
+_LINE = "_ek_file_row"  # a column import_file adds to each batch: the file line (CSV) or row of each row
+
+
+def _first_bad_row(part: pa.Table) -> int | None:
+    """The first row of ``part`` that append_frame's own checks refuse (None: they accept it all).
+
+    Checks are per row or per pair of rows, so a prefix that fails stays failing when it grows:
+    a binary search over prefixes needs about log2(rows) checks, run only after a refusal.
+    """
+    from eventkit.store.batches import arrow_batch_from_frame
+
+    def refused(rows: int) -> bool:
+        try:
+            arrow_batch_from_frame(part.slice(0, rows))
+        except EventKitError:
+            return True
+        return False
+
+    if not refused(part.num_rows):
+        return None
+    low, high = 1, part.num_rows
+    while low < high:
+        mid = (low + high) // 2
+        if refused(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low - 1
+
+
 def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: ImportResult, where: str, *,
                  resend: bool = False, strict: bool = False) -> None:
+    lines = part.column(_LINE) if _LINE in part.column_names else None
+    part = part.drop_columns([_LINE]) if lines is not None else part
     try:
         appended = store.append_frame(part, stream_type=stream_type)
     except DuplicateEventId:
@@ -423,6 +611,9 @@ def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: Im
         done = result.imported + result.already_stored
         kept = f"the {done:,} rows before it are stored" if done else "nothing was stored"
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        bad = _first_bad_row(part) if lines is not None else None
+        if bad is not None:
+            message = f"{where.split()[0]} {lines[bad].as_py():,}: {message}"
         raise InvalidInput(f"batch {result.appends + 1} (from {where}) was not imported: {message}; {kept}") from None
     if appended.duplicate or resend:
         result.already_stored += part.num_rows
@@ -435,7 +626,8 @@ def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: Im
     result.last_position = appended.last_position
 
 
-def _csv_text_batches(file: str, mapping: dict[str, str], size: int) -> Iterator[pa.Table]:
+def _csv_text_batches(file: str, mapping: dict[str, str], size: int,
+                      tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
     """The CSV's rows as text, columns renamed by ``mapping``, in batches of ``size`` rows."""
     from eventkit.store.csv_types import batches_of, read_text_csv
 
@@ -447,8 +639,11 @@ def _csv_text_batches(file: str, mapping: dict[str, str], size: int) -> Iterator
     renamed = [mapping.get(c, c) for c in names]
     if len(set(renamed)) != len(renamed):
         raise InvalidInput(f"after --map the input has duplicate columns: {renamed}")
+    seen = 0
     for batch in batches_of((pa.Table.from_batches([b]) for b in reader), size):
-        yield batch.rename_columns(renamed)
+        batch = batch.rename_columns(renamed)
+        yield tweak(batch, seen) if tweak is not None else batch
+        seen += batch.num_rows
 
 
 def _write_rejects(writer: Any, path: str, raw: pa.Table, mapping: dict[str, str], bad: np.ndarray,
