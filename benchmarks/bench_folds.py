@@ -419,8 +419,10 @@ def task_series_hand(p: dict) -> dict:
         if name == "balance":
             out["last_balance"] = float(frame["balance"].iloc[-1])
         else:
-            end = frame[frame["d"] == frame["d"].max()]
-            out["last_status"] = {str(k): int(v) for k, v in zip(end["status"], end["accounts"])}
+            # The hand SQL has a row only where a status's count changed that day: each status's
+            # count on the last day is its latest running value (not only the rows dated that day).
+            end = frame.sort_values("d").groupby("status")["accounts"].last()
+            out["last_status"] = {str(k): int(v) for k, v in end.items() if v}
     out["seconds"] = out["balance_seconds"] + out["status_seconds"]
     return out
 
@@ -444,7 +446,7 @@ def task_series_ek(p: dict) -> dict:
             out["last_balance"] = float(frame["balance"].iloc[-1])
         else:
             end = frame[frame["as_of"] == frame["as_of"].max()]
-            out["last_status"] = {str(k): int(v) for k, v in zip(end["status"], end["streams"])}
+            out["last_status"] = {str(k): int(v) for k, v in zip(end["status"], end["streams"]) if v}
     out["seconds"] = out["balance_seconds"] + out["status_seconds"]
     return out
 
