@@ -100,7 +100,7 @@ class LocalFolder:
         try:
             write(str(tmp))
             if fsync:
-                _fsync(tmp)
+                fsync_path(tmp)
             try:
                 os.link(tmp, target)
             except FileExistsError:
@@ -116,7 +116,7 @@ class LocalFolder:
             tmp.unlink(missing_ok=True)
         if fsync:
             for d in [target.parent, *(d.parent for d in new_dirs)]:
-                _fsync(d)
+                fsync_path(d)
         st = target.stat()
         return StoredFile(path, st.st_size, st.st_mtime)
 
@@ -149,7 +149,8 @@ class LocalFolder:
         return True
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder: the names in it) by path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from eventkit.common.errors import StoreError
-from eventkit.store.file_store import FileStore
+from eventkit.store.file_store import FileStore, fsync_path
 from eventkit.store.read_snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"
@@ -94,7 +94,7 @@ def write_segment(
             # The file's bytes, then its name in its folder, then the name of every folder made for
             # it: a power cut after the catalog commit must not lose any of the three.
             for p in (path, path.parent, *(d.parent for d in new_dirs)):
-                _fsync(p)
+                fsync_path(p)
     except (OSError, duckdb.IOException, duckdb.PermissionException) as e:
         if path.parent.is_dir():
             path.unlink(missing_ok=True)  # a partial file
@@ -116,14 +116,6 @@ def write_segment(
         min_recorded=stats.min_recorded,
         max_recorded=stats.max_recorded,
     )
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def record_segment(conn: sqlite3.Connection, seg: SegmentInfo, stream_ids_sql: str, params: tuple = ()) -> int:
