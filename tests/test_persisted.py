@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import eventkit as ek
-from eventkit import _fold_states
+from eventkit.store import fold_state_files
 
 ACCOUNT = ek.Fold("account", stream_type="account", fields={
     "balance": ek.sum("amount", event_types=["Deposited"]) - ek.sum("amount", event_types=["Withdrawn"]),
@@ -86,7 +86,7 @@ def test_saved_states_are_listed_and_replaced(fresh_store):
     fresh_store.append_frame(history(6, 50), stream_type="account")
     ACCOUNT.save_snapshot(fresh_store)
     ACCOUNT.save_snapshot(fresh_store)
-    listing = _fold_states.listing(fresh_store)
+    listing = fold_state_files.listing(fresh_store)
     assert len(listing) == 1 and listing["fold"].tolist() == ["account"]
     assert len(list((fresh_store.path / "fold_states").rglob("*.parquet"))) == 1
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from eventkit import _progress
+from eventkit.common import progress as _progress
 from eventkit.common.progress import progress_bar
 
 
