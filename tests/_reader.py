@@ -29,7 +29,7 @@ def fail(message: str) -> None:
 
 def main() -> None:
     store_path, stop = sys.argv[1], sys.argv[2]
-    store = ek.open_store(store_path)
+    store = ek.open_store(store_path, catalog=os.environ.get("EVENTKIT_TEST_CATALOG") or None)
     reads = expired = last = 0
     counts = set()
     while not os.path.exists(stop):
@@ -64,7 +64,7 @@ def main() -> None:
         counts.add(n)
         if reads % 50 == 0:
             store.close()
-            store = ek.open_store(store_path)
+            store = ek.open_store(store_path, catalog=os.environ.get("EVENTKIT_TEST_CATALOG") or None)
         time.sleep(0.01)
     store.close()
     print(f"reads {reads} distinct_counts {len(counts)} expired {expired}", flush=True)

@@ -1,6 +1,7 @@
 """A writer process for the multi-process and kill tests: appends, seals, compacts, logs acks.
 
 Usage: python _writer.py STORE ACK_LOG SEED APPENDS [--shared-streams N]
+(the store's catalog: ``EVENTKIT_TEST_CATALOG``, a postgresql:// URL, or the default)
 
 Every append's events carry ``batch`` (a unique name) and ``size`` (events in the append), so a
 reader can tell a whole append from a partial one. After each acknowledged append the writer
@@ -24,7 +25,8 @@ def main() -> None:
     store_path, log_path, seed, appends = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     shared = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[5] == "--shared-streams" else 0
     rng = random.Random(seed)
-    store = ek.open_store(store_path, bulk_threshold=50, seal_threshold=400, grace_seconds=0.5)
+    store = ek.open_store(store_path, bulk_threshold=50, seal_threshold=400, grace_seconds=0.5,
+                          catalog=os.environ.get("EVENTKIT_TEST_CATALOG") or None)
     log = open(log_path, "a", buffering=1)
     for i in range(appends):
         batch = f"w{seed}-{i}"

@@ -11,6 +11,7 @@ import pytest
 import eventkit as ek
 
 import _budget  # noqa: F401  (loads the hypothesis profile: HYPOTHESIS_PROFILE=ci|long)
+from _catalogs import CATALOG_PARAMS, store_catalog
 
 matplotlib.use("Agg")
 
@@ -38,21 +39,39 @@ def make_store(path: Path, mode: str, **options) -> ek.Store:
     raise ValueError(mode)
 
 
+#: Test modules whose stores (the ``store``, ``fresh_store`` and ``catalog`` fixtures) run against every
+#: catalog implementation (tests/_catalogs.py); elsewhere they use the default SQLite catalog.
+EVERY_CATALOG = {"test_store_append", "test_store_read", "test_seal_compact", "test_store_processes",
+                 "test_shared_catalog"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "catalog_kind" in metafunc.fixturenames:
+        module = metafunc.module.__name__.rpartition(".")[2]
+        metafunc.parametrize("catalog_kind", CATALOG_PARAMS if module in EVERY_CATALOG else ["sqlite"])
+
+
+@pytest.fixture
+def catalog(catalog_kind, request):
+    """The ``catalog=`` argument for a new store: None (catalog.sqlite) or a fresh PostgreSQL schema."""
+    return store_catalog(catalog_kind, request)
+
+
 @pytest.fixture(params=STORAGE_MODES)
 def storage_mode(request) -> str:
     return request.param
 
 
 @pytest.fixture
-def store(tmp_path, storage_mode) -> ek.Store:
-    s = make_store(tmp_path / "store", storage_mode)
+def store(tmp_path, storage_mode, catalog) -> ek.Store:
+    s = make_store(tmp_path / "store", storage_mode, catalog=catalog)
     yield s
     s.close()
 
 
 @pytest.fixture
-def fresh_store(tmp_path) -> ek.Store:
-    s = ek.open_store(tmp_path / "store")
+def fresh_store(tmp_path, catalog) -> ek.Store:
+    s = ek.open_store(tmp_path / "store", catalog=catalog)
     yield s
     s.close()
 
@@ -64,3 +83,24 @@ def store_fingerprint(path: Path) -> dict[str, str]:
         if p.is_file() and not p.name.endswith("-shm"):
             out[p.relative_to(path).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL cluster for the session (tests/_postgres.py), started on first use.
+
+    When it cannot be started the tests that need it are skipped with the reason, unless
+    EVENTKIT_REQUIRE_POSTGRES=1 (CI), where that is an error.
+    """
+    import os
+
+    from _postgres import PostgresUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except PostgresUnavailable as e:
+        if os.environ.get("EVENTKIT_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(f"PostgreSQL could not be started: {e}")
+    yield cluster.url
+    cluster.stop()

@@ -1,6 +1,6 @@
 """The catalog contract: what every catalog (SQLite, PostgreSQL) must do behind the seam.
 
-Every test takes the ``catalog`` fixture, parametrised over :data:`_catalogs.CATALOG_KINDS`: a second
+Every test takes the ``catalog`` fixture, parametrised over ``CATALOG_KINDS`` in ``tests/_catalogs.py``: a second
 implementation is added there and runs this suite unchanged (the way the eventsourcing library reuses
 its recorder test cases for every backend). It covers every method of
 :class:`~eventkit.store.catalog_interface.CatalogBackend`; the store tests cover how the store uses them.
@@ -18,16 +18,16 @@ import pytest
 import eventkit as ek
 from eventkit.store.catalog_interface import CatalogBackend
 
-from _catalogs import CATALOG_KINDS, make_catalog
+from _catalogs import CATALOG_PARAMS, make_catalog
 
 
-@pytest.fixture(params=CATALOG_KINDS)
+@pytest.fixture(params=CATALOG_PARAMS)
 def new_catalog(request, tmp_path: Path):
     """Makes new, empty catalogs of one kind; closes them at the end."""
     made: list[CatalogBackend] = []
 
     def new() -> CatalogBackend:
-        made.append(make_catalog(request.param, tmp_path / f"c{len(made)}"))
+        made.append(make_catalog(request.param, tmp_path / f"c{len(made)}", request))
         return made[-1]
 
     yield new

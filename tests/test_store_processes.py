@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -18,11 +19,21 @@ READER = str(Path(__file__).with_name("_reader.py"))
 pytestmark = pytest.mark.slow
 
 
-def start_writer(store: Path, log: Path, seed: int, appends: int, shared: int = 0) -> subprocess.Popen:
+def start_writer(store: Path, log: Path, seed: int, appends: int, shared: int = 0,
+                 catalog: str | None = None) -> subprocess.Popen:
     args = [sys.executable, WRITER, str(store), str(log), str(seed), str(appends)]
     if shared:
         args += ["--shared-streams", str(shared)]
-    return subprocess.Popen(args, stderr=subprocess.PIPE)
+    return subprocess.Popen(args, stderr=subprocess.PIPE, env=catalog_env(catalog))
+
+
+def catalog_env(catalog: str | None) -> dict[str, str]:
+    """The environment that gives tests/_writer.py and _reader.py the store's catalog."""
+    env = dict(os.environ)
+    env.pop("EVENTKIT_TEST_CATALOG", None)
+    if catalog:
+        env["EVENTKIT_TEST_CATALOG"] = catalog
+    return env
 
 
 def acknowledged(*logs: Path) -> dict[str, str]:
@@ -36,9 +47,9 @@ def acknowledged(*logs: Path) -> dict[str, str]:
     return acks
 
 
-def check_store(path: Path, acks: dict[str, str]) -> int:
+def check_store(path: Path, acks: dict[str, str], catalog: str | None = None) -> int:
     """Every invariant a reader can check; returns the number of events."""
-    store = ek.open_store(path)
+    store = ek.open_store(path, catalog=catalog)
     df = store.sql(
         "SELECT position, stream_id, version, event_id, recorded_at, data.batch AS batch, data.size AS size "
         "FROM events ORDER BY position").df()
@@ -57,15 +68,15 @@ def check_store(path: Path, acks: dict[str, str]) -> int:
     return len(df)
 
 
-def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
+def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path, catalog):
     """Three writers race; two readers check every read while they write (tests/_reader.py)."""
     store = tmp_path / "store"
-    ek.open_store(store).close()
+    ek.open_store(store, catalog=catalog).close()
     stop = tmp_path / "stop"
     readers = [subprocess.Popen([sys.executable, READER, str(store), str(stop)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+                                stderr=subprocess.PIPE, text=True, env=catalog_env(catalog)) for _ in range(2)]
     logs = [tmp_path / f"ack-{i}.log" for i in range(3)]
-    procs = [start_writer(store, log, seed, 700, shared=5) for seed, log in enumerate(logs)]
+    procs = [start_writer(store, log, seed, 700, shared=5, catalog=catalog) for seed, log in enumerate(logs)]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err.decode()[-2000:]
@@ -78,30 +89,30 @@ def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
         assert stats["reads"] >= 20 and stats["distinct_counts"] >= 10, out
         assert stats["expired"] <= stats["reads"] // 10, out
     acks = acknowledged(*logs)
-    n = check_store(store, acks)
+    n = check_store(store, acks, catalog)
     assert n == len(acks), "every event in the store was acknowledged to exactly one writer"
-    s = ek.open_store(store)
+    s = ek.open_store(store, catalog=catalog)
     bumps = s.sql("SELECT stream_id, count(*), max(version), bool_and(data.seen = version - 1) "
                   "FROM events WHERE event_type = 'Bumped' GROUP BY 1").fetchall()
     # Exactly one writer wins each expected version: every Bumped event saw the version before it.
     assert bumps and all(count == top and ok for _, count, top, ok in bumps)
 
 
-def test_writer_killed_at_random_points_loses_nothing_acknowledged(tmp_path):
+def test_writer_killed_at_random_points_loses_nothing_acknowledged(tmp_path, catalog):
     store = tmp_path / "store"
-    ek.open_store(store).close()
+    ek.open_store(store, catalog=catalog).close()
     rng = random.Random(7)
     logs = []
     for round_ in range(8):
         log = tmp_path / f"ack-{round_}.log"
         logs.append(log)
-        proc = start_writer(store, log, 100 + round_, 100_000)
+        proc = start_writer(store, log, 100 + round_, 100_000, catalog=catalog)
         time.sleep(rng.uniform(0.8, 2.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL, "the writer should still have been running"
-        check_store(store, acknowledged(*logs))
-    s = ek.open_store(store)
+        check_store(store, acknowledged(*logs), catalog)
+    s = ek.open_store(store, catalog=catalog)
     s.seal()
     s.compact()
-    assert check_store(store, acknowledged(*logs)) >= len(acknowledged(*logs))
+    assert check_store(store, acknowledged(*logs), catalog) >= len(acknowledged(*logs))

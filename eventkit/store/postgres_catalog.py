@@ -1,0 +1,469 @@
+"""A store's catalog in PostgreSQL, for a store shared by writers on several hosts.
+
+``ek.open_store(location, catalog="postgresql://user@host/db?schema=bank")`` keeps the catalog's
+tables in schema ``bank`` (default ``eventkit``) of that database; everything else in the URL goes to
+libpq. Same contract as the SQLite catalog (``tests/test_catalog_contract.py``), and the same
+guarantees:
+
+- **Positions 1, 2, 3 without gaps, in commit order.** Every write transaction starts by updating
+  the one counter row (``log``, ``UPDATE ... RETURNING``): its row lock serialises writers the way
+  SQLite's write lock does, positions are taken from it inside the committing transaction, and a
+  rollback gives them back. No sequence: a sequence leaves gaps and lets a reader see position
+  n + 1 before n commits.
+- **Consistent reads.** A read is one ``REPEATABLE READ READ ONLY`` transaction: one snapshot.
+- **Expected versions and idempotent ids** are checked inside the write, under that lock.
+
+``durability="normal"`` commits with ``synchronous_commit = off`` (an acknowledged append survives a
+killed client; a server crash may lose the last fraction of a second), ``"full"`` with ``on``.
+
+May use :mod:`eventkit.common` and :mod:`.envelope`; needs ``psycopg`` (``pip install 'eventkit[postgresql]'``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from eventkit.common.errors import InvalidInput, StoreError
+from eventkit.store.envelope import new_id_prefix
+
+FORMAT_VERSION = 1
+DEFAULT_SCHEMA = "eventkit"
+DEFAULT_GRACE_SECONDS = 900.0
+_LOG_KEYS = ("head", "last_recorded", "hot_count", "fields_version")  # columns of the counter row
+_HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
+_SEGMENT_COLUMNS = (
+    "segment_id, path, stream_type, first_position, last_position, event_count, "
+    "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded"
+)
+
+# Text keys compare byte by byte (COLLATE "C"), as in SQLite: orderings agree across catalogs.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    head BIGINT NOT NULL, last_recorded BIGINT NOT NULL, hot_count BIGINT NOT NULL, fields_version BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS streams (
+    stream_id TEXT COLLATE "C" PRIMARY KEY, stream_type TEXT NOT NULL, version BIGINT NOT NULL,
+    last_position BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fields (name TEXT COLLATE "C" PRIMARY KEY, type TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (
+    segment_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE, stream_type TEXT NOT NULL,
+    first_position BIGINT NOT NULL, last_position BIGINT NOT NULL, event_count BIGINT NOT NULL,
+    size_bytes BIGINT NOT NULL, min_occurred BIGINT NOT NULL, max_occurred BIGINT NOT NULL,
+    min_recorded BIGINT NOT NULL, max_recorded BIGINT NOT NULL, retired_at DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS segments_live ON segments (first_position) WHERE retired_at IS NULL;
+CREATE TABLE IF NOT EXISTS stream_segments (
+    stream_id TEXT COLLATE "C" NOT NULL, segment_id BIGINT NOT NULL, PRIMARY KEY (stream_id, segment_id)
+);
+CREATE INDEX IF NOT EXISTS stream_segments_segment ON stream_segments (segment_id);
+CREATE TABLE IF NOT EXISTS hot (
+    position BIGINT PRIMARY KEY, stream_id TEXT COLLATE "C" NOT NULL, stream_type TEXT NOT NULL,
+    version BIGINT NOT NULL, event_type TEXT NOT NULL, event_id TEXT NOT NULL, occurred_at BIGINT NOT NULL,
+    recorded_at BIGINT NOT NULL, data TEXT, metadata TEXT
+);
+CREATE INDEX IF NOT EXISTS hot_stream ON hot (stream_id, version);
+CREATE TABLE IF NOT EXISTS event_ids (event_id TEXT COLLATE "C" PRIMARY KEY, position BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name TEXT COLLATE "C" PRIMARY KEY, position BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fold_states (
+    fingerprint TEXT COLLATE "C" NOT NULL, position BIGINT NOT NULL, fold TEXT NOT NULL, max_occurred BIGINT,
+    streams BIGINT NOT NULL, path TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (fingerprint, position)
+)
+"""
+
+_INHERITED: list[Any] = []  # connections inherited through fork(): never closed in the child
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as e:
+        raise StoreError(
+            "a PostgreSQL catalog needs the psycopg package: pip install 'eventkit[postgresql]' "
+            "(or pip install 'psycopg[binary]')"
+        ) from e
+    return psycopg
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """(libpq URL, schema): the ``schema`` query parameter is eventkit's, the rest libpq's."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((v for k, v in query if k == "schema"), DEFAULT_SCHEMA)
+    if not schema or not schema.replace("_", "a").isalnum() or schema[0].isdigit():
+        raise InvalidInput(f"schema={schema!r} in the catalog URL must be a plain name (letters, digits, _)",
+                           column="catalog", values=[schema])
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), schema.lower()
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}@{netloc}" if user else netloc, parts.path, "", ""))
+
+
+class PostgresCatalog:
+    """One PostgreSQL connection to a store's catalog, used from one thread at a time.
+
+    Args:
+        url: ``postgresql://...``, optionally with ``?schema=name``.
+        durability: ``"normal"`` or ``"full"``.
+    """
+
+    read_only = False
+
+    def __init__(self, url: str, *, durability: str = "normal") -> None:
+        if durability not in ("normal", "full"):
+            raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
+        self._conninfo, self.schema = split_url(url)
+        #: Where the catalog is, for messages (no password).
+        self.path = f"{_redacted(url)} (schema {self.schema})"
+        self._durability = durability
+        self._lock = threading.RLock()
+        self._closed = False
+        self._conn: Any = None
+        self._pid = 0
+        with self.read() as tx:
+            row = tx.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+            if row is None or int(row[0]) > FORMAT_VERSION:
+                self.close()
+                raise StoreError(f"the catalog {self.path} was written by a newer eventkit (format {row and row[0]}); "
+                                 "upgrade eventkit to open it")
+            self.id_prefix = tx.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()[0]
+
+    @classmethod
+    def open(cls, url: str, *, durability: str = "normal", create: bool = True) -> PostgresCatalog:
+        """Open the catalog at ``url``, creating its tables first when missing (unless ``create=False``)."""
+        psycopg = _psycopg()
+        conninfo, schema = split_url(url)
+        try:
+            with psycopg.connect(conninfo, autocommit=True, connect_timeout=20) as conn:
+                exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.meta",)).fetchone()[0]
+                if not exists:
+                    if not create:
+                        raise StoreError(f"no eventkit store in the catalog {_redacted(url)} (schema {schema})")
+                    _create(conn, schema)
+        except psycopg.Error as e:
+            raise StoreError(f"cannot open the catalog {_redacted(url)}: {str(e).strip()}") from e
+        return cls(url, durability=durability)
+
+    # -- connection and transactions --------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._conn is not None and self._pid != os.getpid():
+            _INHERITED.append(self._conn)  # the parent's session: closing it here would end the parent's
+            self._conn = None
+        if self._conn is None or self._conn.closed:
+            psycopg = _psycopg()
+            try:
+                conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=20)
+                conn.execute(f'SET search_path TO "{self.schema}"')
+                conn.execute(f"SET synchronous_commit = {'on' if self._durability == 'full' else 'off'}")
+                conn.execute("SET lock_timeout = '120s'")
+            except psycopg.Error as e:
+                raise StoreError(f"cannot connect to the catalog {self.path}: {str(e).strip()}") from e
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store with catalog {self.path} is closed; open it again with ek.open_store(...)")
+
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        """One write transaction: takes the counter row's lock first (writers queue here), commits whole."""
+        psycopg = _psycopg()
+        with self._lock:
+            self._check_open()
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    conn.execute("UPDATE log SET head = head WHERE id = 1 RETURNING head")
+                    yield conn
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                else:
+                    conn.execute("COMMIT")
+            except psycopg.Error as e:
+                raise self._translate(e, "nothing of this change was stored") from e
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        """One read transaction on one snapshot of the catalog."""
+        psycopg = _psycopg()
+        with self._lock:
+            self._check_open()
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    yield conn
+                finally:
+                    _rollback(conn)  # nothing to keep: ends the snapshot
+            except psycopg.Error as e:
+                raise self._translate(e, "the read failed") from e
+
+    def _translate(self, error: Exception, outcome: str) -> BaseException:
+        """The server's or the network's failures as StoreError; a constraint violation is eventkit's bug."""
+        psycopg = _psycopg()
+        if isinstance(error, (psycopg.IntegrityError, psycopg.ProgrammingError)):
+            return error
+        text = str(error).strip()
+        hint = "another process held the store's write lock too long; retry" if "lock timeout" in text else (
+            "check that the server is up and reachable, then retry")
+        return StoreError(f"the store's catalog {self.path} failed: {text}; {outcome} ({hint})")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def size_bytes(self) -> int:
+        with self.read() as tx:
+            return int(tx.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+                (self.schema,)).fetchone()[0])
+
+    # -- settings and the log's counters ----------------------------------------------------------
+
+    def meta_int(self, tx: Any, key: str) -> int:
+        if key in _LOG_KEYS:
+            return int(tx.execute(f"SELECT {key} FROM log WHERE id = 1").fetchone()[0])
+        return int(tx.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0])
+
+    def set_meta(self, tx: Any, key: str, value: Any) -> None:
+        if key in _LOG_KEYS:
+            self.set_log_state(tx, **{key: int(value)})
+            return
+        tx.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                   (key, str(value)))
+
+    def grace_seconds(self, tx: Any) -> float:
+        row = tx.execute("SELECT value FROM meta WHERE key = 'grace_seconds'").fetchone()
+        return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
+
+    def log_state(self, tx: Any) -> dict[str, int]:
+        row = tx.execute(f"SELECT {', '.join(_LOG_KEYS)} FROM log WHERE id = 1").fetchone()
+        return dict(zip(_LOG_KEYS, map(int, row)))
+
+    def set_log_state(self, tx: Any, **values: int) -> None:
+        unknown = set(values) - set(_LOG_KEYS)
+        if unknown:
+            raise ValueError(f"not counters of the log: {sorted(unknown)}")
+        if values:
+            tx.execute("UPDATE log SET " + ", ".join(f"{k} = %s" for k in values) + " WHERE id = 1",
+                       [int(v) for v in values.values()])
+
+    def fields(self, tx: Any) -> dict[str, str]:
+        return dict(tx.execute("SELECT name, type FROM fields ORDER BY name").fetchall())
+
+    def set_fields(self, tx: Any, fields: dict[str, str]) -> None:
+        tx.execute("INSERT INTO fields SELECT * FROM unnest(%s::text[], %s::text[]) "
+                   "ON CONFLICT (name) DO UPDATE SET type = excluded.type", (list(fields), list(fields.values())))
+
+    # -- streams and event ids --------------------------------------------------------------------
+
+    def stream_heads(self, tx: Any, stream_ids: list[str]) -> dict[str, tuple[str, int]]:
+        rows = tx.execute("SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ANY(%s::text[])",
+                          (list(stream_ids),)).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def upsert_streams(self, tx: Any, heads: list[tuple[str, str, int, int]]) -> None:
+        if not heads:
+            return
+        ids, types, versions, lasts = (list(c) for c in zip(*heads))
+        tx.execute(
+            "INSERT INTO streams SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
+            "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position",
+            (ids, types, versions, lasts))
+
+    def stream_count(self, tx: Any) -> int:
+        return int(tx.execute("SELECT count(*) FROM streams").fetchone()[0])
+
+    def stream_type_counts(self, tx: Any) -> list[tuple[str, int]]:
+        return [(t, int(n)) for t, n in tx.execute(
+            'SELECT stream_type, count(*) FROM streams GROUP BY 1 ORDER BY 2 DESC, stream_type COLLATE "C"')]
+
+    def stream_ids_like(self, tx: Any, stream_id: str, *, limit: int = 20_000) -> list[str]:
+        if self.stream_count(tx) <= limit:
+            return [r[0] for r in tx.execute("SELECT stream_id FROM streams ORDER BY stream_id")]
+        return [r[0] for r in tx.execute(
+            "SELECT stream_id FROM streams WHERE length(stream_id) BETWEEN %s AND %s "
+            "AND lower(substr(stream_id, 1, 2)) = lower(substr(%s, 1, 2)) ORDER BY stream_id LIMIT %s",
+            (len(stream_id) - 1, len(stream_id) + 1, stream_id, limit))]
+
+    def known_ids(self, tx: Any, event_ids: list[str]) -> dict[str, int]:
+        return dict(tx.execute("SELECT event_id, position FROM event_ids WHERE event_id = ANY(%s::text[])",
+                               (list(event_ids),)).fetchall())
+
+    def add_event_ids(self, tx: Any, pairs: Iterable[tuple[str, int]]) -> None:
+        pairs = list(pairs)
+        if pairs:
+            ids, positions = (list(c) for c in zip(*pairs))
+            tx.execute("INSERT INTO event_ids SELECT * FROM unnest(%s::text[], %s::bigint[])", (ids, positions))
+
+    # -- the hot log ------------------------------------------------------------------------------
+
+    def insert_hot(self, tx: Any, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        cols = [list(c) for c in zip(*rows)]
+        tx.execute(
+            f"INSERT INTO hot ({_HOT_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], "
+            "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])", cols)
+
+    def hot_rows(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
+                 recorded_cut: int | None = None) -> list[tuple]:
+        sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE position <= %s"
+        params: list[Any] = [upto]
+        for clause, value in (("stream_id = %s", stream_id), ("position >= %s", from_position),
+                              ("recorded_at <= %s", recorded_cut)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
+        return tx.execute(sql + " ORDER BY position", params).fetchall()
+
+    def delete_hot(self, tx: Any) -> int:
+        return tx.execute("DELETE FROM hot").rowcount
+
+    # -- the segment list -------------------------------------------------------------------------
+
+    def live_segments(self, tx: Any, *, upto: int | None = None) -> list[tuple]:
+        sql = f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE retired_at IS NULL"
+        if upto is not None:
+            return tx.execute(sql + " AND first_position <= %s ORDER BY first_position", (upto,)).fetchall()
+        return tx.execute(sql + " ORDER BY first_position").fetchall()
+
+    def read_segments(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
+                      recorded_cut: int | None = None) -> list[tuple]:
+        sql = ("SELECT s.path, s.first_position, s.last_position, s.min_recorded, s.stream_type FROM segments s "
+               "WHERE s.retired_at IS NULL AND s.first_position <= %s")
+        params: list[Any] = [upto]
+        for clause, value in (
+            ("s.segment_id IN (SELECT segment_id FROM stream_segments WHERE stream_id = %s)", stream_id),
+            ("s.last_position >= %s", from_position), ("s.min_recorded <= %s", recorded_cut),
+        ):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
+        return tx.execute(sql + " ORDER BY s.first_position", params).fetchall()
+
+    def add_segment(self, tx: Any, seg: Any, stream_ids: Sequence[str]) -> int:
+        segment_id = tx.execute(
+            "INSERT INTO segments (path, stream_type, first_position, last_position, event_count, size_bytes, "
+            "min_occurred, max_occurred, min_recorded, max_recorded) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            "RETURNING segment_id",
+            (seg.path, seg.stream_type, seg.first_position, seg.last_position, seg.event_count, seg.size_bytes,
+             seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded),
+        ).fetchone()[0]
+        tx.execute("INSERT INTO stream_segments SELECT DISTINCT s, %s::bigint FROM unnest(%s::text[]) s "
+                   "ON CONFLICT DO NOTHING", (segment_id, list(stream_ids)))
+        return int(segment_id)
+
+    def segment_streams(self, tx: Any, segment_ids: Sequence[int]) -> list[str]:
+        return [r[0] for r in tx.execute(
+            "SELECT DISTINCT stream_id FROM stream_segments WHERE segment_id = ANY(%s::bigint[]) ORDER BY stream_id",
+            (list(segment_ids),))]
+
+    def segments_live(self, tx: Any, segment_ids: Sequence[int]) -> bool:
+        ids = sorted(set(segment_ids))
+        live = tx.execute("SELECT count(*) FROM segments WHERE retired_at IS NULL AND segment_id = ANY(%s::bigint[])",
+                          (ids,)).fetchone()[0]
+        return int(live) == len(ids)
+
+    def retire_segments(self, tx: Any, segment_ids: Sequence[int], *, at: float | None = None) -> None:
+        ids = list(segment_ids)
+        tx.execute("DELETE FROM stream_segments WHERE segment_id = ANY(%s::bigint[])", (ids,))
+        tx.execute("UPDATE segments SET retired_at = %s WHERE segment_id = ANY(%s::bigint[])",
+                   (time.time() if at is None else at, ids))
+
+    def retired_segments(self, tx: Any, *, before: float) -> list[tuple[int, str]]:
+        return tx.execute("SELECT segment_id, path FROM segments WHERE retired_at IS NOT NULL AND retired_at < %s "
+                          "ORDER BY segment_id", (before,)).fetchall()
+
+    def forget_segment(self, tx: Any, segment_id: int) -> None:
+        tx.execute("DELETE FROM segments WHERE segment_id = %s", (segment_id,))
+
+    def segment_paths(self, tx: Any) -> set[str]:
+        return {r[0] for r in tx.execute("SELECT path FROM segments")}
+
+    # -- consumers' checkpoints -------------------------------------------------------------------
+
+    def checkpoint(self, tx: Any, name: str) -> int:
+        row = tx.execute("SELECT position FROM checkpoints WHERE name = %s", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_checkpoint(self, tx: Any, name: str, position: int) -> None:
+        tx.execute("INSERT INTO checkpoints VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
+                   "position = excluded.position, updated_at = excluded.updated_at", (name, int(position), time.time()))
+
+    def checkpoints(self, tx: Any) -> list[tuple[str, int, float]]:
+        return tx.execute("SELECT name, position, updated_at FROM checkpoints ORDER BY name").fetchall()
+
+    # -- saved fold states ------------------------------------------------------------------------
+
+    def save_fold_state(self, tx: Any, *, fold: str, fingerprint: str, position: int, max_occurred: int | None,
+                        streams: int, path: str) -> str | None:
+        old = tx.execute("SELECT path FROM fold_states WHERE fingerprint = %s AND position = %s",
+                         (fingerprint, position)).fetchone()
+        tx.execute(
+            "INSERT INTO fold_states VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (fingerprint, position) DO UPDATE "
+            "SET fold = excluded.fold, max_occurred = excluded.max_occurred, streams = excluded.streams, "
+            "path = excluded.path, created_at = excluded.created_at",
+            (fingerprint, position, fold, max_occurred, streams, path, time.time()))
+        return None if old is None else old[0]
+
+    def newest_fold_state(self, tx: Any, fingerprint: str, *, upto: int, as_of: int | None) -> tuple | None:
+        sql = ("SELECT fold, fingerprint, position, max_occurred, streams, path FROM fold_states "
+               "WHERE fingerprint = %s AND position <= %s")
+        params: list[Any] = [fingerprint, upto]
+        if as_of is not None:
+            sql += " AND (max_occurred IS NULL OR max_occurred <= %s)"
+            params.append(as_of)
+        return tx.execute(sql + " ORDER BY position DESC LIMIT 1", params).fetchone()
+
+    def fold_states(self, tx: Any) -> list[tuple[str, str, int, int, float, str]]:
+        return tx.execute("SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states "
+                          "ORDER BY fold, position").fetchall()
+
+
+def _create(conn: Any, schema: str) -> None:
+    """Create the catalog's tables in ``schema``; concurrent creators wait on one advisory lock."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"eventkit-create:{schema}",))
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        conn.execute(f'SET LOCAL search_path TO "{schema}"')
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO meta VALUES ('format_version', %s), ('created_at', %s), ('id_prefix', %s) "
+            "ON CONFLICT (key) DO NOTHING", (str(FORMAT_VERSION), str(time.time()), new_id_prefix()))
+        conn.execute("INSERT INTO log VALUES (1, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING")
+
+
+def _rollback(conn: Any) -> None:
+    """End the transaction, whatever state the connection is in (a broken one is replaced on next use)."""
+    try:
+        if not conn.closed:
+            conn.execute("ROLLBACK")
+    except Exception:  # noqa: BLE001 - the connection is gone; the server rolled back for us
+        pass
