@@ -1,248 +1,42 @@
-"""Reading events from files for bulk loading: JSON, JSONL, CSV and Parquet into Arrow batches.
+"""Importing a whole file into a store: :func:`import_file`, its result and its dry run.
 
-The command line's ``append`` and ``import`` use these, and so can a notebook: each function
-returns Arrow tables in the shape :meth:`eventkit.Store.append_frame` takes (envelope columns by
-name, payload flat), and reports bad input as :class:`eventkit.InvalidInput` naming the line,
-event or column. :func:`import_file` imports a whole file: CSV column types from the whole file
-(:mod:`eventkit.store.csv_types`), ids derived from the rows (:class:`DerivedIds`) so that importing
-the same rows again stores nothing.
+CSV column types come from the whole file (:mod:`.csv_types`), the rows are read in batches by
+:mod:`.file_reading`, and ids are derived from the rows (:class:`~.derived_ids.DerivedIds`) so that
+importing the same rows again stores nothing. The reading functions are re-exported here (the
+command line imports them from this module).
+
+May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.csv_types`,
+:mod:`.file_reading` and :mod:`.derived_ids`; the store is passed in.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eventkit.store.batches import meta_json
-from eventkit.store.envelope import check_text
 from eventkit.common.errors import DuplicateEventId, EventKitError, InvalidInput
-
-ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
-STRING_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id")
-FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
-           ".parquet": "parquet", ".pq": "parquet"}
-
-
-
-def metadata_json(value: Any, where: str) -> str | None:
-    """Metadata as the JSON object text append_frame stores (values become strings)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise InvalidInput(f"{where}: metadata {value[:40]!r} is not a JSON object") from None
-    if isinstance(value, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
-        value = dict(value)  # an Arrow map column reads as (key, value) pairs
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{where}: metadata must be an object of names to values, not {value!r}")
-    return meta_json(value, where)
-
-
-def record(obj: Any, where: str, mapping: dict[str, str]) -> dict[str, Any]:
-    """One input event as a flat row: envelope fields plus payload fields (from ``data`` or flat)."""
-    if not isinstance(obj, dict):
-        raise InvalidInput(f"{where} is a JSON {type(obj).__name__}, not an object with stream_id and event_type")
-    row = {mapping.get(k, k): v for k, v in obj.items()}
-    data = row.pop("data", None)
-    if data is not None:
-        if not isinstance(data, dict):
-            raise InvalidInput(f"{where}: 'data' must be an object of payload fields, not {data!r}")
-        clash = sorted(set(data) & (set(row) | set(ENVELOPE)))
-        if clash:
-            raise InvalidInput(f"{where}: 'data' field(s) {clash} clash with fields outside data or with envelope names")
-        row.update(data)
-    for name in ("stream_id", "event_type"):
-        if row.get(name) in (None, ""):
-            raise InvalidInput(f"{where} has no {name!r}; every event needs stream_id and event_type")
-    return row
-
-
-def table_from_records(rows: list[dict[str, Any]], labels: list[str] | None = None) -> pa.Table:
-    """Records as a table; ``labels`` name each record in errors (default ``event N``)."""
-    label = (lambda i: labels[i]) if labels is not None else (lambda i: f"event {i + 1}")
-    names = dict.fromkeys(k for row in rows for k in row)
-    columns = {}
-    for name in names:
-        check_text(name, "field name", envelope=False)
-        values = [row.get(name) for row in rows]
-        if name == "metadata":
-            columns[name] = pa.array([metadata_json(v, label(i)) for i, v in enumerate(values)], pa.string())
-            continue
-        try:
-            columns[name] = pa.array(values)
-        except UnicodeEncodeError:
-            for i, v in enumerate(values):
-                if isinstance(v, str):
-                    check_text(v, f"field {name!r}", label(i), envelope=False)
-            raise  # pragma: no cover - a surrogate the check above did not find
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            huge = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63]
-            if huge:
-                raise InvalidInput(f"field {name!r} holds an integer outside 64 bits", column=name, values=huge) from None
-            kinds = sorted({type(v).__name__ for v in values if v is not None})
-            raise InvalidInput(
-                f"field {name!r} mixes kinds of value ({', '.join(kinds)}); give it one kind in every event"
-            ) from None
-    return pa.table(columns)
-
-
-def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
-    """Rename mapped columns, flatten a ``data`` struct, make ids text and metadata JSON text."""
-    missing = sorted(set(mapping) - set(table.column_names))
-    if missing:
-        raise InvalidInput(f"--map names column(s) {missing} that the input does not have; it has {table.column_names}")
-    table = table.rename_columns([mapping.get(c, c) for c in table.column_names])
-    if "data" in table.column_names and pa.types.is_struct(table.schema.field("data").type):
-        data = table.column("data").combine_chunks()
-        table = table.drop_columns(["data"])
-        for i, child in enumerate(data.type):
-            table = table.append_column(child.name, data.field(i))
-    if len(set(table.column_names)) != len(table.column_names):
-        raise InvalidInput(f"after --map the input has duplicate columns: {table.column_names}")
-    for name in STRING_COLUMNS:
-        if name in table.column_names and pa.types.is_integer(table.schema.field(name).type):
-            table = table.set_column(table.column_names.index(name), name, table.column(name).cast(pa.string()))
-    if "metadata" in table.column_names:
-        values = table.column("metadata").to_pylist()
-        meta = pa.array([metadata_json(v, f"row {i + 1}") for i, v in enumerate(values)], pa.string())
-        table = table.set_column(table.column_names.index("metadata"), "metadata", meta)
-    return table
-
-
-def json_lines(lines: Iterable[str], source: str, mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
-    return (row for _, row in numbered_json_lines(lines, source, mapping))
-
-
-def numbered_json_lines(lines: Iterable[str], source: str,
-                        mapping: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``("line N", row)`` for each non-blank JSON line (N counts every line of the file)."""
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InvalidInput(f"{source} line {n} is not valid JSON: {e}") from None
-            yield f"line {n}", record(obj, f"{source} line {n}", mapping)
-
-
-def read_events(file: str) -> list[dict[str, Any]]:
-    """Events from a JSON array, a single JSON object, or JSONL (one object per line)."""
-    source = "stdin" if file == "-" else file
-    try:
-        if file == "-":
-            text = sys.stdin.read()
-        else:
-            with open(file, encoding="utf-8") as f:
-                text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidInput(f"cannot read {source}: {e}") from None
-    if not text.strip():
-        raise InvalidInput(f"{source} is empty; give at least one event")
-    try:
-        whole = json.loads(text)
-    except json.JSONDecodeError as e:
-        if text.lstrip().startswith("["):
-            raise InvalidInput(f"{source} is not valid JSON: {e}") from None
-        return list(json_lines(text.splitlines(), source, {}))
-    items = whole if isinstance(whole, list) else [whole]
-    if not items:
-        raise InvalidInput(f"{source} holds an empty list; give at least one event")
-    return [record(obj, f"{source} event {i}", {}) for i, obj in enumerate(items, 1)]
-
-
-def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
-                 tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
-    """Batches of at most ``size`` rows of a JSONL, JSON-array or Parquet file, ready for append_frame.
-
-    ``tweak(table, first_row)`` runs on each batch before it is typed (constant columns, a time
-    format: see :func:`import_file`). (CSV is read as text and typed from the whole file.)
-    """
-    tweak = tweak or (lambda table, first_row: table)
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        def parquet() -> Iterator[pa.Table]:
-            seen = 0
-            for b in pq.ParquetFile(file).iter_batches(batch_size=size):
-                yield tweak(prepare_table(pa.Table.from_batches([b]), mapping), seen)
-                seen += b.num_rows
-
-        return parquet()
-    if fmt not in ("jsonl", "json"):
-        raise InvalidInput(f"file_batches reads jsonl, json or parquet, not {fmt!r}")
-
-    def records() -> Iterator[pa.Table]:
-        with open(file, encoding="utf-8") as f:
-            if fmt == "jsonl":
-                events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping)
-            else:
-                try:
-                    items = json.load(f)
-                except json.JSONDecodeError as e:
-                    raise InvalidInput(f"{file} is not valid JSON: {e}") from None
-                if not isinstance(items, list):
-                    raise InvalidInput(f"{file} holds a JSON {type(items).__name__}, not an array of events")
-                events = ((f"event {i}", record(obj, f"{file} event {i}", mapping)) for i, obj in enumerate(items, 1))
-            seen = 0
-            while chunk := list(itertools.islice(events, size)):
-                table = table_from_records([row for _, row in chunk], [f"{file} {label}" for label, _ in chunk])
-                yield prepare_table(tweak(table, seen), {})
-                seen += len(chunk)
-
-    return records()
-
-
-def file_tweaks(fmt: str, *, event_type: str | None = None,
-                time_format: str | None = None) -> Callable[[pa.Table, int], pa.Table] | None:
-    """What ``--event-type`` and ``--time-format`` do to each batch of a file, before typing.
-
-    ``event_type`` is the event type of every row (the file must not have an event_type column);
-    ``time_format`` (strptime codes, e.g. ``"%b %d %Y"``) reads ``occurred_at``: a cell it does
-    not match is an error naming the cell's line (CSV, JSONL) or event (JSON) and its value.
-    """
-    if event_type is None and time_format is None:
-        return None
-    if event_type is not None:
-        check_text(event_type, "--event-type")
-
-    def where(first_row: int, i: int) -> str:
-        n = first_row + i + 1
-        return {"csv": f"line {n + 1:,}", "jsonl": f"line {n:,}"}.get(fmt, f"event {n:,}")
-
-    def tweak(table: pa.Table, first_row: int) -> pa.Table:
-        if event_type is not None:
-            if "event_type" in table.column_names:
-                raise InvalidInput("--event-type gives every row one event type, but the file has an event_type "
-                                   "column; drop the option or --map that column to another name")
-            table = table.append_column("event_type", pa.array([event_type] * table.num_rows, pa.string()))
-        if time_format is not None and "occurred_at" in table.column_names:
-            text = table.column("occurred_at")
-            if not pa.types.is_string(text.type):
-                raise InvalidInput(f"--time-format reads occurred_at as text, but the file has it as {text.type}")
-            text = pc.utf8_trim_whitespace(text)
-            parsed = pc.strptime(text, format=time_format, unit="us", error_is_null=True)
-            wrong = np.flatnonzero(pc.and_(pc.is_valid(text), pc.is_null(parsed)).to_numpy(zero_copy_only=False))
-            if len(wrong):
-                shown = "; ".join(f"{where(first_row, int(i))}: {text[int(i)].as_py()!r}" for i in wrong[:5])
-                raise InvalidInput(f"{len(wrong):,} occurred_at value(s) do not match --time-format "
-                                   f"{time_format!r} ({shown}); nothing of this batch was stored")
-            iso = pc.strftime(parsed, format="%Y-%m-%dT%H:%M:%S")
-            if parsed.type.tz is not None:
-                iso = pc.binary_join_element_wise(iso, "Z", "")
-            table = table.set_column(table.column_names.index("occurred_at"), "occurred_at", iso)
-        return table
-
-    return tweak
+from eventkit.store.derived_ids import DerivedIds, numbers_as_one_text
+from eventkit.store.file_reading import (  # noqa: F401 (re-exported: the reading half of importing)
+    ENVELOPE,
+    FORMATS,
+    STRING_COLUMNS,
+    csv_text_batches,
+    file_batches,
+    file_tweaks,
+    json_lines,
+    metadata_json,
+    numbered_json_lines,
+    prepare_table,
+    read_events,
+    record,
+    table_from_records,
+)
 
 
 # -- importing a file into a store ------------------------------------------------------------------
@@ -271,75 +65,6 @@ class ImportResult:
     streams: set[str] = field(default_factory=set)
     first_position: int | None = None
     last_position: int | None = None
-
-
-class DerivedIds:
-    """Event ids derived from what a file holds, so that importing it again stores nothing twice.
-
-    A row's id is a UUID (version 8 layout) from the MD5 of its content (every cell, as read, with
-    its column name, and the stream type given for the import) and of how many rows of identical
-    content came before it in the file. So the same rows give the same ids whatever the file is
-    called or where it lies; rows appended to the end of the file get new ids (only they import on
-    a re-run); two identical rows (two equal deposits on one day) stay two events. A row edited
-    in place is a new event: the store is append-only, the old one stays.
-    """
-
-    def __init__(self, salt: str = "") -> None:
-        import duckdb
-
-        self.salt = salt
-        self.con = duckdb.connect()
-        # Rows seen so far, by the first 64 bits of their content hash: sorted keys and counts
-        # (16 bytes per distinct row). A 64-bit collision only shifts an occurrence number, which
-        # is as deterministic as the rest, so re-runs still agree.
-        self.keys = np.empty(0, dtype=np.uint64)
-        self.counts = np.empty(0, dtype=np.int64)
-
-    def close(self) -> None:
-        self.con.close()
-
-    def ids(self, content: pa.Table) -> pa.Array:
-        """The ids of ``content``'s rows, in order; later calls continue the same file."""
-        import hashlib
-
-        self.con.register("_raw", content)
-        hashed = self.con.sql(
-            "SELECT h, ('0x' || substr(h, 1, 16))::UBIGINT AS k FROM (SELECT md5(to_json(t) || ?) AS h FROM _raw t)",
-            params=[self.salt],
-        ).to_arrow_table()
-        self.con.unregister("_raw")
-        digest = hashed.column("h").combine_chunks()
-        occurrence = self._occurrences(hashed.column("k").to_numpy())
-        if occurrence.any():  # the 2nd, 3rd ... row of identical content: hash in its number
-            values = digest.to_pylist()
-            for i in np.flatnonzero(occurrence):
-                values[i] = hashlib.md5(f"{values[i]}#{occurrence[i]}".encode()).hexdigest()
-            digest = pa.array(values, pa.string())
-        # 8-4-4-4-12 hex with the version nibble 8 and variant nibble 9.
-        cut = [pc.utf8_slice_codeunits(digest, a, b) for a, b in ((0, 8), (8, 12), (13, 16), (17, 20), (20, 32))]
-        return pc.binary_join_element_wise(cut[0], cut[1], pc.binary_join_element_wise("8", cut[2], ""),
-                                           pc.binary_join_element_wise("9", cut[3], ""), cut[4], "-")
-
-    def _occurrences(self, keys: np.ndarray) -> np.ndarray:
-        """For each key: how many equal keys came before it (earlier batches, then this one)."""
-        n = len(keys)
-        order = np.argsort(keys, kind="stable")
-        ordered = keys[order]
-        starts = np.ones(n, dtype=bool)
-        starts[1:] = ordered[1:] != ordered[:-1]
-        first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n) - first
-        if len(self.keys):
-            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-            rank += np.where(self.keys[at] == keys, self.counts[at], 0)
-        unique, counts = ordered[starts], np.diff(np.append(np.flatnonzero(starts), n))
-        keys, tally = np.concatenate([self.keys, unique]), np.concatenate([self.counts, counts])
-        merge = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
-        keys, tally = keys[merge], tally[merge]
-        first_of = np.flatnonzero(np.append(True, keys[1:] != keys[:-1]))
-        self.keys, self.counts = keys[first_of], np.add.reduceat(tally, first_of)
-        return rank
 
 
 @dataclass
@@ -445,13 +170,13 @@ def import_file(
     if csv:
         profile = Profile()
         names = None
-        for raw in _csv_text_batches(file, mapping, batch_size, tweak):
+        for raw in csv_text_batches(file, mapping, batch_size, tweak):
             names = names or raw.column_names
             profile.add(raw)
         kinds = decide_kinds(profile, store.fields, set(as_text))
         if dry_run is not None and bad_cell_count(profile, kinds):
             seen = 0
-            for raw in _csv_text_batches(file, mapping, batch_size, tweak):
+            for raw in csv_text_batches(file, mapping, batch_size, tweak):
                 _, bad, reasons = convert(raw, kinds)
                 for i in np.flatnonzero(bad)[: dry_run.MAX_PROBLEMS]:
                     dry_run.problem(f"line {seen + 2 + int(i):,}: {reasons[i]}")
@@ -460,7 +185,7 @@ def import_file(
         elif bad_cell_count(profile, kinds) and rejects is None:
             examples: list[tuple[int, str]] = []
             seen = 0
-            for raw in _csv_text_batches(file, mapping, batch_size, tweak):
+            for raw in csv_text_batches(file, mapping, batch_size, tweak):
                 _, bad, reasons = convert(raw, kinds)
                 examples += [(seen + 2 + int(i), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
                 seen += raw.num_rows
@@ -470,7 +195,7 @@ def import_file(
     ids = DerivedIds(salt=f"|stream_type={stream_type or ''}") if dedupe else None
     writer = None
     try:
-        batches = _csv_text_batches(file, mapping, batch_size, tweak) if csv else file_batches(file, fmt, mapping, batch_size, tweak)
+        batches = csv_text_batches(file, mapping, batch_size, tweak) if csv else file_batches(file, fmt, mapping, batch_size, tweak)
         for raw in batches:
             first_row, read = result.rows, raw.num_rows
             result.rows += read
@@ -489,7 +214,7 @@ def import_file(
             else:
                 lines = np.arange(first_row, first_row + read) + 1
             if fmt in ("jsonl", "json"):  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
-                raw = _numbers_as_one_text(raw)
+                raw = numbers_as_one_text(raw)
             if table.num_rows:
                 where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
                 table = table.append_column(_LINE, pa.array(lines, pa.int64()))  # for errors: which file row
@@ -502,22 +227,6 @@ def import_file(
         if writer is not None:
             writer.close()
     return result
-
-
-def _numbers_as_one_text(raw: pa.Table) -> pa.Table:
-    """Numbers in one text form whatever type a batch gave them (10 and 10.0 both ``n:10``), exact
-    for every BIGINT (a cast to DOUBLE would fail or round past 2**53): what row ids are hashed from."""
-    cols = []
-    for f, col in zip(raw.schema, raw.columns):
-        if pa.types.is_integer(f.type):
-            col = pc.binary_join_element_wise("n:", pc.cast(col, pa.string()), "")
-        elif pa.types.is_floating(f.type):
-            whole = pc.fill_null(pc.and_(pc.equal(pc.floor(col), col), pc.less(pc.abs(col), 2.0**63)), False)
-            as_int = pc.cast(pc.if_else(whole, col, 0.0), pa.int64())
-            text = pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(col, pa.string()))
-            col = pc.binary_join_element_wise("n:", text, "")
-        cols.append(col)
-    return pa.table(cols, names=raw.column_names)
 
 
 def _append(store: Any, table: pa.Table, raw: pa.Table, ids: DerivedIds | None, stream_type: str | None,
@@ -624,26 +333,6 @@ def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: Im
     if result.first_position is None:
         result.first_position = appended.first_position
     result.last_position = appended.last_position
-
-
-def _csv_text_batches(file: str, mapping: dict[str, str], size: int,
-                      tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
-    """The CSV's rows as text, columns renamed by ``mapping``, in batches of ``size`` rows."""
-    from eventkit.store.csv_types import batches_of, read_text_csv
-
-    reader = read_text_csv(file, delimiter="\t" if file.endswith((".tsv", ".tsv.gz")) else ",")
-    names = reader.schema.names
-    missing = sorted(set(mapping) - set(names))
-    if missing:
-        raise InvalidInput(f"--map names column(s) {missing} that the input does not have; it has {names}")
-    renamed = [mapping.get(c, c) for c in names]
-    if len(set(renamed)) != len(renamed):
-        raise InvalidInput(f"after --map the input has duplicate columns: {renamed}")
-    seen = 0
-    for batch in batches_of((pa.Table.from_batches([b]) for b in reader), size):
-        batch = batch.rename_columns(renamed)
-        yield tweak(batch, seen) if tweak is not None else batch
-        seen += batch.num_rows
 
 
 def _write_rejects(writer: Any, path: str, raw: pa.Table, mapping: dict[str, str], bad: np.ndarray,
