@@ -1,0 +1,238 @@
+"""The store's append path: :meth:`~eventkit.Store.append` and :meth:`~eventkit.Store.append_frame`.
+
+:class:`Appending` is a part of :class:`eventkit.store.event_store.Store` (its base class): small
+appends go to the hot log in one catalog write transaction (expected versions, supplied ids and the
+payload schema checked inside it); large frames go to :func:`.maintenance.append_bulk`.
+
+May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.stream_heads`,
+:mod:`.catalog_interface`, :mod:`.resend` and :mod:`.maintenance`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from eventkit.common.errors import InvalidInput, SealDeferredWarning
+from eventkit.store import maintenance as _maintenance
+from eventkit.store import resend as _resend
+from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events
+from eventkit.store.catalog_interface import CatalogBackend
+from eventkit.store.envelope import ANY, Event, check_expected_version, check_name, generated_event_id, micros_now, reconcile
+from eventkit.store.file_store import FileStore
+from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
+
+
+class Appending:
+    """Appending events: the write half of :class:`~eventkit.store.event_store.Store`."""
+
+    _catalog: CatalogBackend
+    files: FileStore
+    bulk_threshold: int
+    seal_threshold: int
+    _fields_cache: tuple[int, dict[str, str]] | None
+
+    def seal(self) -> int:  # provided by Store
+        raise NotImplementedError
+
+
+    def append(
+        self,
+        stream_id: str,
+        events: Event | Iterable[Event],
+        *,
+        expected_version: Any = ANY,
+        stream_type: str | None = None,
+    ) -> AppendResult:
+        """Append events to one stream, atomically.
+
+        Args:
+            stream_id: The entity the events belong to.
+            events: One :class:`Event` or several.
+            expected_version: ``ek.ANY``, ``ek.NO_STREAM``, ``ek.STREAM_EXISTS`` or the exact
+                version the stream must be at (0 means "no stream").
+            stream_type: The kind of entity; a new stream without one is ``"default"``.
+
+        Returns:
+            The positions taken and the stream's new version.
+
+        Raises:
+            WrongExpectedVersion: The stream is not at ``expected_version``; nothing was written.
+            InvalidInput: Bad events; nothing was written.
+            DuplicateEventId: An event id is already stored with other content.
+
+        Example:
+            >>> store.append("acct-1", [ek.Event("Deposited", {"amount": 10})],
+            ...              expected_version=ek.NO_STREAM, stream_type="account").version
+            1
+        """
+        check_expected_version(str(stream_id), expected_version)
+        batch = hot_from_events(stream_id, events, stream_type)
+        if not len(batch):
+            raise InvalidInput(f"an append needs at least one event (stream {stream_id!r})")
+        return self._append_hot(batch, {stream_id: expected_version})
+
+    def append_frame(
+        self,
+        frame: Any,
+        *,
+        expected_versions: Any = None,
+        stream_type: str | None = None,
+    ) -> AppendResult:
+        """Append a DataFrame or Arrow table of events for many streams, atomically.
+
+        Envelope columns are taken by name: ``stream_id`` and ``event_type`` (required),
+        ``stream_type``, ``occurred_at``, ``event_id``, ``version``, ``metadata`` (optional);
+        every other column is a payload field. Rows are committed in frame order. A ``version``
+        column gives explicit versions: strictly increasing within a stream and above its
+        current version (gaps allowed).
+
+        Args:
+            frame: A pandas DataFrame or pyarrow Table.
+            expected_versions: One expected version for every stream in the frame, or a mapping
+                ``{stream_id: expected}``; streams not in the mapping accept any version.
+            stream_type: Stream type for rows without one (and new streams).
+
+        Returns:
+            The positions taken and every touched stream's new version.
+        """
+        batch = arrow_batch_from_frame(frame)
+        if stream_type is not None:
+            check_name(stream_type, "stream_type")
+        if isinstance(expected_versions, Mapping):
+            for sid, ev in expected_versions.items():
+                check_expected_version(str(sid), ev)
+            expected = dict(expected_versions)
+        else:
+            check_expected_version("*", ANY if expected_versions is None else expected_versions)
+            expected = {None: ANY if expected_versions is None else expected_versions}
+        if len(batch) < self.bulk_threshold:
+            hot = hot_from_arrow(batch)
+            if stream_type is not None:
+                hot.stream_types = [t or stream_type for t in hot.stream_types]
+            return self._append_hot(hot, expected)
+        return _maintenance.append_bulk(self, batch, expected, stream_type)
+
+    def _append_hot(self, batch: HotBatch, expected: dict[Any, Any]) -> AppendResult:
+        n = len(batch)
+        order: dict[str, list[int]] = {}
+        for i, sid in enumerate(batch.stream_ids):
+            order.setdefault(sid, []).append(i)
+        with self._catalog.write() as conn:
+            if batch.ids_supplied:
+                def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
+                    return [(batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}")) for i in rows]
+
+                dup = self._existing_append(conn, batch.event_ids, describe)
+                if dup is not None:
+                    return dup
+            state = self._catalog.log_state(conn)
+            self._merge_fields(conn, batch.field_types, state)
+            heads = self._catalog.stream_heads(conn, list(order))
+            head = state["head"]
+            recorded = max(micros_now(), state["last_recorded"])
+            versions: list[int] = [0] * n
+            stypes: list[str] = [""] * n
+            new_heads = []
+            for sid, rows in order.items():
+                existing_type, current = heads.get(sid, (None, 0))
+                stype = resolve_stream_type(sid, existing_type, {batch.stream_types[i] for i in rows})
+                check_expected(sid, expected, current)
+                if batch.versions is not None:
+                    vs = [batch.versions[i] for i in rows]
+                    check_explicit_versions(sid, current, vs)
+                else:
+                    vs = range(current + 1, current + 1 + len(rows))
+                for i, v in zip(rows, vs):
+                    versions[i], stypes[i] = v, stype
+                new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
+            prefix = self._catalog.id_prefix
+            rows_out = [
+                (
+                    head + 1 + i, batch.stream_ids[i], stypes[i], versions[i], batch.event_types[i],
+                    batch.event_ids[i] or generated_event_id(prefix, head + 1 + i),
+                    batch.occurred[i] if batch.occurred[i] is not None else recorded, recorded,
+                    batch.data_json[i], batch.meta_json[i],
+                )
+                for i in range(n)
+            ]
+            self._catalog.insert_hot(conn, rows_out)
+            if batch.ids_supplied:
+                self._catalog.add_event_ids(
+                    conn, [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None])
+            self._catalog.upsert_streams(conn, new_heads)
+            hot_count = state["hot_count"] + n
+            self._catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
+        if hot_count >= self.seal_threshold:
+            self._auto_seal()
+        return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads})
+
+    def _auto_seal(self) -> None:
+        """Seal after a committed append; a failure must not make the append look failed.
+
+        The append is already committed: raising here would make a natural retry store its
+        events twice. The hot log keeps them, and the next append past the threshold retries.
+        """
+        try:
+            self.seal()
+        except Exception as e:  # noqa: BLE001 - any failure (disk full, I/O, permissions) defers the seal
+            warnings.warn(
+                f"the append was committed, but sealing the hot log into segments failed and is deferred "
+                f"to a later append ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
+                "the events are stored: do not re-send them",
+                SealDeferredWarning, stacklevel=4,
+            )
+
+    def _merge_fields(self, conn: Any, incoming: dict[str, tuple[str, list]], state: dict[str, int]) -> dict[str, str]:
+        """Reconcile incoming payload types with the store's schema, inside the write transaction.
+
+        The schema is cached per store object and re-read only when ``fields_version`` (bumped by
+        every schema change, from any process) moves.
+        """
+        if self._fields_cache is None or self._fields_cache[0] != state["fields_version"]:
+            self._fields_cache = (state["fields_version"], self._catalog.fields(conn))
+        fields = dict(self._fields_cache[1])
+        _check_field_case(incoming, fields)
+        changed: dict[str, str] = {}
+        for name, (kind, samples) in incoming.items():
+            merged = reconcile(name, fields.get(name), kind, values=samples)
+            if merged != fields.get(name):
+                fields[name] = changed[name] = merged
+        if changed:
+            self._catalog.set_fields(conn, changed)
+            # The cache is only set after the transaction commits (a rollback must not keep it).
+            self._catalog.set_meta(conn, "fields_version", state["fields_version"] + 1)
+            self._fields_cache = None
+        return fields
+
+    def _existing_append(
+        self, conn: Any, ids: Sequence[str | None], describe: Callable[[list[int]], list[tuple[str, str, dict]]]
+    ) -> AppendResult | None:
+        """The original result if this append is a re-send (see :func:`_resend.existing_append`)."""
+        found = _resend.existing_append(self._catalog, conn, self.files, ids, describe)
+        if found is None:
+            return None
+        first, last, versions = found
+        return AppendResult(first, last, versions, duplicate=True)
+
+
+def _check_field_case(incoming: Mapping[str, Any], fields: Mapping[str, str]) -> None:
+    """Refuse a payload field whose name differs from another only in case.
+
+    DuckDB's struct field names are case-insensitive: ``Amount`` next to ``amount`` would make
+    every later read of the store fail, so the second spelling is refused up front.
+    """
+    new = [name for name in incoming if name not in fields]
+    if not new:  # the common case, kept cheap for stores with thousands of fields
+        return
+    seen = {name.lower(): name for name in fields}
+    for name in new:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            where = "the store has" if other in fields else "this append also has"
+            raise InvalidInput(
+                f"payload field {name!r} differs only in case from field {other!r} ({where} it); "
+                f"field names are case-insensitive in SQL: use {other!r} or another name",
+                column=name, values=[name],
+            )

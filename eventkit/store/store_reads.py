@@ -1,0 +1,205 @@
+"""The store's read path: snapshots, :meth:`~eventkit.Store.sql`, ``read_stream`` and ``read_all``.
+
+:class:`Reading` is a part of :class:`eventkit.store.event_store.Store` (its base class): every read
+takes one snapshot (one catalog read transaction, :mod:`.read_snapshot`) and hands it to DuckDB.
+
+May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.catalog_interface`, :mod:`.file_store`,
+:mod:`.read_snapshot`, :mod:`.read_frames` and :mod:`.upcasting`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import duckdb
+import numpy as np
+
+from eventkit.common.errors import InvalidInput, did_you_mean, warn
+from eventkit.store.catalog_interface import CatalogBackend
+from eventkit.store.envelope import check_text, to_micros
+from eventkit.store.file_store import FileStore
+from eventkit.store.read_frames import Output, flat_query
+from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
+from eventkit.store.upcasting import Upcasters
+
+
+def parse_known_at(known_at: Any) -> tuple[int | None, int | None]:
+    """A transaction-time cut as (position, recorded_at micros): an int is a position."""
+    if known_at is None:
+        return None, None
+    if isinstance(known_at, (bool, np.bool_)):
+        raise InvalidInput("known_at must be a position (int), a datetime or an ISO string", values=[known_at])
+    if isinstance(known_at, (int, np.integer)):
+        return whole_number(known_at, "known_at"), None
+    return None, to_micros(known_at, what="known_at")
+
+
+def whole_number(value: Any, name: str, *, minimum: int = 0) -> int:
+    """A position, version or limit argument as an int the catalog and DuckDB can hold (64 bits)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not (
+        minimum <= int(value) < 2**63
+    ):
+        raise InvalidInput(f"{name} must be a whole number from {minimum} to 2**63 - 1", column=name, values=[value])
+    return int(value)
+
+
+def _time_range(value: Any, name: str) -> tuple[Any, Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise InvalidInput(
+            f"{name} must be a pair (start, end), either of which may be None", column=name, values=[value]
+        )
+    return value[0], value[1]
+
+
+class Reading:
+    """Reading events: the read half of :class:`~eventkit.store.event_store.Store`."""
+
+    _catalog: CatalogBackend
+    files: FileStore
+    _duckdb: SharedDatabase
+    _user_duckdb: SharedDatabase
+    _upcasters: Upcasters
+
+    def stream_version(self, stream_id: str) -> int:  # provided by Store
+        raise NotImplementedError
+
+
+    def snapshot(self, *, known_at: Any = None, **prune: Any) -> Snapshot:
+        """One consistent view of the store (see :class:`Snapshot`), optionally cut at known_at."""
+        upto, recorded_cut = parse_known_at(known_at)
+        with self._catalog.read() as conn:
+            snap = read_snapshot(self._catalog, conn, self.files, upto=upto, recorded_cut=recorded_cut, **prune)
+            snap.grace_seconds = self._catalog.grace_seconds(conn)
+        db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
+        snap.cursor = lambda: utc_cursor(db)
+        snap.live_files = self._live_files
+        return self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
+
+    def _live_files(self, files: list[str]) -> set[str]:
+        """Which of ``files`` (absolute paths) are live segments of the store now."""
+        with self._catalog.read() as conn:
+            live = {self.files.url(s[1]) for s in self._catalog.live_segments(conn)}
+        return {f for f in files if f in live}
+
+    def connect(self, *, known_at: Any = None) -> duckdb.DuckDBPyConnection:
+        """A new DuckDB connection whose view ``events`` is one consistent snapshot.
+
+        Connections from ``connect`` and ``sql`` share one DuckDB instance (tables and macros
+        made in one are seen by the next), separate from the one the store reads with: no
+        ``SET``, macro or table of the user's changes the store's own reads.
+
+        Args:
+            known_at: Cut transaction time: a position (int), or a recorded_at time.
+        """
+        return self.snapshot(known_at=known_at).connect(self._user_duckdb.cursor())
+
+    def sql(self, query: str, *, known_at: Any = None, params: Any = None) -> duckdb.DuckDBPyRelation:
+        """Run DuckDB SQL over the view ``events`` (one consistent snapshot).
+
+        Example:
+            >>> store.sql("SELECT stream_id, sum(data.amount) FROM events GROUP BY 1").df()
+        """
+        return self.connect(known_at=known_at).sql(query, params=params)
+
+    def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int | None = None,
+        to_version: int | None = None,
+        backwards: bool = False,
+        known_at: Any = None,
+        output: Output = "pandas",
+    ) -> Any:
+        """One stream's events in version order, with flat payload columns.
+
+        Args:
+            stream_id: The stream.
+            from_version: First version to include.
+            to_version: Last version to include.
+            backwards: Newest first.
+            known_at: Cut transaction time (position or recorded_at).
+            output: ``"pandas"`` (a DataFrame) or ``"arrow"`` (a pyarrow Table).
+        """
+        check_text(stream_id, "stream_id")
+        snap = self.snapshot(known_at=known_at, stream_id=stream_id)
+        where, params = ["stream_id = ?"], [stream_id]
+        if from_version is not None:
+            where.append("version >= ?")
+            params.append(whole_number(from_version, "from_version"))
+        if to_version is not None:
+            where.append("version <= ?")
+            params.append(whole_number(to_version, "to_version"))
+        order = "version DESC" if backwards else "version"
+        out = flat_query(snap, where, params, order, None, output)
+        if not len(out) and not self.stream_version(stream_id):
+            self._warn_no_stream(stream_id)
+        return out
+
+    def _warn_no_stream(self, stream_id: str) -> None:
+        """An empty read of a stream the store never had: say so, with the closest stream id."""
+        with self._catalog.read() as conn:
+            total = self._catalog.stream_count(conn)
+            # difflib over every id would be slow: past 20,000 look among ids of about the same shape
+            ids = self._catalog.stream_ids_like(conn, stream_id, limit=20_000)
+        warn(f"no stream {stream_id!r} in the store ({total:,} streams){did_you_mean(stream_id, ids, shown=5)}")
+
+    def read_all(
+        self,
+        *,
+        from_position: int | None = None,
+        to_position: int | None = None,
+        event_types: Sequence[str] | None = None,
+        stream_types: Sequence[str] | None = None,
+        stream_ids: Sequence[str] | None = None,
+        occurred_between: tuple[Any, Any] | None = None,
+        recorded_between: tuple[Any, Any] | None = None,
+        known_at: Any = None,
+        limit: int | None = None,
+        output: Output = "pandas",
+    ) -> Any:
+        """Events of every stream in position order, with flat payload columns.
+
+        Args:
+            from_position: First position to include.
+            to_position: Last position to include.
+            event_types: Only these event types.
+            stream_types: Only these stream types.
+            stream_ids: Only these streams.
+            occurred_between: ``(start, end)`` on valid time, start inclusive, end exclusive;
+                either may be None.
+            recorded_between: The same on transaction time.
+            known_at: Cut transaction time (position or recorded_at).
+            limit: At most this many events.
+            output: ``"pandas"`` or ``"arrow"``.
+        """
+        if from_position is not None:
+            from_position = whole_number(from_position, "from_position")
+        if limit is not None:
+            limit = whole_number(limit, "limit")
+        occurred_between = None if occurred_between is None else _time_range(occurred_between, "occurred_between")
+        recorded_between = None if recorded_between is None else _time_range(recorded_between, "recorded_between")
+        snap = self.snapshot(known_at=known_at, stream_types=stream_types, from_position=from_position)
+        where: list[str] = []
+        params: list[Any] = []
+        if from_position is not None:
+            where.append("position >= ?")
+            params.append(from_position)
+        if to_position is not None:
+            where.append("position <= ?")
+            params.append(whole_number(to_position, "to_position"))
+        for column, values in (("event_type", event_types), ("stream_type", stream_types), ("stream_id", stream_ids)):
+            if values is not None:
+                values = [values] if isinstance(values, str) else list(values)
+                where.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
+                params.append(values)
+        for column, between in (("occurred_at", occurred_between), ("recorded_at", recorded_between)):
+            if between is not None:
+                start, end = between
+                if start is not None:
+                    where.append(f"{column} >= make_timestamp(?)::TIMESTAMPTZ")
+                    params.append(to_micros(start, what=column))
+                if end is not None:
+                    where.append(f"{column} < make_timestamp(?)::TIMESTAMPTZ")
+                    params.append(to_micros(end, what=column))
+        return flat_query(snap, where, params, "position", limit, output)
