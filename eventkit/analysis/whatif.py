@@ -33,25 +33,27 @@ Example:
     >>> scn.compare(balance)                                          # doctest: +SKIP
       stream_id  balance_baseline  balance_scenario  balance_diff
     0    acct-1             100.0             118.0          18.0
+
+This module holds the scenario and its edits; what a scenario gives back (its events, comparisons,
+charts, a materialised store) is :mod:`.scenario_results`, its inputs' parsing :mod:`.scenario_inputs`.
+May use :mod:`eventkit.common`, :mod:`eventkit.store` and the scenario modules of this layer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import re
 import uuid
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from eventkit.analysis import scenario_sql as S
+from eventkit.analysis.scenario_inputs import as_table, describe_edit, duration_us, is_pandas
+from eventkit.analysis.scenario_results import BASELINE, ScenarioResults
 from eventkit.store.batches import arrow_batch_from_frame
-from eventkit.analysis.compare import state_diff
 from eventkit.store.envelope import (
     DEFAULT_STREAM_TYPE,
     arrow_type_for,
@@ -59,18 +61,11 @@ from eventkit.store.envelope import (
     reconcile,
     to_micros,
 )
-from eventkit.common.errors import EventKitWarning, InvalidInput, StoreError
+from eventkit.common.errors import EventKitWarning, InvalidInput
 from eventkit.common.timeparse import parse_as_of, parse_known_at
 
-if TYPE_CHECKING:
-    import pandas as pd
-    from matplotlib.figure import Figure
-
-    from eventkit.store.event_store import Store
 
 _ID_NAMESPACE = uuid.UUID("5d2c3f0e-7f57-4c55-9a8e-0f3a2b1c9e11")
-_BASELINE = "baseline"
-_OUTPUT_COLUMNS = ("stream_id", "version", "position", "as_of", "complete")
 
 
 class NoMatch(EventKitWarning):
@@ -88,7 +83,7 @@ class _Base:
     fields: tuple[tuple[str, str], ...]  # the payload schema of the store's view
 
 
-class Scenario:
+class Scenario(ScenarioResults):
     """The store's events with edits, for what-if replays. Every method returns a new Scenario.
 
     Args:
@@ -109,8 +104,8 @@ class Scenario:
 
     def __init__(self, store: Any, *, name: str = "scenario", as_of: Any = None,
                  known_at: Any = None) -> None:
-        if not isinstance(name, str) or not name or name == _BASELINE:
-            raise InvalidInput(f"a scenario's name must be a non-empty string other than {_BASELINE!r}",
+        if not isinstance(name, str) or not name or name == BASELINE:
+            raise InvalidInput(f"a scenario's name must be a non-empty string other than {BASELINE!r}",
                                column="name", values=[name])
         if not callable(getattr(store, "connect", None)):
             raise InvalidInput(f"Scenario needs an event store (with .connect()), not a {type(store).__name__}")
@@ -158,7 +153,7 @@ class Scenario:
         """The same cut of the store with no edits: what :meth:`compare` compares against."""
         new = self._derive()
         new._ops, new._stream_types, new._next_position = (), {}, self._base.head + 1
-        new.name = _BASELINE
+        new.name = BASELINE
         return new
 
     @property
@@ -239,7 +234,7 @@ class Scenario:
         if event_types is None and streams is None and between is None and where is None:
             raise InvalidInput("drop() needs at least one of event_types=, streams=, between=, where=")
         cond = self._selector(event_types=event_types, streams=streams, between=between, where=where)
-        label = _describe("drop", event_types=event_types, streams=streams, between=between, where=where)
+        label = describe_edit("drop", event_types=event_types, streams=streams, between=between, where=where)
         return self._derive(S.Op("drop", label, tuple(self.fields.items()), cond=cond))
 
     def change(self, *, set: dict[str, str], event_types: Any = None, streams: Any = None,
@@ -274,7 +269,7 @@ class Scenario:
             kind = S.expression_kind(expr, fields, what=f"set[{name!r}]")
             out[name] = reconcile(name, out[name], kind, values=[expr]) if kind != "NULL" else out[name]
         cond = self._selector(event_types=event_types, streams=streams, between=between, where=where)
-        label = _describe("change", set=set, event_types=event_types, streams=streams, between=between,
+        label = describe_edit("change", set=set, event_types=event_types, streams=streams, between=between,
                           where=where)
         return self._derive(S.Op("change", label, tuple(out.items()), cond=cond,
                                  assign=tuple((k, v) for k, v in set.items())))
@@ -293,9 +288,9 @@ class Scenario:
         Example:
             >>> scn.shift(by="7D", event_types="Withdrawn")                  # doctest: +SKIP
         """
-        us = _duration_us(by)
+        us = duration_us(by)
         cond = self._selector(event_types=event_types, streams=streams, between=between, where=where)
-        label = _describe("shift", by=by, event_types=event_types, streams=streams, between=between,
+        label = describe_edit("shift", by=by, event_types=event_types, streams=streams, between=between,
                           where=where)
         return self._derive(S.Op("shift", label, tuple(self.fields.items()), cond=cond, shift_us=us))
 
@@ -331,7 +326,7 @@ class Scenario:
         if not isinstance(stream_id, str) or not stream_id:
             raise InvalidInput("replace_stream() needs a stream id (a non-empty string)", column="stream_id",
                                values=[stream_id])
-        table = _as_table(frame)
+        table = as_table(frame)
         label = f"replace_stream({stream_id!r}, {table.num_rows} events)"
         if "stream_id" in table.column_names:
             sids = pc.unique(table.column("stream_id")).to_pylist()
@@ -347,7 +342,7 @@ class Scenario:
         return self._derive(drop, op, stream_types=types, added=n)
 
     def _add_op(self, frame: Any, *, label: str | None, placed: bool = False) -> tuple[S.Op, dict[str, str], int]:
-        batch = arrow_batch_from_frame(_as_table(frame) if not _is_pandas(frame) else frame)
+        batch = arrow_batch_from_frame(as_table(frame) if not is_pandas(frame) else frame)
         t = batch.table
         n = t.num_rows
         if "occurred_at" not in t.column_names or t.column("occurred_at").null_count:
@@ -414,299 +409,6 @@ class Scenario:
                                    f"make it {w!r}", column="stream_type", values=[w])
             out[s] = known.get(s) or w or DEFAULT_STREAM_TYPE
         return out
-
-    # -- reading ------------------------------------------------------------------------------
-
-    def connect(self, known_at: Any = None) -> duckdb.DuckDBPyConnection:
-        """A new DuckDB connection whose view ``events`` holds the scenario's events.
-
-        Same columns and types as the store's view (payload types widened or fields added where
-        edits demand it). ``known_at`` further cuts the store's events (not hypothetical ones).
-
-        Example:
-            >>> scn.connect().sql("SELECT count(*) FROM events").fetchall()   # doctest: +SKIP
-        """
-        base = self._base
-        cut = None
-        known = parse_known_at(known_at)
-        if isinstance(known, int):
-            cut = f"position <= {known}"
-        elif known is not None:
-            cut = f"recorded_at <= {S.ts_lit(known)}"
-        con = base.store.connect(known_at=base.known_at)
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            _rename_events(con)
-            for i, op in enumerate(self._ops, start=1):
-                if op.table is not None:
-                    con.register(f"_ek_add{i}", op.table)
-            for stmt in S.compile_views(base_fields=dict(base.fields), ops=self._ops, head=base.head,
-                                        cut=cut, as_of=base.as_of):
-                con.execute(stmt)
-        except BaseException:
-            con.close()
-            raise
-        return con
-
-    def sql(self, query: str, *, params: Any = None) -> duckdb.DuckDBPyRelation:
-        """Run DuckDB SQL over the scenario's ``events`` (like ``Store.sql``)."""
-        return self.connect().sql(query, params=params)
-
-    def read_all(self) -> pd.DataFrame:
-        """The scenario's events in position order with flat payload columns (small scenarios)."""
-        flat = ", ".join(f"data.{S.q(f)} AS {S.q(f)}" for f in self.fields)
-        con = self.connect()
-        try:
-            return con.sql(f"SELECT * EXCLUDE (data){', ' + flat if flat else ''} FROM events "
-                           "ORDER BY position").df()
-        finally:
-            con.close()
-
-    def changes(self) -> pd.DataFrame:
-        """The events the scenario dropped, added, changed or shifted, for audit.
-
-        Returns:
-            One row per touched event: ``change`` (``dropped``, ``added``, ``changed``,
-            ``shifted``, or several joined by commas), ``op`` (the edits that touched it), the
-            envelope as in the scenario (a dropped event as it was when dropped),
-            ``occurred_at_before`` for shifted events, and the flat payload fields.
-        """
-        con = self.connect()
-        try:
-            return con.sql(S.changes_sql(self.fields, self._base.as_of)).df()
-        finally:
-            con.close()
-
-    # -- comparing ----------------------------------------------------------------------------
-
-    def compare(self, fold: Any, *, as_of: Any = None, streams: Any = None) -> pd.DataFrame:
-        """Fold baseline and scenario; the streams whose state differs, field by field.
-
-        Args:
-            fold: An ``ek.Fold`` or ``ek.PyFold``.
-            as_of: Valid-time cut for both folds.
-            streams: Limit to some streams.
-
-        Returns:
-            ``stream_id``, then for each fold field ``f``: ``f_baseline``, ``f_scenario`` and, for
-            numeric fields, ``f_diff`` (scenario minus baseline). Only streams that differ (a
-            stream on one side only differs); floats equal within 1e-9 relative count as equal.
-
-        Example:
-            >>> scn.compare(balance_fold)                                     # doctest: +SKIP
-        """
-        base = fold.state(self.baseline, as_of=as_of, streams=streams)
-        scen = fold.state(self, as_of=as_of, streams=streams)
-        return state_diff(base, scen, key="stream_id", ignore=_OUTPUT_COLUMNS)
-
-    def compare_snapshots(self, fold: Any, *, every: Any = "1D", **kw: Any) -> pd.DataFrame:
-        """Snapshot series of baseline and scenario in one long frame (a ``scenario`` column).
-
-        Both halves are the dense series ``fold.snapshots`` returns, so grouping by ``scenario``
-        and ``as_of`` and summing gives each side's true total at every point.
-
-        Args:
-            fold: An ``ek.Fold`` or ``ek.PyFold``.
-            every, **kw: As for ``fold.snapshots`` (start, end, streams, as_of, tz, max_rows).
-
-        Returns:
-            ``scenario`` (``"baseline"`` or this scenario's name) then the snapshot columns.
-            For totals per point without the per-stream rows: :meth:`compare_aggregate`.
-        """
-        import pandas as pd
-
-        parts = []
-        for label, src in ((_BASELINE, self.baseline), (self.name, self)):
-            frame = fold.snapshots(src, every=every, **kw)
-            frame.insert(0, "scenario", label)
-            parts.append(frame)
-        return pd.concat(parts, ignore_index=True)
-
-    def compare_aggregate(self, fold: Any, *, every: Any = "1D", values: Any = None, by: Any = None,
-                          **kw: Any) -> pd.DataFrame:
-        """Totals per point for baseline and scenario in one long frame (a ``scenario`` column).
-
-        Equal to grouping :meth:`compare_snapshots` by ``scenario``, ``as_of`` (and ``by``), but
-        a declarative fold computes each side with ``fold.aggregate`` in DuckDB, without the
-        per-stream series (a Python fold goes through its series).
-
-        Args:
-            fold: An ``ek.Fold`` or ``ek.PyFold``.
-            every: The grid step, as for ``fold.snapshots``.
-            values: Output column -> (field, function), as for ``fold.aggregate``; default: the
-                sum of every numeric field.
-            by: A field (or several) to group by at each point, e.g. ``"currency"``.
-            **kw: start, end, streams, as_of, tz.
-
-        Returns:
-            ``scenario``, ``as_of``, the ``by`` columns, ``streams`` and the values, sorted.
-
-        Example:
-            >>> scn.compare_aggregate(account, every="1W", by="currency",
-            ...                       values={"balance": ("balance", "sum")})  # doctest: +SKIP
-        """
-        import pandas as pd
-
-        keys = [by] if isinstance(by, str) else list(by or [])
-        parts = []
-        for label, src in ((_BASELINE, self.baseline), (self.name, self)):
-            if callable(getattr(fold, "aggregate", None)):
-                if values is None:  # the fold's numeric fields, typed by an empty state
-                    values = {f: (f, "sum") for f in _numeric(fold.state(src, streams=[])) if f not in keys}
-                frame = fold.aggregate(src, every=every, values=values, by=by, **kw)
-            else:
-                from eventkit.analysis.trends import aggregate as group
-
-                series = fold.snapshots(src, every=every, **kw)
-                if values is None:
-                    values = {f: (f, "sum") for f in _numeric(series) if f not in keys}
-                frame = group(series, by=by, values=values)
-            frame.insert(0, "scenario", label)
-            parts.append(frame)
-        return pd.concat(parts, ignore_index=True)
-
-    def overlay(self, fold: Any, *, y: str, every: Any = "1D", title: str | None = None,
-                unit: str | None = None, difference: bool = True, **kw: Any) -> Figure:
-        """Chart field ``y`` summed over streams, baseline vs scenario, with the difference.
-
-        Each side's total at every point counts every stream that exists then (not only those
-        that changed). Keep to one unit: a sum of amounts in several currencies means nothing,
-        so pass ``streams=`` (e.g. the accounts of one currency) when the streams' units differ.
-
-        Args:
-            fold: An ``ek.Fold`` or ``ek.PyFold``.
-            y: The numeric field to total.
-            every: The grid step.
-            title, unit: As for :func:`eventkit.charts.overlay`.
-            difference: Draw the panel of scenario minus baseline under the two lines.
-            **kw: start, end, streams, as_of, tz (as for ``fold.snapshots``).
-
-        Example:
-            >>> scn.overlay(account, y="balance", every="1W", streams=usd_accounts, unit="USD")  # doctest: +SKIP
-        """
-        from eventkit.analysis.charts import overlay
-
-        t = self.compare_aggregate(fold, every=every, values={y: (y, "sum")}, **kw)
-        return overlay(t[t["scenario"] == _BASELINE], t[t["scenario"] == self.name], y=y,
-                       labels=(_BASELINE, self.name), title=title, unit=unit, difference=difference,
-                       tz=kw.get("tz"))
-
-    # -- materialising ------------------------------------------------------------------------
-
-    def materialize(self, path: Any, *, batch_rows: int = 250_000, **options: Any) -> Store:
-        """Write the scenario's events into a new store at ``path`` and return it.
-
-        Events keep their stream, type, event id, occurred_at, metadata, payload and version
-        (gaps included); positions and recorded_at are the new store's. Appends go in batches
-        (each atomic), in scenario position order.
-
-        Raises:
-            StoreError: ``path`` holds a store with events, or a folder that is not a store.
-        """
-        from eventkit.store.event_store import open_store
-
-        target = open_store(path, **options)
-        held = target.head
-        if held:
-            target.close()
-            raise StoreError(f"{path} already holds a store with {held} events; materialize "
-                             "writes only into a new or empty store")
-        flat = ", ".join(f"data.{S.q(f)} AS {S.q(f)}" for f in self.fields)
-        con = self.connect()
-        try:
-            reader = con.sql(
-                "SELECT stream_id, stream_type, version, event_type, event_id, occurred_at, "
-                f"to_json(metadata)::VARCHAR AS metadata{', ' + flat if flat else ''} FROM events "
-                "ORDER BY position").to_arrow_reader(batch_rows)
-            for batch in reader:
-                if batch.num_rows:
-                    target.append_frame(pa.Table.from_batches([batch]))
-        finally:
-            con.close()
-        return target
-
-
-# ---------------------------------------------------------------------------------------------
-
-def _numeric(frame: pd.DataFrame) -> list[str]:
-    """The numeric state columns of a fold's output (not its bookkeeping columns)."""
-    import pandas as pd
-
-    return [c for c in frame.columns if c not in _OUTPUT_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])]
-
-
-def _rename_events(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        con.execute(f"ALTER VIEW events RENAME TO {S.BASE}")
-    except duckdb.Error:
-        con.execute(f"ALTER TABLE events RENAME TO {S.BASE}")
-
-
-def _is_pandas(frame: Any) -> bool:
-    return type(frame).__module__.startswith("pandas")
-
-
-def _as_table(frame: Any) -> pa.Table:
-    if isinstance(frame, pa.Table):
-        return frame
-    if isinstance(frame, pa.RecordBatch):
-        return pa.Table.from_batches([frame])
-    if _is_pandas(frame):
-        if len(frame) == 0:
-            return pa.table({c: pa.array([], pa.null()) for c in map(str, frame.columns)})
-        from eventkit.store.batches import frame_to_arrow
-
-        return frame_to_arrow(frame)
-    raise InvalidInput(f"hypothetical events come as a pandas DataFrame or a pyarrow Table, not a "
-                       f"{type(frame).__name__}")
-
-
-_UNIT_US = {"W": 7 * 86_400_000_000, "D": 86_400_000_000, "d": 86_400_000_000, "days": 86_400_000_000,
-            "day": 86_400_000_000, "h": 3_600_000_000, "H": 3_600_000_000, "hours": 3_600_000_000,
-            "hour": 3_600_000_000, "min": 60_000_000, "minutes": 60_000_000, "s": 1_000_000,
-            "seconds": 1_000_000, "ms": 1_000, "us": 1}
-_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
-
-
-def _duration_us(by: Any) -> int:
-    """A fixed duration in microseconds: '7D', '-3h', '1D12h', '90min', a timedelta.
-
-    Calendar units (months, years, 'MS') are refused: they have no fixed length.
-    """
-    bad = InvalidInput(f"by={by!r} is not a fixed duration: use e.g. '7D', '-3h', '90min', '1D12h' or a "
-                       "timedelta (units W, D, h, min, s, ms, us; calendar offsets such as '1MS' or months "
-                       "have no fixed length)", column="by", values=[by])
-    if isinstance(by, _dt.timedelta):  # includes pandas Timedelta
-        return (by.days * 86_400 + by.seconds) * 1_000_000 + by.microseconds
-    if isinstance(by, np.timedelta64):
-        return int(by.astype("timedelta64[us]").astype(np.int64))
-    if not isinstance(by, str):
-        raise bad
-    text = by.strip()
-    sign = -1 if text.startswith("-") else 1
-    text = text.lstrip("+-")
-    total, pos = 0.0, 0
-    for m in _PART.finditer(text):
-        if m.start() != pos or m.group(2) not in _UNIT_US:
-            raise bad
-        total += float(m.group(1)) * _UNIT_US[m.group(2)]
-        pos = m.end()
-    if pos == 0 or text[pos:].strip():
-        raise bad
-    return sign * round(total)
-
-
-def _describe(kind: str, **args: Any) -> str:
-    shown = []
-    for k, v in args.items():
-        if v is None:
-            continue
-        if k == "set":
-            shown += [f"{f}={e}" for f, e in v.items()]
-        else:
-            shown.append(f"{k}={v!r}")
-    return f"{kind}({', '.join(shown)})"
 
 
 __all__ = ["NoMatch", "Scenario"]

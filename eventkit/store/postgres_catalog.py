@@ -16,7 +16,7 @@ guarantees:
 ``durability="normal"`` commits with ``synchronous_commit = off`` (an acknowledged append survives a
 killed client; a server crash may lose the last fraction of a second), ``"full"`` with ``on``.
 
-May use :mod:`eventkit.common` and :mod:`.envelope`; needs ``psycopg`` (``pip install 'eventkit[postgresql]'``).
+May use :mod:`eventkit.common` and :mod:`.postgres_catalog_setup` (the URL, the tables); needs ``psycopg`` (``pip install 'eventkit[postgresql]'``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,10 @@ import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from eventkit.common.errors import InvalidInput, StoreError
-from eventkit.store.envelope import new_id_prefix
+from eventkit.common.errors import StoreError
+from eventkit.store.postgres_catalog_setup import FORMAT_VERSION, create_tables, psycopg_module, redacted, split_url
 
-FORMAT_VERSION = 1
-DEFAULT_SCHEMA = "eventkit"
 DEFAULT_GRACE_SECONDS = 900.0
 _LOG_KEYS = ("head", "last_recorded", "hot_count", "fields_version")  # columns of the counter row
 _HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
@@ -41,78 +38,8 @@ _SEGMENT_COLUMNS = (
     "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded"
 )
 
-# Text keys compare byte by byte (COLLATE "C"), as in SQLite: orderings agree across catalogs.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS log (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    head BIGINT NOT NULL, last_recorded BIGINT NOT NULL, hot_count BIGINT NOT NULL, fields_version BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS streams (
-    stream_id TEXT COLLATE "C" PRIMARY KEY, stream_type TEXT NOT NULL, version BIGINT NOT NULL,
-    last_position BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fields (name TEXT COLLATE "C" PRIMARY KEY, type TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS segments (
-    segment_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE, stream_type TEXT NOT NULL,
-    first_position BIGINT NOT NULL, last_position BIGINT NOT NULL, event_count BIGINT NOT NULL,
-    size_bytes BIGINT NOT NULL, min_occurred BIGINT NOT NULL, max_occurred BIGINT NOT NULL,
-    min_recorded BIGINT NOT NULL, max_recorded BIGINT NOT NULL, retired_at DOUBLE PRECISION
-);
-CREATE INDEX IF NOT EXISTS segments_live ON segments (first_position) WHERE retired_at IS NULL;
-CREATE TABLE IF NOT EXISTS stream_segments (
-    stream_id TEXT COLLATE "C" NOT NULL, segment_id BIGINT NOT NULL, PRIMARY KEY (stream_id, segment_id)
-);
-CREATE INDEX IF NOT EXISTS stream_segments_segment ON stream_segments (segment_id);
-CREATE TABLE IF NOT EXISTS hot (
-    position BIGINT PRIMARY KEY, stream_id TEXT COLLATE "C" NOT NULL, stream_type TEXT NOT NULL,
-    version BIGINT NOT NULL, event_type TEXT NOT NULL, event_id TEXT NOT NULL, occurred_at BIGINT NOT NULL,
-    recorded_at BIGINT NOT NULL, data TEXT, metadata TEXT
-);
-CREATE INDEX IF NOT EXISTS hot_stream ON hot (stream_id, version);
-CREATE TABLE IF NOT EXISTS event_ids (event_id TEXT COLLATE "C" PRIMARY KEY, position BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    name TEXT COLLATE "C" PRIMARY KEY, position BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fold_states (
-    fingerprint TEXT COLLATE "C" NOT NULL, position BIGINT NOT NULL, fold TEXT NOT NULL, max_occurred BIGINT,
-    streams BIGINT NOT NULL, path TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (fingerprint, position)
-)
-"""
 
 _INHERITED: list[Any] = []  # connections inherited through fork(): never closed in the child
-
-
-def _psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError as e:
-        raise StoreError(
-            "a PostgreSQL catalog needs the psycopg package: pip install 'eventkit[postgresql]' "
-            "(or pip install 'psycopg[binary]')"
-        ) from e
-    return psycopg
-
-
-def split_url(url: str) -> tuple[str, str]:
-    """(libpq URL, schema): the ``schema`` query parameter is eventkit's, the rest libpq's."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = next((v for k, v in query if k == "schema"), DEFAULT_SCHEMA)
-    if not schema or not schema.replace("_", "a").isalnum() or schema[0].isdigit():
-        raise InvalidInput(f"schema={schema!r} in the catalog URL must be a plain name (letters, digits, _)",
-                           column="catalog", values=[schema])
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), schema.lower()
-
-
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}@{netloc}" if user else netloc, parts.path, "", ""))
 
 
 class PostgresCatalog:
@@ -130,7 +57,7 @@ class PostgresCatalog:
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
         self._conninfo, self.schema = split_url(url)
         #: Where the catalog is, for messages (no password).
-        self.path = f"{_redacted(url)} (schema {self.schema})"
+        self.path = f"{redacted(url)} (schema {self.schema})"
         self._durability = durability
         self._lock = threading.RLock()
         self._closed = False
@@ -147,17 +74,17 @@ class PostgresCatalog:
     @classmethod
     def open(cls, url: str, *, durability: str = "normal", create: bool = True) -> PostgresCatalog:
         """Open the catalog at ``url``, creating its tables first when missing (unless ``create=False``)."""
-        psycopg = _psycopg()
+        psycopg = psycopg_module()
         conninfo, schema = split_url(url)
         try:
             with psycopg.connect(conninfo, autocommit=True, connect_timeout=20) as conn:
                 exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.meta",)).fetchone()[0]
                 if not exists:
                     if not create:
-                        raise StoreError(f"no eventkit store in the catalog {_redacted(url)} (schema {schema})")
-                    _create(conn, schema)
+                        raise StoreError(f"no eventkit store in the catalog {redacted(url)} (schema {schema})")
+                    create_tables(conn, schema)
         except psycopg.Error as e:
-            raise StoreError(f"cannot open the catalog {_redacted(url)}: {str(e).strip()}") from e
+            raise StoreError(f"cannot open the catalog {redacted(url)}: {str(e).strip()}") from e
         return cls(url, durability=durability)
 
     # -- connection and transactions --------------------------------------------------------------
@@ -167,7 +94,7 @@ class PostgresCatalog:
             _INHERITED.append(self._conn)  # the parent's session: closing it here would end the parent's
             self._conn = None
         if self._conn is None or self._conn.closed:
-            psycopg = _psycopg()
+            psycopg = psycopg_module()
             try:
                 conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=20)
                 conn.execute(f'SET search_path TO "{self.schema}"')
@@ -185,7 +112,7 @@ class PostgresCatalog:
     @contextmanager
     def write(self) -> Iterator[Any]:
         """One write transaction: takes the counter row's lock first (writers queue here), commits whole."""
-        psycopg = _psycopg()
+        psycopg = psycopg_module()
         with self._lock:
             self._check_open()
             conn = self._connection()
@@ -205,7 +132,7 @@ class PostgresCatalog:
     @contextmanager
     def read(self) -> Iterator[Any]:
         """One read transaction on one snapshot of the catalog."""
-        psycopg = _psycopg()
+        psycopg = psycopg_module()
         with self._lock:
             self._check_open()
             conn = self._connection()
@@ -220,7 +147,7 @@ class PostgresCatalog:
 
     def _translate(self, error: Exception, outcome: str) -> BaseException:
         """The server's or the network's failures as StoreError; a constraint violation is eventkit's bug."""
-        psycopg = _psycopg()
+        psycopg = psycopg_module()
         if isinstance(error, (psycopg.IntegrityError, psycopg.ProgrammingError)):
             return error
         text = str(error).strip()
@@ -443,21 +370,6 @@ class PostgresCatalog:
     def fold_states(self, tx: Any) -> list[tuple[str, str, int, int, float, str]]:
         return tx.execute("SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states "
                           "ORDER BY fold, position").fetchall()
-
-
-def _create(conn: Any, schema: str) -> None:
-    """Create the catalog's tables in ``schema``; concurrent creators wait on one advisory lock."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"eventkit-create:{schema}",))
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        conn.execute(f'SET LOCAL search_path TO "{schema}"')
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(
-            "INSERT INTO meta VALUES ('format_version', %s), ('created_at', %s), ('id_prefix', %s) "
-            "ON CONFLICT (key) DO NOTHING", (str(FORMAT_VERSION), str(time.time()), new_id_prefix()))
-        conn.execute("INSERT INTO log VALUES (1, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING")
 
 
 def _rollback(conn: Any) -> None:

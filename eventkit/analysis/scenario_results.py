@@ -1,0 +1,269 @@
+"""What a scenario gives back: its events (``connect``, ``sql``, ``read_all``, ``changes``), folds compared
+with the baseline, an overlay chart, and a new store of its events (``materialize``).
+
+:class:`ScenarioResults` is a base class of :class:`eventkit.analysis.whatif.Scenario`; it reads the
+scenario's pinned cut (``_base``) and edits (``_ops``) and compiles them with :mod:`.scenario_sql`.
+
+May use :mod:`eventkit.common`, :mod:`eventkit.store`, :mod:`eventkit.fold` (through the folds passed
+in), :mod:`.scenario_sql`, :mod:`.compare` and :mod:`.charts` (on first use).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from eventkit.analysis import scenario_sql as S
+from eventkit.analysis.compare import state_diff
+from eventkit.common.errors import StoreError
+from eventkit.common.timeparse import parse_known_at
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from eventkit.store.event_store import Store
+
+BASELINE = "baseline"  # the baseline's name in compared output; no scenario may take it
+OUTPUT_COLUMNS = ("stream_id", "version", "position", "as_of", "complete")
+
+
+class ScenarioResults:
+    """The reading half of :class:`~eventkit.analysis.whatif.Scenario`."""
+
+    _base: Any
+    _ops: tuple[S.Op, ...]
+    name: str
+
+    @property
+    def fields(self) -> dict[str, str]:  # provided by Scenario
+        raise NotImplementedError
+
+    @property
+    def baseline(self) -> Any:  # provided by Scenario
+        raise NotImplementedError
+
+    def connect(self, known_at: Any = None) -> duckdb.DuckDBPyConnection:
+        """A new DuckDB connection whose view ``events`` holds the scenario's events.
+
+        Same columns and types as the store's view (payload types widened or fields added where
+        edits demand it). ``known_at`` further cuts the store's events (not hypothetical ones).
+
+        Example:
+            >>> scn.connect().sql("SELECT count(*) FROM events").fetchall()   # doctest: +SKIP
+        """
+        base = self._base
+        cut = None
+        known = parse_known_at(known_at)
+        if isinstance(known, int):
+            cut = f"position <= {known}"
+        elif known is not None:
+            cut = f"recorded_at <= {S.ts_lit(known)}"
+        con = base.store.connect(known_at=base.known_at)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            rename_events(con)
+            for i, op in enumerate(self._ops, start=1):
+                if op.table is not None:
+                    con.register(f"_ek_add{i}", op.table)
+            for stmt in S.compile_views(base_fields=dict(base.fields), ops=self._ops, head=base.head,
+                                        cut=cut, as_of=base.as_of):
+                con.execute(stmt)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def sql(self, query: str, *, params: Any = None) -> duckdb.DuckDBPyRelation:
+        """Run DuckDB SQL over the scenario's ``events`` (like ``Store.sql``)."""
+        return self.connect().sql(query, params=params)
+
+    def read_all(self) -> pd.DataFrame:
+        """The scenario's events in position order with flat payload columns (small scenarios)."""
+        flat = ", ".join(f"data.{S.q(f)} AS {S.q(f)}" for f in self.fields)
+        con = self.connect()
+        try:
+            return con.sql(f"SELECT * EXCLUDE (data){', ' + flat if flat else ''} FROM events "
+                           "ORDER BY position").df()
+        finally:
+            con.close()
+
+    def changes(self) -> pd.DataFrame:
+        """The events the scenario dropped, added, changed or shifted, for audit.
+
+        Returns:
+            One row per touched event: ``change`` (``dropped``, ``added``, ``changed``,
+            ``shifted``, or several joined by commas), ``op`` (the edits that touched it), the
+            envelope as in the scenario (a dropped event as it was when dropped),
+            ``occurred_at_before`` for shifted events, and the flat payload fields.
+        """
+        con = self.connect()
+        try:
+            return con.sql(S.changes_sql(self.fields, self._base.as_of)).df()
+        finally:
+            con.close()
+
+    # -- comparing ----------------------------------------------------------------------------
+
+    def compare(self, fold: Any, *, as_of: Any = None, streams: Any = None) -> pd.DataFrame:
+        """Fold baseline and scenario; the streams whose state differs, field by field.
+
+        Args:
+            fold: An ``ek.Fold`` or ``ek.PyFold``.
+            as_of: Valid-time cut for both folds.
+            streams: Limit to some streams.
+
+        Returns:
+            ``stream_id``, then for each fold field ``f``: ``f_baseline``, ``f_scenario`` and, for
+            numeric fields, ``f_diff`` (scenario minus baseline). Only streams that differ (a
+            stream on one side only differs); floats equal within 1e-9 relative count as equal.
+
+        Example:
+            >>> scn.compare(balance_fold)                                     # doctest: +SKIP
+        """
+        base = fold.state(self.baseline, as_of=as_of, streams=streams)
+        scen = fold.state(self, as_of=as_of, streams=streams)
+        return state_diff(base, scen, key="stream_id", ignore=OUTPUT_COLUMNS)
+
+    def compare_snapshots(self, fold: Any, *, every: Any = "1D", **kw: Any) -> pd.DataFrame:
+        """Snapshot series of baseline and scenario in one long frame (a ``scenario`` column).
+
+        Both halves are the dense series ``fold.snapshots`` returns, so grouping by ``scenario``
+        and ``as_of`` and summing gives each side's true total at every point.
+
+        Args:
+            fold: An ``ek.Fold`` or ``ek.PyFold``.
+            every, **kw: As for ``fold.snapshots`` (start, end, streams, as_of, tz, max_rows).
+
+        Returns:
+            ``scenario`` (``"baseline"`` or this scenario's name) then the snapshot columns.
+            For totals per point without the per-stream rows: :meth:`compare_aggregate`.
+        """
+        import pandas as pd
+
+        parts = []
+        for label, src in ((BASELINE, self.baseline), (self.name, self)):
+            frame = fold.snapshots(src, every=every, **kw)
+            frame.insert(0, "scenario", label)
+            parts.append(frame)
+        return pd.concat(parts, ignore_index=True)
+
+    def compare_aggregate(self, fold: Any, *, every: Any = "1D", values: Any = None, by: Any = None,
+                          **kw: Any) -> pd.DataFrame:
+        """Totals per point for baseline and scenario in one long frame (a ``scenario`` column).
+
+        Equal to grouping :meth:`compare_snapshots` by ``scenario``, ``as_of`` (and ``by``), but
+        a declarative fold computes each side with ``fold.aggregate`` in DuckDB, without the
+        per-stream series (a Python fold goes through its series).
+
+        Args:
+            fold: An ``ek.Fold`` or ``ek.PyFold``.
+            every: The grid step, as for ``fold.snapshots``.
+            values: Output column -> (field, function), as for ``fold.aggregate``; default: the
+                sum of every numeric field.
+            by: A field (or several) to group by at each point, e.g. ``"currency"``.
+            **kw: start, end, streams, as_of, tz.
+
+        Returns:
+            ``scenario``, ``as_of``, the ``by`` columns, ``streams`` and the values, sorted.
+
+        Example:
+            >>> scn.compare_aggregate(account, every="1W", by="currency",
+            ...                       values={"balance": ("balance", "sum")})  # doctest: +SKIP
+        """
+        import pandas as pd
+
+        keys = [by] if isinstance(by, str) else list(by or [])
+        parts = []
+        for label, src in ((BASELINE, self.baseline), (self.name, self)):
+            if callable(getattr(fold, "aggregate", None)):
+                if values is None:  # the fold's numeric fields, typed by an empty state
+                    values = {f: (f, "sum") for f in numeric_state_columns(fold.state(src, streams=[])) if f not in keys}
+                frame = fold.aggregate(src, every=every, values=values, by=by, **kw)
+            else:
+                from eventkit.analysis.trends import aggregate as group
+
+                series = fold.snapshots(src, every=every, **kw)
+                if values is None:
+                    values = {f: (f, "sum") for f in numeric_state_columns(series) if f not in keys}
+                frame = group(series, by=by, values=values)
+            frame.insert(0, "scenario", label)
+            parts.append(frame)
+        return pd.concat(parts, ignore_index=True)
+
+    def overlay(self, fold: Any, *, y: str, every: Any = "1D", title: str | None = None,
+                unit: str | None = None, difference: bool = True, **kw: Any) -> Figure:
+        """Chart field ``y`` summed over streams, baseline vs scenario, with the difference.
+
+        Each side's total at every point counts every stream that exists then (not only those
+        that changed). Keep to one unit: a sum of amounts in several currencies means nothing,
+        so pass ``streams=`` (e.g. the accounts of one currency) when the streams' units differ.
+
+        Args:
+            fold: An ``ek.Fold`` or ``ek.PyFold``.
+            y: The numeric field to total.
+            every: The grid step.
+            title, unit: As for :func:`eventkit.charts.overlay`.
+            difference: Draw the panel of scenario minus baseline under the two lines.
+            **kw: start, end, streams, as_of, tz (as for ``fold.snapshots``).
+
+        Example:
+            >>> scn.overlay(account, y="balance", every="1W", streams=usd_accounts, unit="USD")  # doctest: +SKIP
+        """
+        from eventkit.analysis.charts import overlay
+
+        t = self.compare_aggregate(fold, every=every, values={y: (y, "sum")}, **kw)
+        return overlay(t[t["scenario"] == BASELINE], t[t["scenario"] == self.name], y=y,
+                       labels=(BASELINE, self.name), title=title, unit=unit, difference=difference,
+                       tz=kw.get("tz"))
+
+    # -- materialising ------------------------------------------------------------------------
+
+    def materialize(self, path: Any, *, batch_rows: int = 250_000, **options: Any) -> Store:
+        """Write the scenario's events into a new store at ``path`` and return it.
+
+        Events keep their stream, type, event id, occurred_at, metadata, payload and version
+        (gaps included); positions and recorded_at are the new store's. Appends go in batches
+        (each atomic), in scenario position order.
+
+        Raises:
+            StoreError: ``path`` holds a store with events, or a folder that is not a store.
+        """
+        from eventkit.store.event_store import open_store
+
+        target = open_store(path, **options)
+        held = target.head
+        if held:
+            target.close()
+            raise StoreError(f"{path} already holds a store with {held} events; materialize "
+                             "writes only into a new or empty store")
+        flat = ", ".join(f"data.{S.q(f)} AS {S.q(f)}" for f in self.fields)
+        con = self.connect()
+        try:
+            reader = con.sql(
+                "SELECT stream_id, stream_type, version, event_type, event_id, occurred_at, "
+                f"to_json(metadata)::VARCHAR AS metadata{', ' + flat if flat else ''} FROM events "
+                "ORDER BY position").to_arrow_reader(batch_rows)
+            for batch in reader:
+                if batch.num_rows:
+                    target.append_frame(pa.Table.from_batches([batch]))
+        finally:
+            con.close()
+        return target
+
+
+def numeric_state_columns(frame: pd.DataFrame) -> list[str]:
+    """The numeric state columns of a fold's output (not its bookkeeping columns)."""
+    import pandas as pd
+
+    return [c for c in frame.columns if c not in OUTPUT_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])]
+
+
+def rename_events(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute(f"ALTER VIEW events RENAME TO {S.BASE}")
+    except duckdb.Error:
+        con.execute(f"ALTER TABLE events RENAME TO {S.BASE}")
