@@ -419,7 +419,10 @@ def gc(path: str) -> None:
 @click.argument("config", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", help="Report folder; default: [output] dir of CONFIG (relative to CONFIG).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def report(config: str, out: str | None, no_progress: bool) -> None:
+@click.option("--single-file", is_flag=True, default=None,
+              help="Embed charts and CSV tables in index.html, so the page travels alone "
+                   "(default: [output] embed_images of CONFIG).")
+def report(config: str, out: str | None, no_progress: bool, single_file: bool | None) -> None:
     """Write a batch trend report from a TOML CONFIG: index.html, charts (PNG, SVG), CSV tables.
 
     The whole CONFIG is checked first; a typo names its key and line. An earlier report in the
@@ -428,11 +431,12 @@ def report(config: str, out: str | None, no_progress: bool) -> None:
     \b
     Example:
       eventkit report examples/bank_report.toml --out reports/bank
+      eventkit report examples/bank_report.toml --single-file   # index.html alone is the report
     """
     from eventkit.report.run import write_report
 
     with _user_errors():
-        result = write_report(config, out=out, progress=not no_progress)
+        result = write_report(config, out=out, progress=not no_progress, single_file=single_file or None)
     click.echo(str(result))
 
 

@@ -67,20 +67,23 @@ SCHEMA: dict[str, Any] = {
     "leaves_out": list,
     "store": {"path": str, "sample": bool, "dataset": str, "accounts": int,
               "events_per_account": (int, float), "seed": int, "limit": int},
-    "output": {"dir": str, "max_table_rows": int, "dpi": int},
+    "output": {"dir": str, "max_table_rows": int, "dpi": int, "embed_images": bool},
+    "headlines": {"*": {"label": str, "series": str, "scenario": str, "y": str, "query": str,
+                        "unit": str}},
     "folds": {"*": str},
     "series": {"*": {"fold": str, "every": str, "start": _TIME, "end": _TIME, "as_of": _TIME,
                      "known_at": _KNOWN, "by": (str, list), "values": _VALUES,
                      "compute": {"*": str}, "description": str}},
     "charts": {"*": {"kind": str, "series": str, "scenario": str, "y": str, "by": str,
-                     "title": str, "unit": str, "every": str, "event_types": list,
+                     "title": str, "unit": str, "y_label": str, "x_label": str, "every": str,
+                     "event_types": list,
                      "stream_type": str, "max_lines": int, "query": str, "description": str}},
     "tables": {"*": {"fold": str, "as_of": _TIME, "known_at": _KNOWN, "by": (str, list),
                      "values": _VALUES, "compute": {"*": str}, "columns": list, "sort": (str, list),
                      "descending": bool, "limit": int, "query": str, "title": str, "description": str}},
     "scenarios": {"*": {"fold": str, "every": str, "start": _TIME, "end": _TIME, "by": (str, list),
                         "title": str, "description": str, "drop": (dict, list), "change": (dict, list),
-                        "shift": (dict, list), "add": str, "top": int}},
+                        "shift": (dict, list), "add": str, "top": int, "rank_by": str}},
 }
 _REQUIRED = {"store": ("path",), "series": ("fold", "every"), "charts": ("kind", "title"),
              "tables": ("fold",), "scenarios": ("fold", "every")}
@@ -189,6 +192,8 @@ class _Checker:
             self.check_scenario(s, cfg, f"scenarios.{name}")
         for name, c in raw.get("charts", {}).items():
             self.check_chart(c, cfg, outputs, f"charts.{name}")
+        for name, h in raw.get("headlines", {}).items():
+            self.check_headline(h, cfg, outputs, f"headlines.{name}")
         self.check_names(raw)
 
     # -- structure --------------------------------------------------------------------------
@@ -311,10 +316,15 @@ class _Checker:
             out.append(name)
         for name in spec.get("compute", {}):
             out.append(name)
-        for key in ("columns", "sort"):
-            for col in as_list(spec.get(key)):
-                if col not in out:
-                    self.choice(col, out, f"{path}.{key}", "a column of the table")
+        for col in as_list(spec.get("columns")):
+            if col not in out:
+                self.choice(col, out, f"{path}.columns", "a column of the table")
+        shown = as_list(spec.get("columns")) or out
+        for key in as_list(spec.get("sort")):
+            col = sort_column(key)
+            if not isinstance(key, str) or col not in shown:
+                self.choice(col, shown, f"{path}.sort",
+                            "a column of the table (a leading - sorts it largest first)")
         return (["as_of"] if series else []) + out + (["complete"] if series else [])
 
     def check_scenario(self, spec: dict, cfg: ReportConfig, path: str) -> None:
@@ -328,6 +338,8 @@ class _Checker:
         for f in fold.fields:
             self.check_same_unit(cfg, fold, f, by, f"{path}.by" if by else path, "totals")
         self.check_time(spec, path)
+        if "rank_by" in spec and spec["rank_by"] not in fold.fields:
+            self.choice(spec["rank_by"], list(fold.fields), f"{path}.rank_by", f"a field of fold {fold.name!r}")
         if not any(k in spec for k in _SCENARIO_EDITS):
             self.fail(f"{path} edits nothing: give drop, change, shift or add", path)
         whatif = _whatif()
@@ -380,6 +392,28 @@ class _Checker:
         if kind == "stacked_area" and "by" not in spec:
             self.fail(f"{path} (stacked_area) needs 'by', the category column", path)
 
+    def check_headline(self, spec: dict, cfg: ReportConfig, outputs: dict[str, list[str]], path: str) -> None:
+        """A headline figure: the latest value of a series' ``y`` or a scenario's effect on ``y``."""
+        sources = [k for k in ("series", "scenario") if k in spec]
+        if len(sources) != 1:
+            self.fail(f"{path} needs one of 'series' (its latest value) or 'scenario' (its effect)", path)
+        if "y" not in spec:
+            self.fail(f"{path} needs 'y' (the column whose value it shows)", path)
+        if "series" in spec:
+            name = spec["series"]
+            if name not in outputs:
+                self.choice(name, list(outputs) or ["(no [series])"], f"{path}.series", "a series")
+            if spec["y"] not in outputs[name]:
+                self.choice(spec["y"], outputs[name], f"{path}.y", f"a column of series {name!r}")
+            return
+        scenarios = cfg.section("scenarios")
+        name = spec["scenario"]
+        if name not in scenarios:
+            self.choice(name, list(scenarios) or ["(no [scenarios])"], f"{path}.scenario", "a scenario")
+        fold = cfg.folds[scenarios[name]["fold"]]
+        if spec["y"] not in fold.fields:
+            self.choice(spec["y"], list(fold.fields), f"{path}.y", f"a field of fold {fold.name!r}")
+
     def import_fold(self, spec: str, path: str, base: Path) -> Any:
         try:
             return import_object(spec, base)
@@ -410,6 +444,11 @@ def values_of(spec: dict, *, series: bool) -> dict[str, tuple[str, str]]:
     if values is None:
         return {"streams": ("stream_id", "count")} if series or "by" in spec else {}
     return {k: tuple(v) for k, v in values.items()}  # type: ignore[misc]
+
+
+def sort_column(key: Any) -> Any:
+    """A sort key's column: ``"-balance"`` (largest first) sorts by ``balance``."""
+    return key[1:] if isinstance(key, str) and key.startswith("-") else key
 
 
 def as_list(value: Any) -> list[Any]:
