@@ -303,21 +303,25 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
 @click.option("--known-at", help="Cut transaction time: a position, or an ISO time of recorded_at.")
 @click.option("--max-rows", type=click.IntRange(min=0), default=100, show_default=True,
               help="Rows a table shows (0: all); csv and json print every row.")
-def sql(path: str, query: str, fmt: str, known_at: str | None, max_rows: int) -> None:
+@click.option("--flatten", is_flag=True,
+              help="One column per struct field (data.amount, data.currency, ...) instead of a JSON cell.")
+def sql(path: str, query: str, fmt: str, known_at: str | None, max_rows: int, flatten: bool) -> None:
     """Run DuckDB SQL over the view `events` (one consistent snapshot).
 
-    Payload fields are typed inside `data` (data.amount is a number); metadata is a map.
+    Payload fields are typed inside `data` (data.amount is a number); metadata is a map. In CSV and
+    JSON a struct is written as JSON, or with --flatten as one column per field.
 
     \b
     Example:
       eventkit sql data/bank "SELECT event_type, count(*) AS n, sum(data.amount) FROM events GROUP BY 1"
       eventkit sql data/bank "SELECT * FROM events WHERE stream_id = 'acct-1'" --format csv > acct-1.csv
+      eventkit sql data/bank "SELECT stream_id, data FROM events" --format csv --flatten > flat.csv
       eventkit sql data/bank "SELECT count(*) FROM events" --known-at 2024-06-30T00:00:00Z
     """
     with _open(path) as store, _user_errors(duckdb.Error):
         relation = store.sql(query, known_at=_known_at(known_at))
         if relation is not None:  # statements such as SET return no rows
-            _echo_frame(relation_frame(relation), fmt, max_rows)
+            _echo_frame(relation_frame(relation, flatten=flatten), fmt, max_rows)
 
 
 @cli.command()
@@ -419,7 +423,10 @@ def gc(path: str) -> None:
 @click.argument("config", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", help="Report folder; default: [output] dir of CONFIG (relative to CONFIG).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def report(config: str, out: str | None, no_progress: bool) -> None:
+@click.option("--single-file", is_flag=True, default=None,
+              help="Embed charts and CSV tables in index.html, so the page travels alone "
+                   "(default: [output] embed_images of CONFIG).")
+def report(config: str, out: str | None, no_progress: bool, single_file: bool | None) -> None:
     """Write a batch trend report from a TOML CONFIG: index.html, charts (PNG, SVG), CSV tables.
 
     The whole CONFIG is checked first; a typo names its key and line. An earlier report in the
@@ -428,11 +435,12 @@ def report(config: str, out: str | None, no_progress: bool) -> None:
     \b
     Example:
       eventkit report examples/bank_report.toml --out reports/bank
+      eventkit report examples/bank_report.toml --single-file   # index.html alone is the report
     """
     from eventkit.report.run import write_report
 
     with _user_errors():
-        result = write_report(config, out=out, progress=not no_progress)
+        result = write_report(config, out=out, progress=not no_progress, single_file=single_file or None)
     click.echo(str(result))
 
 

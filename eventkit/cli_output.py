@@ -3,7 +3,8 @@
 DuckDB hands whole-number results such as ``sum(BIGINT)`` to pandas as floats (``93.0``); structs,
 maps and lists become Python reprs in CSV (``{'amount': 10.0}``); pandas' JSON escapes ``/``. Here
 whole-number columns stay integers (exact text past BIGINT's range), nested values are written as
-JSON text in CSV cells and as JSON in JSON, and slashes stay as they are. Used by the command line.
+JSON text in CSV cells and as JSON in JSON (or, flattened, one column per struct field:
+``data.amount``), and slashes stay as they are. Used by the command line.
 """
 
 from __future__ import annotations
@@ -22,14 +23,20 @@ import pyarrow as pa
 __all__ = ["relation_frame", "select_rows", "to_csv", "to_json"]
 
 
-def relation_frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+def relation_frame(relation: duckdb.DuckDBPyRelation, *, flatten: bool = False) -> pd.DataFrame:
     """A DuckDB relation as a DataFrame, with whole-number columns kept whole.
 
     ``HUGEINT`` and ``DECIMAL(p, 0)`` results (what ``sum`` and ``count`` over integers give) come
     out as integers when they fit BIGINT and as exact text otherwise; every other column is
     converted exactly as DuckDB's own ``.df()`` does. The query runs once.
+
+    With ``flatten``, struct columns become one column per field, named by their path
+    (``data`` -> ``data.amount``, ``data.note``; nested structs all the way down); maps and lists
+    stay whole (JSON text in CSV).
     """
     table = relation.to_arrow_table()
+    while flatten and any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()  # one level per pass: data.address -> data.address.city
     columns = []
     for field, column in zip(table.schema, table.columns):
         if pa.types.is_decimal(field.type) and field.type.scale == 0:

@@ -23,7 +23,10 @@ def test_algebra_builds_expressions_and_shares_leaves():
     dep = r.sum("amount", event_types="Deposited")
     bal = dep - r.sum("amount", event_types=["Withdrawn"]) + 2 * dep / 4
     assert repr(bal).count("ek.sum") == 3
-    assert r.unique_leaves([bal]) == [dep, r.sum("amount", event_types=["Withdrawn"])]
+    wd = r.sum("amount", event_types=["Withdrawn"])
+    # Sums added and subtracted fold as one signed sum (rounded once); the other use of dep is shared.
+    assert r.unique_leaves([bal, dep]) == [r.SignedSum.of(dep - wd), dep]
+    assert r.unique_leaves([dep * 2 / 4, dep, wd]) == [dep, wd]
     assert bal.sql_type(SCHEMA) == "DOUBLE"
     assert (dep + 1).sql_type(SCHEMA) == "BIGINT"
     assert r.count().sql_type(SCHEMA) == "BIGINT"

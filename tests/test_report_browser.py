@@ -1,5 +1,6 @@
 """The HTML report in a real headless Chromium: every chart image loads, a broken one is caught,
-and a screenshot is taken.
+a single-file report's index.html moved alone to another folder still shows every chart (and the
+what-if chart keeps its difference panel), and a screenshot is taken.
 
 Chromium comes from Debian's packages (``scripts/install-browser.sh``, run by ``make test``).
 When it is missing these tests fail with a message saying how to install it; set
@@ -122,6 +123,21 @@ def test_a_missing_chart_is_reported_broken(chromium, report, tmp_path):
     attrs = image_check(chromium, broken / "index.html", tmp_path)
     assert attrs["data-images-ok"] == "2/3", attrs
     assert attrs["data-broken"] == "charts/activity.png"
+
+
+def test_a_single_file_report_moved_alone_shows_every_chart(chromium, report, tmp_path):
+    built = rp.write_report(report.parent / "report.toml", out=tmp_path / "single", progress=False, single_file=True)
+    alone = tmp_path / "elsewhere"
+    alone.mkdir()
+    shutil.copy(built.index, alone / "index.html")  # index.html ALONE: no charts/, no tables/
+    assert [p.name for p in alone.iterdir()] == ["index.html"]
+    attrs = image_check(chromium, alone / "index.html", tmp_path)
+    assert attrs["data-images-ok"] == "3/3", attrs
+    assert attrs["data-broken"] == ""
+    dom = run_chromium(chromium, alone / "index.html", tmp_path, "--dump-dom").stdout
+    overlay = re.search(r'<section id="chart-no_fees">.*?<img ([^>]*)>', dom, re.S)
+    assert overlay and 'data-panels="chart difference"' in overlay.group(1), "no difference panel"
+    assert 'id="headlines"' in dom
 
 
 def test_a_screenshot_of_the_report(chromium, report, tmp_path):

@@ -51,6 +51,8 @@ def trend_lines(
     title: str | None = None,
     unit: str | None = None,
     tz: str | None = None,
+    y_label: str | None = None,
+    x_label: str | None = None,
 ) -> Figure:
     """One line per group (or a single line) of ``y`` over time.
 
@@ -65,6 +67,8 @@ def trend_lines(
         title: The chart's title; default ``"<y> over time"``.
         unit: The unit of ``y``, shown in the axis label: ``"balance (USD)"``.
         tz: The time zone of the x axis; default the series' own (else UTC).
+        y_label: The y axis label; default ``y`` with its unit.
+        x_label: The x axis label; default ``x`` with the time zone.
 
     A ``complete`` column false on the last point (its period is still in progress, as
     ``fold.snapshots`` marks it) draws that point hollow on a dotted segment, not as a sudden drop.
@@ -99,7 +103,7 @@ def trend_lines(
         ax.legend(title=legend_title, fontsize="small", loc="best")
     if partial:
         _partial_note(ax, "last point: period in progress")
-    _finish(ax, title or f"{y} over time", x, _label(y, unit), zone)
+    _finish(ax, title or f"{y} over time", x_label or x, _label(y, unit, y_label), zone)
     return fig
 
 
@@ -112,6 +116,8 @@ def stacked_area(
     title: str | None = None,
     unit: str | None = None,
     tz: str | None = None,
+    y_label: str | None = None,
+    x_label: str | None = None,
 ) -> Figure:
     """``y`` summed per category and stacked over time: how a total splits into its parts.
 
@@ -123,6 +129,8 @@ def stacked_area(
         title: The chart's title; default ``"<y> by <by>"``.
         unit: The unit of ``y``.
         tz: The time zone of the x axis; default the series' own (else UTC).
+        y_label: The y axis label; default ``y`` with its unit.
+        x_label: The x axis label; default ``x`` with the time zone.
 
     Returns:
         The Figure; ``fig.axes[0].collections`` holds one band per category.
@@ -148,7 +156,7 @@ def stacked_area(
         ax.axvspan(_times(wide.index[-2:], zone)[0], _times(wide.index[-1:], zone)[0], color="white",
                    alpha=0.5, hatch="//", linewidth=0, gid="partial")
         _partial_note(ax, "last point: period in progress")
-    _finish(ax, title or f"{y} by {by}", x, _label(y, unit), zone)
+    _finish(ax, title or f"{y} by {by}", x_label or x, _label(y, unit, y_label), zone)
     return fig
 
 
@@ -163,6 +171,8 @@ def overlay(
     unit: str | None = None,
     difference: bool = True,
     tz: str | None = None,
+    y_label: str | None = None,
+    x_label: str | None = None,
 ) -> Figure:
     """A what-if comparison: the baseline and the scenario as two lines, the gap shaded, and
     under them a panel of the difference (scenario minus baseline), where a small effect on a
@@ -183,10 +193,13 @@ def overlay(
         unit: The unit of ``y``.
         difference: Draw the difference panel.
         tz: The time zone of the x axis; default the series' own (else UTC).
+        y_label: The upper y axis label; default ``y`` with its unit.
+        x_label: The x axis label; default ``x`` with the time zone.
 
     Returns:
-        The Figure: ``axes[0]`` two lines (baseline solid, scenario dashed) and one shaded
-        difference; ``axes[1]`` (with ``difference``) the line scenario minus baseline.
+        The Figure: ``axes[0]`` (gid ``"chart"``) two lines (baseline solid, scenario dashed) and one shaded
+        difference; ``axes[1]`` (with ``difference``, gid ``"difference"``) the line scenario minus
+        baseline.
 
     Example:
         >>> import pandas as pd
@@ -218,12 +231,13 @@ def overlay(
     ax.legend(fontsize="small", loc="best")
     if partial:
         _partial_note(ax, "last point: period in progress")
-    _finish(ax, title or f"{y}: {labels[0]} vs {labels[1]}", x, _label(y, unit), zone)
+    _finish(ax, title or f"{y}: {labels[0]} vs {labels[1]}", x_label or x, _label(y, unit, y_label), zone)
     if difference:
         _plot(low, times, s - b, partial=partial, color="C3", linewidth=1.5, label=f"{labels[1]} − {labels[0]}")
         low.axhline(0, color="black", linewidth=0.8)
         low.legend(fontsize="small", loc="best")
-        _finish(low, "", x, _label("difference", unit), zone)
+        _finish(low, "", x_label or x, _label("difference", unit), zone)
+        low.set_gid("difference")  # the report's page lists a figure's panels by these ids
         ax.set_xlabel("")
     return fig
 
@@ -284,6 +298,8 @@ def event_rate(
     title: str | None = None,
     tz: str | None = None,
     end: Any = None,
+    y_label: str | None = None,
+    x_label: str | None = None,
 ) -> Figure:
     """How many events happened per period, one line per ``by`` value.
 
@@ -302,6 +318,8 @@ def event_rate(
         tz: The calendar's time zone (periods and the x axis); default UTC.
         end: Where the data ends (a time); default the last event. A last period ending later
             is marked as partial.
+        y_label: The y axis label; default ``"events per <period>"``.
+        x_label: The x axis label; default ``at`` with the time zone.
 
     Returns:
         The Figure, one line per drawn value (plus ``other``).
@@ -346,7 +364,7 @@ def event_rate(
     if partial:
         _partial_note(ax, f"last {period.split()[-1].rstrip('s')} partial: the data ends "
                       f"{data_end.tz_convert(zone):%Y-%m-%d %H:%M}")
-    _finish(ax, title or f"Events per {period}", at, f"events per {period}", zone)
+    _finish(ax, title or f"Events per {period}", x_label or at, y_label or f"events per {period}", zone)
     return fig
 
 
@@ -409,16 +427,17 @@ def _figure() -> tuple[Figure, Axes]:
 
 
 def _finish(ax: Axes, title: str, x: str, ylabel: str, zone: str = "UTC") -> None:
+    ax.set_gid(ax.get_gid() or "chart")
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.set_xlabel(f"{x} ({zone})")
+    ax.set_xlabel(x if zone in x else f"{x} ({zone})")
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.grid(True, alpha=0.3)
     low, high = ax.get_ylim()
-    if max(abs(low), abs(high)) >= 10_000:  # 1,250,000 rather than 1.25 with a 1e6 offset
-        ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+    if max(abs(low), abs(high)) >= 1_000:  # 1,250,000 rather than 1.25 with a 1e6 offset
+        ax.yaxis.set_major_formatter(mticker.FuncFormatter(thousands))
 
 
 def _plot(ax: Axes, times: np.ndarray, values: np.ndarray, *, partial: bool, **style: Any) -> None:
@@ -526,8 +545,24 @@ def _times(index: pd.Index, zone: str = "UTC") -> np.ndarray:
     return times.to_numpy()
 
 
-def _label(y: str, unit: str | None) -> str:
-    return f"{y} ({unit})" if unit else y
+def thousands(value: float, _pos: Any = None) -> str:
+    """An axis tick with thousands separators: ``1,250,000``, ``2,500.5``, ``-3,000``."""
+    value = float(value)
+    if value == 0:
+        return "0"  # not "-0"
+    if value == round(value):
+        return f"{value:,.0f}"
+    return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.2f}"
+
+
+def _label(y: str, unit: str | None, label: str | None = None) -> str:
+    """The y axis label: ``label`` as given, else ``y`` with its unit, without saying the same
+    word twice (``accounts``, not ``accounts (accounts)``)."""
+    if label:
+        return label
+    if not unit or unit.strip().lower() in (y.lower(), y.lower().replace("_", " ")):
+        return y
+    return f"{y} ({unit})"
 
 
 def _numeric(frame: pd.DataFrame, col: str) -> None:

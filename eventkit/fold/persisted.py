@@ -27,7 +27,7 @@ from eventkit.store import fold_state_files as _fold_states
 from eventkit.common.errors import InvalidFold
 from eventkit.fold.sources import checked_stream_ids, open_source
 from eventkit.common.sql import quote_ident
-from eventkit.fold.reducers import Leaf, Schema, unique_leaves
+from eventkit.fold.reducers import COMPILED, Leaf, Schema, unique_leaves
 from eventkit.store.read_snapshot import parquet_scan
 from eventkit.common.timeparse import parse_as_of, parse_known_at
 
@@ -42,7 +42,9 @@ Fold = Any
 def fingerprint(fold: Fold, store: Any) -> str:
     """The fold's fingerprint, extended by the upcasters the store applies to its events."""
     upcasters = getattr(store, "upcasters", [])
-    text = fold.fingerprint + "|" + "|".join(repr(u) for u in upcasters)
+    # The saved columns are the leaves' partials: a change in how reducers compile to leaves
+    # (COMPILED) makes older saved states unusable, as a changed fold does.
+    text = fold.fingerprint + f"|{COMPILED}|" + "|".join(repr(u) for u in upcasters)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -124,7 +126,7 @@ def state_from_saved(fold: Fold, store: Store, saved: _fold_states.FoldState, *,
             older += " WHERE stream_id IN (SELECT stream_id FROM _ek_saved_streams)"
         combined, names = [], {}
         for leaf, leaf_cols in zip(leaves, cols):
-            for j, combiner in enumerate(leaf.combiners()):
+            for j, combiner in enumerate(leaf.combiners(schema)):
                 combined.append(f"{combiner.format(*leaf_cols)} AS {leaf_cols[j]}")
             names[leaf] = leaf.finish(leaf_cols[0], schema)
         outs = [f"{red.final_sql(names)} AS {quote_ident(k)}" for k, red in fold.fields.items()]

@@ -13,6 +13,12 @@ results per time bucket.
 
 Semantics worth knowing:
 - ``count`` and ``sum`` of no matching events are 0; the others are NULL.
+- A ``sum`` of a float field is exact: DuckDB's ``fsum`` gives the float nearest to the true sum
+  of the values (as Python's ``math.fsum``), not a running total's accumulated rounding. Sums
+  added and subtracted (``sum(deposits) - sum(withdrawals)``) fold as one sum of the events'
+  signed amounts, so a balance of amounts with cents comes out as ``3160.16``, not
+  ``3160.1600000000003``. Snapshots and series add up each period's exact sum (one rounding per
+  period rather than per event).
 - Arithmetic propagates NULL; division is true division and ``x / 0`` is NULL.
 - ``last`` is the field at the last matching event even when that value is NULL;
   ``last_non_null`` skips events whose field is NULL.
@@ -39,6 +45,10 @@ ENVELOPE_FIELDS = (
     "position", "stream_id", "stream_type", "version", "event_type", "event_id",
     "occurred_at", "recorded_at",
 )
+
+#: How reducers compile to leaves; saved partial states record it (2: float sums with ``fsum``,
+#: sums added and subtracted as one :class:`SignedSum`).
+COMPILED = 2
 
 _NUMERIC = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -176,9 +186,15 @@ class BinOp(Reducer):
     right: Reducer
 
     def leaves(self) -> list[Leaf]:
+        signed = SignedSum.of(self)
+        if signed is not None:
+            return [signed]
         return self.left.leaves() + self.right.leaves()
 
     def final_sql(self, names: Mapping[Leaf, str]) -> str:
+        signed = SignedSum.of(self)
+        if signed is not None:
+            return names[signed]
         a, b = self.left.final_sql(names), self.right.final_sql(names)
         if self.op == "/":
             # DuckDB 2 raises on division by zero; a fold answers NULL instead, like SQL's NULLIF.
@@ -275,7 +291,9 @@ class Leaf(Reducer):
         if self.kind == "count":
             return [f"count(*){flt}"]
         x = "event_type" if self.kind == "last_event_type" else schema.resolve(self.field)[0]  # type: ignore[arg-type]
-        if self.kind in ("sum", "min", "max"):
+        if self.kind == "sum":
+            return [f"{sum_function(schema, [self])}({x}){flt}"]
+        if self.kind in ("min", "max"):
             return [f"{self.kind}({x}){flt}"]
         # first/last: the value at the lowest/highest version, plus that version so that
         # partial results from several buckets can be combined by version.
@@ -283,8 +301,12 @@ class Leaf(Reducer):
             return [f"arg_min_null({x}, version){flt}", f"min(version){flt}"]
         return [f"arg_max_null({x}, version){flt}", f"max(version){flt}"]
 
-    def combiners(self) -> list[str]:
-        """Window aggregates that combine partials (``{0}``, ``{1}``: partial column names)."""
+    def combiners(self, schema: Schema | None = None) -> list[str]:
+        """Window aggregates that combine partials (``{0}``, ``{1}``: partial column names).
+
+        With the ``schema``, partial sums of a float field combine with ``fsum`` (exact)."""
+        if self.kind == "sum" and schema is not None:
+            return [f"{sum_function(schema, [self])}({{0}})"]
         if self.kind in ("count", "sum"):
             return ["sum({0})"]
         if self.kind in ("min", "max"):
@@ -328,6 +350,97 @@ class Leaf(Reducer):
         return f"ek.{self.kind}({', '.join(args)})"
 
     __bool__ = Reducer.__bool__
+
+
+@dataclass(frozen=True, eq=True)
+class SignedSum(Leaf):
+    """Sums added, subtracted and scaled (``sum(a, Deposited) - sum(a, Withdrawn)``) as one sum of
+    each event's signed contribution, so that the result is rounded once, not once per sum.
+
+    ``mapping`` holds ``(sum leaf, coefficient)`` pairs; ``origin`` the reducer it stands for
+    (its SQL type). Built by :meth:`of`; the compilers see it as one leaf.
+    """
+
+    origin: Reducer | None = None
+
+    @staticmethod
+    def of(red: Reducer) -> SignedSum | None:
+        """The signed sum ``red`` is, when it is a sum of two or more ``sum`` leaves (with ``+``,
+        ``-`` and constant factors, no constant term); else None."""
+        terms = _sum_terms(red)
+        if terms is None or len(terms) < 2:
+            return None
+        wheres = [f"({leaf.where})" for leaf, _ in terms if leaf.where is not None]
+        return SignedSum("signed_sum", None, None, " OR ".join(wheres) or None, tuple(terms), red)
+
+    def named_event_types(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for leaf, _ in self.mapping or () for t in leaf.named_event_types()))
+
+    def condition(self, schema: Schema) -> str | None:
+        conds = [leaf.condition(schema) for leaf, _ in self.mapping or ()]
+        if any(c is None for c in conds):
+            return None
+        return " OR ".join(f"({c})" for c in dict.fromkeys(conds))
+
+    def contribution(self, schema: Schema) -> str:
+        """An event's signed amount: the sum of the terms whose condition it meets."""
+        parts = []
+        for leaf, coef in self.mapping or ():
+            x = f"coalesce({schema.resolve(leaf.field)[0]}, 0)"  # type: ignore[arg-type]
+            cond = leaf.condition(schema)
+            value = x if cond is None else f"CASE WHEN {cond} THEN {x} ELSE 0 END"
+            parts.append(value if coef == 1 else f"-{value}" if coef == -1 else f"{value} * {sql_constant(coef)}")
+        return "(" + " + ".join(parts) + ")"
+
+    def partials(self, schema: Schema, cond: str | None) -> list[str]:
+        flt = f" FILTER (WHERE {cond})" if cond else ""
+        return [f"{sum_function(schema, [leaf for leaf, _ in self.mapping or ()])}({self.contribution(schema)}){flt}"]
+
+    def combiners(self, schema: Schema | None = None) -> list[str]:
+        if schema is None:
+            return ["sum({0})"]
+        return [f"{sum_function(schema, [leaf for leaf, _ in self.mapping or ()])}({{0}})"]
+
+    def finish(self, col: str, schema: Schema) -> str:
+        return f"coalesce({col}, 0)::{self.sql_type(schema)}"
+
+    def sql_type(self, schema: Schema) -> str:
+        assert self.origin is not None
+        return self.origin.sql_type(schema)
+
+    def __repr__(self) -> str:
+        return repr(self.origin)
+
+
+def sum_function(schema: Schema, leaves: Sequence[Leaf]) -> str:
+    """``fsum`` (exact, as ``math.fsum``) when a summed field is a float, else ``sum`` (exact for
+    integers and decimals as it is)."""
+    floats = [schema.resolve(leaf.field)[1] for leaf in leaves if leaf.field is not None]  # type: ignore[index]
+    return "fsum" if any(t in ("FLOAT", "REAL", "DOUBLE") for t in floats) else "sum"
+
+
+def _sum_terms(red: Reducer) -> list[tuple[Leaf, Any]] | None:
+    """``red`` as ``[(sum leaf, coefficient), ...]``, or None when it is anything else."""
+    if isinstance(red, Leaf) and not isinstance(red, SignedSum):
+        return [(red, 1)] if red.kind == "sum" else None
+    if not isinstance(red, BinOp):
+        return None
+    if red.op in ("+", "-"):
+        if red.op == "-" and isinstance(red.left, Const) and red.left.value == 0:  # unary minus
+            right = _sum_terms(red.right)
+            return None if right is None else [(leaf, -c) for leaf, c in right]
+        left, right = _sum_terms(red.left), _sum_terms(red.right)
+        if left is None or right is None:
+            return None
+        sign = 1 if red.op == "+" else -1
+        return left + [(leaf, sign * c) for leaf, c in right]
+    if red.op == "*":
+        for terms, const in ((red.left, red.right), (red.right, red.left)):
+            inner = _sum_terms(terms)
+            if (inner is not None and isinstance(const, Const) and isinstance(const.value, (int, float))
+                    and not isinstance(const.value, bool)):
+                return [(leaf, c * const.value) for leaf, c in inner]
+    return None
 
 
 EventTypes = Union[str, Iterable[str], None]
@@ -441,9 +554,9 @@ def unique_leaves(reducers: Iterable[Reducer]) -> list[Leaf]:
 
 
 __all__ = [
-    "Reducer", "Leaf", "BinOp", "Const", "FillNull", "Schema", "ENVELOPE_FIELDS",
+    "Reducer", "Leaf", "BinOp", "Const", "FillNull", "Schema", "SignedSum", "COMPILED", "ENVELOPE_FIELDS",
     "count", "sum", "min", "max", "first", "last", "last_non_null", "last_event_type",
-    "unique_leaves",
+    "sum_function", "unique_leaves",
 ]
 
 # Keep the builtins reachable inside this module despite the shadowing names above.

@@ -83,7 +83,7 @@ def bucket_sql(fields: dict[str, Reducer], source: Source, grid: Grid, *,
         sqls = leaf.partials(schema, cond)
         cols = [f"_p{i}_{j}" for j in range(len(sqls))]
         partials += [f"{sql} AS {c}" for sql, c in zip(sqls, cols)]
-        for j, comb in enumerate(leaf.combiners()):
+        for j, comb in enumerate(leaf.combiners(schema)):
             combined.append(f"{comb.format(*cols)} OVER w AS _c{i}_{j}")
             regroup.append(f"{comb.format(*cols)} AS {cols[j]}")
         names[leaf] = leaf.finish(f"_c{i}_0", schema)

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from eventkit.common.errors import InvalidFold
 from eventkit.fold.grid import Grid, make_grid
 from eventkit.common.sql import quote_ident
-from eventkit.fold.reducers import INTEGER_TYPES, BinOp, Const, FillNull, Leaf, Reducer, Schema, is_numeric_type, sql_constant
+from eventkit.fold.reducers import (INTEGER_TYPES, BinOp, Const, FillNull, Leaf, Reducer, Schema, is_numeric_type,
+                                    sql_constant, sum_function)
 from eventkit.fold.series import cut_as_of, bucket_sql, dense_sql, horizon, horizon_sql, k_where, size_of
 
 if TYPE_CHECKING:
@@ -182,10 +183,15 @@ def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict,
     wheres = list(dict.fromkeys(leaf.where for col in cols for leaf in lin[col][0] if leaf.where is not None))
     fields = list(dict.fromkeys(leaf.field for col in cols for leaf in lin[col][0] if leaf.kind == "sum"))
     pre = ["_k", "event_type"] + [f"({w}) AS _w{i}" for i, w in enumerate(wheres)]
-    pre += [f"sum({schema.resolve(f)[0]}) AS _x{i}" for i, f in enumerate(fields)] + ["count(*) AS _cnt"]
-    sums, outs = [], []
+    # Float amounts are summed with fsum (exact, as math.fsum), and a field's signed terms in one
+    # fsum per bucket: a balance of amounts with cents stays 3160.16, not 3160.1600000000003.
+    pre += [f"{sum_function(schema, [Leaf('sum', f)])}({schema.resolve(f)[0]}) AS _x{i}" for i, f in enumerate(fields)]
+    pre += ["count(*) AS _cnt"]
+    sums, outs, fns = [], [], []
     for i, col in enumerate(cols):
         coefs, _ = lin[col]
+        fn = sum_function(schema, [leaf for leaf in coefs if leaf.kind == "sum"])
+        fns.append(fn)
         terms = []
         for leaf, c in coefs.items():
             if c == 0:
@@ -196,9 +202,9 @@ def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict,
             if leaf.where is not None:
                 cond.append(f"_w{wheres.index(leaf.where)}")
             x = "_cnt" if leaf.kind == "count" else f"_x{fields.index(leaf.field)}"
-            term = f"CASE WHEN {' AND '.join(cond)} THEN {x} END" if cond else x
-            terms.append(f"coalesce(sum({term}), 0) * {_num(c)}" if c != 1 else f"coalesce(sum({term}), 0)")
-        sums.append(f"{' + '.join(terms) if terms else '0'} AS _s{i}")
+            term = f"CASE WHEN {' AND '.join(cond)} THEN coalesce({x}, 0) ELSE 0 END" if cond else f"coalesce({x}, 0)"
+            terms.append(f"{term} * {_num(c)}" if c != 1 else term)
+        sums.append(f"coalesce({fn}({' + '.join(terms)}), 0) AS _s{i}" if terms else f"0 AS _s{i}")
     for name, col, fn in triples:
         if fn == "count" or col == "stream_id":
             outs.append(f"n::BIGINT AS {quote_ident(name)}")
@@ -210,7 +216,7 @@ def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict,
     s_cols = "".join(f", coalesce(e._s{i}, 0) AS _d{i}" for i in range(len(cols)))
     e_sel = (f"SELECT _k, {', '.join(sums)} FROM (SELECT {', '.join(pre)} FROM ev GROUP BY ALL) GROUP BY _k"
              if sums else "SELECT DISTINCT _k FROM ev")
-    run = "".join(f", sum(_d{i}) OVER w AS s{i}" for i in range(len(cols)))
+    run = "".join(f", {fns[i]}(_d{i}) OVER w AS s{i}" for i in range(len(cols)))
     fill = "".join(f", last_value(s{i} IGNORE NULLS) OVER w AS s{i}" for i in range(len(cols)))
     at = grid.at_sql("_k")
     return f"""WITH {_events(src, grid)},
@@ -254,8 +260,10 @@ def _transitions_sql(fold: Fold, src: Source, grid: Grid, triples: list, by_cols
     dcols = ["_dn"] + [f"_ds{i}" for i in sorted(summed)] + [f"_dc{i}" for i in range(len(vcols))]
     rcols = ["n"] + [f"s{i}" for i in sorted(summed)] + [f"c{i}" for i in range(len(vcols))]
     glist = ", ".join(gs)
-    run = ", ".join(f"sum({d}) OVER w AS {r}" for d, r in zip(dcols, rcols))
-    agg = ", ".join(f"sum({d}) AS {d}" for d in dcols)
+    # Running sums of float values (+new, -old) use fsum: exact, so no rounding builds up.
+    floats = {f"_ds{i}" for i in summed if fold.fields[vcols[i]].sql_type(schema) in ("FLOAT", "REAL", "DOUBLE")}
+    run = ", ".join(f"{'fsum' if d in floats else 'sum'}({d}) OVER w AS {r}" for d, r in zip(dcols, rcols))
+    agg = ", ".join(f"{'fsum' if d in floats else 'sum'}({d}) AS {d}" for d in dcols)
     on = " AND ".join(f"r.{g} IS NOT DISTINCT FROM grp.{g}" for g in gs)
     fill = ", ".join(f"last_value(r.{r} IGNORE NULLS) OVER w AS {r}" for r in rcols)
     outs = []

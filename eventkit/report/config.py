@@ -20,6 +20,10 @@ from typing import Any, Mapping
 
 from eventkit.common.errors import EventKitError, InvalidFold
 from eventkit.fold.loading import load_fold
+from eventkit.report.keys import as_list, line_of, sort_column, table_files, time_value, values_of
+
+__all__ = ["ReportConfig", "ReportConfigError", "as_list", "line_of", "load_config", "sort_column",
+           "table_files", "time_value", "values_of"]
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,20 +71,23 @@ SCHEMA: dict[str, Any] = {
     "leaves_out": list,
     "store": {"path": str, "sample": bool, "dataset": str, "accounts": int,
               "events_per_account": (int, float), "seed": int, "limit": int},
-    "output": {"dir": str, "max_table_rows": int, "dpi": int},
+    "output": {"dir": str, "max_table_rows": int, "dpi": int, "embed_images": bool},
+    "headlines": {"*": {"label": str, "series": str, "scenario": str, "y": str, "query": str,
+                        "unit": str}},
     "folds": {"*": str},
     "series": {"*": {"fold": str, "every": str, "start": _TIME, "end": _TIME, "as_of": _TIME,
                      "known_at": _KNOWN, "by": (str, list), "values": _VALUES,
                      "compute": {"*": str}, "description": str}},
     "charts": {"*": {"kind": str, "series": str, "scenario": str, "y": str, "by": str,
-                     "title": str, "unit": str, "every": str, "event_types": list,
+                     "title": str, "unit": str, "y_label": str, "x_label": str, "every": str,
+                     "event_types": list,
                      "stream_type": str, "max_lines": int, "query": str, "description": str}},
     "tables": {"*": {"fold": str, "as_of": _TIME, "known_at": _KNOWN, "by": (str, list),
                      "values": _VALUES, "compute": {"*": str}, "columns": list, "sort": (str, list),
                      "descending": bool, "limit": int, "query": str, "title": str, "description": str}},
     "scenarios": {"*": {"fold": str, "every": str, "start": _TIME, "end": _TIME, "by": (str, list),
                         "title": str, "description": str, "drop": (dict, list), "change": (dict, list),
-                        "shift": (dict, list), "add": str, "top": int}},
+                        "shift": (dict, list), "add": str, "top": int, "rank_by": str}},
 }
 _REQUIRED = {"store": ("path",), "series": ("fold", "every"), "charts": ("kind", "title"),
              "tables": ("fold",), "scenarios": ("fold", "every")}
@@ -189,6 +196,8 @@ class _Checker:
             self.check_scenario(s, cfg, f"scenarios.{name}")
         for name, c in raw.get("charts", {}).items():
             self.check_chart(c, cfg, outputs, f"charts.{name}")
+        for name, h in raw.get("headlines", {}).items():
+            self.check_headline(h, cfg, outputs, f"headlines.{name}")
         self.check_names(raw)
 
     # -- structure --------------------------------------------------------------------------
@@ -311,10 +320,15 @@ class _Checker:
             out.append(name)
         for name in spec.get("compute", {}):
             out.append(name)
-        for key in ("columns", "sort"):
-            for col in as_list(spec.get(key)):
-                if col not in out:
-                    self.choice(col, out, f"{path}.{key}", "a column of the table")
+        for col in as_list(spec.get("columns")):
+            if col not in out:
+                self.choice(col, out, f"{path}.columns", "a column of the table")
+        shown = as_list(spec.get("columns")) or out
+        for key in as_list(spec.get("sort")):
+            col = sort_column(key)
+            if not isinstance(key, str) or col not in shown:
+                self.choice(col, shown, f"{path}.sort",
+                            "a column of the table (a leading - sorts it largest first)")
         return (["as_of"] if series else []) + out + (["complete"] if series else [])
 
     def check_scenario(self, spec: dict, cfg: ReportConfig, path: str) -> None:
@@ -328,6 +342,8 @@ class _Checker:
         for f in fold.fields:
             self.check_same_unit(cfg, fold, f, by, f"{path}.by" if by else path, "totals")
         self.check_time(spec, path)
+        if "rank_by" in spec and spec["rank_by"] not in fold.fields:
+            self.choice(spec["rank_by"], list(fold.fields), f"{path}.rank_by", f"a field of fold {fold.name!r}")
         if not any(k in spec for k in _SCENARIO_EDITS):
             self.fail(f"{path} edits nothing: give drop, change, shift or add", path)
         whatif = _whatif()
@@ -380,6 +396,28 @@ class _Checker:
         if kind == "stacked_area" and "by" not in spec:
             self.fail(f"{path} (stacked_area) needs 'by', the category column", path)
 
+    def check_headline(self, spec: dict, cfg: ReportConfig, outputs: dict[str, list[str]], path: str) -> None:
+        """A headline figure: the latest value of a series' ``y`` or a scenario's effect on ``y``."""
+        sources = [k for k in ("series", "scenario") if k in spec]
+        if len(sources) != 1:
+            self.fail(f"{path} needs one of 'series' (its latest value) or 'scenario' (its effect)", path)
+        if "y" not in spec:
+            self.fail(f"{path} needs 'y' (the column whose value it shows)", path)
+        if "series" in spec:
+            name = spec["series"]
+            if name not in outputs:
+                self.choice(name, list(outputs) or ["(no [series])"], f"{path}.series", "a series")
+            if spec["y"] not in outputs[name]:
+                self.choice(spec["y"], outputs[name], f"{path}.y", f"a column of series {name!r}")
+            return
+        scenarios = cfg.section("scenarios")
+        name = spec["scenario"]
+        if name not in scenarios:
+            self.choice(name, list(scenarios) or ["(no [scenarios])"], f"{path}.scenario", "a scenario")
+        fold = cfg.folds[scenarios[name]["fold"]]
+        if spec["y"] not in fold.fields:
+            self.choice(spec["y"], list(fold.fields), f"{path}.y", f"a field of fold {fold.name!r}")
+
     def import_fold(self, spec: str, path: str, base: Path) -> Any:
         try:
             return import_object(spec, base)
@@ -394,71 +432,6 @@ def import_object(spec: str, base: Path) -> Any:
         return load_fold(spec, base=base, python_folds=False)
     except InvalidFold as e:
         raise ReportConfigError(str(e)) from None
-
-
-def table_files(section: str, name: str, spec: dict[str, Any]) -> list[str]:
-    """The CSV file stems (under ``tables/``) a config entry writes."""
-    if section in ("series", "tables"):
-        return [name]
-    if section == "scenarios":
-        return [name, f"{name}_streams"]
-    return [name] if spec.get("kind") == "event_rate" else []
-
-
-def values_of(spec: dict, *, series: bool) -> dict[str, tuple[str, str]]:
-    values = spec.get("values")
-    if values is None:
-        return {"streams": ("stream_id", "count")} if series or "by" in spec else {}
-    return {k: tuple(v) for k, v in values.items()}  # type: ignore[misc]
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def time_value(value: Any) -> Any:
-    """TOML dates and local datetimes as eventkit understands them (a date: midnight UTC)."""
-    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
-        return value.isoformat()
-    return value
-
-
-def line_of(text: str, key: str) -> int | None:
-    """The 1-based line where the dotted ``key`` is set (or its table starts) in TOML ``text``.
-
-    tomllib keeps no positions, so this scans headers and ``key =`` lines; good enough to point a
-    person at the right place, and None when not found.
-    """
-    if not text or not key:
-        return None
-    parts = key.split(".")
-    header: list[str] = []
-    fallback = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.split("#", 1)[0].strip()
-        m = re.fullmatch(r"\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
-        if m:
-            header = _split_key(m.group(1))
-            if header[: len(parts)] == parts:  # the table itself, or the first of its sub-tables
-                return number
-            continue
-        m = re.match(r"([A-Za-z0-9_.\-\"' ]+?)\s*=", stripped)
-        if m:
-            full = header + _split_key(m.group(1))
-            if full == parts:
-                return number
-            if parts[: len(full)] == full and len(full) < len(parts):
-                fallback = fallback or number  # e.g. values = { total = [...] } inline
-        if parts[: len(header)] == header and re.search(
-                rf"(^|[\s{{,]){re.escape(parts[-1])}\s*=", stripped) and fallback is None:
-            fallback = number
-    return fallback
-
-
-def _split_key(key: str) -> list[str]:
-    return [p.strip().strip("\"'") for p in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', key)]
 
 
 def _whatif() -> Any:

@@ -14,7 +14,7 @@ import pandas as pd
 from eventkit.analysis import charts as _charts
 from eventkit.analysis.trends import aggregate
 from eventkit.common.errors import EventKitError
-from eventkit.report.config import as_list, time_value, values_of
+from eventkit.report.config import as_list, sort_column, time_value, values_of
 from eventkit.store.event_store import Store
 
 _DECIMALS = 6
@@ -69,17 +69,23 @@ def event_counts(events: pd.DataFrame, *, every: str, by: str | None, tz: str | 
 
 def tidy(frame: pd.DataFrame, sort: list[str], *, descending: bool = False, tz: str = "UTC") -> pd.DataFrame:
     """Round floats to six decimals, show times in ``tz`` and sort rows deterministically
-    (``sort`` first, then the rest)."""
+    (``sort`` first, then the rest, ascending).
+
+    A sort key ``"-balance"`` sorts by ``balance`` largest first; ``descending`` turns every
+    key of ``sort`` largest first (the older spelling).
+    """
     out = frame.copy()
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_convert(tz)
         elif pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round(_DECIMALS)
-    rest = [c for c in out.columns if c not in sort and sortable(out[c])]
-    order = [c for c in sort if c in out.columns] + rest
+    keys = [(sort_column(k), descending or k.startswith("-")) for k in sort if sort_column(k) in out.columns]
+    first = [c for c, _ in keys]
+    rest = [c for c in out.columns if c not in first and sortable(out[c])]
+    order = first + rest
     if order:
-        asc = [not descending] * len([c for c in sort if c in out.columns]) + [True] * len(rest)
+        asc = [not desc for _, desc in keys] + [True] * len(rest)
         out = out.sort_values(order, ascending=asc, kind="stable", na_position="last")
     return out.reset_index(drop=True)
 

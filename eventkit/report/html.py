@@ -1,21 +1,29 @@
 """The report's index.html: one self-contained page (inline CSS and script, no network).
 
-Charts are ``<img>`` elements pointing at ``charts/<name>.png`` with links to the SVG and the
-CSV. A tiny inline script marks ``<body>`` once the page has loaded: ``data-images-ok="k/N"``
-(images that decoded with a non-zero width) and ``data-broken="a.png,b.png"``, so a headless
-browser can check that nothing is broken.
+The page opens with the headline figures, then the store, then a section per chart, scenario and
+table. Charts are ``<img>`` elements pointing at ``charts/<name>.png`` with links to the SVG and
+the CSV; with ``embed`` the PNG and the CSV travel inside the page as ``data:`` URLs, so
+index.html alone is the whole report. Each chart's ``data-panels`` lists the figure's panels
+(``chart``, ``difference``). A table is shown once (a later chart of the same series links to
+it) and only its first rows; the link beside it holds every row. A tiny inline script marks
+``<body>`` once the page has loaded: ``data-images-ok="k/N"`` (images that decoded with a non-zero
+width) and ``data-broken="a.png,b.png"``, so a headless browser can check that nothing is broken.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import numbers
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
 GENERATOR = "eventkit report"
+#: A CSV larger than this stays a file beside the page, even with ``embed``.
+EMBED_CSV_BYTES = 2_000_000
 
 
 @dataclass
@@ -31,6 +39,8 @@ class Section:
         csv: The CSV file under ``tables/`` holding the full table.
         notes: Extra lines shown under the description (plain text).
         chart_size: The PNG's width and height in pixels (the page reserves that shape).
+        panels: The chart's panels, top to bottom (``chart``, ``difference``).
+        table_of: The series whose whole table this is: shown under the first section only.
     """
 
     anchor: str
@@ -41,6 +51,8 @@ class Section:
     csv: str | None = None
     notes: list[str] = field(default_factory=list)
     chart_size: tuple[int, int] = (1296, 648)
+    panels: list[str] = field(default_factory=list)
+    table_of: str | None = None
 
 
 _CSS = """
@@ -58,6 +70,10 @@ th,td{padding:3px 8px;border-bottom:1px solid #eef0f3;text-align:right;white-spa
 th{position:sticky;top:0;background:#f0f2f5} td.s,th.s{text-align:left}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:0}
 dt{color:#5b6675}
+.headlines{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
+.figure{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:10px 14px;min-width:180px;flex:1}
+.figure .label{color:#5b6675;font-size:13px} .figure .value{font-size:24px;font-weight:600}
+.figure .unit{font-size:14px;color:#5b6675;margin-left:4px} .figure .note{color:#5b6675;font-size:12px}
 """
 
 # Runs on window load, when every image has either decoded or failed.
@@ -77,15 +93,29 @@ window.addEventListener("load", function () {
 
 def render(*, title: str, description: str, generated_at: str, summary: Sequence[tuple[str, str]],
            event_types: pd.DataFrame | None, sections: Sequence[Section], max_rows: int,
-           leaves_out: Sequence[str] = ()) -> str:
-    """The whole page as a string; ``leaves_out`` lists what the data does not cover."""
+           leaves_out: Sequence[str] = (), headlines: Sequence[Any] = (), embed: Path | None = None) -> str:
+    """The whole page as a string.
+
+    Args:
+        leaves_out: What the data does not cover.
+        headlines: :class:`~eventkit.report.headline.Headline` figures for the top of the page.
+        embed: The report folder: its charts and tables go inside the page (``data:`` URLs).
+    """
     e = html.escape
     nav = " ".join(f'<a href="#{e(s.anchor)}">{e(s.title)}</a>' for s in sections)
     facts = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in summary)
     gaps = "".join(f"<li>{e(x)}</li>" for x in leaves_out)
     gaps = f'<h3 id="leaves-out">What this data leaves out</h3>\n<ul>{gaps}</ul>' if gaps else ""
     types = _table(event_types, max_rows) if event_types is not None and len(event_types) else ""
-    body = "\n".join(_section(s, max_rows) for s in sections)
+    shown: dict[str, Section] = {}
+    parts = []
+    for s in sections:
+        first = shown.get(s.table_of) if s.table_of else None
+        parts.append(_section(s, max_rows, embed, shown_in=first))
+        if s.table_of and first is None:
+            shown[s.table_of] = s
+    body = "\n".join(parts)
+    figures = _headlines(headlines)
     intro = f"<p>{e(description)}</p>" if description else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -105,6 +135,7 @@ def render(*, title: str, description: str, generated_at: str, summary: Sequence
 {intro}
 <nav>{nav}</nav>
 </header>
+{figures}
 <section id="store">
 <h2>The store</h2>
 <dl>{facts}</dl>
@@ -118,7 +149,19 @@ def render(*, title: str, description: str, generated_at: str, summary: Sequence
 """
 
 
-def _section(s: Section, max_rows: int) -> str:
+def _headlines(figures: Sequence[Any]) -> str:
+    e = html.escape
+    cells = []
+    for f in figures:
+        label = f'<a href="#{e(f.anchor)}">{e(f.label)}</a>' if f.anchor else e(f.label)
+        unit = f'<span class="unit">{e(f.unit)}</span>' if f.unit else ""
+        note = f'<div class="note">{e(f.note)}</div>' if f.note else ""
+        cells.append(f'<div class="figure"><div class="label">{label}</div>'
+                     f'<div class="value">{e(f.value)}{unit}</div>{note}</div>')
+    return f'<section id="headlines" class="headlines">{"".join(cells)}</section>' if cells else ""
+
+
+def _section(s: Section, max_rows: int, embed: Path | None, shown_in: Section | None = None) -> str:
     e = html.escape
     parts = [f'<section id="{e(s.anchor)}">', f"<h2>{e(s.title)}</h2>"]
     if s.description:
@@ -128,19 +171,40 @@ def _section(s: Section, max_rows: int) -> str:
     if s.chart:
         png, svg = f"charts/{s.chart}.png", f"charts/{s.chart}.svg"
         w, h = s.chart_size
-        parts.append(f'<img src="{e(png)}" alt="{e(s.title)}" width="{w}" height="{h}">')
-        links.append(f'<a href="{e(svg)}">chart as SVG</a>')
+        src = _data_url(embed / png, "image/png") if embed else png
+        panels = f' data-panels="{e(" ".join(s.panels))}"' if s.panels else ""
+        parts.append(f'<img src="{e(src)}" alt="{e(s.title)}" width="{w}" height="{h}"{panels}>')
+        if not embed:  # the SVG stays beside a page that travels alone
+            links.append(f'<a href="{e(svg)}">chart as SVG</a>')
+    csv_link = ""
     if s.csv:
-        links.append(f'<a href="tables/{e(s.csv)}">table as CSV</a>')
+        path = f"tables/{s.csv}"
+        if embed and (embed / path).stat().st_size <= EMBED_CSV_BYTES:
+            csv_link = f'<a href="{e(_data_url(embed / path, "text/csv"))}" download="{e(s.csv)}">table as CSV</a>'
+        else:
+            csv_link = f'<a href="{e(path)}">table as CSV</a>'
+        links.append(csv_link)
     if links:
         parts.append(f'<p class="links">{" ".join(links)}</p>')
-    if s.table is not None:
-        shown = min(len(s.table), max_rows)
-        note = f"{len(s.table):,} rows" + (f", the first {shown:,} shown" if shown < len(s.table) else "")
-        parts.append(f'<p class="meta">Table: {note}.</p>')
+    if s.table is not None and shown_in is not None:
+        parts.append(f'<p class="meta">Its table is shown under <a href="#{e(shown_in.anchor)}">'
+                     f"{e(shown_in.title)}</a>.</p>")
+    elif s.table is not None:
+        n = len(s.table)
+        if n > max_rows:
+            # An embedded CSV is not repeated (it may be large): the note points at its link.
+            where = "the CSV linked above" if embed or not csv_link else csv_link
+            note = f"Table: the first {max_rows:,} of {n:,} rows; all of them in {where}."
+        else:
+            note = f"Table: {n:,} row{'' if n == 1 else 's'}."
+        parts.append(f'<p class="meta">{note}</p>')
         parts.append(_table(s.table, max_rows))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _data_url(path: Path, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
 def _table(frame: pd.DataFrame, max_rows: int) -> str:
@@ -148,12 +212,18 @@ def _table(frame: pd.DataFrame, max_rows: int) -> str:
     head = frame.head(max_rows)
     text = [not pd.api.types.is_numeric_dtype(head[c]) for c in head.columns]
     cls = [' class="s"' if t else "" for t in text]
-    ths = "".join(f"<th{c}>{e(str(col))}</th>" for col, c in zip(head.columns, cls))
+    ths = "".join(f"<th{c}>{e(_heading(head[col], col))}</th>" for col, c in zip(head.columns, cls))
     rows = []
     for row in head.itertuples(index=False):
         tds = "".join(f"<td{c}>{e(_cell(v))}</td>" for v, c in zip(row, cls))
         rows.append(f"<tr>{tds}</tr>")
     return f'<div class="scroll"><table><thead><tr>{ths}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _heading(column: pd.Series, name: Any) -> str:
+    """A column's heading; a time column says its zone (``as_of (America/New_York)``)."""
+    tz = getattr(column.dtype, "tz", None)
+    return f"{name} ({tz})" if tz is not None else str(name)
 
 
 def _cell(value: Any) -> str:

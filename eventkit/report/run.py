@@ -5,8 +5,8 @@ and optional what-if scenarios. :func:`write_report` validates all of it first (
 error naming the key and its line, with the closest valid key), then folds, snapshots, charts and
 writes::
 
-    <out>/index.html        one self-contained page: store summary, a section per chart with
-                            its table, scenario comparisons, tables
+    <out>/index.html        one self-contained page: headline figures, store summary, a
+                            section per chart with its table, scenario comparisons, tables
     <out>/charts/<name>.png|svg
     <out>/tables/<name>.csv
 
@@ -14,7 +14,9 @@ The folder is built next to the target and renamed into place at the end, so a f
 no half-written report (and an earlier report stays as it was). The run is repeatable: tables are
 sorted and floats written with six decimals; charts are drawn from those same rounded tables and
 saved byte-for-byte repeatably. Only index.html's "generated" time changes between runs (set
-``SOURCE_DATE_EPOCH`` to fix it).
+``SOURCE_DATE_EPOCH`` to fix it). With ``[output] embed_images = true`` (``single_file=True``,
+``eventkit report --single-file``) index.html carries its charts and CSV tables inside it, so
+the page alone can be mailed or attached to a ticket.
 
 A minimal configuration::
 
@@ -50,7 +52,6 @@ import shutil
 import tempfile
 import time
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -65,17 +66,22 @@ from eventkit.report.config import (
     ReportConfigError,
     as_list,
     load_config,
+    sort_column,
     time_value,
     values_of,
 )
 from eventkit.report.frames import event_counts, series_frame, table_frame, tidy
+from eventkit.report.headline import headline_figures, headline_specs
 from eventkit.report.html import GENERATOR, Section, render
+from eventkit.report.scenario import build_scenario, change_notes, ranked_streams, scenario_labels
 from eventkit.common.sql import quote_ident
 from eventkit.store.event_store import Store, open_store
 
 __all__ = ["Report", "ReportConfigError", "load_config", "write_report", "write_table"]
 
 FLOAT_FORMAT = "%.6f"
+#: Rows of a table shown on the page; the whole table is in its CSV, linked beside it.
+MAX_TABLE_ROWS = 20
 
 
 @dataclass
@@ -105,7 +111,7 @@ class Report:
 
 
 def write_report(config: str | Path | Mapping[str, Any] | ReportConfig, *, out: str | Path | None = None,
-                 progress: bool = True, store: Store | None = None) -> Report:
+                 progress: bool = True, store: Store | None = None, single_file: bool | None = None) -> Report:
     """Validate a report configuration, then compute and write the report folder.
 
     Args:
@@ -115,6 +121,9 @@ def write_report(config: str | Path | Mapping[str, Any] | ReportConfig, *, out: 
             non-empty folder is refused.
         progress: Show a progress bar.
         store: Use this open store instead of the one the config names.
+        single_file: Embed the charts (PNG) and CSV tables in index.html, so the page travels
+            alone; default ``[output] embed_images`` (false). The chart and table files are
+            written beside it all the same.
 
     Returns:
         A :class:`Report` naming the files written.
@@ -135,7 +144,8 @@ def write_report(config: str | Path | Mapping[str, Any] | ReportConfig, *, out: 
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        report = _Run(cfg, work, progress=progress).run(store)
+        embed = cfg.section("output").get("embed_images", False) if single_file is None else single_file
+        report = _Run(cfg, work, progress=progress, embed=embed).run(store)
         os.chmod(work, 0o755)
         _swap_into_place(work, target)
     except BaseException:
@@ -189,8 +199,8 @@ def open_report_store(cfg: ReportConfig, *, progress: bool = True) -> Store:
 class _Run:
     """One report run into a working folder."""
 
-    def __init__(self, cfg: ReportConfig, work: Path, *, progress: bool) -> None:
-        self.cfg, self.work, self.progress = cfg, work, progress
+    def __init__(self, cfg: ReportConfig, work: Path, *, progress: bool, embed: bool = False) -> None:
+        self.cfg, self.work, self.progress, self.embed = cfg, work, progress, embed
         self.report = Report(path=work)
         self.dpi = cfg.section("output").get("dpi", 144)
         self.tz = cfg.raw.get("tz", "UTC")
@@ -216,7 +226,7 @@ class _Run:
             bar.set_postfix_str("scenarios")
             # Scenarios are views: building them checks their fields against the store's before
             # any fold runs.
-            scenarios = {name: self.build_scenario(store, name, spec)
+            scenarios = {name: build_scenario(store, self.cfg, name, spec)
                          for name, spec in raw.get("scenarios", {}).items()}
             for name, spec in raw.get("series", {}).items():
                 step(f"series {name}")
@@ -247,13 +257,13 @@ class _Run:
 
     def chart(self, store: Store, name: str, spec: dict[str, Any]) -> Section:
         kind, title = spec["kind"], spec["title"]
-        style = {"title": title}
+        style = {"title": title, "y_label": spec.get("y_label"), "x_label": spec.get("x_label")}
         if kind == "event_rate":
             events = _events_for_rate(store, self.cfg, name, spec)
             by = spec.get("by", "event_type")
-            fig = _charts.event_rate(events, every=spec.get("every", "1D"), by=by, title=title,
+            fig = _charts.event_rate(events, every=spec.get("every", "1D"), by=by,
                                      max_lines=spec.get("max_lines", 8), tz=self.tz,
-                                     end=store.info().last_occurred)
+                                     end=store.info().last_occurred, **style)
             data = event_counts(events, every=spec.get("every", "1D"), by=by, tz=self.tz)
             data, csv = self.table(name, data), name
         elif kind == "overlay":
@@ -262,8 +272,8 @@ class _Run:
                 data = _query(data, spec["query"], f"charts.{name}.query", self.cfg)
             fold = self.cfg.folds[self.cfg.section("scenarios")[spec["scenario"]]["fold"]]
             self.one_unit(data, fold, spec["y"], None, f"charts.{name}")
-            base, scen = (data[data["scenario"] == s] for s in _scenario_labels(data))
-            fig = _charts.overlay(base, scen, y=spec["y"], labels=_scenario_labels(data),
+            base, scen = (data[data["scenario"] == s] for s in scenario_labels(data))
+            fig = _charts.overlay(base, scen, y=spec["y"], labels=scenario_labels(data),
                                   unit=spec.get("unit"), tz=self.tz, **style)
         else:
             data, csv = self.tables[spec["series"]], spec["series"]
@@ -281,20 +291,27 @@ class _Run:
         self.report.charts += _charts.save_figure(fig, self.work / "charts" / name, dpi=self.dpi)
         notes = [f"Rows of {csv} where {spec['query']}."] if "query" in spec else []
         w, h = (int(v * self.dpi) for v in fig.get_size_inches())  # as savefig sizes the PNG
+        panels = [ax.get_gid() or "chart" for ax in fig.axes]
         return Section(anchor=f"chart-{name}", title=title, description=spec.get("description", ""),
-                       chart=name, table=data, csv=f"{csv}.csv", notes=notes, chart_size=(w, h))
+                       chart=name, table=data, csv=f"{csv}.csv", notes=notes, chart_size=(w, h),
+                       panels=panels, table_of=csv if "query" not in spec else None)
 
-    def one_unit(self, data: pd.DataFrame, fold: Any, field: str, by: str | None, key: str) -> None:
-        """Refuse a chart that would add ``field`` across units (``[units]``): its lines are
-        split ``by`` the unit column, or its rows (after ``query``) hold one unit only."""
+    def one_unit(self, data: pd.DataFrame, fold: Any, field: str, by: str | None, key: str,
+                 strict: bool = True) -> bool:
+        """Whether ``data`` keeps ``field`` in one unit (``[units]``): split ``by`` the unit
+        column, or its rows (after ``query``) hold one unit only. With ``strict`` a chart (or
+        table, or headline) that would add ``field`` across units is a config error."""
         unit = self.cfg.raw.get("units", {}).get(field)
         if unit is None or unit not in fold.fields or by == unit or unit not in data.columns:
-            return
+            return True
         seen = sorted(data[unit].dropna().astype(str).unique())
+        if len(seen) > 1 and not strict:
+            return False
         if len(seen) > 1:
             raise self.cfg.error(
                 f"{key} would add {field!r} across {unit} values {', '.join(seen)} ([units] {field} = "
                 f"{unit!r}): set by = {unit!r}, or query = \"{unit} == '{seen[0]}'\" for one of them", key)
+        return True
 
     def table_frame(self, store: Store, name: str, spec: dict[str, Any]) -> pd.DataFrame:
         fold = self.cfg.folds[spec["fold"]]
@@ -307,35 +324,13 @@ class _Run:
         if "values" not in spec:
             # State rows sorted by an amount: comparing amounts in different units ranks nonsense.
             by = as_list(spec.get("by"))
-            sort = as_list(spec.get("sort"))
+            sort = [sort_column(k) for k in as_list(spec.get("sort"))]
             for i, col in enumerate(sort):
                 unit = self.cfg.raw.get("units", {}).get(col)
                 if unit is not None and unit not in sort[:i] and unit not in by:
                     self.one_unit(out if unit in out.columns else fold.state(store)[[unit]], fold, col, None,
                                   f"tables.{name}.sort")
         return out
-
-    def build_scenario(self, store: Store, name: str, spec: dict[str, Any]) -> Any:
-        from eventkit.analysis import whatif
-
-        scn = whatif.Scenario(store, name=name)
-        for edit in ("drop", "change", "shift", "add"):
-            key = f"scenarios.{name}.{edit}"
-            for args in as_list(spec.get(edit)):
-                try:
-                    # A selector naming a stream or event type the store lacks matches nothing:
-                    # in a batch report nobody reads the warning, so it stops the run instead.
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("error", whatif.NoMatch)
-                        if edit == "add":
-                            scn = scn.add(_read_frame(self.cfg.resolve(args)))
-                        else:
-                            if isinstance(args.get("between"), list):
-                                args = {**args, "between": tuple(time_value(t) for t in args["between"])}
-                            scn = getattr(scn, edit)(**args)
-                except (EventKitError, OSError, whatif.NoMatch) as e:
-                    raise self.cfg.error(f"{key}: {e}", key) from None
-        return scn
 
     def scenario(self, scn: Any, name: str, spec: dict[str, Any]) -> Section:
         fold = self.cfg.folds[spec["fold"]]
@@ -348,20 +343,11 @@ class _Run:
         streams = tidy(scn.compare(fold), ["stream_id"], tz=self.tz)
         self.table(f"{name}_streams", streams)
         # Shown: the fields that moved (baseline, scenario, difference), largest moves first.
-        diffs = [c for c in streams.columns if c.endswith("_diff")
-                 and pd.api.types.is_numeric_dtype(streams[c]) and streams[c].fillna(0).ne(0).any()]
-        shown = streams
-        if diffs:
-            cols = ["stream_id"] + [f"{d[:-5]}{s}" for d in diffs for s in ("_baseline", "_scenario", "_diff")]
-            order = streams[diffs[0]].abs().sort_values(ascending=False, kind="stable").index
-            shown = streams.loc[order, [c for c in cols if c in streams.columns]]
-        top = spec.get("top", 20)
-        notes = [f"{len(streams):,} streams differ from the baseline"
-                 + (f"; the {min(top, len(streams))} with the largest {diffs[0]} are shown" if diffs else "") + "."]
-        notes += _change_notes(scn)
+        shown, notes = ranked_streams(streams, rank_by=spec.get("rank_by"), top=spec.get("top", 20),
+                                      cfg=self.cfg, key=f"scenarios.{name}.rank_by")
         return Section(anchor=f"scenario-{name}", title=spec.get("title", f"What if: {name}"),
-                       description=spec.get("description", ""), table=shown.head(top),
-                       csv=f"{name}_streams.csv", notes=notes)
+                       description=spec.get("description", ""), table=shown,
+                       csv=f"{name}_streams.csv", notes=notes + change_notes(scn))
 
     def leaves_out(self, info: Any) -> list[str]:
         """What the report's data leaves out: the config's own statements, then the stream types
@@ -386,11 +372,15 @@ class _Run:
             ("time zone", f"{self.tz} (days, weeks and months of the series and charts)"),
             ("fields", ", ".join(sorted(info.fields))),
         ]
+        headlines = headline_figures(
+            self.cfg, headline_specs(self.cfg), tables=self.tables, overlays=self.overlays, tz=self.tz,
+            query=lambda frame, q, key: _query(frame, q, key, self.cfg), one_unit=self.one_unit)
         text = render(title=self.cfg.raw.get("title", "eventkit report"),
                       description=self.cfg.raw.get("description", ""), generated_at=_generated_at(),
                       summary=summary, event_types=info.event_types, sections=self.sections,
-                      leaves_out=self.leaves_out(info),
-                      max_rows=self.cfg.section("output").get("max_table_rows", 100))
+                      leaves_out=self.leaves_out(info), headlines=headlines,
+                      max_rows=self.cfg.section("output").get("max_table_rows", MAX_TABLE_ROWS),
+                      embed=self.work if self.embed else None)
         (self.work / "index.html").write_text(text, encoding="utf-8")
 
 
@@ -447,36 +437,6 @@ def _query(frame: pd.DataFrame, query: str, key: str, cfg: ReportConfig) -> pd.D
         return frame.query(query).reset_index(drop=True)
     except Exception as e:  # pandas raises many kinds for a bad expression
         raise cfg.error(f"{key} = {query!r} is not a valid row filter: {type(e).__name__}: {e}", key) from None
-
-
-def _scenario_labels(data: pd.DataFrame) -> tuple[str, str]:
-    labels = list(dict.fromkeys(data["scenario"].astype(str)))
-    base = "baseline" if "baseline" in labels else labels[0]
-    other = [x for x in labels if x != base]
-    return base, (other[0] if other else base)
-
-
-def _change_notes(scn: Any) -> list[str]:
-    try:
-        changes = scn.changes()
-    except Exception:  # an audit summary is a nicety; the comparison stands without it
-        return []
-    if not isinstance(changes, pd.DataFrame) or changes.empty:
-        return ["The scenario changed no events."]
-    col = next((c for c in ("change", "edit", "kind", "action") if c in changes.columns), None)
-    if col is None:
-        return [f"The scenario changed {len(changes):,} events."]
-    counts = changes[col].astype(str).value_counts().sort_index()
-    return ["Events changed: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + "."]
-
-
-def _read_frame(path: Path) -> pd.DataFrame:
-    if path.suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    frame = pd.read_csv(path)
-    if "occurred_at" in frame.columns:
-        frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
-    return frame
 
 
 def _day(value: Any, *, minutes: bool = False, tz: str = "UTC") -> str:
