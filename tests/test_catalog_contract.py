@@ -97,6 +97,18 @@ class CatalogContract:
         assert [(n, p) for n, p, _ in rows] == [("a", 6), ("b", 10)]
         assert all(isinstance(t, float) and t > 0 for _, _, t in rows)
 
+    def test_stored_checkpoint_and_operational_reads(self, catalog: CatalogBackend) -> None:
+        """A missing checkpoint is None (not 0); point reads of an empty log find nothing (issue 11)."""
+        with catalog.write() as tx:
+            assert catalog.stored_checkpoint(tx, "c") is None
+            catalog.set_checkpoint(tx, "c", 0)
+        with catalog.read() as tx:
+            assert catalog.stored_checkpoint(tx, "c") == 0
+            assert catalog.sealed_upto(tx) == 0
+            assert catalog.stream_sealed(tx, "a") is False
+            assert catalog.hot_stream_rows(tx, "a", backwards=True, limit=1) == []
+            assert catalog.hot_rows(tx, from_position=1, limit=10, event_types=["E"]) == []
+
     def test_fold_states_newest_usable_and_replaced(self, catalog: CatalogBackend) -> None:
         def save(tx, position, max_occurred, path):
             return catalog.save_fold_state(tx, fold="f", fingerprint="fp", position=position,

@@ -84,3 +84,28 @@ class CatalogBackend(Protocol):
     def fold_states(self, tx: Any) -> list[tuple[str, str, int, int, float, str]]:
         """Every saved state as (fold, fingerprint, position, streams, created_at, path), by fold, position."""
         ...
+
+    # operational reads and tracking (see point_reads, tracking)
+    def stored_checkpoint(self, tx: Any, name: str) -> int | None:
+        """Consumer ``name``'s position, or None when it has never stored one."""
+        ...
+
+    def stream_sealed(self, tx: Any, stream_id: str) -> bool:
+        """Whether a live segment holds events of ``stream_id`` (else all of them are in the hot log)."""
+        ...
+
+    def sealed_upto(self, tx: Any) -> int:
+        """The last position a live segment holds (0: none): every later event is in the hot log."""
+        ...
+
+    def hot_stream_rows(self, tx: Any, stream_id: str, *, from_version: int | None = None,
+                        to_version: int | None = None, backwards: bool = False,
+                        limit: int | None = None) -> list[tuple]:
+        """A stream's hot-log rows in version order: (position, stream_id, stream_type, version, event_type,
+        event_id, occurred_at micros, recorded_at micros, data JSON, metadata JSON)."""
+        ...
+
+    def hot_rows(self, tx: Any, *, from_position: int = 1, to_position: int | None = None,
+                 event_types: list[str] | None = None, limit: int | None = None) -> list[tuple]:
+        """Hot-log rows (as :meth:`hot_stream_rows`) from ``from_position`` in position order, at most ``limit``."""
+        ...

@@ -18,7 +18,10 @@ import numpy as np
 
 from eventkit.store import maintenance as _maintenance
 from eventkit.store import resend as _resend
-from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events
+from eventkit.store import point_reads as _point_reads
+from eventkit.store import tracking as _tracking
+from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events, hot_from_pairs
+from eventkit.store.tracking import check_checkpoint
 from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.file_store import FileStore, LocalFolder
 from eventkit.store.catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog
@@ -180,6 +183,7 @@ class Store:
         *,
         expected_version: Any = ANY,
         stream_type: str | None = None,
+        checkpoint: tuple[str, int] | None = None,
     ) -> AppendResult:
         """Append events to one stream, atomically.
 
@@ -189,12 +193,16 @@ class Store:
             expected_version: ``ek.ANY``, ``ek.NO_STREAM``, ``ek.STREAM_EXISTS`` or the exact
                 version the stream must be at (0 means "no stream").
             stream_type: The kind of entity; a new stream without one is ``"default"``.
+            checkpoint: ``(consumer, position)``: commit that consumer's position with the events
+                (see :mod:`eventkit.store.tracking`); refused unless above its stored position.
 
         Returns:
             The positions taken and the stream's new version.
 
         Raises:
-            WrongExpectedVersion: The stream is not at ``expected_version``; nothing was written.
+            WrongExpectedVersion: The stream is not at ``expected_version`` (or an event's explicit
+                ``version`` is taken); nothing was written.
+            CheckpointConflict: The consumer is already at or past ``checkpoint``'s position.
             InvalidInput: Bad events; nothing was written.
             DuplicateEventId: An event id is already stored with other content.
 
@@ -207,7 +215,65 @@ class Store:
         batch = hot_from_events(stream_id, events, stream_type)
         if not len(batch):
             raise InvalidInput(f"an append needs at least one event (stream {stream_id!r})")
-        return self._append_hot(batch, {stream_id: expected_version})
+        return self._append_hot(batch, {stream_id: expected_version}, check_checkpoint(checkpoint))
+
+    def append_streams(
+        self,
+        events: Mapping[str, Event | Iterable[Event]] | Iterable[tuple[str, Event]],
+        *,
+        expected_versions: Any = None,
+        stream_type: str | None = None,
+        checkpoint: tuple[str, int] | None = None,
+    ) -> AppendResult:
+        """Append events of several streams in one transaction, without building a DataFrame.
+
+        Args:
+            events: ``{stream_id: events}``, or ``(stream_id, Event)`` pairs (kept in their order).
+            expected_versions: ``{stream_id: expected}`` (streams left out accept any version), or
+                one expected version for every stream.
+            stream_type: The kind of entity, for new streams.
+            checkpoint: ``(consumer, position)`` committed with the events (see :meth:`append`).
+                With no events, only the consumer's position moves.
+
+        Returns:
+            The positions taken and every touched stream's new version.
+
+        Example:
+            >>> store.append_streams({"acct-1": [ek.Event("Debited", {"amount": 5})],
+            ...                       "acct-2": [ek.Event("Credited", {"amount": 5})]},
+            ...                      expected_versions={"acct-1": 3, "acct-2": ek.NO_STREAM})
+        """
+        if isinstance(events, Mapping):
+            pairs = [(sid, ev) for sid, evs in events.items()
+                     for ev in ([evs] if isinstance(evs, Event) else evs)]
+        else:
+            pairs = list(events)
+            bad = [p for p in pairs if not (isinstance(p, tuple) and len(p) == 2)]
+            if bad:
+                raise InvalidInput("append_streams takes {stream_id: events} or (stream_id, Event) pairs", values=bad[:3])
+        if isinstance(expected_versions, Mapping):
+            for sid, ev in expected_versions.items():
+                check_expected_version(str(sid), ev)
+            expected = dict(expected_versions)
+        else:
+            expected_versions = ANY if expected_versions is None else expected_versions
+            check_expected_version("*", expected_versions)
+            expected = {None: expected_versions}
+        tracked = check_checkpoint(checkpoint)
+        batch = hot_from_pairs(pairs, stream_type)
+        if not len(batch) and tracked is None:
+            raise InvalidInput("an append needs at least one event (or a checkpoint to move)")
+        return self._append_hot(batch, expected, tracked)
+
+    def checkpoint(self, name: str) -> int | None:
+        """Consumer ``name``'s stored position (see ``append(..., checkpoint=...)``); None when it has none.
+
+        Example:
+            >>> store.append("acct-1", ek.Event("Noted"), checkpoint=("notes", 41))
+            >>> store.checkpoint("notes")
+            41
+        """
+        return _tracking.position(self._catalog, name)
 
     def append_frame(
         self,
@@ -215,6 +281,7 @@ class Store:
         *,
         expected_versions: Any = None,
         stream_type: str | None = None,
+        checkpoint: tuple[str, int] | None = None,
     ) -> AppendResult:
         """Append a DataFrame or Arrow table of events for many streams, atomically.
 
@@ -229,11 +296,13 @@ class Store:
             expected_versions: One expected version for every stream in the frame, or a mapping
                 ``{stream_id: expected}``; streams not in the mapping accept any version.
             stream_type: Stream type for rows without one (and new streams).
+            checkpoint: ``(consumer, position)`` committed with the events (see :meth:`append`).
 
         Returns:
             The positions taken and every touched stream's new version.
         """
         batch = arrow_batch_from_frame(frame)
+        tracked = check_checkpoint(checkpoint)
         if stream_type is not None:
             check_name(stream_type, "stream_type")
         if isinstance(expected_versions, Mapping):
@@ -247,10 +316,11 @@ class Store:
             hot = hot_from_arrow(batch)
             if stream_type is not None:
                 hot.stream_types = [t or stream_type for t in hot.stream_types]
-            return self._append_hot(hot, expected)
-        return _maintenance.append_bulk(self, batch, expected, stream_type)
+            return self._append_hot(hot, expected, tracked)
+        return _maintenance.append_bulk(self, batch, expected, stream_type, tracked)
 
-    def _append_hot(self, batch: HotBatch, expected: dict[Any, Any]) -> AppendResult:
+    def _append_hot(self, batch: HotBatch, expected: dict[Any, Any],
+                    checkpoint: tuple[str, int] | None = None) -> AppendResult:
         n = len(batch)
         order: dict[str, list[int]] = {}
         for i, sid in enumerate(batch.stream_ids):
@@ -263,6 +333,10 @@ class Store:
                 dup = self._existing_append(conn, batch.event_ids, describe)
                 if dup is not None:
                     return dup
+            _tracking.advance(self._catalog, conn, checkpoint)
+            if not n:  # a checkpoint alone
+                head = self._catalog.meta_int(conn, "head")
+                return AppendResult(head + 1, head, {})
             state = self._catalog.log_state(conn)
             self._merge_fields(conn, batch.field_types, state)
             heads = self._catalog.stream_heads(conn, list(order))
@@ -401,8 +475,9 @@ class Store:
         from_version: int | None = None,
         to_version: int | None = None,
         backwards: bool = False,
+        limit: int | None = None,
         known_at: Any = None,
-        output: Output = "pandas",
+        output: Output | Literal["records"] = "pandas",
     ) -> Any:
         """One stream's events in version order, with flat payload columns.
 
@@ -411,10 +486,29 @@ class Store:
             from_version: First version to include.
             to_version: Last version to include.
             backwards: Newest first.
+            limit: At most this many events (with ``backwards``: the newest ones).
             known_at: Cut transaction time (position or recorded_at).
-            output: ``"pandas"`` (a DataFrame) or ``"arrow"`` (a pyarrow Table).
+            output: ``"pandas"`` (a DataFrame), ``"arrow"`` (a pyarrow Table) or ``"records"``
+                (a list of :class:`eventkit.RecordedEvent`: the operational path, answered from
+                the catalog's hot log without DuckDB when the stream has no sealed events).
+
+        Example:
+            >>> store.read_stream("acct-1", backwards=True, limit=1, output="records")[0].version
+            3
         """
         check_text(stream_id, "stream_id")
+        if limit is not None:
+            limit = whole_number(limit, "limit")
+        if from_version is not None:
+            from_version = whole_number(from_version, "from_version")
+        if to_version is not None:
+            to_version = whole_number(to_version, "to_version")
+        if output == "records" and known_at is None and not self._upcasters.ordered():
+            with self._catalog.read() as conn:
+                if not self._catalog.stream_sealed(conn, stream_id):
+                    rows = self._catalog.hot_stream_rows(conn, stream_id, from_version=from_version,
+                                                         to_version=to_version, backwards=backwards, limit=limit)
+                    return _point_reads.records_from_hot(rows, self._catalog.fields(conn) if rows else {})
         snap = self.snapshot(known_at=known_at, stream_id=stream_id)
         where, params = ["stream_id = ?"], [stream_id]
         if from_version is not None:
@@ -424,7 +518,9 @@ class Store:
             where.append("version <= ?")
             params.append(whole_number(to_version, "to_version"))
         order = "version DESC" if backwards else "version"
-        out = flat_query(snap, where, params, order, None, output)
+        if output == "records":
+            return _point_reads.records_from_arrow(flat_query(snap, where, params, order, limit, "arrow"), list(snap.fields))
+        out = flat_query(snap, where, params, order, limit, output)
         if not len(out) and not self.stream_version(stream_id):
             self._warn_no_stream(stream_id)
         return out
@@ -454,7 +550,7 @@ class Store:
         recorded_between: tuple[Any, Any] | None = None,
         known_at: Any = None,
         limit: int | None = None,
-        output: Output = "pandas",
+        output: Output | Literal["records"] = "pandas",
     ) -> Any:
         """Events of every stream in position order, with flat payload columns.
 
@@ -468,16 +564,35 @@ class Store:
                 either may be None.
             recorded_between: The same on transaction time.
             known_at: Cut transaction time (position or recorded_at).
-            limit: At most this many events.
-            output: ``"pandas"`` or ``"arrow"``.
+            limit: At most this many events: the cost grows with ``limit``, not with the log.
+            output: ``"pandas"``, ``"arrow"`` or ``"records"`` (a list of
+                :class:`eventkit.RecordedEvent`, answered from the catalog's hot log without
+                DuckDB when the range holds no sealed events).
+
+        Example:
+            >>> page = store.read_all(from_position=101, limit=10, output="records")
         """
         if from_position is not None:
             from_position = whole_number(from_position, "from_position")
+        if to_position is not None:
+            to_position = whole_number(to_position, "to_position")
         if limit is not None:
             limit = whole_number(limit, "limit")
+        positions_only = (stream_types is None and stream_ids is None and occurred_between is None
+                          and recorded_between is None and known_at is None and not self._upcasters.ordered())
+        if output == "records" and positions_only:
+            types = None if event_types is None else ([event_types] if isinstance(event_types, str) else list(event_types))
+            with self._catalog.read() as conn:
+                if self._catalog.sealed_upto(conn) < (from_position or 1):
+                    rows = self._catalog.hot_rows(conn, from_position=from_position or 1, to_position=to_position,
+                                                  event_types=types, limit=limit)
+                    return _point_reads.records_from_hot(rows, self._catalog.fields(conn) if rows else {})
         occurred_between = None if occurred_between is None else _time_range(occurred_between, "occurred_between")
         recorded_between = None if recorded_between is None else _time_range(recorded_between, "recorded_between")
-        snap = self.snapshot(known_at=known_at, stream_types=stream_types, from_position=from_position)
+        # Only the first ``limit`` hot rows can be among the first ``limit`` events from a position.
+        hot_limit = limit if positions_only and event_types is None else None
+        snap = self.snapshot(known_at=known_at, stream_types=stream_types, from_position=from_position,
+                             hot_limit=hot_limit)
         where: list[str] = []
         params: list[Any] = []
         if from_position is not None:
@@ -485,7 +600,7 @@ class Store:
             params.append(from_position)
         if to_position is not None:
             where.append("position <= ?")
-            params.append(whole_number(to_position, "to_position"))
+            params.append(to_position)
         for column, values in (("event_type", event_types), ("stream_type", stream_types), ("stream_id", stream_ids)):
             if values is not None:
                 values = [values] if isinstance(values, str) else list(values)
@@ -500,6 +615,9 @@ class Store:
                 if end is not None:
                     where.append(f"{column} < make_timestamp(?)::TIMESTAMPTZ")
                     params.append(to_micros(end, what=column))
+        if output == "records":
+            return _point_reads.records_from_arrow(flat_query(snap, where, params, "position", limit, "arrow"),
+                                                   list(snap.fields))
         return flat_query(snap, where, params, "position", limit, output)
 
     # -- facts ----------------------------------------------------------------------------------

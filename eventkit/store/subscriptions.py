@@ -36,6 +36,7 @@ import pandas as pd
 
 from eventkit.store.envelope import check_name
 from eventkit.common.errors import InvalidInput, StoreError
+from eventkit.store.tracking import CheckpointConflict
 
 # The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
 # module in the store layer and imports point down.
@@ -43,9 +44,6 @@ Store = Any
 
 Handler = Callable[[pd.DataFrame], Any]
 
-
-class CheckpointConflict(StoreError):
-    """Another consumer moved this consumer's checkpoint: two processes run the same name."""
 
 
 # -- checkpoints ------------------------------------------------------------------------------------
