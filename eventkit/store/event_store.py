@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
@@ -23,6 +24,7 @@ from eventkit.store import tracking as _tracking
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events, hot_from_pairs
 from eventkit.store.tracking import check_checkpoint
 from eventkit.store.catalog_interface import CatalogBackend
+from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.file_store import FileStore, LocalFolder
 from eventkit.store.catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog
 from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
@@ -136,6 +138,7 @@ class Store:
         self._duckdb = SharedDatabase()
         self._user_duckdb = SharedDatabase(user=True)
         self._fields_cache: tuple[int, dict[str, str]] | None = None
+        self._commits = CommitSignal(lambda: self.head)  # wakes follow() and live subscriptions
         if grace_seconds is not None and grace_seconds != self.grace_seconds:
             self.grace_seconds = grace_seconds
 
@@ -317,7 +320,9 @@ class Store:
             if stream_type is not None:
                 hot.stream_types = [t or stream_type for t in hot.stream_types]
             return self._append_hot(hot, expected, tracked)
-        return _maintenance.append_bulk(self, batch, expected, stream_type, tracked)
+        result = _maintenance.append_bulk(self, batch, expected, stream_type, tracked)
+        self._commits.notify()
+        return result
 
     def _append_hot(self, batch: HotBatch, expected: dict[Any, Any],
                     checkpoint: tuple[str, int] | None = None) -> AppendResult:
@@ -376,6 +381,7 @@ class Store:
             self._catalog.upsert_streams(conn, new_heads)
             hot_count = state["hot_count"] + n
             self._catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
+        self._commits.notify()
         if hot_count >= self.seal_threshold:
             self._auto_seal()
         return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads})
@@ -627,6 +633,18 @@ class Store:
         """The last committed position (0 for an empty store)."""
         with self._catalog.read() as conn:
             return self._catalog.meta_int(conn, "head")
+
+    def wait_for_commit(self, *, after: int, timeout: float | None = None,
+                        stop: threading.Event | None = None) -> int:
+        """Block until the head passes ``after`` (a commit from any process), ``timeout`` s pass, or
+        ``stop`` is set from another thread; returns the head.
+
+        Appends through this store object wake waiters at once; other processes' within 50 ms.
+
+        Example:
+            >>> head = store.wait_for_commit(after=store.head, timeout=5)
+        """
+        return self._commits.wait(after=whole_number(after, "after"), timeout=timeout, stop=stop)
 
     def stream_version(self, stream_id: str) -> int:
         """A stream's current version; 0 when it does not exist."""
