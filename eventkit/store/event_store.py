@@ -730,9 +730,12 @@ class Store:
         return Projection(self, handler, name=name, key=key, event_types=event_types,
                           stream_types=stream_types, batch_size=batch_size)
 
-    def follow(self, handler: Any = None, *, name: str | None = None, poll: float = 0.5,
+    def follow(self, handler: Any = None, *, name: str | None = None, poll: float = 0.05,
                timeout: float | None = None, **options: Any) -> Any:
-        """Tail new events: a generator of DataFrame batches, or a handler per batch (see _subscriptions.follow).
+        """Tail new events: a generator of DataFrame batches, or a handler per batch (see subscriptions.follow).
+
+        Wakes on commits (no fixed polling period for this store's own appends); ``stop=`` a
+        ``threading.Event`` ends it from another thread.
 
         Example:
             >>> for batch in store.follow(timeout=30):
