@@ -46,8 +46,9 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, resolve_topic
 
-import eventkit as ek
 from eventkit.common.errors import EventKitError, InvalidInput, StoreError, WrongExpectedVersion
+from eventkit.store.envelope import Event
+from eventkit.store.event_store import Store, open_store
 from eventkit.store.tracking import CheckpointConflict
 
 STATE = "state"
@@ -61,7 +62,7 @@ def _stream_id(originator_id: UUID | str) -> str:
 class _Recorder:
     """What every recorder here shares: the store and the translation of eventkit's errors."""
 
-    def __init__(self, store: ek.Store, *, stream_type: str = "eventsourcing", id_type: str = "uuid") -> None:
+    def __init__(self, store: Store, *, stream_type: str = "eventsourcing", id_type: str = "uuid") -> None:
         self.store = store
         self.stream_type = stream_type
         self.id_type = id_type
@@ -82,7 +83,7 @@ class _Recorder:
             return OperationalError(str(error))
         return DataError(str(error))
 
-    def _pairs(self, stored_events: Sequence[StoredEvent]) -> list[tuple[str, ek.Event]]:
+    def _pairs(self, stored_events: Sequence[StoredEvent]) -> list[tuple[str, Event]]:
         last: dict[str, int] = {}
         pairs = []
         for s in stored_events:
@@ -92,7 +93,7 @@ class _Recorder:
                 # eventkit appends a stream's events in increasing versions; a repeat is a conflict.
                 raise IntegrityError(f"originator {sid} version {s.originator_version} repeats or goes back in one insert")
             last[sid] = version
-            pairs.append((sid, ek.Event(s.topic, {STATE: bytes(s.state)}, version=version)))
+            pairs.append((sid, Event(s.topic, {STATE: bytes(s.state)}, version=version)))
         return pairs
 
     def _append(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> list[int]:
@@ -230,15 +231,15 @@ class Factory(InfrastructureFactory[EventKitTrackingRecorder]):
             raise OSError(f"invalid {self.ORIGINATOR_ID_TYPE} {self.id_type!r}: must be 'uuid' or 'text'")
         self.stream_type = self.env.get(self.EVENTKIT_STREAM_TYPE) or _NAME.sub("_", self.env.name or "")[:128] \
             or "eventsourcing"
-        self._stores: dict[str, ek.Store] = {}
+        self._stores: dict[str, Store] = {}
         self._lock = threading.Lock()
 
-    def store(self, purpose: str = "events") -> ek.Store:
+    def store(self, purpose: str = "events") -> Store:
         """The eventkit store behind recorders of ``purpose`` (opened once per factory)."""
         path = self.path if purpose == "events" else f"{self.path}.{purpose}"
         with self._lock:
             if path not in self._stores:
-                self._stores[path] = ek.open_store(path, durability=self.durability)
+                self._stores[path] = open_store(path, durability=self.durability)
             return self._stores[path]
 
     def _make(self, cls: type, purpose: str = "events") -> Any:
