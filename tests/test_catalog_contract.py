@@ -106,6 +106,7 @@ class CatalogContract:
             assert catalog.stored_checkpoint(tx, "c") == 0
             assert catalog.sealed_upto(tx) == 0
             assert catalog.stream_sealed(tx, "a") is False
+            assert catalog.stream_segment_files(tx, "a") == []
             assert catalog.hot_stream_rows(tx, "a", backwards=True, limit=1) == []
             assert catalog.hot_rows(tx, from_position=1, limit=10, event_types=["E"]) == []
 

@@ -85,3 +85,27 @@ def test_bad_limit_is_refused(store):
         store.read_stream("a", limit=-1)
     with pytest.raises(ek.InvalidInput, match="limit"):
         store.read_all(limit="10", output="records")
+
+
+def test_records_agree_with_frames_across_hot_log_and_segments(tmp_path):
+    """A stream whose events lie in the hot log, a bulk segment, a sealed segment and the hot log again:
+    every combination of range, direction and limit gives the events the analytical path gives."""
+    store = ek.open_store(tmp_path / "s", bulk_threshold=50)
+    store.append("a", [ek.Event("E", {"n": i}) for i in range(3)])          # hot: versions 1-3
+    store.append_frame(pd.DataFrame({"stream_id": ["a"] * 60 + ["b"] * 60, "event_type": "F", "n": range(120)}))
+    store.append("a", [ek.Event("G", {"n": 1})])                             # hot: version 64
+    store.seal()                                                             # versions 1-3 and 64 sealed
+    store.append("a", [ek.Event("H", {"n": 2, "blob": b"\x01"})])          # hot: version 65
+    store.append_frame(pd.DataFrame({"stream_id": ["a"] * 60, "event_type": "F", "n": range(60)}))  # 66-125
+    assert store.info().segments == 3
+    for backwards in (False, True):
+        for limit in (None, 1, 2, 5, 70):
+            for lo, hi in ((None, None), (2, None), (None, 64), (60, 70), (64, 64)):
+                frame = store.read_stream("a", from_version=lo, to_version=hi, backwards=backwards, limit=limit)
+                recs = store.read_stream("a", from_version=lo, to_version=hi, backwards=backwards, limit=limit,
+                                         output="records")
+                assert [r.version for r in recs] == list(frame["version"]), (backwards, limit, lo, hi)
+                assert [r.position for r in recs] == list(frame["position"])
+    [newest] = store.read_stream("a", backwards=True, limit=1, output="records")
+    assert newest.version == 125 and newest.data == {"n": 59}
+    assert store.read_stream("a", from_version=65, limit=1, output="records")[0].data == {"n": 2, "blob": b"\x01"}

@@ -440,6 +440,15 @@ class Catalog:
         ).fetchone() is not None
 
     @staticmethod
+    def stream_segment_files(conn: sqlite3.Connection, stream_id: str) -> list[tuple[str, int, int]]:
+        """The live segments holding events of ``stream_id``: (path, first_position, last_position), in order."""
+        return conn.execute(
+            "SELECT s.path, s.first_position, s.last_position FROM stream_segments ss "
+            "JOIN segments s ON s.segment_id = ss.segment_id "
+            "WHERE ss.stream_id = ? AND s.retired_at IS NULL ORDER BY s.first_position", (stream_id,)
+        ).fetchall()
+
+    @staticmethod
     def sealed_upto(conn: sqlite3.Connection) -> int:
         """The last position a live segment holds (0: none); every later event is in the hot log."""
         row = conn.execute("SELECT max(last_position) FROM segments WHERE retired_at IS NULL").fetchone()

@@ -94,6 +94,10 @@ class CatalogBackend(Protocol):
         """Whether a live segment holds events of ``stream_id`` (else all of them are in the hot log)."""
         ...
 
+    def stream_segment_files(self, tx: Any, stream_id: str) -> list[tuple[str, int, int]]:
+        """The live segments holding events of ``stream_id``: (path, first_position, last_position), in order."""
+        ...
+
     def sealed_upto(self, tx: Any) -> int:
         """The last position a live segment holds (0: none): every later event is in the hot log."""
         ...

@@ -509,12 +509,10 @@ class Store:
             from_version = whole_number(from_version, "from_version")
         if to_version is not None:
             to_version = whole_number(to_version, "to_version")
-        if output == "records" and known_at is None and not self._upcasters.ordered():
-            with self._catalog.read() as conn:
-                if not self._catalog.stream_sealed(conn, stream_id):
-                    rows = self._catalog.hot_stream_rows(conn, stream_id, from_version=from_version,
-                                                         to_version=to_version, backwards=backwards, limit=limit)
-                    return _point_reads.records_from_hot(rows, self._catalog.fields(conn) if rows else {})
+        if output == "records" and known_at is None and not self._upcasters.ordered() \
+                and isinstance(self.files, LocalFolder):
+            return _point_reads.stream_records(self._catalog, self.files.url, stream_id, from_version=from_version,
+                                               to_version=to_version, backwards=backwards, limit=limit)
         snap = self.snapshot(known_at=known_at, stream_id=stream_id)
         where, params = ["stream_id = ?"], [stream_id]
         if from_version is not None:

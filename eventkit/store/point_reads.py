@@ -98,3 +98,95 @@ def records_from_arrow(table: Any, fields: Sequence[str]) -> list[RecordedEvent]
             None if meta is None else dict(meta),
         ))
     return out
+
+
+# -- sealed events: Parquet row groups chosen by their stream_id statistics --------------------------
+
+_FOOTERS: dict[str, Any] = {}  # segment files never change: their footers are cached for good
+
+
+def _footer(path: str) -> Any:
+    import pyarrow.parquet as pq
+
+    meta = _FOOTERS.get(path)
+    if meta is None:
+        meta = pq.read_metadata(path)
+        if len(_FOOTERS) >= 4096:
+            _FOOTERS.clear()
+        _FOOTERS[path] = meta
+    return meta
+
+
+def segment_stream_table(path: str, stream_id: str, from_version: int | None, to_version: int | None) -> Any:
+    """The rows of one stream in a segment file, reading only the row groups whose statistics may hold it.
+
+    Segments are sorted by (stream_id, position) (see :mod:`.segment_files`), so a stream's rows sit in
+    one or two row groups of a file.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    meta = _footer(path)
+    column = meta.schema.to_arrow_schema().get_field_index("stream_id")
+    groups = []
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(column).statistics
+        if stats is None or not stats.has_min_max or stats.min <= stream_id <= stats.max:
+            groups.append(i)
+    if not groups:
+        return None
+    table = pq.ParquetFile(path, metadata=meta).read_row_groups(groups)
+    mask = pc.equal(table.column("stream_id"), stream_id)
+    if from_version is not None:
+        mask = pc.and_(mask, pc.greater_equal(table.column("version"), from_version))
+    if to_version is not None:
+        mask = pc.and_(mask, pc.less_equal(table.column("version"), to_version))
+    return table.filter(mask)
+
+
+def records_from_segment(table: Any) -> list[RecordedEvent]:
+    """Raw segment rows (a ``data`` struct, ``metadata`` as a map) as records."""
+    out = []
+    names = table.column_names
+    for row in table.to_pylist():
+        data = row.get("data") if "data" in names else None
+        meta = row.get("metadata")
+        out.append(RecordedEvent(
+            row["position"], row["stream_id"], row["stream_type"], row["version"], row["event_type"],
+            row["event_id"], row["occurred_at"], row["recorded_at"],
+            {k: v for k, v in (data or {}).items() if v is not None},
+            None if meta is None else dict(meta),
+        ))
+    return out
+
+
+def stream_records(catalog: Any, url: Any, stream_id: str, *, from_version: int | None, to_version: int | None,
+                   backwards: bool, limit: int | None) -> list[RecordedEvent]:
+    """A stream's events as records: hot-log rows by index, sealed ones from the row groups that hold them.
+
+    One catalog read transaction fixes what the read sees (the hot rows and the segment list); the
+    files it names stay for the store's grace period even if a compaction replaces them meanwhile.
+    Segments are visited newest first for ``backwards`` (oldest first otherwise) and the visit stops
+    once ``limit`` events are found that no remaining segment can beat.
+    """
+    with catalog.read() as tx:
+        hot = catalog.hot_stream_rows(tx, stream_id, from_version=from_version, to_version=to_version,
+                                      backwards=backwards, limit=limit)
+        fields = catalog.fields(tx) if hot else {}
+        segments = catalog.stream_segment_files(tx, stream_id)
+    records = records_from_hot(hot, fields)
+    if not segments:
+        return records
+    segments = sorted(segments, key=lambda s: s[2], reverse=True) if backwards else segments
+    for path, first, last in segments:
+        if limit is not None and len(records) >= limit:
+            best = sorted(records, key=lambda r: r.version, reverse=backwards)[:limit]
+            bound = best[-1].position
+            if (backwards and last < bound) or (not backwards and first > bound):
+                break
+            records = best
+        table = segment_stream_table(url(path), stream_id, from_version, to_version)
+        if table is not None and table.num_rows:
+            records.extend(records_from_segment(table))
+    records.sort(key=lambda r: r.version, reverse=backwards)
+    return records if limit is None else records[:limit]
