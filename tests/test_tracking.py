@@ -61,3 +61,29 @@ def test_bad_checkpoints_are_refused_up_front(fresh_store, bad):
 
 def test_subscription_conflicts_are_the_same_error():
     assert issubclass(ek.CheckpointConflict, ek.StoreError)
+
+
+def test_a_subscription_that_writes_events_does_so_exactly_once(fresh_store):
+    """A handler appending with checkpoint=batch.attrs["checkpoint"]: a crash after its append neither
+    repeats nor loses its output."""
+    for i in range(3):
+        fresh_store.append(f"order-{i}", ek.Event("Placed", {"total": i}))
+    crashes = [True]
+
+    def invoice(batch):
+        placed = batch[batch.event_type == "Placed"]
+        fresh_store.append_streams({f"invoice-{r.stream_id}": ek.Event("Invoiced", {"total": r.total})
+                                    for r in placed.itertuples()}, checkpoint=batch.attrs["checkpoint"])
+        if crashes.pop() if crashes else False:
+            raise RuntimeError("crashed after committing")
+
+    sub = fresh_store.subscribe(invoice, name="invoicing", event_types=["Placed"])
+    with pytest.raises(RuntimeError):
+        sub.run_once()
+    assert sub.position == 3
+    assert sub.run_once() == 0  # nothing handed again
+    fresh_store.append("order-9", ek.Event("Placed", {"total": 9}))
+    assert sub.run_once() == 1
+    invoiced = fresh_store.read_all(event_types=["Invoiced"])
+    assert sorted(invoiced["stream_id"]) == ["invoice-order-0", "invoice-order-1", "invoice-order-2", "invoice-order-9"]
+    assert fresh_store.checkpoint("invoicing") == sub.position == fresh_store.head - 1

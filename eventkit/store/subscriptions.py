@@ -160,13 +160,21 @@ class Subscription:
         return read_checkpoint(self.store, self.name)
 
     def run_once(self) -> int:
-        """Catch up to the store's head as of now; returns how many events the handler got."""
+        """Catch up to the store's head as of now; returns how many events the handler got.
+
+        Each batch carries ``batch.attrs["checkpoint"] == (name, upto)``: a handler that turns
+        events into new events appends them with ``checkpoint=batch.attrs["checkpoint"]``, so its
+        output and the subscription's position commit together (exactly once); the subscription
+        then finds its checkpoint moved and leaves it.
+        """
         n = 0
         after = self.position
         for frame, upto in self._reader.batches(after):
             if len(frame):
+                frame.attrs["checkpoint"] = (self.name, upto)
                 self.handler(frame)
-            move_checkpoint(self.store, self.name, after, upto)
+            if read_checkpoint(self.store, self.name) != upto:  # else the handler committed it with its output
+                move_checkpoint(self.store, self.name, after, upto)
             n, after = n + len(frame), upto
         return n
 
