@@ -188,14 +188,15 @@ class EventKitSubscription(Subscription[EventKitApplicationRecorder]):
         while not self._buffer:
             if self._has_been_stopped:
                 raise StopIteration
-            after = self._last_notification_id or 0
-            page = self._recorder.select_notifications(start=after, limit=500, topics=self._topics,
-                                                       inclusive_of_start=False)
+            store = self._recorder.store
+            head = store.head  # read first: a commit after it wakes the wait below at once
+            page = self._recorder.select_notifications(start=self._last_notification_id or 0, limit=500,
+                                                       topics=self._topics, inclusive_of_start=False)
             if page:
                 self._buffer = list(page)
                 self._last_notification_id = page[-1].id
                 break
-            self._recorder.store.wait_for_commit(after=self._recorder.store.head, timeout=1.0, stop=self._stopped)
+            store.wait_for_commit(after=head, timeout=1.0, stop=self._stopped)
         if self._has_been_stopped:
             raise StopIteration
         return self._buffer.pop(0)
