@@ -110,6 +110,19 @@ class CatalogContract:
             assert catalog.hot_stream_rows(tx, "a", backwards=True, limit=1) == []
             assert catalog.hot_rows(tx, from_position=1, limit=10, event_types=["E"]) == []
 
+    def test_a_savepoint_undoes_one_part_of_a_write(self, catalog: CatalogBackend) -> None:
+        """Group commit rolls back one append of a shared transaction and keeps the others (issue 11)."""
+        with catalog.write() as tx:
+            catalog.savepoint(tx, "SAVEPOINT", "first")
+            catalog.set_checkpoint(tx, "kept", 1)
+            catalog.savepoint(tx, "RELEASE", "first")
+            catalog.savepoint(tx, "SAVEPOINT", "second")
+            catalog.set_checkpoint(tx, "undone", 2)
+            catalog.savepoint(tx, "ROLLBACK TO", "second")
+            catalog.savepoint(tx, "RELEASE", "second")
+        with catalog.read() as tx:
+            assert catalog.stored_checkpoint(tx, "kept") == 1 and catalog.stored_checkpoint(tx, "undone") is None
+
     def test_fold_states_newest_usable_and_replaced(self, catalog: CatalogBackend) -> None:
         def save(tx, position, max_occurred, path):
             return catalog.save_fold_state(tx, fold="f", fingerprint="fp", position=position,

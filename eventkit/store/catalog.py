@@ -426,6 +426,13 @@ class Catalog:
     # -- operational reads and tracking (point_reads, tracking) --------------------------------
 
     @staticmethod
+    def savepoint(conn: sqlite3.Connection, action: str, name: str) -> None:
+        """``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK TO`` savepoint ``name`` inside a write (group commit)."""
+        if action not in ("SAVEPOINT", "RELEASE", "ROLLBACK TO") or not name.isidentifier():
+            raise ValueError(f"not a savepoint statement: {action} {name}")
+        conn.execute(f"{action} {name}")
+
+    @staticmethod
     def stored_checkpoint(conn: sqlite3.Connection, name: str) -> int | None:
         """Consumer ``name``'s position, or None when it has never stored one."""
         row = conn.execute("SELECT position FROM checkpoints WHERE name = ?", (name,)).fetchone()

@@ -85,7 +85,12 @@ class CatalogBackend(Protocol):
         """Every saved state as (fold, fingerprint, position, streams, created_at, path), by fold, position."""
         ...
 
-    # operational reads and tracking (see point_reads, tracking)
+    # operational reads, tracking and group commit (see point_reads, tracking, group_commit)
+    def savepoint(self, tx: Any, action: str, name: str) -> None:
+        """``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK TO`` savepoint ``name`` inside a write: one append of a
+        group commit is undone alone."""
+        ...
+
     def stored_checkpoint(self, tx: Any, name: str) -> int | None:
         """Consumer ``name``'s position, or None when it has never stored one."""
         ...

@@ -19,6 +19,7 @@ import numpy as np
 
 from eventkit.store import maintenance as _maintenance
 from eventkit.store import resend as _resend
+from eventkit.store import group_commit as _group_commit
 from eventkit.store import point_reads as _point_reads
 from eventkit.store import tracking as _tracking
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events, hot_from_pairs
@@ -330,7 +331,7 @@ class Store:
         order: dict[str, list[int]] = {}
         for i, sid in enumerate(batch.stream_ids):
             order.setdefault(sid, []).append(i)
-        with self._catalog.write() as conn:
+        with _group_commit.write(self._catalog) as conn:  # shared with concurrent appenders (group commit)
             if batch.ids_supplied:
                 def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
                     return [(batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}")) for i in rows]
