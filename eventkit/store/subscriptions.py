@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 
 from eventkit.store.envelope import check_name
-from eventkit.common.errors import InvalidInput, StoreError
+from eventkit.common.errors import InvalidInput
 from eventkit.store.tracking import CheckpointConflict
 
 # The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
