@@ -43,6 +43,7 @@ test-oldest:
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py --quick
 	$(BIN)/python benchmarks/bench_folds.py --quick
+	$(BIN)/python benchmarks/bench_ops.py --quick
 
 ## Install headless Chromium from Debian's packages, for the HTML report check.
 browser:
@@ -52,6 +53,7 @@ browser:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_folds.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_ops.py --write BENCHMARKS.md
 
 ## Open the notebooks in JupyterLab (JupyterLab refuses root unless told: allowed here for root only).
 lab: $(STAMP)

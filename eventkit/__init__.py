@@ -17,6 +17,7 @@ from eventkit.common.errors import (
     SealDeferredWarning,
     SeriesTooLarge,
     StoreError,
+    VersionTaken,
     WrongExpectedVersion,
 )
 from eventkit.fold.declarative import Fold
@@ -34,8 +35,10 @@ from eventkit.fold.reducers import (
     sum,
 )
 from eventkit.store.event_store import AppendResult, Store, open_store
+from eventkit.store.point_reads import RecordedEvent
 from eventkit.store.projections import Projection
-from eventkit.store.subscriptions import CheckpointConflict, Subscription
+from eventkit.store.subscriptions import Subscription
+from eventkit.store.tracking import CheckpointConflict
 from eventkit.store.upcasting import Upcaster
 from eventkit.analysis.trends import aggregate
 from eventkit.analysis.whatif import Scenario
@@ -56,6 +59,7 @@ __all__ = [
     "NO_STREAM",
     "Projection",
     "PyFold",
+    "RecordedEvent",
     "Reducer",
     "ReportConfigError",
     "STREAM_EXISTS",
@@ -67,6 +71,7 @@ __all__ = [
     "StoreError",
     "Subscription",
     "Upcaster",
+    "VersionTaken",
     "WrongExpectedVersion",
     "aggregate",
     "count",

@@ -594,6 +594,11 @@ def snapshots(path: str, fold: str, every: str, start: str | None, end: str | No
     _write_frame(df, output, fmt, max_rows)
 
 
+from eventkit.cli_eventsourcing import import_eventsourcing as _import_eventsourcing  # noqa: E402
+
+cli.add_command(_import_eventsourcing)
+
+
 def main() -> None:
     """Entry point of the ``eventkit`` command."""
     cli(prog_name="eventkit")

@@ -23,8 +23,8 @@ STORAGE_MODES = ("hot", "segments", "sealed")
 class SealingStore(ek.Store):
     """A store that seals after every append, so reads always come from segments."""
 
-    def _append_hot(self, batch, expected):  # type: ignore[override]
-        result = super()._append_hot(batch, expected)
+    def _append_hot(self, batch, expected, checkpoint=None):  # type: ignore[override]
+        result = super()._append_hot(batch, expected, checkpoint)
         self.seal()
         return result
 

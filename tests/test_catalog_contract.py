@@ -280,3 +280,61 @@ def test_positions_taken_by_a_failed_write_are_given_back(catalog: CatalogBacken
 
 def test_size_is_reported(catalog: CatalogBackend) -> None:
     assert catalog.size_bytes() > 0
+
+
+# -- operational reads, tracking and group commit (issue 11) -----------------------------------------
+
+
+def test_stored_checkpoint_tells_none_from_zero(catalog: CatalogBackend) -> None:
+    with catalog.write() as tx:
+        assert catalog.stored_checkpoint(tx, "c") is None
+        catalog.set_checkpoint(tx, "c", 0)
+    with catalog.read() as tx:
+        assert catalog.stored_checkpoint(tx, "c") == 0
+
+
+def test_point_reads_of_the_hot_log(catalog: CatalogBackend) -> None:
+    rows = [_hot(1, "a", 1), _hot(2, "b", 1, stream_type="card"), _hot(3, "a", 2), _hot(4, "a", 3)]
+    rows[1] = rows[1][:4] + ("Opened",) + rows[1][5:]
+    with catalog.write() as tx:
+        catalog.insert_hot(tx, rows)
+    with catalog.read() as tx:
+        assert catalog.hot_stream_rows(tx, "a") == [rows[0], rows[2], rows[3]]
+        assert catalog.hot_stream_rows(tx, "a", backwards=True, limit=1) == [rows[3]]
+        assert catalog.hot_stream_rows(tx, "a", from_version=2, to_version=2) == [rows[2]]
+        assert catalog.hot_stream_rows(tx, "zz") == []
+        assert catalog.hot_page(tx, from_position=2, limit=2) == rows[1:3]
+        assert catalog.hot_page(tx, from_position=1, to_position=3, event_types=["Deposited"]) == [rows[0], rows[2]]
+        assert catalog.hot_rows(tx, upto=10, from_position=2, limit=1) == [rows[1]]
+
+
+def test_where_a_streams_sealed_events_are(catalog: CatalogBackend) -> None:
+    with catalog.read() as tx:
+        assert catalog.sealed_upto(tx) == 0 and not catalog.stream_sealed(tx, "a")
+        assert catalog.stream_segment_files(tx, "a") == []
+    with catalog.write() as tx:
+        one = catalog.add_segment(tx, _segment("segments/1.parquet", 1, 10), ["a", "b"])
+        catalog.add_segment(tx, _segment("segments/2.parquet", 11, 20), ["a"])
+    with catalog.read() as tx:
+        assert catalog.sealed_upto(tx) == 20
+        assert catalog.stream_sealed(tx, "b") and not catalog.stream_sealed(tx, "c")
+        assert catalog.stream_segment_files(tx, "a") == [("segments/1.parquet", 1, 10), ("segments/2.parquet", 11, 20)]
+    with catalog.write() as tx:
+        catalog.retire_segments(tx, [one], at=1000.0)
+    with catalog.read() as tx:
+        assert not catalog.stream_sealed(tx, "b")
+        assert catalog.stream_segment_files(tx, "a") == [("segments/2.parquet", 11, 20)]
+
+
+def test_a_savepoint_undoes_one_part_of_a_write(catalog: CatalogBackend) -> None:
+    """Group commit rolls back one append of a shared transaction and keeps the others."""
+    with catalog.write() as tx:
+        catalog.savepoint(tx, "SAVEPOINT", "first")
+        catalog.set_checkpoint(tx, "kept", 1)
+        catalog.savepoint(tx, "RELEASE", "first")
+        catalog.savepoint(tx, "SAVEPOINT", "second")
+        catalog.set_checkpoint(tx, "undone", 2)
+        catalog.savepoint(tx, "ROLLBACK TO", "second")
+        catalog.savepoint(tx, "RELEASE", "second")
+    with catalog.read() as tx:
+        assert catalog.stored_checkpoint(tx, "kept") == 1 and catalog.stored_checkpoint(tx, "undone") is None

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "eventkit"
 #: Bottom to top. A module may import modules of its own layer or of layers before it in this list.
 #: "top" is the modules directly in eventkit/: the command line, the demo, the public re-export paths
 #: (eventkit.trends, eventkit.whatif, ...) and the package's __init__.
-LAYERS = ["common", "store", "fold", "analysis", "samples", "report", "top"]
+LAYERS = ["common", "store", "fold", "analysis", "samples", "report", "interop", "top"]
 
 
 def modules_of(root: Path) -> dict[str, Path]:

@@ -52,7 +52,7 @@ BAD_APPENDS = {
     "duplicate ids in batch": (lambda s: s.append_frame(frame(event_id=["e", "e"])), ek.DuplicateEventId, "'e'"),
     "duplicate ids in events": (lambda s: s.append("s", [ek.Event("X", event_id="e"), ek.Event("Y", event_id="e")]), ek.DuplicateEventId, "'e'"),
     "version goes backwards": (lambda s: s.append_frame(frame(stream_id=["s", "s"], version=[3, 2])), ek.InvalidInput, "version"),
-    "version not above current": (lambda s: s.append_frame(frame(stream_id=["acct-2", "acct-2"], version=[2, 5])), ek.InvalidInput, "version"),
+    "version not above current": (lambda s: s.append_frame(frame(stream_id=["acct-2", "acct-2"], version=[2, 5])), ek.VersionTaken, "version"),
     "non-serialisable value": (lambda s: s.append("s", ek.Event("X", {"obj": Weird()})), ek.InvalidInput, "obj"),
     "nested value": (lambda s: s.append("s", ek.Event("X", {"tags": ["a", "b"]})), ek.InvalidInput, "tags"),
     "object column of mixed values": (lambda s: s.append_frame(frame(mixed=[1, Weird()])), ek.InvalidInput, "mixed"),

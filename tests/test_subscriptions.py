@@ -302,8 +302,44 @@ def test_follow_from_a_position(fresh_store):
 def test_follow_stops_quietly_on_keyboard_interrupt(fresh_store, monkeypatch):
     fill(fresh_store, 2)
 
-    def interrupt(_):
+    def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(time, "sleep", interrupt)
+    monkeypatch.setattr(fresh_store._commits, "wait", interrupt)
     assert list(fresh_store.follow(poll=10)) == []
+
+
+def test_follow_wakes_on_a_commit_not_on_its_poll_period(fresh_store):
+    """An append through the store wakes a follower at once, though its poll period is 100 s (issue 11)."""
+    fill(fresh_store, 1)
+    stop = threading.Event()
+    got = []
+
+    def tail():
+        for batch in fresh_store.follow(poll=100, timeout=30, stop=stop):
+            got.extend(batch.position)
+            stop.set()
+
+    t = threading.Thread(target=tail)
+    t.start()
+    time.sleep(0.2)
+    fill(fresh_store, 1, start=1)
+    t.join(timeout=20)
+    assert not t.is_alive() and got == [2]
+
+
+def test_follow_stops_from_another_thread(fresh_store):
+    """stop.set() from another thread ends a follow with no timeout, quietly (issue 11)."""
+    stop = threading.Event()
+    done = threading.Event()
+
+    def tail():
+        assert fresh_store.follow(lambda b: None, stop=stop) == 0
+        done.set()
+
+    t = threading.Thread(target=tail)
+    t.start()
+    time.sleep(0.2)
+    stop.set()
+    t.join(timeout=20)
+    assert done.is_set()

@@ -49,6 +49,22 @@ class WrongExpectedVersion(EventKitError):
         )
 
 
+class VersionTaken(WrongExpectedVersion):
+    """An explicit ``version`` is not above the stream's current version: another writer got there first.
+
+    A :class:`WrongExpectedVersion`, so code that retries on a concurrency conflict handles it.
+    """
+
+    def __init__(self, stream_id: str, version: int, actual: int) -> None:
+        self.version = version
+        EventKitError.__init__(
+            self,
+            f"version {version} of stream {stream_id!r} is not above the stream's current version {actual} "
+            "(another append took it); nothing was written: read the stream and retry with new versions",
+        )
+        self.stream_id, self.expected, self.actual = stream_id, version - 1, actual
+
+
 class DuplicateEventId(EventKitError):
     """An event id already in the store (or twice in one append) with different content."""
 

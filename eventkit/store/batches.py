@@ -119,18 +119,24 @@ def _payload_json(data: Mapping[str, Any], types: dict[str, tuple[str, list]], w
 def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | None) -> HotBatch:
     """Validate ``store.append(stream_id, events)`` input into a :class:`HotBatch`."""
     check_text(stream_id, "stream_id", "append")
-    if stream_type is not None:
-        check_name(stream_type, "stream_type")
     if isinstance(events, Event):
         events = [events]
-    events = list(events)
+    return hot_from_pairs([(stream_id, ev) for ev in events], stream_type)
+
+
+def hot_from_pairs(pairs: list[tuple[Any, Any]], stream_type: str | None) -> HotBatch:
+    """Validate ``(stream_id, Event)`` pairs (one append, maybe many streams) into a :class:`HotBatch`."""
+    if stream_type is not None:
+        check_name(stream_type, "stream_type")
     types: dict[str, tuple[str, list]] = {}
-    ids, occurred, data, meta, etypes = [], [], [], [], []
+    sids, ids, occurred, data, meta, etypes, versions = [], [], [], [], [], [], []
     supplied = False
-    for i, ev in enumerate(events):
+    for i, (stream_id, ev) in enumerate(pairs):
+        check_text(stream_id, "stream_id", "append")
         where = f"event {i} of stream {stream_id!r}"
         if not isinstance(ev, Event):
             raise InvalidInput(f"append takes ek.Event objects; got a {type(ev).__name__} ({where})", values=[ev])
+        sids.append(stream_id)
         etypes.append(check_text(ev.event_type, "event_type", where))
         if ev.event_id is None:
             ids.append(None)
@@ -143,20 +149,33 @@ def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | 
         occurred.append(None if missing else event_micros(ev.occurred_at, what="occurred_at"))
         data.append(_payload_json(ev.data, types, where))
         meta.append(meta_json(ev.metadata, where))
+        versions.append(_event_version(ev.version, where))
+    given = [v is not None for v in versions]
+    if any(given) and not all(given):
+        raise InvalidInput("in one append either every event gives a version or none does",
+                           column="version", values=versions[:5])
     batch = HotBatch(
-        stream_ids=[stream_id] * len(events),
-        stream_types=[stream_type] * len(events),
+        stream_ids=sids,
+        stream_types=[stream_type] * len(sids),
         event_types=etypes,
         event_ids=ids,
         ids_supplied=supplied,
         occurred=occurred,
-        versions=None,
+        versions=versions if versions and all(given) else None,
         data_json=data,
         meta_json=meta,
         field_types=types,
     )
     check_unique_ids([i for i in batch.event_ids if i is not None])
     return batch
+
+
+def _event_version(version: Any, where: str) -> int | None:
+    if version is None:
+        return None
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) or not 1 <= version < 2**63:
+        raise InvalidInput(f"an event's version must be a whole number >= 1 ({where})", column="version", values=[version])
+    return int(version)
 
 
 def check_unique_ids(ids: list[str] | pa.Array) -> None:

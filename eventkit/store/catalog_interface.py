@@ -114,9 +114,9 @@ class CatalogBackend(Protocol):
         ...
 
     def hot_rows(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
-                 recorded_cut: int | None = None) -> list[tuple]:
+                 recorded_cut: int | None = None, limit: int | None = None) -> list[tuple]:
         """Hot-log rows at or before position ``upto``, by position, optionally of one stream, from a
-        position, or recorded at or before ``recorded_cut`` (micros)."""
+        position, or recorded at or before ``recorded_cut`` (micros); at most ``limit`` (the first ones)."""
         ...
 
     def delete_hot(self, tx: Any) -> int:
@@ -187,4 +187,38 @@ class CatalogBackend(Protocol):
 
     def fold_states(self, tx: Any) -> list[tuple[str, str, int, int, float, str]]:
         """Every saved state as (fold, fingerprint, position, streams, created_at, path), by fold, position."""
+        ...
+
+    # operational reads, tracking and group commit (see point_reads, tracking, group_commit)
+    def savepoint(self, tx: Any, action: str, name: str) -> None:
+        """``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK TO`` savepoint ``name`` inside a write: one append of a
+        group commit is undone alone."""
+        ...
+
+    def stored_checkpoint(self, tx: Any, name: str) -> int | None:
+        """Consumer ``name``'s position, or None when it has never stored one."""
+        ...
+
+    def stream_sealed(self, tx: Any, stream_id: str) -> bool:
+        """Whether a live segment holds events of ``stream_id`` (else all of them are in the hot log)."""
+        ...
+
+    def stream_segment_files(self, tx: Any, stream_id: str) -> list[tuple[str, int, int]]:
+        """The live segments holding events of ``stream_id``: (path, first_position, last_position), in order."""
+        ...
+
+    def sealed_upto(self, tx: Any) -> int:
+        """The last position a live segment holds (0: none): every later event is in the hot log."""
+        ...
+
+    def hot_stream_rows(self, tx: Any, stream_id: str, *, from_version: int | None = None,
+                        to_version: int | None = None, backwards: bool = False,
+                        limit: int | None = None) -> list[tuple]:
+        """A stream's hot-log rows in version order: (position, stream_id, stream_type, version, event_type,
+        event_id, occurred_at micros, recorded_at micros, data JSON, metadata JSON)."""
+        ...
+
+    def hot_page(self, tx: Any, *, from_position: int = 1, to_position: int | None = None,
+                 event_types: list[str] | None = None, limit: int | None = None) -> list[tuple]:
+        """Hot-log rows (as :meth:`hot_stream_rows`) from ``from_position`` in position order, at most ``limit``."""
         ...

@@ -132,7 +132,8 @@ class SQLiteQueries:
 
     @staticmethod
     def hot_rows(conn: sqlite3.Connection, *, upto: int, stream_id: str | None = None,
-                 from_position: int | None = None, recorded_cut: int | None = None) -> list[tuple]:
+                 from_position: int | None = None, recorded_cut: int | None = None,
+                 limit: int | None = None) -> list[tuple]:
         sql = f"SELECT {HOT_COLUMNS} FROM hot WHERE position <= ?"
         params: list[Any] = [upto]
         if stream_id is not None:
@@ -144,7 +145,11 @@ class SQLiteQueries:
         if recorded_cut is not None:
             sql += " AND recorded_at <= ?"
             params.append(recorded_cut)
-        return conn.execute(sql + " ORDER BY position", params).fetchall()
+        sql += " ORDER BY position"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return conn.execute(sql, params).fetchall()
 
     @staticmethod
     def delete_hot(conn: sqlite3.Connection) -> int:
@@ -276,3 +281,78 @@ class SQLiteQueries:
         return conn.execute(
             "SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states ORDER BY fold, position"
         ).fetchall()
+
+    # -- operational reads and tracking (point_reads, tracking) --------------------------------
+
+    @staticmethod
+    def savepoint(conn: sqlite3.Connection, action: str, name: str) -> None:
+        """``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK TO`` savepoint ``name`` inside a write (group commit)."""
+        if action not in ("SAVEPOINT", "RELEASE", "ROLLBACK TO") or not name.isidentifier():
+            raise ValueError(f"not a savepoint statement: {action} {name}")
+        conn.execute(f"{action} {name}")
+
+    @staticmethod
+    def stored_checkpoint(conn: sqlite3.Connection, name: str) -> int | None:
+        """Consumer ``name``'s position, or None when it has never stored one."""
+        row = conn.execute("SELECT position FROM checkpoints WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    @staticmethod
+    def stream_sealed(conn: sqlite3.Connection, stream_id: str) -> bool:
+        """Whether a live segment holds events of ``stream_id`` (else all its events are in the hot log)."""
+        return conn.execute(
+            "SELECT 1 FROM stream_segments ss JOIN segments s ON s.segment_id = ss.segment_id "
+            "WHERE ss.stream_id = ? AND s.retired_at IS NULL LIMIT 1", (stream_id,)
+        ).fetchone() is not None
+
+    @staticmethod
+    def stream_segment_files(conn: sqlite3.Connection, stream_id: str) -> list[tuple[str, int, int]]:
+        """The live segments holding events of ``stream_id``: (path, first_position, last_position), in order."""
+        return conn.execute(
+            "SELECT s.path, s.first_position, s.last_position FROM stream_segments ss "
+            "JOIN segments s ON s.segment_id = ss.segment_id "
+            "WHERE ss.stream_id = ? AND s.retired_at IS NULL ORDER BY s.first_position", (stream_id,)
+        ).fetchall()
+
+    @staticmethod
+    def sealed_upto(conn: sqlite3.Connection) -> int:
+        """The last position a live segment holds (0: none); every later event is in the hot log."""
+        row = conn.execute("SELECT max(last_position) FROM segments WHERE retired_at IS NULL").fetchone()
+        return int(row[0] or 0)
+
+    @staticmethod
+    def hot_stream_rows(conn: sqlite3.Connection, stream_id: str, *, from_version: int | None = None,
+                        to_version: int | None = None, backwards: bool = False,
+                        limit: int | None = None) -> list[tuple]:
+        """A stream's hot-log rows in version order (``HOT_COLUMNS``), by the (stream, version) index."""
+        sql = f"SELECT {HOT_COLUMNS} FROM hot WHERE stream_id = ?"
+        params: list[Any] = [stream_id]
+        if from_version is not None:
+            sql += " AND version >= ?"
+            params.append(from_version)
+        if to_version is not None:
+            sql += " AND version <= ?"
+            params.append(to_version)
+        sql += " ORDER BY version DESC" if backwards else " ORDER BY version"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return conn.execute(sql, params).fetchall()
+
+    @staticmethod
+    def hot_page(conn: sqlite3.Connection, *, from_position: int = 1, to_position: int | None = None,
+                 event_types: list[str] | None = None, limit: int | None = None) -> list[tuple]:
+        """Hot-log rows from ``from_position`` in position order, at most ``limit`` (by the primary key)."""
+        sql = f"SELECT {HOT_COLUMNS} FROM hot WHERE position >= ?"
+        params: list[Any] = [from_position]
+        if to_position is not None:
+            sql += " AND position <= ?"
+            params.append(to_position)
+        if event_types is not None:
+            sql += " AND event_type IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(event_types))
+        sql += " ORDER BY position"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return conn.execute(sql, params).fetchall()

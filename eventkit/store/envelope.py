@@ -6,6 +6,7 @@ Everything here is pure: no files, no catalog. The store builds on it.
 from __future__ import annotations
 
 import datetime as dt
+import base64
 import decimal
 import math
 import re
@@ -92,6 +93,10 @@ class Event:
         event_id: A unique id; a random UUID when not given. Give your own to make retries
             idempotent.
         metadata: Context such as ``correlation_id`` and ``causation_id``; values become strings.
+        version: The event's number in its stream, given explicitly (as an application that numbers
+            its own events does); None: the next version. In one append either every event has one
+            or none does; they must increase and start above the stream's version, else
+            :class:`WrongExpectedVersion` (``VersionTaken``).
 
     Example:
         >>> Event("Deposited", {"amount": 10}).event_type
@@ -103,6 +108,7 @@ class Event:
     occurred_at: Any = None
     event_id: str | None = None
     metadata: Mapping[str, Any] | None = None
+    version: int | None = None
 
 
 # Event ids the store generates encode the store and the position: a UUID (version 8, custom)
@@ -233,7 +239,7 @@ def iso_from_micros(us: int) -> str:
 # Payload types. The store keeps one DuckDB type per field; values must reconcile with it.
 
 NULL_TYPE = "NULL"
-SCALAR_TYPES = ("BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR", "DATE", "TIMESTAMPTZ")
+SCALAR_TYPES = ("BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR", "DATE", "TIMESTAMPTZ", "BLOB")
 
 
 def reconcile(field_name: str, store_type: str | None, incoming: str, *, values: Any = ()) -> str:
@@ -317,6 +323,10 @@ def python_value(field_name: str, value: Any) -> tuple[str, Any]:
         return ("DOUBLE", None) if math.isnan(f) else ("DOUBLE", f)
     if isinstance(value, str):
         return "VARCHAR", check_text(value, f"payload field {field_name!r}", envelope=False)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        # JSON (the hot log's payload text) has no bytes: base64 keeps them exact; the read path
+        # turns them back into BLOB (read_snapshot.Snapshot.events_sql).
+        return "BLOB", base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, (dt.datetime, np.datetime64)):
         if isinstance(value, dt.datetime) and value != value:  # pandas NaT
             return NULL_TYPE, None
@@ -327,7 +337,7 @@ def python_value(field_name: str, value: Any) -> tuple[str, Any]:
         return "DATE", value.isoformat()
     raise InvalidInput(
         f"payload field {field_name!r} holds a {type(value).__name__}, which eventkit cannot store: "
-        "payload values are flat scalars (bool, int, float, str, date, datetime); "
+        "payload values are flat scalars (bool, int, float, str, bytes, date, datetime); "
         "serialise nested values to a string first",
         column=field_name,
         values=[value],
@@ -355,6 +365,8 @@ def arrow_kind(field_name: str, arrow_type: Any) -> str:
         return "TIMESTAMPTZ"
     if pt.is_date(arrow_type):
         return "DATE"
+    if pt.is_binary(arrow_type) or pt.is_large_binary(arrow_type) or pt.is_fixed_size_binary(arrow_type):
+        return "BLOB"
     raise InvalidInput(
         f"payload column {field_name!r} has type {arrow_type}, which eventkit cannot store: payload "
         "columns are flat scalars (bool, int, float, str, date, datetime); serialise nested values to a string",
@@ -368,6 +380,7 @@ ARROW_TYPES = {
     "DOUBLE": "float64",
     "VARCHAR": "string",
     "DATE": "date32",
+    "BLOB": "binary",
 }
 
 

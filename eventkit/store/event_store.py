@@ -13,6 +13,7 @@ May use every module of the store layer below it and :mod:`eventkit.common`.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -20,6 +21,7 @@ from eventkit.common.errors import InvalidInput, StoreError
 from eventkit.store import maintenance as _maintenance
 from eventkit.store.catalog_factory import open_catalog
 from eventkit.store.catalog_interface import CatalogBackend
+from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.envelope import generated_position
 from eventkit.store.file_store import FileStore, open_file_store
 from eventkit.store.read_snapshot import SharedDatabase
@@ -77,6 +79,7 @@ class Store(Appending, Reading):
         self._duckdb = SharedDatabase()
         self._user_duckdb = SharedDatabase(user=True)
         self._fields_cache: tuple[int, dict[str, str]] | None = None
+        self._commits = CommitSignal(lambda: self.head)  # wakes follow() and live subscriptions
         if grace_seconds is not None and grace_seconds != self.grace_seconds:
             self.grace_seconds = grace_seconds
 
@@ -122,6 +125,18 @@ class Store(Appending, Reading):
         """The last committed position (0 for an empty store)."""
         with self._catalog.read() as conn:
             return self._catalog.meta_int(conn, "head")
+
+    def wait_for_commit(self, *, after: int, timeout: float | None = None,
+                        stop: threading.Event | None = None) -> int:
+        """Block until the head passes ``after`` (a commit from any process), ``timeout`` s pass, or
+        ``stop`` is set from another thread; returns the head.
+
+        Appends through this store object wake waiters at once; other processes' within 50 ms.
+
+        Example:
+            >>> head = store.wait_for_commit(after=store.head, timeout=5)
+        """
+        return self._commits.wait(after=whole_number(after, "after"), timeout=timeout, stop=stop)
 
     def stream_version(self, stream_id: str) -> int:
         """A stream's current version; 0 when it does not exist."""
@@ -207,9 +222,12 @@ class Store(Appending, Reading):
         return Projection(self, handler, name=name, key=key, event_types=event_types,
                           stream_types=stream_types, batch_size=batch_size)
 
-    def follow(self, handler: Any = None, *, name: str | None = None, poll: float = 0.5,
+    def follow(self, handler: Any = None, *, name: str | None = None, poll: float = 0.05,
                timeout: float | None = None, **options: Any) -> Any:
-        """Tail new events: a generator of DataFrame batches, or a handler per batch (see _subscriptions.follow).
+        """Tail new events: a generator of DataFrame batches, or a handler per batch (see subscriptions.follow).
+
+        Wakes on commits (no fixed polling period for this store's own appends); ``stop=`` a
+        ``threading.Event`` ends it from another thread.
 
         Example:
             >>> for batch in store.follow(timeout=30):

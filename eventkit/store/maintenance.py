@@ -20,8 +20,9 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from eventkit.store.stream_heads import AppendResult, check_expected, resolve_stream_type
 from eventkit.store.crash_points import crash_point
 from eventkit.store.envelope import generated_event_id_sql, micros_now
-from eventkit.common.errors import InvalidInput, StoreError
+from eventkit.common.errors import InvalidInput, StoreError, VersionTaken
 from eventkit.common.progress import progress_bar
+from eventkit.store.tracking import advance as advance_checkpoint
 from eventkit.store.segment_files import (
     SegmentInfo,
     SegmentStats,
@@ -106,7 +107,8 @@ def _layout(table: pa.Table, has_versions: bool) -> _Layout:
     return _Layout(stream_ids, codes, counts, last_row, ordinal, given, first_version, last_version, by_stream)
 
 
-def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], default_type: str | None) -> AppendResult:
+def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], default_type: str | None,
+                checkpoint: tuple[str, int] | None = None) -> AppendResult:
     """Append a large frame as new segment files (one per stream type) in one transaction.
 
     Versions, positions and the segment's sort order are computed with numpy, so the only heavy
@@ -132,6 +134,7 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 dup = store._existing_append(conn, ids, describe)
                 if dup is not None:
                     return dup
+            advance_checkpoint(store._catalog, conn, checkpoint)
             state = store._catalog.log_state(conn)
             fields = store._merge_fields(conn, batch.field_types, state)
             heads = store._catalog.stream_heads(conn, lay.stream_ids)
@@ -144,10 +147,7 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 stypes.append(resolve_stream_type(sid, existing_type, {lay.given_types[i] or default_type}))
                 check_expected(sid, expected, current)
                 if lay.first_version is not None and lay.first_version[i] <= current:
-                    raise InvalidInput(
-                        f"version column for stream {sid!r} starts at {lay.first_version[i]}, not above the "
-                        f"stream's current version {current}", column="version", values=[int(lay.first_version[i])],
-                    )
+                    raise VersionTaken(sid, int(lay.first_version[i]), current)
                 base[i] = current
             if lay.last_version is not None:
                 final = lay.last_version

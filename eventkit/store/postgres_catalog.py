@@ -258,7 +258,7 @@ class PostgresCatalog:
             "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])", cols)
 
     def hot_rows(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
-                 recorded_cut: int | None = None) -> list[tuple]:
+                 recorded_cut: int | None = None, limit: int | None = None) -> list[tuple]:
         sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE position <= %s"
         params: list[Any] = [upto]
         for clause, value in (("stream_id = %s", stream_id), ("position >= %s", from_position),
@@ -266,7 +266,71 @@ class PostgresCatalog:
             if value is not None:
                 sql += f" AND {clause}"
                 params.append(value)
-        return tx.execute(sql + " ORDER BY position", params).fetchall()
+        sql += " ORDER BY position"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return tx.execute(sql, params).fetchall()
+
+    # -- operational reads and tracking (point_reads, tracking, group_commit) --------------------
+
+    def savepoint(self, tx: Any, action: str, name: str) -> None:
+        """``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK TO`` savepoint ``name`` inside a write (group commit)."""
+        if action not in ("SAVEPOINT", "RELEASE", "ROLLBACK TO") or not name.isidentifier():
+            raise ValueError(f"not a savepoint statement: {action} {name}")
+        tx.execute(f"{action} {name}")
+
+    def stored_checkpoint(self, tx: Any, name: str) -> int | None:
+        row = tx.execute("SELECT position FROM checkpoints WHERE name = %s", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def stream_sealed(self, tx: Any, stream_id: str) -> bool:
+        return tx.execute(
+            "SELECT 1 FROM stream_segments ss JOIN segments s ON s.segment_id = ss.segment_id "
+            "WHERE ss.stream_id = %s AND s.retired_at IS NULL LIMIT 1", (stream_id,)).fetchone() is not None
+
+    def stream_segment_files(self, tx: Any, stream_id: str) -> list[tuple[str, int, int]]:
+        return tx.execute(
+            "SELECT s.path, s.first_position, s.last_position FROM stream_segments ss "
+            "JOIN segments s ON s.segment_id = ss.segment_id "
+            "WHERE ss.stream_id = %s AND s.retired_at IS NULL ORDER BY s.first_position", (stream_id,)).fetchall()
+
+    def sealed_upto(self, tx: Any) -> int:
+        row = tx.execute("SELECT max(last_position) FROM segments WHERE retired_at IS NULL").fetchone()
+        return int(row[0] or 0)
+
+    def hot_stream_rows(self, tx: Any, stream_id: str, *, from_version: int | None = None,
+                        to_version: int | None = None, backwards: bool = False,
+                        limit: int | None = None) -> list[tuple]:
+        sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE stream_id = %s"
+        params: list[Any] = [stream_id]
+        if from_version is not None:
+            sql += " AND version >= %s"
+            params.append(from_version)
+        if to_version is not None:
+            sql += " AND version <= %s"
+            params.append(to_version)
+        sql += " ORDER BY version DESC" if backwards else " ORDER BY version"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return tx.execute(sql, params).fetchall()
+
+    def hot_page(self, tx: Any, *, from_position: int = 1, to_position: int | None = None,
+                 event_types: list[str] | None = None, limit: int | None = None) -> list[tuple]:
+        sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE position >= %s"
+        params: list[Any] = [from_position]
+        if to_position is not None:
+            sql += " AND position <= %s"
+            params.append(to_position)
+        if event_types is not None:
+            sql += " AND event_type = ANY(%s)"
+            params.append(list(event_types))
+        sql += " ORDER BY position"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return tx.execute(sql, params).fetchall()
 
     def delete_hot(self, tx: Any) -> int:
         return tx.execute("DELETE FROM hot").rowcount

@@ -70,7 +70,7 @@ def to_pandas(con: duckdb.DuckDBPyConnection, table: pa.Table, fields: dict[str,
 
     kinds = {"BIGINT", "BOOLEAN", "DOUBLE", "VARCHAR", "DATE", "TIMESTAMPTZ"}
     if len(fields) <= WIDE_FIELDS or not set(fields.values()) <= kinds:
-        return con.from_arrow(table).df()
+        return _bytes_as_bytes(con.from_arrow(table).df(), table, fields)
     first = table.num_columns - len(fields)
     envelope = con.from_arrow(table.select(list(range(first)))).df()
     names = list(fields)
@@ -96,6 +96,14 @@ def to_pandas(con: duckdb.DuckDBPyConnection, table: pa.Table, fields: dict[str,
                                   columns=empty_text, index=envelope.index))
     out = pd.concat(parts, axis=1)
     return out[list(envelope.columns) + names] if len(parts) > 2 else out
+
+
+def _bytes_as_bytes(frame: Any, table: pa.Table, fields: dict[str, str]) -> Any:
+    """BLOB payload columns hold ``bytes`` (DuckDB's frames give ``bytearray``): what was appended reads back."""
+    for name, kind in fields.items():
+        if kind == "BLOB" and name in frame.columns:
+            frame[name] = table.column(name).to_pandas(types_mapper=None).to_numpy(dtype=object)
+    return frame
 
 
 def flatten_payload(table: pa.Table, fields: list[str]) -> pa.Table:

@@ -218,10 +218,8 @@ class Snapshot:
         if self.segments:
             parts.append(f"SELECT * FROM {parquet_scan(self.files)}")
         if self.hot.num_rows:
-            structure = json.dumps(self.fields)
-            data = f"json_transform(data, {sql_literal(structure)}) AS data, " if self.fields else ""
             parts.append(
-                f"SELECT {ENVELOPE_SELECT}, {data}metadata::JSON::MAP(VARCHAR, VARCHAR) AS metadata FROM _hot"
+                f"SELECT {ENVELOPE_SELECT}, {hot_data_sql(self.fields)}metadata::JSON::MAP(VARCHAR, VARCHAR) AS metadata FROM _hot"
             )
         # An empty relation typed with the store's whole schema: it fixes the envelope types for
         # an empty snapshot and gives ``data`` every field of the store, even when the files this
@@ -261,6 +259,27 @@ class Snapshot:
                 raise
             raise explained from e
         return con
+
+
+def hot_data_sql(fields: dict[str, str]) -> str:
+    """The ``data`` struct of hot-log rows (JSON text) with the store's field types, as a select item.
+
+    Bytes are base64 text in the hot log's JSON; ``json_transform`` would keep that text as the
+    bytes, so BLOB fields are read as text and decoded.
+    """
+    if not fields:
+        return ""
+    blobs = [f for f, t in fields.items() if t == "BLOB"]
+    if not blobs:
+        return f"json_transform(data, {sql_literal(json.dumps(fields))}) AS data, "
+    as_text = {f: ("VARCHAR" if t == "BLOB" else t) for f, t in fields.items()}
+    parsed = f"json_transform(data, {sql_literal(json.dumps(as_text))})"
+    members = ", ".join(
+        f"{quote_ident(f)} := " + (f"from_base64(_d.{quote_ident(f)})" if t == "BLOB" else f"_d.{quote_ident(f)}")
+        for f, t in fields.items()
+    )
+    # A lambda binds the parsed struct once; NULL data stays a NULL struct.
+    return f"CASE WHEN data IS NULL THEN NULL ELSE list_transform([{parsed}], lambda _d: struct_pack({members}))[1] END AS data, "
 
 
 _EMPTY_TABLES: dict[str, pa.Table] = {}
@@ -312,6 +331,7 @@ def read_snapshot(
     stream_id: str | None = None,
     stream_types: Sequence[str] | None = None,
     from_position: int | None = None,
+    hot_limit: int | None = None,
 ) -> Snapshot:
     """Read a snapshot inside an open catalog transaction, pruning what the filters rule out.
 
@@ -324,12 +344,13 @@ def read_snapshot(
         stream_id: Keep only segments and hot rows of this stream.
         stream_types: Keep only segments and hot rows of these stream types.
         from_position: Skip segments that end before it.
+        hot_limit: Keep only the first this many hot rows (a ``read_all(limit=...)`` needs no more).
     """
     head = catalog.meta_int(tx, "head")
     hw = head if upto is None else min(head, upto)
     cuts = {"stream_id": stream_id, "from_position": from_position, "recorded_cut": recorded_cut}
     segs = catalog.read_segments(tx, upto=hw, **cuts)
-    rows = catalog.hot_rows(tx, upto=hw, **cuts)
+    rows = catalog.hot_rows(tx, upto=hw, limit=hot_limit, **cuts)
     if stream_types is not None:
         wanted = set(stream_types)
         segs = [s for s in segs if s[4] in wanted]

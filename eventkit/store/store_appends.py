@@ -16,12 +16,16 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from eventkit.common.errors import InvalidInput, SealDeferredWarning
 from eventkit.store import maintenance as _maintenance
+from eventkit.store import group_commit as _group_commit
 from eventkit.store import resend as _resend
-from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events
+from eventkit.store import tracking as _tracking
+from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events, hot_from_pairs
+from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.envelope import ANY, Event, check_expected_version, check_name, generated_event_id, micros_now, reconcile
 from eventkit.store.file_store import FileStore
 from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
+from eventkit.store.tracking import check_checkpoint
 
 
 class Appending:
@@ -32,6 +36,7 @@ class Appending:
     bulk_threshold: int
     seal_threshold: int
     _fields_cache: tuple[int, dict[str, str]] | None
+    _commits: CommitSignal
 
     def seal(self) -> int:  # provided by Store
         raise NotImplementedError
@@ -44,6 +49,7 @@ class Appending:
         *,
         expected_version: Any = ANY,
         stream_type: str | None = None,
+        checkpoint: tuple[str, int] | None = None,
     ) -> AppendResult:
         """Append events to one stream, atomically.
 
@@ -53,12 +59,16 @@ class Appending:
             expected_version: ``ek.ANY``, ``ek.NO_STREAM``, ``ek.STREAM_EXISTS`` or the exact
                 version the stream must be at (0 means "no stream").
             stream_type: The kind of entity; a new stream without one is ``"default"``.
+            checkpoint: ``(consumer, position)``: commit that consumer's position with the events
+                (see :mod:`eventkit.store.tracking`); refused unless above its stored position.
 
         Returns:
             The positions taken and the stream's new version.
 
         Raises:
-            WrongExpectedVersion: The stream is not at ``expected_version``; nothing was written.
+            WrongExpectedVersion: The stream is not at ``expected_version`` (or an event's explicit
+                ``version`` is taken); nothing was written.
+            CheckpointConflict: The consumer is already at or past ``checkpoint``'s position.
             InvalidInput: Bad events; nothing was written.
             DuplicateEventId: An event id is already stored with other content.
 
@@ -71,7 +81,65 @@ class Appending:
         batch = hot_from_events(stream_id, events, stream_type)
         if not len(batch):
             raise InvalidInput(f"an append needs at least one event (stream {stream_id!r})")
-        return self._append_hot(batch, {stream_id: expected_version})
+        return self._append_hot(batch, {stream_id: expected_version}, check_checkpoint(checkpoint))
+
+    def checkpoint(self, name: str) -> int | None:
+        """Consumer ``name``'s stored position (see ``append(..., checkpoint=...)``); None when it has none.
+
+        Example:
+            >>> store.append("acct-1", ek.Event("Noted"), checkpoint=("notes", 41))
+            >>> store.checkpoint("notes")
+            41
+        """
+        return _tracking.position(self._catalog, name)
+
+    def append_streams(
+        self,
+        events: Mapping[str, Event | Iterable[Event]] | Iterable[tuple[str, Event]],
+        *,
+        expected_versions: Any = None,
+        stream_type: str | None = None,
+        checkpoint: tuple[str, int] | None = None,
+    ) -> AppendResult:
+        """Append events of several streams in one transaction, without building a DataFrame.
+
+        Args:
+            events: ``{stream_id: events}``, or ``(stream_id, Event)`` pairs (kept in their order).
+            expected_versions: ``{stream_id: expected}`` (streams left out accept any version), or
+                one expected version for every stream.
+            stream_type: The kind of entity, for new streams.
+            checkpoint: ``(consumer, position)`` committed with the events (see :meth:`append`).
+                With no events, only the consumer's position moves.
+
+        Returns:
+            The positions taken and every touched stream's new version.
+
+        Example:
+            >>> store.append_streams({"acct-1": [ek.Event("Debited", {"amount": 5})],
+            ...                       "acct-2": [ek.Event("Credited", {"amount": 5})]},
+            ...                      expected_versions={"acct-1": 3, "acct-2": ek.NO_STREAM})
+        """
+        if isinstance(events, Mapping):
+            pairs = [(sid, ev) for sid, evs in events.items()
+                     for ev in ([evs] if isinstance(evs, Event) else evs)]
+        else:
+            pairs = list(events)
+            bad = [p for p in pairs if not (isinstance(p, tuple) and len(p) == 2)]
+            if bad:
+                raise InvalidInput("append_streams takes {stream_id: events} or (stream_id, Event) pairs", values=bad[:3])
+        if isinstance(expected_versions, Mapping):
+            for sid, ev in expected_versions.items():
+                check_expected_version(str(sid), ev)
+            expected = dict(expected_versions)
+        else:
+            expected_versions = ANY if expected_versions is None else expected_versions
+            check_expected_version("*", expected_versions)
+            expected = {None: expected_versions}
+        tracked = check_checkpoint(checkpoint)
+        batch = hot_from_pairs(pairs, stream_type)
+        if not len(batch) and tracked is None:
+            raise InvalidInput("an append needs at least one event (or a checkpoint to move)")
+        return self._append_hot(batch, expected, tracked)
 
     def append_frame(
         self,
@@ -79,6 +147,7 @@ class Appending:
         *,
         expected_versions: Any = None,
         stream_type: str | None = None,
+        checkpoint: tuple[str, int] | None = None,
     ) -> AppendResult:
         """Append a DataFrame or Arrow table of events for many streams, atomically.
 
@@ -93,11 +162,13 @@ class Appending:
             expected_versions: One expected version for every stream in the frame, or a mapping
                 ``{stream_id: expected}``; streams not in the mapping accept any version.
             stream_type: Stream type for rows without one (and new streams).
+            checkpoint: ``(consumer, position)`` committed with the events (see :meth:`append`).
 
         Returns:
             The positions taken and every touched stream's new version.
         """
         batch = arrow_batch_from_frame(frame)
+        tracked = check_checkpoint(checkpoint)
         if stream_type is not None:
             check_name(stream_type, "stream_type")
         if isinstance(expected_versions, Mapping):
@@ -111,15 +182,18 @@ class Appending:
             hot = hot_from_arrow(batch)
             if stream_type is not None:
                 hot.stream_types = [t or stream_type for t in hot.stream_types]
-            return self._append_hot(hot, expected)
-        return _maintenance.append_bulk(self, batch, expected, stream_type)
+            return self._append_hot(hot, expected, tracked)
+        result = _maintenance.append_bulk(self, batch, expected, stream_type, tracked)
+        self._commits.notify()
+        return result
 
-    def _append_hot(self, batch: HotBatch, expected: dict[Any, Any]) -> AppendResult:
+    def _append_hot(self, batch: HotBatch, expected: dict[Any, Any],
+                    checkpoint: tuple[str, int] | None = None) -> AppendResult:
         n = len(batch)
         order: dict[str, list[int]] = {}
         for i, sid in enumerate(batch.stream_ids):
             order.setdefault(sid, []).append(i)
-        with self._catalog.write() as conn:
+        with _group_commit.write(self._catalog) as conn:  # shared with concurrent appenders (group commit)
             if batch.ids_supplied:
                 def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
                     return [(batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}")) for i in rows]
@@ -127,6 +201,10 @@ class Appending:
                 dup = self._existing_append(conn, batch.event_ids, describe)
                 if dup is not None:
                     return dup
+            _tracking.advance(self._catalog, conn, checkpoint)
+            if not n:  # a checkpoint alone
+                head = self._catalog.meta_int(conn, "head")
+                return AppendResult(head + 1, head, {})
             state = self._catalog.log_state(conn)
             self._merge_fields(conn, batch.field_types, state)
             heads = self._catalog.stream_heads(conn, list(order))
@@ -164,6 +242,7 @@ class Appending:
             self._catalog.upsert_streams(conn, new_heads)
             hot_count = state["hot_count"] + n
             self._catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
+        self._commits.notify()
         if hot_count >= self.seal_threshold:
             self._auto_seal()
         return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads})

@@ -9,7 +9,7 @@ May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.catalog_interface`, :mo
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import duckdb
 import numpy as np
@@ -17,7 +17,8 @@ import numpy as np
 from eventkit.common.errors import InvalidInput, did_you_mean, warn
 from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.envelope import check_text, to_micros
-from eventkit.store.file_store import FileStore
+from eventkit.store import point_reads as _point_reads
+from eventkit.store.file_store import FileStore, LocalFolder
 from eventkit.store.read_frames import Output, flat_query
 from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from eventkit.store.upcasting import Upcasters
@@ -108,8 +109,9 @@ class Reading:
         from_version: int | None = None,
         to_version: int | None = None,
         backwards: bool = False,
+        limit: int | None = None,
         known_at: Any = None,
-        output: Output = "pandas",
+        output: Output | Literal["records"] = "pandas",
     ) -> Any:
         """One stream's events in version order, with flat payload columns.
 
@@ -118,10 +120,27 @@ class Reading:
             from_version: First version to include.
             to_version: Last version to include.
             backwards: Newest first.
+            limit: At most this many events (with ``backwards``: the newest ones).
             known_at: Cut transaction time (position or recorded_at).
-            output: ``"pandas"`` (a DataFrame) or ``"arrow"`` (a pyarrow Table).
+            output: ``"pandas"`` (a DataFrame), ``"arrow"`` (a pyarrow Table) or ``"records"``
+                (a list of :class:`eventkit.RecordedEvent`: the operational path, answered from
+                the catalog's hot log without DuckDB when the stream has no sealed events).
+
+        Example:
+            >>> store.read_stream("acct-1", backwards=True, limit=1, output="records")[0].version
+            3
         """
         check_text(stream_id, "stream_id")
+        if limit is not None:
+            limit = whole_number(limit, "limit")
+        if from_version is not None:
+            from_version = whole_number(from_version, "from_version")
+        if to_version is not None:
+            to_version = whole_number(to_version, "to_version")
+        if output == "records" and known_at is None and not self._upcasters.ordered() \
+                and isinstance(self.files, LocalFolder):
+            return _point_reads.stream_records(self._catalog, self.files.url, stream_id, from_version=from_version,
+                                               to_version=to_version, backwards=backwards, limit=limit)
         snap = self.snapshot(known_at=known_at, stream_id=stream_id)
         where, params = ["stream_id = ?"], [stream_id]
         if from_version is not None:
@@ -131,7 +150,9 @@ class Reading:
             where.append("version <= ?")
             params.append(whole_number(to_version, "to_version"))
         order = "version DESC" if backwards else "version"
-        out = flat_query(snap, where, params, order, None, output)
+        if output == "records":
+            return _point_reads.records_from_arrow(flat_query(snap, where, params, order, limit, "arrow"), list(snap.fields))
+        out = flat_query(snap, where, params, order, limit, output)
         if not len(out) and not self.stream_version(stream_id):
             self._warn_no_stream(stream_id)
         return out
@@ -156,7 +177,7 @@ class Reading:
         recorded_between: tuple[Any, Any] | None = None,
         known_at: Any = None,
         limit: int | None = None,
-        output: Output = "pandas",
+        output: Output | Literal["records"] = "pandas",
     ) -> Any:
         """Events of every stream in position order, with flat payload columns.
 
@@ -170,16 +191,35 @@ class Reading:
                 either may be None.
             recorded_between: The same on transaction time.
             known_at: Cut transaction time (position or recorded_at).
-            limit: At most this many events.
-            output: ``"pandas"`` or ``"arrow"``.
+            limit: At most this many events: the cost grows with ``limit``, not with the log.
+            output: ``"pandas"``, ``"arrow"`` or ``"records"`` (a list of
+                :class:`eventkit.RecordedEvent`, answered from the catalog's hot log without
+                DuckDB when the range holds no sealed events).
+
+        Example:
+            >>> page = store.read_all(from_position=101, limit=10, output="records")
         """
         if from_position is not None:
             from_position = whole_number(from_position, "from_position")
+        if to_position is not None:
+            to_position = whole_number(to_position, "to_position")
         if limit is not None:
             limit = whole_number(limit, "limit")
+        positions_only = (stream_types is None and stream_ids is None and occurred_between is None
+                          and recorded_between is None and known_at is None and not self._upcasters.ordered())
+        if output == "records" and positions_only:
+            types = None if event_types is None else ([event_types] if isinstance(event_types, str) else list(event_types))
+            with self._catalog.read() as conn:
+                if self._catalog.sealed_upto(conn) < (from_position or 1):
+                    rows = self._catalog.hot_page(conn, from_position=from_position or 1, to_position=to_position,
+                                                  event_types=types, limit=limit)
+                    return _point_reads.records_from_hot(rows, self._catalog.fields(conn) if rows else {})
         occurred_between = None if occurred_between is None else _time_range(occurred_between, "occurred_between")
         recorded_between = None if recorded_between is None else _time_range(recorded_between, "recorded_between")
-        snap = self.snapshot(known_at=known_at, stream_types=stream_types, from_position=from_position)
+        # Only the first ``limit`` hot rows can be among the first ``limit`` events from a position.
+        hot_limit = limit if positions_only and event_types is None else None
+        snap = self.snapshot(known_at=known_at, stream_types=stream_types, from_position=from_position,
+                             hot_limit=hot_limit)
         where: list[str] = []
         params: list[Any] = []
         if from_position is not None:
@@ -187,7 +227,7 @@ class Reading:
             params.append(from_position)
         if to_position is not None:
             where.append("position <= ?")
-            params.append(whole_number(to_position, "to_position"))
+            params.append(to_position)
         for column, values in (("event_type", event_types), ("stream_type", stream_types), ("stream_id", stream_ids)):
             if values is not None:
                 values = [values] if isinstance(values, str) else list(values)
@@ -202,4 +242,7 @@ class Reading:
                 if end is not None:
                     where.append(f"{column} < make_timestamp(?)::TIMESTAMPTZ")
                     params.append(to_micros(end, what=column))
+        if output == "records":
+            return _point_reads.records_from_arrow(flat_query(snap, where, params, "position", limit, "arrow"),
+                                                   list(snap.fields))
         return flat_query(snap, where, params, "position", limit, output)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from eventkit.common.errors import InvalidInput, WrongExpectedVersion
+from eventkit.common.errors import InvalidInput, VersionTaken, WrongExpectedVersion
 from eventkit.store.envelope import ANY, DEFAULT_STREAM_TYPE, version_matches
 
 
@@ -63,6 +63,8 @@ def check_expected(stream_id: str, expected: dict[Any, Any], current: int) -> No
 
 
 def check_explicit_versions(stream_id: str, current: int, versions: Sequence[int]) -> None:
+    if versions and versions[0] <= current:
+        raise VersionTaken(stream_id, int(versions[0]), current)
     prev = current
     for v in versions:
         if v <= prev:

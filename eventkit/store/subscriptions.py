@@ -29,13 +29,15 @@ Example:
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable, Iterator
 
 import pandas as pd
 
 from eventkit.store.envelope import check_name
-from eventkit.common.errors import InvalidInput, StoreError
+from eventkit.common.errors import InvalidInput
+from eventkit.store.tracking import CheckpointConflict
 
 # The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
 # module in the store layer and imports point down.
@@ -43,9 +45,6 @@ Store = Any
 
 Handler = Callable[[pd.DataFrame], Any]
 
-
-class CheckpointConflict(StoreError):
-    """Another consumer moved this consumer's checkpoint: two processes run the same name."""
 
 
 # -- checkpoints ------------------------------------------------------------------------------------
@@ -161,13 +160,21 @@ class Subscription:
         return read_checkpoint(self.store, self.name)
 
     def run_once(self) -> int:
-        """Catch up to the store's head as of now; returns how many events the handler got."""
+        """Catch up to the store's head as of now; returns how many events the handler got.
+
+        Each batch carries ``batch.attrs["checkpoint"] == (name, upto)``: a handler that turns
+        events into new events appends them with ``checkpoint=batch.attrs["checkpoint"]``, so its
+        output and the subscription's position commit together (exactly once); the subscription
+        then finds its checkpoint moved and leaves it.
+        """
         n = 0
         after = self.position
         for frame, upto in self._reader.batches(after):
             if len(frame):
+                frame.attrs["checkpoint"] = (self.name, upto)
                 self.handler(frame)
-            move_checkpoint(self.store, self.name, after, upto)
+            if read_checkpoint(self.store, self.name) != upto:  # else the handler committed it with its output
+                move_checkpoint(self.store, self.name, after, upto)
             n, after = n + len(frame), upto
         return n
 
@@ -194,15 +201,17 @@ def run_loop(step: Callable[[], int], poll: float, timeout: float | None) -> int
         return total
 
 
-def follow(store: Store, handler: Handler | None = None, *, name: str | None = None, poll: float = 0.5,
+def follow(store: Store, handler: Handler | None = None, *, name: str | None = None, poll: float = 0.05,
            timeout: float | None = None, event_types: Any = None, stream_types: Any = None,
-           batch_size: int = 1000, from_position: int | None = None) -> Any:
+           batch_size: int = 1000, from_position: int | None = None, stop: threading.Event | None = None) -> Any:
     """Tail new events: a generator of DataFrame batches, or call ``handler`` with each batch.
 
     Without ``name`` it starts at the head (only events appended from now on; ``from_position``
     starts elsewhere) and keeps no checkpoint. With ``name`` it resumes from that durable
-    checkpoint and moves it after each batch (at-least-once). It stops after ``timeout`` seconds
-    or on Ctrl-C (KeyboardInterrupt), quietly.
+    checkpoint and moves it after each batch (at-least-once). It wakes as soon as this store object
+    commits, and sees other processes' commits within ``poll`` seconds. It stops, quietly, after
+    ``timeout`` seconds, on Ctrl-C (KeyboardInterrupt), or when ``stop`` (a ``threading.Event``)
+    is set from another thread.
 
     Returns:
         A generator of DataFrames when ``handler`` is None; else the number of events handled.
@@ -211,6 +220,8 @@ def follow(store: Store, handler: Handler | None = None, *, name: str | None = N
         >>> for batch in store.follow(timeout=30):             # in a live notebook cell
         ...     print(batch[["position", "stream_id", "event_type"]])
         >>> store.follow(lambda b: print(len(b)), name="ticker", timeout=10)
+        >>> stop = threading.Event()  # stop.set() from another thread ends the loop
+        >>> threading.Thread(target=store.follow, args=(print,), kwargs={"stop": stop}).start()
     """
     if name is not None:
         check_consumer_name(name, "follow")
@@ -225,7 +236,9 @@ def follow(store: Store, handler: Handler | None = None, *, name: str | None = N
         start = store.head
     else:
         start = None
-    gen = _follow(store, reader, name, start, poll, timeout)
+    if stop is not None and not hasattr(stop, "is_set"):
+        raise InvalidInput(f"stop must be a threading.Event, not {stop!r}", values=[stop])
+    gen = _follow(store, reader, name, start, poll, timeout, stop)
     if handler is None:
         return gen
     n = 0
@@ -236,12 +249,12 @@ def follow(store: Store, handler: Handler | None = None, *, name: str | None = N
 
 
 def _follow(store: Store, reader: EventBatches, name: str | None, after: int | None, poll: float,
-            timeout: float | None) -> Iterator[pd.DataFrame]:
+            timeout: float | None, stop: threading.Event | None) -> Iterator[pd.DataFrame]:
     deadline = None if timeout is None else time.monotonic() + timeout
     if after is None:
         after = read_checkpoint(store, name)  # type: ignore[arg-type]
     try:
-        while True:
+        while stop is None or not stop.is_set():
             for frame, upto in reader.batches(after):
                 if len(frame):
                     yield frame
@@ -252,7 +265,8 @@ def _follow(store: Store, reader: EventBatches, name: str | None, after: int | N
                     return
             if deadline is not None and time.monotonic() >= deadline:
                 return
-            time.sleep(poll if deadline is None else min(poll, max(0.0, deadline - time.monotonic())))
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            store._commits.wait(after=after, timeout=remaining, stop=stop, poll=poll)
     except KeyboardInterrupt:
         return
 

@@ -1,0 +1,386 @@
+"""Operational benchmarks: point reads and appends, eventkit side by side with eventsourcing's SQLite recorder.
+
+Usage:
+    .venv/bin/python benchmarks/bench_ops.py                       # full run, prints a report
+    .venv/bin/python benchmarks/bench_ops.py --write BENCHMARKS.md  # and rewrites its "## Operational reads and appends"
+    .venv/bin/python benchmarks/bench_ops.py --quick                # small sizes, a smoke run
+
+What is timed (each figure in the same run, on the same disk, interleaved where it matters):
+
+- point reads on a store with ``hot_events`` events in the catalog's hot log, and the same events in
+  eventsourcing's SQLite recorder: a stream's newest event (``read_stream(backwards=True, limit=1)``
+  vs ``select_events(desc=True, limit=1)``), a page of 10 from a random position (``read_all(from_position,
+  limit=10)`` vs ``select_notifications(start, 10)``), 1,000 from a position, and the head;
+- the newest event of a stream in a sealed store of ``sealed_events`` events (Parquet segments);
+- sequential one-event appends with an expected version at both durabilities (fsync per commit or not);
+- 8 concurrent writers (threads, one store object each: as 8 processes would) at fsync per commit;
+- the eventsourcing recorder suite's own ``test_performance`` for both backends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import random
+import re
+import shutil
+import sys
+import threading
+import time
+import unittest
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / ".work" / "ops"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from _machine import machine  # noqa: E402
+
+FULL = {"hot_events": 50_000, "hot_streams": 1_000, "samples": 500, "sealed_events": 1_000_000,
+        "sealed_streams": 10_000, "sealed_samples": 50, "appends": 2_000, "writers": 8, "per_writer": 250}
+QUICK = {"hot_events": 5_000, "hot_streams": 100, "samples": 100, "sealed_events": 50_000,
+         "sealed_streams": 1_000, "sealed_samples": 10, "appends": 200, "writers": 8, "per_writer": 25}
+SECTION = "## Operational reads and appends"
+
+
+def fresh(path: Path) -> Path:
+    if path.is_dir():
+        shutil.rmtree(path)
+    for p in path.parent.glob(path.name + "*"):
+        p.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+_ES_SYNC = {"value": "FULL"}  # the synchronous setting of eventsourcing connections made from now on
+
+
+def es_recorder(path: Path, synchronous: str = "FULL") -> tuple[Any, Any]:
+    """eventsourcing's SQLite application recorder (WAL; synchronous FULL is its default).
+
+    Its pool makes connections on demand (one per thread): the class hook below sets ``synchronous``
+    on each as the benchmark phase asks, as an application configuring its connections would.
+    """
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
+
+    if not getattr(SQLiteConnectionPool, "_bench_hooked", False):
+        original = SQLiteConnectionPool._create_connection
+
+        def create(self):  # type: ignore[no-untyped-def]
+            conn = original(self)
+            conn._sqlite_conn.execute(f"PRAGMA synchronous = {_ES_SYNC['value']}")
+            return conn
+
+        SQLiteConnectionPool._create_connection = create  # type: ignore[method-assign]
+        SQLiteConnectionPool._bench_hooked = True
+    _ES_SYNC["value"] = synchronous
+    datastore = SQLiteDatastore(str(path), originator_id_type="text")
+    recorder = SQLiteApplicationRecorder(datastore)
+    recorder.create_table()
+    with datastore.transaction(commit=False) as c:
+        c.execute("PRAGMA synchronous")
+        assert c.fetchone()[0] == {"FULL": 2, "NORMAL": 1}[synchronous]
+    return datastore, recorder
+
+
+def stats(samples: list[float]) -> dict:
+    s = sorted(samples)
+    return {"p50_ms": 1e3 * s[len(s) // 2], "p99_ms": 1e3 * s[min(len(s) - 1, int(len(s) * 0.99))], "n": len(s)}
+
+
+def timed(fn: Callable[[Any], Any], args: list[Any]) -> dict:
+    fn(args[0])  # warm
+    out = []
+    for a in args:
+        t = time.perf_counter()
+        fn(a)
+        out.append(time.perf_counter() - t)
+    return stats(out)
+
+
+def bench_hot_reads(p: dict) -> dict:
+    import pandas as pd
+    from eventsourcing.persistence import StoredEvent
+
+    import eventkit as ek
+
+    n, k = p["hot_events"], p["hot_streams"]
+    store = ek.open_store(fresh(WORK / "hot"), bulk_threshold=10**9, seal_threshold=10**9)
+    sids = [f"acct-{i % k:05d}" for i in range(n)]
+    for start in range(0, n, 4_000):
+        store.append_frame(pd.DataFrame({"stream_id": sids[start:start + 4_000], "event_type": "Deposited",
+                                         "amount": [float(i) for i in range(start, min(n, start + 4_000))]}))
+    datastore, recorder = es_recorder(fresh(WORK / "hot_es.sqlite"))
+    versions: dict[str, int] = {}
+    batch = []
+    for i, sid in enumerate(sids):
+        versions[sid] = versions.get(sid, 0) + 1
+        batch.append(StoredEvent(sid, versions[sid], "Deposited", json.dumps({"amount": float(i)}).encode()))
+        if len(batch) == 1_000:
+            recorder.insert_events(batch)
+            batch = []
+    if batch:
+        recorder.insert_events(batch)
+    assert store.info().hot_events == n
+    rng = random.Random(3)
+    streams = [rng.choice(sids) for _ in range(p["samples"])]
+    starts = [rng.randint(1, n - 1_000) for _ in range(p["samples"])]
+    late = [rng.randint(n - 1_000, n - 10) for _ in range(p["samples"])]
+    early = [rng.randint(1, 1_000) for _ in range(p["samples"])]
+    out = {
+        "newest, eventkit records": timed(lambda s: store.read_stream(s, backwards=True, limit=1, output="records"), streams),
+        "newest, eventkit DataFrame": timed(lambda s: store.read_stream(s, backwards=True, limit=1), streams[:100]),
+        "newest, eventsourcing": timed(lambda s: recorder.select_events(s, desc=True, limit=1), streams),
+        "page of 10 (early positions), eventkit records": timed(lambda x: store.read_all(from_position=x, limit=10, output="records"), early),
+        "page of 10 (late positions), eventkit records": timed(lambda x: store.read_all(from_position=x, limit=10, output="records"), late),
+        "page of 10, eventkit DataFrame": timed(lambda x: store.read_all(from_position=x, limit=10), starts[:100]),
+        "page of 10, eventsourcing": timed(lambda x: recorder.select_notifications(x, 10), starts),
+        "page of 100, eventkit records": timed(lambda x: store.read_all(from_position=x, limit=100, output="records"), starts),
+        "page of 100, eventsourcing": timed(lambda x: recorder.select_notifications(x, 100), starts),
+        "page of 1,000, eventkit records": timed(lambda x: store.read_all(from_position=x, limit=1_000, output="records"), starts[:100]),
+        "page of 1,000, eventsourcing": timed(lambda x: recorder.select_notifications(x, 1_000), starts[:100]),
+        "head, eventkit store.head": timed(lambda _: store.head, starts),
+        "head, eventsourcing max_notification_id()": timed(lambda _: recorder.max_notification_id(), starts),
+    }
+    store.close()
+    datastore.close()
+    return out
+
+
+def bench_sealed_reads(p: dict) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    import eventkit as ek
+
+    n, k = p["sealed_events"], p["sealed_streams"]
+    store = ek.open_store(fresh(WORK / "sealed"))
+    chunk = 500_000
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        store.append_frame(pd.DataFrame({"stream_id": [f"acct-{i % k:05d}" for i in range(start, start + m)],
+                                         "event_type": "Deposited", "amount": np.arange(start, start + m, dtype=float)}))
+    store.compact()
+    info = store.info()
+    rng = random.Random(5)
+    streams = [f"acct-{rng.randrange(k):05d}" for _ in range(p["sealed_samples"])]
+    out = {
+        "segments": info.segments,
+        "newest, eventkit records": timed(lambda s: store.read_stream(s, backwards=True, limit=1, output="records"), streams),
+        "page of 10, eventkit records": timed(lambda x: store.read_all(from_position=x, limit=10, output="records"),
+                                              [rng.randint(1, n - 10) for _ in range(p["sealed_samples"])]),
+        "head": timed(lambda _: store.head, streams),
+    }
+    store.close()
+    return out
+
+
+def bench_appends(p: dict) -> dict:
+    from eventsourcing.persistence import StoredEvent
+
+    import eventkit as ek
+    from eventkit.interop.eventsourcing import EventKitApplicationRecorder
+
+    out: dict[str, Any] = {}
+    rng = random.Random(7)
+    plan = [(f"acct-{i % 200:05d}", round(rng.random() * 100, 2)) for i in range(p["appends"])]
+    for durability, sync in (("full", "FULL"), ("normal", "NORMAL")):
+        store = ek.open_store(fresh(WORK / f"app_{durability}"), durability=durability)
+        via = ek.open_store(fresh(WORK / f"app_rec_{durability}"), durability=durability)
+        rec = EventKitApplicationRecorder(via)
+        datastore, recorder = es_recorder(fresh(WORK / f"app_es_{durability}.sqlite"), sync)
+        cur: dict[str, dict[str, int]] = {"ek": {}, "es": {}, "rec": {}}
+        times: dict[str, list[float]] = {"ek": [], "es": [], "rec": []}
+
+        def one(kind: str, sid: str, amount: float) -> None:
+            v = cur[kind].get(sid, 0)
+            t = time.perf_counter()
+            if kind == "ek":
+                store.append(sid, ek.Event("Deposited", {"amount": amount}), expected_version=v or ek.NO_STREAM)
+            else:
+                (rec if kind == "rec" else recorder).insert_events(
+                    [StoredEvent(sid, v + 1, "Deposited", json.dumps({"amount": amount}).encode())])
+            times[kind].append(time.perf_counter() - t)
+            cur[kind][sid] = v + 1
+
+        rounds = 5
+        per = -(-len(plan) // rounds)
+        for r in range(rounds):
+            order = ["ek", "es", "rec"] if r % 2 == 0 else ["es", "rec", "ek"]
+            for kind in order:
+                for sid, amount in plan[r * per:(r + 1) * per]:
+                    one(kind, sid, amount)
+        for kind, label in (("ek", "eventkit store.append"), ("rec", "eventkit via the eventsourcing recorder"),
+                            ("es", "eventsourcing SQLite recorder")):
+            s = times[kind]
+            out[f"{durability}: {label}"] = {**stats(s), "per_second": len(s) / sum(s)}
+        store.close()
+        via.close()
+        datastore.close()
+    return out
+
+
+def bench_concurrent(p: dict) -> dict:
+    from eventsourcing.persistence import StoredEvent
+
+    import eventkit as ek
+
+    writers, per = p["writers"], p["per_writer"]
+    path = fresh(WORK / "conc")
+    ek.open_store(path, durability="full").close()
+    stores = [ek.open_store(path, durability="full") for _ in range(writers)]
+    datastore, recorder = es_recorder(fresh(WORK / "conc_es.sqlite"))
+
+    def run(kind: str) -> float:
+        barrier = threading.Barrier(writers + 1)
+        errors: list[BaseException] = []
+
+        def work(w: int) -> None:
+            barrier.wait()
+            try:
+                for i in range(per):
+                    sid = f"w{w}-{i % 20}"
+                    if kind == "ek":
+                        stores[w].append(sid, ek.Event("Deposited", {"amount": float(i)}))
+                    else:
+                        recorder.insert_events([StoredEvent(sid, i // 20 + 1, "Deposited", b'{"amount": 1.0}')])
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(writers)]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return writers * per / (time.perf_counter() - t0)
+
+    out = {"eventsourcing": run("es"), "eventkit": run("ek")}
+    assert stores[0].head == writers * per
+    for s in stores:
+        s.close()
+    datastore.close()
+    return out
+
+
+def bench_suite() -> dict:
+    """The µs per insert the eventsourcing recorder test cases print, for both backends."""
+    _ES_SYNC["value"] = "FULL"
+    from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteDatastore
+    from eventsourcing.tests.persistence import AggregateRecorderTestCase, ApplicationRecorderTestCase
+
+    import eventkit as ek
+    from eventkit.interop.eventsourcing import EventKitAggregateRecorder, EventKitApplicationRecorder
+
+    def sqlite(cls):  # as the library's own SQLite tests build them: a file database
+        def create(self):
+            datastore = SQLiteDatastore(str(fresh(WORK / f"suite_{cls.__name__}.sqlite")))
+            recorder = cls(datastore)
+            recorder.create_table()
+            return recorder
+        return create
+
+    def eventkit(cls, durability):
+        def create(self):
+            return cls(ek.open_store(fresh(WORK / f"suite_{cls.__name__}_{durability}"), durability=durability))
+        return create
+
+    cases = {
+        ("aggregate", "eventsourcing SQLite (synchronous FULL, its default)"): (AggregateRecorderTestCase, sqlite(SQLiteAggregateRecorder)),
+        ("aggregate", "eventkit, durability full"): (AggregateRecorderTestCase, eventkit(EventKitAggregateRecorder, "full")),
+        ("aggregate", "eventkit, durability normal"): (AggregateRecorderTestCase, eventkit(EventKitAggregateRecorder, "normal")),
+        ("application", "eventsourcing SQLite (synchronous FULL, its default)"): (ApplicationRecorderTestCase, sqlite(SQLiteApplicationRecorder)),
+        ("application", "eventkit, durability full"): (ApplicationRecorderTestCase, eventkit(EventKitApplicationRecorder, "full")),
+        ("application", "eventkit, durability normal"): (ApplicationRecorderTestCase, eventkit(EventKitApplicationRecorder, "normal")),
+    }
+    out = {}
+    for (what, backend), (base, create) in cases.items():
+        case = type("Case", (base,), {"create_recorder": create})("test_performance")
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            result = unittest.TestResult()
+            case.run(result)
+        assert not result.errors and not result.failures, result.errors or result.failures
+        m = re.search(r"([\d.]+) μs per insert", buf.getvalue())
+        out[f"{what} recorder, {backend}"] = float(m.group(1)) if m else None
+    return out
+
+
+def report(m: dict, p: dict, r: dict, seconds: float) -> str:
+    L = [SECTION, "",
+         f"Run on {m['date']}: {m['cpu']}, `nproc` = {m['nproc']}, {m['memory']}; load average {m['load']:.2f} at the start "
+         f"(other helpers' work shared the 2 cores: figures are pessimistic, fsync-bound ones vary). "
+         f"eventsourcing {m['eventsourcing']}, SQLite {m['sqlite']}, duckdb {m['duckdb']}. "
+         f"Command: `.venv/bin/python benchmarks/bench_ops.py --write BENCHMARKS.md`{' --quick' if p is QUICK else ''} "
+         f"({seconds:.0f} s).", ""]
+    h = r["hot"]
+    L += [f"### Point reads: {p['hot_events']:,} events in the hot log, {p['hot_streams']:,} streams "
+          f"({p['samples']} samples each; eventsourcing holds the same events)", "",
+          "| read | p50 ms | p99 ms |", "|---|---:|---:|"]
+    L += [f"| {k} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} |" for k, v in h.items()]
+    s = r["sealed"]
+    L += ["", f"### Point reads on a sealed store: {p['sealed_events']:,} events, {p['sealed_streams']:,} streams, "
+          f"{s['segments']} segments after `compact()` ({p['sealed_samples']} samples)", "",
+          "| read | p50 ms | p99 ms |", "|---|---:|---:|"]
+    L += [f"| {k} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} |" for k, v in s.items() if k != "segments"]
+    a = r["appends"]
+    L += ["", f"### Sequential one-event appends with an expected version ({p['appends']:,} each, interleaved in 5 rounds)", "",
+          "| durability: writer | appends/s | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+    L += [f"| {k} | {v['per_second']:,.0f} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} |" for k, v in a.items()]
+    for d in ("full", "normal"):
+        ratio = a[f"{d}: eventkit store.append"]["per_second"] / a[f"{d}: eventsourcing SQLite recorder"]["per_second"]
+        L.append(f"\n{d}: eventkit / eventsourcing = **{ratio:.2f}x** (target >= 1.0x)")
+    c = r["concurrent"]
+    L += ["", f"### {p['writers']} concurrent writers at fsync per commit ({p['per_writer']} one-event appends each; "
+          "eventkit: one store object per thread, as separate processes would; eventsourcing: one recorder, its pool)", "",
+          f"eventkit {c['eventkit']:,.0f} appends/s, eventsourcing {c['eventsourcing']:,.0f} appends/s: "
+          f"**{c['eventkit'] / c['eventsourcing']:.2f}x** (target >= 3x, needs group commit)."]
+    L += ["", "### The eventsourcing recorder suite's own `test_performance` (µs per insert, one event per insert)", "",
+          "| recorder | µs per insert |", "|---|---:|"]
+    L += [f"| {k} | {v:,.0f} |" if v is not None else f"| {k} | (not printed) |" for k, v in r["suite"].items()]
+    return "\n".join(L) + "\n"
+
+
+def write_markdown(path: Path, section: str) -> None:
+    """Replace (or append) this script's section; every other section stays as it is."""
+    old = path.read_text() if path.exists() else "# eventkit benchmarks\n"
+    parts = re.split(r"(?m)^(?=## )", old)
+    kept = [q for q in parts[1:] if not q.startswith(SECTION)]
+    out = parts[0].rstrip() + "\n\n" + "".join(q.rstrip() + "\n\n" for q in kept) + section
+    path.write_text(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--write", metavar="PATH")
+    ap.add_argument("--json", metavar="PATH")
+    args = ap.parse_args()
+    p = QUICK if args.quick else FULL
+    m = machine()
+    t0 = time.perf_counter()
+    results = {}
+    for name, fn in (("hot", bench_hot_reads), ("sealed", bench_sealed_reads), ("appends", bench_appends),
+                     ("concurrent", bench_concurrent), ("suite", lambda _p: bench_suite())):
+        t = time.perf_counter()
+        results[name] = fn(p)
+        print(f"{name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    section = report(m, p, results, time.perf_counter() - t0)
+    print(section)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": m, "params": p, "results": results}, indent=1))
+    if args.write:
+        write_markdown(Path(args.write), section)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
