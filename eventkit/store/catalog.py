@@ -31,6 +31,28 @@ CREATE TABLE IF NOT EXISTS fold_states (
 ) WITHOUT ROWID
 """
 
+# The hash chain over commits (see eventkit.store.proof.chain) and crypto-shredding's tables.
+PROOF_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chain (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    first_position INTEGER NOT NULL,
+    last_position INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS personal_fields (
+    scope TEXT NOT NULL,
+    name TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    PRIMARY KEY (scope, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, key BLOB, erased_at REAL) WITHOUT ROWID
+"""
+LINK_COLUMNS = "seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash"
 
 FORMAT_VERSION = 1
 CATALOG_NAME = "catalog.sqlite"
@@ -58,7 +80,8 @@ CREATE TABLE IF NOT EXISTS segments (
     max_occurred INTEGER NOT NULL,
     min_recorded INTEGER NOT NULL,
     max_recorded INTEGER NOT NULL,
-    retired_at REAL
+    retired_at REAL,
+    sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS segments_live ON segments (retired_at, first_position);
 CREATE TABLE IF NOT EXISTS stream_segments (
@@ -85,7 +108,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     position INTEGER NOT NULL,
     updated_at REAL NOT NULL
 ) WITHOUT ROWID;
-""" + FOLD_STATES_SCHEMA + ";"
+""" + FOLD_STATES_SCHEMA + ";" + PROOF_SCHEMA + ";"
 
 
 class Catalog:
@@ -224,6 +247,13 @@ class Catalog:
         if "fold_states" not in have:
             with self.write() as conn:
                 conn.execute(FOLD_STATES_SCHEMA)
+        if "chain" not in have:
+            with self.write() as conn:
+                for statement in PROOF_SCHEMA.split(";"):
+                    conn.execute(statement)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(segments)")}
+                if "sha256" not in columns:
+                    conn.execute("ALTER TABLE segments ADD COLUMN sha256 TEXT")
 
     def _id_prefix(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()
@@ -422,3 +452,70 @@ class Catalog:
         return conn.execute(
             "SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states ORDER BY fold, position"
         ).fetchall()
+
+    # -- the hash chain and personal data (eventkit.store.proof) -------------------------------
+
+    @staticmethod
+    def chain_head(conn: sqlite3.Connection) -> tuple[int, bytes] | None:
+        """The last link's (seq, hash); None before the first link."""
+        return conn.execute("SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
+
+    @staticmethod
+    def add_link(conn: sqlite3.Connection, link: tuple) -> None:
+        """Insert one link: (seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash)."""
+        conn.execute(f"INSERT INTO chain ({LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", link)
+
+    @staticmethod
+    def links(conn: sqlite3.Connection, *, from_seq: int = 1, upto_seq: int | None = None,
+              kind: str | None = None) -> list[tuple]:
+        """Links in seq order, as tuples in :data:`LINK_COLUMNS` order."""
+        sql, params = f"SELECT {LINK_COLUMNS} FROM chain WHERE seq >= ?", [from_seq]
+        if upto_seq is not None:
+            sql += " AND seq <= ?"
+            params.append(upto_seq)
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        return conn.execute(sql + " ORDER BY seq", params).fetchall()
+
+    @staticmethod
+    def last_link_seq(conn: sqlite3.Connection, kind: str) -> int:
+        """The seq of the last link of ``kind``; 0 when there is none."""
+        return conn.execute("SELECT coalesce(max(seq), 0) FROM chain WHERE kind = ?", (kind,)).fetchone()[0]
+
+    @staticmethod
+    def hot_rows(conn: sqlite3.Connection) -> list[tuple]:
+        """Every hot-log row as stored, in position order."""
+        return conn.execute(
+            "SELECT position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, "
+            "data, metadata FROM hot ORDER BY position").fetchall()
+
+    @staticmethod
+    def segment_rows(conn: sqlite3.Connection) -> list[tuple]:
+        """Every segment row, retired ones too: (segment_id, path, stream_type, first_position, last_position,
+        event_count, size_bytes, min_occurred, max_occurred, min_recorded, max_recorded, retired_at, sha256)."""
+        return conn.execute(
+            "SELECT segment_id, path, stream_type, first_position, last_position, event_count, size_bytes, "
+            "min_occurred, max_occurred, min_recorded, max_recorded, retired_at, sha256 FROM segments "
+            "ORDER BY segment_id").fetchall()
+
+    @staticmethod
+    def segment_hashes(conn: sqlite3.Connection, paths: list[str]) -> dict[str, str | None]:
+        """path -> recorded SHA-256 for those of ``paths`` (relative) the catalog lists."""
+        rows = conn.execute("SELECT s.path, s.sha256 FROM json_each(?) j JOIN segments s ON s.path = j.value",
+                            (json.dumps(paths),)).fetchall()
+        return dict(rows)
+
+    @staticmethod
+    def all_streams(conn: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
+        """Every stream head: (stream_id, stream_type, version, last_position)."""
+        return conn.execute("SELECT stream_id, stream_type, version, last_position FROM streams").fetchall()
+
+    @staticmethod
+    def stream_segment_pairs(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+        return conn.execute("SELECT stream_id, segment_id FROM stream_segments").fetchall()
+
+    @staticmethod
+    def supplied_ids(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+        """The supplied-id index: (event_id, position) rows."""
+        return conn.execute("SELECT event_id, position FROM event_ids").fetchall()

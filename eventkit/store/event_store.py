@@ -45,6 +45,8 @@ from eventkit.common.errors import (
 from eventkit.store.read_frames import Output, flat_query
 from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from eventkit.store.upcasting import Upcaster, Upcasters
+from eventkit.store.proof.chain import FileGuard
+from eventkit.store.proof.record import record_hot_append
 
 
 
@@ -133,6 +135,7 @@ class Store:
         self._duckdb = SharedDatabase()
         self._user_duckdb = SharedDatabase(user=True)
         self._fields_cache: tuple[int, dict[str, str]] | None = None
+        self._file_guard = FileGuard()  # a read touching a modified segment fails (see proof.chain)
         if grace_seconds is not None and grace_seconds != self.grace_seconds:
             self.grace_seconds = grace_seconds
 
@@ -294,6 +297,7 @@ class Store:
                 for i in range(n)
             ]
             conn.executemany("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows_out)
+            record_hot_append(self._catalog, conn, rows_out)  # the commit's link in the hash chain
             if batch.ids_supplied:
                 conn.executemany(
                     "INSERT INTO event_ids VALUES (?, ?)",
@@ -363,6 +367,7 @@ class Store:
         with self._catalog.read() as conn:
             snap = read_snapshot(conn, self.files, upto=upto, recorded_cut=recorded_cut, **prune)
             snap.grace_seconds = self._catalog.grace_seconds(conn)
+            self._file_guard.check_files(self._catalog, conn, self.path, snap.files)
         db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
         snap.cursor = lambda: utc_cursor(db)
         snap.live_files = self._live_files

@@ -35,6 +35,7 @@ from eventkit.store.segment_files import (
 )
 from eventkit.store.read_snapshot import file_problems, new_connection, parquet_scan, read_snapshot, sql_literal
 from eventkit.common.sql import quote_ident
+from eventkit.store.proof.record import record_compaction, record_seal, record_segments
 
 if TYPE_CHECKING:
     from eventkit.store.batches import ArrowBatch
@@ -193,6 +194,7 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 written.append(seg)
                 ids_of_type = [sid for sid, st in zip(lay.stream_ids, stypes) if st == name]
                 record_segment(conn, seg, "SELECT value AS stream_id FROM json_each(?)", (json.dumps(ids_of_type),))
+            record_segments(store._catalog, conn, written, recorded)  # the commit's link in the hash chain
             if batch.ids_supplied:
                 given = pa.table({"event_id": table.column("event_id"),
                                   "position": pa.array(np.arange(head + 1, head + 1 + n, dtype=np.int64))})
@@ -277,6 +279,7 @@ def seal(store: Store) -> int:
                     record_segment(conn, seg, "SELECT DISTINCT stream_id FROM hot WHERE stream_type = ?", (stype,))
             finally:
                 con.close()
+            record_seal(store._catalog, conn, written, micros_now())  # refuses a hot log edited since its appends
             moved = conn.execute("DELETE FROM hot").rowcount
             store._catalog.set_meta(conn, "hot_count", 0)
             remove_orphans(conn, store.files, grace_seconds=store._catalog.grace_seconds(conn))
@@ -331,6 +334,9 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
             ids = [s[0] for s in group]
             marks = ",".join("?" * len(ids))
             try:
+                with store._catalog.read() as conn:  # a modified input must not be baked into a new file
+                    store._file_guard.check_files(store._catalog, conn, store.path,
+                                                  [str(store.path / s[1]) for s in group])
                 try:
                     seg = write_segment(
                         con, store.path, f"SELECT * FROM {parquet_scan([store.path / s[1] for s in group])}", group[0][2],
@@ -365,6 +371,8 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
                         # Orphan clean-up in another process took the new file while this one
                         # waited for the lock; the inputs are still live, so nothing is lost.
                         continue
+                    replaced = store._catalog.segment_hashes(conn, [s[1] for s in group])
+                    record_compaction(store._catalog, conn, [(s[1], replaced.get(s[1])) for s in group], seg, micros_now())
                     new_id = record_segment(
                         conn, seg, f"SELECT DISTINCT stream_id FROM stream_segments WHERE segment_id IN ({marks})", tuple(ids)
                     )
@@ -428,6 +436,7 @@ class StoreInfo:
 def info(store: Store) -> StoreInfo:
     with store._catalog.read() as conn:
         snap = read_snapshot(conn, store.files)
+        store._file_guard.check_files(store._catalog, conn, store.path, snap.files)
         streams = conn.execute("SELECT count(*) FROM streams").fetchone()[0]
         stypes = pd.DataFrame(
             conn.execute("SELECT stream_type, count(*) FROM streams GROUP BY 1 ORDER BY 2 DESC").fetchall(),

@@ -19,6 +19,7 @@ import duckdb
 
 from eventkit.common.errors import StoreError
 from eventkit.store.file_store import FileStore, fsync_path
+from eventkit.store.proof.chain import file_sha256
 from eventkit.store.read_snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"
@@ -37,6 +38,7 @@ class SegmentInfo:
     max_occurred: int
     min_recorded: int
     max_recorded: int
+    sha256: str | None = None  # of the file's bytes, recorded in the catalog and the hash chain
 
 
 def segment_path(stream_type: str, first: int, last: int) -> str:
@@ -115,6 +117,7 @@ def write_segment(
         max_occurred=stats.max_occurred,
         min_recorded=stats.min_recorded,
         max_recorded=stats.max_recorded,
+        sha256=file_sha256(path),
     )
 
 
@@ -126,10 +129,10 @@ def record_segment(conn: sqlite3.Connection, seg: SegmentInfo, stream_ids_sql: s
     """
     cur = conn.execute(
         "INSERT INTO segments (path, stream_type, first_position, last_position, event_count, size_bytes, "
-        "min_occurred, max_occurred, min_recorded, max_recorded) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        "min_occurred, max_occurred, min_recorded, max_recorded, sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (
             seg.path, seg.stream_type, seg.first_position, seg.last_position, seg.event_count, seg.size_bytes,
-            seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded,
+            seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded, seg.sha256,
         ),
     )
     segment_id = cur.lastrowid
