@@ -436,7 +436,7 @@ class StoreInfo:
 def info(store: Store) -> StoreInfo:
     with store._catalog.read() as conn:
         snap = read_snapshot(conn, store.files)
-        store._file_guard.check_files(store._catalog, conn, store.path, snap.files)
+        modified = store._file_guard.check_files(store._catalog, conn, store.path, snap.files, raise_first=False)
         streams = conn.execute("SELECT count(*) FROM streams").fetchone()[0]
         stypes = pd.DataFrame(
             conn.execute("SELECT stream_type, count(*) FROM streams GROUP BY 1 ORDER BY 2 DESC").fetchall(),
@@ -444,14 +444,16 @@ def info(store: Store) -> StoreInfo:
         )
         seg_bytes, nseg = conn.execute(
             "SELECT coalesce(sum(size_bytes), 0), count(*) FROM segments WHERE retired_at IS NULL").fetchone()
-    damaged: dict[str, str] = {}
+    damaged: dict[str, str] = dict(modified)  # described below without them
+    snap.files = [f for f in snap.files if f not in damaged]
     try:
         et, times = _event_figures(snap)
     except (StoreError, duckdb.Error):
         # Describe the rest of the store: leave the unreadable files out and name them.
-        damaged = file_problems(snap.files)
-        if not damaged:
+        unreadable = file_problems(snap.files)
+        if not unreadable:
             raise
+        damaged.update(unreadable)
         snap.files = [f for f in snap.files if f not in damaged]
         et, times = _event_figures(snap)
     catalog_bytes = sum(p.stat().st_size for p in store.path.glob("catalog.sqlite*"))

@@ -163,19 +163,25 @@ class FileGuard:
                 out.append(f)
         return out
 
-    def check_files(self, catalog: Any, tx: Any, root: Path, files: Sequence[str]) -> None:
-        """Check those of ``files`` (absolute paths under ``root``) not checked yet, inside a catalog transaction."""
-        unchecked = self.unchecked(files)
-        if unchecked:
-            recorded = catalog.segment_hashes(tx, [Path(f).relative_to(root).as_posix() for f in unchecked])
-            self.check({str(root / p): h for p, h in recorded.items()})
+    def check_files(self, catalog: Any, tx: Any, root: Path, files: Sequence[str], *,
+                    raise_first: bool = True) -> dict[str, str]:
+        """Check those of ``files`` (absolute paths under ``root``) not checked yet, inside a catalog transaction.
 
-    def check(self, expected: dict[str, str | None]) -> None:
-        """Hash each file of ``expected`` (absolute path -> recorded SHA-256) and remember the good ones.
+        Returns:
+            The modified files with the reason (with ``raise_first=False``; else the first raises).
 
         Raises:
             TamperedStore: a file's bytes differ from what the catalog recorded.
         """
+        unchecked = self.unchecked(files)
+        if not unchecked:
+            return {}
+        recorded = catalog.segment_hashes(tx, [Path(f).relative_to(root).as_posix() for f in unchecked])
+        return self.check({str(root / p): h for p, h in recorded.items()}, raise_first=raise_first)
+
+    def check(self, expected: dict[str, str | None], *, raise_first: bool = True) -> dict[str, str]:
+        """Hash each file of ``expected`` (absolute path -> recorded SHA-256) and remember the good ones."""
+        problems = {}
         for f, sha in expected.items():
             if sha is None:  # written before the store recorded hashes: nothing to compare with
                 continue
@@ -185,10 +191,16 @@ class FileGuard:
             except OSError:
                 continue  # a missing file: the read itself explains it
             if actual != sha:
-                raise TamperedStore(
-                    f"segment file {f} was modified after it was written (its SHA-256 is {actual[:16]}..., the "
-                    f"catalog recorded {sha[:16]}...); the read was refused. Run `eventkit verify "
-                    f"{Path(f).parents[2]}` for the full report and restore the file from a backup"
-                )
+                why = (f"modified after it was written (SHA-256 {actual[:16]}..., the catalog recorded "
+                       f"{sha[:16]}...)")
+                if raise_first:
+                    raise TamperedStore(
+                        f"the store is damaged or was tampered with: segment file {f} was {why}; the read was "
+                        f"refused. Run `eventkit verify {Path(f).parents[2]}` for the full report and restore the "
+                        "file from a backup"
+                    )
+                problems[f] = why
+                continue
             with self._lock:
                 self._seen[f] = (st.st_size, st.st_mtime_ns, sha)
+        return problems
