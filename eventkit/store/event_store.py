@@ -45,7 +45,7 @@ from eventkit.common.errors import (
 from eventkit.store.read_frames import Output, flat_query
 from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from eventkit.store.upcasting import Upcaster, Upcasters
-from eventkit.store.proof.chain import FileGuard
+from eventkit.store.proof.chain import FileGuard, TamperedStore
 from eventkit.store.proof.record import record_hot_append
 
 
@@ -547,6 +547,58 @@ class Store:
     def info(self) -> _maintenance.StoreInfo:
         """Streams, event types, counts, time range and size of the store."""
         return _maintenance.info(self)
+
+    def verify(self, *, quick: bool = False, against: Any = None, public_key: Any = None) -> Any:
+        """Prove the store holds exactly the history its hash chain records (see :mod:`eventkit.store.proof`).
+
+        Args:
+            quick: Check the chain, the catalog and file sizes only (no re-hashing, no scan).
+            against: A signed checkpoint (a path, or the dict :meth:`checkpoint` returned): the store
+                must still extend the history it signed.
+            public_key: The key the checkpoint must be signed with (a path to a public key file, or
+                its text); without it the key inside the checkpoint is used.
+
+        Returns:
+            The :class:`~eventkit.store.proof.verify.VerifyReport` when everything checks out.
+
+        Raises:
+            TamperedStore: anything differs; its ``report`` lists every problem, first bad link first.
+
+        Example:
+            >>> print(store.verify())
+        """
+        from eventkit.store.proof.checkpoint import check_against
+        from eventkit.store.proof.verify import verify
+
+        report = verify(self, quick=quick)
+        if against is not None:
+            check_against(self, report, against, public_key=public_key)
+        if not report.ok:
+            raise TamperedStore(str(report), report=report)
+        return report
+
+    def checkpoint(self, key: Any) -> dict[str, Any]:
+        """A signed statement of the chain's head to keep outside the store (see :mod:`eventkit.store.proof`).
+
+        Args:
+            key: An Ed25519 private key file (``eventkit keygen FILE`` makes one).
+
+        Example:
+            >>> cp = store.checkpoint("keys/audit")  # save it elsewhere; later: store.verify(against=cp)
+        """
+        from eventkit.store.proof.checkpoint import sign
+
+        return sign(self, key)
+
+    def prove(self, position: int, *, checkpoint: Any = None) -> dict[str, Any]:
+        """An inclusion proof of one event, checkable without the store (``ek.check_proof``).
+
+        Example:
+            >>> proof = store.prove(42); ek.check_proof(proof)["event_type"]
+        """
+        from eventkit.store.proof.prove import prove
+
+        return prove(self, position, checkpoint=checkpoint)
 
     def seal(self) -> int:
         """Move every hot-log event into Parquet segments; returns how many moved."""

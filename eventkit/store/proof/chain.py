@@ -42,7 +42,15 @@ ADVANCING = ("append", "segment")
 
 
 class TamperedStore(StoreError):
-    """The store's files or catalog differ from what its hash chain recorded."""
+    """The store's files or catalog differ from what its hash chain recorded.
+
+    Attributes:
+        report: The :class:`~eventkit.store.proof.verify.VerifyReport` when ``verify`` raised it.
+    """
+
+    def __init__(self, message: str, *, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def canonical(obj: Any) -> str:
