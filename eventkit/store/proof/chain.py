@@ -19,7 +19,8 @@ the content digest. Kinds and their details:
   file's events (:func:`eventkit.store.proof.prove`), computed when a proof or checkpoint first needs it.
 - ``erase``: ``{"subject": s}``: a subject's key was destroyed (when and whose, not what).
 
-FILE is ``{"path", "sha256", "size", "first", "last", "count", "stream_type"}``.
+FILE is ``{"path", "sha256", "size", "first", "last", "count", "stream_type", "times"}``: every column of
+the file's catalog row (``times``: min/max occurred_at, min/max recorded_at), so none can be edited.
 """
 
 from __future__ import annotations
@@ -128,9 +129,11 @@ def replaced_digest(links: Sequence[tuple[int, str]]) -> str:
     return h.hexdigest()
 
 
-def file_entry(path: str, sha256: str, size: int, first: int, last: int, count: int, stream_type: str) -> dict:
+def file_entry(path: str, sha256: str, size: int, first: int, last: int, count: int, stream_type: str,
+               times: Sequence[int]) -> dict:
+    """A FILE entry; ``times`` are the catalog's min/max occurred and recorded (reads prune by them)."""
     return {"path": path, "sha256": sha256, "size": int(size), "first": int(first), "last": int(last),
-            "count": int(count), "stream_type": stream_type}
+            "count": int(count), "stream_type": stream_type, "times": [int(t) for t in times]}
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -37,7 +37,8 @@ def record_hot_append(catalog: Any, tx: Any, rows: Sequence[Sequence[Any]]) -> L
 def files_detail(segments: Sequence[Any]) -> list[dict[str, Any]]:
     """FILE entries for written segments (:class:`eventkit.store.segment_files.SegmentInfo`)."""
     return [file_entry(s.path, s.sha256, s.size_bytes, s.first_position, s.last_position, s.event_count,
-                       s.stream_type) for s in segments]
+                       s.stream_type, (s.min_occurred, s.max_occurred, s.min_recorded, s.max_recorded))
+            for s in segments]
 
 
 def record_segments(catalog: Any, tx: Any, segments: Sequence[Any], recorded_at: int) -> Link:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from eventkit.store.proof.chain import ADVANCING, GENESIS, Link, TamperedStore, file_sha256, replaced_digest
@@ -110,10 +111,13 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
     by_path = _compare_segments(segments, live, problems)
     try:
         check_hot_rows(pending, hot)
+    except (KeyError, TypeError, ValueError) as e:
+        problems.append(Problem(f"an append link's detail is unreadable ({e})"))
     except TamperedStore as e:
         problems.append(Problem(str(e), link=_link_at(pending, str(e))))
     root = store.path
     hashed = 0
+    intact = []
     for path, entry in live.items():
         full = root / path
         try:
@@ -125,10 +129,15 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
         if size != entry["size"] or (not quick and file_sha256(full) != entry["sha256"]):
             problems.append(Problem("a segment file's bytes differ from those its link recorded", link=entry["link"],
                                     positions=(entry["first"], entry["last"]), files=[path]))
+        elif path in by_path:
+            intact.append(path)
         hashed += not quick
     scanned = 0
     if not quick:
-        scanned = _scan(root, live, by_path, hot, streams, pairs, supplied, store._catalog.id_prefix, problems)
+        try:
+            scanned = _scan(root, intact, live, by_path, hot, streams, pairs, supplied, store._catalog.id_prefix, problems)
+        except duckdb.Error as e:
+            problems.append(Problem(f"the segment files cannot be scanned: {str(e).splitlines()[0]}"))
     unlisted = [f.path for f in store.files.listing("segments", suffix=".parquet")
                 if f.path not in {s[1] for s in segments}]
     notes = []
@@ -168,33 +177,37 @@ def _replay(links: list[Link], problems: list[Problem]) -> tuple[dict[str, dict]
         except ValueError:
             problems.append(Problem("a link's detail is not readable", link=link.seq, positions=span))
             continue
-        if link.kind in ADVANCING:
-            if link.first_position != next_position or link.last_position < link.first_position:
-                problems.append(Problem(f"positions out of order: the link takes {span[0]:,}..{span[1]:,} where "
-                                        f"{next_position:,} comes next", link=link.seq, positions=span))
-            if link.recorded_at < last_recorded:
-                problems.append(Problem("recorded_at goes back in time", link=link.seq, positions=span))
-            next_position = max(next_position, link.last_position + 1)
-            last_recorded = max(last_recorded, link.recorded_at)
-        if link.kind == "append":
-            pending.append(link)
-        elif link.kind == "segment":
-            _add_files(live, link, content["files"], span, link.last_position - link.first_position + 1, problems)
-        elif link.kind == "seal":
-            want = content["replaces"]
-            events = sum(p.content["events"] for p in pending)
-            if (want["links"] != len(pending) or want["first_link"] != (pending[0].seq if pending else 0)
-                    or want["digest"] != replaced_digest([(p.seq, p.content["root"]) for p in pending])):
-                problems.append(Problem("a seal does not bind the appends it replaced", link=link.seq, positions=span))
-            _add_files(live, link, content["files"], span, events, problems)
-            pending = []
-        elif link.kind == "compact":
-            for old in content["replaces"]:
-                had = live.pop(old["path"], None)
-                if had is None or had["sha256"] != old["sha256"]:
-                    problems.append(Problem("a compaction replaced a file the chain does not hold", link=link.seq,
-                                            positions=span, files=[old["path"]]))
-            _add_files(live, link, content["files"], span, None, problems)
+        try:
+            if link.kind in ADVANCING:
+                if link.first_position != next_position or link.last_position < link.first_position:
+                    problems.append(Problem(f"positions out of order: the link takes {span[0]:,}..{span[1]:,} where "
+                                            f"{next_position:,} comes next", link=link.seq, positions=span))
+                if link.recorded_at < last_recorded:
+                    problems.append(Problem("recorded_at goes back in time", link=link.seq, positions=span))
+                next_position = max(next_position, link.last_position + 1)
+                last_recorded = max(last_recorded, link.recorded_at)
+            if link.kind == "append":
+                pending.append(link)
+            elif link.kind == "segment":
+                _add_files(live, link, content["files"], span, link.last_position - link.first_position + 1, problems)
+            elif link.kind == "seal":
+                want = content["replaces"]
+                events = sum(p.content["events"] for p in pending)
+                if (want["links"] != len(pending) or want["first_link"] != (pending[0].seq if pending else 0)
+                        or want["digest"] != replaced_digest([(p.seq, p.content["root"]) for p in pending])):
+                    problems.append(Problem("a seal does not bind the appends it replaced", link=link.seq, positions=span))
+                _add_files(live, link, content["files"], span, events, problems)
+                pending = []
+            elif link.kind == "compact":
+                for old in content["replaces"]:
+                    had = live.pop(old["path"], None)
+                    if had is None or had["sha256"] != old["sha256"]:
+                        problems.append(Problem("a compaction replaced a file the chain does not hold", link=link.seq,
+                                                positions=span, files=[old["path"]]))
+                _add_files(live, link, content["files"], span, None, problems)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            problems.append(Problem("a link's detail is not what its kind records (the link was edited)",
+                                    link=link.seq, positions=span))
     return live, pending
 
 
@@ -221,8 +234,9 @@ def _compare_segments(segments: list[tuple], live: dict[str, dict], problems: li
             problems.append(Problem("the catalog lists a segment the chain never recorded (a row added or swapped)",
                                     positions=(row[3], row[4]), files=[path]))
             continue
-        recorded = (entry["stream_type"], entry["first"], entry["last"], entry["count"], entry["size"], entry["sha256"])
-        if (row[2], row[3], row[4], row[5], row[6], row[12]) != recorded:
+        recorded = (entry["stream_type"], entry["first"], entry["last"], entry["count"], entry["size"],
+                    *entry["times"], entry["sha256"])
+        if (row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[12]) != recorded:
             problems.append(Problem("a segment row of the catalog was edited", link=entry["link"],
                                     positions=(entry["first"], entry["last"]), files=[path]))
     for path, entry in live.items():
@@ -232,10 +246,14 @@ def _compare_segments(segments: list[tuple], live: dict[str, dict], problems: li
     return rows
 
 
-def _scan(root: Path, live: dict[str, dict], by_path: dict[str, tuple], hot: list[tuple], streams: list[tuple],
-          pairs: list[tuple], supplied: list[tuple], id_prefix: str, problems: list[Problem]) -> int:
-    """One DuckDB pass over the live files and hot rows: per-file statistics, stream heads, the indexes."""
-    files = [p for p in live if p in by_path and (root / p).exists()]
+def _scan(root: Path, files: list[str], live: dict[str, dict], by_path: dict[str, tuple], hot: list[tuple],
+          streams: list[tuple], pairs: list[tuple], supplied: list[tuple], id_prefix: str,
+          problems: list[Problem]) -> int:
+    """One DuckDB pass over the intact live files and hot rows: per-file statistics, stream heads, the indexes.
+
+    A file found modified is left out (its events would be wrong anyway): then stream heads and
+    indexes of its streams differ too, and are reported as well.
+    """
     con = new_connection()
     try:
         hot_table = pa.table({
@@ -254,9 +272,11 @@ def _scan(root: Path, live: dict[str, dict], by_path: dict[str, tuple], hot: lis
                 f"epoch_us(max(occurred_at)), epoch_us(min(recorded_at)), epoch_us(max(recorded_at)) FROM {scan} GROUP BY 1"
             ).fetchall()
             rel = {str(root / p): p for p in files}
-            for f, *values in stats:
+            for f, count, first, last, *times in stats:
                 row = by_path[rel[f]]
-                if tuple(values) != (row[5], row[3], row[4], row[7], row[8], row[9], row[10]):
+                # Recorded time ranges may be wider than the rows' (a bulk append records the frame's), never narrower.
+                inside = row[7] <= times[0] and times[1] <= row[8] and row[9] <= times[2] and times[3] <= row[10]
+                if (count, first, last) != (row[5], row[3], row[4]) or not inside:
                     entry = live[rel[f]]
                     problems.append(Problem("a segment row's statistics (count, positions, times) differ from its file",
                                             link=entry["link"], positions=(entry["first"], entry["last"]), files=[rel[f]]))
