@@ -35,6 +35,8 @@ from eventkit.fold.reducers import (
 )
 from eventkit.store.event_store import AppendResult, Store, open_store
 from eventkit.store.projections import Projection
+from eventkit.store.integrity import TamperedStore
+from eventkit.store.proofs import check_proof
 from eventkit.store.subscriptions import CheckpointConflict, Subscription
 from eventkit.store.upcasting import Upcaster
 from eventkit.analysis.trends import aggregate
@@ -66,9 +68,11 @@ __all__ = [
     "Store",
     "StoreError",
     "Subscription",
+    "TamperedStore",
     "Upcaster",
     "WrongExpectedVersion",
     "aggregate",
+    "check_proof",
     "count",
     "first",
     "last",

@@ -586,6 +586,12 @@ def snapshots(path: str, fold: str, every: str, start: str | None, end: str | No
     _write_frame(df, output, fmt, max_rows)
 
 
+from eventkit.cli_proof import COMMANDS as PROOF_COMMANDS  # noqa: E402  (verify, checkpoint, prove, ...)
+
+for _command in PROOF_COMMANDS:
+    cli.add_command(_command)
+
+
 def main() -> None:
     """Entry point of the ``eventkit`` command."""
     cli(prog_name="eventkit")

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 import eventkit as ek
-from eventkit.store.proof.chain import TamperedStore
+from eventkit.store.integrity import TamperedStore
 
 TRIALS = int(os.environ.get("EK_TAMPER_TRIALS", "12"))
 SEED = int(os.environ.get("EK_TAMPER_SEED", "13"))

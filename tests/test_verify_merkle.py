@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from eventkit.store.proof import merkle
+from eventkit.store import merkle
 
 
 def rfc_root(leaves: list[bytes]) -> bytes:

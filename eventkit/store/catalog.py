@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS fold_states (
 ) WITHOUT ROWID
 """
 
-# The hash chain over commits (see eventkit.store.proof.chain) and crypto-shredding's tables.
+# The hash chain over commits (see eventkit.store.integrity) and crypto-shredding's tables.
 PROOF_SCHEMA = """
 CREATE TABLE IF NOT EXISTS chain (
     seq INTEGER PRIMARY KEY,
@@ -453,7 +453,7 @@ class Catalog:
             "SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states ORDER BY fold, position"
         ).fetchall()
 
-    # -- the hash chain and personal data (eventkit.store.proof) -------------------------------
+    # -- the hash chain and personal data (eventkit.store.integrity) -------------------------------
 
     @staticmethod
     def chain_head(conn: sqlite3.Connection) -> tuple[int, bytes] | None:

@@ -45,8 +45,8 @@ from eventkit.common.errors import (
 from eventkit.store.read_frames import Output, flat_query
 from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from eventkit.store.upcasting import Upcaster, Upcasters
-from eventkit.store.proof.chain import FileGuard, TamperedStore
-from eventkit.store.proof.record import record_hot_append
+from eventkit.store.integrity import FileGuard, TamperedStore
+from eventkit.store.chain_links import record_hot_append
 
 
 
@@ -549,7 +549,7 @@ class Store:
         return _maintenance.info(self)
 
     def verify(self, *, quick: bool = False, against: Any = None, public_key: Any = None) -> Any:
-        """Prove the store holds exactly the history its hash chain records (see :mod:`eventkit.store.proof`).
+        """Prove the store holds exactly the history its hash chain records (see :mod:`eventkit.store.integrity`).
 
         Args:
             quick: Check the chain, the catalog and file sizes only (no re-hashing, no scan).
@@ -559,7 +559,7 @@ class Store:
                 its text); without it the key inside the checkpoint is used.
 
         Returns:
-            The :class:`~eventkit.store.proof.verify.VerifyReport` when everything checks out.
+            The :class:`~eventkit.store.verify.VerifyReport` when everything checks out.
 
         Raises:
             TamperedStore: anything differs; its ``report`` lists every problem, first bad link first.
@@ -567,8 +567,8 @@ class Store:
         Example:
             >>> print(store.verify())
         """
-        from eventkit.store.proof.checkpoint import check_against
-        from eventkit.store.proof.verify import verify
+        from eventkit.store.signed_checkpoints import check_against
+        from eventkit.store.verify import verify
 
         report = verify(self, quick=quick)
         if against is not None:
@@ -578,7 +578,7 @@ class Store:
         return report
 
     def checkpoint(self, key: Any) -> dict[str, Any]:
-        """A signed statement of the chain's head to keep outside the store (see :mod:`eventkit.store.proof`).
+        """A signed statement of the chain's head to keep outside the store (see :mod:`eventkit.store.integrity`).
 
         Args:
             key: An Ed25519 private key file (``eventkit keygen FILE`` makes one).
@@ -586,8 +586,11 @@ class Store:
         Example:
             >>> cp = store.checkpoint("keys/audit")  # save it elsewhere; later: store.verify(against=cp)
         """
-        from eventkit.store.proof.checkpoint import sign
+        from eventkit.store.proofs import index_live_files
+        from eventkit.store.signed_checkpoints import sign
 
+        sign(self, key)  # a bad key fails before the (longer) indexing
+        index_live_files(self)  # every event gets a proof under this checkpoint
         return sign(self, key)
 
     def prove(self, position: int, *, checkpoint: Any = None) -> dict[str, Any]:
@@ -596,7 +599,7 @@ class Store:
         Example:
             >>> proof = store.prove(42); ek.check_proof(proof)["event_type"]
         """
-        from eventkit.store.proof.prove import prove
+        from eventkit.store.proofs import prove
 
         return prove(self, position, checkpoint=checkpoint)
 

@@ -35,7 +35,7 @@ from eventkit.store.segment_files import (
 )
 from eventkit.store.read_snapshot import file_problems, new_connection, parquet_scan, read_snapshot, sql_literal
 from eventkit.common.sql import quote_ident
-from eventkit.store.proof.record import record_compaction, record_seal, record_segments
+from eventkit.store.chain_links import record_compaction, record_seal, record_segments
 
 if TYPE_CHECKING:
     from eventkit.store.batches import ArrowBatch

@@ -19,7 +19,7 @@ import duckdb
 
 from eventkit.common.errors import StoreError
 from eventkit.store.file_store import FileStore, fsync_path
-from eventkit.store.proof.chain import file_sha256
+from eventkit.store.integrity import file_sha256
 from eventkit.store.read_snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"

@@ -16,9 +16,9 @@ from typing import Any
 
 from eventkit.common.errors import InvalidInput, StoreError
 from eventkit.store.envelope import micros_now
-from eventkit.store.proof import merkle
-from eventkit.store.proof.chain import Link, TamperedStore, file_sha256, hot_leaf
-from eventkit.store.proof.record import add_link
+from eventkit.store import merkle
+from eventkit.store.integrity import Link, TamperedStore, file_sha256, hot_leaf
+from eventkit.store.chain_links import add_link
 from eventkit.store.read_snapshot import new_connection, parquet_scan
 
 FORMAT = "eventkit-proof-1"
@@ -81,7 +81,7 @@ def prove(store: Any, position: int, *, checkpoint: Any = None) -> dict[str, Any
         InvalidInput: no event at ``position``.
         TamperedStore: the event's file or hot rows differ from what their commit recorded.
     """
-    from eventkit.store.proof.checkpoint import load_checkpoint
+    from eventkit.store.signed_checkpoints import load_checkpoint
 
     cp = None if checkpoint is None else load_checkpoint(checkpoint)
     with store._catalog.read() as tx:
@@ -180,7 +180,7 @@ def check_proof(proof: dict[str, Any], *, checkpoint: Any = None, public_key: An
     if top.hex() != proof["tree_root"]:
         raise StoreError("the link is not in the tree the proof names: the proof was altered")
     if checkpoint is not None:
-        from eventkit.store.proof.checkpoint import check_signature, load_checkpoint
+        from eventkit.store.signed_checkpoints import check_signature, load_checkpoint
 
         cp = load_checkpoint(checkpoint)
         check_signature(cp, public_key)

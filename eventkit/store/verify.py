@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from eventkit.store.proof.chain import ADVANCING, GENESIS, Link, TamperedStore, file_sha256, replaced_digest
-from eventkit.store.proof.record import check_hot_rows
+from eventkit.store.integrity import ADVANCING, GENESIS, Link, TamperedStore, file_sha256, replaced_digest
+from eventkit.store.chain_links import check_hot_rows
 from eventkit.store.read_snapshot import new_connection, parquet_scan
 
 

@@ -16,7 +16,7 @@ the content digest. Kinds and their details:
   the catalog are bound to the files that now hold them.
 - ``compact``: ``{"files": [FILE], "replaces": [{"path", "sha256"}, ...]}``.
 - ``index``: ``{"file": path, "sha256": S, "events": n, "root": R}``: the Merkle root over a segment
-  file's events (:func:`eventkit.store.proof.prove`), computed when a proof or checkpoint first needs it.
+  file's events (:func:`eventkit.store.proofs`), computed when a proof or checkpoint first needs it.
 - ``erase``: ``{"subject": s}``: a subject's key was destroyed (when and whose, not what).
 
 FILE is ``{"path", "sha256", "size", "first", "last", "count", "stream_type", "times"}``: every column of
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from eventkit.common.errors import StoreError
-from eventkit.store.proof import merkle
+from eventkit.store import merkle
 
 GENESIS = bytes(32)  # the previous hash of the first link
 #: Kinds whose links take new positions (the others restate or describe positions already taken).
@@ -46,7 +46,7 @@ class TamperedStore(StoreError):
     """The store's files or catalog differ from what its hash chain recorded.
 
     Attributes:
-        report: The :class:`~eventkit.store.proof.verify.VerifyReport` when ``verify`` raised it.
+        report: The :class:`~eventkit.store.verify.VerifyReport` when ``verify`` raised it.
     """
 
     def __init__(self, message: str, *, report: Any = None) -> None:

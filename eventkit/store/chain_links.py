@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from eventkit.store.proof.chain import (
+from eventkit.store.integrity import (
     Link,
     TamperedStore,
     file_entry,

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from eventkit.common.errors import InvalidInput, StoreError
-from eventkit.store.proof import merkle
-from eventkit.store.proof.chain import Link, canonical
+from eventkit.store import merkle
+from eventkit.store.integrity import Link, canonical
 
 FORMAT = "eventkit-checkpoint-1"
 
@@ -106,12 +106,9 @@ def tree_root(links: list[Link]) -> bytes:
 
 
 def sign(store: Any, key: Any) -> dict[str, Any]:
-    """A signed checkpoint of ``store``'s chain now (segment files are indexed first, so that every
-    event has a proof under it; see :func:`eventkit.store.proof.prove.index_live_files`)."""
-    from eventkit.store.proof.prove import index_live_files
-
+    """A signed checkpoint of ``store``'s chain now (:meth:`Store.checkpoint` indexes the segment files
+    first, so that every event has a proof under it: :func:`eventkit.store.proofs.index_live_files`)."""
     private = _private_key(key)
-    index_live_files(store)
     with store._catalog.read() as tx:
         links = [Link(*row) for row in store._catalog.links(tx)]
         head = store._catalog.meta_int(tx, "head")
@@ -161,7 +158,7 @@ def check_signature(cp: dict[str, Any], public_key: Any = None) -> None:
 
 def check_against(store: Any, report: Any, checkpoint: Any, *, public_key: Any = None) -> None:
     """Add to ``report`` a problem when the store does not extend the history ``checkpoint`` signed."""
-    from eventkit.store.proof.verify import Problem
+    from eventkit.store.verify import Problem
 
     cp = load_checkpoint(checkpoint)
     try:
