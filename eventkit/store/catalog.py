@@ -50,7 +50,14 @@ CREATE TABLE IF NOT EXISTS personal_fields (
     subject TEXT NOT NULL,
     PRIMARY KEY (scope, name)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, key BLOB, erased_at REAL) WITHOUT ROWID
+CREATE TABLE IF NOT EXISTS subject_keys (
+    key_id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    key BLOB,
+    created_at REAL NOT NULL,
+    erased_at REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subject_keys_subject ON subject_keys (subject, erased_at)
 """
 LINK_COLUMNS = "seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash"
 
@@ -346,10 +353,11 @@ class Catalog:
 
     @staticmethod
     def log_state(conn: sqlite3.Connection) -> dict[str, int]:
-        """head, last_recorded, hot_count and fields_version in one query (the append hot path)."""
-        state = {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0}
+        """head, last_recorded, hot_count, fields_version and personal_version in one query (the append hot path)."""
+        state = {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0, "personal_version": 0}
         for key, value in conn.execute(
-            "SELECT key, value FROM meta WHERE key IN ('head', 'last_recorded', 'hot_count', 'fields_version')"
+            "SELECT key, value FROM meta WHERE key IN ('head', 'last_recorded', 'hot_count', 'fields_version', "
+            "'personal_version')"
         ):
             state[key] = int(value)
         return state
@@ -519,3 +527,54 @@ class Catalog:
     def supplied_ids(conn: sqlite3.Connection) -> list[tuple[str, int]]:
         """The supplied-id index: (event_id, position) rows."""
         return conn.execute("SELECT event_id, position FROM event_ids").fetchall()
+
+    @staticmethod
+    def personal_state(conn: sqlite3.Connection) -> tuple[int, int]:
+        """(personal_version, keys_erased): counters bumped by every declaration and every erasure."""
+        values = dict(conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('personal_version', 'keys_erased')").fetchall())
+        return int(values.get("personal_version", 0)), int(values.get("keys_erased", 0))
+
+    @staticmethod
+    def personal_declarations(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
+        """Every declaration as (scope, name, fields JSON, subject); scope is stream_type or event_type."""
+        return conn.execute("SELECT scope, name, fields, subject FROM personal_fields ORDER BY 1, 2").fetchall()
+
+    @staticmethod
+    def declare_personal(conn: sqlite3.Connection, scope: str, name: str, fields: list[str], subject: str) -> None:
+        conn.execute("INSERT OR REPLACE INTO personal_fields VALUES (?, ?, ?, ?)", (scope, name, json.dumps(fields), subject))
+        version = conn.execute("SELECT value FROM meta WHERE key = 'personal_version'").fetchone()
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('personal_version', ?)", (str(int(version[0]) + 1 if version else 1),))
+
+    @staticmethod
+    def subject_keys(conn: sqlite3.Connection, subjects: list[str]) -> dict[str, tuple[str, bytes]]:
+        """subject -> (key_id, key) of each of ``subjects`` that has a live key."""
+        rows = conn.execute(
+            "SELECT k.subject, k.key_id, k.key FROM json_each(?) j JOIN subject_keys k ON k.subject = j.value "
+            "WHERE k.erased_at IS NULL", (json.dumps(subjects),)).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    @staticmethod
+    def add_subject_keys(conn: sqlite3.Connection, keys: list[tuple[str, str, bytes]]) -> None:
+        """Record new keys: (key_id, subject, key) rows."""
+        now = time.time()
+        conn.executemany("INSERT INTO subject_keys VALUES (?, ?, ?, ?, NULL)", [(*k, now) for k in keys])
+
+    @staticmethod
+    def keys_by_id(conn: sqlite3.Connection, key_ids: list[str]) -> dict[str, bytes | None]:
+        """key_id -> key (None once erased) for those of ``key_ids`` the catalog knows."""
+        rows = conn.execute("SELECT k.key_id, k.key FROM json_each(?) j JOIN subject_keys k ON k.key_id = j.value",
+                            (json.dumps(key_ids),)).fetchall()
+        return dict(rows)
+
+    @staticmethod
+    def erase_subject(conn: sqlite3.Connection, subject: str) -> tuple[int, bool]:
+        """Destroy ``subject``'s live keys; returns (keys destroyed, whether the subject ever had a key)."""
+        conn.execute("PRAGMA secure_delete = ON")  # the key's bytes are overwritten, not just unlinked
+        n = conn.execute("UPDATE subject_keys SET key = NULL, erased_at = ? WHERE subject = ? AND erased_at IS NULL",
+                         (time.time(), subject)).rowcount
+        known = n > 0 or conn.execute("SELECT 1 FROM subject_keys WHERE subject = ? LIMIT 1", (subject,)).fetchone() is not None
+        if n:
+            erased = conn.execute("SELECT value FROM meta WHERE key = 'keys_erased'").fetchone()
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('keys_erased', ?)", (str(int(erased[0]) + 1 if erased else 1),))
+        return n, known

@@ -42,11 +42,13 @@ from eventkit.common.errors import (
     did_you_mean,
     warn,
 )
+from eventkit.common.sql import quote_ident
 from eventkit.store.read_frames import Output, flat_query
 from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from eventkit.store.upcasting import Upcaster, Upcasters
 from eventkit.store.integrity import FileGuard, TamperedStore
 from eventkit.store.chain_links import record_hot_append
+from eventkit.store.shredding import Declarations, KeyRing, encrypt_hot_rows, reveal_wrapper
 
 
 
@@ -135,7 +137,9 @@ class Store:
         self._duckdb = SharedDatabase()
         self._user_duckdb = SharedDatabase(user=True)
         self._fields_cache: tuple[int, dict[str, str]] | None = None
-        self._file_guard = FileGuard()  # a read touching a modified segment fails (see proof.chain)
+        self._file_guard = FileGuard()  # a read touching a modified segment fails (see integrity)
+        self._declared: tuple[int, Declarations] = (-1, Declarations())  # personal fields (see shredding)
+        self._keyring = KeyRing(self._catalog)
         if grace_seconds is not None and grace_seconds != self.grace_seconds:
             self.grace_seconds = grace_seconds
 
@@ -296,6 +300,9 @@ class Store:
                 )
                 for i in range(n)
             ]
+            declared = self._declarations(conn, state)
+            if declared:
+                rows_out = encrypt_hot_rows(self._catalog, conn, declared, rows_out)
             conn.executemany("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows_out)
             record_hot_append(self._catalog, conn, rows_out)  # the commit's link in the hash chain
             if batch.ids_supplied:
@@ -368,10 +375,27 @@ class Store:
             snap = read_snapshot(conn, self.files, upto=upto, recorded_cut=recorded_cut, **prune)
             snap.grace_seconds = self._catalog.grace_seconds(conn)
             self._file_guard.check_files(self._catalog, conn, self.path, snap.files)
+            version, erased = self._catalog.personal_state(conn)
+            declared = self._declarations(conn, {"personal_version": version})
+        if declared:  # reads reveal personal fields (NULL once forgotten) and say which events lost some
+            self._keyring.sync(erased)
+            self._keyring.register(self._duckdb.instance())
+            snap.extra_columns = ", erased"
         db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
         snap.cursor = lambda: utc_cursor(db)
         snap.live_files = self._live_files
-        return self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
+        snap = self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
+        if declared:
+            upcast, reveal = snap.upcast, reveal_wrapper(declared, snap.fields)
+            snap.upcast = (lambda sql: reveal(upcast(sql))) if upcast is not None else reveal
+        return snap
+
+    def _declarations(self, conn: Any, state: dict[str, int]) -> Declarations:
+        """The personal-field declarations, re-read only when ``personal_version`` moved."""
+        if self._declared[0] != state.get("personal_version", 0):
+            rows = self._catalog.personal_declarations(conn)
+            self._declared = (state.get("personal_version", 0), Declarations.from_rows(rows))
+        return self._declared[1]
 
     def _live_files(self, files: list[str]) -> set[str]:
         """Which of ``files`` (absolute paths) are live segments of the store now."""
@@ -389,7 +413,11 @@ class Store:
         Args:
             known_at: Cut transaction time: a position (int), or a recorded_at time.
         """
-        return self.snapshot(known_at=known_at).connect(self._user_duckdb.cursor())
+        snap = self.snapshot(known_at=known_at)
+        cursor = self._user_duckdb.cursor()
+        if snap.extra_columns:
+            self._keyring.register(self._user_duckdb.instance())
+        return snap.connect(cursor)
 
     def sql(self, query: str, *, known_at: Any = None, params: Any = None) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the view ``events`` (one consistent snapshot).
@@ -602,6 +630,76 @@ class Store:
         from eventkit.store.proofs import prove
 
         return prove(self, position, checkpoint=checkpoint)
+
+    def declare_personal(self, *, stream_type: str | None = None, event_type: str | None = None,
+                         fields: Sequence[str], subject: str = "stream_id") -> None:
+        """Declare payload fields personal: stored encrypted under their subject's key, erasable with :meth:`forget`.
+
+        A setting of the store (kept in its catalog, obeyed by every process). It applies to events
+        appended from now on; one of ``stream_type`` or ``event_type`` says which events.
+
+        Args:
+            stream_type: The fields are personal in every event of this stream type...
+            event_type: ...or in every event of this type.
+            fields: Payload field names; their values must be text.
+            subject: Whose data it is: ``"stream_id"`` or the name of a payload field (e.g. ``"customer_id"``).
+
+        Raises:
+            InvalidInput: bad arguments, a field the store holds with a non-text type, or events of that
+                stream or event type already holding the fields in plain text (they could not be erased).
+
+        Example:
+            >>> store.declare_personal(stream_type="customer", fields=["name", "email"], subject="stream_id")
+        """
+        from eventkit.store.shredding import TOKEN, check_declaration
+
+        scope, name, fields, subject = check_declaration(stream_type, event_type, fields, subject)
+        stored = self.fields
+        wrong = {f: stored[f] for f in fields if f in stored and stored[f] != "VARCHAR"}
+        if wrong:
+            raise InvalidInput(f"personal fields hold text only (they are stored encrypted); the store holds {wrong}",
+                               column=next(iter(wrong)), values=list(wrong.values()))
+        present = [f for f in fields if f in stored]
+        if present:
+            with self._catalog.read() as conn:
+                raw = read_snapshot(conn, self.files)
+            con = raw.connect()
+            try:
+                plain = con.execute(
+                    f"SELECT count(*) FROM events WHERE {scope} = ? AND ("
+                    + " OR ".join(f"NOT starts_with(data.{quote_ident(f)}, '{TOKEN}')" for f in present) + ")",
+                    [name]).fetchall()[0][0]
+            finally:
+                con.close()
+            if plain:
+                raise InvalidInput(
+                    f"{plain:,} stored events of {scope} {name!r} hold {present} in plain text; a declaration applies to "
+                    "new appends only and could not erase them: declare personal fields before appending them",
+                    column=present[0], values=[name])
+        with self._catalog.write() as conn:
+            self._catalog.declare_personal(conn, scope, name, fields, subject)
+
+    def forget(self, subject: str) -> int:
+        """Erase a subject's personal data by destroying its keys (crypto-shredding).
+
+        From then on every read, fold, export and report shows the subject's personal fields as
+        NULL, with ``erased`` true on those events; everything else is unchanged, and ``verify``
+        still passes (hashes cover the encrypted bytes). The erasure is a link in the chain (when,
+        whose). Idempotent: forgetting again returns 0.
+
+        Returns:
+            How many keys were destroyed.
+
+        Raises:
+            InvalidInput: the store never held personal data of ``subject``.
+
+        Example:
+            >>> store.forget("cust-42")
+            1
+        """
+        from eventkit.store.shredding import forget
+
+        return forget(self, subject)
 
     def seal(self) -> int:
         """Move every hot-log event into Parquet segments; returns how many moved."""

@@ -36,6 +36,7 @@ from eventkit.store.segment_files import (
 from eventkit.store.read_snapshot import file_problems, new_connection, parquet_scan, read_snapshot, sql_literal
 from eventkit.common.sql import quote_ident
 from eventkit.store.chain_links import record_compaction, record_seal, record_segments
+from eventkit.store.shredding import encrypt_table
 
 if TYPE_CHECKING:
     from eventkit.store.batches import ArrowBatch
@@ -165,6 +166,10 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
             out = out.append_column("stream_type", pa.DictionaryArray.from_arrays(
                 pa.array(type_code[lay.codes]), pa.array(type_names)))
             out = out.take(pa.array(lay.segment_order))
+            declared = store._declarations(conn, state)
+            if declared:  # personal fields are stored encrypted (see shredding)
+                out = encrypt_table(store._catalog, conn, declared, out,
+                                    pa.compute.cast(out.column("stream_type"), pa.string()))
             ts = f"make_timestamp({recorded})::TIMESTAMPTZ"
             generated = generated_event_id_sql(store._catalog.id_prefix, "i.position")
             event_id = f"coalesce(i.event_id, {generated})" if "event_id" in cols else generated

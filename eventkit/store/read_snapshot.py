@@ -177,6 +177,8 @@ class Snapshot:
     # from a damaged store), and the store's grace period.
     live_files: Callable[[list[str]], set[str]] | None = None
     grace_seconds: float | None = None
+    # Set by the store when personal fields are declared: columns the view adds after the envelope.
+    extra_columns: str = ""
 
     def explain(self, error: BaseException) -> BaseException:
         """A StoreError naming the segment files behind a failed read, or ``error`` when none is at fault."""
