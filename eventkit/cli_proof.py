@@ -146,4 +146,22 @@ def check_proof_command(proof: str, cp: str | None, public_key: str | None) -> N
     click.echo(json.dumps(event, indent=1, default=str))
 
 
-COMMANDS = [verify, keygen, checkpoint, prove, check_proof_command]
+@click.command()
+@click.argument("path")
+@click.argument("subject")
+def forget(path: str, subject: str) -> None:
+    """Erase SUBJECT's personal data (crypto-shredding): its declared personal fields read as NULL from now on.
+
+    The fields are those declared with ``store.declare_personal``; the erasure is logged in the hash
+    chain (when, whose), and `eventkit verify` still passes.
+
+    \b
+    Example:
+      eventkit forget data/shop cust-00042
+    """
+    with open_existing(path) as store, errors_as_messages():
+        destroyed = store.forget(subject)
+    click.echo(f"forgot {subject}: {destroyed} key(s) destroyed" if destroyed else f"{subject} was forgotten already")
+
+
+COMMANDS = [verify, keygen, checkpoint, prove, check_proof_command, forget]

@@ -360,7 +360,10 @@ class Store:
         self, conn: Any, ids: Sequence[str | None], describe: Callable[[list[int]], list[tuple[str, str, dict]]]
     ) -> AppendResult | None:
         """The original result if this append is a re-send (see :func:`_resend.existing_append`)."""
-        found = _resend.existing_append(conn, self.files, self._catalog.id_prefix, ids, describe)
+        found = _resend.existing_append(conn, self.files, self._catalog.id_prefix, ids, describe,
+                                        reveal=(lambda stored, new: self._keyring.reveal_like(stored, new, conn))
+                                        if self._declarations(conn, {"personal_version": self._catalog.personal_state(conn)[0]})
+                                        else None)
         if found is None:
             return None
         first, last, versions = found

@@ -99,12 +99,15 @@ class KeyRing:
                 self._ciphers = {}
                 self._erased_seen = erased_counter
 
-    def _lookup(self, key_ids: set[str]) -> None:
+    def _lookup(self, key_ids: set[str], tx: Any = None) -> None:
         missing = [k for k in key_ids if k not in self._ciphers]
         if not missing:
             return
-        with self._catalog.read() as tx:
+        if tx is not None:  # inside the caller's transaction
             keys = self._catalog.keys_by_id(tx, missing)
+        else:
+            with self._catalog.read() as tx:
+                keys = self._catalog.keys_by_id(tx, missing)
         with self._lock:
             for key_id in missing:
                 key = keys.get(key_id)
@@ -132,6 +135,20 @@ class KeyRing:
         self._lookup({v[4:20] for v in values if v is not None and v.startswith(TOKEN)})
         return pa.array([v is not None and v.startswith(TOKEN) and self._ciphers.get(v[4:20]) is None
                          for v in values], pa.bool_())
+
+    def reveal_like(self, stored: Any, new: dict[str, Any], tx: Any = None) -> Any:
+        """A stored payload (dict or JSON text) with tokens decrypted, for comparing with a re-sent ``new``;
+        a field whose key was destroyed takes ``new``'s value (the original cannot be compared any more)."""
+        data = json.loads(stored) if isinstance(stored, str) else stored
+        if not isinstance(data, dict):
+            return stored
+        out = dict(data)
+        for k, v in data.items():
+            if isinstance(v, str) and v.startswith(TOKEN):
+                self._lookup({v[4:20]}, tx)
+                revealed = self.reveal(pa.array([v], pa.string()))[0].as_py()
+                out[k] = new.get(k) if revealed is None else revealed
+        return out
 
     def register(self, db: Any) -> None:
         """Make ``ek_reveal`` and ``ek_erased`` callable in DuckDB instance ``db`` (once per instance)."""
