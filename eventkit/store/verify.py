@@ -249,46 +249,50 @@ def _compare_segments(segments: list[tuple], live: dict[str, dict], problems: li
 def _scan(root: Path, files: list[str], live: dict[str, dict], by_path: dict[str, tuple], hot: list[tuple],
           streams: list[tuple], pairs: list[tuple], supplied: list[tuple], id_prefix: str,
           problems: list[Problem]) -> int:
-    """One DuckDB pass over the intact live files and hot rows: per-file statistics, stream heads, the indexes.
+    """One DuckDB pass over the intact live files, aggregated per (file, stream), then every check on that.
 
-    A file found modified is left out (its events would be wrong anyway): then stream heads and
-    indexes of its streams differ too, and are reported as well.
+    The pass reads three narrow columns (stream_id, position, version);
+    the event_id column (the widest) is read only when the store has supplied ids to check. A file
+    found modified is left out (its events would be wrong anyway): then the heads and indexes of its
+    streams differ too, and are reported as well.
     """
     con = new_connection()
     try:
-        hot_table = pa.table({
-            "position": pa.array([r[0] for r in hot], pa.int64()), "stream_id": pa.array([r[1] for r in hot], pa.string()),
-            "stream_type": pa.array([r[2] for r in hot], pa.string()), "version": pa.array([r[3] for r in hot], pa.int64()),
-            "event_id": pa.array([r[5] for r in hot], pa.string()),
-        })
-        con.register("_hot", hot_table)
-        parts = ["SELECT position, stream_id, stream_type, version, event_id, NULL::VARCHAR AS file FROM _hot"]
-        if files:
-            scan = parquet_scan([str(root / p) for p in files], filename=True)
-            parts.insert(0, f"SELECT position, stream_id, stream_type, version, event_id, filename AS file FROM {scan}")
-            con.execute(f"CREATE TEMP VIEW _ev AS {' UNION ALL '.join(parts)}")
-            stats = con.execute(
-                f"SELECT filename, count(*), min(position), max(position), epoch_us(min(occurred_at)), "
-                f"epoch_us(max(occurred_at)), epoch_us(min(recorded_at)), epoch_us(max(recorded_at)) FROM {scan} GROUP BY 1"
-            ).fetchall()
-            rel = {str(root / p): p for p in files}
-            for f, count, first, last, *times in stats:
-                row = by_path[rel[f]]
-                # Recorded time ranges may be wider than the rows' (a bulk append records the frame's), never narrower.
-                inside = row[7] <= times[0] and times[1] <= row[8] and row[9] <= times[2] and times[3] <= row[10]
-                if (count, first, last) != (row[5], row[3], row[4]) or not inside:
-                    entry = live[rel[f]]
-                    problems.append(Problem("a segment row's statistics (count, positions, times) differ from its file",
-                                            link=entry["link"], positions=(entry["first"], entry["last"]), files=[rel[f]]))
-        else:
-            con.execute(f"CREATE TEMP VIEW _ev AS {parts[0]}")
-        total = con.execute("SELECT count(*) FROM _ev").fetchall()[0][0]
+        con.register("_hot", pa.table({
+            "stream_id": pa.array([r[1] for r in hot], pa.string()), "stream_type": pa.array([r[2] for r in hot], pa.string()),
+            "position": pa.array([r[0] for r in hot], pa.int64()), "version": pa.array([r[3] for r in hot], pa.int64()),
+            "event_id": pa.array([r[5] for r in hot], pa.string())}))
+        con.register("_segfiles", pa.table({
+            "file": pa.array([str(root / p) for p in files], pa.string()),
+            "segment_id": pa.array([by_path[p][0] for p in files], pa.int64()),
+            "stream_type": pa.array([live[p]["stream_type"] for p in files], pa.string())}))
+        scan = parquet_scan([str(root / p) for p in files], filename=True) if files else None
+        per_file = (
+            f"SELECT filename AS file, stream_id, NULL::VARCHAR AS stream_type, count(*) AS n, min(position) AS first, "
+            f"max(position) AS last, arg_max(version, position) AS version FROM {scan} GROUP BY filename, stream_id "
+            "UNION ALL " if scan else "")
+        con.execute(
+            f"CREATE TEMP TABLE _agg AS {per_file}SELECT NULL::VARCHAR AS file, stream_id, any_value(stream_type) AS "
+            "stream_type, count(*) AS n, min(position) AS first, max(position) AS last, arg_max(version, position) AS "
+            "version FROM _hot GROUP BY stream_id")
+        total = con.execute("SELECT coalesce(sum(n), 0) FROM _agg").fetchall()[0][0]
+        rel = {str(root / p): p for p in files}
+        # The rows' times are bound by the chain (each file's link records its catalog row whole) and the
+        # file by its hash; counts and positions are checked against the rows as well, at no extra read.
+        for f, count, first, last in con.execute(
+                "SELECT file, sum(n), min(first), max(last) FROM _agg WHERE file IS NOT NULL GROUP BY 1").fetchall():
+            row = by_path[rel[f]]
+            if (count, first, last) != (row[5], row[3], row[4]):
+                entry = live[rel[f]]
+                problems.append(Problem("a segment row's count or positions differ from its file",
+                                        link=entry["link"], positions=(entry["first"], entry["last"]), files=[rel[f]]))
         con.register("_streams", pa.table({
             "stream_id": pa.array([s[0] for s in streams], pa.string()), "stream_type": pa.array([s[1] for s in streams], pa.string()),
             "version": pa.array([s[2] for s in streams], pa.int64()), "last_position": pa.array([s[3] for s in streams], pa.int64())}))
         bad = con.execute(
-            "WITH h AS (SELECT stream_id, any_value(stream_type) AS stream_type, count(DISTINCT stream_type) AS types, "
-            "arg_max(version, position) AS version, max(position) AS last_position FROM _ev GROUP BY 1) "
+            "WITH h AS (SELECT a.stream_id, any_value(coalesce(a.stream_type, f.stream_type)) AS stream_type, "
+            "count(DISTINCT coalesce(a.stream_type, f.stream_type)) AS types, arg_max(a.version, a.last) AS version, "
+            "max(a.last) AS last_position FROM _agg a LEFT JOIN _segfiles f USING (file) GROUP BY 1) "
             "SELECT coalesce(h.stream_id, s.stream_id), h.last_position, s.last_position FROM h FULL JOIN _streams s "
             "USING (stream_id) WHERE h.stream_id IS NULL OR s.stream_id IS NULL OR h.types > 1 "
             "OR h.stream_type IS DISTINCT FROM s.stream_type OR h.version IS DISTINCT FROM s.version "
@@ -301,10 +305,8 @@ def _scan(root: Path, files: list[str], live: dict[str, dict], by_path: dict[str
                                     positions=(min(at), max(at)) if at else None))
         con.register("_pairs", pa.table({"stream_id": pa.array([p[0] for p in pairs], pa.string()),
                                          "segment_id": pa.array([p[1] for p in pairs], pa.int64())}))
-        con.register("_segfiles", pa.table({"segment_id": pa.array([by_path[p][0] for p in files], pa.int64()),
-                                            "file": pa.array([str(root / p) for p in files], pa.string())}))
         index_bad = con.execute(
-            "WITH want AS (SELECT DISTINCT e.stream_id, f.segment_id FROM _ev e JOIN _segfiles f USING (file)), "
+            "WITH want AS (SELECT DISTINCT a.stream_id, f.segment_id FROM _agg a JOIN _segfiles f USING (file)), "
             "have AS (SELECT p.* FROM _pairs p SEMI JOIN _segfiles f USING (segment_id)) "
             "SELECT count(*) FROM (SELECT * FROM want EXCEPT SELECT * FROM have UNION ALL "
             "(SELECT * FROM have EXCEPT SELECT * FROM want))"
@@ -312,17 +314,23 @@ def _scan(root: Path, files: list[str], live: dict[str, dict], by_path: dict[str
         if index_bad:
             problems.append(Problem(f"the catalog's stream-to-segment index differs from the files in {index_bad:,} "
                                     "entries (a stream's read would miss or add a segment)"))
+        own = id_prefix[:8] + "-" + id_prefix[8:12] + "-8" + id_prefix[12:15] + "-a"
         con.register("_ids", pa.table({"event_id": pa.array([s[0] for s in supplied], pa.string()),
                                        "position": pa.array([s[1] for s in supplied], pa.int64())}))
-        own = id_prefix[:8] + "-" + id_prefix[8:12] + "-8" + id_prefix[12:15] + "-a"
-        ids_bad = con.execute(
-            "SELECT count(*) FROM (SELECT event_id, position FROM _ev WHERE NOT starts_with(event_id, ?) "
-            "EXCEPT SELECT event_id, position FROM _ids) UNION ALL "
-            "SELECT count(*) FROM (SELECT event_id, position FROM _ids EXCEPT SELECT event_id, position FROM _ev)",
-            [own]).fetchall()
-        if ids_bad[0][0] or ids_bad[1][0]:
-            problems.append(Problem(f"the catalog's event-id index differs from the events ({ids_bad[0][0]:,} ids "
-                                    f"missing, {ids_bad[1][0]:,} not in any event)"))
+        ids_sql = "SELECT event_id, position FROM _hot"
+        if scan:
+            ids_sql = f"SELECT event_id, position FROM {parquet_scan([str(root / p) for p in files])} UNION ALL {ids_sql}"
+        where = "WHERE NOT starts_with(event_id, ?)"
+        if supplied:
+            ids_bad = con.execute(
+                f"SELECT count(*) FROM (SELECT * FROM ({ids_sql}) {where} EXCEPT SELECT * FROM _ids) UNION ALL "
+                f"SELECT count(*) FROM (SELECT * FROM _ids EXCEPT SELECT * FROM ({ids_sql}))", [own]).fetchall()
+            missing, extra = ids_bad[0][0], ids_bad[1][0]
+        else:  # no supplied ids: only the hot log's need looking at (files are bound by their hashes)
+            missing, extra = con.execute(f"SELECT count(*) FROM _hot {where}", [own]).fetchall()[0][0], 0
+        if missing or extra:
+            problems.append(Problem(f"the catalog's event-id index differs from the events ({missing:,} ids "
+                                    f"missing, {extra:,} not in any event)"))
         return int(total)
     finally:
         con.close()
