@@ -262,21 +262,21 @@ def _scan(root: Path, files: list[str], live: dict[str, dict], by_path: dict[str
             "stream_id": pa.array([r[1] for r in hot], pa.string()), "stream_type": pa.array([r[2] for r in hot], pa.string()),
             "position": pa.array([r[0] for r in hot], pa.int64()), "version": pa.array([r[3] for r in hot], pa.int64()),
             "event_id": pa.array([r[5] for r in hot], pa.string())}))
-        con.register("_segfiles", pa.table({
-            "file": pa.array([str(root / p) for p in files], pa.string()),
+        con.register("_segfiles", pa.table({  # file_index: the file's place in the scan's list
+            "file": pa.array(range(len(files)), pa.int64()),
             "segment_id": pa.array([by_path[p][0] for p in files], pa.int64()),
             "stream_type": pa.array([live[p]["stream_type"] for p in files], pa.string())}))
-        scan = parquet_scan([str(root / p) for p in files], filename=True) if files else None
+        scan = parquet_scan([str(root / p) for p in files]) if files else None
         per_file = (
-            f"SELECT filename AS file, stream_id, NULL::VARCHAR AS stream_type, count(*) AS n, min(position) AS first, "
-            f"max(position) AS last, arg_max(version, position) AS version FROM {scan} GROUP BY filename, stream_id "
+            f"SELECT file_index AS file, stream_id, NULL::VARCHAR AS stream_type, count(*) AS n, min(position) AS first, "
+            f"max(position) AS last, arg_max(version, position) AS version FROM {scan} GROUP BY file_index, stream_id "
             "UNION ALL " if scan else "")
         con.execute(
-            f"CREATE TEMP TABLE _agg AS {per_file}SELECT NULL::VARCHAR AS file, stream_id, any_value(stream_type) AS "
+            f"CREATE TEMP TABLE _agg AS {per_file}SELECT NULL::BIGINT AS file, stream_id, any_value(stream_type) AS "
             "stream_type, count(*) AS n, min(position) AS first, max(position) AS last, arg_max(version, position) AS "
             "version FROM _hot GROUP BY stream_id")
         total = con.execute("SELECT coalesce(sum(n), 0) FROM _agg").fetchall()[0][0]
-        rel = {str(root / p): p for p in files}
+        rel = dict(enumerate(files))
         # The rows' times are bound by the chain (each file's link records its catalog row whole) and the
         # file by its hash; counts and positions are checked against the rows as well, at no extra read.
         for f, count, first, last in con.execute(
