@@ -180,3 +180,32 @@ def test_cli_verify_checkpoint_prove_check_proof(tmp_path):
         db.execute("UPDATE streams SET version = version + 1 WHERE stream_id = 'a1'")
     bad = runner.invoke(cli, ["verify", str(s)])
     assert bad.exit_code == 1 and "TAMPERED" in bad.output and "'a1'" in bad.output, bad.output
+
+
+def test_a_store_from_before_chains_is_adopted_on_first_writable_open(tmp_path):
+    """A store written without a chain (no chain rows, no file hashes, no chain_since) gets one `adopt`
+    link on open; it then verifies, and later appends, seals and proofs chain onto it."""
+    build(tmp_path / "s").close()
+    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
+        db.execute("DELETE FROM chain")
+        db.execute("DELETE FROM meta WHERE key = 'chain_since'")
+        db.execute("UPDATE segments SET sha256 = NULL")
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        assert [k for _, k, _, _ in chain(tmp_path / "s")] == ["adopt"]
+        assert store.verify().ok
+        hot = store.read_all(from_position=87)  # a hot event adopted as found
+        proof = store.prove(87)
+        assert ek.check_proof(proof)["stream_id"] == hot.stream_id.iloc[0]
+        store.append("a2", [ek.Event("Deposited", {"amount": 2.0})])
+        store.seal()
+        assert store.verify().ok
+
+
+def test_a_chain_deleted_from_a_chained_store_is_not_re_adopted(tmp_path):
+    """Deleting the chain of a store that had one is tampering, not an old store: verify fails."""
+    build(tmp_path / "s").close()
+    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
+        db.execute("DELETE FROM chain")
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        with pytest.raises(ek.TamperedStore, match="no hash chain"):
+            store.verify()

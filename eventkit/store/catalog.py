@@ -201,7 +201,7 @@ class Catalog:
                         conn.execute(statement)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('format_version', ?), ('head', '0'), "
-                    "('last_recorded', '0'), ('created_at', ?), ('id_prefix', ?)",
+                    "('last_recorded', '0'), ('created_at', ?), ('id_prefix', ?), ('chain_since', '1')",
                     (str(FORMAT_VERSION), str(time.time()), new_id_prefix()),
                 )
                 conn.execute("COMMIT")
@@ -578,3 +578,13 @@ class Catalog:
             erased = conn.execute("SELECT value FROM meta WHERE key = 'keys_erased'").fetchone()
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('keys_erased', ?)", (str(int(erased[0]) + 1 if erased else 1),))
         return n, known
+
+    @staticmethod
+    def chain_since(conn: sqlite3.Connection) -> int | None:
+        """The first position the chain covers from its start (1, or past an adopted history); None before."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'chain_since'").fetchone()
+        return None if row is None else int(row[0])
+
+    @staticmethod
+    def set_segment_hash(conn: sqlite3.Connection, path: str, sha256: str) -> None:
+        conn.execute("UPDATE segments SET sha256 = ? WHERE path = ?", (sha256, path))

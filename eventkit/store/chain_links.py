@@ -56,7 +56,7 @@ def record_seal(catalog: Any, tx: Any, segments: Sequence[Any], recorded_at: int
     Raises:
         TamperedStore: a hot row differs from what its append recorded, or has no append at all.
     """
-    pending = [Link(*row) for row in catalog.links(tx, from_seq=catalog.last_link_seq(tx, "seal") + 1, kind="append")]
+    pending = unsealed_appends(catalog, tx)
     rows = catalog.hot_rows(tx)
     check_hot_rows(pending, rows)
     detail = {
@@ -66,6 +66,12 @@ def record_seal(catalog: Any, tx: Any, segments: Sequence[Any], recorded_at: int
                      "digest": replaced_digest([(p.seq, p.content["root"]) for p in pending])},
     }
     return add_link(catalog, tx, "seal", rows[0][0], rows[-1][0], recorded_at, detail)
+
+
+def unsealed_appends(catalog: Any, tx: Any) -> list[Link]:
+    """The links whose events are in the hot log now: appends (and an adoption) since the last seal."""
+    rows = catalog.links(tx, from_seq=catalog.last_link_seq(tx, "seal") + 1)
+    return [Link(*row) for row in rows if row[1] in ("append", "adopt")]
 
 
 def check_hot_rows(pending: Sequence[Link], rows: Sequence[Sequence[Any]]) -> None:
@@ -97,3 +103,37 @@ def record_compaction(catalog: Any, tx: Any, replaced: Sequence[tuple[str, str |
     """The link of a compaction: the replaced files (path, SHA-256) and the file that now holds their events."""
     detail = {"files": files_detail([segment]), "replaces": [{"path": p, "sha256": h} for p, h in replaced]}
     return add_link(catalog, tx, "compact", segment.first_position, segment.last_position, recorded_at, detail)
+
+
+def adopt_existing(store: Any) -> Link | None:
+    """Start the chain of a store written before eventkit kept one: one ``adopt`` link stating it as it is.
+
+    A store created by this eventkit has ``chain_since`` in its catalog's meta from the start; an
+    older one gets it here, with a link holding every live segment file (hashed now, and its hash
+    recorded) and the Merkle root of the hot log. History before the adoption is taken as found.
+    """
+    from eventkit.store.envelope import micros_now
+    from eventkit.store.integrity import file_sha256
+
+    with store._catalog.read() as tx:
+        if store._catalog.chain_since(tx) is not None:
+            return None
+    with store._catalog.write() as tx:
+        if store._catalog.chain_since(tx) is not None:
+            return None  # another process adopted it first
+        head = store._catalog.meta_int(tx, "head")
+        link = None
+        if head:
+            files = []
+            for row in store._catalog.segment_rows(tx):
+                if row[11] is not None:
+                    continue
+                sha = row[12] or file_sha256(store.path / row[1])
+                store._catalog.set_segment_hash(tx, row[1], sha)
+                files.append(file_entry(row[1], sha, row[6], row[3], row[4], row[5], row[2], row[7:11]))
+            rows = store._catalog.hot_rows(tx)
+            detail = {"files": files, "events": len(rows), "root": events_root(hot_leaf(r) for r in rows)}
+            link = add_link(store._catalog, tx, "adopt", 1, head, store._catalog.meta_int(tx, "last_recorded")
+                            or micros_now(), detail)
+        store._catalog.set_meta(tx, "chain_since", head + 1)
+    return link

@@ -47,7 +47,7 @@ from eventkit.store.read_frames import Output, flat_query
 from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from eventkit.store.upcasting import Upcaster, Upcasters
 from eventkit.store.integrity import FileGuard, TamperedStore
-from eventkit.store.chain_links import record_hot_append
+from eventkit.store.chain_links import adopt_existing, record_hot_append
 from eventkit.store.shredding import Declarations, KeyRing, encrypt_hot_rows, reveal_wrapper
 
 
@@ -142,6 +142,8 @@ class Store:
         self._keyring = KeyRing(self._catalog)
         if grace_seconds is not None and grace_seconds != self.grace_seconds:
             self.grace_seconds = grace_seconds
+        if not self._catalog.read_only:
+            adopt_existing(self)  # a store from before hash chains starts one (a no-op after)
 
     @property
     def grace_seconds(self) -> float:

@@ -17,7 +17,9 @@ the content digest. Kinds and their details:
 - ``compact``: ``{"files": [FILE], "replaces": [{"path", "sha256"}, ...]}``.
 - ``index``: ``{"file": path, "sha256": S, "events": n, "root": R}``: the Merkle root over a segment
   file's events (:func:`eventkit.store.proofs`), computed when a proof or checkpoint first needs it.
-- ``erase``: ``{"subject": s}``: a subject's key was destroyed (when and whose, not what).
+- ``erase``: ``{"subject": s, "keys": k}``: a subject's keys were destroyed (when and whose, not what).
+- ``adopt``: ``{"files": [...], "events": n, "root": R}``: the first link of a store written before
+  eventkit kept chains: its live files and hot log as found (positions 1..head).
 
 FILE is ``{"path", "sha256", "size", "first", "last", "count", "stream_type", "times"}``: every column of
 the file's catalog row (``times``: min/max occurred_at, min/max recorded_at), so none can be edited.
@@ -39,7 +41,7 @@ from eventkit.store import merkle
 
 GENESIS = bytes(32)  # the previous hash of the first link
 #: Kinds whose links take new positions (the others restate or describe positions already taken).
-ADVANCING = ("append", "segment")
+ADVANCING = ("append", "segment", "adopt")
 
 
 class TamperedStore(StoreError):

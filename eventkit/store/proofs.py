@@ -18,7 +18,7 @@ from eventkit.common.errors import InvalidInput, StoreError
 from eventkit.store.envelope import micros_now
 from eventkit.store import merkle
 from eventkit.store.integrity import Link, TamperedStore, file_sha256, hot_leaf
-from eventkit.store.chain_links import add_link
+from eventkit.store.chain_links import add_link, unsealed_appends
 from eventkit.store.read_snapshot import new_connection, parquet_scan
 
 FORMAT = "eventkit-proof-1"
@@ -90,8 +90,7 @@ def prove(store: Any, position: int, *, checkpoint: Any = None) -> dict[str, Any
             raise InvalidInput(f"no event at position {position!r}: the store's positions are 1..{head:,}",
                                values=[position])
         hot = [r for r in store._catalog.hot_rows(tx)]
-        appends = [Link(*r) for r in store._catalog.links(
-            tx, from_seq=store._catalog.last_link_seq(tx, "seal") + 1, kind="append")]
+        appends = unsealed_appends(store._catalog, tx)
         files = [(r[1], r[12], r[3], r[4]) for r in store._catalog.segment_rows(tx)
                  if r[11] is None and r[3] <= position <= r[4]]
         indexed = _index_links(store, tx)
@@ -157,7 +156,7 @@ def check_proof(proof: dict[str, Any], *, checkpoint: Any = None, public_key: An
     if link.expected_hash() != link.hash:
         raise StoreError("the proof's link does not match its hash: the proof was altered")
     content = link.content
-    if link.kind not in ("append", "index") or content["events"] != proof["leaves"]:
+    if link.kind not in ("append", "adopt", "index") or content["events"] != proof["leaves"]:
         raise StoreError(f"the proof's link (a {link.kind!r} link) does not describe {proof['leaves']} events")
     text = proof["event"]
     event = json.loads(text) if text.startswith("{") else dict(zip(

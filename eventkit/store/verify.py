@@ -188,6 +188,10 @@ def _replay(links: list[Link], problems: list[Problem]) -> tuple[dict[str, dict]
                 last_recorded = max(last_recorded, link.recorded_at)
             if link.kind == "append":
                 pending.append(link)
+            elif link.kind == "adopt":
+                _add_files(live, link, content["files"], span,
+                           link.last_position - link.first_position + 1 - content["events"], problems)
+                pending.append(link)  # its hot rows, like an append's
             elif link.kind == "segment":
                 _add_files(live, link, content["files"], span, link.last_position - link.first_position + 1, problems)
             elif link.kind == "seal":
