@@ -37,7 +37,8 @@ class CatalogContract:
 
     def test_a_new_catalog_is_empty(self, catalog: CatalogBackend) -> None:
         with catalog.read() as tx:
-            assert catalog.log_state(tx) == {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0}
+            assert catalog.log_state(tx) == {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0,
+                                             "personal_version": 0}
             assert catalog.meta_int(tx, "head") == 0
             assert catalog.fields(tx) == {}
             assert catalog.stream_heads(tx, ["a", "b"]) == {}
@@ -117,6 +118,44 @@ class CatalogContract:
             listed = catalog.fold_states(tx)
         assert [(r[0], r[2], r[3], r[5]) for r in listed] == [
             ("f", 10, 2, "fold_states/fp/10-a.parquet"), ("f", 20, 2, "fold_states/fp/20-b.parquet")]
+
+    def test_hash_chain_links(self, catalog: CatalogBackend) -> None:
+        """Links go in and come back whole, in seq order, filtered by kind and range (issue 13)."""
+        with catalog.read() as tx:
+            assert catalog.chain_head(tx) is None and catalog.links(tx) == []
+            assert catalog.last_link_seq(tx, "seal") == 0
+            assert catalog.chain_since(tx) == 1  # a new catalog keeps a chain from its first position
+        links = [(1, "append", 1, 2, 10, '{"events":2}', bytes(32), b"\x01" * 32),
+                 (2, "seal", 1, 2, 11, '{"files":[]}', b"\x01" * 32, b"\x02" * 32),
+                 (3, "append", 3, 3, 12, '{"events":1}', b"\x02" * 32, b"\x03" * 32)]
+        with catalog.write() as tx:
+            for link in links:
+                catalog.add_link(tx, link)
+        with catalog.read() as tx:
+            assert [tuple(r) for r in catalog.links(tx)] == links
+            assert [r[0] for r in catalog.links(tx, kind="append")] == [1, 3]
+            assert [r[0] for r in catalog.links(tx, from_seq=2, upto_seq=2)] == [2]
+            assert tuple(catalog.chain_head(tx)) == (3, b"\x03" * 32)
+            assert catalog.last_link_seq(tx, "seal") == 2
+
+    def test_personal_declarations_and_subject_keys(self, catalog: CatalogBackend) -> None:
+        """Declarations bump personal_version; keys are made, found by subject and id, and destroyed."""
+        with catalog.write() as tx:
+            catalog.declare_personal(tx, "stream_type", "customer", ["name", "email"], "stream_id")
+            catalog.add_subject_keys(tx, [("k1", "cust-1", b"a" * 32), ("k2", "cust-2", b"b" * 32)])
+        with catalog.read() as tx:
+            assert catalog.personal_state(tx) == (1, 0)
+            assert catalog.personal_declarations(tx) == [("stream_type", "customer", '["name", "email"]', "stream_id")]
+            assert catalog.subject_keys(tx, ["cust-1", "cust-9"]) == {"cust-1": ("k1", b"a" * 32)}
+            assert catalog.keys_by_id(tx, ["k2"]) == {"k2": b"b" * 32}
+        with catalog.write() as tx:
+            assert catalog.erase_subject(tx, "cust-1") == (1, True)
+            assert catalog.erase_subject(tx, "cust-1") == (0, True)
+            assert catalog.erase_subject(tx, "cust-9") == (0, False)
+        with catalog.read() as tx:
+            assert catalog.personal_state(tx) == (1, 1)
+            assert catalog.subject_keys(tx, ["cust-1"]) == {}
+            assert catalog.keys_by_id(tx, ["k1", "k2"]) == {"k1": None, "k2": b"b" * 32}
 
     def test_writers_are_serialised(self, catalog: CatalogBackend) -> None:
         """Read-modify-write inside write() never loses an update, whatever the threads do."""
