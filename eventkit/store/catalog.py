@@ -1,10 +1,14 @@
-"""The SQLite catalog: the authority on positions, stream heads, segments, the hot log and
-checkpoints. Only the store uses it; nothing else knows the file layout.
+"""The SQLite catalog (``catalog.sqlite``): its schema, creation, connection and transactions.
+
+The authority on positions, stream heads, segments, the hot log and checkpoints: the default
+implementation of :class:`~eventkit.store.catalog_interface.CatalogBackend`. Its SQL statements live
+in :mod:`.catalog_queries`; nothing else in the package runs SQL on the catalog.
+
+May use :mod:`eventkit.common`, :mod:`.envelope` and :mod:`.catalog_queries`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -12,10 +16,11 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from eventkit.store.envelope import new_id_prefix
 from eventkit.common.errors import StoreError
+from eventkit.store.catalog_queries import SQLiteQueries
 
 # Saved fold states (written by :mod:`.fold_state_files`): one row per fold definition and cut.
 FOLD_STATES_SCHEMA = """
@@ -59,11 +64,9 @@ CREATE TABLE IF NOT EXISTS subject_keys (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS subject_keys_subject ON subject_keys (subject, erased_at)
 """
-LINK_COLUMNS = "seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash"
 
 FORMAT_VERSION = 1
 CATALOG_NAME = "catalog.sqlite"
-DEFAULT_GRACE_SECONDS = 900.0
 NEW_CATALOG_PREFIX = ".catalog-new-"  # a catalog being created (see Catalog.create)
 
 _SCHEMA = """
@@ -118,7 +121,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """ + FOLD_STATES_SCHEMA + ";" + PROOF_SCHEMA + ";"
 
 
-class Catalog:
+class Catalog(SQLiteQueries):
     """One SQLite connection to a store's catalog, used from one thread at a time.
 
     Args:
@@ -335,256 +338,6 @@ class Catalog:
         what = next((h for k, h in hint.items() if k in text), "retry; if it persists the catalog may be damaged")
         return StoreError(f"the store's catalog {self.path} failed: {text}; {outcome} ({what})")
 
-    # -- small queries used inside transactions ------------------------------------------------
-
-    @staticmethod
-    def meta_int(conn: sqlite3.Connection, key: str) -> int:
-        return int(conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
-
-    @staticmethod
-    def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
-        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
-
-    @staticmethod
-    def grace_seconds(conn: sqlite3.Connection) -> float:
-        """The store's grace period: how long replaced files stay for readers (every process obeys it)."""
-        row = conn.execute("SELECT value FROM meta WHERE key = 'grace_seconds'").fetchone()
-        return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
-
-    @staticmethod
-    def log_state(conn: sqlite3.Connection) -> dict[str, int]:
-        """head, last_recorded, hot_count, fields_version and personal_version in one query (the append hot path)."""
-        state = {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0, "personal_version": 0}
-        for key, value in conn.execute(
-            "SELECT key, value FROM meta WHERE key IN ('head', 'last_recorded', 'hot_count', 'fields_version', "
-            "'personal_version')"
-        ):
-            state[key] = int(value)
-        return state
-
-    @staticmethod
-    def set_log_state(conn: sqlite3.Connection, **values: int) -> None:
-        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
-
-    @staticmethod
-    def fields(conn: sqlite3.Connection) -> dict[str, str]:
-        return dict(conn.execute("SELECT name, type FROM fields ORDER BY name").fetchall())
-
-    @staticmethod
-    def stream_heads(conn: sqlite3.Connection, stream_ids: list[str]) -> dict[str, tuple[str, int]]:
-        """stream_id -> (stream_type, version) for those of ``stream_ids`` that exist."""
-        if len(stream_ids) == 1:
-            rows = conn.execute(
-                "SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ?", stream_ids
-            ).fetchall()
-        else:
-            rows = conn.execute(
-                "SELECT s.stream_id, s.stream_type, s.version FROM json_each(?) j "
-                "JOIN streams s ON s.stream_id = j.value",
-                (json.dumps(stream_ids),),
-            ).fetchall()
-        return {r[0]: (r[1], r[2]) for r in rows}
-
-    @staticmethod
-    def known_ids(conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, int]:
-        """event_id -> position for those ids the catalog's id index holds."""
-        rows = conn.execute(
-            "SELECT e.event_id, e.position FROM json_each(?) j JOIN event_ids e ON e.event_id = j.value",
-            (json.dumps(event_ids),),
-        ).fetchall()
-        return dict(rows)
-
-    @staticmethod
-    def live_segments(conn: sqlite3.Connection, *, upto: int | None = None) -> list[tuple]:
-        sql = (
-            "SELECT segment_id, path, stream_type, first_position, last_position, event_count, "
-            "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded "
-            "FROM segments WHERE retired_at IS NULL"
-        )
-        if upto is not None:
-            return conn.execute(sql + " AND first_position <= ? ORDER BY first_position", (upto,)).fetchall()
-        return conn.execute(sql + " ORDER BY first_position").fetchall()
-
-    @staticmethod
-    def upsert_streams(conn: sqlite3.Connection, heads: list[tuple[str, str, int, int]]) -> None:
-        """Set each stream's head: ``(stream_id, stream_type, version, last_position)`` rows, inside a write."""
-        conn.executemany(
-            "INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
-            "version = excluded.version, last_position = excluded.last_position",
-            heads,
-        )
-
-    # -- consumers' checkpoints -----------------------------------------------------------------
-
-    @staticmethod
-    def checkpoint(conn: sqlite3.Connection, name: str) -> int:
-        row = conn.execute("SELECT position FROM checkpoints WHERE name = ?", (name,)).fetchone()
-        return int(row[0]) if row else 0
-
-    @staticmethod
-    def set_checkpoint(conn: sqlite3.Connection, name: str, position: int) -> None:
-        conn.execute("INSERT OR REPLACE INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)",
-                     (name, int(position), time.time()))
-
-    @staticmethod
-    def checkpoints(conn: sqlite3.Connection) -> list[tuple[str, int, float]]:
-        return conn.execute("SELECT name, position, updated_at FROM checkpoints ORDER BY name").fetchall()
-
-    # -- saved fold states ----------------------------------------------------------------------
-
-    @staticmethod
-    def save_fold_state(conn: sqlite3.Connection, *, fold: str, fingerprint: str, position: int,
-                        max_occurred: int | None, streams: int, path: str) -> str | None:
-        old = conn.execute(
-            "SELECT path FROM fold_states WHERE fingerprint = ? AND position = ?", (fingerprint, position)
-        ).fetchone()
-        conn.execute(
-            "INSERT OR REPLACE INTO fold_states VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (fingerprint, position, fold, max_occurred, streams, path, time.time()),
-        )
-        return None if old is None else old[0]
-
-    @staticmethod
-    def newest_fold_state(conn: sqlite3.Connection, fingerprint: str, *, upto: int,
-                          as_of: int | None) -> tuple | None:
-        sql = ("SELECT fold, fingerprint, position, max_occurred, streams, path FROM fold_states "
-               "WHERE fingerprint = ? AND position <= ?")
-        params: list = [fingerprint, upto]
-        if as_of is not None:
-            sql += " AND (max_occurred IS NULL OR max_occurred <= ?)"
-            params.append(as_of)
-        return conn.execute(sql + " ORDER BY position DESC LIMIT 1", params).fetchone()
-
-    @staticmethod
-    def fold_states(conn: sqlite3.Connection) -> list[tuple[str, str, int, int, float, str]]:
-        return conn.execute(
-            "SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states ORDER BY fold, position"
-        ).fetchall()
-
-    # -- the hash chain and personal data (eventkit.store.integrity) -------------------------------
-
-    @staticmethod
-    def chain_head(conn: sqlite3.Connection) -> tuple[int, bytes] | None:
-        """The last link's (seq, hash); None before the first link."""
-        return conn.execute("SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
-
-    @staticmethod
-    def add_link(conn: sqlite3.Connection, link: tuple) -> None:
-        """Insert one link: (seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash)."""
-        conn.execute(f"INSERT INTO chain ({LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", link)
-
-    @staticmethod
-    def links(conn: sqlite3.Connection, *, from_seq: int = 1, upto_seq: int | None = None,
-              kind: str | None = None) -> list[tuple]:
-        """Links in seq order, as tuples in :data:`LINK_COLUMNS` order."""
-        sql, params = f"SELECT {LINK_COLUMNS} FROM chain WHERE seq >= ?", [from_seq]
-        if upto_seq is not None:
-            sql += " AND seq <= ?"
-            params.append(upto_seq)
-        if kind is not None:
-            sql += " AND kind = ?"
-            params.append(kind)
-        return conn.execute(sql + " ORDER BY seq", params).fetchall()
-
-    @staticmethod
-    def last_link_seq(conn: sqlite3.Connection, kind: str) -> int:
-        """The seq of the last link of ``kind``; 0 when there is none."""
-        return conn.execute("SELECT coalesce(max(seq), 0) FROM chain WHERE kind = ?", (kind,)).fetchone()[0]
-
-    @staticmethod
-    def hot_rows(conn: sqlite3.Connection) -> list[tuple]:
-        """Every hot-log row as stored, in position order."""
-        return conn.execute(
-            "SELECT position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, "
-            "data, metadata FROM hot ORDER BY position").fetchall()
-
-    @staticmethod
-    def segment_rows(conn: sqlite3.Connection) -> list[tuple]:
-        """Every segment row, retired ones too: (segment_id, path, stream_type, first_position, last_position,
-        event_count, size_bytes, min_occurred, max_occurred, min_recorded, max_recorded, retired_at, sha256)."""
-        return conn.execute(
-            "SELECT segment_id, path, stream_type, first_position, last_position, event_count, size_bytes, "
-            "min_occurred, max_occurred, min_recorded, max_recorded, retired_at, sha256 FROM segments "
-            "ORDER BY segment_id").fetchall()
-
-    @staticmethod
-    def segment_hashes(conn: sqlite3.Connection, paths: list[str]) -> dict[str, str | None]:
-        """path -> recorded SHA-256 for those of ``paths`` (relative) the catalog lists."""
-        rows = conn.execute("SELECT s.path, s.sha256 FROM json_each(?) j JOIN segments s ON s.path = j.value",
-                            (json.dumps(paths),)).fetchall()
-        return dict(rows)
-
-    @staticmethod
-    def all_streams(conn: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
-        """Every stream head: (stream_id, stream_type, version, last_position)."""
-        return conn.execute("SELECT stream_id, stream_type, version, last_position FROM streams").fetchall()
-
-    @staticmethod
-    def stream_segment_pairs(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-        return conn.execute("SELECT stream_id, segment_id FROM stream_segments").fetchall()
-
-    @staticmethod
-    def supplied_ids(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-        """The supplied-id index: (event_id, position) rows."""
-        return conn.execute("SELECT event_id, position FROM event_ids").fetchall()
-
-    @staticmethod
-    def personal_state(conn: sqlite3.Connection) -> tuple[int, int]:
-        """(personal_version, keys_erased): counters bumped by every declaration and every erasure."""
-        values = dict(conn.execute(
-            "SELECT key, value FROM meta WHERE key IN ('personal_version', 'keys_erased')").fetchall())
-        return int(values.get("personal_version", 0)), int(values.get("keys_erased", 0))
-
-    @staticmethod
-    def personal_declarations(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
-        """Every declaration as (scope, name, fields JSON, subject); scope is stream_type or event_type."""
-        return conn.execute("SELECT scope, name, fields, subject FROM personal_fields ORDER BY 1, 2").fetchall()
-
-    @staticmethod
-    def declare_personal(conn: sqlite3.Connection, scope: str, name: str, fields: list[str], subject: str) -> None:
-        conn.execute("INSERT OR REPLACE INTO personal_fields VALUES (?, ?, ?, ?)", (scope, name, json.dumps(fields), subject))
-        version = conn.execute("SELECT value FROM meta WHERE key = 'personal_version'").fetchone()
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('personal_version', ?)", (str(int(version[0]) + 1 if version else 1),))
-
-    @staticmethod
-    def subject_keys(conn: sqlite3.Connection, subjects: list[str]) -> dict[str, tuple[str, bytes]]:
-        """subject -> (key_id, key) of each of ``subjects`` that has a live key."""
-        rows = conn.execute(
-            "SELECT k.subject, k.key_id, k.key FROM json_each(?) j JOIN subject_keys k ON k.subject = j.value "
-            "WHERE k.erased_at IS NULL", (json.dumps(subjects),)).fetchall()
-        return {r[0]: (r[1], r[2]) for r in rows}
-
-    @staticmethod
-    def add_subject_keys(conn: sqlite3.Connection, keys: list[tuple[str, str, bytes]]) -> None:
-        """Record new keys: (key_id, subject, key) rows."""
-        now = time.time()
-        conn.executemany("INSERT INTO subject_keys VALUES (?, ?, ?, ?, NULL)", [(*k, now) for k in keys])
-
-    @staticmethod
-    def keys_by_id(conn: sqlite3.Connection, key_ids: list[str]) -> dict[str, bytes | None]:
-        """key_id -> key (None once erased) for those of ``key_ids`` the catalog knows."""
-        rows = conn.execute("SELECT k.key_id, k.key FROM json_each(?) j JOIN subject_keys k ON k.key_id = j.value",
-                            (json.dumps(key_ids),)).fetchall()
-        return dict(rows)
-
-    @staticmethod
-    def erase_subject(conn: sqlite3.Connection, subject: str) -> tuple[int, bool]:
-        """Destroy ``subject``'s live keys; returns (keys destroyed, whether the subject ever had a key)."""
-        conn.execute("PRAGMA secure_delete = ON")  # the key's bytes are overwritten, not just unlinked
-        n = conn.execute("UPDATE subject_keys SET key = NULL, erased_at = ? WHERE subject = ? AND erased_at IS NULL",
-                         (time.time(), subject)).rowcount
-        known = n > 0 or conn.execute("SELECT 1 FROM subject_keys WHERE subject = ? LIMIT 1", (subject,)).fetchone() is not None
-        if n:
-            erased = conn.execute("SELECT value FROM meta WHERE key = 'keys_erased'").fetchone()
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('keys_erased', ?)", (str(int(erased[0]) + 1 if erased else 1),))
-        return n, known
-
-    @staticmethod
-    def chain_since(conn: sqlite3.Connection) -> int | None:
-        """The first position the chain covers from its start (1, or past an adopted history); None before."""
-        row = conn.execute("SELECT value FROM meta WHERE key = 'chain_since'").fetchone()
-        return None if row is None else int(row[0])
-
-    @staticmethod
-    def set_segment_hash(conn: sqlite3.Connection, path: str, sha256: str) -> None:
-        conn.execute("UPDATE segments SET sha256 = ? WHERE path = ?", (sha256, path))
+    def size_bytes(self) -> int:
+        """Bytes the catalog takes on disk (its file with the -wal and -shm beside it)."""
+        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from eventkit.store.integrity import (
+    ALL,
     Link,
     TamperedStore,
     file_entry,
@@ -57,7 +58,7 @@ def record_seal(catalog: Any, tx: Any, segments: Sequence[Any], recorded_at: int
         TamperedStore: a hot row differs from what its append recorded, or has no append at all.
     """
     pending = unsealed_appends(catalog, tx)
-    rows = catalog.hot_rows(tx)
+    rows = catalog.hot_rows(tx, upto=ALL)
     check_hot_rows(pending, rows)
     detail = {
         "files": files_detail(segments),
@@ -131,7 +132,7 @@ def adopt_existing(store: Any) -> Link | None:
                 sha = row[12] or file_sha256(store.path / row[1])
                 store._catalog.set_segment_hash(tx, row[1], sha)
                 files.append(file_entry(row[1], sha, row[6], row[3], row[4], row[5], row[2], row[7:11]))
-            rows = store._catalog.hot_rows(tx)
+            rows = store._catalog.hot_rows(tx, upto=ALL)
             detail = {"files": files, "events": len(rows), "root": events_root(hot_leaf(r) for r in rows)}
             link = add_link(store._catalog, tx, "adopt", 1, head, store._catalog.meta_int(tx, "last_recorded")
                             or micros_now(), detail)

@@ -40,6 +40,7 @@ from eventkit.common.errors import StoreError
 from eventkit.store import merkle
 
 GENESIS = bytes(32)  # the previous hash of the first link
+ALL = 2**63 - 1  # a position cut that keeps every event (``catalog.hot_rows(tx, upto=ALL)``)
 #: Kinds whose links take new positions (the others restate or describe positions already taken).
 ADVANCING = ("append", "segment", "adopt")
 
@@ -176,21 +177,23 @@ class FileGuard:
                 out.append(f)
         return out
 
-    def check_files(self, catalog: Any, tx: Any, root: Path, files: Sequence[str], *,
+    def check_files(self, catalog: Any, tx: Any, files: Any, paths: Sequence[str], *,
                     raise_first: bool = True) -> dict[str, str]:
-        """Check those of ``files`` (absolute paths under ``root``) not checked yet, inside a catalog transaction.
+        """Check those of ``paths`` (relative to file store ``files``) not checked yet, inside a catalog
+        transaction. Only files on a local disk are checked (a ``stat`` per read must stay cheap).
 
         Returns:
-            The modified files with the reason (with ``raise_first=False``; else the first raises).
+            The modified files by URL, with the reason (with ``raise_first=False``; else the first raises).
 
         Raises:
             TamperedStore: a file's bytes differ from what the catalog recorded.
         """
-        unchecked = self.unchecked(files)
+        urls = {files.url(p): p for p in paths}
+        unchecked = self.unchecked(list(urls))
         if not unchecked:
             return {}
-        recorded = catalog.segment_hashes(tx, [Path(f).relative_to(root).as_posix() for f in unchecked])
-        return self.check({str(root / p): h for p, h in recorded.items()}, raise_first=raise_first)
+        recorded = catalog.segment_hashes(tx, [urls[u] for u in unchecked])
+        return self.check({files.url(p): h for p, h in recorded.items()}, raise_first=raise_first)
 
     def check(self, expected: dict[str, str | None], *, raise_first: bool = True) -> dict[str, str]:
         """Hash each file of ``expected`` (absolute path -> recorded SHA-256) and remember the good ones."""
@@ -209,7 +212,8 @@ class FileGuard:
                 if raise_first:
                     raise TamperedStore(
                         f"the store is damaged or was tampered with: segment file {f} was {why}; the read was "
-                        f"refused. Run `eventkit verify {Path(f).parents[2]}` for the full report and restore the "
+                        f"refused. Run `eventkit verify {Path(f).parents[2] if len(Path(f).parents) > 2 else ''}` for the "
+                        "full report and restore the "
                         "file from a backup"
                     )
                 problems[f] = why

@@ -17,7 +17,7 @@ from typing import Any
 from eventkit.common.errors import InvalidInput, StoreError
 from eventkit.store.envelope import micros_now
 from eventkit.store import merkle
-from eventkit.store.integrity import Link, TamperedStore, file_sha256, hot_leaf
+from eventkit.store.integrity import ALL, Link, TamperedStore, file_sha256, hot_leaf
 from eventkit.store.chain_links import add_link, unsealed_appends
 from eventkit.store.read_snapshot import new_connection, parquet_scan
 
@@ -89,7 +89,7 @@ def prove(store: Any, position: int, *, checkpoint: Any = None) -> dict[str, Any
         if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= head:
             raise InvalidInput(f"no event at position {position!r}: the store's positions are 1..{head:,}",
                                values=[position])
-        hot = [r for r in store._catalog.hot_rows(tx)]
+        hot = store._catalog.hot_rows(tx, upto=ALL)
         appends = unsealed_appends(store._catalog, tx)
         files = [(r[1], r[12], r[3], r[4]) for r in store._catalog.segment_rows(tx)
                  if r[11] is None and r[3] <= position <= r[4]]

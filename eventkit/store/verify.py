@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from eventkit.store.integrity import ADVANCING, GENESIS, Link, TamperedStore, file_sha256, replaced_digest
+from eventkit.store.integrity import ADVANCING, ALL, GENESIS, Link, TamperedStore, file_sha256, replaced_digest
 from eventkit.store.chain_links import check_hot_rows
 from eventkit.store.read_snapshot import new_connection, parquet_scan
 
@@ -96,7 +96,7 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
         links = [Link(*row) for row in catalog.links(tx)]
         head = catalog.meta_int(tx, "head")
         segments = catalog.segment_rows(tx)
-        hot = catalog.hot_rows(tx)
+        hot = catalog.hot_rows(tx, upto=ALL)
         streams = catalog.all_streams(tx) if not quick else []
         pairs = catalog.stream_segment_pairs(tx) if not quick else []
         supplied = catalog.supplied_ids(tx) if not quick else []
