@@ -37,6 +37,8 @@ from eventkit.fold.reducers import (
 from eventkit.store.event_store import AppendResult, Store, open_store
 from eventkit.store.point_reads import RecordedEvent
 from eventkit.store.projections import Projection
+from eventkit.store.integrity import TamperedStore
+from eventkit.store.proofs import check_proof
 from eventkit.store.subscriptions import Subscription
 from eventkit.store.tracking import CheckpointConflict
 from eventkit.store.upcasting import Upcaster
@@ -70,10 +72,12 @@ __all__ = [
     "Store",
     "StoreError",
     "Subscription",
+    "TamperedStore",
     "Upcaster",
     "VersionTaken",
     "WrongExpectedVersion",
     "aggregate",
+    "check_proof",
     "count",
     "first",
     "last",

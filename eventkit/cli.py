@@ -598,6 +598,11 @@ from eventkit.cli_eventsourcing import import_eventsourcing as _import_eventsour
 
 cli.add_command(_import_eventsourcing)
 
+from eventkit.cli_proof import COMMANDS as PROOF_COMMANDS  # noqa: E402  (verify, checkpoint, prove, ...)
+
+for _command in PROOF_COMMANDS:
+    cli.add_command(_command)
+
 
 def main() -> None:
     """Entry point of the ``eventkit`` command."""

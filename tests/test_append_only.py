@@ -66,7 +66,21 @@ CALLS = {
     "stored_event_ids": lambda s: s.stored_event_ids(["no-such-id"]),
     "gc": lambda s: (s.compact(target_events=1000), s.gc()),
     "close": lambda s: s.close(),
+    "verify": lambda s: s.verify(),
+    "sign_checkpoint": lambda s: s.sign_checkpoint(_key(s)),
+    "prove": lambda s: ek.check_proof(s.prove(1)),
+    "declare_personal": lambda s: s.declare_personal(stream_type="person", fields=["name"]),
+    # forgetting one subject erases only its own (new) events' personal fields: no stored event changes
+    "forget": lambda s: (s.declare_personal(stream_type="person", fields=["name"]),
+                         s.append("p-1", [ek.Event("Named", {"name": "Ann"})], stream_type="person"),
+                         s.forget("p-1")),
 }
+
+
+def _key(store: ek.Store) -> Path:
+    from eventkit.store.signed_checkpoints import generate_key
+
+    return generate_key(store.path.parent / "signing-key")[0]
 PROPERTIES = {"head", "fields", "upcasters", "path", "durability", "grace_seconds", "seal_threshold", "bulk_threshold"}
 
 

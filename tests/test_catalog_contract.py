@@ -46,7 +46,8 @@ def test_is_a_catalog(catalog: CatalogBackend) -> None:
 
 def test_a_new_catalog_is_empty(catalog: CatalogBackend) -> None:
     with catalog.read() as tx:
-        assert catalog.log_state(tx) == {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0}
+        assert catalog.log_state(tx) == {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0,
+                                         "personal_version": 0}
         assert catalog.meta_int(tx, "head") == 0
         assert catalog.fields(tx) == {}
         assert catalog.stream_heads(tx, ["a", "b"]) == {}
@@ -338,3 +339,64 @@ def test_a_savepoint_undoes_one_part_of_a_write(catalog: CatalogBackend) -> None
         catalog.savepoint(tx, "RELEASE", "second")
     with catalog.read() as tx:
         assert catalog.stored_checkpoint(tx, "kept") == 1 and catalog.stored_checkpoint(tx, "undone") is None
+def test_hash_chain_links(catalog: CatalogBackend) -> None:
+    """Links go in and come back whole, in seq order, filtered by kind and range (issue 13)."""
+    with catalog.read() as tx:
+        assert catalog.chain_head(tx) is None and catalog.links(tx) == []
+        assert catalog.last_link_seq(tx, "seal") == 0
+        assert catalog.chain_since(tx) == 1  # a new catalog keeps a chain from its first position
+    links = [(1, "append", 1, 2, 10, '{"events":2}', bytes(32), b"\x01" * 32),
+             (2, "seal", 1, 2, 11, '{"files":[]}', b"\x01" * 32, b"\x02" * 32),
+             (3, "append", 3, 3, 12, '{"events":1}', b"\x02" * 32, b"\x03" * 32)]
+    with catalog.write() as tx:
+        for link in links:
+            catalog.add_link(tx, link)
+    with catalog.read() as tx:
+        assert [tuple(r) for r in catalog.links(tx)] == links
+        assert [r[0] for r in catalog.links(tx, kind="append")] == [1, 3]
+        assert [r[0] for r in catalog.links(tx, from_seq=2, upto_seq=2)] == [2]
+        assert tuple(catalog.chain_head(tx)) == (3, b"\x03" * 32)
+        assert catalog.last_link_seq(tx, "seal") == 2
+
+
+def test_segment_hashes_and_the_rows_verify_reads(catalog: CatalogBackend) -> None:
+    """A segment's SHA-256 is recorded with it and can be set later (adoption); verify's listings."""
+    seg = SimpleNamespace(path="segments/stream_type=a/1-2-x.parquet", stream_type="a", first_position=1,
+                          last_position=2, event_count=2, size_bytes=10, min_occurred=1, max_occurred=2,
+                          min_recorded=3, max_recorded=3, sha256="ab" * 32)
+    with catalog.write() as tx:
+        sid = catalog.add_segment(tx, seg, ["s1", "s2"])
+        catalog.upsert_streams(tx, [("s1", "a", 1, 1), ("s2", "a", 1, 2)])
+        catalog.add_event_ids(tx, [("id-1", 1)])
+    with catalog.read() as tx:
+        assert catalog.segment_hashes(tx, [seg.path, "nope"]) == {seg.path: "ab" * 32}
+        rows = catalog.segment_rows(tx)
+        assert [r[1] for r in rows] == [seg.path] and rows[0][11] is None and rows[0][12] == "ab" * 32
+        assert sorted(catalog.stream_segment_pairs(tx)) == [("s1", sid), ("s2", sid)]
+        assert sorted(catalog.all_streams(tx)) == [("s1", "a", 1, 1), ("s2", "a", 1, 2)]
+        assert catalog.supplied_ids(tx) == [("id-1", 1)]
+    with catalog.write() as tx:
+        catalog.set_segment_hash(tx, seg.path, "cd" * 32)
+    with catalog.read() as tx:
+        assert catalog.segment_hashes(tx, [seg.path]) == {seg.path: "cd" * 32}
+
+
+def test_personal_declarations_and_subject_keys(catalog: CatalogBackend) -> None:
+    """Declarations bump personal_version; keys are made, found by subject and id, and destroyed."""
+    with catalog.write() as tx:
+        catalog.declare_personal(tx, "stream_type", "customer", ["name", "email"], "stream_id")
+        catalog.add_subject_keys(tx, [("k1", "cust-1", b"a" * 32), ("k2", "cust-2", b"b" * 32)])
+    with catalog.read() as tx:
+        assert catalog.personal_state(tx) == (1, 0)
+        assert catalog.log_state(tx)["personal_version"] == 1
+        assert catalog.personal_declarations(tx) == [("stream_type", "customer", '["name", "email"]', "stream_id")]
+        assert catalog.subject_keys(tx, ["cust-1", "cust-9"]) == {"cust-1": ("k1", b"a" * 32)}
+        assert catalog.keys_by_id(tx, ["k2"]) == {"k2": b"b" * 32}
+    with catalog.write() as tx:
+        assert catalog.erase_subject(tx, "cust-1") == (1, True)
+        assert catalog.erase_subject(tx, "cust-1") == (0, True)
+        assert catalog.erase_subject(tx, "cust-9") == (0, False)
+    with catalog.read() as tx:
+        assert catalog.personal_state(tx) == (1, 1)
+        assert catalog.subject_keys(tx, ["cust-1"]) == {}
+        assert catalog.keys_by_id(tx, ["k1", "k2"]) == {"k1": None, "k2": b"b" * 32}

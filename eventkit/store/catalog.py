@@ -36,6 +36,34 @@ CREATE TABLE IF NOT EXISTS fold_states (
 ) WITHOUT ROWID
 """
 
+# The hash chain over commits (see eventkit.store.integrity) and crypto-shredding's tables.
+PROOF_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chain (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    first_position INTEGER NOT NULL,
+    last_position INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS personal_fields (
+    scope TEXT NOT NULL,
+    name TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    PRIMARY KEY (scope, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS subject_keys (
+    key_id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    key BLOB,
+    created_at REAL NOT NULL,
+    erased_at REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subject_keys_subject ON subject_keys (subject, erased_at)
+"""
 
 FORMAT_VERSION = 1
 CATALOG_NAME = "catalog.sqlite"
@@ -62,7 +90,8 @@ CREATE TABLE IF NOT EXISTS segments (
     max_occurred INTEGER NOT NULL,
     min_recorded INTEGER NOT NULL,
     max_recorded INTEGER NOT NULL,
-    retired_at REAL
+    retired_at REAL,
+    sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS segments_live ON segments (retired_at, first_position);
 CREATE TABLE IF NOT EXISTS stream_segments (
@@ -89,7 +118,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     position INTEGER NOT NULL,
     updated_at REAL NOT NULL
 ) WITHOUT ROWID;
-""" + FOLD_STATES_SCHEMA + ";"
+""" + FOLD_STATES_SCHEMA + ";" + PROOF_SCHEMA + ";"
 
 
 class Catalog(SQLiteQueries):
@@ -175,7 +204,7 @@ class Catalog(SQLiteQueries):
                         conn.execute(statement)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('format_version', ?), ('head', '0'), "
-                    "('last_recorded', '0'), ('created_at', ?), ('id_prefix', ?)",
+                    "('last_recorded', '0'), ('created_at', ?), ('id_prefix', ?), ('chain_since', '1')",
                     (str(FORMAT_VERSION), str(time.time()), new_id_prefix()),
                 )
                 conn.execute("COMMIT")
@@ -228,6 +257,13 @@ class Catalog(SQLiteQueries):
         if "fold_states" not in have:
             with self.write() as conn:
                 conn.execute(FOLD_STATES_SCHEMA)
+        if "chain" not in have:
+            with self.write() as conn:
+                for statement in PROOF_SCHEMA.split(";"):
+                    conn.execute(statement)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(segments)")}
+                if "sha256" not in columns:
+                    conn.execute("ALTER TABLE segments ADD COLUMN sha256 TEXT")
 
     def _id_prefix(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'id_prefix'").fetchone()

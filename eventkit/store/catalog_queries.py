@@ -20,6 +20,7 @@ _SEGMENT_COLUMNS = (
     "segment_id, path, stream_type, first_position, last_position, event_count, "
     "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded"
 )
+LINK_COLUMNS = "seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash"
 HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
 
 
@@ -48,10 +49,11 @@ class SQLiteQueries:
 
     @staticmethod
     def log_state(conn: sqlite3.Connection) -> dict[str, int]:
-        """head, last_recorded, hot_count and fields_version in one query (the append hot path)."""
-        state = {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0}
+        """head, last_recorded, hot_count, fields_version and personal_version in one query (the append hot path)."""
+        state = {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0, "personal_version": 0}
         for key, value in conn.execute(
-            "SELECT key, value FROM meta WHERE key IN ('head', 'last_recorded', 'hot_count', 'fields_version')"
+            "SELECT key, value FROM meta WHERE key IN ('head', 'last_recorded', 'hot_count', 'fields_version', "
+            "'personal_version')"
         ):
             state[key] = int(value)
         return state
@@ -187,10 +189,10 @@ class SQLiteQueries:
     def add_segment(conn: sqlite3.Connection, seg: Any, stream_ids: Sequence[str]) -> int:
         cur = conn.execute(
             "INSERT INTO segments (path, stream_type, first_position, last_position, event_count, size_bytes, "
-            "min_occurred, max_occurred, min_recorded, max_recorded) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "min_occurred, max_occurred, min_recorded, max_recorded, sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 seg.path, seg.stream_type, seg.first_position, seg.last_position, seg.event_count, seg.size_bytes,
-                seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded,
+                seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded, getattr(seg, "sha256", None),
             ),
         )
         segment_id = int(cur.lastrowid)
@@ -356,3 +358,123 @@ class SQLiteQueries:
             sql += " LIMIT ?"
             params.append(limit)
         return conn.execute(sql, params).fetchall()
+    # -- the hash chain and personal data (eventkit.store.integrity) -------------------------------
+
+    @staticmethod
+    def chain_head(conn: sqlite3.Connection) -> tuple[int, bytes] | None:
+        """The last link's (seq, hash); None before the first link."""
+        return conn.execute("SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
+
+    @staticmethod
+    def add_link(conn: sqlite3.Connection, link: tuple) -> None:
+        """Insert one link: (seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash)."""
+        conn.execute(f"INSERT INTO chain ({LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", link)
+
+    @staticmethod
+    def links(conn: sqlite3.Connection, *, from_seq: int = 1, upto_seq: int | None = None,
+              kind: str | None = None) -> list[tuple]:
+        """Links in seq order, as tuples in :data:`LINK_COLUMNS` order."""
+        sql, params = f"SELECT {LINK_COLUMNS} FROM chain WHERE seq >= ?", [from_seq]
+        if upto_seq is not None:
+            sql += " AND seq <= ?"
+            params.append(upto_seq)
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        return conn.execute(sql + " ORDER BY seq", params).fetchall()
+
+    @staticmethod
+    def last_link_seq(conn: sqlite3.Connection, kind: str) -> int:
+        """The seq of the last link of ``kind``; 0 when there is none."""
+        return conn.execute("SELECT coalesce(max(seq), 0) FROM chain WHERE kind = ?", (kind,)).fetchone()[0]
+
+    @staticmethod
+    def segment_rows(conn: sqlite3.Connection) -> list[tuple]:
+        """Every segment row, retired ones too: (segment_id, path, stream_type, first_position, last_position,
+        event_count, size_bytes, min_occurred, max_occurred, min_recorded, max_recorded, retired_at, sha256)."""
+        return conn.execute(
+            "SELECT segment_id, path, stream_type, first_position, last_position, event_count, size_bytes, "
+            "min_occurred, max_occurred, min_recorded, max_recorded, retired_at, sha256 FROM segments "
+            "ORDER BY segment_id").fetchall()
+
+    @staticmethod
+    def segment_hashes(conn: sqlite3.Connection, paths: list[str]) -> dict[str, str | None]:
+        """path -> recorded SHA-256 for those of ``paths`` (relative) the catalog lists."""
+        rows = conn.execute("SELECT s.path, s.sha256 FROM json_each(?) j JOIN segments s ON s.path = j.value",
+                            (json.dumps(paths),)).fetchall()
+        return dict(rows)
+
+    @staticmethod
+    def all_streams(conn: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
+        """Every stream head: (stream_id, stream_type, version, last_position)."""
+        return conn.execute("SELECT stream_id, stream_type, version, last_position FROM streams").fetchall()
+
+    @staticmethod
+    def stream_segment_pairs(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+        return conn.execute("SELECT stream_id, segment_id FROM stream_segments").fetchall()
+
+    @staticmethod
+    def supplied_ids(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+        """The supplied-id index: (event_id, position) rows."""
+        return conn.execute("SELECT event_id, position FROM event_ids").fetchall()
+
+    @staticmethod
+    def personal_state(conn: sqlite3.Connection) -> tuple[int, int]:
+        """(personal_version, keys_erased): counters bumped by every declaration and every erasure."""
+        values = dict(conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('personal_version', 'keys_erased')").fetchall())
+        return int(values.get("personal_version", 0)), int(values.get("keys_erased", 0))
+
+    @staticmethod
+    def personal_declarations(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
+        """Every declaration as (scope, name, fields JSON, subject); scope is stream_type or event_type."""
+        return conn.execute("SELECT scope, name, fields, subject FROM personal_fields ORDER BY 1, 2").fetchall()
+
+    @staticmethod
+    def declare_personal(conn: sqlite3.Connection, scope: str, name: str, fields: list[str], subject: str) -> None:
+        conn.execute("INSERT OR REPLACE INTO personal_fields VALUES (?, ?, ?, ?)", (scope, name, json.dumps(fields), subject))
+        version = conn.execute("SELECT value FROM meta WHERE key = 'personal_version'").fetchone()
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('personal_version', ?)", (str(int(version[0]) + 1 if version else 1),))
+
+    @staticmethod
+    def subject_keys(conn: sqlite3.Connection, subjects: list[str]) -> dict[str, tuple[str, bytes]]:
+        """subject -> (key_id, key) of each of ``subjects`` that has a live key."""
+        rows = conn.execute(
+            "SELECT k.subject, k.key_id, k.key FROM json_each(?) j JOIN subject_keys k ON k.subject = j.value "
+            "WHERE k.erased_at IS NULL", (json.dumps(subjects),)).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    @staticmethod
+    def add_subject_keys(conn: sqlite3.Connection, keys: list[tuple[str, str, bytes]]) -> None:
+        """Record new keys: (key_id, subject, key) rows."""
+        now = time.time()
+        conn.executemany("INSERT INTO subject_keys VALUES (?, ?, ?, ?, NULL)", [(*k, now) for k in keys])
+
+    @staticmethod
+    def keys_by_id(conn: sqlite3.Connection, key_ids: list[str]) -> dict[str, bytes | None]:
+        """key_id -> key (None once erased) for those of ``key_ids`` the catalog knows."""
+        rows = conn.execute("SELECT k.key_id, k.key FROM json_each(?) j JOIN subject_keys k ON k.key_id = j.value",
+                            (json.dumps(key_ids),)).fetchall()
+        return dict(rows)
+
+    @staticmethod
+    def erase_subject(conn: sqlite3.Connection, subject: str) -> tuple[int, bool]:
+        """Destroy ``subject``'s live keys; returns (keys destroyed, whether the subject ever had a key)."""
+        conn.execute("PRAGMA secure_delete = ON")  # the key's bytes are overwritten, not just unlinked
+        n = conn.execute("UPDATE subject_keys SET key = NULL, erased_at = ? WHERE subject = ? AND erased_at IS NULL",
+                         (time.time(), subject)).rowcount
+        known = n > 0 or conn.execute("SELECT 1 FROM subject_keys WHERE subject = ? LIMIT 1", (subject,)).fetchone() is not None
+        if n:
+            erased = conn.execute("SELECT value FROM meta WHERE key = 'keys_erased'").fetchone()
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('keys_erased', ?)", (str(int(erased[0]) + 1 if erased else 1),))
+        return n, known
+
+    @staticmethod
+    def chain_since(conn: sqlite3.Connection) -> int | None:
+        """The first position the chain covers from its start (1, or past an adopted history); None before."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'chain_since'").fetchone()
+        return None if row is None else int(row[0])
+
+    @staticmethod
+    def set_segment_hash(conn: sqlite3.Connection, path: str, sha256: str) -> None:
+        conn.execute("UPDATE segments SET sha256 = ? WHERE path = ?", (sha256, path))

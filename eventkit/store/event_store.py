@@ -25,13 +25,17 @@ from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.envelope import generated_position
 from eventkit.store.file_store import FileStore, open_file_store
 from eventkit.store.read_snapshot import SharedDatabase
+from eventkit.store.chain_links import adopt_existing
+from eventkit.store.integrity import FileGuard
+from eventkit.store.shredding import Declarations, KeyRing
 from eventkit.store.store_appends import Appending
+from eventkit.store.store_proofs import Proving
 from eventkit.store.store_reads import Reading, parse_known_at, whole_number  # noqa: F401 (re-exported)
 from eventkit.store.stream_heads import AppendResult  # noqa: F401 (re-exported: ek.AppendResult)
 from eventkit.store.upcasting import Upcaster, Upcasters
 
 
-class Store(Appending, Reading):
+class Store(Appending, Reading, Proving):
     """An event store in a folder. Use :func:`open_store` to get one.
 
     Args:
@@ -80,8 +84,13 @@ class Store(Appending, Reading):
         self._user_duckdb = SharedDatabase(user=True)
         self._fields_cache: tuple[int, dict[str, str]] | None = None
         self._commits = CommitSignal(lambda: self.head)  # wakes follow() and live subscriptions
+        self._file_guard = FileGuard()  # a read touching a modified segment fails (see integrity)
+        self._declared: tuple[int, Declarations] = (-1, Declarations())  # personal fields (see shredding)
+        self._keyring = KeyRing(self._catalog)
         if grace_seconds is not None and grace_seconds != self.grace_seconds:
             self.grace_seconds = grace_seconds
+        if not self._catalog.read_only:
+            adopt_existing(self)  # a store from before hash chains starts one (a no-op after)
 
     @property
     def grace_seconds(self) -> float:

@@ -35,6 +35,8 @@ from eventkit.store.segment_files import (
 from eventkit.store.read_snapshot import file_problems, new_connection, parquet_scan, read_snapshot, sql_literal
 from eventkit.common.sql import quote_ident
 from eventkit.store.store_info import StoreInfo, info  # noqa: F401 (re-exported: store facts)
+from eventkit.store.chain_links import record_compaction, record_seal, record_segments
+from eventkit.store.shredding import encrypt_table
 
 if TYPE_CHECKING:
     from eventkit.store.batches import ArrowBatch
@@ -163,6 +165,10 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
             out = out.append_column("stream_type", pa.DictionaryArray.from_arrays(
                 pa.array(type_code[lay.codes]), pa.array(type_names)))
             out = out.take(pa.array(lay.segment_order))
+            declared = store._declarations(conn, state)
+            if declared:  # personal fields are stored encrypted (see shredding)
+                out = encrypt_table(store._catalog, conn, declared, out,
+                                    pa.compute.cast(out.column("stream_type"), pa.string()))
             ts = f"make_timestamp({recorded})::TIMESTAMPTZ"
             generated = generated_event_id_sql(store._catalog.id_prefix, "i.position")
             event_id = f"coalesce(i.event_id, {generated})" if "event_id" in cols else generated
@@ -192,6 +198,7 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 written.append(seg)
                 ids_of_type = [sid for sid, st in zip(lay.stream_ids, stypes) if st == name]
                 record_segment(store._catalog, conn, seg, ids_of_type)
+            record_segments(store._catalog, conn, written, recorded)  # the commit's link in the hash chain
             if batch.ids_supplied:
                 given = pa.table({"event_id": table.column("event_id"),
                                   "position": pa.array(np.arange(head + 1, head + 1 + n, dtype=np.int64))})
@@ -284,6 +291,7 @@ def seal(store: Store) -> int:
                     record_segment(catalog, conn, seg, _hot_streams(snap.hot, stype))
             finally:
                 con.close()
+            record_seal(catalog, conn, written, micros_now())  # refuses a hot log edited since its appends
             moved = catalog.delete_hot(conn)
             catalog.set_meta(conn, "hot_count", 0)
             remove_orphans(catalog, conn, store.files, grace_seconds=catalog.grace_seconds(conn))
@@ -338,6 +346,8 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
             seg = None
             ids = [s[0] for s in group]
             try:
+                with store._catalog.read() as conn:  # a modified input must not be baked into a new file
+                    store._file_guard.check_files(catalog, conn, files, [s[1] for s in group])
                 try:
                     seg = write_segment(
                         con, files, f"SELECT * FROM {parquet_scan([files.url(s[1]) for s in group])}", group[0][2],
@@ -366,6 +376,8 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
                         # Orphan clean-up in another process took the new file while this one
                         # waited for the lock; the inputs are still live, so nothing is lost.
                         continue
+                    replaced = catalog.segment_hashes(conn, [s[1] for s in group])
+                    record_compaction(catalog, conn, [(s[1], replaced.get(s[1])) for s in group], seg, micros_now())
                     new_id = record_segment(catalog, conn, seg, catalog.segment_streams(conn, ids))
                     catalog.retire_segments(conn, ids, at=time.time())
                     assert new_id not in ids

@@ -23,7 +23,7 @@ def flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str, 
     try:
         # The payload struct is flattened in Arrow, not with one data."f" per field in SQL: DuckDB
         # plans thousands of struct extractions slowly (5,000 fields: seconds for two events).
-        select = f"SELECT {ENVELOPE_SELECT}, metadata{', data' if snap.fields else ''} FROM ({snap.events_sql()}) AS events"
+        select = f"SELECT {ENVELOPE_SELECT}{snap.extra_columns}, metadata{', data' if snap.fields else ''} FROM ({snap.events_sql()}) AS events"
         if where:
             select += " WHERE " + " AND ".join(where)
         # DuckDB sorts rows carrying a struct of thousands of fields slowly; Arrow sorts by the

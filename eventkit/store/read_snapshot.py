@@ -180,6 +180,8 @@ class Snapshot:
     # from a damaged store), and the store's grace period.
     live_files: Callable[[list[str]], set[str]] | None = None
     grace_seconds: float | None = None
+    # Set by the store when personal fields are declared: columns the view adds after the envelope.
+    extra_columns: str = ""
 
     @property
     def files(self) -> list[str]:

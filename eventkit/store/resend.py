@@ -24,7 +24,8 @@ Describe = Callable[[list[int]], list[tuple[str, str, dict]]]
 
 
 def existing_append(
-    catalog: CatalogBackend, tx: Any, files: FileStore, ids: Sequence[str | None], describe: Describe
+    catalog: CatalogBackend, tx: Any, files: FileStore, ids: Sequence[str | None], describe: Describe,
+    reveal: Callable[[Any, dict], Any] | None = None,
 ) -> tuple[int, int, dict[str, int]] | None:
     """(first position, last position, versions) of the original append if this one re-sends it.
 
@@ -32,6 +33,9 @@ def existing_append(
     catalog's ``event_ids`` index. So the lookup never scans segments. ``ids`` has one entry per
     incoming event (None: no id); ``describe`` is only called when some ids are found, so a
     first append does not build its rows twice.
+
+    ``reveal(stored, new)``, when given, turns a stored payload's encrypted personal fields back into
+    what was appended (see :mod:`.shredding`) before the comparison.
 
     Raises:
         DuplicateEventId: Some ids are stored with other content, or only some are stored.
@@ -63,6 +67,7 @@ def existing_append(
     for i, new in zip(rows, describe(rows)):
         event_id = ids[i]
         _, sid, etype, data, _ = stored[found[event_id]]
+        data = data if reveal is None else reveal(data, new[2])
         if (sid, etype, canonical_payload(data)) != (new[0], new[1], canonical_payload(new[2])):
             raise DuplicateEventId(
                 f"event id {event_id!r} is already stored (stream {sid!r}, {etype}) with other content; "
@@ -74,7 +79,7 @@ def existing_append(
             f"{sorted(found)[:3]}; an append is all or nothing: re-send it unchanged or use new ids"
         )
     if len(given) < len(ids):
-        return _mixed_resend(catalog, tx, files, ids, found, describe, head)
+        return _mixed_resend(catalog, tx, files, ids, found, describe, head, reveal)
     return min(stored), max(stored), _versions(stored)
 
 
@@ -100,7 +105,7 @@ def _stored_at(catalog: CatalogBackend, tx: Any, files: FileStore, positions: li
 
 
 def _mixed_resend(catalog: CatalogBackend, tx: Any, files: FileStore, ids: Sequence[str | None], found: dict[str, int], describe: Describe,
-                  head: int) -> tuple[int, int, dict[str, int]]:
+                  head: int, reveal: Callable[[Any, dict], Any] | None = None) -> tuple[int, int, dict[str, int]]:
     """A re-send whose events only partly carry ids: the original append, found by position.
 
     An append's events take consecutive positions in their order, so the stored ids fix where
@@ -118,6 +123,7 @@ def _mixed_resend(catalog: CatalogBackend, tx: Any, files: FileStore, ids: Seque
         stored = _stored_at(catalog, tx, files, list(range(first, last + 1)))
         for i, new in enumerate(describe(list(range(len(ids))))):
             _, sid, etype, data, _ = stored[first + i]
+            data = data if reveal is None else reveal(data, new[2])
             if (sid, etype, canonical_payload(data)) != (new[0], new[1], canonical_payload(new[2])):
                 problem = f"next to other events (the event at position {first + i} differs from event {i})"
                 break

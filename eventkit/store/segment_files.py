@@ -20,6 +20,7 @@ import duckdb
 from eventkit.common.errors import StoreError
 from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.file_store import FileStore
+from eventkit.store.integrity import file_sha256
 from eventkit.store.read_snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"
@@ -38,6 +39,7 @@ class SegmentInfo:
     max_occurred: int
     min_recorded: int
     max_recorded: int
+    sha256: str | None = None  # of the file's bytes, recorded in the catalog and the hash chain
 
 
 def segment_path(stream_type: str, first: int, last: int) -> str:
@@ -84,11 +86,14 @@ def write_segment(
         order = " ORDER BY stream_id, position"
     rel_path = segment_path(stream_type, stats.first_position, stats.last_position)
 
+    digest: dict[str, str] = {}
+
     def copy(local: str) -> None:
         con.execute(
             f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(local)} "
             f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
         )
+        digest["sha256"] = file_sha256(local)  # of the bytes as written (recorded in the catalog and chain)
 
     try:
         # fsync: the file's bytes and its name in every folder made for it, before the catalog
@@ -112,6 +117,7 @@ def write_segment(
         max_occurred=stats.max_occurred,
         min_recorded=stats.min_recorded,
         max_recorded=stats.max_recorded,
+        sha256=digest["sha256"],
     )
 
 

@@ -22,8 +22,10 @@ from eventkit.store import tracking as _tracking
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events, hot_from_pairs
 from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.catalog_interface import CatalogBackend
+from eventkit.store.chain_links import record_hot_append
 from eventkit.store.envelope import ANY, Event, check_expected_version, check_name, generated_event_id, micros_now, reconcile
 from eventkit.store.file_store import FileStore
+from eventkit.store.shredding import Declarations, KeyRing, encrypt_hot_rows
 from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
 from eventkit.store.tracking import check_checkpoint
 
@@ -37,9 +39,11 @@ class Appending:
     seal_threshold: int
     _fields_cache: tuple[int, dict[str, str]] | None
     _commits: CommitSignal
+    _keyring: KeyRing
 
     def seal(self) -> int:  # provided by Store
         raise NotImplementedError
+    _declarations: Callable[[Any, dict[str, int]], Declarations]  # provided by Proving
 
 
     def append(
@@ -235,7 +239,11 @@ class Appending:
                 )
                 for i in range(n)
             ]
+            declared = self._declarations(conn, state)
+            if declared:
+                rows_out = encrypt_hot_rows(self._catalog, conn, declared, rows_out)
             self._catalog.insert_hot(conn, rows_out)
+            record_hot_append(self._catalog, conn, rows_out)  # the commit's link in the hash chain
             if batch.ids_supplied:
                 self._catalog.add_event_ids(
                     conn, [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None])
@@ -289,7 +297,10 @@ class Appending:
         self, conn: Any, ids: Sequence[str | None], describe: Callable[[list[int]], list[tuple[str, str, dict]]]
     ) -> AppendResult | None:
         """The original result if this append is a re-send (see :func:`_resend.existing_append`)."""
-        found = _resend.existing_append(self._catalog, conn, self.files, ids, describe)
+        found = _resend.existing_append(self._catalog, conn, self.files, ids, describe,
+                                        reveal=(lambda stored, new: self._keyring.reveal_like(stored, new, conn))
+                                        if self._declarations(conn, {"personal_version": self._catalog.personal_state(conn)[0]})
+                                        else None)
         if found is None:
             return None
         first, last, versions = found

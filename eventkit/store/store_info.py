@@ -59,18 +59,21 @@ def info(store: Store) -> StoreInfo:
     catalog = store._catalog
     with catalog.read() as conn:
         snap = read_snapshot(catalog, conn, store.files)
+        modified = store._file_guard.check_files(catalog, conn, store.files, snap.segments, raise_first=False)
         streams = catalog.stream_count(conn)
         stypes = pd.DataFrame(catalog.stream_type_counts(conn), columns=["stream_type", "streams"])
         live = catalog.live_segments(conn)
     seg_bytes, nseg = sum(s[6] for s in live), len(live)
-    damaged: dict[str, str] = {}
+    damaged: dict[str, str] = dict(modified)  # described below without them
+    snap.segments = [p for p in snap.segments if store.files.url(p) not in damaged]
     try:
         et, times = event_figures(snap)
     except (StoreError, duckdb.Error):
         # Describe the rest of the store: leave the unreadable files out and name them.
-        damaged = file_problems(store.files, snap.segments)
-        if not damaged:
+        unreadable = file_problems(store.files, snap.segments)
+        if not unreadable:
             raise
+        damaged.update(unreadable)
         snap.segments = [p for p in snap.segments if store.files.url(p) not in damaged]
         et, times = event_figures(snap)
     catalog_bytes = catalog.size_bytes()

@@ -9,7 +9,7 @@ May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.catalog_interface`, :mo
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import duckdb
 import numpy as np
@@ -20,6 +20,8 @@ from eventkit.store.envelope import check_text, to_micros
 from eventkit.store import point_reads as _point_reads
 from eventkit.store.file_store import FileStore, LocalFolder
 from eventkit.store.read_frames import Output, flat_query
+from eventkit.store.integrity import FileGuard
+from eventkit.store.shredding import Declarations, KeyRing, reveal_wrapper
 from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
 from eventkit.store.upcasting import Upcasters
 
@@ -60,6 +62,9 @@ class Reading:
     _duckdb: SharedDatabase
     _user_duckdb: SharedDatabase
     _upcasters: Upcasters
+    _file_guard: FileGuard
+    _keyring: KeyRing
+    _declarations: Callable[[Any, dict[str, int]], Declarations]  # provided by Proving
 
     def stream_version(self, stream_id: str) -> int:  # provided by Store
         raise NotImplementedError
@@ -71,10 +76,21 @@ class Reading:
         with self._catalog.read() as conn:
             snap = read_snapshot(self._catalog, conn, self.files, upto=upto, recorded_cut=recorded_cut, **prune)
             snap.grace_seconds = self._catalog.grace_seconds(conn)
+            self._file_guard.check_files(self._catalog, conn, self.files, snap.segments)
+            version, erased = self._catalog.personal_state(conn)
+            declared = self._declarations(conn, {"personal_version": version})
+        if declared:  # reads reveal personal fields (NULL once forgotten) and say which events lost some
+            self._keyring.sync(erased)
+            self._keyring.register(self._duckdb.instance())
+            snap.extra_columns = ", erased"
         db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
         snap.cursor = lambda: utc_cursor(db)
         snap.live_files = self._live_files
-        return self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
+        snap = self._upcasters.attach(snap)  # reads see current event shapes (see _upcast)
+        if declared:
+            upcast, reveal = snap.upcast, reveal_wrapper(declared, snap.fields)
+            snap.upcast = (lambda sql: reveal(upcast(sql))) if upcast is not None else reveal
+        return snap
 
     def _live_files(self, files: list[str]) -> set[str]:
         """Which of ``files`` (absolute paths) are live segments of the store now."""
@@ -92,7 +108,11 @@ class Reading:
         Args:
             known_at: Cut transaction time: a position (int), or a recorded_at time.
         """
-        return self.snapshot(known_at=known_at).connect(self._user_duckdb.cursor())
+        snap = self.snapshot(known_at=known_at)
+        cursor = self._user_duckdb.cursor()
+        if snap.extra_columns:
+            self._keyring.register(self._user_duckdb.instance())
+        return snap.connect(cursor)
 
     def sql(self, query: str, *, known_at: Any = None, params: Any = None) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the view ``events`` (one consistent snapshot).

@@ -1,0 +1,268 @@
+"""Benchmarks of proving history and erasing personal data (issue 13):
+
+1. hashing overhead on bulk appends (1M events) and on single appends (target <= 10%),
+2. encrypting personal fields on bulk appends (target <= 25%),
+3. verify of a large store, full and --quick (target < 2 s at 10M events), and the read guard's cost,
+4. checkpoint (which indexes every segment file once) and prove of one event.
+
+The overheads are A/B runs of the same code with the step replaced by a no-op (alternating, median of
+``--repeat``). Usage:
+
+    .venv/bin/python benchmarks/bench_proof.py                      # prints the results
+    .venv/bin/python benchmarks/bench_proof.py --events 10000000 --write BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import eventkit as ek  # noqa: E402
+from _machine import machine  # noqa: E402
+
+SECTION = "## Proof and erasure"
+
+
+def frame(n: int, streams: int = 10_000, seed: int = 0, personal_share: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, streams, n)
+    kinds = np.where(rng.random(n) < max(personal_share, 0.02), "Opened", "Deposited")
+    df = pd.DataFrame({
+        "stream_id": pd.array([f"acct-{i:06d}" for i in ids], dtype="str"),
+        "stream_type": "account",
+        "event_type": kinds,
+        "amount": rng.normal(100, 30, n).round(2),
+        "channel": rng.choice(["web", "branch", "app"], n),
+    })
+    if personal_share:
+        owner = np.where(kinds == "Opened", [f"Person {i}" for i in ids], None)
+        df["owner"] = pd.array(owner, dtype="str")
+    return df
+
+
+@contextmanager
+def patched(module, name: str, value):
+    old = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, old)
+
+
+def no_hashing():
+    """The store with segment hashing and chain links replaced by no-ops (the baseline of item 1)."""
+    from eventkit.store import event_store, maintenance, segment_files
+
+    stack = [patched(segment_files, "file_sha256", lambda path: None),
+             patched(maintenance, "record_segments", lambda *a, **k: None),
+             patched(event_store, "record_hot_append", lambda *a, **k: None)]
+
+    @contextmanager
+    def all_of():
+        for s in stack:
+            s.__enter__()
+        try:
+            yield
+        finally:
+            for s in reversed(stack):
+                s.__exit__(None, None, None)
+    return all_of()
+
+
+def timed_bulk(df: pd.DataFrame, *, declare: str | None = None) -> float:
+    with tempfile.TemporaryDirectory() as d:
+        store = ek.open_store(Path(d) / "s")
+        if declare:
+            store.declare_personal(event_type="Opened", fields=[declare])
+        t = time.perf_counter()
+        store.append_frame(df)
+        took = time.perf_counter() - t
+        store.close()
+    return took
+
+
+def ab(first, second, repeat: int) -> tuple[float, float]:
+    """Median seconds of two callables run alternately."""
+    a, b = [], []
+    for _ in range(repeat):
+        a.append(first())
+        b.append(second())
+    return statistics.median(a), statistics.median(b)
+
+
+def bench_hashing(n: int, repeat: int) -> dict:
+    df = frame(n)
+    timed_bulk(df.head(10_000))  # warm-up
+
+    def plain():
+        with no_hashing():
+            return timed_bulk(df)
+    base, hashed = ab(plain, lambda: timed_bulk(df), repeat)
+
+    def singles(hashing: bool) -> float:
+        with tempfile.TemporaryDirectory() as d:
+            store = ek.open_store(Path(d) / "s")
+            events = [ek.Event("Deposited", {"amount": 1.0})]
+            t = time.perf_counter()
+            for i in range(3_000):
+                store.append(f"a-{i % 300}", events)
+            took = time.perf_counter() - t
+            store.close()
+        return took
+
+    def singles_plain():
+        with no_hashing():
+            return singles(False)
+    s_base, s_hashed = ab(singles_plain, lambda: singles(True), repeat)
+    return {"events": n, "bulk_plain_s": base, "bulk_hashed_s": hashed, "single_plain_s": s_base,
+            "single_hashed_s": s_hashed, "singles": 3_000}
+
+
+def bench_encryption(n: int, repeat: int) -> dict:
+    out = {"events": n}
+    for label, share in (("realistic", 0.02), ("every_event", 1.0)):
+        df = frame(n, personal_share=share)
+        base, enc = ab(lambda: timed_bulk(df), lambda: timed_bulk(df, declare="owner"), repeat)
+        out[label] = {"personal_events": int((df["event_type"] == "Opened").sum()), "plain_s": base, "encrypted_s": enc}
+    return out
+
+
+def build_store(path: Path, n: int) -> float:
+    t = time.perf_counter()
+    store = ek.open_store(path)
+    chunk = 1_000_000
+    for i in range(0, n, chunk):
+        store.append_frame(frame(min(chunk, n - i), streams=100_000, seed=i))
+    store.compact()
+    store.close()
+    return time.perf_counter() - t
+
+
+def in_fresh_process(path: Path, code: str) -> dict:
+    """Run ``code`` (defines ``result``) in a new interpreter: no warm caches of this one."""
+    script = f"import json, time, eventkit as ek\nstore = ek.open_store({str(path)!r}, create=False)\n{code}\nprint(json.dumps(result))"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_verify(n: int, repeat: int, workdir: Path) -> dict:
+    path = workdir / "big"
+    build = build_store(path, n)
+    size = sum(p.stat().st_size for p in path.rglob("*.parquet"))
+    full = in_fresh_process(path, f"""
+runs = []
+for _ in range({repeat}):
+    t = time.perf_counter(); r = store.verify(); runs.append(time.perf_counter() - t)
+q = []
+for _ in range({repeat}):
+    t = time.perf_counter(); store.verify(quick=True); q.append(time.perf_counter() - t)
+result = {{"full": sorted(runs)[len(runs) // 2], "quick": sorted(q)[len(q) // 2], "files": r.files,
+          "scanned": r.events_scanned}}""")
+    guard = in_fresh_process(path, """
+t = time.perf_counter(); store.read_stream("acct-000042"); first = time.perf_counter() - t
+t = time.perf_counter(); store.read_stream("acct-000043"); second = time.perf_counter() - t
+t = time.perf_counter(); store.sql("SELECT count(*) FROM events").fetchall(); scan_first = time.perf_counter() - t
+t = time.perf_counter(); store.sql("SELECT count(*) FROM events").fetchall(); scan_second = time.perf_counter() - t
+result = {"read_stream_first": first, "read_stream_second": second, "count_first": scan_first, "count_second": scan_second}""")
+    key = workdir / "key"
+    if not key.exists():
+        from eventkit.store.signed_checkpoints import generate_key
+        generate_key(key)
+    prove = in_fresh_process(path, f"""
+t = time.perf_counter(); cp = store.sign_checkpoint({str(key)!r}); first_cp = time.perf_counter() - t
+t = time.perf_counter(); store.sign_checkpoint({str(key)!r}); second_cp = time.perf_counter() - t
+t = time.perf_counter(); p = store.prove(store.head // 2, checkpoint=cp); proving = time.perf_counter() - t
+t = time.perf_counter(); ek.check_proof(p, checkpoint=cp); checking = time.perf_counter() - t
+result = {{"checkpoint_first": first_cp, "checkpoint_again": second_cp, "prove": proving, "check": checking,
+          "proof_bytes": len(json.dumps(p))}}""")
+    return {"events": n, "build_s": build, "segment_mb": size / 1e6, **full, **guard, **prove}
+
+
+def report(m: dict, h: dict, e: dict, v: dict, command: str) -> str:
+    pct = lambda a, b: f"{(b / a - 1) * 100:+.1f}%"  # noqa: E731
+    ok = lambda good: "met" if good else "**MISSED**"  # noqa: E731
+    hash_bulk = h["bulk_hashed_s"] / h["bulk_plain_s"] - 1
+    enc_real = e["realistic"]["encrypted_s"] / e["realistic"]["plain_s"] - 1
+    enc_all = e["every_event"]["encrypted_s"] / e["every_event"]["plain_s"] - 1
+    lines = [
+        SECTION, "",
+        f"Run {m['date']} on {m['cpu']}, {m['nproc']} cores, {m['memory']}; Python {m['python']}, DuckDB {m['duckdb']}, "
+        f"pyarrow {m['pyarrow']}. Load average when it started: {m['load']:.2f} (the machine is shared by other "
+        "sessions: figures are of a busy machine).", "",
+        f"Command: `{command}`", "",
+        "| measure | result | target | |", "|---|---:|---:|---|",
+        f"| hashing overhead, bulk append of {h['events']:,} events | {pct(h['bulk_plain_s'], h['bulk_hashed_s'])} "
+        f"({h['bulk_plain_s']:.2f} s -> {h['bulk_hashed_s']:.2f} s) | <= 10% | {ok(hash_bulk <= 0.10)} |",
+        f"| hashing overhead, {h['singles']:,} single appends | {pct(h['single_plain_s'], h['single_hashed_s'])} "
+        f"({h['single_plain_s']:.2f} s -> {h['single_hashed_s']:.2f} s) | (reported) | |",
+        f"| encryption, bulk append, {e['realistic']['personal_events']:,} of {e['events']:,} events with a personal field "
+        f"| {pct(e['realistic']['plain_s'], e['realistic']['encrypted_s'])} | <= 25% | {ok(enc_real <= 0.25)} |",
+        f"| encryption, bulk append, every event with a personal field | {pct(e['every_event']['plain_s'], e['every_event']['encrypted_s'])} "
+        f"({e['every_event']['plain_s']:.2f} s -> {e['every_event']['encrypted_s']:.2f} s) | <= 25% | {ok(enc_all <= 0.25)} |",
+        f"| verify (full) of a {v['events']:,}-event store | {v['full']:.2f} s | < 2 s at 10M | "
+        f"{ok(v['full'] < 2.0) if v['events'] >= 10_000_000 else '(at ' + format(v['events'], ',') + ' events)'} |",
+        f"| verify --quick | {v['quick'] * 1000:.0f} ms | | |",
+        f"| read guard: first read_stream in a fresh process (hashes the stream's files) | {v['read_stream_first'] * 1000:.0f} ms "
+        f"(next: {v['read_stream_second'] * 1000:.0f} ms) | | |",
+        f"| first count(*) over every file in a fresh process (hashes the rest) | {v['count_first'] * 1000:.0f} ms "
+        f"(next: {v['count_second'] * 1000:.0f} ms) | | |",
+        f"| checkpoint, first (indexes every file) / again | {v['checkpoint_first']:.1f} s / {v['checkpoint_again'] * 1000:.0f} ms | | |",
+        f"| prove one event / check the proof | {v['prove']:.2f} s / {v['check'] * 1000:.1f} ms "
+        f"({v['proof_bytes']:,} bytes) | | |",
+        "",
+        f"The store for verify: {v['events']:,} events in 1M-event `append_frame` chunks over 100,000 streams, then "
+        f"`compact()` ({v['build_s']:.1f} s to build, {v['files']} live segment files, {v['segment_mb']:.0f} MB of Parquet). "
+        "Verify and the guard ran in a fresh process each (cold caches of eventkit and DuckDB, warm OS page cache).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000, help="events in the store that verify checks")
+    ap.add_argument("--bulk-events", type=int, default=1_000_000, help="events per bulk append (items 1-2)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--write", metavar="PATH", help=f"rewrite the '{SECTION}' section of this Markdown file")
+    args = ap.parse_args()
+    m = machine()
+    h = bench_hashing(args.bulk_events, args.repeat)
+    print(json.dumps(h))
+    e = bench_encryption(args.bulk_events, args.repeat)
+    print(json.dumps(e))
+    with tempfile.TemporaryDirectory() as d:
+        v = bench_verify(args.events, args.repeat, Path(d))
+    print(json.dumps(v))
+    command = " ".join(["python benchmarks/bench_proof.py", *sys.argv[1:]])
+    text = report(m, h, e, v, command)
+    print(text)
+    if args.write:
+        path = Path(args.write)
+        doc = path.read_text()
+        start = doc.find(SECTION)
+        if start >= 0:
+            end = doc.find("\n## ", start + len(SECTION))
+            doc = doc[:start] + text + (doc[end + 1:] if end >= 0 else "")
+        else:
+            doc = doc.rstrip("\n") + "\n\n" + text
+        path.write_text(doc)
+
+
+if __name__ == "__main__":
+    main()

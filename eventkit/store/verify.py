@@ -1,0 +1,340 @@
+"""``store.verify()``: re-hash the files, walk the chain, and compare the catalog with what it recorded.
+
+The chain is replayed from its first link to derive what the store must hold now: the live
+segment files (path, SHA-256, size, positions, stream type) and the hot-log appends not yet
+sealed. The catalog's segment list, hot log, head, stream heads, stream index and supplied-id
+index are then compared with that, and (unless ``quick``) every live file is re-hashed and scanned
+once by DuckDB. Every difference is a :class:`Problem` naming the link, positions and files it
+affects; the report lists them first-link first.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from eventkit.store.integrity import ADVANCING, ALL, GENESIS, Link, TamperedStore, file_sha256, replaced_digest
+from eventkit.store.chain_links import check_hot_rows
+from eventkit.store.read_snapshot import new_connection, parquet_scan
+
+
+@dataclass
+class Problem:
+    """One way the store differs from its chain."""
+
+    what: str
+    link: int | None = None  # the first link it concerns, when one does
+    positions: tuple[int, int] | None = None
+    files: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = []
+        if self.link is not None:
+            where.append(f"link {self.link}")
+        if self.positions is not None:
+            where.append(f"positions {self.positions[0]:,}..{self.positions[1]:,}")
+        if self.files:
+            where.append("file" + ("s " if len(self.files) > 1 else " ") + ", ".join(self.files[:3])
+                         + (f" and {len(self.files) - 3} more" if len(self.files) > 3 else ""))
+        return self.what + (f" ({'; '.join(where)})" if where else "")
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` checked and found. ``ok`` when nothing differs; ``str()`` reads as a report."""
+
+    path: str
+    quick: bool
+    links: int
+    head: int
+    head_hash: str
+    files: int
+    files_hashed: int
+    events_scanned: int
+    seconds: float
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_link(self) -> int | None:
+        links = [p.link for p in self.problems if p.link is not None]
+        return min(links) if links else None
+
+    def __str__(self) -> str:
+        mode = "quick check (chain, catalog, file sizes, hot log)" if self.quick else "full check"
+        lines = [f"store      {self.path}",
+                 f"checked    {mode} in {self.seconds:.2f} s",
+                 f"chain      {self.links:,} links, head position {self.head:,}, head hash {self.head_hash}",
+                 f"files      {self.files:,} live segment files, {self.files_hashed:,} re-hashed"
+                 + (f", {self.events_scanned:,} events scanned" if not self.quick else "")]
+        if self.ok:
+            lines.append("result     OK: the store holds exactly the history its chain records")
+        else:
+            first = self.first_bad_link
+            lines.append(f"result     TAMPERED: {len(self.problems)} problem(s)"
+                         + (f"; the first bad link is {first}" if first is not None else ""))
+            lines += [f"  - {p}" for p in self.problems]
+        lines += [f"note       {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def verify(store: Any, *, quick: bool = False) -> VerifyReport:
+    """Check ``store`` against its hash chain (see the module docstring); never raises on a finding."""
+    started = time.perf_counter()
+    catalog = store._catalog
+    problems: list[Problem] = []
+    with catalog.read() as tx:
+        links = [Link(*row) for row in catalog.links(tx)]
+        head = catalog.meta_int(tx, "head")
+        segments = catalog.segment_rows(tx)
+        hot = catalog.hot_rows(tx, upto=ALL)
+        streams = catalog.all_streams(tx) if not quick else []
+        pairs = catalog.stream_segment_pairs(tx) if not quick else []
+        supplied = catalog.supplied_ids(tx) if not quick else []
+    live, pending = _replay(links, problems)
+    chain_head = max((ln.last_position for ln in links if ln.kind in ADVANCING), default=0)
+    if head != chain_head:
+        problems.append(Problem(f"the catalog's head is position {head:,} but the chain's last commit ends at "
+                                f"{chain_head:,}", positions=(min(head, chain_head) + 1, max(head, chain_head))))
+    if not links and head:
+        problems.append(Problem("the store has events but no hash chain (written by an eventkit from before "
+                                "chains, or the chain was deleted)", positions=(1, head)))
+    by_path = _compare_segments(segments, live, problems)
+    try:
+        check_hot_rows(pending, hot)
+    except (KeyError, TypeError, ValueError) as e:
+        problems.append(Problem(f"an append link's detail is unreadable ({e})"))
+    except TamperedStore as e:
+        problems.append(Problem(str(e), link=_link_at(pending, str(e))))
+    root = store.path
+    hashed = 0
+    intact = []
+    for path, entry in live.items():
+        full = root / path
+        try:
+            size = full.stat().st_size
+        except OSError:
+            problems.append(Problem("a live segment file is missing", link=entry["link"],
+                                    positions=(entry["first"], entry["last"]), files=[path]))
+            continue
+        if size != entry["size"] or (not quick and file_sha256(full) != entry["sha256"]):
+            problems.append(Problem("a segment file's bytes differ from those its link recorded", link=entry["link"],
+                                    positions=(entry["first"], entry["last"]), files=[path]))
+        elif path in by_path:
+            intact.append(path)
+        hashed += not quick
+    scanned = 0
+    if not quick:
+        try:
+            scanned = _scan(root, intact, live, by_path, hot, streams, pairs, supplied, store._catalog.id_prefix, problems)
+        except duckdb.Error as e:
+            problems.append(Problem(f"the segment files cannot be scanned: {str(e).splitlines()[0]}"))
+    unlisted = [f.path for f in store.files.listing("segments", suffix=".parquet")
+                if f.path not in {s[1] for s in segments}]
+    notes = []
+    if unlisted:
+        notes.append(f"{len(unlisted)} segment file(s) in the folder are not in the catalog and are never read "
+                     f"(left by a crash, or put there by hand; `eventkit gc` removes them): {', '.join(unlisted[:3])}")
+    problems.sort(key=lambda p: (p.link is None, p.link or 0))
+    return VerifyReport(
+        path=str(root), quick=quick, links=len(links), head=head, head_hash=links[-1].hash.hex() if links else "",
+        files=len(live), files_hashed=hashed, events_scanned=scanned, seconds=time.perf_counter() - started,
+        problems=problems, notes=notes,
+    )
+
+
+def _link_at(pending: list[Link], message: str) -> int | None:
+    for link in pending:
+        if f"link {link.seq})" in message:
+            return link.seq
+    return pending[0].seq if pending else None
+
+
+def _replay(links: list[Link], problems: list[Problem]) -> tuple[dict[str, dict], list[Link]]:
+    """Walk the chain: check each link's hash and order, and derive the live files and unsealed appends."""
+    live: dict[str, dict] = {}
+    pending: list[Link] = []
+    prev, next_position, last_recorded = GENESIS, 1, 0
+    for i, link in enumerate(links):
+        span = (link.first_position, link.last_position)
+        if link.seq != i + 1 or link.prev_hash != prev or link.expected_hash() != link.hash:
+            why = ("a link is missing or out of order" if link.seq != i + 1 else
+                   "a link does not follow its predecessor" if link.prev_hash != prev else
+                   "a link's content differs from its hash (the link was edited)")
+            problems.append(Problem(f"the hash chain is broken: {why}", link=link.seq, positions=span))
+        prev = link.hash
+        try:
+            content = link.content
+        except ValueError:
+            problems.append(Problem("a link's detail is not readable", link=link.seq, positions=span))
+            continue
+        try:
+            if link.kind in ADVANCING:
+                if link.first_position != next_position or link.last_position < link.first_position:
+                    problems.append(Problem(f"positions out of order: the link takes {span[0]:,}..{span[1]:,} where "
+                                            f"{next_position:,} comes next", link=link.seq, positions=span))
+                if link.recorded_at < last_recorded:
+                    problems.append(Problem("recorded_at goes back in time", link=link.seq, positions=span))
+                next_position = max(next_position, link.last_position + 1)
+                last_recorded = max(last_recorded, link.recorded_at)
+            if link.kind == "append":
+                pending.append(link)
+            elif link.kind == "adopt":
+                _add_files(live, link, content["files"], span,
+                           link.last_position - link.first_position + 1 - content["events"], problems)
+                pending.append(link)  # its hot rows, like an append's
+            elif link.kind == "segment":
+                _add_files(live, link, content["files"], span, link.last_position - link.first_position + 1, problems)
+            elif link.kind == "seal":
+                want = content["replaces"]
+                events = sum(p.content["events"] for p in pending)
+                if (want["links"] != len(pending) or want["first_link"] != (pending[0].seq if pending else 0)
+                        or want["digest"] != replaced_digest([(p.seq, p.content["root"]) for p in pending])):
+                    problems.append(Problem("a seal does not bind the appends it replaced", link=link.seq, positions=span))
+                _add_files(live, link, content["files"], span, events, problems)
+                pending = []
+            elif link.kind == "compact":
+                for old in content["replaces"]:
+                    had = live.pop(old["path"], None)
+                    if had is None or had["sha256"] != old["sha256"]:
+                        problems.append(Problem("a compaction replaced a file the chain does not hold", link=link.seq,
+                                                positions=span, files=[old["path"]]))
+                _add_files(live, link, content["files"], span, None, problems)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            problems.append(Problem("a link's detail is not what its kind records (the link was edited)",
+                                    link=link.seq, positions=span))
+    return live, pending
+
+
+def _add_files(live: dict[str, dict], link: Link, files: list[dict], span: tuple[int, int], events: int | None,
+               problems: list[Problem]) -> None:
+    count = 0
+    for entry in files:
+        live[entry["path"]] = {**entry, "link": link.seq}
+        count += entry["count"]
+        if entry["first"] < span[0] or entry["last"] > span[1]:
+            problems.append(Problem("a file's positions lie outside its link's", link=link.seq, positions=span,
+                                    files=[entry["path"]]))
+    if events is not None and count != events:
+        problems.append(Problem(f"the link's files hold {count:,} events where {events:,} were committed",
+                                link=link.seq, positions=span))
+
+
+def _compare_segments(segments: list[tuple], live: dict[str, dict], problems: list[Problem]) -> dict[str, tuple]:
+    """The catalog's live segment rows against the chain's live files; returns path -> catalog row."""
+    rows = {s[1]: s for s in segments if s[11] is None}
+    for path, row in rows.items():
+        entry = live.get(path)
+        if entry is None:
+            problems.append(Problem("the catalog lists a segment the chain never recorded (a row added or swapped)",
+                                    positions=(row[3], row[4]), files=[path]))
+            continue
+        recorded = (entry["stream_type"], entry["first"], entry["last"], entry["count"], entry["size"],
+                    *entry["times"], entry["sha256"])
+        if (row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[12]) != recorded:
+            problems.append(Problem("a segment row of the catalog was edited", link=entry["link"],
+                                    positions=(entry["first"], entry["last"]), files=[path]))
+    for path, entry in live.items():
+        if path not in rows:
+            problems.append(Problem("a segment the chain holds is not live in the catalog (a row deleted or retired)",
+                                    link=entry["link"], positions=(entry["first"], entry["last"]), files=[path]))
+    return rows
+
+
+def _scan(root: Path, files: list[str], live: dict[str, dict], by_path: dict[str, tuple], hot: list[tuple],
+          streams: list[tuple], pairs: list[tuple], supplied: list[tuple], id_prefix: str,
+          problems: list[Problem]) -> int:
+    """One DuckDB pass over the intact live files, aggregated per (file, stream), then every check on that.
+
+    The pass reads three narrow columns (stream_id, position, version);
+    the event_id column (the widest) is read only when the store has supplied ids to check. A file
+    found modified is left out (its events would be wrong anyway): then the heads and indexes of its
+    streams differ too, and are reported as well.
+    """
+    con = new_connection()
+    try:
+        con.register("_hot", pa.table({
+            "stream_id": pa.array([r[1] for r in hot], pa.string()), "stream_type": pa.array([r[2] for r in hot], pa.string()),
+            "position": pa.array([r[0] for r in hot], pa.int64()), "version": pa.array([r[3] for r in hot], pa.int64()),
+            "event_id": pa.array([r[5] for r in hot], pa.string())}))
+        con.register("_segfiles", pa.table({  # file_index: the file's place in the scan's list
+            "file": pa.array(range(len(files)), pa.int64()),
+            "segment_id": pa.array([by_path[p][0] for p in files], pa.int64()),
+            "stream_type": pa.array([live[p]["stream_type"] for p in files], pa.string())}))
+        scan = parquet_scan([str(root / p) for p in files]) if files else None
+        per_file = (
+            f"SELECT file_index AS file, stream_id, NULL::VARCHAR AS stream_type, count(*) AS n, min(position) AS first, "
+            f"max(position) AS last, arg_max(version, position) AS version FROM {scan} GROUP BY file_index, stream_id "
+            "UNION ALL " if scan else "")
+        con.execute(
+            f"CREATE TEMP TABLE _agg AS {per_file}SELECT NULL::BIGINT AS file, stream_id, any_value(stream_type) AS "
+            "stream_type, count(*) AS n, min(position) AS first, max(position) AS last, arg_max(version, position) AS "
+            "version FROM _hot GROUP BY stream_id")
+        total = con.execute("SELECT coalesce(sum(n), 0) FROM _agg").fetchall()[0][0]
+        rel = dict(enumerate(files))
+        # The rows' times are bound by the chain (each file's link records its catalog row whole) and the
+        # file by its hash; counts and positions are checked against the rows as well, at no extra read.
+        for f, count, first, last in con.execute(
+                "SELECT file, sum(n), min(first), max(last) FROM _agg WHERE file IS NOT NULL GROUP BY 1").fetchall():
+            row = by_path[rel[f]]
+            if (count, first, last) != (row[5], row[3], row[4]):
+                entry = live[rel[f]]
+                problems.append(Problem("a segment row's count or positions differ from its file",
+                                        link=entry["link"], positions=(entry["first"], entry["last"]), files=[rel[f]]))
+        con.register("_streams", pa.table({
+            "stream_id": pa.array([s[0] for s in streams], pa.string()), "stream_type": pa.array([s[1] for s in streams], pa.string()),
+            "version": pa.array([s[2] for s in streams], pa.int64()), "last_position": pa.array([s[3] for s in streams], pa.int64())}))
+        bad = con.execute(
+            "WITH h AS (SELECT a.stream_id, any_value(coalesce(a.stream_type, f.stream_type)) AS stream_type, "
+            "count(DISTINCT coalesce(a.stream_type, f.stream_type)) AS types, arg_max(a.version, a.last) AS version, "
+            "max(a.last) AS last_position FROM _agg a LEFT JOIN _segfiles f USING (file) GROUP BY 1) "
+            "SELECT coalesce(h.stream_id, s.stream_id), h.last_position, s.last_position FROM h FULL JOIN _streams s "
+            "USING (stream_id) WHERE h.stream_id IS NULL OR s.stream_id IS NULL OR h.types > 1 "
+            "OR h.stream_type IS DISTINCT FROM s.stream_type OR h.version IS DISTINCT FROM s.version "
+            "OR h.last_position IS DISTINCT FROM s.last_position ORDER BY 2 NULLS LAST LIMIT 4"
+        ).fetchall()
+        if bad:
+            at = [p for r in bad for p in r[1:] if p is not None]
+            problems.append(Problem("stream heads in the catalog differ from the events (a streams row edited, deleted "
+                                    f"or inserted): {', '.join(repr(r[0]) for r in bad[:3])}",
+                                    positions=(min(at), max(at)) if at else None))
+        con.register("_pairs", pa.table({"stream_id": pa.array([p[0] for p in pairs], pa.string()),
+                                         "segment_id": pa.array([p[1] for p in pairs], pa.int64())}))
+        index_bad = con.execute(
+            "WITH want AS (SELECT DISTINCT a.stream_id, f.segment_id FROM _agg a JOIN _segfiles f USING (file)), "
+            "have AS (SELECT p.* FROM _pairs p SEMI JOIN _segfiles f USING (segment_id)) "
+            "SELECT count(*) FROM (SELECT * FROM want EXCEPT SELECT * FROM have UNION ALL "
+            "(SELECT * FROM have EXCEPT SELECT * FROM want))"
+        ).fetchall()[0][0]
+        if index_bad:
+            problems.append(Problem(f"the catalog's stream-to-segment index differs from the files in {index_bad:,} "
+                                    "entries (a stream's read would miss or add a segment)"))
+        own = id_prefix[:8] + "-" + id_prefix[8:12] + "-8" + id_prefix[12:15] + "-a"
+        con.register("_ids", pa.table({"event_id": pa.array([s[0] for s in supplied], pa.string()),
+                                       "position": pa.array([s[1] for s in supplied], pa.int64())}))
+        ids_sql = "SELECT event_id, position FROM _hot"
+        if scan:
+            ids_sql = f"SELECT event_id, position FROM {parquet_scan([str(root / p) for p in files])} UNION ALL {ids_sql}"
+        where = "WHERE NOT starts_with(event_id, ?)"
+        if supplied:
+            ids_bad = con.execute(
+                f"SELECT count(*) FROM (SELECT * FROM ({ids_sql}) {where} EXCEPT SELECT * FROM _ids) UNION ALL "
+                f"SELECT count(*) FROM (SELECT * FROM _ids EXCEPT SELECT * FROM ({ids_sql}))", [own]).fetchall()
+            missing, extra = ids_bad[0][0], ids_bad[1][0]
+        else:  # no supplied ids: only the hot log's need looking at (files are bound by their hashes)
+            missing, extra = con.execute(f"SELECT count(*) FROM _hot {where}", [own]).fetchall()[0][0], 0
+        if missing or extra:
+            problems.append(Problem(f"the catalog's event-id index differs from the events ({missing:,} ids "
+                                    f"missing, {extra:,} not in any event)"))
+        return int(total)
+    finally:
+        con.close()

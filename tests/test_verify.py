@@ -1,0 +1,211 @@
+"""Proving history: the chain over every kind of commit, verify, signed checkpoints, inclusion proofs,
+and their command-line twins (issue 13, items 1-3)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import eventkit as ek
+from eventkit.cli import cli
+from eventkit.store.signed_checkpoints import generate_key
+
+
+def build(path, **options):
+    store = ek.open_store(path, bulk_threshold=30, **options)
+    for i in range(6):
+        store.append(f"a{i % 3}", [ek.Event("Deposited", {"amount": float(i)})], stream_type="account")
+    store.append_frame(pd.DataFrame({"stream_id": [f"o{i % 4}" for i in range(40)], "event_type": "Placed",
+                                     "n": range(40), "stream_type": "order"}))
+    store.seal()
+    store.append_frame(pd.DataFrame({"stream_id": [f"o{i % 4}" for i in range(40)], "event_type": "Placed",
+                                     "n": range(40)}))
+    store.compact()
+    store.append("a1", [ek.Event("Withdrawn", {"amount": -1.0})])
+    return store
+
+
+def chain(path) -> list[tuple]:
+    with sqlite3.connect(path / "catalog.sqlite") as db:
+        return db.execute("SELECT seq, kind, first_position, last_position FROM chain ORDER BY seq").fetchall()
+
+
+def test_every_commit_is_a_link(tmp_path):
+    """Appends, a bulk append, a seal and a compaction each add one link with the positions they cover."""
+    with build(tmp_path / "s") as store:
+        kinds = [k for _, k, _, _ in chain(tmp_path / "s")]
+        assert kinds == ["append"] * 6 + ["segment", "seal", "segment", "compact", "append"]
+        assert chain(tmp_path / "s")[6][2:] == (7, 46) and chain(tmp_path / "s")[-1][2:] == (87, 87)
+        report = store.verify()
+        assert report.ok and report.head == store.head == 87 and report.links == 11
+
+
+def test_a_failed_append_adds_no_link(tmp_path):
+    """A refused append (wrong expected version) leaves the chain as it was."""
+    with ek.open_store(tmp_path / "s") as store:
+        store.append("a", [ek.Event("E")])
+        with pytest.raises(ek.WrongExpectedVersion):
+            store.append("a", [ek.Event("E")], expected_version=5)
+        assert len(chain(tmp_path / "s")) == 1
+        store.verify()
+
+
+def test_verify_report_names_the_first_bad_link_positions_and_file(tmp_path):
+    """A changed file byte: the report gives the link that recorded the file, its positions and path."""
+    store = build(tmp_path / "s")
+    store.close()
+    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
+        path, first, last = db.execute(
+            "SELECT path, first_position, last_position FROM segments WHERE retired_at IS NULL ORDER BY 2").fetchone()
+    target = tmp_path / "s" / path
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        with pytest.raises(ek.TamperedStore) as info:
+            store.verify()
+        report = info.value.report
+        assert report.first_bad_link is not None
+        problem = report.problems[0]
+        assert problem.files == [path] and problem.positions == (first, last)
+        assert "TAMPERED" in str(info.value) and path in str(info.value)
+        assert store.verify(quick=True).ok  # --quick checks sizes only: a same-size change passes it (documented)
+
+
+def test_read_of_a_modified_segment_fails_and_others_still_read(tmp_path):
+    """The read guard: a read touching the changed file fails naming it; a stream elsewhere still reads."""
+    store = build(tmp_path / "s")
+    store.close()
+    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
+        path = db.execute("SELECT path FROM segments WHERE retired_at IS NULL AND stream_type = 'order'").fetchone()[0]
+    target = tmp_path / "s" / path
+    data = bytearray(target.read_bytes())
+    data[100] ^= 1
+    target.write_bytes(bytes(data))
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        with pytest.raises(ek.TamperedStore, match=path.split("/")[-1]):
+            store.read_stream("o1")
+        with pytest.raises(ek.TamperedStore):
+            store.sql("SELECT count(*) FROM events").fetchall()
+        assert len(store.read_stream("a1")) == 3  # its events are in another file and the hot log
+
+
+def test_checkpoint_then_verify_against_it(tmp_path):
+    """A checkpoint signed now: the store extends it after more appends; a rewritten store does not;
+    an altered checkpoint or another key is refused."""
+    key, pub = generate_key(tmp_path / "key")
+    store = build(tmp_path / "s")
+    cp = store.sign_checkpoint(key)
+    assert cp["position"] == store.head and cp["links"] >= 11
+    store.append("a1", [ek.Event("Deposited", {"amount": 5.0})])
+    report = store.verify(against=cp, public_key=pub)
+    assert any("extends the checkpoint" in n for n in report.notes)
+
+    altered = {**cp, "position": cp["position"] + 1}
+    with pytest.raises(ek.TamperedStore, match="altered"):
+        store.verify(against=altered)
+    _, other_pub = generate_key(tmp_path / "other")
+    with pytest.raises(ek.TamperedStore, match="another key"):
+        store.verify(against=cp, public_key=other_pub)
+    store.close()
+
+    # Rewrite the store wholesale (a fresh store with other history, re-hashed consistently): it verifies
+    # on its own, but not against the checkpoint.
+    fake = ek.open_store(tmp_path / "fake")
+    fake.close()
+    (tmp_path / "s" / "catalog.sqlite").unlink()
+    for extra in ("catalog.sqlite-wal", "catalog.sqlite-shm"):
+        (tmp_path / "s" / extra).unlink(missing_ok=True)
+    import shutil
+    shutil.copy(tmp_path / "fake" / "catalog.sqlite", tmp_path / "s" / "catalog.sqlite")
+    with ek.open_store(tmp_path / "s", create=False) as rewritten:
+        rewritten.append("a1", [ek.Event("Deposited", {"amount": 1e6})])
+        assert rewritten.verify().ok
+        with pytest.raises(ek.TamperedStore, match="another store|removed|rewritten"):
+            rewritten.verify(against=cp, public_key=pub)
+
+
+@pytest.mark.parametrize("position", [1, 6, 20, 50, 87])
+def test_prove_and_check_without_the_store(tmp_path, position):
+    """Hot, sealed, bulk and compacted events each get a proof that checks against the checkpoint alone;
+    a changed byte of the event, the path or the link makes the check fail."""
+    key, pub = generate_key(tmp_path / "key")
+    with build(tmp_path / "s") as store:
+        cp = store.sign_checkpoint(key)
+        proof = store.prove(position, checkpoint=cp)
+        expected = store.read_all(from_position=position, to_position=position).iloc[0]
+    proof = json.loads(json.dumps(proof))  # as saved to a file
+    event = ek.check_proof(proof, checkpoint=cp, public_key=pub)
+    assert event["position"] == position and event["stream_id"] == expected["stream_id"]
+    assert event["event_type"] == expected["event_type"]
+    forged = {**proof, "event": proof["event"].replace(expected["stream_id"], "zz")}
+    with pytest.raises(ek.StoreError):
+        ek.check_proof(forged)
+    if proof["event_path"]:
+        bad_path = {**proof, "event_path": ["00" * 32] + proof["event_path"][1:]}
+        with pytest.raises(ek.StoreError):
+            ek.check_proof(bad_path)
+    bad_link = {**proof, "link": {**proof["link"], "last_position": proof["link"]["last_position"] + 1}}
+    with pytest.raises(ek.StoreError, match="altered"):
+        ek.check_proof(bad_link)
+
+
+def test_prove_refuses_a_position_outside_the_store(tmp_path):
+    with build(tmp_path / "s") as store:
+        with pytest.raises(ek.InvalidInput, match="1..87"):
+            store.prove(88)
+
+
+def test_cli_verify_checkpoint_prove_check_proof(tmp_path):
+    """The commands as a user runs them: exit 0 on a sound store, 1 with the report on a tampered one."""
+    build(tmp_path / "s").close()
+    runner = CliRunner()
+    s, key, cp, proof = tmp_path / "s", tmp_path / "k", tmp_path / "cp.json", tmp_path / "p.json"
+    ok = runner.invoke(cli, ["verify", str(s)])
+    assert ok.exit_code == 0 and "OK" in ok.output, ok.output
+    assert runner.invoke(cli, ["keygen", str(key)]).exit_code == 0
+    out = runner.invoke(cli, ["checkpoint", str(s), "--key", str(key), "-o", str(cp)])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(cli, ["verify", str(s), "--against", str(cp), "--public-key", f"{key}.pub"])
+    assert out.exit_code == 0 and "extends the checkpoint" in out.output, out.output
+    out = runner.invoke(cli, ["prove", str(s), "20", "--checkpoint", str(cp), "-o", str(proof)])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(cli, ["check-proof", str(proof), "--checkpoint", str(cp), "--public-key", f"{key}.pub"])
+    assert out.exit_code == 0 and "proof OK: position 20" in out.output, out.output
+    with sqlite3.connect(s / "catalog.sqlite") as db:
+        db.execute("UPDATE streams SET version = version + 1 WHERE stream_id = 'a1'")
+    bad = runner.invoke(cli, ["verify", str(s)])
+    assert bad.exit_code == 1 and "TAMPERED" in bad.output and "'a1'" in bad.output, bad.output
+
+
+def test_a_store_from_before_chains_is_adopted_on_first_writable_open(tmp_path):
+    """A store written without a chain (no chain rows, no file hashes, no chain_since) gets one `adopt`
+    link on open; it then verifies, and later appends, seals and proofs chain onto it."""
+    build(tmp_path / "s").close()
+    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
+        db.execute("DELETE FROM chain")
+        db.execute("DELETE FROM meta WHERE key = 'chain_since'")
+        db.execute("UPDATE segments SET sha256 = NULL")
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        assert [k for _, k, _, _ in chain(tmp_path / "s")] == ["adopt"]
+        assert store.verify().ok
+        hot = store.read_all(from_position=87)  # a hot event adopted as found
+        proof = store.prove(87)
+        assert ek.check_proof(proof)["stream_id"] == hot.stream_id.iloc[0]
+        store.append("a2", [ek.Event("Deposited", {"amount": 2.0})])
+        store.seal()
+        assert store.verify().ok
+
+
+def test_a_chain_deleted_from_a_chained_store_is_not_re_adopted(tmp_path):
+    """Deleting the chain of a store that had one is tampering, not an old store: verify fails."""
+    build(tmp_path / "s").close()
+    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
+        db.execute("DELETE FROM chain")
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        with pytest.raises(ek.TamperedStore, match="no hash chain"):
+            store.verify()
