@@ -451,6 +451,34 @@ def task_series_ek(p: dict) -> dict:
     return out
 
 
+#: The declarative fold written by hand: one GROUP BY over one Parquet file of the same events.
+HAND_STATE = """
+SELECT stream_id,
+  coalesce(sum(data.amount) FILTER (WHERE event_type IN ('Deposited', 'InterestPaid')), 0)
+  - coalesce(sum(data.amount) FILTER (WHERE event_type IN ('Withdrawn', 'FeeCharged')), 0) AS balance,
+  CASE arg_max(event_type, version) FILTER (WHERE event_type IN ('Opened', 'Frozen', 'Unfrozen', 'Closed'))
+    WHEN 'Opened' THEN 'open' WHEN 'Frozen' THEN 'frozen' WHEN 'Unfrozen' THEN 'open'
+    WHEN 'Closed' THEN 'closed' END AS status,
+  arg_min(occurred_at, version) FILTER (WHERE event_type = 'Opened') AS opened,
+  count(*) FILTER (WHERE event_type = 'Deposited') AS deposits,
+  count(*) FILTER (WHERE event_type = 'Deposited' AND data.amount >= 1000) AS big_deposits,
+  max(version) AS version, max(position) AS position
+FROM read_parquet('{file}') WHERE stream_type = 'account' GROUP BY stream_id ORDER BY stream_id
+"""
+
+
+def task_state_hand(p: dict) -> dict:
+    """The hand-written fold over one Parquet file (``HAND_STATE``), into pandas like ``fold.state``."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    q = HAND_STATE.format(file=parquet_path(p))
+    con.sql(q.replace("GROUP BY", "AND stream_id = 'x' GROUP BY")).df()  # warm: the file's footer
+    t, frame = _best(lambda: con.sql(q).df(), p["repeats"])
+    return {"seconds": t, "streams": len(frame), "balance_total": float(frame["balance"].sum())}
+
+
 def task_lookup(p: dict) -> dict:
     import eventkit as ek
 
@@ -620,6 +648,22 @@ def report(m: dict, res: dict, p: dict, command: str, title: str = "Folds") -> s
                       f"(hand SQL {h['last_balance']:,.2f}, {'equal' if same_balance else '**different**'}); "
                       f"accounts per status on the last day {e['last_status']} "
                       f"({'equal' if same_status else '**different**: ' + str(h['last_status'])}).")
+    fold_rounds = sorted(int(k.rsplit("_", 1)[1]) for k in res if k.startswith("state_ek_"))
+    if fold_rounds:
+        for i in fold_rounds:
+            h, e = res[f"state_hand_{i}"], res[f"state_ek_{i}"]
+            lines.append(f"| round {i + 1}: the fold as hand-written DuckDB SQL over one Parquet file (ZSTD) "
+                         f"| {h['seconds']:.3f} s | {h['peak_mb']:.0f} MB |")
+            lines.append(f"| round {i + 1}: declarative `fold.state(store)` | {e['seconds']:.3f} s = "
+                         f"{e['seconds'] / h['seconds']:.2f}x the hand SQL | {e['peak_mb']:.0f} MB |")
+        ratios = [res[f"state_ek_{i}"]["seconds"] / res[f"state_hand_{i}"]["seconds"] for i in fold_rounds]
+        rows.append(("declarative fold / hand SQL (median of rounds)", f"{sorted(ratios)[len(ratios) // 2]:.2f}x "
+                     f"(rounds: {', '.join(f'{r:.2f}x' for r in ratios)})", "<= 1.15x",
+                     verdict(sorted(ratios)[len(ratios) // 2] <= 1.15)))
+        e, h = res[f"state_ek_{fold_rounds[0]}"], res[f"state_hand_{fold_rounds[0]}"]
+        same = abs(e["balance_total"] - h["balance_total"]) <= 1e-6 * abs(h["balance_total"]) and e["streams"] == h["streams"]
+        checks.append(f"Fold answers checked: {e['streams']:,} streams, total balance {e['balance_total']:,.2f} "
+                      f"(hand SQL {h['balance_total']:,.2f}: {'equal' if same else '**different**'}).")
     if "lookup" in res:
         s = res["lookup"]
         lines.append(f"| one stream as of a time, {s['lookups']} random streams and times | median "
@@ -667,7 +711,7 @@ def main() -> None:
     ap.add_argument("--write", metavar="FILE", help="rewrite the '## Folds' section of FILE")
     ap.add_argument("--section", default="Folds",
                     help="the section --write rewrites (e.g. 'Fold series' for --only series,snapshots,dense)")
-    ap.add_argument("--only", help="comma-separated: state,es,pyfold,pyfold1,series,snapshots,dense,lookup")
+    ap.add_argument("--only", help="comma-separated: state,es,pyfold,pyfold1,series,snapshots,dense,lookup,statesql")
     ap.add_argument("--task", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -714,6 +758,12 @@ def main() -> None:
     if "dense" in only:
         step("snap_dense", "snapshots", kind="dense")
         step("snap_dense_weekly", "snapshots", kind="dense", every="1W")
+    if "statesql" in only:
+        step("export_parquet", "export_parquet")
+        # Side by side, alternating, three rounds: the ratio within a round is the figure.
+        for i in range(3):
+            step(f"state_hand_{i}", "state_hand")
+            step(f"state_ek_{i}", "state")
     if "lookup" in only:
         step("lookup", "lookup")
     m["load_end"] = os.getloadavg()[0]
