@@ -58,18 +58,25 @@ class SnapshotPart:
     connection whose ``events`` view is this slice), under the cut of the snapshot it came from.
 
     Attributes:
-        sql: The ``events`` view's SELECT over this slice (cut and upcasts already applied).
-        contents: The slice's files, hot rows and the store's payload schema (no callables).
+        sql: The ``events`` view's SELECT over this slice (cut and upcasts applied), or None to
+            build it where the part is read (segments resolved by its file store).
+        contents: The slice's segments, file store, hot rows and the store's payload schema.
+        upcast: The store's upcast plan (it pickles: its steps are data).
     """
 
-    sql: str
+    sql: str | None
     contents: Snapshot
+    upcast: Any = None
 
     def connect(self, known_at: Any = None) -> duckdb.DuckDBPyConnection:
         if known_at is not None:  # the cut is the snapshot's; a second one would be a bug here
             raise InvalidFold("a snapshot part is already cut; known_at belongs to the snapshot")
         con = self.contents.prepare(_cursor())
-        con.execute(f"CREATE TEMP VIEW events AS {self.sql}")
+        sql = self.sql
+        if sql is None:
+            sql = self.contents.events_sql()
+            sql = self.upcast(sql) if self.upcast is not None else sql
+        con.execute(f"CREATE TEMP VIEW events AS {sql}")
         return con
 
 
@@ -120,16 +127,23 @@ def take_snapshot(store: Any, *, known_at: Any, stream_type: str | None, streams
     return store.snapshot(known_at=parse_known_at(known_at), **prune)
 
 
-def part_of(snap: Snapshot, files: list[str], hot: pa.Table) -> SnapshotPart:
-    """The slice of ``snap`` reading ``files`` and ``hot`` rows, with the snapshot's cut."""
-    sliced = dataclasses.replace(snap, files=list(files), hot=hot)
-    sql = sliced.events_sql()  # with the store's upcasts: the plan itself stays on the client
-    return SnapshotPart(sql, dataclasses.replace(sliced, upcast=None, cursor=None, live_files=None))
+def part_of(snap: Snapshot, segments: list[str], hot: pa.Table) -> SnapshotPart:
+    """The slice of ``snap`` reading ``segments`` and ``hot`` rows, with the snapshot's cut.
+
+    The segments stay relative to the store's file store, which travels with the part: each
+    worker resolves them itself (a local path, or its own cached copy of an object).
+    """
+    sliced = dataclasses.replace(snap, segments=list(segments), hot=hot, file_store=None)
+    sql = sliced.events_sql()  # paths as written here; rewritten below when the part has a file store
+    stripped = dataclasses.replace(sliced, upcast=None, cursor=None, live_files=None, file_store=snap.file_store)
+    if snap.file_store is not None:
+        sql = None  # built on the worker, where the file store resolves the segments
+    return SnapshotPart(sql, stripped, snap.upcast)
 
 
 def split(snap: Snapshot, groups: int) -> list[SnapshotPart]:
     """``snap`` as at most ``groups`` slices of consecutive segment files, plus one of hot rows."""
-    files = snap.files
+    files = snap.segments
     n = max(1, min(groups, len(files)))
     size, extra = divmod(len(files), n)
     empty = snap.hot.slice(0, 0)
@@ -280,7 +294,7 @@ def python_changes(fold: Any, store: Any, scheduler: Any, *, spec: dict[str, Any
     """
     check_scheduler(scheduler)
     snap = take_snapshot(store, known_at=spec["known_at"], stream_type=spec["stream_type"], streams=spec["streams"])
-    whole = part_of(snap, snap.files, snap.hot)
+    whole = part_of(snap, snap.segments, snap.hot)
     task_spec = {k: v for k, v in spec.items() if k != "known_at"}
     n = TASKS_PER_WORKER * worker_count(scheduler)
     futures = [scheduler.submit(_python_task, whole, fold, task_spec, payload, grid, (i, n), fold_part,

@@ -27,8 +27,9 @@ FAN_IN = 16
 MAX_EVENTS = 2_000_000
 
 
-def tier(event_count: int, fan_in: int = FAN_IN) -> int:
+def tier(event_count: int, fan_in: int | None = None) -> int:
     """The size tier of a segment of ``event_count`` events: 0 for 1 to fan_in - 1, 1 for the next, ..."""
+    fan_in = FAN_IN if fan_in is None else fan_in
     k, bound = 0, fan_in
     while event_count >= bound:
         k += 1
@@ -36,14 +37,14 @@ def tier(event_count: int, fan_in: int = FAN_IN) -> int:
     return k
 
 
-def plan(segments: Sequence[tuple], *, fan_in: int = FAN_IN, max_events: int = MAX_EVENTS) -> list[tuple] | None:
+def plan(segments: Sequence[tuple], *, fan_in: int | None = None, max_events: int | None = None) -> list[tuple] | None:
     """The one group of segments to merge next, or None when every tier is below ``fan_in``.
 
     Args:
         segments: Live segments as the catalog lists them (``segment_id, path, stream_type,
             first_position, last_position, event_count, ...``), in position order.
-        fan_in: Segments per tier that trigger a merge.
-        max_events: The largest merged segment the policy makes.
+        fan_in: Segments per tier that trigger a merge (default :data:`FAN_IN`).
+        max_events: The largest merged segment the policy makes (default :data:`MAX_EVENTS`).
 
     Returns:
         The ``fan_in`` oldest segments of the lowest full tier of one stream type, in position
@@ -57,6 +58,8 @@ def plan(segments: Sequence[tuple], *, fan_in: int = FAN_IN, max_events: int = M
         >>> plan(segs[:15]) is None
         True
     """
+    fan_in = FAN_IN if fan_in is None else fan_in
+    max_events = MAX_EVENTS if max_events is None else max_events
     if fan_in < 2:
         raise ValueError(f"fan_in must be at least 2, got {fan_in}")
     tiers: dict[tuple[str, int], list[tuple]] = {}

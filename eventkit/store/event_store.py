@@ -37,6 +37,7 @@ from eventkit.store.envelope import (
     to_micros,
 )
 from eventkit.common.errors import (
+    EventKitWarning,
     InvalidInput,
     SealDeferredWarning,
     StoreError,
@@ -104,6 +105,7 @@ class Store:
         grace_seconds: float | None = None,
         create: bool = True,
         catalog: Any = None,
+        auto_compact: bool = True,
     ) -> None:
         if durability not in ("normal", "full"):
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
@@ -118,6 +120,8 @@ class Store:
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold
+        #: Merge small segments after bulk appends and automatic seals (eventkit.store.compaction_policy).
+        self.auto_compact = auto_compact
         self._upcasters = Upcasters()  # code, not data: registered per store object
         # Two DuckDB instances: the store's own reads never share one with the user's SQL, whose
         # SET, macros and tables (DuckDB settings are mostly global to an instance) must not
@@ -240,7 +244,9 @@ class Store:
             if stream_type is not None:
                 hot.stream_types = [t or stream_type for t in hot.stream_types]
             return self._append_hot(hot, expected)
-        return _maintenance.append_bulk(self, batch, expected, stream_type)
+        result = _maintenance.append_bulk(self, batch, expected, stream_type)
+        self._auto_compact()
+        return result
 
     def _append_hot(self, batch: HotBatch, expected: dict[Any, Any]) -> AppendResult:
         n = len(batch)
@@ -304,12 +310,30 @@ class Store:
         """
         try:
             self.seal()
+            self._auto_compact()
         except Exception as e:  # noqa: BLE001 - any failure (disk full, I/O, permissions) defers the seal
             warnings.warn(
                 f"the append was committed, but sealing the hot log into segments failed and is deferred "
                 f"to a later append ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
                 "the events are stored: do not re-send them",
                 SealDeferredWarning, stacklevel=4,
+            )
+
+    def _auto_compact(self) -> None:
+        """One bounded step of automatic compaction after a commit that wrote a segment.
+
+        Like the automatic seal it never makes the committed append look failed: a failure warns
+        and the next commit tries again (the merge is all or nothing).
+        """
+        if not self.auto_compact:
+            return
+        try:
+            _maintenance.auto_compact(self)
+        except Exception as e:  # noqa: BLE001 - the append is committed whatever happens here
+            warnings.warn(
+                f"the append was committed, but the automatic compaction after it failed and is deferred "
+                f"({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''})",
+                EventKitWarning, stacklevel=4,
             )
 
     def _merge_fields(self, conn: Any, incoming: dict[str, tuple[str, list]], state: dict[str, int]) -> dict[str, str]:
