@@ -21,7 +21,8 @@ from eventkit.store import maintenance as _maintenance
 from eventkit.store import resend as _resend
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events
 from eventkit.store.catalog_interface import CatalogBackend
-from eventkit.store.file_store import FileStore, open_file_store
+from eventkit.store.file_store import FileStore
+from eventkit.store.object_store import choose_file_store
 from eventkit.store.catalog_factory import open_catalog
 from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
 from eventkit.store.envelope import (
@@ -93,6 +94,11 @@ class Store:
         create: Create the store when ``path`` holds none (default); False: raise StoreError.
         catalog: Where the catalog lives: None for ``catalog.sqlite`` in the folder, a
             ``postgresql://`` URL for a catalog shared by several hosts, or a catalog object.
+        auto_compact: After a bulk append or an automatic seal, merge small segments as the
+            tiered policy of :mod:`eventkit.store.compaction_policy` says (bounded work per commit).
+        files: Where segment, fold-state and projection files live: None for the folder, an
+            ``s3://bucket/prefix`` URL for S3-compatible object storage (local copies cached in
+            ``<path>/object-cache``), or a :class:`~eventkit.store.file_store.FileStore`.
     """
 
     def __init__(
@@ -106,6 +112,7 @@ class Store:
         create: bool = True,
         catalog: Any = None,
         auto_compact: bool = True,
+        files: Any = None,
     ) -> None:
         if durability not in ("normal", "full"):
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
@@ -116,7 +123,7 @@ class Store:
         self._catalog: CatalogBackend = open_catalog(root, catalog, durability=durability, create=create)
         self.path = root.resolve()
         #: Where segment, fold-state and projection files live (the file store seam; this folder today).
-        self.files: FileStore = open_file_store(self.path)
+        self.files: FileStore = choose_file_store(self.path, files)
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold

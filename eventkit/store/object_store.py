@@ -55,18 +55,21 @@ class S3Files:
 
     def __init__(self, bucket: str, prefix: str = "", *, cache_dir: str | os.PathLike | None = None,
                  endpoint_url: str | None = None, client: Any = None, **client_options: Any) -> None:
-        if client is None:
-            try:
-                import boto3
-            except ImportError:
-                raise StoreError("object storage needs boto3: pip install 'eventkit[s3]'") from None
-            client = boto3.client("s3", endpoint_url=endpoint_url, **client_options)
-        self.client = client
+        self._options = dict(client_options, endpoint_url=endpoint_url)
+        self.client = client if client is not None else _client(self._options)
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         where = f"{bucket}/{self.prefix}".replace("/", "_")
         default = Path(tempfile.gettempdir()) / "eventkit-s3-cache" / where
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A boto3 client does not pickle; a Dask worker makes its own from the same options.
+        return {k: v for k, v in self.__dict__.items() if k != "client"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.client = _client(self._options)
 
     def __repr__(self) -> str:
         return f"S3Files('s3://{self.bucket}/{self.prefix}')"
@@ -128,6 +131,21 @@ class S3Files:
         head = self.client.head_object(Bucket=self.bucket, Key=key)
         return StoredFile(path, size, head["LastModified"].timestamp())
 
+    def replace(self, path: str, data: bytes, *, fsync: bool = False) -> StoredFile:
+        """Write ``path`` whole, replacing any object there (a PUT is atomic: old bytes or new).
+
+        For small files derived from the catalog (the segment manifest), which are read with
+        :meth:`read_bytes`, never through the cache.
+        """
+        key = self._key(path)
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        except Exception as e:  # noqa: BLE001
+            raise StoreError(f"cannot upload {self.object_url(path)}: {e}") from e
+        (self.cache_dir / key).unlink(missing_ok=True)
+        head = self.client.head_object(Bucket=self.bucket, Key=key)
+        return StoredFile(path, len(data), head["LastModified"].timestamp())
+
     def read_bytes(self, path: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(path))["Body"].read()
@@ -165,6 +183,37 @@ class S3Files:
     def clear_cache(self) -> None:
         """Remove this host's downloaded copies (they are fetched again when read)."""
         shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+
+def _client(options: dict[str, Any]) -> Any:
+    try:
+        import boto3
+    except ImportError:
+        raise StoreError("object storage needs boto3: pip install 'eventkit[s3]'") from None
+    return boto3.client("s3", **options)
+
+
+def choose_file_store(location: str | os.PathLike, files: Any) -> Any:
+    """The store's file store: its local folder (``files=None``), an ``s3://bucket/prefix`` URL
+    (objects, with the local copies cached under the folder), or a ready :class:`FileStore`."""
+    from eventkit.store.file_store import FileStore, open_file_store
+
+    if files is None:
+        return open_file_store(location)
+    if isinstance(files, str):
+        return open_object_store(files, cache_dir=Path(location) / "object-cache")
+    if not isinstance(files, FileStore):
+        raise StoreError(f"files= takes an s3://bucket/prefix URL or a FileStore, not {type(files).__name__}")
+    return files
+
+
+def open_object_store(url: str, *, cache_dir: str | os.PathLike) -> S3Files:
+    """The file store for ``s3://bucket/prefix``; endpoint and credentials from boto3's usual
+    settings (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``~/.aws/config``, ...)."""
+    if not url.startswith("s3://") or len(url) <= 5:
+        raise StoreError(f"an object store location is s3://bucket/prefix, not {url!r}")
+    bucket, _, prefix = url[5:].partition("/")
+    return S3Files(bucket, prefix, cache_dir=cache_dir)
 
 
 def _is(error: BaseException, codes: tuple[str, ...]) -> bool:
