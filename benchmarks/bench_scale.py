@@ -190,7 +190,47 @@ def task_dask(p: dict) -> dict:
     return out
 
 
-TASKS = {"build": task_build, "fold": task_fold, "daily": task_daily, "whatif": task_whatif, "dask": task_dask}
+def _tiny_path(p: dict, auto: bool) -> Path:
+    return WORK / f"tiny-{p['tiny']}x10-{'auto' if auto else 'off'}"
+
+
+def task_tiny_build(p: dict) -> dict:
+    """``p['tiny']`` bulk appends of 10 events each (``bulk_threshold=1``): one segment per append."""
+    import pandas as pd
+
+    import eventkit as ek
+
+    path = _tiny_path(p, p["auto"])
+    if path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    store = ek.open_store(path, bulk_threshold=1, auto_compact=p["auto"])
+    frames = [pd.DataFrame({"stream_id": [f"s{(i * 10 + j) % 1000}" for j in range(10)], "event_type": "Deposited",
+                            "amount": [float(j) for j in range(10)]}) for i in range(p["tiny"])]
+    t0 = time.perf_counter()
+    for frame in frames:
+        store.append_frame(frame)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "per_append_ms": 1e3 * seconds / p["tiny"], "segments": store.info().segments}
+
+
+def task_tiny_query(p: dict) -> dict:
+    """In a fresh process: open the store and run the first query (count(*)), then a second."""
+    import eventkit as ek
+
+    t0 = time.perf_counter()
+    store = ek.open_store(_tiny_path(p, p["auto"]))
+    t1 = time.perf_counter()
+    n = store.sql("SELECT count(*) FROM events").fetchall()[0][0]
+    t2 = time.perf_counter()
+    store.sql("SELECT count(*) FROM events").fetchall()
+    t3 = time.perf_counter()
+    return {"open_ms": 1e3 * (t1 - t0), "first_query_ms": 1e3 * (t2 - t1), "second_query_ms": 1e3 * (t3 - t2),
+            "events": n, "segments": store.info().segments}
+
+
+TASKS = {"tiny_build": task_tiny_build, "tiny_query": task_tiny_query, "build": task_build, "fold": task_fold, "daily": task_daily, "whatif": task_whatif, "dask": task_dask}
 
 
 def run_task(name: str, params: dict) -> dict:
@@ -248,6 +288,35 @@ def report(m: dict, res: dict, p: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tiny_report(m: dict, p: dict, args: Any) -> None:
+    res = {}
+    for auto in (True, False):
+        for task in ("tiny_build", "tiny_query"):
+            key = f"{task}_{'auto' if auto else 'off'}"
+            res[key] = run_task(task, {**p, "auto": auto})
+            print(f"{key:16s} {res[key]}", flush=True)
+    m["load_end"] = os.getloadavg()[0]
+    n = p["tiny"]
+    lines = [f"## Automatic compaction ({n:,} small bulk appends)", "",
+             f"Measured {m['date']} with `python benchmarks/bench_scale.py --tiny {n}`: {m['nproc']} cores; "
+             f"1-minute load average {m['load_start']:.1f} at the start, {m['load_end']:.1f} at the end "
+             "(shared machine). Each store gets "
+             f"{n:,} `append_frame` calls of 10 events with `bulk_threshold=1` (a segment per append); "
+             "then, in a fresh process, `ek.open_store` and the first `store.sql('SELECT count(*) FROM events')`.",
+             "", "| | appends | per append | segments | open | first query | second query |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for auto in ("auto", "off"):
+        b, q = res[f"tiny_build_{auto}"], res[f"tiny_query_{auto}"]
+        label = "`auto_compact=True` (default)" if auto == "auto" else "`auto_compact=False` (before)"
+        lines.append(f"| {label} | {b['seconds']:.0f} s | {b['per_append_ms']:.1f} ms | {q['segments']:,} | "
+                     f"{q['open_ms']:.1f} ms | {q['first_query_ms']:.0f} ms | {q['second_query_ms']:.0f} ms |")
+    text = "\n".join(lines) + "\n"
+    print()
+    print(text)
+    if args.write:
+        write_section(Path(args.write), text, f"Automatic compaction ({n:,} small bulk appends)")
+
+
 def write_section(path: Path, section: str, title: str) -> None:
     text = path.read_text() if path.exists() else ""
     head = f"## {title}"
@@ -268,6 +337,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2,000 accounts: a smoke run")
     ap.add_argument("--dask", action="store_true", help="also the fold on a 2-worker Dask LocalCluster")
     ap.add_argument("--only", help="comma-separated phases after the build: fold,daily,whatif,dask")
+    ap.add_argument("--tiny", type=int, metavar="N",
+                    help="only the automatic-compaction benchmark: N bulk appends of 10 events, with and "
+                         "without auto_compact, then the first query on each store in a fresh process")
     ap.add_argument("--write", metavar="FILE", help="rewrite the '## Scale (N accounts)' section of FILE")
     ap.add_argument("--json", metavar="FILE", help="also write the raw results")
     ap.add_argument("--task", help=argparse.SUPPRESS)
@@ -285,6 +357,9 @@ def main() -> None:
     (WORK / ".gitignore").write_text("*\n")
     m = machine()
     m["load_start"] = os.getloadavg()[0]
+    if args.tiny:
+        tiny_report(m, {**p, "tiny": args.tiny}, args)
+        return
     phases = args.only.split(",") if args.only else ["fold", "daily", "whatif"] + (["dask"] if args.dask else [])
     res: dict[str, dict] = {}
     for name in ["build", *phases]:
