@@ -280,6 +280,23 @@ def task_es_rebuild(p: dict) -> dict:
             "rate": info["events"] / best}
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _best_cpu(fn: Any, repeats: int) -> tuple[float, float, Any]:
+    """Best wall time and best CPU time (all threads) of ``repeats`` runs: on a shared machine
+    the CPU time of a query changes far less with the load than its wall time."""
+    wall, cpu, out = [], [], None
+    for _ in range(repeats):
+        c0, t0 = _cpu(), time.perf_counter()
+        out = fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(_cpu() - c0)
+    return min(wall), min(cpu), out
+
+
 def _best(fn: Any, repeats: int) -> tuple[float, Any]:
     best, out = None, None
     for _ in range(repeats):
@@ -300,9 +317,9 @@ def task_state(p: dict) -> dict:
     store = ek.open_store(store_path(p))
     fold = declarative_fold()
     fold.state(store, streams=_first_stream(store))  # warm: imports, first connection
-    t, frame = _best(lambda: fold.state(store), p["repeats"])
+    t, cpu, frame = _best_cpu(lambda: fold.state(store), p["repeats"])
     events = json.loads((store_path(p) / "READY.json").read_text())["events"]
-    return {"events": events, "streams": len(frame), "seconds": t, "rate": events / t,
+    return {"events": events, "streams": len(frame), "seconds": t, "rate": events / t, "cpu_seconds": cpu,
             "balance_total": float(frame["balance"].sum())}
 
 
@@ -385,12 +402,14 @@ def task_export_parquet(p: dict) -> dict:
 
     store = ek.open_store(store_path(p))
     out = {}
-    for codec in ("zstd", "snappy"):
+    for codec in ("zstd", "snappy", "zstd-by-stream"):
         path = parquet_path(p, codec)
         if not path.exists():
             tmp = path.with_suffix(".tmp")
-            store.sql(f"COPY (SELECT * FROM events ORDER BY position) TO '{tmp}' "
-                      f"(FORMAT parquet, COMPRESSION {codec})")
+            # By stream: the row order of the store's segments (sorted by stream_id, then position).
+            order = "stream_id, position" if codec.endswith("by-stream") else "position"
+            store.sql(f"COPY (SELECT * FROM events ORDER BY {order}) TO '{tmp}' "
+                      f"(FORMAT parquet, COMPRESSION {codec.split('-')[0]})")
             tmp.rename(path)
         out[f"{codec}_bytes"] = path.stat().st_size
     return out
@@ -449,6 +468,34 @@ def task_series_ek(p: dict) -> dict:
             out["last_status"] = {str(k): int(v) for k, v in zip(end["status"], end["streams"]) if v}
     out["seconds"] = out["balance_seconds"] + out["status_seconds"]
     return out
+
+
+#: The declarative fold written by hand: one GROUP BY over one Parquet file of the same events.
+HAND_STATE = """
+SELECT stream_id,
+  coalesce(sum(data.amount) FILTER (WHERE event_type IN ('Deposited', 'InterestPaid')), 0)
+  - coalesce(sum(data.amount) FILTER (WHERE event_type IN ('Withdrawn', 'FeeCharged')), 0) AS balance,
+  CASE arg_max(event_type, version) FILTER (WHERE event_type IN ('Opened', 'Frozen', 'Unfrozen', 'Closed'))
+    WHEN 'Opened' THEN 'open' WHEN 'Frozen' THEN 'frozen' WHEN 'Unfrozen' THEN 'open'
+    WHEN 'Closed' THEN 'closed' END AS status,
+  arg_min(occurred_at, version) FILTER (WHERE event_type = 'Opened') AS opened,
+  count(*) FILTER (WHERE event_type = 'Deposited') AS deposits,
+  count(*) FILTER (WHERE event_type = 'Deposited' AND data.amount >= 1000) AS big_deposits,
+  max(version) AS version, max(position) AS position
+FROM read_parquet('{file}') WHERE stream_type = 'account' GROUP BY stream_id ORDER BY stream_id
+"""
+
+
+def task_state_hand(p: dict) -> dict:
+    """The hand-written fold over one Parquet file (``HAND_STATE``), into pandas like ``fold.state``."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    q = HAND_STATE.format(file=parquet_path(p, p.get("codec", "zstd")))
+    con.sql(q.replace("GROUP BY", "AND stream_id = 'x' GROUP BY")).df()  # warm: the file's footer
+    t, cpu, frame = _best_cpu(lambda: con.sql(q).df(), p["repeats"])
+    return {"seconds": t, "cpu_seconds": cpu, "streams": len(frame), "balance_total": float(frame["balance"].sum())}
 
 
 def task_lookup(p: dict) -> dict:
@@ -620,6 +667,33 @@ def report(m: dict, res: dict, p: dict, command: str, title: str = "Folds") -> s
                       f"(hand SQL {h['last_balance']:,.2f}, {'equal' if same_balance else '**different**'}); "
                       f"accounts per status on the last day {e['last_status']} "
                       f"({'equal' if same_status else '**different**: ' + str(h['last_status'])}).")
+    fold_rounds = sorted(int(k.rsplit("_", 1)[1]) for k in res if k.startswith("state_ek_"))
+    if fold_rounds:
+        for i in fold_rounds:
+            h, e = res[f"state_hand_{i}"], res[f"state_ek_{i}"]
+            lines.append(f"| round {i + 1}: the fold as hand-written DuckDB SQL over one Parquet file (ZSTD) "
+                         f"| {h['seconds']:.3f} s (CPU {h['cpu_seconds']:.2f} s) | {h['peak_mb']:.0f} MB |")
+            if f"state_sorted_{i}" in res:
+                h2 = res[f"state_sorted_{i}"]
+                lines.append(f"| round {i + 1}: the same SQL over one Parquet file sorted by stream_id (the "
+                             f"store's row order) | {h2['seconds']:.3f} s (CPU {h2['cpu_seconds']:.2f} s) | "
+                             f"{h2['peak_mb']:.0f} MB |")
+            lines.append(f"| round {i + 1}: declarative `fold.state(store)` | {e['seconds']:.3f} s = "
+                         f"{e['seconds'] / h['seconds']:.2f}x the hand SQL (CPU {e['cpu_seconds']:.2f} s = "
+                         f"{e['cpu_seconds'] / h['cpu_seconds']:.2f}x) | {e['peak_mb']:.0f} MB |")
+        for key, what in (("state_hand", "file by position"), ("state_sorted", "file by stream")):
+            if f"{key}_{fold_rounds[0]}" not in res:
+                continue
+            ratios = [res[f"state_ek_{i}"]["seconds"] / res[f"{key}_{i}"]["seconds"] for i in fold_rounds]
+            cpus = [res[f"state_ek_{i}"]["cpu_seconds"] / res[f"{key}_{i}"]["cpu_seconds"] for i in fold_rounds]
+            med = sorted(ratios)[len(ratios) // 2]
+            rows.append((f"declarative fold / hand SQL, {what} (median of rounds)", f"{med:.2f}x "
+                         f"(rounds: {', '.join(f'{r:.2f}x' for r in ratios)}; CPU: "
+                         f"{', '.join(f'{r:.2f}x' for r in cpus)})", "<= 1.15x", verdict(med <= 1.15)))
+        e, h = res[f"state_ek_{fold_rounds[0]}"], res[f"state_hand_{fold_rounds[0]}"]
+        same = abs(e["balance_total"] - h["balance_total"]) <= 1e-6 * abs(h["balance_total"]) and e["streams"] == h["streams"]
+        checks.append(f"Fold answers checked: {e['streams']:,} streams, total balance {e['balance_total']:,.2f} "
+                      f"(hand SQL {h['balance_total']:,.2f}: {'equal' if same else '**different**'}).")
     if "lookup" in res:
         s = res["lookup"]
         lines.append(f"| one stream as of a time, {s['lookups']} random streams and times | median "
@@ -667,7 +741,7 @@ def main() -> None:
     ap.add_argument("--write", metavar="FILE", help="rewrite the '## Folds' section of FILE")
     ap.add_argument("--section", default="Folds",
                     help="the section --write rewrites (e.g. 'Fold series' for --only series,snapshots,dense)")
-    ap.add_argument("--only", help="comma-separated: state,es,pyfold,pyfold1,series,snapshots,dense,lookup")
+    ap.add_argument("--only", help="comma-separated: state,es,pyfold,pyfold1,series,snapshots,dense,lookup,statesql")
     ap.add_argument("--task", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -714,6 +788,13 @@ def main() -> None:
     if "dense" in only:
         step("snap_dense", "snapshots", kind="dense")
         step("snap_dense_weekly", "snapshots", kind="dense", every="1W")
+    if "statesql" in only:
+        step("export_parquet", "export_parquet")
+        # Side by side, alternating, three rounds: the ratio within a round is the figure.
+        for i in range(3):
+            step(f"state_hand_{i}", "state_hand")
+            step(f"state_sorted_{i}", "state_hand", codec="zstd-by-stream")
+            step(f"state_ek_{i}", "state")
     if "lookup" in only:
         step("lookup", "lookup")
     m["load_end"] = os.getloadavg()[0]

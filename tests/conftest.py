@@ -104,3 +104,36 @@ def postgres_url():
         pytest.skip(f"PostgreSQL could not be started: {e}")
     yield cluster.url
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3 endpoint for the session: moto's standalone server (it stands in for S3) on a free
+    local port. Skipped, saying why, where moto is not installed (CI installs it: the dev extra)."""
+    import socket
+
+    moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install 'eventkit[dev]')")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    try:
+        server.start()
+    except Exception as e:  # noqa: BLE001 - any reason the server cannot start
+        pytest.skip(f"moto's S3 server did not start on port {port}: {e}")
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+S3_CREDENTIALS = dict(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+
+
+def new_bucket(endpoint: str) -> str:
+    """A new, empty bucket on the test endpoint."""
+    import uuid
+
+    import boto3
+
+    name = f"ek-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint, **S3_CREDENTIALS).create_bucket(Bucket=name)
+    return name

@@ -28,18 +28,26 @@ def _write_bytes(data: bytes):
 
 
 #: Every file store implementation, by name; ``make_files`` makes an empty one of each.
-FILE_STORE_KINDS = ["local"]
+#: ``s3``: a bucket on moto's S3 server (the ``s3_endpoint`` fixture), read through a local cache.
+FILE_STORE_KINDS = ["local", "s3"]
 
 
-def make_files(kind: str, tmp_path: Path) -> FileStore:
+def make_files(kind: str, tmp_path: Path, endpoint: str | None = None) -> FileStore:
     if kind == "local":
         return LocalFolder(tmp_path / "store")
+    if kind == "s3":
+        from conftest import S3_CREDENTIALS, new_bucket
+        from eventkit.store.object_store import S3Files
+
+        return S3Files(new_bucket(endpoint), "stores/one", cache_dir=tmp_path / "cache", endpoint_url=endpoint,
+                       **S3_CREDENTIALS)
     raise ValueError(kind)
 
 
 @pytest.fixture(params=FILE_STORE_KINDS)
 def files(request, tmp_path: Path) -> FileStore:
-    return make_files(request.param, tmp_path)
+    endpoint = request.getfixturevalue("s3_endpoint") if request.param == "s3" else None
+    return make_files(request.param, tmp_path, endpoint)
 
 
 def test_is_a_file_store(files: FileStore) -> None:

@@ -122,7 +122,7 @@ class Fold:
 
     # -- running ------------------------------------------------------------------------------
     def state(self, store: Any, *, as_of: Any = None, known_at: Any = None,
-              streams: Any = None, use_snapshot: bool = True) -> pd.DataFrame:
+              streams: Any = None, use_snapshot: bool = True, scheduler: Any = None) -> pd.DataFrame:
         """The state of every stream (one row each), folded in version order.
 
         Args:
@@ -132,6 +132,9 @@ class Fold:
             streams: Limit to one stream id or a list of them.
             use_snapshot: Start from the newest valid state saved by :meth:`save_snapshot`
                 and fold only newer events (same answer, less work).
+            scheduler: A ``dask.distributed.Client``: fold groups of segments on its workers and
+                combine the partial states there (same answer; saved states are not used). See
+                :mod:`eventkit.fold.distributed`.
 
         Returns:
             DataFrame with ``stream_id``, the fold's fields, ``version`` and ``position`` of the
@@ -143,6 +146,10 @@ class Fold:
         Example:
             >>> f.state(store, as_of="2024-01-31", known_at="2024-02-01")   # doctest: +SKIP
         """
+        if scheduler is not None:
+            from eventkit.fold.distributed import fold_state
+
+            return fold_state(self, store, scheduler=scheduler, as_of=as_of, known_at=known_at, streams=streams)
         if use_snapshot:
             from eventkit.fold.persisted import saved_state_for, state_from_saved
 
@@ -171,7 +178,8 @@ class Fold:
 
     def snapshots(self, store: Any, *, every: str | int = "1D", start: Any = None, end: Any = None,
                   streams: Any = None, as_of: Any = None, known_at: Any = None, tz: str = "UTC",
-                  max_rows: int | None = DEFAULT_MAX_ROWS, dense: bool | None = None) -> pd.DataFrame:
+                  max_rows: int | None = DEFAULT_MAX_ROWS, dense: bool | None = None,
+                  scheduler: Any = None) -> pd.DataFrame:
         """The state of every stream at every point of a grid: the dense series, in one pass.
 
         Row ``(as_of, stream_id)`` equals ``state(as_of=as_of)`` for that stream (bounds
@@ -198,6 +206,8 @@ class Fold:
                 times are local, ``as_of`` comes back in this zone.
             max_rows: The most rows to build (None: no limit).
             dense: Deprecated (the series is always dense; use :meth:`changes` for changes).
+            scheduler: A ``dask.distributed.Client``: compute the bucket partials per group of
+                segments on its workers (see :mod:`eventkit.fold.distributed`).
 
         Returns:
             DataFrame ``as_of, stream_id, <fields>, version, position, complete``, sorted by
@@ -217,13 +227,18 @@ class Fold:
         warn_dense_deprecated(dense)
         if dense is False:
             return self.changes(store, every=every, start=start, end=end, streams=streams,
-                                as_of=as_of, known_at=known_at, tz=tz)
+                                as_of=as_of, known_at=known_at, tz=tz, scheduler=scheduler)
+        if scheduler is not None:
+            from eventkit.fold.distributed import fold_series
+
+            return fold_series(self, store, scheduler=scheduler, kind="dense", every=every, start=start, end=end,
+                               streams=streams, as_of=as_of, known_at=known_at, tz=tz, max_rows=max_rows)
         return declarative_snapshots(self, store, every=every, start=start, end=end, streams=streams,
                                      as_of=as_of, known_at=known_at, tz=tz, max_rows=max_rows)
 
     def changes(self, store: Any, *, every: str | int = "1D", start: Any = None, end: Any = None,
                 streams: Any = None, as_of: Any = None, known_at: Any = None,
-                tz: str = "UTC") -> pd.DataFrame:
+                tz: str = "UTC", scheduler: Any = None) -> pd.DataFrame:
         """The change log of the series: a row only where a stream had events since the previous point.
 
         Same grid and meaning as :meth:`snapshots`, but a stream's state at the points in
@@ -241,6 +256,11 @@ class Fold:
         """
         from eventkit.fold.series import declarative_changes
 
+        if scheduler is not None:  # a dask.distributed.Client, as for snapshots()
+            from eventkit.fold.distributed import fold_series
+
+            return fold_series(self, store, scheduler=scheduler, kind="changes", every=every, start=start, end=end,
+                               streams=streams, as_of=as_of, known_at=known_at, tz=tz, max_rows=None)
         return declarative_changes(self, store, every=every, start=start, end=end, streams=streams,
                                    as_of=as_of, known_at=known_at, tz=tz)
 

@@ -136,42 +136,45 @@ class PyFold:
         return f"PyFold({self.name!r}, stream_type={self.stream_type!r}, handlers={sorted(self.handlers)})"
 
     def state(self, store: Any, *, as_of: Any = None, known_at: Any = None, streams: Any = None,
-              workers: int | None = None) -> Any:
+              workers: int | None = None, scheduler: Any = None) -> Any:
         """The state of every stream, like :meth:`eventkit.Fold.state`.
 
         Args:
             workers: Processes to use (None: every core when there are many events; 1: in-process).
+            scheduler: A ``dask.distributed.Client``: fold shares of the streams (by stream hash)
+                on its workers instead (see :mod:`eventkit.fold.distributed`); the fold and its
+                handlers must pickle (cloudpickle takes lambdas and notebook functions).
 
         Returns:
             DataFrame: ``stream_id``, the state's columns, ``version``, ``position``.
         """
         return run(self, store, grid=None, as_of=as_of, known_at=known_at, streams=streams,
-                   workers=workers)
+                   workers=workers, scheduler=scheduler)
 
     def snapshots(self, store: Any, *, every: Any = "1D", start: Any = None, end: Any = None,
                   streams: Any = None, as_of: Any = None, known_at: Any = None, tz: str = "UTC",
                   max_rows: int | None = DEFAULT_MAX_ROWS, dense: bool | None = None,
-                  workers: int | None = None) -> Any:
+                  workers: int | None = None, scheduler: Any = None) -> Any:
         """The dense series, like :meth:`eventkit.Fold.snapshots` (same grid, columns, budget)."""
         from eventkit.fold.series import cut_as_of, warn_dense_deprecated, make_grid
 
         warn_dense_deprecated(dense)
         if dense is False:
             return self.changes(store, every=every, start=start, end=end, streams=streams, as_of=as_of,
-                                known_at=known_at, tz=tz, workers=workers)
+                                known_at=known_at, tz=tz, workers=workers, scheduler=scheduler)
         grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
         return run(self, store, grid=grid, as_of=cut_as_of(as_of, grid), known_at=known_at, streams=streams,
-                   workers=workers, dense=True, max_rows=max_rows, every=every)
+                   workers=workers, dense=True, max_rows=max_rows, every=every, scheduler=scheduler)
 
     def changes(self, store: Any, *, every: Any = "1D", start: Any = None, end: Any = None,
                 streams: Any = None, as_of: Any = None, known_at: Any = None, tz: str = "UTC",
-                workers: int | None = None) -> Any:
+                workers: int | None = None, scheduler: Any = None) -> Any:
         """The change log, like :meth:`eventkit.Fold.changes` (time column ``changed_at``)."""
         from eventkit.fold.series import cut_as_of, make_grid
 
         grid = make_grid(every, start=start, end=end, as_of=as_of, tz=tz)
         return run(self, store, grid=grid, as_of=cut_as_of(as_of, grid), known_at=known_at, streams=streams,
-                   workers=workers, dense=False)
+                   workers=workers, dense=False, scheduler=scheduler)
 
 
 def event_class(payload: Iterable[str]) -> tuple[type, list[str]]:
@@ -243,10 +246,16 @@ _BATCH_ROWS = 65_536
 
 
 def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, streams: Any,
-        workers: int | None, dense: bool = False, max_rows: int | None = None, every: Any = None) -> Any:
+        workers: int | None, dense: bool = False, max_rows: int | None = None, every: Any = None,
+        scheduler: Any = None) -> Any:
     """Run a Python fold (state when ``grid`` is None, else snapshots) and build the frame."""
     global _JOB
     from eventkit.fold.sources import open_source
+
+    if scheduler is not None:
+        from eventkit.fold.distributed import check_scheduler
+
+        check_scheduler(scheduler)
 
     spec = dict(stream_type=fold.stream_type, as_of=as_of, streams=streams)
     with open_source(store, known_at=known_at, **spec) as src:
@@ -263,7 +272,7 @@ def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, strea
                                   f"of the store ({payload})")
             payload = wanted
         n_events = 0
-        if workers is None:
+        if workers is None and scheduler is None:
             n_events = src.con.sql(f"SELECT count(*) FROM {src.relation}").fetchall()[0][0]
         n = default_workers(n_events, workers)
         end = None
@@ -271,12 +280,17 @@ def run(fold: PyFold, store: Any, *, grid: Any, as_of: Any, known_at: Any, strea
             from eventkit.fold.series import horizon
 
             end = horizon(src, grid, known_at)
-        if n == 1:
+        if n == 1 and scheduler is None:
             changes = fold_part(fold, src, payload, grid, None)
         else:
             # Pin the snapshot: every worker reopens the store at this position.
             spec["known_at"] = src.known_position()
-    if n > 1:
+    if scheduler is not None:
+        from eventkit.fold.distributed import python_changes
+
+        changes = python_changes(fold, store, scheduler, spec=spec, payload=payload, grid=grid,
+                                 fold_part=fold_part)
+    elif n > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         _JOB = dict(fold=fold, store=store, spec=spec, payload=payload, grid=grid, n=n)

@@ -61,14 +61,36 @@ DEFAULT_MAX_ROWS = 10_000_000
 _ATTR = "eventkit.series"
 
 
+def bucket_partials_sql(fields: dict[str, Reducer], source: Source, grid: Grid) -> str:
+    """One aggregate: per (stream, bucket) the leaves' combinable partials over ``source``.
+
+    Columns ``stream_id, _k, _p<i>_<j>..., _v, _pos``. Partials of disjoint sets of events (one
+    per segment group, on Dask workers) combine into the same rows with :func:`bucket_sql`'s
+    ``b_from``.
+    """
+    ev = f"SELECT * FROM (SELECT *, {grid.k_sql()} AS _k FROM {source.relation}){k_where(grid)}"
+    return f"WITH ev AS ({ev}) {_group_sql(fields, source)}"
+
+
+def _group_sql(fields: dict[str, Reducer], source: Source) -> str:
+    partials = []
+    for i, leaf in enumerate(unique_leaves(fields.values())):
+        sqls = leaf.partials(source.schema, leaf.condition(source.schema))
+        partials += [f"{sql} AS _p{i}_{j}" for j, sql in enumerate(sqls)]
+    return (f"SELECT stream_id, _k, {', '.join(partials)}, max(version) AS _v, max(position) AS _pos "
+            "FROM ev GROUP BY stream_id, _k")
+
+
 def bucket_sql(fields: dict[str, Reducer], source: Source, grid: Grid, *,
-               relevant_only: bool = False) -> tuple[str, list[str]]:
+               relevant_only: bool = False, b_from: str | None = None) -> tuple[str, list[str]]:
     """CTEs ``ev``, ``b`` and ``c``: per (stream, bucket with events) the state after that bucket.
 
     ``c`` has ``stream_id, _k, <fields>, version, position``. With ``relevant_only`` the bucket
     rows are only those holding events that can change one of ``fields`` (plus each stream's
     first bucket, where it starts to exist): far fewer rows when the fields read a few event
-    types (a status), and the same answer at every point after filling forward.
+    types (a status), and the same answer at every point after filling forward. With
+    ``b_from`` (a table of :func:`bucket_partials_sql` rows, several per (stream, bucket)) the
+    buckets are combined from it instead of scanned from ``source`` (CTEs ``b`` and ``c`` only).
 
     Returns:
         The SQL (starting ``WITH``) and the output field expressions' aliases.
@@ -89,8 +111,7 @@ def bucket_sql(fields: dict[str, Reducer], source: Source, grid: Grid, *,
         names[leaf] = leaf.finish(f"_c{i}_0", schema)
     outs = [f"{red.final_sql(names)} AS {quote_ident(k)}" for k, red in fields.items()]
     where = k_where(grid)
-    group = (f"SELECT stream_id, _k, {', '.join(partials)}, max(version) AS _v, max(position) AS _pos "
-             "FROM ev GROUP BY stream_id, _k")
+    group = _group_sql(fields, source)
     prune = relevant_only and conds and all(c is not None for c in conds)
     if prune:
         # Buckets are computed only for the events that can change a field; a stream's first
@@ -106,6 +127,10 @@ def bucket_sql(fields: dict[str, Reducer], source: Source, grid: Grid, *,
              f"b0 AS ({group} UNION ALL SELECT stream_id, _k, {nulls}, NULL AS _v, NULL AS _pos FROM f), "
              f"b AS (SELECT stream_id, _k, {regroup_cols}, max(_v) AS _v, max(_pos) AS _pos "
              "FROM b0 GROUP BY stream_id, _k)")
+    elif b_from is not None:
+        ev = None
+        b = (f"b AS (SELECT stream_id, _k, {', '.join(regroup)}, max(_v) AS _v, max(_pos) AS _pos "
+             f"FROM {b_from} GROUP BY stream_id, _k)")
     else:
         ev = f"ev AS (SELECT * FROM (SELECT *, {grid.k_sql()} AS _k FROM {source.relation}){where})"
         b = f"b AS ({group})"
@@ -113,7 +138,7 @@ def bucket_sql(fields: dict[str, Reducer], source: Source, grid: Grid, *,
          "max(_pos) OVER w AS position FROM b "
          "WINDOW w AS (PARTITION BY stream_id ORDER BY _k ROWS UNBOUNDED PRECEDING)), "
          f"c AS (SELECT stream_id, _k, {', '.join(outs)}, version, position FROM c0)")
-    return f"WITH {ev}, {b}, {c}", [quote_ident(k) for k in fields]
+    return f"WITH {ev + ', ' if ev else ''}{b}, {c}", [quote_ident(k) for k in fields]
 
 
 def k_where(grid: Grid) -> str:
@@ -145,13 +170,13 @@ def horizon(source: Source, grid: Grid, known_at: Any) -> Any:
 
 
 def dense_sql(fields: dict[str, Reducer], source: Source, grid: Grid, *, last_k: int,
-              horizon: Any, order: bool = True) -> str:
+              horizon: Any, order: bool = True, b_from: str | None = None) -> str:
     """One query for the dense series: bucket partials -> cumulative window -> fill forward.
 
     ``last_k`` is the grid's last point (from :func:`size_of`), ``horizon`` the last complete
-    one (None: no ``complete`` column).
+    one (None: no ``complete`` column); ``b_from`` as for :func:`bucket_sql`.
     """
-    head, outs = bucket_sql(fields, source, grid)
+    head, outs = bucket_sql(fields, source, grid, b_from=b_from)
     at = grid.at_sql("_kk")
     complete = f", {at} <= {horizon_sql(grid, horizon)} AS complete" if horizon is not None else ""
     return f"""{head},
@@ -162,9 +187,9 @@ FROM d{" ORDER BY _kk, stream_id" if order else ""}
 """
 
 
-def changes_sql(fold: Fold, source: Source, grid: Grid) -> str:
+def changes_sql(fold: Fold, source: Source, grid: Grid, *, b_from: str | None = None) -> str:
     """One query for the change log: the state after each bucket that holds a stream's events."""
-    head, outs = bucket_sql(fold.fields, source, grid)
+    head, outs = bucket_sql(fold.fields, source, grid, b_from=b_from)
     return (f"{head} SELECT {grid.at_sql('_k')} AS changed_at, stream_id, {', '.join(outs)}, "
             "version, position FROM c ORDER BY _k, stream_id")
 

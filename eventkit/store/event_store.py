@@ -23,7 +23,8 @@ from eventkit.store.catalog_factory import open_catalog
 from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.envelope import generated_position
-from eventkit.store.file_store import FileStore, open_file_store
+from eventkit.store.file_store import FileStore
+from eventkit.store.object_store import choose_file_store
 from eventkit.store.read_snapshot import SharedDatabase
 from eventkit.store.chain_links import adopt_existing
 from eventkit.store.integrity import FileGuard
@@ -50,6 +51,11 @@ class Store(Appending, Reading, Proving):
         create: Create the store when ``path`` holds none (default); False: raise StoreError.
         catalog: Where the catalog lives: None for ``catalog.sqlite`` in the folder, a
             ``postgresql://`` URL for a catalog shared by several hosts, or a catalog object.
+        auto_compact: After a bulk append or an automatic seal, merge small segments as the
+            tiered policy of :mod:`eventkit.store.compaction_policy` says (bounded work per commit).
+        files: Where segment, fold-state and projection files live: None for the folder, an
+            ``s3://bucket/prefix`` URL for S3-compatible object storage (local copies cached in
+            ``<path>/object-cache``), or a :class:`~eventkit.store.file_store.FileStore`.
     """
 
     def __init__(
@@ -62,6 +68,8 @@ class Store(Appending, Reading, Proving):
         grace_seconds: float | None = None,
         create: bool = True,
         catalog: Any = None,
+        auto_compact: bool = True,
+        files: Any = None,
     ) -> None:
         if durability not in ("normal", "full"):
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
@@ -72,10 +80,12 @@ class Store(Appending, Reading, Proving):
         self._catalog: CatalogBackend = open_catalog(root, catalog, durability=durability, create=create)
         self.path = root.resolve()
         #: Where segment, fold-state and projection files live (the file store seam; this folder today).
-        self.files: FileStore = open_file_store(self.path)
+        self.files: FileStore = choose_file_store(self.path, files)
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold
+        #: Merge small segments after bulk appends and automatic seals (eventkit.store.compaction_policy).
+        self.auto_compact = auto_compact
         self._upcasters = Upcasters()  # code, not data: registered per store object
         # Two DuckDB instances: the store's own reads never share one with the user's SQL, whose
         # SET, macros and tables (DuckDB settings are mostly global to an instance) must not

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
+from eventkit.store import compaction_policy
 from eventkit.store.stream_heads import AppendResult, check_expected, resolve_stream_type
 from eventkit.store.crash_points import crash_point
 from eventkit.store.envelope import generated_event_id_sql, micros_now
@@ -342,51 +343,9 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
     groups = [g for g in groups if len(g) >= 2]
     with progress_bar(total=sum(len(g) for g in groups), desc="compacting", unit="segment", enabled=progress) as bar:
         for group in groups:
-            con = new_connection()
-            seg = None
-            ids = [s[0] for s in group]
-            try:
-                with store._catalog.read() as conn:  # a modified input must not be baked into a new file
-                    store._file_guard.check_files(catalog, conn, files, [s[1] for s in group])
-                try:
-                    seg = write_segment(
-                        con, files, f"SELECT * FROM {parquet_scan([files.url(s[1]) for s in group])}", group[0][2],
-                        fsync=store.durability == "full",
-                    )
-                except duckdb.Error as e:
-                    # Another process may have compacted these segments and removed their files
-                    # after its grace period; then there is nothing left to do for this group.
-                    with catalog.read() as conn:
-                        if not catalog.segments_live(conn, ids):
-                            continue
-                    problems = file_problems(files, [s[1] for s in group])
-                    if not problems:
-                        raise
-                    shown = "; ".join(f"{f}: {why}" for f, why in list(problems.items())[:3])
-                    raise StoreError(
-                        f"cannot compact: {len(problems)} segment file(s) cannot be read ({shown}); the store is "
-                        "damaged: restore the file(s) from a backup"
-                    ) from e
-                crash_point("compact.after_write")
-                with catalog.write() as conn:
-                    if not catalog.segments_live(conn, ids):  # another process compacted them first
-                        discard(files, seg)
-                        continue
-                    if not files.exists(seg.path):
-                        # Orphan clean-up in another process took the new file while this one
-                        # waited for the lock; the inputs are still live, so nothing is lost.
-                        continue
-                    replaced = catalog.segment_hashes(conn, [s[1] for s in group])
-                    record_compaction(catalog, conn, [(s[1], replaced.get(s[1])) for s in group], seg, micros_now())
-                    new_id = record_segment(catalog, conn, seg, catalog.segment_streams(conn, ids))
-                    catalog.retire_segments(conn, ids, at=time.time())
-                    assert new_id not in ids
-            except BaseException:
-                discard(store.files, seg)
-                raise
-            finally:
-                con.close()
-            crash_point("compact.after_commit")
+            seg = merge_segments(store, group)
+            if seg is None:
+                continue
             result.merged_segments += len(group)
             result.new_segments += 1
             result.events += seg.event_count
@@ -397,3 +356,74 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
     return result
 
 
+def merge_segments(store: Store, group: list[tuple]) -> SegmentInfo | None:
+    """Merge ``group`` (live segments of one stream type, as the catalog lists them) into one.
+
+    The new file is written outside the write lock, then swapped in with one catalog transaction
+    that first checks the inputs are still live. Returns the new segment, or None when another
+    process compacted them first (nothing to do).
+    """
+    catalog, files = store._catalog, store.files
+    con = new_connection()
+    seg = None
+    ids = [s[0] for s in group]
+    try:
+        with catalog.read() as conn:  # a modified input must not be baked into a new file
+            store._file_guard.check_files(catalog, conn, files, [s[1] for s in group])
+        try:
+            seg = write_segment(
+                con, files, f"SELECT * FROM {parquet_scan([files.url(s[1]) for s in group])}", group[0][2],
+                fsync=store.durability == "full",
+            )
+        except duckdb.Error as e:
+            # Another process may have compacted these segments and removed their files
+            # after its grace period; then there is nothing left to do for this group.
+            with catalog.read() as conn:
+                if not catalog.segments_live(conn, ids):
+                    return None
+            problems = file_problems(files, [s[1] for s in group])
+            if not problems:
+                raise
+            shown = "; ".join(f"{f}: {why}" for f, why in list(problems.items())[:3])
+            raise StoreError(
+                f"cannot compact: {len(problems)} segment file(s) cannot be read ({shown}); the store is "
+                "damaged: restore the file(s) from a backup"
+            ) from e
+        crash_point("compact.after_write")
+        with catalog.write() as conn:
+            if not catalog.segments_live(conn, ids):  # another process compacted them first
+                discard(files, seg)
+                return None
+            if not files.exists(seg.path):
+                # Orphan clean-up in another process took the new file while this one
+                # waited for the lock; the inputs are still live, so nothing is lost.
+                return None
+            replaced = catalog.segment_hashes(conn, [s[1] for s in group])
+            record_compaction(catalog, conn, [(s[1], replaced.get(s[1])) for s in group], seg, micros_now())
+            new_id = record_segment(catalog, conn, seg, catalog.segment_streams(conn, ids))
+            catalog.retire_segments(conn, ids, at=time.time())
+            assert new_id not in ids
+    except BaseException:
+        discard(store.files, seg)
+        raise
+    finally:
+        con.close()
+    crash_point("compact.after_commit")
+    return seg
+
+
+def auto_compact(store: Store) -> int:
+    """One step of automatic compaction (see :mod:`eventkit.store.compaction_policy`).
+
+    Merges at most one group of small segments that the tiered policy picks, then rewrites the
+    manifest and deletes replaced files past the grace period. Returns the segments merged.
+    """
+    catalog = store._catalog
+    with catalog.read() as conn:
+        group = compaction_policy.plan(catalog.live_segments(conn))
+    if group is None or merge_segments(store, group) is None:
+        return 0
+    with catalog.write() as conn:
+        write_manifest(catalog, conn, store.files)
+        remove_orphans(catalog, conn, store.files, grace_seconds=catalog.grace_seconds(conn))
+    return len(group)

@@ -214,8 +214,15 @@ class Snapshot:
             "the store is damaged: restore the file(s) from a backup"
         )
 
-    def events_sql(self) -> str:
-        """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``."""
+    def events_sql(self, *, typed_by_files: bool = False) -> str:
+        """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``.
+
+        Args:
+            typed_by_files: The segment files alone carry the store's whole schema and there are
+                no hot rows (see :meth:`files_carry_schema`): scan them without the typed empty
+                relation. Any UNION stops DuckDB pushing ``data.<field>`` down into the Parquet
+                scan, so a fold reading one payload field would read every field.
+        """
         parts = []
         if self.segments:
             parts.append(f"SELECT * FROM {parquet_scan(self.files)}")
@@ -226,7 +233,8 @@ class Snapshot:
         # An empty relation typed with the store's whole schema: it fixes the envelope types for
         # an empty snapshot and gives ``data`` every field of the store, even when the files this
         # snapshot scans (pruned, or cut in time) hold only some of them.
-        parts.append("SELECT * FROM _ek_empty")  # see connect(): typed once per schema
+        if not (typed_by_files and self.files and not self.hot.num_rows):
+            parts.append("SELECT * FROM _ek_empty")  # see connect(): typed once per schema
         body = " UNION ALL BY NAME ".join(parts)
         data_col = "data" if self.fields else "NULL::MAP(VARCHAR, VARCHAR) AS data"
         where = []
@@ -254,13 +262,48 @@ class Snapshot:
         """A DuckDB connection with this snapshot as the view ``events``."""
         con = self.prepare(con)
         try:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql()}")
+            typed = self.files_carry_schema(con)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql(typed_by_files=typed)}")
         except duckdb.Error as e:
             explained = self.explain(e)
             if explained is e:
                 raise
             raise explained from e
         return con
+
+    def files_carry_schema(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether the segment files alone give every column and payload field its store type.
+
+        True for a sealed, compacted store read whole; False with hot rows, with files that
+        lack a field (pruned or time-cut reads), or with very many files (binding them twice
+        would cost more than the scan saves). Binding reads only cached Parquet footers.
+        """
+        if not self.files or self.hot.num_rows or len(self.files) > _PROBE_FILES:
+            return False
+        try:
+            got = dict(zip(*_columns(con.sql(f"SELECT * FROM {parquet_scan(self.files)} LIMIT 0"))))
+        except duckdb.Error:
+            return False  # a damaged or missing file: the normal path explains it
+        want = dict(zip(*_columns(con.sql("SELECT * FROM _ek_empty"))))
+        for name, typ in want.items():
+            have = got.get(name)
+            if have is None or _type_key(have) != _type_key(typ):
+                return False
+        return True
+
+
+_PROBE_FILES = 500
+
+
+def _columns(rel: duckdb.DuckDBPyRelation) -> tuple[list[str], list[Any]]:
+    return rel.columns, rel.types
+
+
+def _type_key(typ: Any) -> Any:
+    """A type, with struct fields as a set (the files' field order is the view's either way)."""
+    if getattr(typ, "id", None) == "struct":
+        return frozenset((n, _type_key(t)) for n, t in typ.children)
+    return str(typ)
 
 
 def hot_data_sql(fields: dict[str, str]) -> str:

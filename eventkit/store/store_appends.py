@@ -14,7 +14,7 @@ import json
 import warnings
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from eventkit.common.errors import InvalidInput, SealDeferredWarning
+from eventkit.common.errors import EventKitWarning, InvalidInput, SealDeferredWarning
 from eventkit.store import maintenance as _maintenance
 from eventkit.store import group_commit as _group_commit
 from eventkit.store import resend as _resend
@@ -37,6 +37,7 @@ class Appending:
     files: FileStore
     bulk_threshold: int
     seal_threshold: int
+    auto_compact: bool
     _fields_cache: tuple[int, dict[str, str]] | None
     _commits: CommitSignal
     _keyring: KeyRing
@@ -189,6 +190,7 @@ class Appending:
             return self._append_hot(hot, expected, tracked)
         result = _maintenance.append_bulk(self, batch, expected, stream_type, tracked)
         self._commits.notify()
+        self._auto_compact()
         return result
 
     def _append_hot(self, batch: HotBatch, expected: dict[Any, Any],
@@ -263,12 +265,30 @@ class Appending:
         """
         try:
             self.seal()
+            self._auto_compact()
         except Exception as e:  # noqa: BLE001 - any failure (disk full, I/O, permissions) defers the seal
             warnings.warn(
                 f"the append was committed, but sealing the hot log into segments failed and is deferred "
                 f"to a later append ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
                 "the events are stored: do not re-send them",
                 SealDeferredWarning, stacklevel=4,
+            )
+
+    def _auto_compact(self) -> None:
+        """One bounded step of automatic compaction after a commit that wrote a segment.
+
+        Like the automatic seal it never makes the committed append look failed: a failure warns
+        and the next commit tries again (the merge is all or nothing).
+        """
+        if not self.auto_compact:
+            return
+        try:
+            _maintenance.auto_compact(self)
+        except Exception as e:  # noqa: BLE001 - the append is committed whatever happens here
+            warnings.warn(
+                f"the append was committed, but the automatic compaction after it failed and is deferred "
+                f"({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''})",
+                EventKitWarning, stacklevel=4,
             )
 
     def _merge_fields(self, conn: Any, incoming: dict[str, tuple[str, list]], state: dict[str, int]) -> dict[str, str]:
