@@ -76,7 +76,7 @@ def test_cleanup_never_removes_a_file_the_manifest_lists(tmp_path):
     with store._catalog.write() as conn:
         from eventkit.store.segment_files import remove_orphans
 
-        remove_orphans(conn, store.files, grace_seconds=0)
+        remove_orphans(store._catalog, conn, store.files, grace_seconds=0)
     for rel in json.loads(stale)["files"]:
         assert (store.path / rel).exists()
     store.gc()

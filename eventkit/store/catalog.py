@@ -1,10 +1,14 @@
-"""The SQLite catalog: the authority on positions, stream heads, segments, the hot log and
-checkpoints. Only the store uses it; nothing else knows the file layout.
+"""The SQLite catalog (``catalog.sqlite``): its schema, creation, connection and transactions.
+
+The authority on positions, stream heads, segments, the hot log and checkpoints: the default
+implementation of :class:`~eventkit.store.catalog_interface.CatalogBackend`. Its SQL statements live
+in :mod:`.catalog_queries`; nothing else in the package runs SQL on the catalog.
+
+May use :mod:`eventkit.common`, :mod:`.envelope` and :mod:`.catalog_queries`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -12,10 +16,11 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from eventkit.store.envelope import new_id_prefix
 from eventkit.common.errors import StoreError
+from eventkit.store.catalog_queries import SQLiteQueries
 
 # Saved fold states (written by :mod:`.fold_state_files`): one row per fold definition and cut.
 FOLD_STATES_SCHEMA = """
@@ -34,7 +39,6 @@ CREATE TABLE IF NOT EXISTS fold_states (
 
 FORMAT_VERSION = 1
 CATALOG_NAME = "catalog.sqlite"
-DEFAULT_GRACE_SECONDS = 900.0
 NEW_CATALOG_PREFIX = ".catalog-new-"  # a catalog being created (see Catalog.create)
 
 _SCHEMA = """
@@ -88,7 +92,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """ + FOLD_STATES_SCHEMA + ";"
 
 
-class Catalog:
+class Catalog(SQLiteQueries):
     """One SQLite connection to a store's catalog, used from one thread at a time.
 
     Args:
@@ -298,127 +302,6 @@ class Catalog:
         what = next((h for k, h in hint.items() if k in text), "retry; if it persists the catalog may be damaged")
         return StoreError(f"the store's catalog {self.path} failed: {text}; {outcome} ({what})")
 
-    # -- small queries used inside transactions ------------------------------------------------
-
-    @staticmethod
-    def meta_int(conn: sqlite3.Connection, key: str) -> int:
-        return int(conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
-
-    @staticmethod
-    def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
-        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
-
-    @staticmethod
-    def grace_seconds(conn: sqlite3.Connection) -> float:
-        """The store's grace period: how long replaced files stay for readers (every process obeys it)."""
-        row = conn.execute("SELECT value FROM meta WHERE key = 'grace_seconds'").fetchone()
-        return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
-
-    @staticmethod
-    def log_state(conn: sqlite3.Connection) -> dict[str, int]:
-        """head, last_recorded, hot_count and fields_version in one query (the append hot path)."""
-        state = {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0}
-        for key, value in conn.execute(
-            "SELECT key, value FROM meta WHERE key IN ('head', 'last_recorded', 'hot_count', 'fields_version')"
-        ):
-            state[key] = int(value)
-        return state
-
-    @staticmethod
-    def set_log_state(conn: sqlite3.Connection, **values: int) -> None:
-        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
-
-    @staticmethod
-    def fields(conn: sqlite3.Connection) -> dict[str, str]:
-        return dict(conn.execute("SELECT name, type FROM fields ORDER BY name").fetchall())
-
-    @staticmethod
-    def stream_heads(conn: sqlite3.Connection, stream_ids: list[str]) -> dict[str, tuple[str, int]]:
-        """stream_id -> (stream_type, version) for those of ``stream_ids`` that exist."""
-        if len(stream_ids) == 1:
-            rows = conn.execute(
-                "SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ?", stream_ids
-            ).fetchall()
-        else:
-            rows = conn.execute(
-                "SELECT s.stream_id, s.stream_type, s.version FROM json_each(?) j "
-                "JOIN streams s ON s.stream_id = j.value",
-                (json.dumps(stream_ids),),
-            ).fetchall()
-        return {r[0]: (r[1], r[2]) for r in rows}
-
-    @staticmethod
-    def known_ids(conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, int]:
-        """event_id -> position for those ids the catalog's id index holds."""
-        rows = conn.execute(
-            "SELECT e.event_id, e.position FROM json_each(?) j JOIN event_ids e ON e.event_id = j.value",
-            (json.dumps(event_ids),),
-        ).fetchall()
-        return dict(rows)
-
-    @staticmethod
-    def live_segments(conn: sqlite3.Connection, *, upto: int | None = None) -> list[tuple]:
-        sql = (
-            "SELECT segment_id, path, stream_type, first_position, last_position, event_count, "
-            "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded "
-            "FROM segments WHERE retired_at IS NULL"
-        )
-        if upto is not None:
-            return conn.execute(sql + " AND first_position <= ? ORDER BY first_position", (upto,)).fetchall()
-        return conn.execute(sql + " ORDER BY first_position").fetchall()
-
-    @staticmethod
-    def upsert_streams(conn: sqlite3.Connection, heads: list[tuple[str, str, int, int]]) -> None:
-        """Set each stream's head: ``(stream_id, stream_type, version, last_position)`` rows, inside a write."""
-        conn.executemany(
-            "INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
-            "version = excluded.version, last_position = excluded.last_position",
-            heads,
-        )
-
-    # -- consumers' checkpoints -----------------------------------------------------------------
-
-    @staticmethod
-    def checkpoint(conn: sqlite3.Connection, name: str) -> int:
-        row = conn.execute("SELECT position FROM checkpoints WHERE name = ?", (name,)).fetchone()
-        return int(row[0]) if row else 0
-
-    @staticmethod
-    def set_checkpoint(conn: sqlite3.Connection, name: str, position: int) -> None:
-        conn.execute("INSERT OR REPLACE INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)",
-                     (name, int(position), time.time()))
-
-    @staticmethod
-    def checkpoints(conn: sqlite3.Connection) -> list[tuple[str, int, float]]:
-        return conn.execute("SELECT name, position, updated_at FROM checkpoints ORDER BY name").fetchall()
-
-    # -- saved fold states ----------------------------------------------------------------------
-
-    @staticmethod
-    def save_fold_state(conn: sqlite3.Connection, *, fold: str, fingerprint: str, position: int,
-                        max_occurred: int | None, streams: int, path: str) -> str | None:
-        old = conn.execute(
-            "SELECT path FROM fold_states WHERE fingerprint = ? AND position = ?", (fingerprint, position)
-        ).fetchone()
-        conn.execute(
-            "INSERT OR REPLACE INTO fold_states VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (fingerprint, position, fold, max_occurred, streams, path, time.time()),
-        )
-        return None if old is None else old[0]
-
-    @staticmethod
-    def newest_fold_state(conn: sqlite3.Connection, fingerprint: str, *, upto: int,
-                          as_of: int | None) -> tuple | None:
-        sql = ("SELECT fold, fingerprint, position, max_occurred, streams, path FROM fold_states "
-               "WHERE fingerprint = ? AND position <= ?")
-        params: list = [fingerprint, upto]
-        if as_of is not None:
-            sql += " AND (max_occurred IS NULL OR max_occurred <= ?)"
-            params.append(as_of)
-        return conn.execute(sql + " ORDER BY position DESC LIMIT 1", params).fetchone()
-
-    @staticmethod
-    def fold_states(conn: sqlite3.Connection) -> list[tuple[str, str, int, int, float, str]]:
-        return conn.execute(
-            "SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states ORDER BY fold, position"
-        ).fetchall()
+    def size_bytes(self) -> int:
+        """Bytes the catalog takes on disk (its file with the -wal and -shm beside it)."""
+        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())

@@ -1,14 +1,20 @@
 """The catalog seam: everything a store keeps in its catalog, as one interface.
 
-:class:`CatalogBackend` is what code above the catalog may call; :class:`eventkit.store.catalog.Catalog`
-(``catalog.sqlite``) is the one implementation today. A PostgreSQL catalog is meant to be a second one,
-passing the same contract (``tests/test_catalog_contract.py``). Work happens in transactions: ``write()``
-and ``read()`` yield a transaction handle that callers pass back to the methods and do not look into.
+:class:`CatalogBackend` is what code above the catalog may call. :class:`eventkit.store.catalog.Catalog`
+(``catalog.sqlite`` in the store folder) is the default implementation; :func:`eventkit.store.catalog_factory.open_catalog`
+picks one from ``ek.open_store(..., catalog=...)``. Every implementation passes one contract
+(``tests/test_catalog_contract.py``). Work happens in transactions: ``write()`` and ``read()`` yield a
+transaction handle that callers pass back to the methods and do not look into. No module outside the
+catalog implementations runs SQL on the catalog.
 
-Not behind the seam yet (they run SQLite SQL on the handle themselves): the append hot path
-(``event_store``: hot-log rows, supplied ids, field types), bulk append, seal and compaction
-(``maintenance``), the segment list writes and the manifest (``segment_files``), the hot-log and
-segment reads of a snapshot (``read_snapshot``) and re-send detection (``resend``).
+Rows are plain tuples:
+
+- a hot-log row: ``(position, stream_id, stream_type, version, event_type, event_id, occurred_at,
+  recorded_at, data, metadata)``, times in UTC microseconds, ``data`` and ``metadata`` JSON text or None;
+- a live segment (:meth:`~CatalogBackend.live_segments`): ``(segment_id, path, stream_type, first_position,
+  last_position, event_count, size_bytes, min_occurred, max_occurred, min_recorded, max_recorded)``;
+- a segment to read (:meth:`~CatalogBackend.read_segments`): ``(path, first_position, last_position,
+  min_recorded, stream_type)``.
 
 May use :mod:`eventkit.common` only.
 """
@@ -16,8 +22,7 @@ May use :mod:`eventkit.common` only.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
 
 #: A saved fold state's row: (fold, fingerprint, position, max_occurred, streams, path).
 FoldStateRow = tuple[str, str, int, "int | None", int, str]
@@ -27,7 +32,9 @@ FoldStateRow = tuple[str, str, int, "int | None", int, str]
 class CatalogBackend(Protocol):
     """Sequence, stream heads, supplied ids, hot log, segment list, checkpoints, fold states and settings."""
 
-    path: Path
+    #: Where the catalog is, for messages: a file path, or a URL without its password.
+    path: Any
+    #: True when this process may only read (a write raises StoreError).
     read_only: bool
 
     @property
@@ -45,19 +52,116 @@ class CatalogBackend(Protocol):
 
     def close(self) -> None: ...
 
+    def size_bytes(self) -> int:
+        """Bytes the catalog takes where it is kept (reported by ``store.info()``)."""
+        ...
+
     # settings and the log's counters
     def meta_int(self, tx: Any, key: str) -> int: ...
     def set_meta(self, tx: Any, key: str, value: Any) -> None: ...
     def grace_seconds(self, tx: Any) -> float: ...
-    def log_state(self, tx: Any) -> dict[str, int]: ...
-    def set_log_state(self, tx: Any, **values: int) -> None: ...
-    def fields(self, tx: Any) -> dict[str, str]: ...
 
-    # streams, ids, segments
-    def stream_heads(self, tx: Any, stream_ids: list[str]) -> dict[str, tuple[str, int]]: ...
-    def upsert_streams(self, tx: Any, heads: list[tuple[str, str, int, int]]) -> None: ...
-    def known_ids(self, tx: Any, event_ids: list[str]) -> dict[str, int]: ...
-    def live_segments(self, tx: Any, *, upto: int | None = None) -> list[tuple]: ...
+    def log_state(self, tx: Any) -> dict[str, int]:
+        """``head``, ``last_recorded``, ``hot_count`` and ``fields_version`` (0 when never set).
+
+        Inside ``write()`` the head is the last position taken: the write takes ``head + 1 ...`` and
+        moves it with :meth:`set_log_state` in the same transaction, so positions have no gaps and
+        their order is commit order.
+        """
+        ...
+
+    def set_log_state(self, tx: Any, **values: int) -> None: ...
+
+    def fields(self, tx: Any) -> dict[str, str]:
+        """The payload schema: field name -> DuckDB type, by name."""
+        ...
+
+    def set_fields(self, tx: Any, fields: dict[str, str]) -> None:
+        """Add or change payload fields' types."""
+        ...
+
+    # streams and event ids
+    def stream_heads(self, tx: Any, stream_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """stream_id -> (stream_type, version) for those of ``stream_ids`` that exist."""
+        ...
+
+    def upsert_streams(self, tx: Any, heads: list[tuple[str, str, int, int]]) -> None:
+        """Set each stream's head from ``(stream_id, stream_type, version, last_position)`` rows."""
+        ...
+
+    def stream_count(self, tx: Any) -> int: ...
+
+    def stream_type_counts(self, tx: Any) -> list[tuple[str, int]]:
+        """(stream_type, streams) pairs, most streams first."""
+        ...
+
+    def stream_ids_like(self, tx: Any, stream_id: str, *, limit: int = 20_000) -> list[str]:
+        """Candidates for "did you mean": every stream id when there are at most ``limit``, else up to
+        ``limit`` ids of about the shape of ``stream_id`` (length within one, same first two letters)."""
+        ...
+
+    def known_ids(self, tx: Any, event_ids: list[str]) -> dict[str, int]:
+        """event_id -> position for those of ``event_ids`` recorded with :meth:`add_event_ids`."""
+        ...
+
+    def add_event_ids(self, tx: Any, pairs: Iterable[tuple[str, int]]) -> None:
+        """Record caller-supplied event ids with their positions (an id already there is an error)."""
+        ...
+
+    # the hot log
+    def insert_hot(self, tx: Any, rows: list[tuple]) -> None:
+        """Add hot-log rows (see the module docstring for their shape)."""
+        ...
+
+    def hot_rows(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
+                 recorded_cut: int | None = None) -> list[tuple]:
+        """Hot-log rows at or before position ``upto``, by position, optionally of one stream, from a
+        position, or recorded at or before ``recorded_cut`` (micros)."""
+        ...
+
+    def delete_hot(self, tx: Any) -> int:
+        """Empty the hot log (its rows are in segments now); how many rows it held."""
+        ...
+
+    # the segment list
+    def live_segments(self, tx: Any, *, upto: int | None = None) -> list[tuple]:
+        """Live segments by first position, those starting at or before ``upto`` when given."""
+        ...
+
+    def read_segments(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
+                      recorded_cut: int | None = None) -> list[tuple]:
+        """Live segments a read up to ``upto`` needs, by first position: only those holding ``stream_id``,
+        ending at or after ``from_position``, with something recorded at or before ``recorded_cut``."""
+        ...
+
+    def add_segment(self, tx: Any, seg: Any, stream_ids: Sequence[str]) -> int:
+        """Record a written segment (a :class:`~eventkit.store.segment_files.SegmentInfo`) holding
+        ``stream_ids``; its new segment id."""
+        ...
+
+    def segment_streams(self, tx: Any, segment_ids: Sequence[int]) -> list[str]:
+        """The distinct streams the given segments hold, sorted."""
+        ...
+
+    def segments_live(self, tx: Any, segment_ids: Sequence[int]) -> bool:
+        """Whether every one of ``segment_ids`` is recorded and not retired."""
+        ...
+
+    def retire_segments(self, tx: Any, segment_ids: Sequence[int], *, at: float | None = None) -> None:
+        """Take segments out of reads (they were replaced); their files stay until the grace period ends."""
+        ...
+
+    def retired_segments(self, tx: Any, *, before: float) -> list[tuple[int, str]]:
+        """(segment_id, path) of segments retired before ``before`` (seconds since the epoch)."""
+        ...
+
+    def forget_segment(self, tx: Any, segment_id: int) -> None:
+        """Drop a retired segment's record (its file is gone)."""
+        ...
+
+    def segment_paths(self, tx: Any) -> set[str]:
+        """The path of every recorded segment, live or retired."""
+        ...
 
     # consumers' checkpoints
     def checkpoint(self, tx: Any, name: str) -> int:

@@ -1,7 +1,8 @@
-"""The event store: append-only events in a SQLite catalog over immutable Parquet segments.
+"""The event store: append-only events in a catalog over immutable Parquet segments.
 
-Only this module (with its helpers ``_catalog``, ``_segments``, ``_snapshot`` and
-``_maintenance``) knows the file layout. Everything above it reads through :meth:`Store.sql`,
+The store talks to its catalog through :class:`~eventkit.store.catalog_interface.CatalogBackend`
+(picked by :func:`~eventkit.store.catalog_factory.open_catalog`) and to its files through
+:class:`~eventkit.store.file_store.FileStore`. Everything above it reads through :meth:`Store.sql`,
 :meth:`Store.connect` and the ``read_*`` methods.
 """
 
@@ -20,8 +21,8 @@ from eventkit.store import maintenance as _maintenance
 from eventkit.store import resend as _resend
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events
 from eventkit.store.catalog_interface import CatalogBackend
-from eventkit.store.file_store import FileStore, LocalFolder
-from eventkit.store.catalog import CATALOG_NAME, NEW_CATALOG_PREFIX, Catalog
+from eventkit.store.file_store import FileStore, open_file_store
+from eventkit.store.catalog_factory import open_catalog
 from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
 from eventkit.store.envelope import (
     ANY,
@@ -89,6 +90,8 @@ class Store:
             setting of the store, kept in its catalog and obeyed by every process: giving it
             here changes it for the store (None: keep the store's, 900 s for a new store).
         create: Create the store when ``path`` holds none (default); False: raise StoreError.
+        catalog: Where the catalog lives: None for ``catalog.sqlite`` in the folder, a
+            ``postgresql://`` URL for a catalog shared by several hosts, or a catalog object.
     """
 
     def __init__(
@@ -100,32 +103,21 @@ class Store:
         bulk_threshold: int = 5_000,
         grace_seconds: float | None = None,
         create: bool = True,
+        catalog: Any = None,
     ) -> None:
+        if durability not in ("normal", "full"):
+            raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
         root = Path(path)
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file, not an eventkit store folder")
-        catalog_path = root / CATALOG_NAME
-        if not catalog_path.exists():
-            if not create:
-                raise StoreError(f"no eventkit store at {root}{_nearby_stores(root)}")
-            others = [p.name for p in root.iterdir()] if root.exists() else []
-            others = [n for n in others if n != ".DS_Store" and not n.startswith(NEW_CATALOG_PREFIX)]
-            # Re-checked after the listing: another process may have just created the store.
-            if others and not catalog_path.exists():
-                raise StoreError(f"{root} is a non-empty folder without {CATALOG_NAME}: not an eventkit store")
-            try:
-                root.mkdir(parents=True, exist_ok=True)
-                Catalog.create(catalog_path)
-            except OSError as e:  # a read-only file system, no permission, a full disk
-                raise StoreError(f"cannot create a store at {root}: {e.strerror or e}") from e
+        #: The catalog seam: sequence, stream heads, ids, hot log, segment list, checkpoints, fold states.
+        self._catalog: CatalogBackend = open_catalog(root, catalog, durability=durability, create=create)
         self.path = root.resolve()
-        #: Where segment and fold-state files live (the file store seam; this folder today).
-        self.files: FileStore = LocalFolder(self.path)
+        #: Where segment, fold-state and projection files live (the file store seam; this folder today).
+        self.files: FileStore = open_file_store(self.path)
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold
-        #: Everything in catalog.sqlite (the catalog seam: code here calls it through CatalogBackend).
-        self._catalog: CatalogBackend = Catalog(catalog_path, durability=durability)
         self._upcasters = Upcasters()  # code, not data: registered per store object
         # Two DuckDB instances: the store's own reads never share one with the user's SQL, whose
         # SET, macros and tables (DuckDB settings are mostly global to an instance) must not
@@ -293,12 +285,10 @@ class Store:
                 )
                 for i in range(n)
             ]
-            conn.executemany("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows_out)
+            self._catalog.insert_hot(conn, rows_out)
             if batch.ids_supplied:
-                conn.executemany(
-                    "INSERT INTO event_ids VALUES (?, ?)",
-                    [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None],
-                )
+                self._catalog.add_event_ids(
+                    conn, [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None])
             self._catalog.upsert_streams(conn, new_heads)
             hot_count = state["hot_count"] + n
             self._catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
@@ -332,14 +322,13 @@ class Store:
             self._fields_cache = (state["fields_version"], self._catalog.fields(conn))
         fields = dict(self._fields_cache[1])
         _check_field_case(incoming, fields)
-        changed = False
+        changed: dict[str, str] = {}
         for name, (kind, samples) in incoming.items():
             merged = reconcile(name, fields.get(name), kind, values=samples)
             if merged != fields.get(name):
-                conn.execute("INSERT OR REPLACE INTO fields VALUES (?, ?)", (name, merged))
-                fields[name] = merged
-                changed = True
+                fields[name] = changed[name] = merged
         if changed:
+            self._catalog.set_fields(conn, changed)
             # The cache is only set after the transaction commits (a rollback must not keep it).
             self._catalog.set_meta(conn, "fields_version", state["fields_version"] + 1)
             self._fields_cache = None
@@ -349,7 +338,7 @@ class Store:
         self, conn: Any, ids: Sequence[str | None], describe: Callable[[list[int]], list[tuple[str, str, dict]]]
     ) -> AppendResult | None:
         """The original result if this append is a re-send (see :func:`_resend.existing_append`)."""
-        found = _resend.existing_append(conn, self.files, self._catalog.id_prefix, ids, describe)
+        found = _resend.existing_append(self._catalog, conn, self.files, ids, describe)
         if found is None:
             return None
         first, last, versions = found
@@ -361,7 +350,7 @@ class Store:
         """One consistent view of the store (see :class:`Snapshot`), optionally cut at known_at."""
         upto, recorded_cut = parse_known_at(known_at)
         with self._catalog.read() as conn:
-            snap = read_snapshot(conn, self.files, upto=upto, recorded_cut=recorded_cut, **prune)
+            snap = read_snapshot(self._catalog, conn, self.files, upto=upto, recorded_cut=recorded_cut, **prune)
             snap.grace_seconds = self._catalog.grace_seconds(conn)
         db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
         snap.cursor = lambda: utc_cursor(db)
@@ -432,14 +421,9 @@ class Store:
     def _warn_no_stream(self, stream_id: str) -> None:
         """An empty read of a stream the store never had: say so, with the closest stream id."""
         with self._catalog.read() as conn:
-            total = conn.execute("SELECT count(*) FROM streams").fetchone()[0]
-            if total <= 20_000:
-                ids = [r[0] for r in conn.execute("SELECT stream_id FROM streams")]
-            else:  # difflib over every id would be slow: look among ids of about the same shape
-                ids = [r[0] for r in conn.execute(
-                    "SELECT stream_id FROM streams WHERE length(stream_id) BETWEEN ? AND ? "
-                    "AND lower(substr(stream_id, 1, 2)) = lower(substr(?, 1, 2)) LIMIT 20000",
-                    (len(stream_id) - 1, len(stream_id) + 1, stream_id))]
+            total = self._catalog.stream_count(conn)
+            # difflib over every id would be slow: past 20,000 look among ids of about the same shape
+            ids = self._catalog.stream_ids_like(conn, stream_id, limit=20_000)
         warn(f"no stream {stream_id!r} in the store ({total:,} streams){did_you_mean(stream_id, ids, shown=5)}")
 
     def read_all(
@@ -651,25 +635,15 @@ def _check_field_case(incoming: Mapping[str, Any], fields: Mapping[str, str]) ->
                 f"field names are case-insensitive in SQL: use {other!r} or another name",
                 column=name, values=[name],
             )
-def _nearby_stores(root: Path) -> str:
-    """``" (did you mean ...?)"`` naming a store next to ``root`` with a close name, if any."""
-    import difflib
-
-    try:
-        siblings = [p.name for p in root.resolve().parent.iterdir() if (p / CATALOG_NAME).is_file()]
-    except OSError:
-        return ""
-    close = difflib.get_close_matches(root.name, siblings, n=1, cutoff=0.6)
-    return f" (did you mean {str(root.parent / close[0])!r}?)" if close else ""
-
-
-def open_store(path: str | os.PathLike, *, create: bool = True, **options: Any) -> Store:
+def open_store(path: str | os.PathLike, *, create: bool = True, catalog: Any = None, **options: Any) -> Store:
     """Open the store in folder ``path``, creating it when missing.
 
     Args:
         path: A folder. A missing or empty folder becomes a new store (unless ``create=False``).
         create: False: only open an existing store, never make one (for reading: a typo in the
             path is an error, not a new empty store).
+        catalog: None: the catalog is ``catalog.sqlite`` in the folder. A ``postgresql://`` URL:
+            the catalog is kept in that PostgreSQL database (see the README, "Sharing a store").
         **options: See :class:`Store` (durability, seal_threshold, bulk_threshold, grace_seconds;
             the last is a setting of the store, kept in its catalog).
 
@@ -683,4 +657,4 @@ def open_store(path: str | os.PathLike, *, create: bool = True, **options: Any) 
         >>> store = ek.open_store("data/bank")
         >>> store = ek.open_store("data/bank", create=False)  # an existing store only
     """
-    return Store(path, create=create, **options)
+    return Store(path, create=create, catalog=catalog, **options)

@@ -46,6 +46,11 @@ class FileStore(Protocol):
         """
         ...
 
+    def replace(self, path: str, data: bytes, *, fsync: bool = False) -> StoredFile:
+        """Write ``path`` whole, replacing the file there if any (for small files derived from the catalog,
+        such as the segment manifest): a reader sees the old bytes or the new, never a mix."""
+        ...
+
     def read_bytes(self, path: str) -> bytes:
         """The file's bytes; :class:`FileNotFoundError` when there is none."""
         ...
@@ -99,8 +104,6 @@ class LocalFolder:
         tmp = target.with_name(f"{_TMP}{uuid.uuid4().hex[:12]}-{target.name}")
         try:
             write(str(tmp))
-            if fsync:
-                fsync_path(tmp)
             try:
                 os.link(tmp, target)
             except FileExistsError:
@@ -115,8 +118,28 @@ class LocalFolder:
         finally:
             tmp.unlink(missing_ok=True)
         if fsync:
-            for d in [target.parent, *(d.parent for d in new_dirs)]:
-                fsync_path(d)
+            # The bytes (by the final name: one inode with the temporary's), then the name in its
+            # folder, then every folder made for it in its parent.
+            for p in [target, target.parent, *(d.parent for d in new_dirs)]:
+                fsync_path(p)
+        st = target.stat()
+        return StoredFile(path, st.st_size, st.st_mtime)
+
+    def replace(self, path: str, data: bytes, *, fsync: bool = False) -> StoredFile:
+        target = self._full(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{_TMP}{uuid.uuid4().hex[:12]}-{target.name}")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                if fsync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if fsync:
+            fsync_path(target.parent)
         st = target.stat()
         return StoredFile(path, st.st_size, st.st_mtime)
 
@@ -147,6 +170,11 @@ class LocalFolder:
         except FileNotFoundError:
             return False
         return True
+
+
+def open_file_store(location: str | os.PathLike) -> FileStore:
+    """The file store for a store at ``location`` (today: the local folder it names)."""
+    return LocalFolder(Path(location))
 
 
 def fsync_path(path: Path) -> None:

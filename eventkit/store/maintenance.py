@@ -7,7 +7,6 @@ an orphan file that no snapshot lists; a crash after leaves the new state.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -189,15 +188,15 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                     event_count=part.num_rows, min_occurred=occurred_range[0], max_occurred=occurred_range[1],
                     min_recorded=recorded, max_recorded=recorded,
                 )
-                seg = write_segment(con, store.path, select, name, fsync=store.durability == "full", stats=stats)
+                seg = write_segment(con, store.files, select, name, fsync=store.durability == "full", stats=stats)
                 written.append(seg)
                 ids_of_type = [sid for sid, st in zip(lay.stream_ids, stypes) if st == name]
-                record_segment(conn, seg, "SELECT value AS stream_id FROM json_each(?)", (json.dumps(ids_of_type),))
+                record_segment(store._catalog, conn, seg, ids_of_type)
             if batch.ids_supplied:
                 given = pa.table({"event_id": table.column("event_id"),
                                   "position": pa.array(np.arange(head + 1, head + 1 + n, dtype=np.int64))})
                 given = given.filter(pa.compute.is_valid(given.column("event_id")))
-                conn.executemany("INSERT INTO event_ids VALUES (?, ?)", zip(
+                store._catalog.add_event_ids(conn, zip(
                     given.column("event_id").to_pylist(), given.column("position").to_pylist()))
             last_positions = head + 1 + lay.last_row
             store._catalog.upsert_streams(conn, [
@@ -225,7 +224,7 @@ def refresh_manifest(store: Store) -> None:
     """
     try:
         with store._catalog.write() as conn:
-            write_manifest(conn, store.path, fsync=store.durability == "full")
+            write_manifest(store._catalog, conn, store.files, fsync=store.durability == "full")
     except (OSError, StoreError) as e:
         warnings.warn(f"the commit is done, but the segment manifest for outside tools could not be "
                       f"rewritten ({e}); `eventkit gc` rewrites it", stacklevel=3)
@@ -237,9 +236,16 @@ def gc(store: Store) -> list[str]:
     Returns:
         The removed files (paths relative to the store).
     """
-    with store._catalog.write() as conn:
-        write_manifest(conn, store.path)
-        return remove_orphans(conn, store.files, grace_seconds=store._catalog.grace_seconds(conn))
+    catalog = store._catalog
+    with catalog.write() as conn:
+        write_manifest(catalog, conn, store.files)
+        return remove_orphans(catalog, conn, store.files, grace_seconds=catalog.grace_seconds(conn))
+
+
+def _hot_streams(hot: pa.Table, stream_type: str) -> list[str]:
+    """The distinct streams of ``stream_type`` among hot-log rows."""
+    of_type = hot.filter(pa.compute.equal(hot.column("stream_type"), stream_type))
+    return pa.compute.unique(of_type.column("stream_id")).to_pylist()
 
 
 def _micros_range(table: pa.Table, recorded: int) -> tuple[int, int]:
@@ -256,12 +262,13 @@ def _micros_range(table: pa.Table, recorded: int) -> tuple[int, int]:
 def seal(store: Store) -> int:
     """Move all hot-log rows into segments (one per stream type) in one transaction."""
     written: list[SegmentInfo] = []
+    catalog = store._catalog
     try:
-        with store._catalog.write() as conn:
-            snap = read_snapshot(conn, store.files)
+        with catalog.write() as conn:
+            snap = read_snapshot(catalog, conn, store.files)
             if not snap.hot.num_rows:
                 return 0
-            snap.files = []  # only the hot rows
+            snap.segments = []  # only the hot rows
             con = snap.connect()
             # With no payload fields yet the view's ``data`` is an untyped placeholder: a segment
             # must not persist it (it would clash with the typed struct of later segments).
@@ -269,17 +276,17 @@ def seal(store: Store) -> int:
             try:
                 for (stype,) in con.execute("SELECT DISTINCT stream_type FROM events ORDER BY 1").fetchall():
                     seg = write_segment(
-                        con, store.path, f"SELECT {columns} FROM events WHERE stream_type = {sql_literal(stype)}", stype,
-                        fsync=store.durability == "full",
+                        con, store.files, f"SELECT {columns} FROM events WHERE stream_type = {sql_literal(stype)}",
+                        stype, fsync=store.durability == "full",
                     )
                     crash_point("seal.after_write")
                     written.append(seg)
-                    record_segment(conn, seg, "SELECT DISTINCT stream_id FROM hot WHERE stream_type = ?", (stype,))
+                    record_segment(catalog, conn, seg, _hot_streams(snap.hot, stype))
             finally:
                 con.close()
-            moved = conn.execute("DELETE FROM hot").rowcount
-            store._catalog.set_meta(conn, "hot_count", 0)
-            remove_orphans(conn, store.files, grace_seconds=store._catalog.grace_seconds(conn))
+            moved = catalog.delete_hot(conn)
+            catalog.set_meta(conn, "hot_count", 0)
+            remove_orphans(catalog, conn, store.files, grace_seconds=catalog.grace_seconds(conn))
             crash_point("seal.before_commit")
         crash_point("seal.after_commit")
         refresh_manifest(store)
@@ -306,8 +313,9 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
     after the store's grace period, so running readers keep their files.
     """
     result = CompactResult()
-    with store._catalog.read() as conn:
-        segs = store._catalog.live_segments(conn)
+    catalog, files = store._catalog, store.files
+    with catalog.read() as conn:
+        segs = catalog.live_segments(conn)
     groups: list[list[tuple]] = []
     by_type: dict[str, list[tuple]] = {}
     for s in segs:
@@ -329,23 +337,19 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
             con = new_connection()
             seg = None
             ids = [s[0] for s in group]
-            marks = ",".join("?" * len(ids))
             try:
                 try:
                     seg = write_segment(
-                        con, store.path, f"SELECT * FROM {parquet_scan([store.path / s[1] for s in group])}", group[0][2],
+                        con, files, f"SELECT * FROM {parquet_scan([files.url(s[1]) for s in group])}", group[0][2],
                         fsync=store.durability == "full",
                     )
                 except duckdb.Error as e:
                     # Another process may have compacted these segments and removed their files
                     # after its grace period; then there is nothing left to do for this group.
-                    with store._catalog.read() as conn:
-                        live = conn.execute(
-                            f"SELECT count(*) FROM segments WHERE retired_at IS NULL AND segment_id IN ({marks})", ids
-                        ).fetchone()[0]
-                    if live != len(ids):
-                        continue
-                    problems = file_problems([str(store.path / s[1]) for s in group])
+                    with catalog.read() as conn:
+                        if not catalog.segments_live(conn, ids):
+                            continue
+                    problems = file_problems(files, [s[1] for s in group])
                     if not problems:
                         raise
                     shown = "; ".join(f"{f}: {why}" for f, why in list(problems.items())[:3])
@@ -354,22 +358,16 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
                         "damaged: restore the file(s) from a backup"
                     ) from e
                 crash_point("compact.after_write")
-                with store._catalog.write() as conn:
-                    live = conn.execute(
-                        f"SELECT count(*) FROM segments WHERE retired_at IS NULL AND segment_id IN ({marks})", ids
-                    ).fetchone()[0]
-                    if live != len(ids):  # another process compacted them first
-                        discard(store.files, seg)
+                with catalog.write() as conn:
+                    if not catalog.segments_live(conn, ids):  # another process compacted them first
+                        discard(files, seg)
                         continue
-                    if not (store.path / seg.path).exists():
+                    if not files.exists(seg.path):
                         # Orphan clean-up in another process took the new file while this one
                         # waited for the lock; the inputs are still live, so nothing is lost.
                         continue
-                    new_id = record_segment(
-                        conn, seg, f"SELECT DISTINCT stream_id FROM stream_segments WHERE segment_id IN ({marks})", tuple(ids)
-                    )
-                    conn.execute(f"DELETE FROM stream_segments WHERE segment_id IN ({marks})", ids)
-                    conn.execute(f"UPDATE segments SET retired_at = ? WHERE segment_id IN ({marks})", [time.time(), *ids])
+                    new_id = record_segment(catalog, conn, seg, catalog.segment_streams(conn, ids))
+                    catalog.retire_segments(conn, ids, at=time.time())
                     assert new_id not in ids
             except BaseException:
                 discard(store.files, seg)
@@ -381,9 +379,9 @@ def compact(store: Store, *, target_events: int, progress: bool = False) -> Comp
             result.new_segments += 1
             result.events += seg.event_count
             bar.update(len(group))
-    with store._catalog.write() as conn:
-        write_manifest(conn, store.path)
-        result.removed_files = remove_orphans(conn, store.files, grace_seconds=store._catalog.grace_seconds(conn))
+    with catalog.write() as conn:
+        write_manifest(catalog, conn, files)
+        result.removed_files = remove_orphans(catalog, conn, files, grace_seconds=catalog.grace_seconds(conn))
     return result
 
 
@@ -426,26 +424,24 @@ class StoreInfo:
 
 
 def info(store: Store) -> StoreInfo:
-    with store._catalog.read() as conn:
-        snap = read_snapshot(conn, store.files)
-        streams = conn.execute("SELECT count(*) FROM streams").fetchone()[0]
-        stypes = pd.DataFrame(
-            conn.execute("SELECT stream_type, count(*) FROM streams GROUP BY 1 ORDER BY 2 DESC").fetchall(),
-            columns=["stream_type", "streams"],
-        )
-        seg_bytes, nseg = conn.execute(
-            "SELECT coalesce(sum(size_bytes), 0), count(*) FROM segments WHERE retired_at IS NULL").fetchone()
+    catalog = store._catalog
+    with catalog.read() as conn:
+        snap = read_snapshot(catalog, conn, store.files)
+        streams = catalog.stream_count(conn)
+        stypes = pd.DataFrame(catalog.stream_type_counts(conn), columns=["stream_type", "streams"])
+        live = catalog.live_segments(conn)
+    seg_bytes, nseg = sum(s[6] for s in live), len(live)
     damaged: dict[str, str] = {}
     try:
         et, times = _event_figures(snap)
     except (StoreError, duckdb.Error):
         # Describe the rest of the store: leave the unreadable files out and name them.
-        damaged = file_problems(snap.files)
+        damaged = file_problems(store.files, snap.segments)
         if not damaged:
             raise
-        snap.files = [f for f in snap.files if f not in damaged]
+        snap.segments = [p for p in snap.segments if store.files.url(p) not in damaged]
         et, times = _event_figures(snap)
-    catalog_bytes = sum(p.stat().st_size for p in store.path.glob("catalog.sqlite*"))
+    catalog_bytes = catalog.size_bytes()
     return StoreInfo(
         path=str(store.path), events=snap.high_water, streams=streams, segments=nseg, hot_events=snap.hot.num_rows,
         size_bytes=seg_bytes + catalog_bytes, first_occurred=times[0], last_occurred=times[1],

@@ -1,16 +1,15 @@
-"""Exactly-once projections: a read model kept as Parquet part files under ``<store>/projections/<name>/``,
-each batch's file committed by one move of the projection's checkpoint (see :mod:`.subscriptions`).
+"""Exactly-once projections: a read model kept as Parquet part files under ``projections/<name>/`` in the
+store's file store, each batch's file committed by one move of the projection's checkpoint (see
+:mod:`.subscriptions`).
 
 May use :mod:`eventkit.common`, :mod:`.read_snapshot` and :mod:`.subscriptions` (the reader, checkpoints
-and the polling loop); the Store facade passes itself in.
+and the polling loop); the Store facade passes itself in (its ``files`` is the file store).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import uuid
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -88,7 +87,9 @@ class Projection:
         self.name = check_consumer_name(name, "projection")
         self.key = [key] if isinstance(key, str) else (list(key) if key is not None else None)
         self.checkpoint_name = f"projection:{name}"
-        self.path = Path(store.path) / PROJECTIONS_DIR / name
+        self.path = Path(store.path) / PROJECTIONS_DIR / name  # the run lock's folder (a local file)
+        self._files = store.files  # the part files live in the store's file store
+        self._prefix = f"{PROJECTIONS_DIR}/{name}"
         self.compact_every = compact_every
         self._reader = EventBatches(store, event_types, stream_types, batch_size)
 
@@ -102,17 +103,16 @@ class Projection:
 
     # -- files ------------------------------------------------------------------------------------
 
-    def _parts(self) -> list[tuple[int, int, Path]]:
-        if not self.path.is_dir():
-            return []
+    def _parts(self) -> list[tuple[int, int, str]]:
+        """(first, last, path in the file store) of every part file, by first, widest first."""
         out = []
-        for p in self.path.iterdir():
-            m = PART_NAME.match(p.name)
+        for f in self._files.listing(self._prefix, suffix=".parquet"):
+            m = PART_NAME.match(f.path.rpartition("/")[2])
             if m:
-                out.append((int(m.group(1)), int(m.group(2)), p))
+                out.append((int(m.group(1)), int(m.group(2)), f.path))
         return sorted(out, key=lambda t: (t[0], -t[1]))
 
-    def _chain(self, checkpoint: int) -> list[tuple[int, int, Path]]:
+    def _chain(self, checkpoint: int) -> list[tuple[int, int, str]]:
         """The committed files: up to the checkpoint, widest first at each start (merged parts win)."""
         chain, end = [], -1
         for first, last, p in self._parts():
@@ -124,7 +124,7 @@ class Projection:
     @property
     def files(self) -> list[str]:
         """The read model's Parquet files (committed ones only), for DuckDB, Polars, Spark..."""
-        return [str(p) for _, _, p in self._chain(self.position)]
+        return [self._files.url(p) for _, _, p in self._chain(self.position)]
 
     def sql(self, query: str = "SELECT * FROM projection") -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the read model as the view ``projection``."""
@@ -170,9 +170,9 @@ class Projection:
         keep = {p for _, _, p in self._chain(checkpoint)}
         for _, _, p in self._parts():
             if p not in keep:  # beyond the checkpoint (never committed), or merged into a wider part
-                p.unlink(missing_ok=True)
+                self._files.delete(p)
                 removed += 1
-        for p in self.path.glob(".tmp-*"):
+        for p in self.path.glob(".tmp-*"):  # temporaries of a process killed while writing, when local
             p.unlink(missing_ok=True)
         return removed
 
@@ -186,7 +186,7 @@ class Projection:
                 rows = self.handler(frame) if len(frame) else None
                 table = self._table(rows)
                 if table is not None and table.num_rows:
-                    self._write(self.path / f"part-{after:020d}-{upto:020d}.parquet", table)
+                    self._write(f"{self._prefix}/part-{after:020d}-{upto:020d}.parquet", table)
                 self._before_commit(after, upto)
                 move_checkpoint(self.store, self.checkpoint_name, after, upto)
                 n, after = n + len(frame), upto
@@ -203,7 +203,7 @@ class Projection:
         with self._locked():
             move_checkpoint(self.store, self.checkpoint_name, self.position, 0)
             for _, _, p in self._parts():
-                p.unlink(missing_ok=True)
+                self._files.delete(p)
 
     def compact(self) -> None:
         """Merge the read model's files into one (the same rows)."""
@@ -232,13 +232,11 @@ class Projection:
                                    f"they have {table.column_names}", column=missing[0])
         return table
 
-    def _write(self, target: Path, table: pa.Table) -> None:
-        # Whole file or nothing: write a temporary, flush it to disk, then rename it into place.
-        tmp = self.path / f".tmp-{uuid.uuid4().hex}"
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+    def _write(self, target: str, table: pa.Table) -> None:
+        # Whole file or nothing, durable before the checkpoint moves. A file of this name can only be
+        # a leftover of the same batch (recovery removes uncommitted ones): replace it.
+        self._files.delete(target)
+        self._files.write_once(target, lambda local: pq.write_table(table, local, compression="zstd"), fsync=True)
 
     def _compact(self, checkpoint: int) -> None:
         chain = self._chain(checkpoint)
@@ -246,14 +244,14 @@ class Projection:
             return
         con = duckdb.connect()
         try:
-            table = con.sql(self._model_sql([str(p) for _, _, p in chain])).to_arrow_table()
+            table = con.sql(self._model_sql([self._files.url(p) for _, _, p in chain])).to_arrow_table()
         finally:
             con.close()
         # The merged file covers the same positions as the chain, so it changes no content and
         # needs no catalog transaction: the chain rule prefers it once it exists.
-        self._write(self.path / f"part-{chain[0][0]:020d}-{chain[-1][1]:020d}.parquet", table)
+        self._write(f"{self._prefix}/part-{chain[0][0]:020d}-{chain[-1][1]:020d}.parquet", table)
         for _, _, p in chain:
-            p.unlink(missing_ok=True)
+            self._files.delete(p)
 
 
 # -- follow ------------------------------------------------------------------------------------------

@@ -1,15 +1,16 @@
 """Consistent read snapshots: one catalog read transaction handed to DuckDB as an ``events`` view.
 
 A snapshot is the high-water position, the live segment files and the hot-log rows up to it, all
-read in one SQLite read transaction, so a read never sees half of an append. DuckDB then scans
-the Parquet segments and the hot rows as one relation.
+read in one catalog read transaction, so a read never sees half of an append. DuckDB then scans
+the Parquet segments (by their file store URLs) and the hot rows as one relation.
+
+May use :mod:`eventkit.common`, :mod:`.catalog_interface` and :mod:`.file_store`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -17,12 +18,11 @@ from typing import Any, Callable, Sequence
 import duckdb
 import pyarrow as pa
 
-from eventkit.store.catalog import Catalog
+from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.common.errors import StoreError
 from eventkit.store.file_store import FileStore
 from eventkit.common.sql import quote_ident, quote_literal
 
-_HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
 _EMPTY = (
     "SELECT NULL::BIGINT AS position, NULL::VARCHAR AS stream_id, NULL::VARCHAR AS stream_type, "
     "NULL::BIGINT AS version, NULL::VARCHAR AS event_type, NULL::VARCHAR AS event_id, "
@@ -133,20 +133,22 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def file_problems(files: Sequence[str]) -> dict[str, str]:
-    """Each of ``files`` that cannot be read as Parquet, with the reason (only on an error path)."""
+def file_problems(files: FileStore, paths: Sequence[str]) -> dict[str, str]:
+    """Each segment of ``paths`` (relative to ``files``) that cannot be read as Parquet, by its URL,
+    with the reason (only on an error path)."""
     import pyarrow.parquet as pq
 
     problems = {}
-    for f in files:
-        if not os.path.exists(f):
-            problems[f] = "missing"
+    for rel in paths:
+        url = files.url(rel)
+        if not files.exists(rel):
+            problems[url] = "missing"
             continue
         try:
-            pq.read_metadata(f)
+            pq.read_metadata(url)
         except Exception as e:  # noqa: BLE001 - whatever pyarrow says, the file is unreadable
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            problems[f] = f"not a readable Parquet file (truncated or damaged: {first})"
+            problems[url] = f"not a readable Parquet file (truncated or damaged: {first})"
     return problems
 
 
@@ -156,7 +158,7 @@ class Snapshot:
 
     Attributes:
         high_water: The last position included.
-        files: Absolute paths of the segment files to scan.
+        segments: The segment files to scan, relative to ``file_store`` (``files``: what DuckDB reads).
         hot: Hot-log rows (payload and metadata still JSON text).
         fields: The store's payload schema: field name -> DuckDB type.
         recorded_cut: A transaction-time cut in UTC microseconds, or None.
@@ -164,9 +166,10 @@ class Snapshot:
     """
 
     high_water: int
-    files: list[str]
+    segments: list[str]
     hot: pa.Table
     fields: dict[str, str]
+    file_store: FileStore | None = None
     recorded_cut: int | None = None
     needs_position_filter: bool = False
     # Set by the store when upcasters are registered (see _upcast): wraps the raw view's SQL.
@@ -178,9 +181,18 @@ class Snapshot:
     live_files: Callable[[list[str]], set[str]] | None = None
     grace_seconds: float | None = None
 
+    @property
+    def files(self) -> list[str]:
+        """The segment files as DuckDB reads them (local paths or object URLs)."""
+        if self.file_store is None:
+            return list(self.segments)
+        return [self.file_store.url(p) for p in self.segments]
+
     def explain(self, error: BaseException) -> BaseException:
         """A StoreError naming the segment files behind a failed read, or ``error`` when none is at fault."""
-        problems = file_problems(self.files)
+        if self.file_store is None:
+            return error
+        problems = file_problems(self.file_store, self.segments)
         if not problems:
             return error
         missing = [f for f, why in problems.items() if why == "missing"]
@@ -203,7 +215,7 @@ class Snapshot:
     def events_sql(self) -> str:
         """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``."""
         parts = []
-        if self.files:
+        if self.segments:
             parts.append(f"SELECT * FROM {parquet_scan(self.files)}")
         if self.hot.num_rows:
             structure = json.dumps(self.fields)
@@ -291,7 +303,8 @@ def _hot_table(rows: list[tuple]) -> pa.Table:
 
 
 def read_snapshot(
-    conn: sqlite3.Connection,
+    catalog: CatalogBackend,
+    tx: Any,
     files: FileStore,
     *,
     upto: int | None = None,
@@ -303,7 +316,8 @@ def read_snapshot(
     """Read a snapshot inside an open catalog transaction, pruning what the filters rule out.
 
     Args:
-        conn: A connection inside a read (or write) transaction.
+        catalog: The store's catalog.
+        tx: A transaction of ``catalog``, read or write.
         files: The store's file store (segment paths are relative to it).
         upto: A position cut (transaction time); None means the head.
         recorded_cut: A recorded_at cut in UTC microseconds.
@@ -311,45 +325,21 @@ def read_snapshot(
         stream_types: Keep only segments and hot rows of these stream types.
         from_position: Skip segments that end before it.
     """
-    head = Catalog.meta_int(conn, "head")
+    head = catalog.meta_int(tx, "head")
     hw = head if upto is None else min(head, upto)
-    sql = (
-        "SELECT s.path, s.first_position, s.last_position, s.min_recorded, s.stream_type FROM segments s "
-        "WHERE s.retired_at IS NULL AND s.first_position <= ?"
-    )
-    params: list[Any] = [hw]
-    if stream_id is not None:
-        sql += " AND s.segment_id IN (SELECT segment_id FROM stream_segments WHERE stream_id = ?)"
-        params.append(stream_id)
-    if from_position is not None:
-        sql += " AND s.last_position >= ?"
-        params.append(from_position)
-    if recorded_cut is not None:
-        sql += " AND s.min_recorded <= ?"
-        params.append(recorded_cut)
-    segs = conn.execute(sql + " ORDER BY s.first_position", params).fetchall()
+    cuts = {"stream_id": stream_id, "from_position": from_position, "recorded_cut": recorded_cut}
+    segs = catalog.read_segments(tx, upto=hw, **cuts)
+    rows = catalog.hot_rows(tx, upto=hw, **cuts)
     if stream_types is not None:
         wanted = set(stream_types)
         segs = [s for s in segs if s[4] in wanted]
-    hot_sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE position <= ?"
-    hot_params: list[Any] = [hw]
-    if stream_id is not None:
-        hot_sql += " AND stream_id = ?"
-        hot_params.append(stream_id)
-    if from_position is not None:
-        hot_sql += " AND position >= ?"
-        hot_params.append(from_position)
-    if recorded_cut is not None:
-        hot_sql += " AND recorded_at <= ?"
-        hot_params.append(recorded_cut)
-    rows = conn.execute(hot_sql + " ORDER BY position", hot_params).fetchall()
-    if stream_types is not None:
         rows = [r for r in rows if r[2] in wanted]
     return Snapshot(
         high_water=hw,
-        files=[files.url(s[0]) for s in segs],
+        segments=[s[0] for s in segs],
         hot=_hot_table(rows),
-        fields=Catalog.fields(conn),
+        fields=catalog.fields(tx),
+        file_store=files,
         recorded_cut=recorded_cut,
         needs_position_filter=any(s[2] > hw for s in segs),
     )

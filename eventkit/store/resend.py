@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import pyarrow as pa
 
 from eventkit.store.batches import canonical_payload
-from eventkit.store.catalog import Catalog
+from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.envelope import generated_position
 from eventkit.common.errors import DuplicateEventId
 from eventkit.store.file_store import FileStore
@@ -24,7 +24,7 @@ Describe = Callable[[list[int]], list[tuple[str, str, dict]]]
 
 
 def existing_append(
-    conn: Any, files: FileStore, id_prefix: str, ids: Sequence[str | None], describe: Describe
+    catalog: CatalogBackend, tx: Any, files: FileStore, ids: Sequence[str | None], describe: Describe
 ) -> tuple[int, int, dict[str, int]] | None:
     """(first position, last position, versions) of the original append if this one re-sends it.
 
@@ -36,7 +36,8 @@ def existing_append(
     Raises:
         DuplicateEventId: Some ids are stored with other content, or only some are stored.
     """
-    head = Catalog.meta_int(conn, "head")
+    id_prefix = catalog.id_prefix
+    head = catalog.meta_int(tx, "head")
     found: dict[str, int] = {}
     others = []
     for event_id in ids:
@@ -53,12 +54,12 @@ def existing_append(
                 f"{position}, which is not written yet; use ids of your own making"
             )
     if others:
-        found.update(Catalog.known_ids(conn, others))
+        found.update(catalog.known_ids(tx, others))
     if not found:
         return None
     given = [i for i, e in enumerate(ids) if e is not None]
     rows = [i for i in given if ids[i] in found]
-    stored = _stored_at(conn, files, [found[ids[i]] for i in rows])
+    stored = _stored_at(catalog, tx, files, [found[ids[i]] for i in rows])
     for i, new in zip(rows, describe(rows)):
         event_id = ids[i]
         _, sid, etype, data, _ = stored[found[event_id]]
@@ -73,7 +74,7 @@ def existing_append(
             f"{sorted(found)[:3]}; an append is all or nothing: re-send it unchanged or use new ids"
         )
     if len(given) < len(ids):
-        return _mixed_resend(conn, files, ids, found, describe, head)
+        return _mixed_resend(catalog, tx, files, ids, found, describe, head)
     return min(stored), max(stored), _versions(stored)
 
 
@@ -84,9 +85,9 @@ def _versions(stored: dict[int, tuple]) -> dict[str, int]:
     return versions
 
 
-def _stored_at(conn: Any, files: FileStore, positions: list[int]) -> dict[int, tuple]:
+def _stored_at(catalog: CatalogBackend, tx: Any, files: FileStore, positions: list[int]) -> dict[int, tuple]:
     """position -> (event_id, stream_id, event_type, data, version) of stored events."""
-    con = read_snapshot(conn, files).connect()
+    con = read_snapshot(catalog, tx, files).connect()
     try:
         con.register("_pos", pa.table({"position": pa.array(positions, pa.int64())}))
         rows = con.execute(
@@ -98,7 +99,7 @@ def _stored_at(conn: Any, files: FileStore, positions: list[int]) -> dict[int, t
     return {r[0]: r[1:] for r in rows}
 
 
-def _mixed_resend(conn: Any, files: FileStore, ids: Sequence[str | None], found: dict[str, int], describe: Describe,
+def _mixed_resend(catalog: CatalogBackend, tx: Any, files: FileStore, ids: Sequence[str | None], found: dict[str, int], describe: Describe,
                   head: int) -> tuple[int, int, dict[str, int]]:
     """A re-send whose events only partly carry ids: the original append, found by position.
 
@@ -114,7 +115,7 @@ def _mixed_resend(conn: Any, files: FileStore, ids: Sequence[str | None], found:
     if len(starts) > 1 or first < 1 or last > head:
         problem = "in other places"
     else:
-        stored = _stored_at(conn, files, list(range(first, last + 1)))
+        stored = _stored_at(catalog, tx, files, list(range(first, last + 1)))
         for i, new in enumerate(describe(list(range(len(ids))))):
             _, sid, etype, data, _ = stored[first + i]
             if (sid, etype, canonical_payload(data)) != (new[0], new[1], canonical_payload(new[2])):

@@ -1,24 +1,25 @@
-"""Segment files: immutable Parquet, written once by DuckDB, recorded in the catalog after.
+"""Segment files: immutable Parquet, written once by DuckDB into the file store, recorded in the catalog after.
 
 A segment is written to its final path before the catalog transaction that records it commits.
 A crash in between leaves an orphan file that no snapshot lists; :func:`remove_orphans` deletes
 such files once they are older than the grace period.
+
+May use :mod:`eventkit.common`, :mod:`.catalog_interface`, :mod:`.file_store` and :mod:`.read_snapshot`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any, Sequence
 
 import duckdb
 
 from eventkit.common.errors import StoreError
-from eventkit.store.file_store import FileStore, fsync_path
+from eventkit.store.catalog_interface import CatalogBackend
+from eventkit.store.file_store import FileStore
 from eventkit.store.read_snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"
@@ -58,14 +59,14 @@ class SegmentStats:
 
 def write_segment(
     con: duckdb.DuckDBPyConnection,
-    root: Path,
+    files: FileStore,
     select_sql: str,
     stream_type: str,
     *,
     fsync: bool,
     stats: SegmentStats | None = None,
 ) -> SegmentInfo | None:
-    """Write the rows of ``select_sql`` (envelope + data + metadata) as one segment file.
+    """Write the rows of ``select_sql`` (envelope + data + metadata) as one segment file in ``files``.
 
     The rows are sorted by (stream_id, position) so row-group statistics prune reads of one
     stream. A caller that passes ``stats`` vouches that the rows already come in that order (and
@@ -82,26 +83,22 @@ def write_segment(
         stats = SegmentStats(*row)
         order = " ORDER BY stream_id, position"
     rel_path = segment_path(stream_type, stats.first_position, stats.last_position)
-    path = root / rel_path
-    new_dirs = [d for d in (path.parent, path.parent.parent) if not d.exists()]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def copy(local: str) -> None:
         con.execute(
-            f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(str(path))} "
+            f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(local)} "
             f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
         )
-        if fsync:
-            # The file's bytes, then its name in its folder, then the name of every folder made for
-            # it: a power cut after the catalog commit must not lose any of the three.
-            for p in (path, path.parent, *(d.parent for d in new_dirs)):
-                fsync_path(p)
+
+    try:
+        # fsync: the file's bytes and its name in every folder made for it, before the catalog
+        # commit that records it (a power cut after the commit must lose none of them).
+        stored = files.write_once(rel_path, copy, fsync=fsync)
     except (OSError, duckdb.IOException, duckdb.PermissionException) as e:
-        if path.parent.is_dir():
-            path.unlink(missing_ok=True)  # a partial file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         full = "No space left" in str(e) or getattr(e, "errno", None) == 28
         raise StoreError(
-            f"cannot write segment file {path}: {first[:300]}; nothing of this change was stored"
+            f"cannot write segment file {files.url(rel_path)}: {first[:300]}; nothing of this change was stored"
             + (" (the disk is full: free some space and retry)" if full else "")
         ) from e
     return SegmentInfo(
@@ -110,7 +107,7 @@ def write_segment(
         first_position=stats.first_position,
         last_position=stats.last_position,
         event_count=stats.event_count,
-        size_bytes=path.stat().st_size,
+        size_bytes=stored.size,
         min_occurred=stats.min_occurred,
         max_occurred=stats.max_occurred,
         min_recorded=stats.min_recorded,
@@ -118,26 +115,9 @@ def write_segment(
     )
 
 
-def record_segment(conn: sqlite3.Connection, seg: SegmentInfo, stream_ids_sql: str, params: tuple = ()) -> int:
-    """Insert a segment row and its stream index inside the caller's write transaction.
-
-    Args:
-        stream_ids_sql: A SQLite SELECT yielding the distinct stream ids the segment holds.
-    """
-    cur = conn.execute(
-        "INSERT INTO segments (path, stream_type, first_position, last_position, event_count, size_bytes, "
-        "min_occurred, max_occurred, min_recorded, max_recorded) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (
-            seg.path, seg.stream_type, seg.first_position, seg.last_position, seg.event_count, seg.size_bytes,
-            seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded,
-        ),
-    )
-    segment_id = cur.lastrowid
-    conn.execute(
-        f"INSERT OR IGNORE INTO stream_segments (stream_id, segment_id) SELECT stream_id, {int(segment_id)} FROM ({stream_ids_sql})",
-        params,
-    )
-    return segment_id
+def record_segment(catalog: CatalogBackend, tx: Any, seg: SegmentInfo, stream_ids: Sequence[str]) -> int:
+    """Record a written segment and the streams it holds, inside the caller's write transaction."""
+    return catalog.add_segment(tx, seg, stream_ids)
 
 
 def discard(files: FileStore, seg: SegmentInfo | None) -> None:
@@ -149,8 +129,8 @@ def discard(files: FileStore, seg: SegmentInfo | None) -> None:
 MANIFEST = "_live.json"  # in the segments folder: the live files, for tools that read without eventkit
 
 
-def write_manifest(conn: sqlite3.Connection, root: Path, *, fsync: bool = False) -> Path:
-    """Replace ``segments/_live.json`` with the live segment list, atomically (write aside, rename).
+def write_manifest(catalog: CatalogBackend, tx: Any, files: FileStore, *, fsync: bool = False) -> str:
+    """Replace ``segments/_live.json`` with the live segment list, atomically; its path in ``files``.
 
     Called inside a catalog write transaction after every commit that changes the segment list,
     so manifests are written in commit order. Tools that read the store without eventkit (DuckDB,
@@ -158,32 +138,18 @@ def write_manifest(conn: sqlite3.Connection, root: Path, *, fsync: bool = False)
     compaction replaced and that stay for running readers during the grace period. The manifest is
     derived from the catalog (``gc`` rewrites it), so it is flushed to disk only with ``fsync``.
     """
-    live = conn.execute(
-        "SELECT path, event_count FROM segments WHERE retired_at IS NULL ORDER BY first_position"
-    ).fetchall()
-    head = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+    live = catalog.live_segments(tx)
     doc = {
         "about": "the live segment files of this eventkit store, relative to the store folder; "
                  "events still in the hot log are not in any file (run `eventkit seal` first)",
         "format": 1,
-        "head_when_written": int(head[0]) if head else 0,
-        "events_in_files": sum(r[1] for r in live),
-        "files": [r[0] for r in live],
+        "head_when_written": catalog.log_state(tx)["head"],
+        "events_in_files": sum(r[5] for r in live),
+        "files": [r[1] for r in live],
     }
-    folder = root / SEGMENTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / MANIFEST
-    tmp = folder / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(tmp, "w") as fh:
-            json.dump(doc, fh, indent=0)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    path = f"{SEGMENTS_DIR}/{MANIFEST}"
+    files.replace(path, json.dumps(doc, indent=0).encode(), fsync=fsync)
+    return path
 
 
 def manifest_files(files: FileStore) -> set[str]:
@@ -194,26 +160,22 @@ def manifest_files(files: FileStore) -> set[str]:
         return set()
 
 
-def remove_orphans(conn: sqlite3.Connection, files: FileStore, *, grace_seconds: float) -> list[str]:
+def remove_orphans(catalog: CatalogBackend, tx: Any, files: FileStore, *, grace_seconds: float) -> list[str]:
     """Delete segment files the catalog does not list, and retired ones past the grace period.
 
-    Files younger than the grace period are kept: a writer may be about to record them, or a
-    reader may still be scanning them.
+    Runs inside a catalog write transaction. Files younger than the grace period are kept: a writer
+    may be about to record them, or a reader may still be scanning them.
     """
     now = time.time()
     removed = []
     listed = manifest_files(files)  # a manifest not yet refreshed (a failed write) still points here
-    retired = conn.execute(
-        "SELECT segment_id, path FROM segments WHERE retired_at IS NOT NULL AND retired_at < ?",
-        (now - grace_seconds,),
-    ).fetchall()
-    for segment_id, rel in retired:
+    for segment_id, rel in catalog.retired_segments(tx, before=now - grace_seconds):
         if rel in listed:
             continue
         files.delete(rel)
-        conn.execute("DELETE FROM segments WHERE segment_id = ?", (segment_id,))
+        catalog.forget_segment(tx, segment_id)
         removed.append(rel)
-    known = {r[0] for r in conn.execute("SELECT path FROM segments")}
+    known = catalog.segment_paths(tx)
     for f in files.listing(SEGMENTS_DIR, suffix=".parquet"):
         if f.path not in known and f.modified < now - grace_seconds:
             files.delete(f.path)
