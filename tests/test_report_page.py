@@ -16,7 +16,7 @@ import pytest
 
 import eventkit as ek
 from eventkit import report as rp
-from eventkit.analysis import charts
+from eventkit.analysis import chart_parts, charts
 from eventkit.demo import build_sample_store
 from eventkit.report.scenario import plural, ranked_streams
 
@@ -290,7 +290,7 @@ def test_tables_show_thousands_separators_and_the_zone_of_their_times(page):
 
 
 def test_axis_ticks_carry_thousands_separators():
-    assert [charts.thousands(v) for v in (0.0, -0.0, 1500.0, 1_250_000.0, 2500.5, -3000.0)] == [
+    assert [chart_parts.thousands(v) for v in (0.0, -0.0, 1500.0, 1_250_000.0, 2500.5, -3000.0)] == [
         "0", "0", "1,500", "1,250,000", "2,500.5", "-3,000"]
     s = pd.DataFrame({"as_of": pd.date_range("2025-01-01", periods=3, tz="UTC"), "v": [1200.0, 5400.0, 9100.0]})
     ax = charts.trend_lines(s, y="v").axes[0]
