@@ -20,6 +20,7 @@ May use the standard library and the catalog interface.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 import weakref
@@ -58,6 +59,17 @@ _GROUPS_LOCK = threading.Lock()
 _BY_CATALOG: weakref.WeakKeyDictionary[Any, _Group] = weakref.WeakKeyDictionary()  # skips resolve() per append
 _NAMES = itertools.count()
 _QUIET_SECONDS = 0.05  # no shared commit for this long: a lone appender takes a plain transaction
+
+
+def _forget_groups() -> None:
+    # A forked child must not inherit a group whose locks a parent's thread holds: it starts afresh.
+    global _GROUPS_LOCK
+    _GROUPS_LOCK = threading.Lock()
+    _GROUPS.clear()
+    _BY_CATALOG.clear()
+
+
+os.register_at_fork(after_in_child=_forget_groups)
 
 
 def _group(catalog: CatalogBackend) -> _Group:
