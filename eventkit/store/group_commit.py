@@ -20,7 +20,9 @@ May use the standard library and the catalog interface.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -49,12 +51,25 @@ class _Group:
         self.pending: _Batch | None = None
         self.tx_lock = threading.Lock()  # one open transaction at a time
         self.body_lock = threading.Lock()  # one member at a time on the shared transaction
+        self.contended_at = float("-inf")  # when a group last had more than one member
 
 
 _GROUPS: dict[str, _Group] = {}
 _GROUPS_LOCK = threading.Lock()
 _BY_CATALOG: weakref.WeakKeyDictionary[Any, _Group] = weakref.WeakKeyDictionary()  # skips resolve() per append
 _NAMES = itertools.count()
+_QUIET_SECONDS = 0.05  # no shared commit for this long: a lone appender takes a plain transaction
+
+
+def _forget_groups() -> None:
+    # A forked child must not inherit a group whose locks a parent's thread holds: it starts afresh.
+    global _GROUPS_LOCK
+    _GROUPS_LOCK = threading.Lock()
+    _GROUPS.clear()
+    _BY_CATALOG.clear()
+
+
+os.register_at_fork(after_in_child=_forget_groups)
 
 
 def _group(catalog: CatalogBackend) -> _Group:
@@ -83,7 +98,10 @@ def write(catalog: CatalogBackend) -> Iterator[Any]:
     with group.cond:
         # Alone (no group forming, none committing): a plain transaction, no savepoint. Appends that
         # arrive meanwhile form the next group behind it.
-        solo = group.pending is None and group.tx_lock.acquire(blocking=False)
+        # Not right after a shared commit, though: its members come back together, and the first
+        # alone would make the rest wait for a commit of one.
+        quiet = time.monotonic() - group.contended_at > _QUIET_SECONDS
+        solo = quiet and group.pending is None and group.tx_lock.acquire(blocking=False)
         if not solo:
             batch = group.pending
             leader = batch is None or batch.closed
@@ -98,6 +116,8 @@ def write(catalog: CatalogBackend) -> Iterator[Any]:
             group.tx_lock.release()
         return
     if leader:
+        if not quiet:
+            time.sleep(0)  # let the appenders that are about to arrive join before the transaction opens
         opened = _open(catalog, group, batch)
     else:
         with group.cond:
@@ -157,6 +177,8 @@ def _commit(group: _Group, batch: _Batch, opened: Any) -> None:
         batch.closed = True  # in the same critical section: no one joins after the last member finished
         if group.pending is batch:
             group.pending = None
+        if batch.members > 1:
+            group.contended_at = time.monotonic()
     try:
         opened.__exit__(None, None, None)  # COMMIT: one fsync for the whole group
     except BaseException as e:  # noqa: BLE001 - every member fails with it
