@@ -109,3 +109,37 @@ def test_sealing_events_without_payload_keeps_later_fields_typed(tmp_path):
     s.seal()
     assert s.sql("SELECT sum(data.amount) FROM events").fetchall() == [(5,)]
     assert s.read_stream("a")["amount"].tolist()[1] == 5
+
+
+def test_a_merge_of_segments_another_process_compacted_and_removed_is_a_no_op(tmp_path, monkeypatch):
+    """Two compactions race: the later one finds its inputs' files gone (grace period over) and
+    must step aside, not fail (write_segment reports the missing input as a StoreError)."""
+    from eventkit.store import maintenance
+
+    path = tmp_path / "store"
+    one = ek.open_store(path, bulk_threshold=10, grace_seconds=0, auto_compact=False)
+    for i in range(3):
+        one.append_frame(pd.DataFrame({"stream_id": [f"s-{i}"] * 10, "event_type": "Tick", "n": range(10)}))
+    with one._catalog.read() as conn:
+        group = one._catalog.live_segments(conn)
+    assert len(group) == 3
+    other = ek.open_store(path, auto_compact=False)
+    real = maintenance.write_segment
+    raced = []
+
+    def racing_write(*args, **kwargs):
+        # The other process compacts the same segments and removes their files between this
+        # merge's first read of them and its COPY: the COPY's missing input is a StoreError.
+        if not raced:
+            raced.append(True)
+            other.compact(target_events=1000)
+            time.sleep(0.01)
+            other.gc()  # grace 0: the replaced files are gone
+            # as write_segment reports a COPY whose input vanished after its first read (seen in CI)
+            raise ek.StoreError("cannot write segment file x: IO Error: Cannot open file ...; nothing of this "
+                                "change was stored")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(maintenance, "write_segment", racing_write)
+    assert maintenance.merge_segments(one, group) is None
+    assert one.sql("SELECT count(*) FROM events").fetchall()[0][0] == 30
