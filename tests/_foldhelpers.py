@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 import eventkit.store.maintenance as _maintenance_mod
-import eventkit.store.store_appends as _store_mod
+import eventkit.store.store_appends as _store_mod  # the append path stamps recorded_at
 
 ENVELOPE = ["position", "stream_id", "stream_type", "version", "event_type", "event_id",
             "occurred_at", "recorded_at"]

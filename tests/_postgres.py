@@ -35,7 +35,7 @@ class Cluster:
     bin_dir: Path | None
 
     def stop(self) -> None:
-        if self.data_dir is None:
+        if self.data_dir is None or not self.data_dir.exists():
             return
         stop_cluster(self.data_dir, self.bin_dir)
 

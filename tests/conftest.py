@@ -102,6 +102,9 @@ def postgres_url():
         if os.environ.get("EVENTKIT_REQUIRE_POSTGRES") == "1":
             raise
         pytest.skip(f"PostgreSQL could not be started: {e}")
+    import atexit
+
+    atexit.register(cluster.stop)  # also when the session ends without its teardown (Ctrl-C)
     yield cluster.url
     cluster.stop()
 

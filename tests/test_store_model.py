@@ -28,7 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import eventkit as ek
 import eventkit.store.maintenance as _maintenance_mod
-import eventkit.store.store_appends as _store_mod
+import eventkit.store.store_appends as _store_mod  # the append path stamps recorded_at
 
 from _budget import budget
 

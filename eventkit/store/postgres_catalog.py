@@ -63,6 +63,8 @@ class PostgresCatalog:
         self._closed = False
         self._conn: Any = None
         self._pid = 0
+        # The counter row as the running write transaction holds it (locked, so no one else moves it).
+        self._held: dict[str, int] | None = None
         with self.read() as tx:
             row = tx.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
             if row is None or int(row[0]) > FORMAT_VERSION:
@@ -119,13 +121,17 @@ class PostgresCatalog:
             try:
                 conn.execute("BEGIN")
                 try:
-                    conn.execute("UPDATE log SET head = head WHERE id = 1 RETURNING head")
+                    row = conn.execute(f"UPDATE log SET head = head WHERE id = 1 RETURNING {', '.join(_LOG_KEYS)}"
+                                       ).fetchone()
+                    self._held = dict(zip(_LOG_KEYS, map(int, row)))
                     yield conn
                 except BaseException:
                     _rollback(conn)
                     raise
                 else:
                     conn.execute("COMMIT")
+                finally:
+                    self._held = None
             except psycopg.Error as e:
                 raise self._translate(e, "nothing of this change was stored") from e
 
@@ -173,7 +179,7 @@ class PostgresCatalog:
 
     def meta_int(self, tx: Any, key: str) -> int:
         if key in _LOG_KEYS:
-            return int(tx.execute(f"SELECT {key} FROM log WHERE id = 1").fetchone()[0])
+            return self.log_state(tx)[key]
         return int(tx.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0])
 
     def set_meta(self, tx: Any, key: str, value: Any) -> None:
@@ -188,6 +194,8 @@ class PostgresCatalog:
         return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
 
     def log_state(self, tx: Any) -> dict[str, int]:
+        if self._held is not None:  # inside write(): the locked row, read when the lock was taken
+            return dict(self._held)
         row = tx.execute(f"SELECT {', '.join(_LOG_KEYS)} FROM log WHERE id = 1").fetchone()
         return dict(zip(_LOG_KEYS, map(int, row)))
 
@@ -198,6 +206,8 @@ class PostgresCatalog:
         if values:
             tx.execute("UPDATE log SET " + ", ".join(f"{k} = %s" for k in values) + " WHERE id = 1",
                        [int(v) for v in values.values()])
+            if self._held is not None:
+                self._held.update({k: int(v) for k, v in values.items()})
 
     def fields(self, tx: Any) -> dict[str, str]:
         return dict(tx.execute("SELECT name, type FROM fields ORDER BY name").fetchall())
