@@ -258,10 +258,14 @@ def report(m: dict, res: dict, p: dict, command: str) -> str:
         f"accounts, appended in 1M-event frames, then compacted. Disk: **{b['disk_bytes'] / 2**30:.2f} GiB** "
         f"({b['disk_bytes'] / ev:.0f} bytes per event).", "",
         "| phase | time | peak memory |", "|---|---:|---:|",
-        f"| build: generate {b['generate_seconds']:.0f} s + append {b['append_seconds']:.0f} s "
-        f"({ev / max(b['append_seconds'], 1e-9) / 1e6:.2f}M ev/s) + compact {b['compact_seconds']:.0f} s "
-        f"| {b['build_seconds']:.0f} s | {mb(b)} |",
     ]
+    if b.get("partial"):
+        lines[-3:-3] = [f"**Partial build**: {b['partial']}; the phases below ran on the {ev:,} events it "
+                        f"had stored ({b['segments']}).", ""]
+    else:
+        lines.append(f"| build: generate {b['generate_seconds']:.0f} s + append {b['append_seconds']:.0f} s "
+                     f"({ev / max(b['append_seconds'], 1e-9) / 1e6:.2f}M ev/s) + compact {b['compact_seconds']:.0f} s "
+                     f"| {b['build_seconds']:.0f} s | {mb(b)} |")
     if "fold" in res:
         f = res["fold"]
         lines.append(f"| declarative fold, every stream ({f['streams']:,}) | {f['seconds']:.2f} s = "

@@ -133,12 +133,10 @@ def part_of(snap: Snapshot, segments: list[str], hot: pa.Table) -> SnapshotPart:
     The segments stay relative to the store's file store, which travels with the part: each
     worker resolves them itself (a local path, or its own cached copy of an object).
     """
-    sliced = dataclasses.replace(snap, segments=list(segments), hot=hot, file_store=None)
-    sql = sliced.events_sql()  # paths as written here; rewritten below when the part has a file store
-    stripped = dataclasses.replace(sliced, upcast=None, cursor=None, live_files=None, file_store=snap.file_store)
-    if snap.file_store is not None:
-        sql = None  # built on the worker, where the file store resolves the segments
-    return SnapshotPart(sql, stripped, snap.upcast)
+    stripped = dataclasses.replace(snap, segments=list(segments), hot=hot, upcast=None, cursor=None, live_files=None)
+    if snap.file_store is not None:  # the view is built on the worker, where its file store resolves paths
+        return SnapshotPart(None, stripped, snap.upcast)
+    return SnapshotPart(dataclasses.replace(stripped, upcast=snap.upcast).events_sql(), stripped)
 
 
 def split(snap: Snapshot, groups: int) -> list[SnapshotPart]:
