@@ -46,3 +46,30 @@ def make_catalog(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> C
 
         return PostgresCatalog.open(store_catalog(kind, request))
     raise ValueError(kind)
+
+
+def stored_bytes(catalog: CatalogBackend) -> bytes:
+    """Every byte the catalog's own storage holds now, for "is this value still anywhere" checks.
+
+    SQLite: the catalog file (after a checkpoint folds the WAL into it). PostgreSQL: the files of every
+    table, index and TOAST table of the catalog's schema, read through the server after a CHECKPOINT
+    writes its buffers out (needs a superuser, as in the test cluster).
+    """
+    if isinstance(catalog, Catalog):
+        catalog.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return Path(catalog.path).read_bytes()
+    import psycopg
+
+    with psycopg.connect(catalog._conninfo, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        files = [r[0] for r in conn.execute(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname IN (%s, 'pg_toast') AND pg_relation_filepath(c.oid) IS NOT NULL "
+            "AND (n.nspname = %s OR c.oid IN (SELECT reltoastrelid FROM pg_class WHERE relnamespace = "
+            "(SELECT oid FROM pg_namespace WHERE nspname = %s)))", (catalog.schema, catalog.schema, catalog.schema))]
+        out = []
+        for f in files:
+            size = conn.execute("SELECT pg_stat_file(%s, true)", (f,)).fetchone()[0]
+            if size is not None:
+                out.append(conn.execute("SELECT pg_read_binary_file(%s)", (f,)).fetchone()[0])
+        return b"".join(out)
