@@ -9,7 +9,9 @@ with the reason (CI sets ``EVENTKIT_REQUIRE_POSTGRES=1``, which makes that an er
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,30 @@ def store_catalog(kind: str, request: pytest.FixtureRequest) -> str | None:
         url = request.getfixturevalue("postgres_url")
         return f"{url}?schema=t_{uuid.uuid4().hex[:16]}"
     raise ValueError(kind)
+
+
+@pytest.fixture(params=CATALOG_PARAMS)
+def any_catalog(request: pytest.FixtureRequest) -> str | None:
+    """The ``catalog=`` argument for a new store, once per catalog kind (import it into a test module to use it)."""
+    return store_catalog(request.param, request)
+
+
+def catalog_sql(folder: Path, catalog: str | None, sql: str, params: tuple | list = ()) -> list[tuple]:
+    """Run one statement straight on a store's catalog, past eventkit (as an attacker or an older
+    eventkit would), committed; its rows. ``?`` placeholders work for both catalogs."""
+    if catalog is None:
+        with closing(sqlite3.connect(Path(folder) / "catalog.sqlite")) as db:
+            with db:
+                return db.execute(sql, params).fetchall()
+    import psycopg
+
+    from eventkit.store.postgres_catalog_setup import split_url
+
+    conninfo, schema = split_url(catalog)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        cur = conn.execute(sql.replace("?", "%s"), params)
+        return cur.fetchall() if cur.description else []
 
 
 def make_catalog(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> CatalogBackend:

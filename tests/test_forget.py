@@ -11,13 +11,7 @@ from click.testing import CliRunner
 import eventkit as ek
 from eventkit.cli import cli
 
-from _catalogs import CATALOG_PARAMS, store_catalog, stored_bytes
-
-
-@pytest.fixture(params=CATALOG_PARAMS)
-def any_catalog(request):
-    """The ``catalog=`` argument for a new store: None (catalog.sqlite) or a fresh PostgreSQL schema."""
-    return store_catalog(request.param, request)
+from _catalogs import any_catalog, stored_bytes  # noqa: F401  (any_catalog: a fixture)
 
 
 def customers(path, **options) -> ek.Store:
