@@ -138,13 +138,7 @@ class PostgresCatalog(PostgresProofQueries):
                     conn.execute("COMMIT")
             except psycopg.Error as e:
                 raise self._translate(e, "nothing of this change was stored") from e
-            try:
-                self._after_commit(conn)
-            except psycopg.Error as e:
-                raise StoreError(
-                    f"the change to the catalog {self.path} is stored, but rewriting subject_keys to drop the "
-                    f"destroyed keys' old row versions failed: {str(e).strip()}; run VACUUM FULL "
-                    f"{self.schema}.subject_keys as the catalog's owner") from e
+            self._after_commit(conn)
 
     @contextmanager
     def read(self) -> Iterator[Any]:
@@ -322,12 +316,10 @@ class PostgresCatalog(PostgresProofQueries):
                         limit: int | None = None) -> list[tuple]:
         sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE stream_id = %s"
         params: list[Any] = [stream_id]
-        if from_version is not None:
-            sql += " AND version >= %s"
-            params.append(from_version)
-        if to_version is not None:
-            sql += " AND version <= %s"
-            params.append(to_version)
+        for clause, value in (("version >= %s", from_version), ("version <= %s", to_version)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
         sql += " ORDER BY version DESC" if backwards else " ORDER BY version"
         if limit is not None:
             sql += " LIMIT %s"
@@ -338,12 +330,11 @@ class PostgresCatalog(PostgresProofQueries):
                  event_types: list[str] | None = None, limit: int | None = None) -> list[tuple]:
         sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE position >= %s"
         params: list[Any] = [from_position]
-        if to_position is not None:
-            sql += " AND position <= %s"
-            params.append(to_position)
-        if event_types is not None:
-            sql += " AND event_type = ANY(%s)"
-            params.append(list(event_types))
+        for clause, value in (("position <= %s", to_position),
+                              ("event_type = ANY(%s)", None if event_types is None else list(event_types))):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
         sql += " ORDER BY position"
         if limit is not None:
             sql += " LIMIT %s"

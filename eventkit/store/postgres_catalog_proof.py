@@ -19,6 +19,8 @@ import json
 import time
 from typing import Any
 
+from eventkit.common.errors import StoreError
+
 LINK_COLUMNS = "seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash"
 
 
@@ -135,6 +137,13 @@ class PostgresProofQueries:
 
     def _after_commit(self, conn: Any) -> None:
         """Run after a write committed: rewrite ``subject_keys`` when that write destroyed keys."""
-        if self._vacuum_keys:
-            self._vacuum_keys = False
+        if not self._vacuum_keys:
+            return
+        self._vacuum_keys = False
+        try:
             conn.execute("VACUUM FULL subject_keys")
+        except Exception as e:  # psycopg.Error: the erasure is committed, its clean-up is not
+            raise StoreError(
+                f"the change to the catalog {self.path} is stored, but rewriting subject_keys to drop the "  # type: ignore[attr-defined]
+                f"destroyed keys' old row versions failed: {str(e).strip()}; run VACUUM FULL "
+                f"{self.schema}.subject_keys as the catalog's owner") from e  # type: ignore[attr-defined]
