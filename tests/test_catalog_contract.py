@@ -18,7 +18,7 @@ import pytest
 import eventkit as ek
 from eventkit.store.catalog_interface import CatalogBackend
 
-from _catalogs import CATALOG_PARAMS, make_catalog
+from _catalogs import CATALOG_PARAMS, make_catalog, stored_bytes
 
 
 @pytest.fixture(params=CATALOG_PARAMS)
@@ -400,3 +400,18 @@ def test_personal_declarations_and_subject_keys(catalog: CatalogBackend) -> None
         assert catalog.personal_state(tx) == (1, 1)
         assert catalog.subject_keys(tx, ["cust-1"]) == {}
         assert catalog.keys_by_id(tx, ["k1", "k2"]) == {"k1": None, "k2": b"b" * 32}
+
+
+def test_an_erased_key_is_gone_from_the_catalogs_storage(catalog: CatalogBackend) -> None:
+    """erase_subject leaves no copy of the key in the catalog's files (SQLite: secure_delete; PostgreSQL:
+    the old row version is vacuumed away after the commit)."""
+    import os
+
+    key, other = os.urandom(32), os.urandom(32)
+    with catalog.write() as tx:
+        catalog.add_subject_keys(tx, [("k1", "cust-1", key), ("k2", "cust-2", other)])
+    assert key in stored_bytes(catalog)
+    with catalog.write() as tx:
+        catalog.erase_subject(tx, "cust-1")
+    stored = stored_bytes(catalog)
+    assert key not in stored and other in stored

@@ -14,6 +14,8 @@ import pytest
 
 import eventkit as ek
 
+from _catalogs import catalog_sql
+
 
 def test_a_store_reopens_on_its_catalog_with_everything(tmp_path, catalog):
     store = ek.open_store(tmp_path / "s", catalog=catalog, bulk_threshold=100)
@@ -83,3 +85,23 @@ def test_a_bad_catalog_url_is_refused_before_anything_is_made(tmp_path):
     with pytest.raises(ek.InvalidInput, match="catalog must be"):
         ek.open_store(tmp_path / "s", catalog="mysql://localhost/db")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_catalog_from_before_the_hash_chain_gets_its_tables_and_adopts_its_history(tmp_path, catalog):
+    """A catalog made before the chain and crypto-shredding (no chain, personal_fields, subject_keys
+    tables, no segments.sha256, no chain_since) is completed on open: one adopt link, verify passes,
+    and personal fields can be declared and forgotten."""
+    with ek.open_store(tmp_path / "s", catalog=catalog, bulk_threshold=10) as store:
+        store.append("a", [ek.Event("Opened", {"n": 1})])
+        store.append_frame(pd.DataFrame({"stream_id": ["b"] * 20, "event_type": "Deposited", "n": range(20)}))
+    for statement in ("DROP TABLE chain", "DROP TABLE personal_fields", "DROP TABLE subject_keys",
+                      "ALTER TABLE segments DROP COLUMN sha256", "DELETE FROM meta WHERE key = 'chain_since'"):
+        catalog_sql(tmp_path / "s", catalog, statement)
+    with ek.open_store(tmp_path / "s", catalog=catalog, create=False) as store:
+        report = store.verify()
+        assert report.ok and report.links == 1 and report.head == 21
+        store.declare_personal(stream_type="person", fields=["name"])
+        store.append("p1", [ek.Event("Registered", {"name": "Ann"})], stream_type="person")
+        assert store.read_stream("p1")["name"].tolist() == ["Ann"]
+        assert store.forget("p1") == 1
+        assert store.read_stream("p1")["name"].isna().all() and store.verify().ok

@@ -1,5 +1,6 @@
 """Proving history: the chain over every kind of commit, verify, signed checkpoints, inclusion proofs,
-and their command-line twins (issue 13, items 1-3)."""
+and their command-line twins (issue 13, items 1-3). Tests taking ``any_catalog`` run against each catalog
+(SQLite, PostgreSQL); the command-line ones use the folder's catalog.sqlite, the only one the CLI opens."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from click.testing import CliRunner
 import eventkit as ek
 from eventkit.cli import cli
 from eventkit.store.signed_checkpoints import generate_key
+
+from _catalogs import any_catalog, catalog_sql  # noqa: F401  (any_catalog: a fixture)
 
 
 def build(path, **options):
@@ -29,43 +32,43 @@ def build(path, **options):
     return store
 
 
-def chain(path) -> list[tuple]:
-    with sqlite3.connect(path / "catalog.sqlite") as db:
-        return db.execute("SELECT seq, kind, first_position, last_position FROM chain ORDER BY seq").fetchall()
+def chain(path, catalog=None) -> list[tuple]:
+    return [tuple(r) for r in catalog_sql(path, catalog,
+                                          "SELECT seq, kind, first_position, last_position FROM chain ORDER BY seq")]
 
 
-def test_every_commit_is_a_link(tmp_path):
+def test_every_commit_is_a_link(tmp_path, any_catalog):
     """Appends, a bulk append, a seal and a compaction each add one link with the positions they cover."""
-    with build(tmp_path / "s") as store:
-        kinds = [k for _, k, _, _ in chain(tmp_path / "s")]
+    with build(tmp_path / "s", catalog=any_catalog) as store:
+        links = chain(tmp_path / "s", any_catalog)
+        kinds = [k for _, k, _, _ in links]
         assert kinds == ["append"] * 6 + ["segment", "seal", "segment", "compact", "append"]
-        assert chain(tmp_path / "s")[6][2:] == (7, 46) and chain(tmp_path / "s")[-1][2:] == (87, 87)
+        assert links[6][2:] == (7, 46) and links[-1][2:] == (87, 87)
         report = store.verify()
         assert report.ok and report.head == store.head == 87 and report.links == 11
 
 
-def test_a_failed_append_adds_no_link(tmp_path):
+def test_a_failed_append_adds_no_link(tmp_path, any_catalog):
     """A refused append (wrong expected version) leaves the chain as it was."""
-    with ek.open_store(tmp_path / "s") as store:
+    with ek.open_store(tmp_path / "s", catalog=any_catalog) as store:
         store.append("a", [ek.Event("E")])
         with pytest.raises(ek.WrongExpectedVersion):
             store.append("a", [ek.Event("E")], expected_version=5)
-        assert len(chain(tmp_path / "s")) == 1
+        assert len(chain(tmp_path / "s", any_catalog)) == 1
         store.verify()
 
 
-def test_verify_report_names_the_first_bad_link_positions_and_file(tmp_path):
+def test_verify_report_names_the_first_bad_link_positions_and_file(tmp_path, any_catalog):
     """A changed file byte: the report gives the link that recorded the file, its positions and path."""
-    store = build(tmp_path / "s")
+    store = build(tmp_path / "s", catalog=any_catalog)
     store.close()
-    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
-        path, first, last = db.execute(
-            "SELECT path, first_position, last_position FROM segments WHERE retired_at IS NULL ORDER BY 2").fetchone()
+    path, first, last = catalog_sql(tmp_path / "s", any_catalog, "SELECT path, first_position, last_position "
+                                    "FROM segments WHERE retired_at IS NULL ORDER BY 2")[0]
     target = tmp_path / "s" / path
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    with ek.open_store(tmp_path / "s", create=False) as store:
+    with ek.open_store(tmp_path / "s", create=False, catalog=any_catalog) as store:
         with pytest.raises(ek.TamperedStore) as info:
             store.verify()
         report = info.value.report
@@ -76,17 +79,17 @@ def test_verify_report_names_the_first_bad_link_positions_and_file(tmp_path):
         assert store.verify(quick=True).ok  # --quick checks sizes only: a same-size change passes it (documented)
 
 
-def test_read_of_a_modified_segment_fails_and_others_still_read(tmp_path):
+def test_read_of_a_modified_segment_fails_and_others_still_read(tmp_path, any_catalog):
     """The read guard: a read touching the changed file fails naming it; a stream elsewhere still reads."""
-    store = build(tmp_path / "s")
+    store = build(tmp_path / "s", catalog=any_catalog)
     store.close()
-    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
-        path = db.execute("SELECT path FROM segments WHERE retired_at IS NULL AND stream_type = 'order'").fetchone()[0]
+    path = catalog_sql(tmp_path / "s", any_catalog,
+                       "SELECT path FROM segments WHERE retired_at IS NULL AND stream_type = 'order'")[0][0]
     target = tmp_path / "s" / path
     data = bytearray(target.read_bytes())
     data[100] ^= 1
     target.write_bytes(bytes(data))
-    with ek.open_store(tmp_path / "s", create=False) as store:
+    with ek.open_store(tmp_path / "s", create=False, catalog=any_catalog) as store:
         with pytest.raises(ek.TamperedStore, match=path.split("/")[-1]):
             store.read_stream("o1")
         with pytest.raises(ek.TamperedStore):
@@ -94,11 +97,11 @@ def test_read_of_a_modified_segment_fails_and_others_still_read(tmp_path):
         assert len(store.read_stream("a1")) == 3  # its events are in another file and the hot log
 
 
-def test_checkpoint_then_verify_against_it(tmp_path):
+def test_checkpoint_then_verify_against_it(tmp_path, any_catalog):
     """A checkpoint signed now: the store extends it after more appends; a rewritten store does not;
     an altered checkpoint or another key is refused."""
     key, pub = generate_key(tmp_path / "key")
-    store = build(tmp_path / "s")
+    store = build(tmp_path / "s", catalog=any_catalog)
     cp = store.sign_checkpoint(key)
     assert cp["position"] == store.head and cp["links"] >= 11
     store.append("a1", [ek.Event("Deposited", {"amount": 5.0})])
@@ -115,14 +118,19 @@ def test_checkpoint_then_verify_against_it(tmp_path):
 
     # Rewrite the store wholesale (a fresh store with other history, re-hashed consistently): it verifies
     # on its own, but not against the checkpoint.
-    fake = ek.open_store(tmp_path / "fake")
-    fake.close()
-    (tmp_path / "s" / "catalog.sqlite").unlink()
-    for extra in ("catalog.sqlite-wal", "catalog.sqlite-shm"):
-        (tmp_path / "s" / extra).unlink(missing_ok=True)
-    import shutil
-    shutil.copy(tmp_path / "fake" / "catalog.sqlite", tmp_path / "s" / "catalog.sqlite")
-    with ek.open_store(tmp_path / "s", create=False) as rewritten:
+    if any_catalog is None:
+        ek.open_store(tmp_path / "fake").close()
+        (tmp_path / "s" / "catalog.sqlite").unlink()
+        for extra in ("catalog.sqlite-wal", "catalog.sqlite-shm"):
+            (tmp_path / "s" / extra).unlink(missing_ok=True)
+        import shutil
+        shutil.copy(tmp_path / "fake" / "catalog.sqlite", tmp_path / "s" / "catalog.sqlite")
+    else:  # the store's schema replaced by a fresh store's
+        schema = any_catalog.rpartition("schema=")[2]
+        ek.open_store(tmp_path / "fake", catalog=any_catalog.replace(schema, f"{schema}_fake")).close()
+        catalog_sql(tmp_path / "s", any_catalog, f"DROP SCHEMA {schema} CASCADE")
+        catalog_sql(tmp_path / "s", any_catalog, f"ALTER SCHEMA {schema}_fake RENAME TO {schema}")
+    with ek.open_store(tmp_path / "s", create=False, catalog=any_catalog) as rewritten:
         rewritten.append("a1", [ek.Event("Deposited", {"amount": 1e6})])
         assert rewritten.verify().ok
         with pytest.raises(ek.TamperedStore, match="another store|removed|rewritten"):
@@ -130,11 +138,11 @@ def test_checkpoint_then_verify_against_it(tmp_path):
 
 
 @pytest.mark.parametrize("position", [1, 6, 20, 50, 87])
-def test_prove_and_check_without_the_store(tmp_path, position):
+def test_prove_and_check_without_the_store(tmp_path, position, any_catalog):
     """Hot, sealed, bulk and compacted events each get a proof that checks against the checkpoint alone;
     a changed byte of the event, the path or the link makes the check fail."""
     key, pub = generate_key(tmp_path / "key")
-    with build(tmp_path / "s") as store:
+    with build(tmp_path / "s", catalog=any_catalog) as store:
         cp = store.sign_checkpoint(key)
         proof = store.prove(position, checkpoint=cp)
         expected = store.read_all(from_position=position, to_position=position).iloc[0]
@@ -182,16 +190,15 @@ def test_cli_verify_checkpoint_prove_check_proof(tmp_path):
     assert bad.exit_code == 1 and "TAMPERED" in bad.output and "'a1'" in bad.output, bad.output
 
 
-def test_a_store_from_before_chains_is_adopted_on_first_writable_open(tmp_path):
+def test_a_store_from_before_chains_is_adopted_on_first_writable_open(tmp_path, any_catalog):
     """A store written without a chain (no chain rows, no file hashes, no chain_since) gets one `adopt`
     link on open; it then verifies, and later appends, seals and proofs chain onto it."""
-    build(tmp_path / "s").close()
-    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
-        db.execute("DELETE FROM chain")
-        db.execute("DELETE FROM meta WHERE key = 'chain_since'")
-        db.execute("UPDATE segments SET sha256 = NULL")
-    with ek.open_store(tmp_path / "s", create=False) as store:
-        assert [k for _, k, _, _ in chain(tmp_path / "s")] == ["adopt"]
+    build(tmp_path / "s", catalog=any_catalog).close()
+    for statement in ("DELETE FROM chain", "DELETE FROM meta WHERE key = 'chain_since'",
+                      "UPDATE segments SET sha256 = NULL"):
+        catalog_sql(tmp_path / "s", any_catalog, statement)
+    with ek.open_store(tmp_path / "s", create=False, catalog=any_catalog) as store:
+        assert [k for _, k, _, _ in chain(tmp_path / "s", any_catalog)] == ["adopt"]
         assert store.verify().ok
         hot = store.read_all(from_position=87)  # a hot event adopted as found
         proof = store.prove(87)
@@ -201,11 +208,10 @@ def test_a_store_from_before_chains_is_adopted_on_first_writable_open(tmp_path):
         assert store.verify().ok
 
 
-def test_a_chain_deleted_from_a_chained_store_is_not_re_adopted(tmp_path):
+def test_a_chain_deleted_from_a_chained_store_is_not_re_adopted(tmp_path, any_catalog):
     """Deleting the chain of a store that had one is tampering, not an old store: verify fails."""
-    build(tmp_path / "s").close()
-    with sqlite3.connect(tmp_path / "s" / "catalog.sqlite") as db:
-        db.execute("DELETE FROM chain")
-    with ek.open_store(tmp_path / "s", create=False) as store:
+    build(tmp_path / "s", catalog=any_catalog).close()
+    catalog_sql(tmp_path / "s", any_catalog, "DELETE FROM chain")
+    with ek.open_store(tmp_path / "s", create=False, catalog=any_catalog) as store:
         with pytest.raises(ek.TamperedStore, match="no hash chain"):
             store.verify()

@@ -16,7 +16,8 @@ guarantees:
 ``durability="normal"`` commits with ``synchronous_commit = off`` (an acknowledged append survives a
 killed client; a server crash may lose the last fraction of a second), ``"full"`` with ``on``.
 
-May use :mod:`eventkit.common` and :mod:`.postgres_catalog_setup` (the URL, the tables); needs ``psycopg`` (``pip install 'eventkit[postgresql]'``).
+May use :mod:`eventkit.common`, :mod:`.postgres_catalog_setup` (the URL, the tables) and
+:mod:`.postgres_catalog_proof` (the hash chain's and crypto-shredding's statements); needs ``psycopg`` (``pip install 'eventkit[postgresql]'``).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
 from eventkit.common.errors import StoreError
-from eventkit.store.postgres_catalog_setup import FORMAT_VERSION, create_tables, psycopg_module, redacted, split_url
+from eventkit.store.postgres_catalog_proof import PostgresProofQueries
+from eventkit.store.postgres_catalog_setup import (FORMAT_VERSION, add_missing_tables, create_tables, psycopg_module,
+                                                   redacted, split_url)
 
 DEFAULT_GRACE_SECONDS = 900.0
 _LOG_KEYS = ("head", "last_recorded", "hot_count", "fields_version")  # columns of the counter row
+_META_COUNTERS = ("personal_version",)  # log_state's counters kept in meta (moved by declare_personal)
 _HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
 _SEGMENT_COLUMNS = (
     "segment_id, path, stream_type, first_position, last_position, event_count, "
@@ -42,7 +46,7 @@ _SEGMENT_COLUMNS = (
 _INHERITED: list[Any] = []  # connections inherited through fork(): never closed in the child
 
 
-class PostgresCatalog:
+class PostgresCatalog(PostgresProofQueries):
     """One PostgreSQL connection to a store's catalog, used from one thread at a time.
 
     Args:
@@ -51,6 +55,8 @@ class PostgresCatalog:
     """
 
     read_only = False
+    #: This store's prefix for generated event ids (read from ``meta`` on open).
+    id_prefix: str = ""
 
     def __init__(self, url: str, *, durability: str = "normal") -> None:
         if durability not in ("normal", "full"):
@@ -80,11 +86,14 @@ class PostgresCatalog:
         conninfo, schema = split_url(url)
         try:
             with psycopg.connect(conninfo, autocommit=True, connect_timeout=20) as conn:
-                exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.meta",)).fetchone()[0]
+                exists, chained = conn.execute("SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
+                                               (f"{schema}.meta", f"{schema}.chain")).fetchone()
                 if not exists:
                     if not create:
                         raise StoreError(f"no eventkit store in the catalog {redacted(url)} (schema {schema})")
                     create_tables(conn, schema)
+                elif not chained:
+                    add_missing_tables(conn, schema)  # a catalog from before the hash chain
         except psycopg.Error as e:
             raise StoreError(f"cannot open the catalog {redacted(url)}: {str(e).strip()}") from e
         return cls(url, durability=durability)
@@ -126,6 +135,7 @@ class PostgresCatalog:
                     self._held = dict(zip(_LOG_KEYS, map(int, row)))
                     yield conn
                 except BaseException:
+                    self._vacuum_keys = False
                     _rollback(conn)
                     raise
                 else:
@@ -134,6 +144,7 @@ class PostgresCatalog:
                     self._held = None
             except psycopg.Error as e:
                 raise self._translate(e, "nothing of this change was stored") from e
+            self._after_commit(conn)
 
     @contextmanager
     def read(self) -> Iterator[Any]:
@@ -194,10 +205,12 @@ class PostgresCatalog:
         return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
 
     def log_state(self, tx: Any) -> dict[str, int]:
+        meta = ", ".join(f"(SELECT value FROM meta WHERE key = '{k}')" for k in _META_COUNTERS)
         if self._held is not None:  # inside write(): the locked row, read when the lock was taken
-            return dict(self._held)
-        row = tx.execute(f"SELECT {', '.join(_LOG_KEYS)} FROM log WHERE id = 1").fetchone()
-        return dict(zip(_LOG_KEYS, map(int, row)))
+            row = tx.execute(f"SELECT {meta}").fetchone()
+            return {**self._held, **{k: int(v or 0) for k, v in zip(_META_COUNTERS, row)}}
+        row = tx.execute(f"SELECT {', '.join(_LOG_KEYS)}, {meta} FROM log WHERE id = 1").fetchone()
+        return {k: int(v or 0) for k, v in zip(_LOG_KEYS + _META_COUNTERS, row)}
 
     def set_log_state(self, tx: Any, **values: int) -> None:
         unknown = set(values) - set(_LOG_KEYS)
@@ -314,12 +327,10 @@ class PostgresCatalog:
                         limit: int | None = None) -> list[tuple]:
         sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE stream_id = %s"
         params: list[Any] = [stream_id]
-        if from_version is not None:
-            sql += " AND version >= %s"
-            params.append(from_version)
-        if to_version is not None:
-            sql += " AND version <= %s"
-            params.append(to_version)
+        for clause, value in (("version >= %s", from_version), ("version <= %s", to_version)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
         sql += " ORDER BY version DESC" if backwards else " ORDER BY version"
         if limit is not None:
             sql += " LIMIT %s"
@@ -330,12 +341,11 @@ class PostgresCatalog:
                  event_types: list[str] | None = None, limit: int | None = None) -> list[tuple]:
         sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE position >= %s"
         params: list[Any] = [from_position]
-        if to_position is not None:
-            sql += " AND position <= %s"
-            params.append(to_position)
-        if event_types is not None:
-            sql += " AND event_type = ANY(%s)"
-            params.append(list(event_types))
+        for clause, value in (("position <= %s", to_position),
+                              ("event_type = ANY(%s)", None if event_types is None else list(event_types))):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
         sql += " ORDER BY position"
         if limit is not None:
             sql += " LIMIT %s"
@@ -370,10 +380,10 @@ class PostgresCatalog:
     def add_segment(self, tx: Any, seg: Any, stream_ids: Sequence[str]) -> int:
         segment_id = tx.execute(
             "INSERT INTO segments (path, stream_type, first_position, last_position, event_count, size_bytes, "
-            "min_occurred, max_occurred, min_recorded, max_recorded) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
-            "RETURNING segment_id",
+            "min_occurred, max_occurred, min_recorded, max_recorded, sha256) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING segment_id",
             (seg.path, seg.stream_type, seg.first_position, seg.last_position, seg.event_count, seg.size_bytes,
-             seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded),
+             seg.min_occurred, seg.max_occurred, seg.min_recorded, seg.max_recorded, getattr(seg, "sha256", None)),
         ).fetchone()[0]
         tx.execute("INSERT INTO stream_segments SELECT DISTINCT s, %s::bigint FROM unnest(%s::text[]) s "
                    "ON CONFLICT DO NOTHING", (segment_id, list(stream_ids)))

@@ -19,6 +19,25 @@ FORMAT_VERSION = 1
 DEFAULTSCHEMA = "eventkit"
 
 
+# The hash chain (eventkit.store.integrity) and crypto-shredding's tables (eventkit.store.shredding);
+# a catalog created before them gets them on its first open (see add_missing_tables).
+PROOF_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chain (
+    seq BIGINT PRIMARY KEY, kind TEXT NOT NULL, first_position BIGINT NOT NULL, last_position BIGINT NOT NULL,
+    recorded_at BIGINT NOT NULL, detail TEXT NOT NULL, prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS personal_fields (
+    scope TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, fields TEXT NOT NULL, subject TEXT NOT NULL,
+    PRIMARY KEY (scope, name)
+);
+CREATE TABLE IF NOT EXISTS subject_keys (
+    key_id TEXT COLLATE "C" PRIMARY KEY, subject TEXT COLLATE "C" NOT NULL, key BYTEA,
+    created_at DOUBLE PRECISION NOT NULL, erased_at DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS subject_keys_subject ON subject_keys (subject, erased_at);
+ALTER TABLE segments ADD COLUMN IF NOT EXISTS sha256 TEXT
+"""
+
 # Text keys compare byte by byte (COLLATE "C"), as in SQLite: orderings agree across catalogs.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
@@ -36,7 +55,7 @@ CREATE TABLE IF NOT EXISTS segments (
     path TEXT NOT NULL UNIQUE, stream_type TEXT NOT NULL,
     first_position BIGINT NOT NULL, last_position BIGINT NOT NULL, event_count BIGINT NOT NULL,
     size_bytes BIGINT NOT NULL, min_occurred BIGINT NOT NULL, max_occurred BIGINT NOT NULL,
-    min_recorded BIGINT NOT NULL, max_recorded BIGINT NOT NULL, retired_at DOUBLE PRECISION
+    min_recorded BIGINT NOT NULL, max_recorded BIGINT NOT NULL, retired_at DOUBLE PRECISION, sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS segments_live ON segments (first_position) WHERE retired_at IS NULL;
 CREATE TABLE IF NOT EXISTS stream_segments (
@@ -57,8 +76,8 @@ CREATE TABLE IF NOT EXISTS fold_states (
     fingerprint TEXT COLLATE "C" NOT NULL, position BIGINT NOT NULL, fold TEXT NOT NULL, max_occurred BIGINT,
     streams BIGINT NOT NULL, path TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (fingerprint, position)
-)
-"""
+);
+""" + PROOF_SCHEMA
 
 
 def psycopg_module() -> Any:
@@ -100,7 +119,22 @@ def create_tables(conn: Any, schema: str) -> None:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        # chain_since: a new store's chain covers it from position 1 (an older one adopts its history).
         conn.execute(
-            "INSERT INTO meta VALUES ('format_version', %s), ('created_at', %s), ('id_prefix', %s) "
-            "ON CONFLICT (key) DO NOTHING", (str(FORMAT_VERSION), str(time.time()), new_id_prefix()))
+            "INSERT INTO meta VALUES ('format_version', %s), ('created_at', %s), ('id_prefix', %s), "
+            "('chain_since', '1') ON CONFLICT (key) DO NOTHING", (str(FORMAT_VERSION), str(time.time()), new_id_prefix()))
         conn.execute("INSERT INTO log VALUES (1, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING")
+
+
+def add_missing_tables(conn: Any, schema: str) -> None:
+    """Give a catalog created before the hash chain its tables (within format 1, as the SQLite catalog does).
+
+    Without ``chain_since`` in ``meta``: the store's first writable open adopts its history
+    (:func:`eventkit.store.chain_links.adopt_existing`).
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"eventkit-create:{schema}",))
+        conn.execute(f'SET LOCAL search_path TO "{schema}"')
+        for statement in PROOF_SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
