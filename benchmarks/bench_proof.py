@@ -155,16 +155,19 @@ def build_store(path: Path, n: int) -> float:
 
 def in_fresh_process(path: Path, code: str) -> dict:
     """Run ``code`` (defines ``result``) in a new interpreter: no warm caches of this one."""
-    script = f"import json, time, eventkit as ek\nstore = ek.open_store({str(path)!r}, create=False)\n{code}\nprint(json.dumps(result))"
+    script = (f"import json, time, eventkit as ek\nstore = ek.open_store({str(path)!r}, create=False)\n{code}\n"
+              "print('RESULT ' + json.dumps(result))")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    # DuckDB's progress bar may share stdout: the result is the line marked RESULT
+    return json.loads(done.stdout.rpartition("RESULT ")[2].splitlines()[0])
 
 
 def bench_verify(n: int, repeat: int, workdir: Path) -> dict:
     path = workdir / "big"
     build = build_store(path, n)
     size = sum(p.stat().st_size for p in path.rglob("*.parquet"))
+    print(f"built {n:,} events in {build:.1f} s", flush=True)
     full = in_fresh_process(path, f"""
 runs = []
 for _ in range({repeat}):
@@ -174,12 +177,14 @@ for _ in range({repeat}):
     t = time.perf_counter(); store.verify(quick=True); q.append(time.perf_counter() - t)
 result = {{"full": sorted(runs)[len(runs) // 2], "quick": sorted(q)[len(q) // 2], "files": r.files,
           "scanned": r.events_scanned}}""")
+    print(json.dumps(full), flush=True)
     guard = in_fresh_process(path, """
 t = time.perf_counter(); store.read_stream("acct-000042"); first = time.perf_counter() - t
 t = time.perf_counter(); store.read_stream("acct-000043"); second = time.perf_counter() - t
 t = time.perf_counter(); store.sql("SELECT count(*) FROM events").fetchall(); scan_first = time.perf_counter() - t
 t = time.perf_counter(); store.sql("SELECT count(*) FROM events").fetchall(); scan_second = time.perf_counter() - t
 result = {"read_stream_first": first, "read_stream_second": second, "count_first": scan_first, "count_second": scan_second}""")
+    print(json.dumps(guard), flush=True)
     key = workdir / "key"
     if not key.exists():
         from eventkit.store.signed_checkpoints import generate_key
@@ -240,12 +245,16 @@ def main() -> None:
     ap.add_argument("--bulk-events", type=int, default=1_000_000, help="events per bulk append (items 1-2)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--write", metavar="PATH", help=f"rewrite the '{SECTION}' section of this Markdown file")
+    ap.add_argument("--reuse", metavar="LOG", help="take items 1-2 from the first two JSON lines of an earlier run's output")
     args = ap.parse_args()
     m = machine()
-    h = bench_hashing(args.bulk_events, args.repeat)
-    print(json.dumps(h))
-    e = bench_encryption(args.bulk_events, args.repeat)
-    print(json.dumps(e))
+    if args.reuse:
+        h, e = [json.loads(line) for line in Path(args.reuse).read_text().splitlines()[:2]]
+    else:
+        h = bench_hashing(args.bulk_events, args.repeat)
+        print(json.dumps(h))
+        e = bench_encryption(args.bulk_events, args.repeat)
+        print(json.dumps(e))
     with tempfile.TemporaryDirectory() as d:
         v = bench_verify(args.events, args.repeat, Path(d))
     print(json.dumps(v))
