@@ -365,7 +365,7 @@ def merge_segments(store: Store, group: list[tuple]) -> SegmentInfo | None:
                 con, files, f"SELECT * FROM {parquet_scan([files.url(s[1]) for s in group])}", group[0][2],
                 fsync=store.durability == "full",
             )
-        except duckdb.Error as e:
+        except (duckdb.Error, StoreError) as e:  # write_segment reports a failed read as StoreError
             # Another process may have compacted these segments and removed their files
             # after its grace period; then there is nothing left to do for this group.
             with catalog.read() as conn:
