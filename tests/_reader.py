@@ -50,7 +50,8 @@ def main() -> None:
                     con.close()
         except (duckdb.IOException, ek.EventKitError) as e:
             # A writer's compaction may remove a replaced file once its (short) grace period is over.
-            if "No such file" in str(e) or "No files found" in str(e) or "not found" in str(e).lower():
+            if ("No such file" in str(e) or "No files found" in str(e) or "not found" in str(e).lower()
+                    or "snapshot has expired" in str(e)):
                 expired += 1
                 continue
             raise
