@@ -44,6 +44,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py --quick
 	$(BIN)/python benchmarks/bench_folds.py --quick
 	$(BIN)/python benchmarks/bench_ops.py --quick
+	$(BIN)/python benchmarks/bench_pg.py --quick
 
 ## Install headless Chromium from Debian's packages, for the HTML report check.
 browser:
@@ -54,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_folds.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_ops.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_pg.py --write BENCHMARKS.md
 
 ## Open the notebooks in JupyterLab (JupyterLab refuses root unless told: allowed here for root only).
 lab: $(STAMP)

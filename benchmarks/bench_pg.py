@@ -1,0 +1,315 @@
+"""Appends with the PostgreSQL catalog, side by side with eventsourcing's PostgreSQL recorder in one run.
+
+Usage:
+    .venv/bin/python benchmarks/bench_pg.py                        # full run, prints a report
+    .venv/bin/python benchmarks/bench_pg.py --write BENCHMARKS.md   # and rewrites its section
+    .venv/bin/python benchmarks/bench_pg.py --quick                 # small sizes, a smoke run
+
+A throwaway PostgreSQL cluster is started (``tests/_postgres.py``; or ``EVENTKIT_TEST_POSTGRES``) and
+restarted with ``fsync = on``, ``full_page_writes = on`` (the test cluster runs without them), so that
+``synchronous_commit = on`` costs the WAL flush it costs in production. Both libraries write to the
+same server, in separate schemas. What is timed:
+
+- bulk: ``store.append_frame(df)`` into a store whose catalog is in PostgreSQL (segments in a local
+  folder) vs the same events as ``StoredEvent``s through eventsourcing's ``PostgresApplicationRecorder``
+  ``insert_events()``, 1,000 per call (the ``StoredEvent``s are built before the clock starts);
+- 8 concurrent writers (threads; eventkit one store object each, as 8 processes would; eventsourcing
+  one recorder with a pool of 8 connections), one-event appends with an expected version to distinct
+  streams;
+- sequential one-event appends with an expected version, interleaved in rounds.
+
+Durability: eventkit ``durability="normal"`` (its default) commits with ``synchronous_commit = off``,
+``"full"`` with ``on``; eventsourcing uses the server's default, ``on``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / ".work" / "pg"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from _machine import machine  # noqa: E402
+
+FULL = {"bulk_events": 200_000, "bulk_streams": 10_000, "es_batch": 1_000, "writers": 8, "per_writer": 250,
+        "appends": 1_000}
+QUICK = {"bulk_events": 20_000, "bulk_streams": 1_000, "es_batch": 1_000, "writers": 8, "per_writer": 25,
+         "appends": 100}
+SECTION = "## PostgreSQL catalog vs eventsourcing's PostgreSQL recorder"
+
+
+def fresh(path: Path) -> Path:
+    if path.is_dir():
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sql(url: str, statement: str) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(statement)
+        return cur.fetchall() if cur.description else []
+
+
+def es_recorder(url: str, schema: str, pool_size: int = 1) -> tuple[Any, Any]:
+    """eventsourcing's PostgreSQL application recorder in its own schema (text stream ids)."""
+    from urllib.parse import urlsplit
+
+    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+    sql(url, f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    u = urlsplit(url)
+    datastore = PostgresDatastore(dbname=u.path.lstrip("/"), host=u.hostname, port=u.port, user=u.username,
+                                  password=u.password or "", pool_size=pool_size, max_overflow=0,
+                                  schema=schema, originator_id_type="text")
+    recorder = PostgresApplicationRecorder(datastore)
+    recorder.create_table()
+    return datastore, recorder
+
+
+def ek_store(url: str, name: str, durability: str) -> Any:
+    import eventkit as ek
+
+    return ek.open_store(WORK / name, catalog=f"{url}?schema={name}", durability=durability)
+
+
+def bench_bulk(url: str, p: dict) -> dict:
+    import numpy as np
+    import pandas as pd
+    from eventsourcing.persistence import StoredEvent
+
+    n, k = p["bulk_events"], p["bulk_streams"]
+    sids = [f"acct-{i % k:05d}" for i in range(n)]
+    amounts = np.arange(n, dtype=float)
+    df = pd.DataFrame({"stream_id": sids, "event_type": "Deposited", "amount": amounts})
+    out: dict[str, Any] = {}
+    for durability in ("normal", "full"):
+        fresh(WORK / f"bulk_{durability}")
+        store = ek_store(url, f"bulk_{durability}", durability)
+        t = time.perf_counter()
+        store.append_frame(df)
+        s = time.perf_counter() - t
+        assert store.head == n
+        store.close()
+        out[f"eventkit append_frame, durability {durability}"] = {"seconds": s, "per_second": n / s}
+    versions: dict[str, int] = {}
+    events = []
+    for sid, amount in zip(sids, amounts.tolist()):
+        versions[sid] = versions.get(sid, 0) + 1
+        events.append(StoredEvent(sid, versions[sid], "Deposited", json.dumps({"amount": amount}).encode()))
+    datastore, recorder = es_recorder(url, "es_bulk")
+    b = p["es_batch"]
+    t = time.perf_counter()
+    for start in range(0, n, b):
+        recorder.insert_events(events[start:start + b])
+    s = time.perf_counter() - t
+    assert recorder.max_notification_id() == n
+    datastore.close()
+    out[f"eventsourcing insert_events, {b:,} per call"] = {"seconds": s, "per_second": n / s}
+    return out
+
+
+def bench_concurrent(url: str, p: dict) -> dict:
+    from eventsourcing.persistence import StoredEvent
+
+    import eventkit as ek
+
+    writers, per = p["writers"], p["per_writer"]
+    out: dict[str, float] = {}
+
+    def run(append) -> float:  # type: ignore[no-untyped-def]
+        barrier = threading.Barrier(writers + 1)
+        errors: list[BaseException] = []
+
+        def work(w: int) -> None:
+            barrier.wait()
+            try:
+                for i in range(per):
+                    append(w, f"w{w}-{i % 20}", i // 20)
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(writers)]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return writers * per / (time.perf_counter() - t0)
+
+    datastore, recorder = es_recorder(url, "es_conc", pool_size=writers)
+    out["eventsourcing (synchronous_commit on)"] = run(
+        lambda w, sid, v: recorder.insert_events([StoredEvent(sid, v + 1, "Deposited", b'{"amount": 1.0}')]))
+    assert recorder.max_notification_id() == writers * per
+    datastore.close()
+    for durability, label in (("normal", "eventkit, durability normal (synchronous_commit off)"),
+                              ("full", "eventkit, durability full (synchronous_commit on)")):
+        name = f"conc_{durability}"
+        fresh(WORK / name)
+        ek_store(url, name, durability).close()
+        stores = [ek_store(url, name, durability) for _ in range(writers)]
+        out[label] = run(lambda w, sid, v: stores[w].append(sid, ek.Event("Deposited", {"amount": 1.0}),
+                                                            expected_version=v or ek.NO_STREAM))
+        assert stores[0].head == writers * per
+        for s in stores:
+            s.close()
+    return out
+
+
+def bench_sequential(url: str, p: dict) -> dict:
+    from eventsourcing.persistence import StoredEvent
+
+    import eventkit as ek
+
+    rng = random.Random(7)
+    plan = [(f"acct-{i % 200:05d}", round(rng.random() * 100, 2)) for i in range(p["appends"])]
+    stores = {}
+    for d in ("normal", "full"):
+        fresh(WORK / f"seq_{d}")
+        stores[d] = ek_store(url, f"seq_{d}", d)
+    datastore, recorder = es_recorder(url, "es_seq")
+    kinds = ["normal", "full", "es"]
+    cur: dict[str, dict[str, int]] = {k: {} for k in kinds}
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    rounds = 5
+    per = -(-len(plan) // rounds)
+    for r in range(rounds):
+        for kind in (kinds if r % 2 == 0 else kinds[::-1]):
+            for sid, amount in plan[r * per:(r + 1) * per]:
+                v = cur[kind].get(sid, 0)
+                t = time.perf_counter()
+                if kind == "es":
+                    recorder.insert_events([StoredEvent(sid, v + 1, "Deposited", json.dumps({"amount": amount}).encode())])
+                else:
+                    stores[kind].append(sid, ek.Event("Deposited", {"amount": amount}), expected_version=v or ek.NO_STREAM)
+                times[kind].append(time.perf_counter() - t)
+                cur[kind][sid] = v + 1
+    for s in stores.values():
+        s.close()
+    datastore.close()
+    labels = {"normal": "eventkit store.append, durability normal", "full": "eventkit store.append, durability full",
+              "es": "eventsourcing insert_events, one event"}
+    out = {}
+    for kind in kinds:
+        s = sorted(times[kind])
+        out[labels[kind]] = {"per_second": len(s) / sum(s), "p50_ms": 1e3 * s[len(s) // 2],
+                             "p99_ms": 1e3 * s[min(len(s) - 1, int(len(s) * 0.99))]}
+    return out
+
+
+def report(m: dict, pg: dict, p: dict, r: dict, seconds: float, load_end: float, quick: bool) -> str:
+    L = [SECTION, "",
+         f"Run on {m['date']}: {m['cpu']}, `nproc` = {m['nproc']}, {m['memory']}; load average {m['load']:.2f} at "
+         f"the start, {load_end:.2f} at the end (other helpers' work shared the 2 cores: figures are pessimistic, "
+         f"the fsync-bound ones vary with the disk). PostgreSQL {pg['version']} on the same machine (a throwaway "
+         f"cluster from `tests/_postgres.py`, set to fsync = {pg['fsync']}, full_page_writes = "
+         f"{pg['full_page_writes']}, synchronous_commit default = {pg['synchronous_commit']}, "
+         f"shared_buffers = {pg['shared_buffers']}); eventsourcing {m['eventsourcing']}, duckdb {m['duckdb']}. "
+         f"Command: `.venv/bin/python benchmarks/bench_pg.py --write BENCHMARKS.md{' --quick' if quick else ''}` "
+         f"({seconds:.0f} s). Durability: eventkit `normal` (its default) commits with synchronous_commit off, "
+         "`full` with on; eventsourcing's recorder with the server's default, on.", ""]
+    b = r["bulk"]
+    es_b = next(v for k, v in b.items() if k.startswith("eventsourcing"))
+    L += [f"### Bulk: {p['bulk_events']:,} events, {p['bulk_streams']:,} streams", "",
+          "| writer | seconds | events/s | vs eventsourcing |", "|---|---:|---:|---:|"]
+    L += [f"| {k} | {v['seconds']:.2f} | {v['per_second']:,.0f} | {v['per_second'] / es_b['per_second']:.1f}x |"
+          for k, v in b.items()]
+    c = r["concurrent"]
+    es_c = c["eventsourcing (synchronous_commit on)"]
+    L += ["", f"### {p['writers']} concurrent writers ({p['per_writer']} one-event appends each with an expected "
+          "version, distinct streams per writer; threads: eventkit one store object each, eventsourcing one recorder "
+          f"with a pool of {p['writers']} connections)", "",
+          "| writer | appends/s | vs eventsourcing |", "|---|---:|---:|"]
+    L += [f"| {k} | {v:,.0f} | {v / es_c:.2f}x |" for k, v in c.items()]
+    s = r["sequential"]
+    L += ["", f"### Sequential one-event appends with an expected version ({p['appends']:,} each, interleaved in 5 "
+          "rounds; for reference)", "", "| writer | appends/s | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+    L += [f"| {k} | {v['per_second']:,.0f} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} |" for k, v in s.items()]
+    bulk_ratio = b["eventkit append_frame, durability normal"]["per_second"] / es_b["per_second"]
+    conc_ratio = c["eventkit, durability normal (synchronous_commit off)"] / es_c
+    conc_full = c["eventkit, durability full (synchronous_commit on)"] / es_c
+    L += ["", "### Targets (issue 12)", "", "| target | measured | verdict |", "|---|---|---|",
+          f"| bulk >= 25x eventsourcing's PostgreSQL recorder | {bulk_ratio:.1f}x (durability normal) | "
+          f"{'met' if bulk_ratio >= 25 else 'missed'} |",
+          f"| 8 concurrent writers >= 2x, each at its usual durability | {conc_ratio:.2f}x (eventkit normal vs "
+          f"eventsourcing on); {conc_full:.2f}x at the same durability (both synchronous_commit on) | "
+          f"{'met' if conc_ratio >= 2 else 'missed'} |", "",
+          "<!-- pg-notes -->", "<!-- pg-notes -->"]
+    return "\n".join(L) + "\n"
+
+
+def write_markdown(path: Path, section: str) -> None:
+    """Replace (or append) this script's section, keeping its hand-written notes; other sections stay."""
+    old = path.read_text() if path.exists() else "# eventkit benchmarks\n"
+    parts = re.split(r"(?m)^(?=## )", old)
+    mine = [q for q in parts[1:] if q.startswith(SECTION)]
+    notes = re.search(r"<!-- pg-notes -->\n(.*?)<!-- pg-notes -->", mine[0], re.S) if mine else None
+    if notes:
+        section = section.replace("<!-- pg-notes -->\n<!-- pg-notes -->",
+                                  f"<!-- pg-notes -->\n{notes.group(1)}<!-- pg-notes -->")
+    kept = [q for q in parts[1:] if not q.startswith(SECTION)]
+    path.write_text(parts[0].rstrip() + "\n\n" + "".join(q.rstrip() + "\n\n" for q in kept) + section)
+
+
+def main() -> None:
+    from _postgres import start_cluster
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--write", metavar="PATH")
+    ap.add_argument("--json", metavar="PATH")
+    args = ap.parse_args()
+    p = QUICK if args.quick else FULL
+    m = machine()
+    cluster = start_cluster()
+    try:
+        url = cluster.url
+        if cluster.data_dir is not None:  # ours: restart it with production durability (its -c options win)
+            from _postgres import _run
+
+            d = cluster.data_dir
+            options = (f"-p {url.rsplit(':', 1)[1].split('/')[0]} -k {d} -c listen_addresses=127.0.0.1 "
+                       "-c fsync=on -c full_page_writes=on -c max_connections=200")
+            _run([str(cluster.bin_dir / "pg_ctl"), "-D", str(d / "db"), "-o", options, "-l", str(d / "log"), "-w",
+                  "-t", "60", "restart"], "restarting PostgreSQL with fsync on")
+        pg = {k: sql(url, f"SHOW {k}")[0][0] for k in ("server_version", "fsync", "full_page_writes",
+                                                       "synchronous_commit", "shared_buffers")}
+        pg["version"] = pg.pop("server_version")
+        t0 = time.perf_counter()
+        results = {}
+        for name, fn in (("bulk", bench_bulk), ("concurrent", bench_concurrent), ("sequential", bench_sequential)):
+            t = time.perf_counter()
+            results[name] = fn(url, p)
+            print(f"{name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        section = report(m, pg, p, results, time.perf_counter() - t0, os.getloadavg()[0], args.quick)
+    finally:
+        cluster.stop()
+        shutil.rmtree(WORK, ignore_errors=True)
+    print(section)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": m, "postgres": pg, "params": p, "results": results}, indent=1))
+    if args.write:
+        write_markdown(Path(args.write), section)
+
+
+if __name__ == "__main__":
+    main()
