@@ -10,7 +10,7 @@ restarted with ``fsync = on``, ``full_page_writes = on`` (the test cluster runs 
 ``synchronous_commit = on`` costs the WAL flush it costs in production. Both libraries write to the
 same server, in separate schemas. What is timed:
 
-- bulk: ``store.append_frame(df)`` into a store whose catalog is in PostgreSQL (segments in a local
+- bulk: ``store.append_frame(df)`` of 200,000 and of 1,000,000 events (10,000 streams) into a store whose catalog is in PostgreSQL (segments in a local
   folder) vs the same events as ``StoredEvent``s through eventsourcing's ``PostgresApplicationRecorder``
   ``insert_events()``, 1,000 per call (the ``StoredEvent``s are built before the clock starts);
 - 8 concurrent writers (threads; eventkit one store object each, as 8 processes would; eventsourcing
@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from _machine import machine  # noqa: E402
 
-FULL = {"bulk_events": 200_000, "bulk_streams": 10_000, "es_batch": 1_000, "writers": 8, "per_writer": 250,
+FULL = {"bulk_events": [200_000, 1_000_000], "bulk_streams": 10_000, "es_batch": 1_000, "writers": 8, "per_writer": 250,
         "appends": 1_000}
-QUICK = {"bulk_events": 20_000, "bulk_streams": 1_000, "es_batch": 1_000, "writers": 8, "per_writer": 25,
+QUICK = {"bulk_events": [20_000], "bulk_streams": 1_000, "es_batch": 1_000, "writers": 8, "per_writer": 25,
          "appends": 100}
 SECTION = "## PostgreSQL catalog vs eventsourcing's PostgreSQL recorder"
 
@@ -90,18 +90,29 @@ def ek_store(url: str, name: str, durability: str) -> Any:
 
 
 def bench_bulk(url: str, p: dict) -> dict:
+    import pandas as pd
+
+    fresh(WORK / "warm")  # the first append_frame of a process pays imports and the server's cold caches
+    warm = ek_store(url, "warm", "normal")
+    warm.append_frame(pd.DataFrame({"stream_id": [f"w{i % 100}" for i in range(10_000)], "event_type": "Deposited",
+                                    "amount": 1.0}))
+    warm.close()
+    return {n: bench_bulk_one(url, n, p["bulk_streams"], p["es_batch"]) for n in p["bulk_events"]}
+
+
+def bench_bulk_one(url: str, n: int, k: int, b: int) -> dict:
     import numpy as np
     import pandas as pd
     from eventsourcing.persistence import StoredEvent
 
-    n, k = p["bulk_events"], p["bulk_streams"]
     sids = [f"acct-{i % k:05d}" for i in range(n)]
     amounts = np.arange(n, dtype=float)
     df = pd.DataFrame({"stream_id": sids, "event_type": "Deposited", "amount": amounts})
     out: dict[str, Any] = {}
     for durability in ("normal", "full"):
-        fresh(WORK / f"bulk_{durability}")
-        store = ek_store(url, f"bulk_{durability}", durability)
+        name = f"bulk_{n}_{durability}"
+        fresh(WORK / name)
+        store = ek_store(url, name, durability)
         t = time.perf_counter()
         store.append_frame(df)
         s = time.perf_counter() - t
@@ -113,8 +124,7 @@ def bench_bulk(url: str, p: dict) -> dict:
     for sid, amount in zip(sids, amounts.tolist()):
         versions[sid] = versions.get(sid, 0) + 1
         events.append(StoredEvent(sid, versions[sid], "Deposited", json.dumps({"amount": amount}).encode()))
-    datastore, recorder = es_recorder(url, "es_bulk")
-    b = p["es_batch"]
+    datastore, recorder = es_recorder(url, f"es_bulk_{n}")
     t = time.perf_counter()
     for start in range(0, n, b):
         recorder.insert_events(events[start:start + b])
@@ -227,12 +237,14 @@ def report(m: dict, pg: dict, p: dict, r: dict, seconds: float, load_end: float,
          f"Command: `.venv/bin/python benchmarks/bench_pg.py --write BENCHMARKS.md{' --quick' if quick else ''}` "
          f"({seconds:.0f} s). Durability: eventkit `normal` (its default) commits with synchronous_commit off, "
          "`full` with on; eventsourcing's recorder with the server's default, on.", ""]
-    b = r["bulk"]
-    es_b = next(v for k, v in b.items() if k.startswith("eventsourcing"))
-    L += [f"### Bulk: {p['bulk_events']:,} events, {p['bulk_streams']:,} streams", "",
-          "| writer | seconds | events/s | vs eventsourcing |", "|---|---:|---:|---:|"]
-    L += [f"| {k} | {v['seconds']:.2f} | {v['per_second']:,.0f} | {v['per_second'] / es_b['per_second']:.1f}x |"
-          for k, v in b.items()]
+    for n, b in r["bulk"].items():
+        es_b = next(v for k, v in b.items() if k.startswith("eventsourcing"))
+        L += [f"### Bulk: {n:,} events, {p['bulk_streams']:,} streams", "",
+              "| writer | seconds | events/s | vs eventsourcing |", "|---|---:|---:|---:|"]
+        L += [f"| {k} | {v['seconds']:.2f} | {v['per_second']:,.0f} | {v['per_second'] / es_b['per_second']:.1f}x |"
+              for k, v in b.items()]
+        L.append("")
+    L.pop()
     c = r["concurrent"]
     es_c = c["eventsourcing (synchronous_commit on)"]
     L += ["", f"### {p['writers']} concurrent writers ({p['per_writer']} one-event appends each with an expected "
@@ -244,12 +256,15 @@ def report(m: dict, pg: dict, p: dict, r: dict, seconds: float, load_end: float,
     L += ["", f"### Sequential one-event appends with an expected version ({p['appends']:,} each, interleaved in 5 "
           "rounds; for reference)", "", "| writer | appends/s | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
     L += [f"| {k} | {v['per_second']:,.0f} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} |" for k, v in s.items()]
-    bulk_ratio = b["eventkit append_frame, durability normal"]["per_second"] / es_b["per_second"]
+    ratios = {n: b["eventkit append_frame, durability normal"]["per_second"]
+              / next(v for k, v in b.items() if k.startswith("eventsourcing"))["per_second"] for n, b in r["bulk"].items()}
+    bulk_ratio = ratios[max(ratios)]
     conc_ratio = c["eventkit, durability normal (synchronous_commit off)"] / es_c
     conc_full = c["eventkit, durability full (synchronous_commit on)"] / es_c
     L += ["", "### Targets (issue 12)", "", "| target | measured | verdict |", "|---|---|---|",
-          f"| bulk >= 25x eventsourcing's PostgreSQL recorder | {bulk_ratio:.1f}x (durability normal) | "
-          f"{'met' if bulk_ratio >= 25 else 'missed'} |",
+          f"| bulk >= 25x eventsourcing's PostgreSQL recorder | "
+          + ", ".join(f"{x:.1f}x at {n:,} events" for n, x in ratios.items()) + " (durability normal) | "
+          f"{'met' if bulk_ratio >= 25 else 'missed'} at {max(ratios):,} events |",
           f"| 8 concurrent writers >= 2x, each at its usual durability | {conc_ratio:.2f}x (eventkit normal vs "
           f"eventsourcing on); {conc_full:.2f}x at the same durability (both synchronous_commit on) | "
           f"{'met' if conc_ratio >= 2 else 'missed'} |", "",
