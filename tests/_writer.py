@@ -1,11 +1,14 @@
 """A writer process for the multi-process and kill tests: appends, seals, compacts, logs acks.
 
 Usage: python _writer.py STORE ACK_LOG SEED APPENDS [--shared-streams N]
-(the store's catalog: ``EVENTKIT_TEST_CATALOG``, a postgresql:// URL, or the default)
+(the store's catalog: ``EVENTKIT_TEST_CATALOG``, a postgresql:// URL, or the default; its segment
+files: ``EVENTKIT_TEST_S3`` = ``ENDPOINT BUCKET PREFIX CACHE_DIR``, an S3 bucket read through this
+writer's own cache folder as on a host of its own, or the store folder)
 
 Every append's events carry ``batch`` (a unique name) and ``size`` (events in the append), so a
 reader can tell a whole append from a partial one. After each acknowledged append the writer
-writes its event ids to ACK_LOG and flushes, so the log never claims more than the store holds.
+writes its event ids to ACK_LOG and flushes (and fsyncs, with ``EVENTKIT_TEST_S3``), so the log
+never claims more than the store holds.
 """
 
 from __future__ import annotations
@@ -25,9 +28,16 @@ def main() -> None:
     store_path, log_path, seed, appends = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     shared = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[5] == "--shared-streams" else 0
     rng = random.Random(seed)
+    files = None
+    if os.environ.get("EVENTKIT_TEST_S3"):
+        from eventkit.store.object_store import S3Files
+
+        endpoint, bucket, prefix, cache = os.environ["EVENTKIT_TEST_S3"].split()
+        files = S3Files(bucket, prefix, cache_dir=cache, endpoint_url=endpoint, aws_access_key_id="testing",
+                        aws_secret_access_key="testing", region_name="us-east-1")
     store = ek.open_store(store_path, bulk_threshold=50, seal_threshold=400, grace_seconds=0.5,
-                          catalog=os.environ.get("EVENTKIT_TEST_CATALOG") or None)
-    log = open(log_path, "a", buffering=1)
+                          catalog=os.environ.get("EVENTKIT_TEST_CATALOG") or None, files=files)
+    log = _AckLog(log_path, sync=files is not None)
     for i in range(appends):
         batch = f"w{seed}-{i}"
         roll = rng.random()
@@ -65,6 +75,23 @@ def main() -> None:
             store.compact(target_events=5_000)
     log.close()
     store.close()
+
+
+class _AckLog:
+    """The acknowledgement log: each write is flushed, and fsynced when ``sync`` (a host's disk)."""
+
+    def __init__(self, path: str, *, sync: bool) -> None:
+        self._file = open(path, "a", buffering=1)
+        self._sync = sync
+
+    def write(self, text: str) -> None:
+        self._file.write(text)
+        self._file.flush()
+        if self._sync:
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
 
 
 if __name__ == "__main__":

@@ -82,3 +82,23 @@ def test_a_store_with_its_segments_in_a_bucket(tmp_path: Path, s3_endpoint: str,
     pd.testing.assert_frame_equal(fold.state(again), before)
     assert again.read_stream("acct-9")["amount"].tolist() == [1.5]
     assert again.read_all()["position"].tolist() == list(range(1, 57))
+
+
+def test_verify_checks_segments_in_the_bucket(tmp_path: Path, s3_endpoint: str) -> None:
+    """verify() reads the live segments through the store's files (it looked in the local folder, so a
+    store on a bucket was reported as missing every segment); an object changed in the bucket is found."""
+    bucket = new_bucket(s3_endpoint)
+    store = ek.open_store(tmp_path / "s", files=_files(s3_endpoint, bucket, tmp_path / "cache"), bulk_threshold=20)
+    store.append_frame(_frame(30))
+    store.append("acct-9", [ek.Event("Deposited", {"amount": 1.5})])
+    store.seal()
+    report = store.verify()
+    assert report.ok and report.files == 2 and report.events_scanned == 31, str(report)
+    store.close()
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, **S3_CREDENTIALS)
+    key = next(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"] if o["Key"].endswith(".parquet"))
+    s3.put_object(Bucket=bucket, Key=key, Body=b"not the segment")
+    again = ek.open_store(tmp_path / "s", files=_files(s3_endpoint, bucket, tmp_path / "host2"))
+    with pytest.raises(ek.TamperedStore, match="bytes differ"):
+        again.verify()
+    again.close()

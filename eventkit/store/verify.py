@@ -118,8 +118,9 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
     root = store.path
     hashed = 0
     intact = []
+    local: dict[str, str] = {}  # each live file as a local path: the store's files may be in a bucket
     for path, entry in live.items():
-        full = root / path
+        full = Path(local.setdefault(path, store.files.url(path)))
         try:
             size = full.stat().st_size
         except OSError:
@@ -135,7 +136,7 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
     scanned = 0
     if not quick:
         try:
-            scanned = _scan(root, intact, live, by_path, hot, streams, pairs, supplied, store._catalog.id_prefix, problems)
+            scanned = _scan(local, intact, live, by_path, hot, streams, pairs, supplied, store._catalog.id_prefix, problems)
         except duckdb.Error as e:
             problems.append(Problem(f"the segment files cannot be scanned: {str(e).splitlines()[0]}"))
     unlisted = [f.path for f in store.files.listing("segments", suffix=".parquet")
@@ -250,7 +251,7 @@ def _compare_segments(segments: list[tuple], live: dict[str, dict], problems: li
     return rows
 
 
-def _scan(root: Path, files: list[str], live: dict[str, dict], by_path: dict[str, tuple], hot: list[tuple],
+def _scan(local: dict[str, str], files: list[str], live: dict[str, dict], by_path: dict[str, tuple], hot: list[tuple],
           streams: list[tuple], pairs: list[tuple], supplied: list[tuple], id_prefix: str,
           problems: list[Problem]) -> int:
     """One DuckDB pass over the intact live files, aggregated per (file, stream), then every check on that.
@@ -270,7 +271,7 @@ def _scan(root: Path, files: list[str], live: dict[str, dict], by_path: dict[str
             "file": pa.array(range(len(files)), pa.int64()),
             "segment_id": pa.array([by_path[p][0] for p in files], pa.int64()),
             "stream_type": pa.array([live[p]["stream_type"] for p in files], pa.string())}))
-        scan = parquet_scan([str(root / p) for p in files]) if files else None
+        scan = parquet_scan([local[p] for p in files]) if files else None
         per_file = (
             f"SELECT file_index AS file, stream_id, NULL::VARCHAR AS stream_type, count(*) AS n, min(position) AS first, "
             f"max(position) AS last, arg_max(version, position) AS version FROM {scan} GROUP BY file_index, stream_id "
@@ -323,7 +324,7 @@ def _scan(root: Path, files: list[str], live: dict[str, dict], by_path: dict[str
                                        "position": pa.array([s[1] for s in supplied], pa.int64())}))
         ids_sql = "SELECT event_id, position FROM _hot"
         if scan:
-            ids_sql = f"SELECT event_id, position FROM {parquet_scan([str(root / p) for p in files])} UNION ALL {ids_sql}"
+            ids_sql = f"SELECT event_id, position FROM {parquet_scan([local[p] for p in files])} UNION ALL {ids_sql}"
         where = "WHERE NOT starts_with(event_id, ?)"
         if supplied:
             ids_bad = con.execute(
