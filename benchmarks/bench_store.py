@@ -422,7 +422,9 @@ def task_build_segments(p: dict) -> dict:
     frame = make_frame(n_seg * per, 1_000, seed=5)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     path = fresh(WORK / "segments")
-    store = ek.open_store(path, bulk_threshold=1)
+    # auto_compact=False: this measures a store of many segments (automatic compaction would merge them;
+    # its own benchmark is bench_scale.py --tiny)
+    store = ek.open_store(path, bulk_threshold=1, auto_compact=False)
     t = time.perf_counter()
     for i in range(n_seg):
         store.append_frame(table.slice(i * per, per), stream_type="account")
