@@ -42,8 +42,7 @@ class Appending:
     _commits: CommitSignal
     _keyring: KeyRing
 
-    def seal(self) -> int:  # provided by Store
-        raise NotImplementedError
+    seal: Callable[[], int]  # provided by Store
     _declarations: Callable[[Any, dict[str, int]], Declarations]  # provided by Proving
 
 

@@ -66,8 +66,7 @@ class Reading:
     _keyring: KeyRing
     _declarations: Callable[[Any, dict[str, int]], Declarations]  # provided by Proving
 
-    def stream_version(self, stream_id: str) -> int:  # provided by Store
-        raise NotImplementedError
+    stream_version: Callable[[str], int]  # provided by Store
 
 
     def snapshot(self, *, known_at: Any = None, **prune: Any) -> Snapshot:
