@@ -136,22 +136,9 @@ class SQLiteQueries:
     def hot_rows(conn: sqlite3.Connection, *, upto: int, stream_id: str | None = None,
                  from_position: int | None = None, recorded_cut: int | None = None,
                  limit: int | None = None) -> list[tuple]:
-        sql = f"SELECT {HOT_COLUMNS} FROM hot WHERE position <= ?"
-        params: list[Any] = [upto]
-        if stream_id is not None:
-            sql += " AND stream_id = ?"
-            params.append(stream_id)
-        if from_position is not None:
-            sql += " AND position >= ?"
-            params.append(from_position)
-        if recorded_cut is not None:
-            sql += " AND recorded_at <= ?"
-            params.append(recorded_cut)
-        sql += " ORDER BY position"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return conn.execute(sql, params).fetchall()
+        return _hot_select(conn, [("position <= ?", upto), ("stream_id = ?", stream_id),
+                                  ("position >= ?", from_position), ("recorded_at <= ?", recorded_cut)],
+                           "position", limit)
 
     @staticmethod
     def delete_hot(conn: sqlite3.Connection) -> int:
@@ -327,37 +314,16 @@ class SQLiteQueries:
                         to_version: int | None = None, backwards: bool = False,
                         limit: int | None = None) -> list[tuple]:
         """A stream's hot-log rows in version order (``HOT_COLUMNS``), by the (stream, version) index."""
-        sql = f"SELECT {HOT_COLUMNS} FROM hot WHERE stream_id = ?"
-        params: list[Any] = [stream_id]
-        if from_version is not None:
-            sql += " AND version >= ?"
-            params.append(from_version)
-        if to_version is not None:
-            sql += " AND version <= ?"
-            params.append(to_version)
-        sql += " ORDER BY version DESC" if backwards else " ORDER BY version"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return conn.execute(sql, params).fetchall()
+        return _hot_select(conn, [("stream_id = ?", stream_id), ("version >= ?", from_version),
+                                  ("version <= ?", to_version)], "version DESC" if backwards else "version", limit)
 
     @staticmethod
     def hot_page(conn: sqlite3.Connection, *, from_position: int = 1, to_position: int | None = None,
                  event_types: list[str] | None = None, limit: int | None = None) -> list[tuple]:
         """Hot-log rows from ``from_position`` in position order, at most ``limit`` (by the primary key)."""
-        sql = f"SELECT {HOT_COLUMNS} FROM hot WHERE position >= ?"
-        params: list[Any] = [from_position]
-        if to_position is not None:
-            sql += " AND position <= ?"
-            params.append(to_position)
-        if event_types is not None:
-            sql += " AND event_type IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(event_types))
-        sql += " ORDER BY position"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return conn.execute(sql, params).fetchall()
+        return _hot_select(conn, [("position >= ?", from_position), ("position <= ?", to_position),
+                                  ("event_type IN (SELECT value FROM json_each(?))",
+                                   None if event_types is None else json.dumps(event_types))], "position", limit)
     # -- the hash chain and personal data (eventkit.store.integrity) -------------------------------
 
     @staticmethod
@@ -478,3 +444,18 @@ class SQLiteQueries:
     @staticmethod
     def set_segment_hash(conn: sqlite3.Connection, path: str, sha256: str) -> None:
         conn.execute("UPDATE segments SET sha256 = ? WHERE path = ?", (sha256, path))
+
+
+def _hot_select(conn: sqlite3.Connection, conditions: list[tuple[str, Any]], order: str,
+                limit: int | None) -> list[tuple]:
+    """Hot-log rows (``HOT_COLUMNS``) meeting every condition whose value is not None, in ``order``."""
+    used = [(clause, value) for clause, value in conditions if value is not None]
+    sql = f"SELECT {HOT_COLUMNS} FROM hot"
+    if used:
+        sql += " WHERE " + " AND ".join(clause for clause, _ in used)
+    params = [value for _, value in used]
+    sql += f" ORDER BY {order}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return conn.execute(sql, params).fetchall()
