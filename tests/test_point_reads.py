@@ -109,3 +109,149 @@ def test_records_agree_with_frames_across_hot_log_and_segments(tmp_path):
     [newest] = store.read_stream("a", backwards=True, limit=1, output="records")
     assert newest.version == 125 and newest.data == {"n": 59}
     assert store.read_stream("a", from_version=65, limit=1, output="records")[0].data == {"n": 2, "blob": b"\x01"}
+
+
+# -- sealed point reads: row groups, segments, compaction, privacy, integrity ---------------------------
+
+
+@pytest.fixture
+def small_row_groups(monkeypatch):
+    """Segments written from now on have row groups of 2,048 rows (DuckDB's smallest), so that a
+    stream of a few thousand events spans several of them."""
+    from eventkit.store import segment_files
+
+    monkeypatch.setattr(segment_files, "ROW_GROUP_SIZE", 2048)
+
+
+def _frame(streams: str, per: int, start: int) -> pd.DataFrame:
+    return pd.DataFrame({"stream_id": [s for _ in range(per) for s in streams], "event_type": "E",
+                         "n": range(start, start + per * len(streams))})
+
+
+def _all_reads_agree(store: ek.Store, stream_id: str, top: int) -> None:
+    """Records of every range, direction and limit are the matching slice of the stream's frame."""
+    full = store.read_stream(stream_id)
+    assert list(full["version"]) == list(range(1, top + 1))
+    rows = list(full[["version", "position", "n"]].itertuples(index=False, name=None))
+    for backwards in (False, True):
+        for limit in (None, 0, 1, 3, 700, 2100, top + 5):
+            for lo, hi in ((None, None), (2, None), (None, top - 3), (500, 1300), (top, top), (top + 1, None)):
+                want = [r for r in rows if (lo is None or r[0] >= lo) and (hi is None or r[0] <= hi)]
+                want = (want[::-1] if backwards else want)[:limit]
+                recs = store.read_stream(stream_id, from_version=lo, to_version=hi, backwards=backwards, limit=limit,
+                                         output="records")
+                assert [(r.version, r.position, r.data["n"]) for r in recs] == want, (stream_id, backwards, limit, lo, hi)
+    frame = store.read_stream(stream_id, from_version=500, backwards=True, limit=700)
+    assert list(frame["version"]) == list(range(top, top - 700, -1))
+
+
+def test_sealed_records_across_row_groups_segments_and_compaction(tmp_path, small_row_groups):
+    """Streams spread over several row groups of several segments (bulk and sealed), then over a
+    compaction's output, then mixed with the hot log: every range, direction and limit (0 included)
+    reads what the frame reads."""
+    store = ek.open_store(tmp_path / "s", bulk_threshold=2000, auto_compact=False)
+    store.append_frame(_frame("abcde", 600, 0))                      # a bulk segment: 2 row groups
+    store.append_frame(_frame("abcde", 300, 10_000))                 # hot log ...
+    store.seal()                                                     # ... sealed
+    store.append_frame(_frame("abcde", 600, 20_000))                 # a bulk segment
+    assert store.info().segments == 3
+    _all_reads_agree(store, "d", 1500)  # d's rows cross the row-group boundary of the bulk segments
+    store.compact()
+    assert store.info().segments == 1
+    store.append("c", [ek.Event("E", {"n": 90_000 + i}) for i in range(3)])  # c: versions 1501-1503 in the hot log
+    _all_reads_agree(store, "c", 1503)
+    [newest] = store.read_stream("c", backwards=True, limit=1, output="records")
+    assert (newest.version, newest.data) == (1503, {"n": 90_002})
+    assert store.read_stream("zz", backwards=True, limit=1, output="records") == []
+
+
+def test_sealed_newest_event_reads_one_row_group(tmp_path, small_row_groups, monkeypatch):
+    """The newest event of a stream that fills many row groups decodes one row group, not the stream's
+    all: the read's cost follows ``limit``, not the size of the stream or the store."""
+    store = ek.open_store(tmp_path / "s", bulk_threshold=1)
+    store.append_frame(pd.DataFrame({"stream_id": ["a"] * 10_000 + ["b"] * 500, "event_type": "E", "n": range(10_500)}))
+    import pyarrow.parquet as pq
+
+    decoded: list[int] = []
+    real = pq.ParquetFile.read_row_groups
+
+    def spy(self, groups, *args, **kwargs):
+        table = real(self, groups, *args, **kwargs)
+        decoded.append(table.num_rows)
+        return table
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", spy)
+    [e] = store.read_stream("a", backwards=True, limit=1, output="records")
+    assert (e.version, e.data["n"]) == (10_000, 9_999)
+    assert sum(decoded) <= 2048, decoded
+    decoded.clear()
+    assert [e.version for e in store.read_stream("a", limit=3, output="records")] == [1, 2, 3]
+    assert sum(decoded) <= 2048, decoded
+    decoded.clear()
+    assert [e.version for e in store.read_stream("a", backwards=True, limit=2500, output="records")] == list(
+        range(10_000, 7_500, -1))
+    assert sum(decoded) <= 3 * 2048, decoded
+    decoded.clear()
+    assert len(store.read_stream("a", output="records")) == 10_000
+
+
+def test_limit_zero_reads_nothing(store):
+    """limit=0 is a valid limit: no events, in every storage mode and both directions."""
+    _fill(store)
+    for backwards in (False, True):
+        assert store.read_stream("a", limit=0, backwards=backwards, output="records") == []
+        assert len(store.read_stream("a", limit=0, backwards=backwards)) == 0
+    assert store.read_all(from_position=1, limit=0, output="records") == []
+
+
+def test_records_reveal_personal_fields_and_leave_out_erased_ones(store):
+    """Records show a personal field as the text appended (never the stored token), in the hot log and in
+    segments; after ``forget`` the field is left out and the record says it was erased, as frames do."""
+    store.declare_personal(stream_type="customer", fields=["email"], subject="stream_id")
+    store.append("c-1", ek.Event("Registered", {"email": "ann@example.com", "n": 1}), stream_type="customer")
+    store.append("c-2", ek.Event("Registered", {"email": "bob@example.com", "n": 2}), stream_type="customer")
+    for recs in (store.read_stream("c-1", output="records"),
+                 store.read_stream("c-1", backwards=True, limit=1, output="records"),
+                 store.read_all(from_position=1, limit=1, output="records")):
+        assert [(e.data, e.erased) for e in recs] == [({"email": "ann@example.com", "n": 1}, False)]
+    store.forget("c-1")
+    assert store.read_stream("c-1")["erased"].tolist() == [True]
+    for recs in (store.read_stream("c-1", output="records"), store.read_all(from_position=1, limit=1, output="records")):
+        assert [(e.data, e.erased) for e in recs] == [({"n": 1}, True)]
+    [bob] = store.read_stream("c-2", backwards=True, limit=1, output="records")
+    assert (bob.data, bob.erased) == ({"email": "bob@example.com", "n": 2}, False)
+
+
+def test_sealed_records_refuse_a_modified_segment_file(tmp_path):
+    """A point read of sealed events checks each segment file against its recorded hash, as every other
+    read does: a changed file is refused, never read."""
+    from pathlib import Path
+
+    path = tmp_path / "s"
+    store = ek.open_store(path)
+    store.append("a", [ek.Event("E", {"n": i}) for i in range(5)])
+    store.seal()
+    store.close()
+    [seg] = [p for p in Path(path, "segments").rglob("*.parquet")]
+    data = bytearray(seg.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    seg.write_bytes(bytes(data))
+    store = ek.open_store(path)
+    with pytest.raises(ek.StoreError, match="damaged"):
+        store.read_stream("a", backwards=True, limit=1, output="records")
+
+
+def test_sealed_records_keep_bytes_and_times_after_compaction(tmp_path):
+    """Bytes, times and dates read back exactly from a compacted segment on the records path."""
+    when = dt.datetime(2024, 5, 1, 12, 30, 0, 123456, tzinfo=dt.timezone.utc)
+    store = ek.open_store(tmp_path / "s", auto_compact=False)
+    store.append("s", ek.Event("E", {"blob": b"\x00\xff" * 3, "at": when, "day": dt.date(2024, 5, 2)}))
+    store.seal()
+    store.append("s", ek.Event("E", {"blob": b"", "x": 2.5}))
+    store.seal()
+    store.compact()
+    assert store.info().segments == 1
+    first, second = store.read_stream("s", output="records")
+    assert first.data == {"blob": b"\x00\xff" * 3, "at": when, "day": dt.date(2024, 5, 2)}
+    assert second.data == {"blob": b"", "x": 2.5} and isinstance(second.data["blob"], bytes)
+    assert store.read_stream("s", backwards=True, limit=1, output="records")[0].data == second.data

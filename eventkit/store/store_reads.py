@@ -91,6 +91,19 @@ class Reading:
             snap.upcast = (lambda sql: reveal(upcast(sql))) if upcast is not None else reveal
         return snap
 
+    def _records_guard(self, conn: Any, segment_paths: Sequence[str]) -> _point_reads.View | None:
+        """What ``output="records"`` reads do inside their catalog transaction, as every snapshot does:
+        check the segment files they will open, and reveal personal fields (see :data:`point_reads.Guard`)."""
+        if segment_paths:
+            self._file_guard.check_files(self._catalog, conn, self.files, segment_paths)
+        version, erased = self._catalog.personal_state(conn)
+        declared = self._declarations(conn, {"personal_version": version})
+        if not declared:
+            return None
+        self._keyring.sync(erased)
+        keyring = self._keyring
+        return lambda records: _point_reads.reveal_personal(records, declared, keyring)
+
     def _live_files(self, files: list[str]) -> set[str]:
         """Which of ``files`` (absolute paths) are live segments of the store now."""
         with self._catalog.read() as conn:
@@ -159,7 +172,8 @@ class Reading:
         if output == "records" and known_at is None and not self._upcasters.ordered() \
                 and isinstance(self.files, LocalFolder):
             return _point_reads.stream_records(self._catalog, self.files.url, stream_id, from_version=from_version,
-                                               to_version=to_version, backwards=backwards, limit=limit)
+                                               to_version=to_version, backwards=backwards, limit=limit,
+                                               guard=self._records_guard)
         snap = self.snapshot(known_at=known_at, stream_id=stream_id)
         where, params = ["stream_id = ?"], [stream_id]
         if from_version is not None:
@@ -232,7 +246,9 @@ class Reading:
                 if self._catalog.sealed_upto(conn) < (from_position or 1):
                     rows = self._catalog.hot_page(conn, from_position=from_position or 1, to_position=to_position,
                                                   event_types=types, limit=limit)
-                    return _point_reads.records_from_hot(rows, self._catalog.fields(conn) if rows else {})
+                    records = _point_reads.records_from_hot(rows, self._catalog.fields(conn) if rows else {})
+                    view = self._records_guard(conn, [])
+                    return view(records) if view is not None else records
         occurred_between = None if occurred_between is None else _time_range(occurred_between, "occurred_between")
         recorded_between = None if recorded_between is None else _time_range(recorded_between, "recorded_between")
         # Only the first ``limit`` hot rows can be among the first ``limit`` events from a position.
