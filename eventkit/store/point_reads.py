@@ -232,7 +232,7 @@ def segment_stream_table(path: str, stream_id: str, from_version: int | None, to
     pieces = []
     found = 0
     for g in reversed(groups) if backwards else groups:
-        table = file.read_row_groups([g])
+        table = file.read_row_groups([g], use_threads=False)  # one small group: threads cost more than they save
         mask = pc.equal(table.column("stream_id"), stream_id)
         if from_version is not None:
             mask = pc.and_(mask, pc.greater_equal(table.column("version"), from_version))

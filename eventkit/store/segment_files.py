@@ -24,7 +24,13 @@ from eventkit.store.integrity import file_sha256
 from eventkit.store.read_snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"
-ROW_GROUP_SIZE = 122_880
+#: Rows per Parquet row group. A point read (the newest events of one stream) decodes whole row groups:
+#: pyarrow has no row-range read, and DuckDB reads no page index. Measured on a 2M-event segment of
+#: 100k streams (benchmarks/bench_ops.py, BENCHMARKS.md "Operational reads and appends"): one group of
+#: 122,880 rows took ~10 ms to decode, 32,768 ~3 ms, 16,384 ~1.8 ms, 8,192 ~1.3 ms, while the analytical
+#: scans and folds (bench_folds --only statesql) ran as fast with 16,384 as with 122,880. DuckDB rounds
+#: the size up to a multiple of 2,048.
+ROW_GROUP_SIZE = 16_384
 
 
 @dataclass
