@@ -255,3 +255,26 @@ def test_sealed_records_keep_bytes_and_times_after_compaction(tmp_path):
     assert first.data == {"blob": b"\x00\xff" * 3, "at": when, "day": dt.date(2024, 5, 2)}
     assert second.data == {"blob": b"", "x": 2.5} and isinstance(second.data["blob"], bytes)
     assert store.read_stream("s", backwards=True, limit=1, output="records")[0].data == second.data
+
+
+def test_footer_cache_is_bounded_by_memory(tmp_path):
+    """Parsed footers are kept up to a memory budget, least recently used dropped first, and a dropped
+    footer is parsed again when its segment is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from eventkit.store.point_reads import FooterCache
+
+    paths = []
+    for i in range(4):
+        path = str(tmp_path / f"{i}.parquet")
+        pq.write_table(pa.table({"stream_id": [f"s{i}", f"t{i}"], "n": [1, 2]}), path)
+        paths.append(path)
+    one = FooterCache().get(paths[0]).cost
+    cache = FooterCache(budget=2 * one + one // 2)
+    for i, path in enumerate(paths):
+        assert cache.get(path).ranges == [(f"s{i}", f"t{i}")]
+    assert list(cache._items) == paths[2:]
+    cache.get(paths[2])  # used again: now the newest
+    cache.get(paths[0])  # parsed again, drops paths[3]
+    assert list(cache._items) == [paths[2], paths[0]]
