@@ -21,6 +21,7 @@ import eventkit as ek
 
 from eventkit.store.file_import import FORMATS, prepare_table, read_events, table_from_records
 from eventkit.fold.loading import load_fold
+from eventkit.cli_stores import StoreLocation, current_location, location_options, open_existing, open_or_create
 from eventkit.cli_output import relation_frame, select_rows, to_csv, to_json
 from eventkit.common.progress import progress_bar
 
@@ -35,15 +36,6 @@ def _user_errors(*also: type[BaseException], context: str = "") -> Iterator[None
     except (ek.EventKitError, *also) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise click.ClickException(f"{context}{first}") from None  # DuckDB adds caret lines; keep one
-
-
-def _open(path: str) -> ek.Store:
-    # Outside `init` a typo (or an empty folder) must not make a stray store: create=False.
-    try:
-        return ek.open_store(path, create=False)
-    except ek.StoreError as e:
-        hint = f"; create one with: eventkit init {path}" if str(e).startswith("no eventkit store") else ""
-        raise click.ClickException(f"{e}{hint}") from None
 
 
 class _ExpectedVersion(click.ParamType):
@@ -140,8 +132,9 @@ def _echo_frame(df: pd.DataFrame, fmt: str, max_rows: int = 0) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(ek.__version__, prog_name="eventkit")
+@location_options
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, catalog: str | None, files: str | None) -> None:
     """eventkit: an append-only event store of Parquet segments, queried with DuckDB.
 
     \b
@@ -149,7 +142,9 @@ def cli(ctx: click.Context) -> None:
       eventkit init data/bank
       eventkit append data/bank events.jsonl
       eventkit sql data/bank "SELECT event_type, count(*) FROM events GROUP BY 1"
+      eventkit --catalog postgresql://host/db --files s3://bucket/bank info cache/bank   # a shared store
     """
+    ctx.obj = StoreLocation(catalog=catalog, files=files)
     # eventkit's warnings (a stream that does not exist, a misspelt event type) as one clean line.
     default = warnings.showwarning
 
@@ -173,8 +168,8 @@ def init(path: str) -> None:
       eventkit init data/bank
     """
     existed = Path(path).exists()
-    with _user_errors(), ek.open_store(path) as store:
-        click.echo(f"{'store' if existed else 'created store'} {store.path}: {store.head:,} events")
+    with open_or_create(path) as store:
+        click.echo(f"{'store' if existed or store.head else 'created store'} {store.path}: {store.head:,} events")
 
 
 @cli.command()
@@ -197,7 +192,7 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
         | eventkit append data/bank --stream-type account --expected-version no-stream
       eventkit append data/bank events.jsonl
     """
-    with _open(path) as store:
+    with open_existing(path) as store:
         with _user_errors():
             table = prepare_table(table_from_records(read_events(file)), {})
             result = store.append_frame(table, expected_versions=expected_version, stream_type=stream_type)
@@ -267,7 +262,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
         with open(file, "rb") as f:  # a total for the progress bar, at disk speed
             total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - (fmt == "csv")
     result = ImportResult()
-    with _open(path) as store, _user_errors():
+    with open_existing(path) as store, _user_errors():
         check = DryRun(store) if dry_run else None
         try:
             with progress_bar(total=total, desc="checking" if dry_run else "importing", unit="event",
@@ -318,7 +313,7 @@ def sql(path: str, query: str, fmt: str, known_at: str | None, max_rows: int, fl
       eventkit sql data/bank "SELECT stream_id, data FROM events" --format csv --flatten > flat.csv
       eventkit sql data/bank "SELECT count(*) FROM events" --known-at 2024-06-30T00:00:00Z
     """
-    with _open(path) as store, _user_errors(duckdb.Error):
+    with open_existing(path) as store, _user_errors(duckdb.Error):
         relation = store.sql(query, known_at=_known_at(known_at))
         if relation is not None:  # statements such as SET return no rows
             _echo_frame(relation_frame(relation, flatten=flatten), fmt, max_rows)
@@ -333,7 +328,7 @@ def info(path: str) -> None:
     Example:
       eventkit info data/bank
     """
-    with _open(path) as store, _user_errors():
+    with open_existing(path) as store, _user_errors():
         facts = store.info()
     click.echo(str(facts))
     if facts.damaged:
@@ -359,7 +354,7 @@ def read(path: str, stream_id: str, from_version: int | None, to_version: int | 
       eventkit read data/bank acct-1
       eventkit read data/bank acct-1 --from-version 10 --backwards --format json
     """
-    with _open(path) as store, _user_errors():
+    with open_existing(path) as store, _user_errors():
         df = store.read_stream(stream_id, from_version=from_version, to_version=to_version,
                                backwards=backwards, known_at=_known_at(known_at))
     _echo_frame(df, fmt)
@@ -374,7 +369,7 @@ def seal(path: str) -> None:
     Example:
       eventkit seal data/bank
     """
-    with _open(path) as store, _user_errors():
+    with open_existing(path) as store, _user_errors():
         moved = store.seal()
     click.echo(f"sealed {moved:,} events into Parquet segments" if moved else "nothing to seal: the hot log is empty")
 
@@ -391,7 +386,7 @@ def compact(path: str, target_events: int, no_progress: bool) -> None:
     Example:
       eventkit compact data/bank --target-events 1000000
     """
-    with _open(path) as store, _user_errors():
+    with open_existing(path) as store, _user_errors():
         result = store.compact(target_events=target_events, progress=not no_progress)
     if not result.merged_segments:
         click.echo("nothing to compact: no two small segments of one stream type")
@@ -411,7 +406,7 @@ def gc(path: str) -> None:
     Example:
       eventkit gc data/bank
     """
-    with _open(path) as store, _user_errors():
+    with open_existing(path) as store, _user_errors():
         removed = store.gc()
         grace = store.grace_seconds
     click.echo(f"removed {_n(len(removed), 'file')} no reader needs any more; replaced files younger than the "
@@ -437,10 +432,17 @@ def report(config: str, out: str | None, no_progress: bool, single_file: bool | 
       eventkit report examples/bank_report.toml --out reports/bank
       eventkit report examples/bank_report.toml --single-file   # index.html alone is the report
     """
-    from eventkit.report.run import write_report
+    from eventkit.report.run import load_config, write_report
 
+    where = current_location()
     with _user_errors():
-        result = write_report(config, out=out, progress=not no_progress, single_file=single_file or None)
+        if where.catalog or where.files:  # --catalog/--files name the store's catalog and files
+            cfg = load_config(config)
+            with open_existing(str(cfg.resolve(cfg.section("store")["path"]))) as store:
+                result = write_report(cfg, out=out, progress=not no_progress, single_file=single_file or None,
+                                      store=store)
+        else:
+            result = write_report(config, out=out, progress=not no_progress, single_file=single_file or None)
     click.echo(str(result))
 
 
@@ -542,7 +544,7 @@ def state(path: str, fold: str, as_of: str | None, known_at: str | None, streams
       eventkit state data/bank folds:account --where "status = 'open'" --sort -balance --limit 10
     """
     fold_obj = _load_fold(fold)
-    with _open(path) as store, _user_errors(duckdb.Error):
+    with open_existing(path) as store, _user_errors(duckdb.Error):
         df = fold_obj.state(store, as_of=as_of, known_at=_known_at(known_at), streams=list(streams) or None)
         df = select_rows(df, where=where, sort=sort, limit=limit)
     _write_frame(df, output, fmt, max_rows)
@@ -586,7 +588,7 @@ def snapshots(path: str, fold: str, every: str, start: str | None, end: str | No
     step = _every(every)
     points = {k: (int(v) if isinstance(step, int) and v is not None and v.strip().isdigit() else v)
               for k, v in (("start", start), ("end", end))}
-    with _open(path) as store, _user_errors(duckdb.Error):
+    with open_existing(path) as store, _user_errors(duckdb.Error):
         method = fold_obj.changes if changes else fold_obj.snapshots
         df = method(store, every=step, start=points["start"], end=points["end"], tz=tz,
                     known_at=_known_at(known_at), streams=list(streams) or None)

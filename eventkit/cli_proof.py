@@ -11,6 +11,7 @@ from typing import Iterator
 import click
 
 import eventkit as ek
+from eventkit.cli_stores import open_existing
 from eventkit.store.signed_checkpoints import generate_key
 from eventkit.store.proofs import check_proof
 
@@ -23,13 +24,6 @@ def errors_as_messages() -> Iterator[None]:
     except ek.EventKitError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise click.ClickException(first) from None
-
-
-def open_existing(path: str) -> ek.Store:
-    try:
-        return ek.open_store(path, create=False)
-    except ek.StoreError as e:
-        raise click.ClickException(str(e)) from None
 
 
 def write_json(doc: dict, out: str | None) -> None:
