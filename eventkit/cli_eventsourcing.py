@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from eventkit.common.errors import EventKitError
 from eventkit.interop.import_eventsourcing import import_eventsourcing as run
+from eventkit.cli_common import user_errors
 from eventkit.cli_stores import open_existing
 
 
@@ -37,10 +37,8 @@ def import_eventsourcing(path: str, database: str, table: str, consumer: str, st
       eventkit sql data/bank "SELECT event_type, count(*) FROM events GROUP BY 1"
     """
     with open_existing(path) as store:  # like every command but `init`: a typo is an error, not a new store
-        try:
+        with user_errors():
             result = run(store, database, table=table, consumer=consumer, stream_type=stream_type,
                          decode=decode, batch_size=batch_size)
-        except EventKitError as e:
-            raise click.ClickException(str(e).strip().splitlines()[0]) from None
         click.echo(f"imported {result.events:,} events (notifications up to {result.last_notification:,}); "
                    f"the store holds {store.head:,} events")
