@@ -278,3 +278,19 @@ def test_footer_cache_is_bounded_by_memory(tmp_path):
     cache.get(paths[2])  # used again: now the newest
     cache.get(paths[0])  # parsed again, drops paths[3]
     assert list(cache._items) == [paths[2], paths[0]]
+
+
+def test_a_page_of_the_hot_log_reveals_with_no_key_cached(tmp_path):
+    """The first records read after an erasure elsewhere finds no key cached: a page of the hot log
+    reads the keys it needs and reveals, as a stream read does."""
+    path = tmp_path / "s"
+    writer = ek.open_store(path)
+    writer.declare_personal(stream_type="customer", fields=["email"], subject="stream_id")
+    writer.append("c-1", ek.Event("Registered", {"email": "ann@example.com"}), stream_type="customer")
+    writer.append("c-2", ek.Event("Registered", {"email": "bob@example.com"}), stream_type="customer")
+    reader = ek.open_store(path)
+    assert [e.data["email"] for e in reader.read_all(from_position=1, limit=2, output="records")] == [
+        "ann@example.com", "bob@example.com"]
+    writer.forget("c-2")
+    assert [(e.data, e.erased) for e in reader.read_all(from_position=1, limit=2, output="records")] == [
+        ({"email": "ann@example.com"}, False), ({}, True)]

@@ -242,13 +242,15 @@ class Reading:
                           and recorded_between is None and known_at is None and not self._upcasters.ordered())
         if output == "records" and positions_only:
             types = None if event_types is None else ([event_types] if isinstance(event_types, str) else list(event_types))
+            records = None
             with self._catalog.read() as conn:
                 if self._catalog.sealed_upto(conn) < (from_position or 1):
                     rows = self._catalog.hot_page(conn, from_position=from_position or 1, to_position=to_position,
                                                   event_types=types, limit=limit)
                     records = _point_reads.records_from_hot(rows, self._catalog.fields(conn) if rows else {})
                     view = self._records_guard(conn, [])
-                    return view(records) if view is not None else records
+            if records is not None:  # revealed after the transaction: the key ring may read keys in its own
+                return view(records) if view is not None else records
         occurred_between = None if occurred_between is None else _time_range(occurred_between, "occurred_between")
         recorded_between = None if recorded_between is None else _time_range(recorded_between, "recorded_between")
         # Only the first ``limit`` hot rows can be among the first ``limit`` events from a position.
