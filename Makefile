@@ -54,7 +54,7 @@ browser:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_folds.py --write BENCHMARKS.md
-	$(BIN)/python benchmarks/bench_ops.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_ops.py --sealed-events 10000000 --sealed-streams 100000 --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_pg.py --write BENCHMARKS.md
 
 ## Open the notebooks in JupyterLab (JupyterLab refuses root unless told: allowed here for root only).
