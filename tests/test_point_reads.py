@@ -294,3 +294,18 @@ def test_a_page_of_the_hot_log_reveals_with_no_key_cached(tmp_path):
     writer.forget("c-2")
     assert [(e.data, e.erased) for e in reader.read_all(from_position=1, limit=2, output="records")] == [
         ({"email": "ann@example.com"}, False), ({}, True)]
+
+
+def test_sealed_records_of_long_and_non_ascii_stream_ids(tmp_path, small_row_groups):
+    """Parquet keeps only a 256-byte prefix of long text in its statistics: streams whose ids are longer
+    (and not ASCII) are still found in the right row groups."""
+    long_ids = ["é" * 200 + f"{i:04d}" for i in range(3)] + ["x" * 300 + "a", "x" * 300 + "b", "😀" * 70 + "z"]
+    store = ek.open_store(tmp_path / "s", bulk_threshold=1)
+    store.append_frame(pd.DataFrame({"stream_id": [s for _ in range(800) for s in long_ids], "event_type": "E",
+                                     "n": range(800 * len(long_ids))}))
+    for sid in long_ids:
+        full = store.read_stream(sid)
+        assert len(full) == 800
+        [newest] = store.read_stream(sid, backwards=True, limit=1, output="records")
+        assert (newest.stream_id, newest.version, newest.data["n"]) == (sid, 800, full["n"].iloc[-1])
+        assert [e.data["n"] for e in store.read_stream(sid, limit=3, output="records")] == list(full["n"][:3])
