@@ -504,7 +504,7 @@ def report(m: dict, p: dict, r: dict, seconds: float) -> str:
     L += ["",
           "Why, where a target is missed:",
           "",
-          "- **Sealed point reads** (met since segments are written in row groups of "
+          "- **Sealed point reads** (segments are now written in row groups of "
           f"{ROW_GROUP_SIZE:,} rows, was 122,880). A segment is sorted by (stream_id, position); the records path "
           "picks the row groups whose stream_id statistics (from footers cached in memory) can hold the stream and "
           "decodes them one at a time from the end the read starts at, stopping at `limit`. pyarrow decodes a "

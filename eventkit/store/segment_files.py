@@ -25,11 +25,13 @@ from eventkit.store.read_snapshot import sql_literal
 
 SEGMENTS_DIR = "segments"
 #: Rows per Parquet row group. A point read (the newest events of one stream) decodes whole row groups:
-#: pyarrow has no row-range read, and DuckDB reads no page index. Measured on a 2M-event segment of
-#: 100k streams (benchmarks/bench_ops.py, BENCHMARKS.md "Operational reads and appends"): one group of
-#: 122,880 rows took ~10 ms to decode, 32,768 ~3 ms, 16,384 ~1.8 ms, 8,192 ~1.3 ms, while the analytical
-#: scans and folds (bench_folds --only statesql) ran as fast with 16,384 as with 122,880. DuckDB rounds
-#: the size up to a multiple of 2,048.
+#: pyarrow has no row-range read, and DuckDB reads no page index. bench_ops.py measures the choice side
+#: by side on a 2M-event segment of 100k streams (BENCHMARKS.md, "Operational reads and appends"):
+#: decoding one group of 122,880 rows took 20-35 ms, of 16,384 1.4-2.8 ms, of 8,192 1.0-4.7 ms (shared
+#: machine), and the fold-like scan was no slower at 16,384; the declarative fold of the 10M-event
+#: benchmark store used 1.42 s of CPU with 16,384 and 1.45 s with 122,880 (bench_folds --only statesql,
+#: median of 3 rounds). Smaller groups make footers larger (about 1.2 MB parsed per 2M-event segment
+#: at 16,384; see point_reads.FooterCache). DuckDB rounds the size up to a multiple of 2,048.
 ROW_GROUP_SIZE = 16_384
 
 
