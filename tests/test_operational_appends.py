@@ -64,3 +64,33 @@ def test_append_streams_keeps_order_and_checks_each_stream(store):
     with pytest.raises(ek.WrongExpectedVersion):
         store.append_streams({"a": ek.Event("Q"), "c": ek.Event("Q")}, expected_versions={"a": 1})
     assert store_fingerprint(store.path) == before
+
+
+def test_the_append_link_is_the_general_links_value():
+    """The append path's own link computation (chain_links.append_link) gives exactly the link
+    ``make_link`` + ``hot_append_detail`` define (which ``verify`` re-computes): same detail, same hash."""
+    from eventkit.store.chain_links import append_link
+    from eventkit.store.integrity import hot_append_detail, make_link
+
+    rows = [(7, "acct-é", "account", 3, "Deposited", "id-1", 1_700_000_000_000_000, 1_700_000_000_000_001,
+             '{"amount": 1.5, "note": "naïve \\u2603"}', None),
+            (8, "acct-2", "default", 1, "Opened", "id-2", 5, 1_700_000_000_000_001, None, '{"by": "x"}'),
+            (9, "acct-2", "default", 2, "Noted", "id-3", 6, 1_700_000_000_000_001, '{"s": "\\u0000 \\"q\\""}', None)]
+    for previous in (None, (41, bytes(range(32)))):
+        for n in (1, 2, 3):
+            want = make_link(previous, "append", rows[0][0], rows[n - 1][0], rows[0][7], hot_append_detail(rows[:n]))
+            assert append_link(previous, rows[:n]) == (want.seq, want.kind, want.first_position, want.last_position,
+                                                       want.recorded_at, want.detail, want.prev_hash, want.hash)
+
+
+def test_the_catalog_checkpoints_its_wal_in_large_steps(tmp_path):
+    """An append writes ~5 catalog pages: the WAL is copied back every WAL_CHECKPOINT_PAGES pages, not SQLite's
+    default 1,000, so the two fsyncs of a checkpoint are paid once per ~1,600 appends (issue 11, item 2)."""
+    from eventkit.store.catalog import WAL_CHECKPOINT_PAGES
+
+    store = ek.open_store(tmp_path / "s", durability="full")
+    try:
+        assert store._catalog.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_CHECKPOINT_PAGES > 1000
+        assert store._catalog.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: still fsync per commit
+    finally:
+        store.close()

@@ -195,10 +195,15 @@ class Appending:
     def _append_hot(self, batch: HotBatch, expected: dict[Any, Any],
                     checkpoint: tuple[str, int] | None = None) -> AppendResult:
         n = len(batch)
-        order: dict[str, list[int]] = {}
-        for i, sid in enumerate(batch.stream_ids):
-            order.setdefault(sid, []).append(i)
-        with _group_commit.write(self._catalog) as conn:  # shared with concurrent appenders (group commit)
+        sids = batch.stream_ids
+        if n == 1:  # the operational case: one event, one stream (kept free of per-row bookkeeping)
+            order: dict[str, list[int]] = {sids[0]: [0]}
+        else:
+            order = {}
+            for i, sid in enumerate(sids):
+                order.setdefault(sid, []).append(i)
+        catalog = self._catalog
+        with _group_commit.write(catalog) as conn:  # shared with concurrent appenders (group commit)
             if batch.ids_supplied:
                 def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
                     return [(batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}")) for i in rows]
@@ -206,13 +211,15 @@ class Appending:
                 dup = self._existing_append(conn, batch.event_ids, describe)
                 if dup is not None:
                     return dup
-            _tracking.advance(self._catalog, conn, checkpoint)
+            if checkpoint is not None:
+                _tracking.advance(catalog, conn, checkpoint)
             if not n:  # a checkpoint alone
-                head = self._catalog.meta_int(conn, "head")
+                head = catalog.meta_int(conn, "head")
                 return AppendResult(head + 1, head, {})
-            state = self._catalog.log_state(conn)
-            self._merge_fields(conn, batch.field_types, state)
-            heads = self._catalog.stream_heads(conn, list(order))
+            # The counters, the streams' heads and the chain's head in one read (one statement on SQLite).
+            state, heads, chain = catalog.append_state(conn, list(order))
+            if batch.field_types:
+                self._merge_fields(conn, batch.field_types, state)
             head = state["head"]
             recorded = max(micros_now(), state["last_recorded"])
             versions: list[int] = [0] * n
@@ -230,27 +237,28 @@ class Appending:
                 for i, v in zip(rows, vs):
                     versions[i], stypes[i] = v, stype
                 new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
-            prefix = self._catalog.id_prefix
+            prefix = catalog.id_prefix
+            event_ids, occurred = batch.event_ids, batch.occurred
             rows_out = [
                 (
-                    head + 1 + i, batch.stream_ids[i], stypes[i], versions[i], batch.event_types[i],
-                    batch.event_ids[i] or generated_event_id(prefix, head + 1 + i),
-                    batch.occurred[i] if batch.occurred[i] is not None else recorded, recorded,
+                    head + 1 + i, sids[i], stypes[i], versions[i], batch.event_types[i],
+                    event_ids[i] or generated_event_id(prefix, head + 1 + i),
+                    recorded if occurred[i] is None else occurred[i], recorded,
                     batch.data_json[i], batch.meta_json[i],
                 )
                 for i in range(n)
             ]
             declared = self._declarations(conn, state)
             if declared:
-                rows_out = encrypt_hot_rows(self._catalog, conn, declared, rows_out)
-            self._catalog.insert_hot(conn, rows_out)
-            record_hot_append(self._catalog, conn, rows_out)  # the commit's link in the hash chain
+                rows_out = encrypt_hot_rows(catalog, conn, declared, rows_out)
+            catalog.insert_hot(conn, rows_out)
+            record_hot_append(catalog, conn, rows_out, chain)  # the commit's link in the hash chain
             if batch.ids_supplied:
-                self._catalog.add_event_ids(
+                catalog.add_event_ids(
                     conn, [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None])
-            self._catalog.upsert_streams(conn, new_heads)
+            catalog.upsert_streams(conn, new_heads)
             hot_count = state["hot_count"] + n
-            self._catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
+            catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
         self._commits.notify()
         if hot_count >= self.seal_threshold:
             self._auto_seal()
