@@ -66,7 +66,8 @@ CREATE INDEX IF NOT EXISTS subject_keys_subject ON subject_keys (subject, erased
 """
 
 FORMAT_VERSION = 1
-WAL_CHECKPOINT_PAGES = 8192  # 32 MB of WAL between checkpoints (4 KB pages); see Catalog.__init__
+#: WAL pages between checkpoints by durability (4 KB pages; "full" keeps SQLite's default): see Catalog.__init__.
+WAL_CHECKPOINT_PAGES = {"normal": 8192, "full": 1000}
 CATALOG_NAME = "catalog.sqlite"
 NEW_CATALOG_PREFIX = ".catalog-new-"  # a catalog being created (see Catalog.create)
 
@@ -151,9 +152,12 @@ class Catalog(SQLiteQueries):
                     self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute(f"PRAGMA synchronous = {durability.upper()}")
                 # A checkpoint (copying the WAL into the catalog) costs two fsyncs whatever its size, and
-                # the committing append waits for it. An append writes ~5 pages, so SQLite's default (a
-                # checkpoint per 1,000 pages) would stall every ~200th append: amortise it over ~1,600.
-                self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+                # the committing append waits for it. Without an fsync per commit those are an append's
+                # only fsyncs: an append writes ~5 pages, so SQLite's default (a checkpoint per 1,000
+                # pages) would stall every ~200th append; amortise them over ~1,600. With one per
+                # commit, keep the WAL small instead: once it has filled it is overwritten in place,
+                # and an fsync of a WAL that keeps growing also flushes its size (measured: ~2x slower).
+                self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES[durability]}")
             self.conn.execute("PRAGMA cache_size = -65536")
             self._check_format()
             if not self.read_only:

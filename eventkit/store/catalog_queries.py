@@ -125,11 +125,12 @@ class SQLiteQueries:
     @staticmethod
     def upsert_streams(conn: sqlite3.Connection, heads: list[tuple[str, str, int, int]]) -> None:
         """Set each stream's head: ``(stream_id, stream_type, version, last_position)`` rows, inside a write."""
-        conn.executemany(
-            "INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
-            "version = excluded.version, last_position = excluded.last_position",
-            heads,
-        )
+        sql = ("INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
+               "version = excluded.version, last_position = excluded.last_position")
+        if len(heads) == 1:
+            conn.execute(sql, heads[0])
+        else:
+            conn.executemany(sql, heads)
 
     @staticmethod
     def stream_count(conn: sqlite3.Connection) -> int:
@@ -165,7 +166,10 @@ class SQLiteQueries:
 
     @staticmethod
     def insert_hot(conn: sqlite3.Connection, rows: list[tuple]) -> None:
-        conn.executemany("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        if len(rows) == 1:  # a one-event append: execute skips executemany's per-call iterator setup
+            conn.execute("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows[0])
+        else:
+            conn.executemany("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     @staticmethod
     def hot_rows(conn: sqlite3.Connection, *, upto: int, stream_id: str | None = None,

@@ -314,7 +314,10 @@ class Appending:
         """
         if self._fields_cache is None or self._fields_cache[0] != state["fields_version"]:
             self._fields_cache = (state["fields_version"], self._catalog.fields(conn))
-        fields = dict(self._fields_cache[1])
+        known = self._fields_cache[1]
+        if all(known.get(name) == kind for name, (kind, _) in incoming.items()):
+            return known  # every field already has the incoming type (most appends): nothing to reconcile
+        fields = dict(known)
         _check_field_case(incoming, fields)
         changed: dict[str, str] = {}
         for name, (kind, samples) in incoming.items():
