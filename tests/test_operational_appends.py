@@ -98,3 +98,36 @@ def test_the_catalog_checkpoints_its_wal_in_large_steps_without_an_fsync_per_com
         finally:
             store.close()
     assert WAL_CHECKPOINT_PAGES["normal"] > 1000
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="flock is POSIX-only")
+def test_writers_of_other_processes_queue_on_a_file_lock_while_a_write_is_open(tmp_path):
+    """Writers wait on a kernel file lock held for the length of each write transaction, so the next one
+    starts when the lock is released, instead of in SQLite's busy handler, which sleeps up to 100 ms
+    between tries (issue 11, item 2: writer processes at an fsync per commit)."""
+    import fcntl
+    import os
+
+    from eventkit.store.catalog import WRITER_QUEUE_SUFFIX
+
+    store = ek.open_store(tmp_path / "s")
+    queue = tmp_path / "s" / ("catalog.sqlite" + WRITER_QUEUE_SUFFIX)
+    fd = os.open(queue, os.O_RDWR)  # another open file description: as another process would hold it
+    try:
+        def try_lock() -> bool:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return True
+
+        assert try_lock()
+        with store._catalog.write():
+            assert not try_lock()  # held while the transaction is open
+        assert try_lock()
+        store.append("a", ek.Event("E"))
+        assert try_lock() and store.head == 1
+    finally:
+        os.close(fd)
+        store.close()
