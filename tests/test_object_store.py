@@ -102,3 +102,25 @@ def test_verify_checks_segments_in_the_bucket(tmp_path: Path, s3_endpoint: str) 
     with pytest.raises(ek.TamperedStore, match="bytes differ"):
         again.verify()
     again.close()
+
+
+def test_a_read_on_another_host_refuses_an_object_changed_in_the_bucket(tmp_path: Path, s3_endpoint: str) -> None:
+    """The read guard checks the copy a host downloads, so an object edited in the bucket fails the
+    first read that touches it (not only verify), naming the file; the host that cached the object
+    before the edit keeps reading the bytes the catalog recorded."""
+    bucket = new_bucket(s3_endpoint)
+    store = ek.open_store(tmp_path / "s", files=_files(s3_endpoint, bucket, tmp_path / "cache"), bulk_threshold=20)
+    store.append_frame(_frame(30))
+    assert store.sql("SELECT count(*) FROM events").fetchall() == [(30,)]
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, **S3_CREDENTIALS)
+    key = next(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"] if o["Key"].endswith(".parquet"))
+    body = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0x01  # one bit, inside the data pages: the file still parses
+    s3.put_object(Bucket=bucket, Key=key, Body=bytes(body))
+
+    other = ek.open_store(tmp_path / "s", files=_files(s3_endpoint, bucket, tmp_path / "host2"))
+    with pytest.raises(ek.TamperedStore, match=key.rsplit("/", 1)[-1]):
+        other.sql("SELECT sum(data.amount) FROM events").fetchall()
+    other.close()
+    assert store.sql("SELECT count(*) FROM events").fetchall() == [(30,)]  # its copy is the recorded one
+    store.close()
