@@ -359,6 +359,24 @@ def test_hash_chain_links(catalog: CatalogBackend) -> None:
         assert catalog.last_link_seq(tx, "seal") == 2
 
 
+def test_append_state_reads_counters_stream_heads_and_chain_head_together(catalog: CatalogBackend) -> None:
+    """``append_state`` is ``log_state``, ``stream_heads`` and ``chain_head`` in one read (issue 11, item 2)."""
+    with catalog.read() as tx:
+        assert catalog.append_state(tx, ["a"]) == (catalog.log_state(tx), {}, None)
+    with catalog.write() as tx:
+        catalog.set_log_state(tx, head=4, last_recorded=99, hot_count=4)
+        catalog.upsert_streams(tx, [("a", "account", 3, 3), ("b", "card", 1, 4)])
+        catalog.add_link(tx, (1, "append", 1, 4, 99, '{"events":4}', bytes(32), b"\x07" * 32))
+        inside = catalog.append_state(tx, ["b"])  # inside the write, it sees the write's own changes
+    assert inside[0]["head"] == 4 and inside[1] == {"b": ("card", 1)} and tuple(inside[2]) == (1, b"\x07" * 32)
+    with catalog.read() as tx:
+        state, heads, chain = catalog.append_state(tx, ["a", "b", "c"])
+        assert state == catalog.log_state(tx) and state["hot_count"] == 4 and state["last_recorded"] == 99
+        assert heads == {"a": ("account", 3), "b": ("card", 1)}
+        assert tuple(chain) == (1, b"\x07" * 32)
+        assert catalog.append_state(tx, ["c"])[1] == {}
+
+
 def test_segment_hashes_and_the_rows_verify_reads(catalog: CatalogBackend) -> None:
     """A segment's SHA-256 is recorded with it and can be set later (adoption); verify's listings."""
     seg = SimpleNamespace(path="segments/stream_type=a/1-2-x.parquet", stream_type="a", first_position=1,

@@ -23,7 +23,7 @@ def test_concurrent_appenders_store_everything_in_order(tmp_path, monkeypatch):
 
     def counting(group, batch, opened):
         real(group, batch, opened)
-        groups.append(batch.members)  # final once committed: members may join while the leader waits
+        groups.append(batch.members)  # final once committed: members may join while the leader works
 
     group_commit._commit, saved = counting, group_commit._commit
     writes = []
@@ -104,4 +104,39 @@ def test_a_failed_commit_fails_every_append_of_the_group(tmp_path, monkeypatch):
         store.append("a", ek.Event("E"))
     monkeypatch.undo()
     assert store.head == 0
+    store.close()
+
+
+def test_a_refused_leader_does_not_fail_its_group(tmp_path):
+    """The group's leader runs every member's append; its own refusal raises in its own thread only,
+    and the members that joined it are stored and acknowledged."""
+    store = ek.open_store(tmp_path / "s")
+    store.append("taken", ek.Event("E"))
+    group = group_commit._group(store._catalog)
+    outcome: dict[str, object] = {}
+
+    def append(name: str, expected: object) -> None:
+        try:
+            outcome[name] = store.append(name, ek.Event("E"), expected_version=expected).version
+        except ek.EventKitError as e:
+            outcome[name] = type(e).__name__
+
+    def wait_for(members: int) -> None:
+        deadline = time.monotonic() + 10
+        while (group.pending is None or group.pending.members < members) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert group.pending.members == members
+
+    with group.tx_lock:
+        threads = [threading.Thread(target=append, args=("taken", ek.NO_STREAM))]  # the leader
+        threads[0].start()
+        wait_for(1)
+        threads += [threading.Thread(target=append, args=(n, ek.NO_STREAM)) for n in ("a", "b")]
+        for t in threads[1:]:
+            t.start()
+        wait_for(3)
+    for t in threads:
+        t.join()
+    assert outcome == {"taken": "WrongExpectedVersion", "a": 1, "b": 1}
+    assert store.head == 3 and store.verify().ok
     store.close()

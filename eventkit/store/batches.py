@@ -33,6 +33,9 @@ from eventkit.store.envelope import (
 )
 from eventkit.common.errors import DuplicateEventId, InvalidInput
 
+# json.dumps(..., sort_keys=True) with the encoder built once (dumps builds one per call for any option).
+_sorted_json = json.JSONEncoder(sort_keys=True).encode
+
 _FRAME_ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
 _COMPUTED = ("position", "recorded_at")
 
@@ -79,7 +82,7 @@ def meta_json(meta: Any, where: str) -> str | None:
     for k, v in meta.items():
         key = check_text(str(k), "metadata key", where, envelope=False)
         out[key] = None if v is None else check_text(str(v), f"metadata value of {key!r}", where, envelope=False)
-    return json.dumps(out, sort_keys=True)
+    return _sorted_json(out)
 
 
 def _meta_from_text(text: str | None) -> str | None:
@@ -96,7 +99,7 @@ def _meta_from_text(text: str | None) -> str | None:
 
 
 def _payload_json(data: Mapping[str, Any], types: dict[str, tuple[str, list]], where: str) -> str | None:
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):  # dict first: typing's check is slow
         raise InvalidInput(f"event data must be a mapping of field names to values ({where})", column="data", values=[data])
     out: dict[str, Any] = {}
     for name, value in data.items():
@@ -113,7 +116,7 @@ def _payload_json(data: Mapping[str, Any], types: dict[str, tuple[str, list]], w
             types[name] = (merged, prior[1])
         out[name] = jv
     # +-inf is a number (DuckDB reads JSON's Infinity); NaN never gets here (it means missing).
-    return json.dumps(out, sort_keys=True) if out else None
+    return _sorted_json(out) if out else None
 
 
 def hot_from_events(stream_id: Any, events: Iterable[Event], stream_type: str | None) -> HotBatch:
@@ -432,7 +435,7 @@ def hot_from_arrow(batch: ArrowBatch) -> HotBatch:
             if v is None:
                 continue
             out[k] = python_value(k, v)[1]
-        data.append(json.dumps(out, sort_keys=True) if out else None)
+        data.append(_sorted_json(out) if out else None)
     return HotBatch(
         stream_ids=col("stream_id"),
         stream_types=col("stream_type"),
@@ -457,4 +460,4 @@ def canonical_payload(data: Mapping[str, Any] | None) -> str:
         if jv is None:
             continue
         out[k] = float(jv) if kind in ("BIGINT", "DOUBLE") else jv
-    return json.dumps(out, sort_keys=True)
+    return _sorted_json(out)

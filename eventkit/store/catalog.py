@@ -19,6 +19,11 @@ from pathlib import Path
 from typing import Iterator
 
 from eventkit.store.envelope import new_id_prefix
+
+try:
+    import fcntl
+except ImportError:  # Windows: writers wait in SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
 from eventkit.common.errors import StoreError
 from eventkit.store.catalog_queries import SQLiteQueries
 
@@ -66,6 +71,8 @@ CREATE INDEX IF NOT EXISTS subject_keys_subject ON subject_keys (subject, erased
 """
 
 FORMAT_VERSION = 1
+#: WAL pages between checkpoints by durability (4 KB pages; "full" keeps SQLite's default): see Catalog.__init__.
+WAL_CHECKPOINT_PAGES = {"normal": 8192, "full": 1000}
 CATALOG_NAME = "catalog.sqlite"
 NEW_CATALOG_PREFIX = ".catalog-new-"  # a catalog being created (see Catalog.create)
 
@@ -121,6 +128,42 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """ + FOLD_STATES_SCHEMA + ";" + PROOF_SCHEMA + ";"
 
 
+WRITER_QUEUE_SUFFIX = "-writers"  # catalog.sqlite-writers: an empty file whose lock orders the writers
+
+
+class _WriterQueue:
+    """A blocking file lock taken around every write transaction, in front of SQLite's write lock.
+
+    Writers of other processes that find SQLite's write lock taken wait in its busy handler, which
+    sleeps (1, 2, 5 ... up to 100 ms) and polls: with eight writer processes at an fsync per commit,
+    most of the time went to sleeping past the moment the lock came free. Waiting on ``flock``
+    instead, the kernel hands the lock to the next writer as soon as it is released. SQLite's own
+    lock still decides who writes (a writer without this queue, an older eventkit, stays correct);
+    this only makes waiting prompt. None where the file cannot be made (read-only) or on Windows.
+    """
+
+    def __init__(self, catalog_path: Path, *, enabled: bool = True) -> None:
+        self.fd: int | None = None
+        if enabled and fcntl is not None:
+            try:
+                self.fd = os.open(str(catalog_path) + WRITER_QUEUE_SUFFIX, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                self.fd = None
+
+    def __enter__(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class Catalog(SQLiteQueries):
     """One SQLite connection to a store's catalog, used from one thread at a time.
 
@@ -139,6 +182,7 @@ class Catalog(SQLiteQueries):
         # A catalog this process cannot write (a read-only mount, an archive, a colleague's
         # share) is opened read-only: reads work, a write is a clear StoreError.
         self.read_only = not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+        self._writers = _WriterQueue(path, enabled=not self.read_only)
         try:
             self.conn = self._connect_read_only() if self.read_only else sqlite3.connect(
                 str(path), isolation_level=None, timeout=120.0, check_same_thread=False
@@ -149,6 +193,13 @@ class Catalog(SQLiteQueries):
                 if mode.lower() != "wal":
                     self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute(f"PRAGMA synchronous = {durability.upper()}")
+                # A checkpoint (copying the WAL into the catalog) costs two fsyncs whatever its size, and
+                # the committing append waits for it. Without an fsync per commit those are an append's
+                # only fsyncs: an append writes ~5 pages, so SQLite's default (a checkpoint per 1,000
+                # pages) would stall every ~200th append; amortise them over ~1,600. With one per
+                # commit, keep the WAL small instead: once it has filled it is overwritten in place,
+                # and an fsync of a WAL that keeps growing also flushes its size (measured: ~2x slower).
+                self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES[durability]}")
             self.conn.execute("PRAGMA cache_size = -65536")
             self._check_format()
             if not self.read_only:
@@ -230,6 +281,7 @@ class Catalog(SQLiteQueries):
                 leftover.unlink(missing_ok=True)
 
     def _close_quietly(self) -> None:
+        self._writers.close()
         conn = getattr(self, "conn", None)
         if conn is not None:
             try:
@@ -280,6 +332,7 @@ class Catalog(SQLiteQueries):
         with self._lock:
             self._closed = True
             self.conn.close()
+            self._writers.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -296,16 +349,17 @@ class Catalog(SQLiteQueries):
                     "catalog): it can be read, not changed"
                 )
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self.conn
-                except BaseException:
-                    # SQLite may have rolled back already (a full disk, an I/O error).
-                    if self.conn.in_transaction:
-                        self.conn.execute("ROLLBACK")
-                    raise
-                else:
-                    self.conn.execute("COMMIT")
+                with self._writers:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield self.conn
+                    except BaseException:
+                        # SQLite may have rolled back already (a full disk, an I/O error).
+                        if self.conn.in_transaction:
+                            self.conn.execute("ROLLBACK")
+                        raise
+                    else:
+                        self.conn.execute("COMMIT")
             except sqlite3.Error as e:
                 raise self._translate(e, "nothing of this change was stored") from e
 

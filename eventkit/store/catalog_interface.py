@@ -72,6 +72,12 @@ class CatalogBackend(Protocol):
 
     def set_log_state(self, tx: Any, **values: int) -> None: ...
 
+    def append_state(self, tx: Any, stream_ids: list[str]
+                     ) -> tuple[dict[str, int], dict[str, tuple[str, int]], tuple[int, bytes] | None]:
+        """What an append reads first: (:meth:`log_state`, :meth:`stream_heads` of ``stream_ids``,
+        :meth:`chain_head`), in as few round trips as the backend can (one, for SQLite)."""
+        ...
+
     def fields(self, tx: Any) -> dict[str, str]:
         """The payload schema: field name -> DuckDB type, by name."""
         ...

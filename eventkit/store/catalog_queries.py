@@ -24,6 +24,13 @@ LINK_COLUMNS = "seq, kind, first_position, last_position, recorded_at, detail, p
 HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
 
 
+_APPEND_STATE = (
+    "SELECT 'm', key, value, NULL FROM meta WHERE key IN ('head', 'last_recorded', 'hot_count', 'fields_version', "
+    "'personal_version') UNION ALL SELECT * FROM (SELECT 'c', NULL, seq, hash FROM chain ORDER BY seq DESC LIMIT 1) "
+    "UNION ALL "
+)
+
+
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
@@ -60,7 +67,35 @@ class SQLiteQueries:
 
     @staticmethod
     def set_log_state(conn: sqlite3.Connection, **values: int) -> None:
-        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+        if not values:
+            return
+        # One statement for the counters an append moves (head, last_recorded, hot_count): the SQL
+        # text is the same for every append, so sqlite3's statement cache keeps it prepared.
+        conn.execute("INSERT OR REPLACE INTO meta VALUES " + ",".join(["(?,?)"] * len(values)),
+                     [x for k, v in values.items() for x in (k, str(v))])
+
+    @staticmethod
+    def append_state(conn: sqlite3.Connection, stream_ids: list[str]
+                     ) -> tuple[dict[str, int], dict[str, tuple[str, int]], tuple[int, bytes] | None]:
+        """What an append reads first, in one statement: :meth:`log_state`, :meth:`stream_heads` of
+        ``stream_ids`` and :meth:`chain_head` (rows tagged m, s and c)."""
+        if len(stream_ids) == 1:
+            streams, arg = "SELECT 's', stream_id, stream_type, version FROM streams WHERE stream_id = ?", stream_ids[0]
+        else:
+            streams = ("SELECT 's', s.stream_id, s.stream_type, s.version FROM json_each(?) j "
+                       "JOIN streams s ON s.stream_id = j.value")
+            arg = json.dumps(stream_ids)
+        state = {"head": 0, "last_recorded": 0, "hot_count": 0, "fields_version": 0, "personal_version": 0}
+        heads: dict[str, tuple[str, int]] = {}
+        chain = None
+        for tag, key, a, b in conn.execute(_APPEND_STATE + streams, (arg,)):
+            if tag == "m":
+                state[key] = int(a)
+            elif tag == "s":
+                heads[key] = (a, b)
+            else:
+                chain = (a, b)
+        return state, heads, chain
 
     @staticmethod
     def fields(conn: sqlite3.Connection) -> dict[str, str]:
@@ -90,11 +125,12 @@ class SQLiteQueries:
     @staticmethod
     def upsert_streams(conn: sqlite3.Connection, heads: list[tuple[str, str, int, int]]) -> None:
         """Set each stream's head: ``(stream_id, stream_type, version, last_position)`` rows, inside a write."""
-        conn.executemany(
-            "INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
-            "version = excluded.version, last_position = excluded.last_position",
-            heads,
-        )
+        sql = ("INSERT INTO streams VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
+               "version = excluded.version, last_position = excluded.last_position")
+        if len(heads) == 1:
+            conn.execute(sql, heads[0])
+        else:
+            conn.executemany(sql, heads)
 
     @staticmethod
     def stream_count(conn: sqlite3.Connection) -> int:
@@ -130,7 +166,10 @@ class SQLiteQueries:
 
     @staticmethod
     def insert_hot(conn: sqlite3.Connection, rows: list[tuple]) -> None:
-        conn.executemany("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        if len(rows) == 1:  # a one-event append: execute skips executemany's per-call iterator setup
+            conn.execute("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows[0])
+        else:
+            conn.executemany("INSERT INTO hot VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     @staticmethod
     def hot_rows(conn: sqlite3.Connection, *, upto: int, stream_id: str | None = None,

@@ -10,6 +10,7 @@ import base64
 import decimal
 import math
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -228,7 +229,7 @@ def to_micros(value: Any, *, what: str = "time") -> int:
 
 
 def micros_now() -> int:
-    return to_micros(dt.datetime.now(dt.timezone.utc))
+    return time.time_ns() // 1000  # the clock datetime.now() reads, without building a datetime
 
 
 def iso_from_micros(us: int) -> str:

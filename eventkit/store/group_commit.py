@@ -3,12 +3,16 @@
 With an fsync per commit a durable append costs a disk flush (milliseconds), and eight threads
 appending at once would queue for eight flushes, each on its own SQLite connection, waiting for the
 file lock in SQLite's sleeping busy handler. Here the appenders of one catalog file in a process
-form groups instead: the first to arrive leads, opens the write transaction (after the group before
-it has committed), and every appender that arrives before the leader commits joins. Each member
-runs its own append on the shared transaction, one at a time, inside its own SAVEPOINT, so a refused
-append (a wrong expected version, a bad payload) is rolled back alone and raises in its own caller.
-The leader commits once all members are done; every member returns only after that commit, and a
-failed commit fails every member (none of the group is stored).
+form groups instead: the first to arrive leads; it opens the write transaction (after the group
+before it has committed) and runs every member's append itself, one after another, each inside its
+own SAVEPOINT, taking in appenders that arrive while it works. A refused append (a wrong expected
+version, a bad payload) is rolled back alone and raises in its own caller. The leader then commits
+once; every member returns only after that commit, and a failed commit fails every member (none
+of the group is stored).
+
+The leader running the members' work (rather than each member taking turns on the shared
+transaction) keeps the database work in one thread: no hand-over of the connection and the GIL
+between eight threads per append, and members sleep until their group is durable.
 
 Each append keeps its meaning: its checks see the appends before it in the group, its positions
 follow theirs, and it is acknowledged only once durable. Processes still take turns on SQLite's
@@ -24,33 +28,45 @@ import os
 import threading
 import time
 import weakref
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, TypeVar
 
 from eventkit.store.catalog_interface import CatalogBackend
 
+T = TypeVar("T")
+
+
+class _Member:
+    """One append waiting in a group: its work, and what the work returned or raised."""
+
+    __slots__ = ("work", "result", "error")
+
+    def __init__(self, work: Callable[[Any], Any]) -> None:
+        self.work = work
+        self.result: Any = None
+        self.error: BaseException | None = None
+
 
 class _Batch:
-    """One group: its members, its transaction, and how it ended."""
+    """One group: its members, and how it ended."""
 
     def __init__(self) -> None:
-        self.members = 0
-        self.finished = 0
-        self.tx: Any = None
-        self.open = False  # the leader's transaction is open: members may run
+        self.queue: list[_Member] = []
         self.closed = False  # the leader is committing: no one joins any more
-        self.done = False  # committed (or failed: see error)
+        self.done = threading.Event()  # committed (or failed: see error)
         self.error: BaseException | None = None
+
+    @property
+    def members(self) -> int:
+        return len(self.queue)
 
 
 class _Group:
     """The appenders of one catalog file in this process."""
 
     def __init__(self) -> None:
-        self.cond = threading.Condition()
+        self.lock = threading.Lock()  # guards pending and the open batch's queue
         self.pending: _Batch | None = None
         self.tx_lock = threading.Lock()  # one open transaction at a time
-        self.body_lock = threading.Lock()  # one member at a time on the shared transaction
         self.contended_at = float("-inf")  # when a group last had more than one member
 
 
@@ -86,16 +102,17 @@ def _group(catalog: CatalogBackend) -> _Group:
         return group
 
 
-@contextmanager
-def write(catalog: CatalogBackend) -> Iterator[Any]:
-    """A write transaction for one append, shared with the appends that arrive with it.
+def run(catalog: CatalogBackend, work: Callable[[Any], T]) -> T:
+    """Run ``work(tx)`` in a write transaction shared with the appends that arrive with it.
 
-    Used like ``catalog.write()``: the block runs inside the transaction (its own savepoint); an
-    exception from it rolls back this append only and propagates; leaving the block returns once the
-    group has committed.
+    ``work`` runs inside the transaction (its own savepoint when shared), possibly in another
+    appender's thread, while this one waits; it must not block on other appenders. Its exception
+    rolls back this append only and is raised here; its result is returned once the group has
+    committed.
     """
     group = _group(catalog)
-    with group.cond:
+    member = _Member(work)
+    with group.lock:
         # Alone (no group forming, none committing): a plain transaction, no savepoint. Appends that
         # arrive meanwhile form the next group behind it.
         # Not right after a shared commit, though: its members come back together, and the first
@@ -104,87 +121,85 @@ def write(catalog: CatalogBackend) -> Iterator[Any]:
         solo = quiet and group.pending is None and group.tx_lock.acquire(blocking=False)
         if not solo:
             batch = group.pending
-            leader = batch is None or batch.closed
+            leader = batch is None
             if leader:
                 batch = group.pending = _Batch()
-            batch.members += 1
+            batch.queue.append(member)
     if solo:
         try:
             with catalog.write() as tx:
-                yield tx
+                return work(tx)
         finally:
             group.tx_lock.release()
-        return
     if leader:
-        if not quiet:
-            time.sleep(0)  # let the appenders that are about to arrive join before the transaction opens
-        opened = _open(catalog, group, batch)
+        _lead(catalog, group, batch, quiet)
     else:
-        with group.cond:
-            group.cond.wait_for(lambda: batch.open or batch.done)
-        if batch.error is not None:  # the leader could not open the transaction
-            raise batch.error
-    body_error: BaseException | None = None
-    with group.body_lock:
-        name = f"ek_append_{next(_NAMES)}"
-        catalog.savepoint(batch.tx, "SAVEPOINT", name)
-        try:
-            yield batch.tx
-        except BaseException as e:  # noqa: BLE001 - re-raised below, after the group's bookkeeping
-            body_error = e
-        try:
-            if body_error is not None:
-                catalog.savepoint(batch.tx, "ROLLBACK TO", name)
-            catalog.savepoint(batch.tx, "RELEASE", name)
-        except BaseException as e:  # noqa: BLE001 - the transaction is broken: the commit will fail too
-            body_error = body_error or e
-    with group.cond:
-        batch.finished += 1
-        group.cond.notify_all()
-    if leader:
-        _commit(group, batch, opened)
-    else:
-        with group.cond:
-            group.cond.wait_for(lambda: batch.done)
-    if body_error is not None:
-        raise body_error
+        batch.done.wait()
+    if member.error is not None:
+        raise member.error
     if batch.error is not None:
         raise batch.error
+    return member.result
 
 
-def _open(catalog: CatalogBackend, group: _Group, batch: _Batch) -> Any:
+def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) -> None:
+    """Open the group's transaction, run every member's work in arrival order, commit once."""
     group.tx_lock.acquire()
     try:
-        opened = catalog.write()
-        tx = opened.__enter__()
-    except BaseException as e:
-        with group.cond:
-            batch.error, batch.closed, batch.done = e, True, True
-            if group.pending is batch:
-                group.pending = None
-            group.cond.notify_all()
+        if not quiet:
+            time.sleep(0)  # let the appenders that are about to arrive join before the transaction opens
+        try:
+            opened = catalog.write()
+            tx = opened.__enter__()
+        except BaseException as e:
+            with group.lock:
+                batch.closed = True
+                if group.pending is batch:
+                    group.pending = None
+            batch.error = e
+            return
+        done = 0
+        while True:
+            with group.lock:
+                if done == len(batch.queue):
+                    # In the same critical section as the check: no one joins after the last member ran.
+                    batch.closed = True
+                    if group.pending is batch:
+                        group.pending = None
+                    if done > 1:
+                        group.contended_at = time.monotonic()
+                    break
+                member = batch.queue[done]
+            done += 1
+            _run_member(catalog, tx, member)
+        _commit(group, batch, opened)
+    finally:
         group.tx_lock.release()
-        raise
-    with group.cond:
-        batch.tx, batch.open = tx, True
-        group.cond.notify_all()
-    return opened
+        batch.done.set()
+
+
+def _run_member(catalog: CatalogBackend, tx: Any, member: _Member) -> None:
+    name = f"ek_append_{next(_NAMES)}"
+    try:
+        catalog.savepoint(tx, "SAVEPOINT", name)
+    except BaseException as e:  # noqa: BLE001 - the transaction is broken: the commit will fail too
+        member.error = e
+        return
+    try:
+        member.result = member.work(tx)
+    except BaseException as e:  # noqa: BLE001 - raised in the member's own thread
+        member.error = e
+    try:
+        if member.error is not None:
+            catalog.savepoint(tx, "ROLLBACK TO", name)
+        catalog.savepoint(tx, "RELEASE", name)
+    except BaseException as e:  # noqa: BLE001 - the transaction is broken: the commit will fail too
+        member.error = member.error or e
 
 
 def _commit(group: _Group, batch: _Batch, opened: Any) -> None:
-    with group.cond:
-        group.cond.wait_for(lambda: batch.finished == batch.members)
-        batch.closed = True  # in the same critical section: no one joins after the last member finished
-        if group.pending is batch:
-            group.pending = None
-        if batch.members > 1:
-            group.contended_at = time.monotonic()
+    """COMMIT the group's transaction: one fsync for the whole group; a failure fails every member."""
     try:
-        opened.__exit__(None, None, None)  # COMMIT: one fsync for the whole group
+        opened.__exit__(None, None, None)
     except BaseException as e:  # noqa: BLE001 - every member fails with it
         batch.error = e
-    finally:
-        group.tx_lock.release()
-        with group.cond:
-            batch.done = True
-            group.cond.notify_all()

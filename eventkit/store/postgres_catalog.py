@@ -222,6 +222,10 @@ class PostgresCatalog(PostgresProofQueries):
             if self._held is not None:
                 self._held.update({k: int(v) for k, v in values.items()})
 
+    def append_state(self, tx: Any, stream_ids: list[str]
+                     ) -> tuple[dict[str, int], dict[str, tuple[str, int]], tuple[int, bytes] | None]:
+        return self.log_state(tx), self.stream_heads(tx, stream_ids), self.chain_head(tx)
+
     def fields(self, tx: Any) -> dict[str, str]:
         return dict(tx.execute("SELECT name, type FROM fields ORDER BY name").fetchall())
 

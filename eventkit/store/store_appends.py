@@ -194,67 +194,83 @@ class Appending:
 
     def _append_hot(self, batch: HotBatch, expected: dict[Any, Any],
                     checkpoint: tuple[str, int] | None = None) -> AppendResult:
-        n = len(batch)
-        order: dict[str, list[int]] = {}
-        for i, sid in enumerate(batch.stream_ids):
-            order.setdefault(sid, []).append(i)
-        with _group_commit.write(self._catalog) as conn:  # shared with concurrent appenders (group commit)
-            if batch.ids_supplied:
-                def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
-                    return [(batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}")) for i in rows]
-
-                dup = self._existing_append(conn, batch.event_ids, describe)
-                if dup is not None:
-                    return dup
-            _tracking.advance(self._catalog, conn, checkpoint)
-            if not n:  # a checkpoint alone
-                head = self._catalog.meta_int(conn, "head")
-                return AppendResult(head + 1, head, {})
-            state = self._catalog.log_state(conn)
-            self._merge_fields(conn, batch.field_types, state)
-            heads = self._catalog.stream_heads(conn, list(order))
-            head = state["head"]
-            recorded = max(micros_now(), state["last_recorded"])
-            versions: list[int] = [0] * n
-            stypes: list[str] = [""] * n
-            new_heads = []
-            for sid, rows in order.items():
-                existing_type, current = heads.get(sid, (None, 0))
-                stype = resolve_stream_type(sid, existing_type, {batch.stream_types[i] for i in rows})
-                check_expected(sid, expected, current)
-                if batch.versions is not None:
-                    vs = [batch.versions[i] for i in rows]
-                    check_explicit_versions(sid, current, vs)
-                else:
-                    vs = range(current + 1, current + 1 + len(rows))
-                for i, v in zip(rows, vs):
-                    versions[i], stypes[i] = v, stype
-                new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
-            prefix = self._catalog.id_prefix
-            rows_out = [
-                (
-                    head + 1 + i, batch.stream_ids[i], stypes[i], versions[i], batch.event_types[i],
-                    batch.event_ids[i] or generated_event_id(prefix, head + 1 + i),
-                    batch.occurred[i] if batch.occurred[i] is not None else recorded, recorded,
-                    batch.data_json[i], batch.meta_json[i],
-                )
-                for i in range(n)
-            ]
-            declared = self._declarations(conn, state)
-            if declared:
-                rows_out = encrypt_hot_rows(self._catalog, conn, declared, rows_out)
-            self._catalog.insert_hot(conn, rows_out)
-            record_hot_append(self._catalog, conn, rows_out)  # the commit's link in the hash chain
-            if batch.ids_supplied:
-                self._catalog.add_event_ids(
-                    conn, [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None])
-            self._catalog.upsert_streams(conn, new_heads)
-            hot_count = state["hot_count"] + n
-            self._catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
+        # Shared with concurrent appenders (group commit): the work may run in another appender's thread.
+        result, hot_count = _group_commit.run(self._catalog, lambda conn: self._write_hot(conn, batch, expected, checkpoint))
+        if hot_count is None:  # a re-send, or a checkpoint alone: nothing new in the log
+            return result
         self._commits.notify()
         if hot_count >= self.seal_threshold:
             self._auto_seal()
-        return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads})
+        return result
+
+    def _write_hot(self, conn: Any, batch: HotBatch, expected: dict[Any, Any],
+                   checkpoint: tuple[str, int] | None) -> tuple[AppendResult, int | None]:
+        """The append inside its write transaction: (its result, the hot log's size after it)."""
+        n = len(batch)
+        sids = batch.stream_ids
+        if n == 1:  # the operational case: one event, one stream (kept free of per-row bookkeeping)
+            order: dict[str, list[int]] = {sids[0]: [0]}
+        else:
+            order = {}
+            for i, sid in enumerate(sids):
+                order.setdefault(sid, []).append(i)
+        catalog = self._catalog
+        if batch.ids_supplied:
+            def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
+                return [(batch.stream_ids[i], batch.event_types[i], json.loads(batch.data_json[i] or "{}")) for i in rows]
+
+            dup = self._existing_append(conn, batch.event_ids, describe)
+            if dup is not None:
+                return dup, None
+        if checkpoint is not None:
+            _tracking.advance(catalog, conn, checkpoint)
+        if not n:  # a checkpoint alone
+            head = catalog.meta_int(conn, "head")
+            return AppendResult(head + 1, head, {}), None
+        # The counters, the streams' heads and the chain's head in one read (one statement on SQLite).
+        state, heads, chain = catalog.append_state(conn, list(order))
+        if batch.field_types:
+            self._merge_fields(conn, batch.field_types, state)
+        head = state["head"]
+        recorded = max(micros_now(), state["last_recorded"])
+        versions: list[int] = [0] * n
+        stypes: list[str] = [""] * n
+        new_heads = []
+        for sid, rows in order.items():
+            existing_type, current = heads.get(sid, (None, 0))
+            stype = resolve_stream_type(sid, existing_type, {batch.stream_types[i] for i in rows})
+            check_expected(sid, expected, current)
+            if batch.versions is not None:
+                vs = [batch.versions[i] for i in rows]
+                check_explicit_versions(sid, current, vs)
+            else:
+                vs = range(current + 1, current + 1 + len(rows))
+            for i, v in zip(rows, vs):
+                versions[i], stypes[i] = v, stype
+            new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
+        prefix = catalog.id_prefix
+        event_ids, occurred = batch.event_ids, batch.occurred
+        rows_out = [
+            (
+                head + 1 + i, sids[i], stypes[i], versions[i], batch.event_types[i],
+                event_ids[i] or generated_event_id(prefix, head + 1 + i),
+                recorded if occurred[i] is None else occurred[i], recorded,
+                batch.data_json[i], batch.meta_json[i],
+            )
+            for i in range(n)
+        ]
+        declared = self._declarations(conn, state)
+        if declared:
+            rows_out = encrypt_hot_rows(catalog, conn, declared, rows_out)
+        catalog.insert_hot(conn, rows_out)
+        record_hot_append(catalog, conn, rows_out, chain)  # the commit's link in the hash chain
+        if batch.ids_supplied:
+            catalog.add_event_ids(
+                conn, [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None])
+        catalog.upsert_streams(conn, new_heads)
+        hot_count = state["hot_count"] + n
+        catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
+        return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads}), hot_count
 
     def _auto_seal(self) -> None:
         """Seal after a committed append; a failure must not make the append look failed.
@@ -298,7 +314,10 @@ class Appending:
         """
         if self._fields_cache is None or self._fields_cache[0] != state["fields_version"]:
             self._fields_cache = (state["fields_version"], self._catalog.fields(conn))
-        fields = dict(self._fields_cache[1])
+        known = self._fields_cache[1]
+        if all(known.get(name) == kind for name, (kind, _) in incoming.items()):
+            return known  # every field already has the incoming type (most appends): nothing to reconcile
+        fields = dict(known)
         _check_field_case(incoming, fields)
         changed: dict[str, str] = {}
         for name, (kind, samples) in incoming.items():
