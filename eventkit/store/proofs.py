@@ -4,6 +4,9 @@ An event in the hot log is a leaf of its ``append`` link's tree (the row as the 
 An event in a segment file is a leaf of that file's ``index`` link: the tree over the file's rows
 (each row as DuckDB's ``to_json`` of the file's own columns), made the first time a proof or a
 checkpoint needs it, after the file's bytes were checked against the SHA-256 its commit recorded.
+DuckDB prints and hashes the rows (vectorised, in its threads); the link also records the root of
+every :data:`CHUNK` leaves, so a later proof re-hashes only the event's chunk of the file (a link
+written before chunk roots proves from the whole file, as it always did: same proof format).
 A proof holds the event's bytes, its path to the link's root, the link, and the link's path to the
 tree root; :func:`check_proof` recomputes all of it with hashlib alone (and checks a checkpoint's
 signature with ``cryptography`` when one is given).
