@@ -265,3 +265,27 @@ def test_an_index_link_without_chunk_roots_still_proves(tmp_path):
         assert cp["links"] == len(chain(tmp_path / "s"))  # nothing re-indexed
         for position in (7, 30, 46, 60, 86):
             assert _proves(store, position, cp, pub)["position"] == position
+
+
+@pytest.mark.parametrize("group", [1, 2, 62])
+def test_verify_groups_of_files_in_the_scan(tmp_path, monkeypatch, group):
+    """The scan keeps each stream's files as bit masks per group of GROUP_FILES files: with one, two or 62
+    files a group, an intact store verifies and an index entry or stream head edited is found."""
+    from eventkit.store import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "GROUP_FILES", group)
+    with build(tmp_path / "s") as store:
+        report = store.verify()
+        assert report.ok and report.files >= 2 and report.events_scanned == store.head
+    stream, segment = catalog_sql(tmp_path / "s", None, "SELECT p.stream_id, p.segment_id FROM stream_segments p "
+                                  "JOIN segments s USING (segment_id) WHERE s.retired_at IS NULL "
+                                  "ORDER BY p.segment_id DESC, p.stream_id LIMIT 1")[0]
+    catalog_sql(tmp_path / "s", None, "DELETE FROM stream_segments WHERE stream_id = ? AND segment_id = ?",
+                (stream, segment))
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        with pytest.raises(ek.TamperedStore, match="stream-to-segment index differs from the files in 1 entries"):
+            store.verify()
+    catalog_sql(tmp_path / "s", None, "UPDATE streams SET version = version + 1 WHERE stream_id = 'a2'")
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        with pytest.raises(ek.TamperedStore, match="stream heads in the catalog differ"):
+            store.verify()
