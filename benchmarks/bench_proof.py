@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -163,20 +164,30 @@ def in_fresh_process(path: Path, code: str) -> dict:
     return json.loads(done.stdout.rpartition("RESULT ")[2].splitlines()[0])
 
 
-def bench_verify(n: int, repeat: int, workdir: Path) -> dict:
-    path = workdir / "big"
-    build = build_store(path, n)
+def bench_verify(n: int, repeat: int, workdir: Path, keep: Path | None = None) -> dict:
+    """Items 3-4. ``keep``: build the store there once and reuse it in later runs (checkpoint and prove
+    run on a copy, so that each run measures a first checkpoint)."""
+    path = keep if keep is not None else workdir / "big"
+    built = path / "built.json"
+    if keep is not None and built.exists() and json.loads(built.read_text())["events"] == n:
+        build = json.loads(built.read_text())["build_s"]
+        print(f"reusing the {n:,}-event store at {path}", flush=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+        build = build_store(path, n)
+        built.write_text(json.dumps({"events": n, "build_s": build}))
     size = sum(p.stat().st_size for p in path.rglob("*.parquet"))
     print(f"built {n:,} events in {build:.1f} s", flush=True)
-    full = in_fresh_process(path, f"""
-runs = []
+    cpu = "import os, resource\ncpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])\n"
+    full = in_fresh_process(path, cpu + f"""
+runs, cpus = [], []
 for _ in range({repeat}):
-    t = time.perf_counter(); r = store.verify(); runs.append(time.perf_counter() - t)
+    c = cpu(); t = time.perf_counter(); r = store.verify(); runs.append(time.perf_counter() - t); cpus.append(cpu() - c)
 q = []
 for _ in range({repeat}):
     t = time.perf_counter(); store.verify(quick=True); q.append(time.perf_counter() - t)
-result = {{"full": sorted(runs)[len(runs) // 2], "quick": sorted(q)[len(q) // 2], "files": r.files,
-          "scanned": r.events_scanned}}""")
+result = {{"full": sorted(runs)[len(runs) // 2], "full_runs": runs, "full_cpu": sorted(cpus)[len(cpus) // 2],
+          "quick": sorted(q)[len(q) // 2], "load": os.getloadavg()[0], "files": r.files, "scanned": r.events_scanned}}""")
     print(json.dumps(full), flush=True)
     guard = in_fresh_process(path, """
 t = time.perf_counter(); store.read_stream("acct-000042"); first = time.perf_counter() - t
@@ -189,13 +200,21 @@ result = {"read_stream_first": first, "read_stream_second": second, "count_first
     if not key.exists():
         from eventkit.store.signed_checkpoints import generate_key
         generate_key(key)
-    prove = in_fresh_process(path, f"""
-t = time.perf_counter(); cp = store.sign_checkpoint({str(key)!r}); first_cp = time.perf_counter() - t
+    copy = workdir / "checkpointed"  # a checkpoint adds index links: measure the first one on a copy
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(path, copy)
+    prove = in_fresh_process(copy, cpu + f"""
+c = cpu(); t = time.perf_counter(); cp = store.sign_checkpoint({str(key)!r}); first_cp = time.perf_counter() - t
+first_cp_cpu = cpu() - c
 t = time.perf_counter(); store.sign_checkpoint({str(key)!r}); second_cp = time.perf_counter() - t
-t = time.perf_counter(); p = store.prove(store.head // 2, checkpoint=cp); proving = time.perf_counter() - t
+proving = []
+for position in (store.head // 2, 1, store.head - 12345)[:max(1, {repeat})]:
+    t = time.perf_counter(); p = store.prove(position, checkpoint=cp); proving.append(time.perf_counter() - t)
 t = time.perf_counter(); ek.check_proof(p, checkpoint=cp); checking = time.perf_counter() - t
-result = {{"checkpoint_first": first_cp, "checkpoint_again": second_cp, "prove": proving, "check": checking,
+result = {{"load_checkpoint": os.getloadavg()[0], "checkpoint_first": first_cp, "checkpoint_first_cpu": first_cp_cpu, "checkpoint_again": second_cp,
+          "prove": sorted(proving)[len(proving) // 2], "prove_runs": proving, "check": checking,
           "proof_bytes": len(json.dumps(p))}}""")
+    shutil.rmtree(copy, ignore_errors=True)
     return {"events": n, "build_s": build, "segment_mb": size / 1e6, **full, **guard, **prove}
 
 
@@ -220,16 +239,18 @@ def report(m: dict, h: dict, e: dict, v: dict, command: str) -> str:
         f"| {pct(e['realistic']['plain_s'], e['realistic']['encrypted_s'])} | <= 25% | {ok(enc_real <= 0.25)} |",
         f"| encryption, bulk append, every event with a personal field | {pct(e['every_event']['plain_s'], e['every_event']['encrypted_s'])} "
         f"({e['every_event']['plain_s']:.2f} s -> {e['every_event']['encrypted_s']:.2f} s) | <= 25% | {ok(enc_all <= 0.25)} |",
-        f"| verify (full) of a {v['events']:,}-event store | {v['full']:.2f} s | < 2 s at 10M | "
+        f"| verify (full) of a {v['events']:,}-event store (load {v['load']:.1f}) | {v['full']:.2f} s "
+        f"({v['full_cpu']:.2f} s CPU) | < 2 s at 10M | "
         f"{ok(v['full'] < 2.0) if v['events'] >= 10_000_000 else '(at ' + format(v['events'], ',') + ' events)'} |",
         f"| verify --quick | {v['quick'] * 1000:.0f} ms | | |",
         f"| read guard: first read_stream in a fresh process (hashes the stream's files) | {v['read_stream_first'] * 1000:.0f} ms "
         f"(next: {v['read_stream_second'] * 1000:.0f} ms) | | |",
         f"| first count(*) over every file in a fresh process (hashes the rest) | {v['count_first'] * 1000:.0f} ms "
         f"(next: {v['count_second'] * 1000:.0f} ms) | | |",
-        f"| checkpoint, first (indexes every file) / again | {v['checkpoint_first']:.1f} s / {v['checkpoint_again'] * 1000:.0f} ms | | |",
-        f"| prove one event / check the proof | {v['prove']:.2f} s / {v['check'] * 1000:.1f} ms "
-        f"({v['proof_bytes']:,} bytes) | | |",
+        f"| checkpoint, first (indexes every file; load {v['load_checkpoint']:.1f}) / again | {v['checkpoint_first']:.1f} s "
+        f"({v['checkpoint_first_cpu']:.1f} s CPU) / {v['checkpoint_again'] * 1000:.0f} ms | | |",
+        f"| prove one event (re-hashes its chunk of 65,536 events) / check the proof | {v['prove']:.2f} s / "
+        f"{v['check'] * 1000:.1f} ms ({v['proof_bytes']:,} bytes) | | |",
         "",
         f"The store for verify: {v['events']:,} events in 1M-event `append_frame` chunks over 100,000 streams, then "
         f"`compact()` ({v['build_s']:.1f} s to build, {v['files']} live segment files, {v['segment_mb']:.0f} MB of Parquet). "
@@ -245,6 +266,8 @@ def main() -> None:
     ap.add_argument("--bulk-events", type=int, default=1_000_000, help="events per bulk append (items 1-2)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--write", metavar="PATH", help=f"rewrite the '{SECTION}' section of this Markdown file")
+    ap.add_argument("--store", metavar="DIR", help="build the verify store here once and reuse it (e.g. "
+                    "benchmarks/.work-verify/big, gitignored)")
     ap.add_argument("--reuse", metavar="LOG", help="take items 1-2 from the first two JSON lines of an earlier run's output")
     args = ap.parse_args()
     m = machine()
@@ -256,7 +279,7 @@ def main() -> None:
         e = bench_encryption(args.bulk_events, args.repeat)
         print(json.dumps(e))
     with tempfile.TemporaryDirectory() as d:
-        v = bench_verify(args.events, args.repeat, Path(d))
+        v = bench_verify(args.events, args.repeat, Path(d), Path(args.store) if args.store else None)
     print(json.dumps(v))
     command = " ".join(["python benchmarks/bench_proof.py", *sys.argv[1:]])
     text = report(m, h, e, v, command)

@@ -215,3 +215,77 @@ def test_a_chain_deleted_from_a_chained_store_is_not_re_adopted(tmp_path, any_ca
     with ek.open_store(tmp_path / "s", create=False, catalog=any_catalog) as store:
         with pytest.raises(ek.TamperedStore, match="no hash chain"):
             store.verify()
+
+
+def _proves(store, position, cp, pub):
+    proof = json.loads(json.dumps(store.prove(position, checkpoint=cp)))
+    return ek.check_proof(proof, checkpoint=cp, public_key=pub)
+
+
+def test_prove_rehashes_one_chunk_of_the_file(tmp_path, monkeypatch):
+    """A checkpoint's index links record the root of every CHUNK leaves of each file; prove re-hashes only
+    the event's chunk (not the file), and every event of a file of several chunks checks."""
+    from eventkit.store import proofs
+
+    monkeypatch.setattr(proofs, "CHUNK", 8)
+    key, pub = generate_key(tmp_path / "key")
+    with build(tmp_path / "s") as store:
+        cp = store.sign_checkpoint(key)
+        index = [json.loads(r[0]) for r in catalog_sql(tmp_path / "s", None,
+                                                       "SELECT detail FROM chain WHERE kind = 'index'")]
+        assert index and all(d["chunk"] == 8 and len(d["chunks"]) == -(-d["events"] // 8) for d in index)
+        reads = []
+        real = proofs.file_leaves
+        monkeypatch.setattr(proofs, "file_leaves", lambda path, lo=None, hi=None: reads.append((lo, hi)) or
+                            real(path, lo, hi))
+        for position in range(7, 87):
+            assert _proves(store, position, cp, pub)["position"] == position
+        assert reads and all(lo is not None for lo, _ in reads)  # one chunk each time, never a whole file
+        links = len(chain(tmp_path / "s"))
+        assert links == cp["links"]  # and no new index link
+
+
+def test_an_index_link_without_chunk_roots_still_proves(tmp_path):
+    """A store indexed by an eventkit before chunk roots (its index links hold only the root): prove falls back
+    to the whole file under the same link, and its proofs check against the checkpoint signed then."""
+    from eventkit.store import merkle, proofs
+    from eventkit.store.chain_links import add_link
+    from eventkit.store.envelope import micros_now
+
+    key, pub = generate_key(tmp_path / "key")
+    with build(tmp_path / "s") as store:
+        with store._catalog.read() as tx:
+            live = [(r[1], r[12], r[3], r[4]) for r in store._catalog.segment_rows(tx) if r[11] is None]
+        for path, sha, first, last in live:  # as the earlier eventkit indexed: root only
+            hashes = proofs.file_leaves(str(store.path / path))[1]
+            with store._catalog.write() as tx:
+                add_link(store._catalog, tx, "index", first, last, micros_now(),
+                         {"file": path, "sha256": sha, "events": len(hashes), "root": merkle.root(hashes).hex()})
+        cp = store.sign_checkpoint(key)
+        assert cp["links"] == len(chain(tmp_path / "s"))  # nothing re-indexed
+        for position in (7, 30, 46, 60, 86):
+            assert _proves(store, position, cp, pub)["position"] == position
+
+
+@pytest.mark.parametrize("group", [1, 2, 62])
+def test_verify_groups_of_files_in_the_scan(tmp_path, monkeypatch, group):
+    """The scan keeps each stream's files as bit masks per group of GROUP_FILES files: with one, two or 62
+    files a group, an intact store verifies and an index entry or stream head edited is found."""
+    from eventkit.store import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "GROUP_FILES", group)
+    with build(tmp_path / "s") as store:
+        report = store.verify()
+        assert report.ok and report.files >= 2 and report.events_scanned == store.head
+    stream, segment = catalog_sql(tmp_path / "s", None, "SELECT p.stream_id, p.segment_id FROM stream_segments p "
+                                  "JOIN segments s USING (segment_id) WHERE s.retired_at IS NULL "
+                                  "ORDER BY p.segment_id DESC, p.stream_id LIMIT 1")[0]
+    catalog_sql(tmp_path / "s", None, "DELETE FROM stream_segments WHERE stream_id = ? AND segment_id = ?",
+                (stream, segment))
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        with pytest.raises(ek.TamperedStore, match="stream-to-segment index differs from the files in 1 entries"):
+            store.verify()
+    catalog_sql(tmp_path / "s", None, "UPDATE streams SET version = version + 1 WHERE stream_id = 'a2'")
+    with ek.open_store(tmp_path / "s", create=False) as store:
+        with pytest.raises(ek.TamperedStore, match="stream heads in the catalog differ"):
+            store.verify()

@@ -63,3 +63,22 @@ def test_out_of_range_leaf_is_refused():
         merkle.inclusion_path([merkle.leaf_hash(b"x")], 1)
     with pytest.raises(ValueError):
         merkle.root_from_path(merkle.leaf_hash(b"x"), 1, 1, [])
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4, 8])
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 17, 33])
+def test_chunk_roots_make_the_same_tree(n, chunk, monkeypatch):
+    """The root over chunk roots (a power of two leaves each) is the file's root, and a leaf's path in its
+    chunk followed by the chunk's path among the chunk roots is its RFC path: what an index link stores
+    and a proof built from one chunk uses."""
+    from eventkit.store import proofs
+
+    monkeypatch.setattr(proofs, "CHUNK", chunk)
+    hashes = [merkle.leaf_hash(f"e{i}".encode()) for i in range(n)]
+    roots = proofs.chunk_roots(hashes)
+    assert merkle.root(roots) == merkle.root(hashes)
+    for i in range(n):
+        k = i // chunk
+        part = hashes[k * chunk:(k + 1) * chunk]
+        assert merkle.inclusion_path(part, i - k * chunk) + merkle.inclusion_path(roots, k) == \
+            merkle.inclusion_path(hashes, i)

@@ -4,6 +4,9 @@ An event in the hot log is a leaf of its ``append`` link's tree (the row as the 
 An event in a segment file is a leaf of that file's ``index`` link: the tree over the file's rows
 (each row as DuckDB's ``to_json`` of the file's own columns), made the first time a proof or a
 checkpoint needs it, after the file's bytes were checked against the SHA-256 its commit recorded.
+DuckDB prints and hashes the rows (vectorised, in its threads); the link also records the root of
+every :data:`CHUNK` leaves, so a later proof re-hashes only the event's chunk of the file (a link
+written before chunk roots proves from the whole file, as it always did: same proof format).
 A proof holds the event's bytes, its path to the link's root, the link, and the link's path to the
 tree root; :func:`check_proof` recomputes all of it with hashlib alone (and checks a checkpoint's
 signature with ``cryptography`` when one is given).
@@ -12,7 +15,10 @@ signature with ``cryptography`` when one is given).
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import numpy as np
 
 from eventkit.common.errors import InvalidInput, StoreError
 from eventkit.store.envelope import micros_now
@@ -22,16 +28,46 @@ from eventkit.store.chain_links import add_link, unsealed_appends
 from eventkit.store.read_snapshot import new_connection, parquet_scan
 
 FORMAT = "eventkit-proof-1"
+#: Leaves per stored subtree: an index link records the root of every CHUNK leaves of its file, so that a
+#: proof re-hashes one chunk of the file, not all of it. A power of two: then each chunk is a complete
+#: subtree of the file's RFC 6962 tree, and the tree over the chunk roots has the file's root.
+CHUNK = 1 << 16
 
 
-def file_rows(path: str) -> list[tuple[int, bytes]]:
-    """(position, leaf bytes) of every row of one segment file, in position order."""
+def _leaf_query(path: str, where: str = "") -> str:
+    # the leaf is the row as DuckDB's to_json prints it; DuckDB hashes it too (vectorised, in its threads)
+    return (f"SELECT position, unhex(sha256(from_hex('00') || encode(to_json(r)::VARCHAR))) AS h "
+            f"FROM {parquet_scan([path])} r {where} ORDER BY position")
+
+
+def file_leaves(path: str, lo: int | None = None, hi: int | None = None) -> tuple[np.ndarray, list[bytes]]:
+    """(positions, leaf hashes) of the rows of one segment file, in position order; only positions
+    ``lo``..``hi`` when given. Each leaf hash is :func:`merkle.leaf_hash` of the row's ``to_json`` text."""
     con = new_connection()
     try:
-        rows = con.execute(f"SELECT position, to_json(r)::VARCHAR FROM {parquet_scan([path])} r ORDER BY position").fetchall()
+        if lo is None:
+            table = con.sql(_leaf_query(path)).to_arrow_table()
+        else:
+            table = con.sql(_leaf_query(path, "WHERE position BETWEEN ? AND ?"), params=[lo, hi]).to_arrow_table()
     finally:
         con.close()
-    return [(p, text.encode()) for p, text in rows]
+    return table.column("position").to_numpy(), table.column("h").to_pylist()
+
+
+def event_text(path: str, position: int) -> str | None:
+    """The leaf text of the event at ``position`` in one segment file (None when the file does not hold it)."""
+    con = new_connection()
+    try:
+        rows = con.execute(f"SELECT to_json(r)::VARCHAR FROM {parquet_scan([path])} r WHERE position = ?",
+                           [position]).fetchall()
+    finally:
+        con.close()
+    return rows[0][0] if rows else None
+
+
+def chunk_roots(hashes: list[bytes]) -> list[bytes]:
+    """The root of every :data:`CHUNK` leaves; ``merkle.root`` of them is the root over all ``hashes``."""
+    return [merkle.root(hashes[i:i + CHUNK]) for i in range(0, len(hashes), CHUNK)]
 
 
 def _index_links(store: Any, tx: Any) -> dict[tuple[str, str], Link]:
@@ -43,30 +79,81 @@ def _index_links(store: Any, tx: Any) -> dict[tuple[str, str], Link]:
     return out
 
 
-def _index_file(store: Any, path: str, sha: str, first: int, last: int,
-                rows: list[tuple[int, bytes]] | None = None) -> tuple[Link, list[tuple[int, bytes]]]:
-    """Add an ``index`` link for one live segment file after checking its bytes; returns it and the rows."""
-    full = str(store.path / path)
-    if file_sha256(full) != sha:
+def _check_bytes(store: Any, path: str, sha: str) -> None:
+    if file_sha256(str(store.path / path)) != sha:
         raise TamperedStore(f"the store is damaged or was tampered with: segment file {path} differs from the "
                             f"SHA-256 its commit recorded; run `eventkit verify {store.path}`")
-    rows = file_rows(full) if rows is None else rows
-    root = merkle.root([merkle.leaf_hash(leaf) for _, leaf in rows]).hex()
+
+
+def _add_index(store: Any, path: str, sha: str, first: int, last: int, hashes: list[bytes]) -> Link:
+    """Add the ``index`` link of one file from its leaf hashes: the root, and the chunk roots for proofs."""
+    roots = chunk_roots(hashes)
     with store._catalog.write() as tx:
-        link = add_link(store._catalog, tx, "index", first, last, micros_now(),
-                        {"file": path, "sha256": sha, "events": len(rows), "root": root})
-    return link, rows
+        return add_link(store._catalog, tx, "index", first, last, micros_now(),
+                        {"file": path, "sha256": sha, "events": len(hashes), "root": merkle.root(roots).hex(),
+                         "chunk": CHUNK, "chunks": [r.hex() for r in roots]})
 
 
 def index_live_files(store: Any) -> int:
-    """Index every live segment file that has no ``index`` link yet; returns how many were indexed."""
+    """Index every live segment file that has no ``index`` link yet; returns how many were indexed.
+
+    DuckDB reads and hashes the next file's rows (in its own threads, the GIL released) while this
+    thread builds the tree of the one before.
+    """
     with store._catalog.read() as tx:
         live = [(r[1], r[12], r[3], r[4]) for r in store._catalog.segment_rows(tx) if r[11] is None]
         done = _index_links(store, tx)
     todo = [f for f in live if f[1] is not None and (f[0], f[1]) not in done]
-    for path, sha, first, last in todo:
-        _index_file(store, path, sha, first, last)
+
+    def leaves(item: tuple) -> list[bytes]:
+        _check_bytes(store, item[0], item[1])  # the bytes first: never index a modified file
+        return file_leaves(str(store.path / item[0]))[1]
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(leaves, todo[0]) if todo else None
+        for i, (path, sha, first, last) in enumerate(todo):
+            hashes = pending.result()
+            pending = pool.submit(leaves, todo[i + 1]) if i + 1 < len(todo) else None
+            _add_index(store, path, sha, first, last, hashes)
     return len(todo)
+
+
+def _file_path(store: Any, link: Link | None, path: str, sha: str, first: int, last: int,
+               position: int) -> tuple[Link, str, int, list[bytes]] | None:
+    """The proof of ``position`` in one file: (its index link, event text, leaf index, path to the link's root);
+    None when the file does not hold the position. Re-hashes one chunk of the file when its index link has
+    chunk roots that check out; else the whole file, indexing it (again) when the link is missing or its
+    root differs (e.g. another DuckDB prints the rows differently)."""
+    full = str(store.path / path)
+    text = event_text(full, position)
+    if text is None:
+        return None
+    content = link.content if link is not None else {}
+    roots = [bytes.fromhex(h) for h in content.get("chunks", [])]
+    if roots and content.get("chunk") == CHUNK and merkle.root(roots).hex() == content["root"]:
+        con = new_connection()
+        try:
+            index = con.execute(f"SELECT count(*) FROM {parquet_scan([full])} WHERE position < ?",
+                                [position]).fetchall()[0][0]
+            k = index // CHUNK
+            lo, hi = con.execute(f"SELECT min(position), max(position) FROM (SELECT position FROM "
+                                 f"{parquet_scan([full])} ORDER BY position LIMIT {CHUNK} OFFSET {k * CHUNK})"
+                                 ).fetchall()[0]
+        finally:
+            con.close()
+        positions, hashes = file_leaves(full, lo, hi)
+        if len(hashes) == min(CHUNK, content["events"] - k * CHUNK) and merkle.root(hashes) == roots[k]:
+            i = index - k * CHUNK
+            if positions[i] == position and hashes[i] == merkle.leaf_hash(text.encode()):
+                return link, text, index, merkle.inclusion_path(hashes, i) + merkle.inclusion_path(roots, k)
+    positions, hashes = file_leaves(full)
+    if link is None or content["root"] != merkle.root(chunk_roots(hashes)).hex():
+        _check_bytes(store, path, sha)
+        link = _add_index(store, path, sha, first, last, hashes)
+    index = int(np.searchsorted(positions, position))
+    if hashes[index] != merkle.leaf_hash(text.encode()):
+        raise StoreError(f"the event at position {position:,} prints differently from its leaf in {path}")
+    return link, text, index, merkle.inclusion_path(hashes, index)
 
 
 def prove(store: Any, position: int, *, checkpoint: Any = None) -> dict[str, Any]:
@@ -94,46 +181,39 @@ def prove(store: Any, position: int, *, checkpoint: Any = None) -> dict[str, Any
         files = [(r[1], r[12], r[3], r[4]) for r in store._catalog.segment_rows(tx)
                  if r[11] is None and r[3] <= position <= r[4]]
         indexed = _index_links(store, tx)
-    link = leaves = None
+    found = None
     if any(r[0] == position for r in hot):
         link = next(a for a in appends if a.first_position <= position <= a.last_position)
         leaves = [(r[0], hot_leaf(r)) for r in hot if link.first_position <= r[0] <= link.last_position]
-        if merkle.root([merkle.leaf_hash(x) for _, x in leaves]).hex() != link.content["root"]:
+        hashes = [merkle.leaf_hash(x) for _, x in leaves]
+        if merkle.root(hashes).hex() != link.content["root"]:
             raise TamperedStore(f"the hot log's events at positions {link.first_position}..{link.last_position} "
                                 f"differ from what their append (link {link.seq}) recorded; run `eventkit verify`")
+        index = next(i for i, (p, _) in enumerate(leaves) if p == position)
+        found = link, leaves[index][1].decode(), index, merkle.inclusion_path(hashes, index)
     else:
         for path, sha, first, last in files:
-            if sha is None:
-                continue
-            rows = file_rows(str(store.path / path))
-            if not any(p == position for p, _ in rows):
-                continue
-            link = indexed.get((path, sha))
-            root = merkle.root([merkle.leaf_hash(x) for _, x in rows]).hex()
-            if link is None or link.content["root"] != root:
-                # No index yet, or the file's rows print differently than when it was indexed (another
-                # DuckDB): the file's bytes are checked against its commit before it is indexed again.
-                link, rows = _index_file(store, path, sha, first, last, rows)
-            leaves = rows
-            break
-    if link is None or leaves is None:
+            if sha is not None:
+                found = _file_path(store, indexed.get((path, sha)), path, sha, first, last, position)
+                if found is not None:
+                    break
+    if found is None:
         raise StoreError(f"the event at position {position:,} is in no file or hot row the chain records; "
                          f"run `eventkit verify {store.path}`")
+    link, text, index, event_path = found
     with store._catalog.read() as tx:
         links = [Link(*r) for r in store._catalog.links(tx, upto_seq=None if cp is None else int(cp["links"]))]
     if link.seq > len(links):
         raise StoreError(f"the event at position {position:,} was indexed (link {link.seq}) after the checkpoint "
                          f"(link {len(links)}); make a new checkpoint (`eventkit checkpoint`), then prove again")
-    index = next(i for i, (p, _) in enumerate(leaves) if p == position)
-    hashes = [merkle.leaf_hash(x) for _, x in leaves]
     link_leaves = [merkle.leaf_hash(ln.hash) for ln in links]
     return {
         "format": FORMAT,
         "position": position,
-        "event": leaves[index][1].decode(),
+        "event": text,
         "leaf_index": index,
-        "leaves": len(leaves),
-        "event_path": [h.hex() for h in merkle.inclusion_path(hashes, index)],
+        "leaves": link.content["events"],
+        "event_path": [h.hex() for h in event_path],
         "link": link.as_dict(),
         "tree_size": len(links),
         "tree_path": [h.hex() for h in merkle.inclusion_path(link_leaves, link.seq - 1)],
