@@ -339,6 +339,34 @@ def test_a_savepoint_undoes_one_part_of_a_write(catalog: CatalogBackend) -> None
         catalog.savepoint(tx, "RELEASE", "second")
     with catalog.read() as tx:
         assert catalog.stored_checkpoint(tx, "kept") == 1 and catalog.stored_checkpoint(tx, "undone") is None
+def test_a_write_reads_its_own_counters_chain_head_and_declarations(catalog: CatalogBackend) -> None:
+    """Inside a write, log_state, chain_head and personal_version follow the write's own statements,
+    and ROLLBACK TO a savepoint takes them back (the PostgreSQL catalog keeps them in memory, issue 12)."""
+    link = (1, "append", 1, 2, 10, '{"events":2}', bytes(32), b"\x01" * 32)
+    with catalog.write() as tx:
+        catalog.savepoint(tx, "SAVEPOINT", "kept")
+        catalog.set_log_state(tx, head=2, last_recorded=10, hot_count=2)
+        catalog.add_link(tx, link)
+        catalog.savepoint(tx, "RELEASE", "kept")
+        assert catalog.log_state(tx)["head"] == 2 and tuple(catalog.chain_head(tx)) == (1, b"\x01" * 32)
+        catalog.savepoint(tx, "SAVEPOINT", "undone")
+        catalog.set_log_state(tx, head=5, hot_count=5)
+        catalog.add_link(tx, (2, "append", 3, 5, 11, '{"events":3}', b"\x01" * 32, b"\x02" * 32))
+        catalog.declare_personal(tx, "account", "*", ["name"], "stream_id")
+        assert catalog.log_state(tx)["head"] == 5 and catalog.log_state(tx)["personal_version"] == 1
+        assert catalog.chain_head(tx)[0] == 2
+        catalog.savepoint(tx, "ROLLBACK TO", "undone")
+        catalog.savepoint(tx, "RELEASE", "undone")
+        state = catalog.log_state(tx)
+        assert (state["head"], state["hot_count"], state["personal_version"]) == (2, 2, 0)
+        assert tuple(catalog.chain_head(tx)) == (1, b"\x01" * 32)
+    with catalog.write() as tx:  # the next write starts from what was committed
+        assert catalog.log_state(tx)["head"] == 2 and tuple(catalog.chain_head(tx)) == (1, b"\x01" * 32)
+        catalog.declare_personal(tx, "account", "*", ["name"], "stream_id")
+    with catalog.write() as tx:
+        assert catalog.log_state(tx)["personal_version"] == 1
+
+
 def test_hash_chain_links(catalog: CatalogBackend) -> None:
     """Links go in and come back whole, in seq order, filtered by kind and range (issue 13)."""
     with catalog.read() as tx:
