@@ -45,11 +45,48 @@ _SEGMENT_COLUMNS = (
 
 _INHERITED: list[Any] = []  # connections inherited through fork(): never closed in the child
 
-# What an open write transaction read when it took the counter row's lock, by id() of its connection:
-# the log's counters, ``personal_version`` and the chain's head, kept up to date by this write's own
-# statements. Keyed by connection, not by catalog, so that the appenders of a group commit (each with
-# its own catalog object, on the leader's connection) share it instead of re-reading it.
-_HELD: dict[int, dict[str, Any]] = {}
+
+
+class _Tx:
+    """The connection of an open write transaction, as the catalog's methods receive it.
+
+    - ``held``: what the write read when it took the counter row's lock (the log's counters,
+      ``personal_version``, the chain's head), kept current by the write's own statements. It lives
+      on the transaction, not on a catalog object, so the appenders of a group commit (each with its
+      own catalog, on the leader's transaction) share it instead of re-reading it.
+    - Writes whose result nobody reads (:meth:`defer`) wait and go to the server as one statement
+      (data-modifying ``WITH`` clauses) before the next statement that reads, or before COMMIT: an
+      append's four writes cost one statement.
+    """
+
+    __slots__ = ("conn", "held", "pending")
+
+    def __init__(self, conn: Any, held: dict[str, Any]) -> None:
+        self.conn, self.held = conn, held
+        self.pending: list[tuple[str, str, Sequence[Any]]] = []
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        if self.pending:
+            self.flush()
+        return self.conn.execute(sql, params)
+
+    def defer(self, table: str, sql: str, params: Sequence[Any]) -> None:
+        """Send ``sql`` (an INSERT, UPDATE or upsert of ``table``) with the next statement."""
+        if any(t == table for t, _, _ in self.pending):  # one statement may change a row only once
+            self.flush()
+        self.pending.append((table, sql, params))
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        *first, (_, last, _) = pending
+        sql = last if not first else "WITH " + ", ".join(f"w{i} AS ({q})" for i, (_, q, _) in enumerate(first)) + " " + last
+        self.conn.execute(sql, [v for _, _, params in pending for v in params])
+
+    def drop_pending(self) -> None:
+        """Forget the deferred writes (ROLLBACK TO a savepoint taken before them)."""
+        self.pending = []
 
 
 class PostgresCatalog(PostgresProofQueries):
@@ -153,15 +190,14 @@ class PostgresCatalog(PostgresProofQueries):
                         version, seq, digest = guarded.fetchone()
                         held.update(personal_version=int(version or 0),
                                     chain_head=None if seq is None else (int(seq), bytes(digest)), saved={})
-                        _HELD[id(conn)] = held
-                        yield conn
+                        tx = _Tx(conn, held)
+                        yield tx
+                        tx.flush()
                         conn.execute("COMMIT")
                 except BaseException:
                     self._vacuum_keys = False
                     _rollback(conn)
                     raise
-                finally:
-                    _HELD.pop(id(conn), None)
             except psycopg.Error as e:
                 raise self._translate(e, "nothing of this change was stored") from e
             self._after_commit(conn)
@@ -219,7 +255,7 @@ class PostgresCatalog(PostgresProofQueries):
             return
         tx.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                    (key, str(value)))
-        held = _HELD.get(id(tx))
+        held = self._held_state(tx)
         if held is not None and key in _META_COUNTERS:
             held[key] = int(value)
 
@@ -228,7 +264,7 @@ class PostgresCatalog(PostgresProofQueries):
         return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
 
     def log_state(self, tx: Any) -> dict[str, int]:
-        held = _HELD.get(id(tx))
+        held = self._held_state(tx)
         if held is not None:  # inside write(): read when the lock was taken, kept current since
             return {k: held[k] for k in _LOG_KEYS + _META_COUNTERS}
         meta = ", ".join(f"(SELECT value FROM meta WHERE key = '{k}')" for k in _META_COUNTERS)
@@ -240,9 +276,9 @@ class PostgresCatalog(PostgresProofQueries):
         if unknown:
             raise ValueError(f"not counters of the log: {sorted(unknown)}")
         if values:
-            tx.execute("UPDATE log SET " + ", ".join(f"{k} = %s" for k in values) + " WHERE id = 1",
-                       [int(v) for v in values.values()])
-            held = _HELD.get(id(tx))
+            sql = "UPDATE log SET " + ", ".join(f"{k} = %s" for k in values) + " WHERE id = 1"
+            _defer(tx, "log", sql, [int(v) for v in values.values()])
+            held = self._held_state(tx)
             if held is not None:
                 held.update({k: int(v) for k, v in values.items()})
 
@@ -264,10 +300,10 @@ class PostgresCatalog(PostgresProofQueries):
         if not heads:
             return
         ids, types, versions, lasts = (list(c) for c in zip(*heads))
-        tx.execute(
-            "INSERT INTO streams SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
-            "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position",
-            (ids, types, versions, lasts))
+        _defer(tx, "streams",
+               "INSERT INTO streams SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
+               "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position",
+               (ids, types, versions, lasts))
 
     def stream_count(self, tx: Any) -> int:
         return int(tx.execute("SELECT count(*) FROM streams").fetchone()[0])
@@ -292,7 +328,7 @@ class PostgresCatalog(PostgresProofQueries):
         pairs = list(pairs)
         if pairs:
             ids, positions = (list(c) for c in zip(*pairs))
-            tx.execute("INSERT INTO event_ids SELECT * FROM unnest(%s::text[], %s::bigint[])", (ids, positions))
+            _defer(tx, "event_ids", "INSERT INTO event_ids SELECT * FROM unnest(%s::text[], %s::bigint[])", (ids, positions))
 
     # -- the hot log ------------------------------------------------------------------------------
 
@@ -300,9 +336,9 @@ class PostgresCatalog(PostgresProofQueries):
         if not rows:
             return
         cols = [list(c) for c in zip(*rows)]
-        tx.execute(
-            f"INSERT INTO hot ({_HOT_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], "
-            "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])", cols)
+        _defer(tx, "hot",
+               f"INSERT INTO hot ({_HOT_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], "
+               "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])", cols)
 
     def hot_rows(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
                  recorded_cut: int | None = None, limit: int | None = None) -> list[tuple]:
@@ -325,8 +361,10 @@ class PostgresCatalog(PostgresProofQueries):
         """``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK TO`` savepoint ``name`` inside a write (group commit)."""
         if action not in ("SAVEPOINT", "RELEASE", "ROLLBACK TO") or not name.isidentifier():
             raise ValueError(f"not a savepoint statement: {action} {name}")
+        if action == "ROLLBACK TO" and isinstance(tx, _Tx):
+            tx.drop_pending()  # written after the savepoint (SAVEPOINT sent everything before it)
         tx.execute(f"{action} {name}")
-        held = _HELD.get(id(tx))
+        held = self._held_state(tx)
         if held is not None:  # the state read under the lock follows the savepoint (ROLLBACK TO restores it)
             if action == "SAVEPOINT":
                 held["saved"][name] = {k: v for k, v in held.items() if k != "saved"}
@@ -336,8 +374,8 @@ class PostgresCatalog(PostgresProofQueries):
                 held["saved"].pop(name, None)
 
     def _held_state(self, tx: Any) -> dict[str, Any] | None:
-        """What the write transaction on ``tx`` read under the lock (None outside a write)."""
-        return _HELD.get(id(tx))
+        """What the write transaction ``tx`` read under the lock (None outside a write)."""
+        return tx.held if isinstance(tx, _Tx) else None
 
     def stored_checkpoint(self, tx: Any, name: str) -> int | None:
         row = tx.execute("SELECT position FROM checkpoints WHERE name = %s", (name,)).fetchone()
@@ -491,6 +529,14 @@ class PostgresCatalog(PostgresProofQueries):
     def fold_states(self, tx: Any) -> list[tuple[str, str, int, int, float, str]]:
         return tx.execute("SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states "
                           "ORDER BY fold, position").fetchall()
+
+
+def _defer(tx: Any, table: str, sql: str, params: Sequence[Any]) -> None:
+    """A write whose result nobody reads: deferred inside a write transaction, else sent now."""
+    if isinstance(tx, _Tx):
+        tx.defer(table, sql, params)
+    else:
+        tx.execute(sql, params)
 
 
 def _rollback(conn: Any) -> None:

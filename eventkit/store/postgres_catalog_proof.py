@@ -58,9 +58,12 @@ class PostgresProofQueries:
         return None if row is None else (int(row[0]), _bytes(row[1]))
 
     def add_link(self, tx: Any, link: tuple) -> None:
-        tx.execute(f"INSERT INTO chain ({LINK_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", tuple(link))
+        sql = f"INSERT INTO chain ({LINK_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
         held = self._held_state(tx)
-        if held is not None:
+        if held is None:
+            tx.execute(sql, tuple(link))
+        else:
+            tx.defer("chain", sql, tuple(link))  # sent with the write's next statement (see postgres_catalog._Tx)
             held["chain_head"] = (int(link[0]), _bytes(link[7]))
 
     def links(self, tx: Any, *, from_seq: int = 1, upto_seq: int | None = None, kind: str | None = None) -> list[tuple]:
