@@ -339,6 +339,34 @@ def test_a_savepoint_undoes_one_part_of_a_write(catalog: CatalogBackend) -> None
         catalog.savepoint(tx, "RELEASE", "second")
     with catalog.read() as tx:
         assert catalog.stored_checkpoint(tx, "kept") == 1 and catalog.stored_checkpoint(tx, "undone") is None
+def test_a_savepoint_undoes_or_keeps_writes_never_sent_yet(catalog: CatalogBackend) -> None:
+    """Group commit's savepoints around appends whose writes the PostgreSQL catalog defers (issue 12):
+    rolled back, none of them is stored; released, all of them are; reads inside see them."""
+    row = lambda p, sid: (p, sid, "account", 1, "Opened", f"id-{p}", 5, 5, "{}", None)  # noqa: E731
+    with catalog.write() as tx:
+        catalog.savepoint(tx, "SAVEPOINT", "refused")
+        catalog.insert_hot(tx, [row(1, "a")])
+        catalog.upsert_streams(tx, [("a", "account", 1, 1)])
+        catalog.add_event_ids(tx, [("id-1", 1)])
+        catalog.savepoint(tx, "ROLLBACK TO", "refused")
+        catalog.savepoint(tx, "RELEASE", "refused")
+        catalog.savepoint(tx, "SAVEPOINT", "kept")
+        catalog.insert_hot(tx, [row(1, "b")])
+        catalog.upsert_streams(tx, [("b", "account", 1, 1)])
+        catalog.savepoint(tx, "RELEASE", "kept")
+        catalog.savepoint(tx, "SAVEPOINT", "read_then_refused")
+        assert catalog.stream_heads(tx, ["a", "b"]) == {"b": ("account", 1)}
+        catalog.upsert_streams(tx, [("c", "account", 1, 2)])
+        assert catalog.stream_heads(tx, ["c"]) == {"c": ("account", 1)}
+        catalog.savepoint(tx, "ROLLBACK TO", "read_then_refused")
+        catalog.savepoint(tx, "RELEASE", "read_then_refused")
+        catalog.set_log_state(tx, head=1, hot_count=1)
+    with catalog.read() as tx:
+        assert catalog.stream_heads(tx, ["a", "b", "c"]) == {"b": ("account", 1)}
+        assert [r[1] for r in catalog.hot_rows(tx, upto=10)] == ["b"]
+        assert catalog.known_ids(tx, ["id-1"]) == {}
+
+
 def test_a_write_reads_its_own_counters_chain_head_and_declarations(catalog: CatalogBackend) -> None:
     """Inside a write, log_state, chain_head and personal_version follow the write's own statements,
     and ROLLBACK TO a savepoint takes them back (the PostgreSQL catalog keeps them in memory, issue 12)."""

@@ -16,7 +16,7 @@ guarantees:
 ``durability="normal"`` commits with ``synchronous_commit = off`` (an acknowledged append survives a
 killed client; a server crash may lose the last fraction of a second), ``"full"`` with ``on``.
 
-May use :mod:`eventkit.common`, :mod:`.postgres_catalog_setup` (the URL, the tables) and
+May use :mod:`eventkit.common`, :mod:`.postgres_catalog_setup` (the URL, the tables), :mod:`.postgres_catalog_tx` (the write transaction) and
 :mod:`.postgres_catalog_proof` (the hash chain's and crypto-shredding's statements); needs ``psycopg`` (``pip install 'eventkit[postgresql]'``).
 """
 
@@ -30,6 +30,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from eventkit.common.errors import StoreError
 from eventkit.store.postgres_catalog_proof import PostgresProofQueries
+from eventkit.store.postgres_catalog_tx import WriteTx
 from eventkit.store.postgres_catalog_setup import (FORMAT_VERSION, add_missing_tables, create_tables, psycopg_module,
                                                    redacted, split_url)
 
@@ -45,48 +46,6 @@ _SEGMENT_COLUMNS = (
 
 _INHERITED: list[Any] = []  # connections inherited through fork(): never closed in the child
 
-
-
-class _Tx:
-    """The connection of an open write transaction, as the catalog's methods receive it.
-
-    - ``held``: what the write read when it took the counter row's lock (the log's counters,
-      ``personal_version``, the chain's head), kept current by the write's own statements. It lives
-      on the transaction, not on a catalog object, so the appenders of a group commit (each with its
-      own catalog, on the leader's transaction) share it instead of re-reading it.
-    - Writes whose result nobody reads (:meth:`defer`) wait and go to the server as one statement
-      (data-modifying ``WITH`` clauses) before the next statement that reads, or before COMMIT: an
-      append's four writes cost one statement.
-    """
-
-    __slots__ = ("conn", "held", "pending")
-
-    def __init__(self, conn: Any, held: dict[str, Any]) -> None:
-        self.conn, self.held = conn, held
-        self.pending: list[tuple[str, str, Sequence[Any]]] = []
-
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        if self.pending:
-            self.flush()
-        return self.conn.execute(sql, params)
-
-    def defer(self, table: str, sql: str, params: Sequence[Any]) -> None:
-        """Send ``sql`` (an INSERT, UPDATE or upsert of ``table``) with the next statement."""
-        if any(t == table for t, _, _ in self.pending):  # one statement may change a row only once
-            self.flush()
-        self.pending.append((table, sql, params))
-
-    def flush(self) -> None:
-        pending, self.pending = self.pending, []
-        if not pending:
-            return
-        *first, (_, last, _) = pending
-        sql = last if not first else "WITH " + ", ".join(f"w{i} AS ({q})" for i, (_, q, _) in enumerate(first)) + " " + last
-        self.conn.execute(sql, [v for _, _, params in pending for v in params])
-
-    def drop_pending(self) -> None:
-        """Forget the deferred writes (ROLLBACK TO a savepoint taken before them)."""
-        self.pending = []
 
 
 class PostgresCatalog(PostgresProofQueries):
@@ -165,11 +124,11 @@ class PostgresCatalog(PostgresProofQueries):
     def write(self) -> Iterator[Any]:
         """One write transaction: takes the counter row's lock first (writers queue here), commits whole.
 
-        The transaction runs in psycopg's pipeline mode: statements whose result nobody reads (the
-        inserts, the counter's update, COMMIT) are sent without waiting, so a one-event append costs
-        three round trips (the lock with what it guards, the stream heads, the commit) instead of ten,
-        and the counter row's lock is held that much shorter. A statement that fails makes the
-        transaction fail at the next read or at COMMIT: nothing of it is stored either way.
+        The transaction runs in psycopg's pipeline mode, and the catalog's methods get it as a
+        :class:`~.postgres_catalog_tx.WriteTx` (writes deferred and sent as one statement, savepoints
+        sent only when needed): a one-event append costs six statements in three round trips (the
+        lock with what it guards, the stream heads, the writes with COMMIT) instead of ten statements
+        and ten round trips, and the counter row's lock is held that much shorter.
         """
         psycopg = psycopg_module()
         with self._lock:
@@ -190,7 +149,7 @@ class PostgresCatalog(PostgresProofQueries):
                         version, seq, digest = guarded.fetchone()
                         held.update(personal_version=int(version or 0),
                                     chain_head=None if seq is None else (int(seq), bytes(digest)), saved={})
-                        tx = _Tx(conn, held)
+                        tx = WriteTx(conn, held)
                         yield tx
                         tx.flush()
                         conn.execute("COMMIT")
@@ -292,8 +251,8 @@ class PostgresCatalog(PostgresProofQueries):
     # -- streams and event ids --------------------------------------------------------------------
 
     def stream_heads(self, tx: Any, stream_ids: list[str]) -> dict[str, tuple[str, int]]:
-        rows = tx.execute("SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ANY(%s::text[])",
-                          (list(stream_ids),)).fetchall()
+        rows = _query(tx, "SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ANY(%s::text[])",
+                      (list(stream_ids),)).fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def upsert_streams(self, tx: Any, heads: list[tuple[str, str, int, int]]) -> None:
@@ -321,8 +280,8 @@ class PostgresCatalog(PostgresProofQueries):
             (len(stream_id) - 1, len(stream_id) + 1, stream_id, limit))]
 
     def known_ids(self, tx: Any, event_ids: list[str]) -> dict[str, int]:
-        return dict(tx.execute("SELECT event_id, position FROM event_ids WHERE event_id = ANY(%s::text[])",
-                               (list(event_ids),)).fetchall())
+        return dict(_query(tx, "SELECT event_id, position FROM event_ids WHERE event_id = ANY(%s::text[])",
+                           (list(event_ids),)).fetchall())
 
     def add_event_ids(self, tx: Any, pairs: Iterable[tuple[str, int]]) -> None:
         pairs = list(pairs)
@@ -361,9 +320,10 @@ class PostgresCatalog(PostgresProofQueries):
         """``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK TO`` savepoint ``name`` inside a write (group commit)."""
         if action not in ("SAVEPOINT", "RELEASE", "ROLLBACK TO") or not name.isidentifier():
             raise ValueError(f"not a savepoint statement: {action} {name}")
-        if action == "ROLLBACK TO" and isinstance(tx, _Tx):
-            tx.drop_pending()  # written after the savepoint (SAVEPOINT sent everything before it)
-        tx.execute(f"{action} {name}")
+        if isinstance(tx, WriteTx):
+            tx.savepoint(action, name)  # sent only before the first write inside it
+        else:
+            tx.execute(f"{action} {name}")
         held = self._held_state(tx)
         if held is not None:  # the state read under the lock follows the savepoint (ROLLBACK TO restores it)
             if action == "SAVEPOINT":
@@ -375,7 +335,7 @@ class PostgresCatalog(PostgresProofQueries):
 
     def _held_state(self, tx: Any) -> dict[str, Any] | None:
         """What the write transaction ``tx`` read under the lock (None outside a write)."""
-        return tx.held if isinstance(tx, _Tx) else None
+        return tx.held if isinstance(tx, WriteTx) else None
 
     def stored_checkpoint(self, tx: Any, name: str) -> int | None:
         row = tx.execute("SELECT position FROM checkpoints WHERE name = %s", (name,)).fetchone()
@@ -533,10 +493,15 @@ class PostgresCatalog(PostgresProofQueries):
 
 def _defer(tx: Any, table: str, sql: str, params: Sequence[Any]) -> None:
     """A write whose result nobody reads: deferred inside a write transaction, else sent now."""
-    if isinstance(tx, _Tx):
+    if isinstance(tx, WriteTx):
         tx.defer(table, sql, params)
     else:
         tx.execute(sql, params)
+
+
+def _query(tx: Any, sql: str, params: Sequence[Any]) -> Any:
+    """A statement that only reads (inside a write it leaves an unsent savepoint unsent)."""
+    return tx.query(sql, params) if isinstance(tx, WriteTx) else tx.execute(sql, params)
 
 
 def _rollback(conn: Any) -> None:
