@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from eventkit.common.errors import EventKitError
 from eventkit.interop.import_eventsourcing import import_eventsourcing as run
-from eventkit.store.event_store import open_store
+from eventkit.cli_common import user_errors
+from eventkit.cli_stores import open_existing
 
 
 @click.command(name="import-eventsourcing")
@@ -36,13 +36,9 @@ def import_eventsourcing(path: str, database: str, table: str, consumer: str, st
       eventkit import-eventsourcing data/bank bank.sqlite --decode
       eventkit sql data/bank "SELECT event_type, count(*) FROM events GROUP BY 1"
     """
-    try:
-        # Like every command but `init`: a typo in PATH is an error, not a new empty store.
-        with open_store(path, create=False) as store:
+    with open_existing(path) as store:  # like every command but `init`: a typo is an error, not a new store
+        with user_errors():
             result = run(store, database, table=table, consumer=consumer, stream_type=stream_type,
                          decode=decode, batch_size=batch_size)
-            click.echo(f"imported {result.events:,} events (notifications up to {result.last_notification:,}); "
-                       f"the store holds {store.head:,} events")
-    except EventKitError as e:
-        hint = f"; create one with: eventkit init {path}" if str(e).startswith("no eventkit store") else ""
-        raise click.ClickException(f"{str(e).strip().splitlines()[0]}{hint}") from None
+        click.echo(f"imported {result.events:,} events (notifications up to {result.last_notification:,}); "
+                   f"the store holds {store.head:,} events")

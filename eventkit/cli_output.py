@@ -13,14 +13,19 @@ import datetime as dt
 import decimal
 import json
 import math
+from pathlib import Path
 from typing import Any
+
+import click
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["relation_frame", "select_rows", "to_csv", "to_json"]
+from eventkit.cli_common import user_errors
+
+__all__ = ["echo_frame", "relation_frame", "select_rows", "to_csv", "to_json", "write_frame"]
 
 
 def relation_frame(relation: duckdb.DuckDBPyRelation, *, flatten: bool = False) -> pd.DataFrame:
@@ -129,3 +134,37 @@ def to_json(df: pd.DataFrame) -> str:
     """
     rows = [{str(k): _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
     return json.dumps(rows, ensure_ascii=False, allow_nan=False, default=str)
+
+
+# -- printing and writing rows -----------------------------------------------------------------
+
+
+def echo_frame(df: pd.DataFrame, fmt: str, max_rows: int = 0) -> None:
+    """Print ``df`` as a table (at most ``max_rows``; 0: all), CSV or JSON."""
+    if fmt == "csv":
+        click.echo(to_csv(df), nl=False)
+    elif fmt == "json":
+        click.echo(to_json(df))
+    elif df.empty:
+        click.echo("(no rows)")
+    else:
+        click.echo(df.head(max_rows or len(df)).to_string(index=False))
+        if max_rows and len(df) > max_rows:
+            click.echo(f"({len(df):,} rows; showing the first {max_rows:,}; --max-rows 0 shows all)")
+
+
+def write_frame(df: pd.DataFrame, output: str | None, fmt: str, max_rows: int) -> None:
+    """Write ``df`` to ``output`` (.csv, .tsv or .parquet) or print it."""
+    if output is None:
+        echo_frame(df, fmt, max_rows)
+        return
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".csv", ".tsv", ".parquet", ".pq"):
+        raise click.ClickException(f"cannot tell the format of {output} from its name; use .csv, .tsv or .parquet")
+    with user_errors(OSError, pa.ArrowException, context=f"cannot write {output}: "):
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        if suffix in (".parquet", ".pq"):
+            df.to_parquet(output, index=False)
+        else:
+            df.to_csv(output, index=False, sep="\t" if suffix == ".tsv" else ",")
+    click.echo(f"wrote {len(df):,} rows to {output}")

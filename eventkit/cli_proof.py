@@ -3,33 +3,16 @@ prove, check-proof, forget. Registered on the ``eventkit`` group by :mod:`eventk
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
-from typing import Iterator
 
 import click
 
 import eventkit as ek
+from eventkit.cli_common import user_errors
+from eventkit.cli_stores import open_existing
 from eventkit.store.signed_checkpoints import generate_key
 from eventkit.store.proofs import check_proof
-
-
-@contextlib.contextmanager
-def errors_as_messages() -> Iterator[None]:
-    """The library's errors as one clean line and exit status 1."""
-    try:
-        yield
-    except ek.EventKitError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise click.ClickException(first) from None
-
-
-def open_existing(path: str) -> ek.Store:
-    try:
-        return ek.open_store(path, create=False)
-    except ek.StoreError as e:
-        raise click.ClickException(str(e)) from None
 
 
 def write_json(doc: dict, out: str | None) -> None:
@@ -82,7 +65,7 @@ def keygen(file: str) -> None:
     Example:
       eventkit keygen ~/keys/bank-audit
     """
-    with errors_as_messages():
+    with user_errors():
         private, public = generate_key(file)
     click.echo(f"private key {private} (keep it away from the store)\npublic key  {public}")
 
@@ -99,7 +82,7 @@ def checkpoint(path: str, key: str, out: str | None) -> None:
     Example:
       eventkit checkpoint data/bank --key ~/keys/bank-audit -o audit/2024-06-30.checkpoint
     """
-    with open_existing(path) as store, errors_as_messages():
+    with open_existing(path) as store, user_errors():
         doc = store.sign_checkpoint(key)
     write_json(doc, out)
 
@@ -117,7 +100,7 @@ def prove(path: str, position: int, cp: str | None, out: str | None) -> None:
     Example:
       eventkit prove data/bank 1042 --checkpoint audit/2024-06-30.checkpoint -o event-1042.proof
     """
-    with open_existing(path) as store, errors_as_messages():
+    with open_existing(path) as store, user_errors():
         doc = store.prove(position, checkpoint=cp)
     write_json(doc, out)
 
@@ -134,7 +117,7 @@ def check_proof_command(proof: str, cp: str | None, public_key: str | None) -> N
     Example:
       eventkit check-proof event-1042.proof --checkpoint audit/2024-06-30.checkpoint --public-key audit/key.pub
     """
-    with errors_as_messages():
+    with user_errors():
         try:
             doc = json.loads(Path(proof).read_text())
         except ValueError as e:
@@ -159,7 +142,7 @@ def forget(path: str, subject: str) -> None:
     Example:
       eventkit forget data/shop cust-00042
     """
-    with open_existing(path) as store, errors_as_messages():
+    with open_existing(path) as store, user_errors():
         destroyed = store.forget(subject)
     click.echo(f"forgot {subject}: {destroyed} key(s) destroyed" if destroyed else f"{subject} was forgotten already")
 

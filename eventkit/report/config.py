@@ -70,7 +70,8 @@ SCHEMA: dict[str, Any] = {
     "units": {"*": str},
     "leaves_out": list,
     "store": {"path": str, "sample": bool, "dataset": str, "accounts": int,
-              "events_per_account": (int, float), "seed": int, "limit": int},
+              "events_per_account": (int, float), "seed": int, "limit": int,
+              "catalog": str, "files": str},
     "output": {"dir": str, "max_table_rows": int, "dpi": int, "embed_images": bool},
     "headlines": {"*": {"label": str, "series": str, "scenario": str, "y": str, "query": str,
                         "unit": str}},
@@ -180,6 +181,10 @@ class _Checker:
             self.choice(store["dataset"], DATASETS, "store.dataset")
         if store.get("sample") and "dataset" in store:
             self.fail("store: give either sample = true or dataset = ..., not both", "store.dataset")
+        for key in ("catalog", "files"):
+            if key in store and (store.get("sample") or "dataset" in store):
+                self.fail(f"store.{key}: a sample or dataset store is built in its folder; "
+                          f"{key} is for opening a shared store", f"store.{key}")
         cfg.folds = {name: self.import_fold(spec, f"folds.{name}", cfg.base)
                      for name, spec in raw.get("folds", {}).items()}
         self.check_tz(raw)

@@ -187,10 +187,11 @@ def open_report_store(cfg: ReportConfig, *, progress: bool = True) -> Store:
         from eventkit.samples.stores import build_flights_store
 
         return build_flights_store(path, limit=spec.get("limit"), progress=progress)
-    if not path.is_dir():
+    if not path.is_dir() and not spec.get("catalog"):
         raise cfg.error(f"no eventkit store at {path} (set sample = true or dataset = ... to build one)",
                         "store.path")
-    store = open_store(path, create=False)  # an empty folder is not a store to make here
+    # An empty folder is not a store to make here; a shared store names its catalog and files.
+    store = open_store(path, create=False, catalog=spec.get("catalog"), files=spec.get("files"))
     if not store.head:
         raise cfg.error(f"the store at {path} holds no events", "store.path")
     return store
