@@ -367,6 +367,26 @@ def test_a_savepoint_undoes_or_keeps_writes_never_sent_yet(catalog: CatalogBacke
         assert catalog.known_ids(tx, ["id-1"]) == {}
 
 
+def test_a_write_whose_deferred_statement_fails_stores_nothing(catalog: CatalogBackend) -> None:
+    """The PostgreSQL catalog sends some writes only at the next statement or at COMMIT (issue 12): one
+    that fails there still fails the write, and nothing of the write is stored."""
+    row = (1, "a", "account", 1, "Opened", "id-1", 5, 5, "{}", None)
+    with pytest.raises(Exception) as failed:
+        with catalog.write() as tx:
+            catalog.upsert_streams(tx, [("a", "account", 1, 1)])
+            catalog.insert_hot(tx, [row])
+            catalog.insert_hot(tx, [row])  # the same position twice: the hot log's key refuses it
+            catalog.set_log_state(tx, head=1, hot_count=1)
+    assert "unique" in str(failed.value).lower() or "duplicate" in str(failed.value).lower()
+    with catalog.read() as tx:
+        assert catalog.log_state(tx)["head"] == 0
+        assert catalog.stream_heads(tx, ["a"]) == {} and catalog.hot_rows(tx, upto=10) == []
+    with catalog.write() as tx:  # the catalog is usable afterwards
+        catalog.set_log_state(tx, head=1)
+    with catalog.read() as tx:
+        assert catalog.log_state(tx)["head"] == 1
+
+
 def test_a_write_reads_its_own_counters_chain_head_and_declarations(catalog: CatalogBackend) -> None:
     """Inside a write, log_state, chain_head and personal_version follow the write's own statements,
     and ROLLBACK TO a savepoint takes them back (the PostgreSQL catalog keeps them in memory, issue 12)."""
