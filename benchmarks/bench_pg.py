@@ -12,10 +12,13 @@ same server, in separate schemas. What is timed:
 
 - bulk: ``store.append_frame(df)`` of 200,000 and of 1,000,000 events (10,000 streams) into a store whose catalog is in PostgreSQL (segments in a local
   folder) vs the same events as ``StoredEvent``s through eventsourcing's ``PostgresApplicationRecorder``
-  ``insert_events()``, 1,000 per call (the ``StoredEvent``s are built before the clock starts);
+  ``insert_events()``, 1,000 per call (the ``StoredEvent``s are built before the clock starts); each
+  eventkit durability runs 3 times (a new store each, the two durabilities alternating) and reports its
+  median: a one-second run on a shared machine is at the mercy of a load spike, eventsourcing's
+  20-40 s run averages over them by itself;
 - 8 concurrent writers (threads; eventkit one store object each, as 8 processes would; eventsourcing
   one recorder with a pool of 8 connections), one-event appends with an expected version to distinct
-  streams;
+  streams; 3 rounds, the three writers interleaved, median per writer;
 - sequential one-event appends with an expected version, interleaved in rounds.
 
 Durability: eventkit ``durability="normal"`` (its default) commits with ``synchronous_commit = off``,
@@ -50,6 +53,7 @@ FULL = {"bulk_events": [200_000, 1_000_000], "bulk_streams": 10_000, "es_batch":
 QUICK = {"bulk_events": [20_000], "bulk_streams": 1_000, "es_batch": 1_000, "writers": 8, "per_writer": 25,
          "appends": 100}
 SECTION = "## PostgreSQL catalog vs eventsourcing's PostgreSQL recorder"
+RUNS = 3  # eventkit's bulk runs per durability, and the concurrent writers' rounds: the median is reported
 
 
 def fresh(path: Path) -> Path:
@@ -109,16 +113,21 @@ def bench_bulk_one(url: str, n: int, k: int, b: int) -> dict:
     amounts = np.arange(n, dtype=float)
     df = pd.DataFrame({"stream_id": sids, "event_type": "Deposited", "amount": amounts})
     out: dict[str, Any] = {}
-    for durability in ("normal", "full"):
-        name = f"bulk_{n}_{durability}"
-        fresh(WORK / name)
-        store = ek_store(url, name, durability)
-        t = time.perf_counter()
-        store.append_frame(df)
-        s = time.perf_counter() - t
-        assert store.head == n
-        store.close()
-        out[f"eventkit append_frame, durability {durability}"] = {"seconds": s, "per_second": n / s}
+    runs: dict[str, list[float]] = {"normal": [], "full": []}
+    for r in range(RUNS):
+        for durability in (("normal", "full") if r % 2 == 0 else ("full", "normal")):
+            name = f"bulk_{n}_{durability}_{r}"
+            fresh(WORK / name)
+            store = ek_store(url, name, durability)
+            t = time.perf_counter()
+            store.append_frame(df)
+            runs[durability].append(time.perf_counter() - t)
+            assert store.head == n
+            store.close()
+    for durability, times in runs.items():
+        s = sorted(times)[len(times) // 2]
+        out[f"eventkit append_frame, durability {durability}"] = {"seconds": s, "per_second": n / s,
+                                                                   "runs": times}
     versions: dict[str, int] = {}
     events = []
     for sid, amount in zip(sids, amounts.tolist()):
@@ -166,22 +175,35 @@ def bench_concurrent(url: str, p: dict) -> dict:
             raise errors[0]
         return writers * per / (time.perf_counter() - t0)
 
-    datastore, recorder = es_recorder(url, "es_conc", pool_size=writers)
-    out["eventsourcing (synchronous_commit on)"] = run(
-        lambda w, sid, v: recorder.insert_events([StoredEvent(sid, v + 1, "Deposited", b'{"amount": 1.0}')]))
-    assert recorder.max_notification_id() == writers * per
-    datastore.close()
-    for durability, label in (("normal", "eventkit, durability normal (synchronous_commit off)"),
-                              ("full", "eventkit, durability full (synchronous_commit on)")):
-        name = f"conc_{durability}"
+    def es_round(r: int) -> float:
+        datastore, recorder = es_recorder(url, f"es_conc_{r}", pool_size=writers)
+        rate = run(lambda w, sid, v: recorder.insert_events([StoredEvent(sid, v + 1, "Deposited", b'{"amount": 1.0}')]))
+        assert recorder.max_notification_id() == writers * per
+        datastore.close()
+        return rate
+
+    def ek_round(durability: str, r: int) -> float:
+        name = f"conc_{durability}_{r}"
         fresh(WORK / name)
         ek_store(url, name, durability).close()
         stores = [ek_store(url, name, durability) for _ in range(writers)]
-        out[label] = run(lambda w, sid, v: stores[w].append(sid, ek.Event("Deposited", {"amount": 1.0}),
-                                                            expected_version=v or ek.NO_STREAM))
+        rate = run(lambda w, sid, v: stores[w].append(sid, ek.Event("Deposited", {"amount": 1.0}),
+                                                       expected_version=v or ek.NO_STREAM))
         assert stores[0].head == writers * per
         for s in stores:
             s.close()
+        return rate
+
+    labels = {"es": "eventsourcing (synchronous_commit on)",
+              "normal": "eventkit, durability normal (synchronous_commit off)",
+              "full": "eventkit, durability full (synchronous_commit on)"}
+    rates: dict[str, list[float]] = {k: [] for k in labels}
+    for r in range(RUNS):
+        for kind in (list(labels) if r % 2 == 0 else list(labels)[::-1]):
+            rates[kind].append(es_round(r) if kind == "es" else ek_round(kind, r))
+    for kind, label in labels.items():
+        out[label] = sorted(rates[kind])[len(rates[kind]) // 2]
+    print(f"concurrent rounds: {rates}", file=sys.stderr)
     return out
 
 
@@ -239,17 +261,17 @@ def report(m: dict, pg: dict, p: dict, r: dict, seconds: float, load_end: float,
          "`full` with on; eventsourcing's recorder with the server's default, on.", ""]
     for n, b in r["bulk"].items():
         es_b = next(v for k, v in b.items() if k.startswith("eventsourcing"))
-        L += [f"### Bulk: {n:,} events, {p['bulk_streams']:,} streams", "",
+        L += [f"### Bulk: {n:,} events, {p['bulk_streams']:,} streams (eventkit: median of {RUNS} runs)", "",
               "| writer | seconds | events/s | vs eventsourcing |", "|---|---:|---:|---:|"]
-        L += [f"| {k} | {v['seconds']:.2f} | {v['per_second']:,.0f} | {v['per_second'] / es_b['per_second']:.1f}x |"
-              for k, v in b.items()]
+        L += [f"| {k} | {v['seconds']:.2f}{_spread(v)} | {v['per_second']:,.0f} | "
+              f"{v['per_second'] / es_b['per_second']:.1f}x |" for k, v in b.items()]
         L.append("")
     L.pop()
     c = r["concurrent"]
     es_c = c["eventsourcing (synchronous_commit on)"]
     L += ["", f"### {p['writers']} concurrent writers ({p['per_writer']} one-event appends each with an expected "
           "version, distinct streams per writer; threads: eventkit one store object each, eventsourcing one recorder "
-          f"with a pool of {p['writers']} connections)", "",
+          f"with a pool of {p['writers']} connections; median of {RUNS} interleaved rounds)", "",
           "| writer | appends/s | vs eventsourcing |", "|---|---:|---:|"]
     L += [f"| {k} | {v:,.0f} | {v / es_c:.2f}x |" for k, v in c.items()]
     s = r["sequential"]
@@ -270,6 +292,12 @@ def report(m: dict, pg: dict, p: dict, r: dict, seconds: float, load_end: float,
           f"{'met' if conc_ratio >= 2 else 'missed'} |", "",
           "<!-- pg-notes -->", "<!-- pg-notes -->"]
     return "\n".join(L) + "\n"
+
+
+def _spread(v: dict) -> str:
+    """`` (runs 0.91-1.20)`` for a median of several runs."""
+    runs = v.get("runs")
+    return f" (runs {min(runs):.2f}–{max(runs):.2f})" if runs and len(runs) > 1 else ""
 
 
 def write_markdown(path: Path, section: str) -> None:

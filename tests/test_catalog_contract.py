@@ -339,6 +339,82 @@ def test_a_savepoint_undoes_one_part_of_a_write(catalog: CatalogBackend) -> None
         catalog.savepoint(tx, "RELEASE", "second")
     with catalog.read() as tx:
         assert catalog.stored_checkpoint(tx, "kept") == 1 and catalog.stored_checkpoint(tx, "undone") is None
+def test_a_savepoint_undoes_or_keeps_writes_never_sent_yet(catalog: CatalogBackend) -> None:
+    """Group commit's savepoints around appends whose writes the PostgreSQL catalog defers (issue 12):
+    rolled back, none of them is stored; released, all of them are; reads inside see them."""
+    row = lambda p, sid: (p, sid, "account", 1, "Opened", f"id-{p}", 5, 5, "{}", None)  # noqa: E731
+    with catalog.write() as tx:
+        catalog.savepoint(tx, "SAVEPOINT", "refused")
+        catalog.insert_hot(tx, [row(1, "a")])
+        catalog.upsert_streams(tx, [("a", "account", 1, 1)])
+        catalog.add_event_ids(tx, [("id-1", 1)])
+        catalog.savepoint(tx, "ROLLBACK TO", "refused")
+        catalog.savepoint(tx, "RELEASE", "refused")
+        catalog.savepoint(tx, "SAVEPOINT", "kept")
+        catalog.insert_hot(tx, [row(1, "b")])
+        catalog.upsert_streams(tx, [("b", "account", 1, 1)])
+        catalog.savepoint(tx, "RELEASE", "kept")
+        catalog.savepoint(tx, "SAVEPOINT", "read_then_refused")
+        assert catalog.stream_heads(tx, ["a", "b"]) == {"b": ("account", 1)}
+        catalog.upsert_streams(tx, [("c", "account", 1, 2)])
+        assert catalog.stream_heads(tx, ["c"]) == {"c": ("account", 1)}
+        catalog.savepoint(tx, "ROLLBACK TO", "read_then_refused")
+        catalog.savepoint(tx, "RELEASE", "read_then_refused")
+        catalog.set_log_state(tx, head=1, hot_count=1)
+    with catalog.read() as tx:
+        assert catalog.stream_heads(tx, ["a", "b", "c"]) == {"b": ("account", 1)}
+        assert [r[1] for r in catalog.hot_rows(tx, upto=10)] == ["b"]
+        assert catalog.known_ids(tx, ["id-1"]) == {}
+
+
+def test_a_write_whose_deferred_statement_fails_stores_nothing(catalog: CatalogBackend) -> None:
+    """The PostgreSQL catalog sends some writes only at the next statement or at COMMIT (issue 12): one
+    that fails there still fails the write, and nothing of the write is stored."""
+    row = (1, "a", "account", 1, "Opened", "id-1", 5, 5, "{}", None)
+    with pytest.raises(Exception) as failed:
+        with catalog.write() as tx:
+            catalog.upsert_streams(tx, [("a", "account", 1, 1)])
+            catalog.insert_hot(tx, [row])
+            catalog.insert_hot(tx, [row])  # the same position twice: the hot log's key refuses it
+            catalog.set_log_state(tx, head=1, hot_count=1)
+    assert "unique" in str(failed.value).lower() or "duplicate" in str(failed.value).lower()
+    with catalog.read() as tx:
+        assert catalog.log_state(tx)["head"] == 0
+        assert catalog.stream_heads(tx, ["a"]) == {} and catalog.hot_rows(tx, upto=10) == []
+    with catalog.write() as tx:  # the catalog is usable afterwards
+        catalog.set_log_state(tx, head=1)
+    with catalog.read() as tx:
+        assert catalog.log_state(tx)["head"] == 1
+
+
+def test_a_write_reads_its_own_counters_chain_head_and_declarations(catalog: CatalogBackend) -> None:
+    """Inside a write, log_state, chain_head and personal_version follow the write's own statements,
+    and ROLLBACK TO a savepoint takes them back (the PostgreSQL catalog keeps them in memory, issue 12)."""
+    link = (1, "append", 1, 2, 10, '{"events":2}', bytes(32), b"\x01" * 32)
+    with catalog.write() as tx:
+        catalog.savepoint(tx, "SAVEPOINT", "kept")
+        catalog.set_log_state(tx, head=2, last_recorded=10, hot_count=2)
+        catalog.add_link(tx, link)
+        catalog.savepoint(tx, "RELEASE", "kept")
+        assert catalog.log_state(tx)["head"] == 2 and tuple(catalog.chain_head(tx)) == (1, b"\x01" * 32)
+        catalog.savepoint(tx, "SAVEPOINT", "undone")
+        catalog.set_log_state(tx, head=5, hot_count=5)
+        catalog.add_link(tx, (2, "append", 3, 5, 11, '{"events":3}', b"\x01" * 32, b"\x02" * 32))
+        catalog.declare_personal(tx, "account", "*", ["name"], "stream_id")
+        assert catalog.log_state(tx)["head"] == 5 and catalog.log_state(tx)["personal_version"] == 1
+        assert catalog.chain_head(tx)[0] == 2
+        catalog.savepoint(tx, "ROLLBACK TO", "undone")
+        catalog.savepoint(tx, "RELEASE", "undone")
+        state = catalog.log_state(tx)
+        assert (state["head"], state["hot_count"], state["personal_version"]) == (2, 2, 0)
+        assert tuple(catalog.chain_head(tx)) == (1, b"\x01" * 32)
+    with catalog.write() as tx:  # the next write starts from what was committed
+        assert catalog.log_state(tx)["head"] == 2 and tuple(catalog.chain_head(tx)) == (1, b"\x01" * 32)
+        catalog.declare_personal(tx, "account", "*", ["name"], "stream_id")
+    with catalog.write() as tx:
+        assert catalog.log_state(tx)["personal_version"] == 1
+
+
 def test_hash_chain_links(catalog: CatalogBackend) -> None:
     """Links go in and come back whole, in seq order, filtered by kind and range (issue 13)."""
     with catalog.read() as tx:

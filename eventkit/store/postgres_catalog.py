@@ -16,7 +16,7 @@ guarantees:
 ``durability="normal"`` commits with ``synchronous_commit = off`` (an acknowledged append survives a
 killed client; a server crash may lose the last fraction of a second), ``"full"`` with ``on``.
 
-May use :mod:`eventkit.common`, :mod:`.postgres_catalog_setup` (the URL, the tables) and
+May use :mod:`eventkit.common`, :mod:`.postgres_catalog_setup` (the URL, the tables), :mod:`.postgres_catalog_tx` (the write transaction) and
 :mod:`.postgres_catalog_proof` (the hash chain's and crypto-shredding's statements); needs ``psycopg`` (``pip install 'eventkit[postgresql]'``).
 """
 
@@ -30,6 +30,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from eventkit.common.errors import StoreError
 from eventkit.store.postgres_catalog_proof import PostgresProofQueries
+from eventkit.store.postgres_catalog_tx import WriteTx
 from eventkit.store.postgres_catalog_setup import (FORMAT_VERSION, add_missing_tables, create_tables, psycopg_module,
                                                    redacted, split_url)
 
@@ -44,6 +45,7 @@ _SEGMENT_COLUMNS = (
 
 
 _INHERITED: list[Any] = []  # connections inherited through fork(): never closed in the child
+
 
 
 class PostgresCatalog(PostgresProofQueries):
@@ -69,8 +71,6 @@ class PostgresCatalog(PostgresProofQueries):
         self._closed = False
         self._conn: Any = None
         self._pid = 0
-        # The counter row as the running write transaction holds it (locked, so no one else moves it).
-        self._held: dict[str, int] | None = None
         with self.read() as tx:
             row = tx.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
             if row is None or int(row[0]) > FORMAT_VERSION:
@@ -122,26 +122,41 @@ class PostgresCatalog(PostgresProofQueries):
 
     @contextmanager
     def write(self) -> Iterator[Any]:
-        """One write transaction: takes the counter row's lock first (writers queue here), commits whole."""
+        """One write transaction: takes the counter row's lock first (writers queue here), commits whole.
+
+        The transaction runs in psycopg's pipeline mode, and the catalog's methods get it as a
+        :class:`~.postgres_catalog_tx.WriteTx` (writes deferred and sent as one statement, savepoints
+        sent only when needed): a one-event append costs six statements in three round trips (the
+        lock with what it guards, the stream heads, the writes with COMMIT) instead of ten statements
+        and ten round trips, and the counter row's lock is held that much shorter.
+        """
         psycopg = psycopg_module()
         with self._lock:
             self._check_open()
             conn = self._connection()
             try:
-                conn.execute("BEGIN")
                 try:
-                    row = conn.execute(f"UPDATE log SET head = head WHERE id = 1 RETURNING {', '.join(_LOG_KEYS)}"
-                                       ).fetchone()
-                    self._held = dict(zip(_LOG_KEYS, map(int, row)))
-                    yield conn
+                    with conn.pipeline():
+                        conn.execute("BEGIN")
+                        locked = conn.execute(f"UPDATE log SET head = head WHERE id = 1 RETURNING {', '.join(_LOG_KEYS)}")
+                        # A statement of its own, sent with the UPDATE: its snapshot is taken once the lock
+                        # is ours, so it sees what the writer before us committed (the UPDATE's would not).
+                        guarded = conn.execute(
+                            "SELECT (SELECT value FROM meta WHERE key = 'personal_version'), "
+                            "(SELECT seq FROM chain ORDER BY seq DESC LIMIT 1), "
+                            "(SELECT hash FROM chain ORDER BY seq DESC LIMIT 1)")
+                        held = dict(zip(_LOG_KEYS, map(int, locked.fetchone())))
+                        version, seq, digest = guarded.fetchone()
+                        held.update(personal_version=int(version or 0),
+                                    chain_head=None if seq is None else (int(seq), bytes(digest)), saved={})
+                        tx = WriteTx(conn, held)
+                        yield tx
+                        tx.flush()
+                        conn.execute("COMMIT")
                 except BaseException:
                     self._vacuum_keys = False
                     _rollback(conn)
                     raise
-                else:
-                    conn.execute("COMMIT")
-                finally:
-                    self._held = None
             except psycopg.Error as e:
                 raise self._translate(e, "nothing of this change was stored") from e
             self._after_commit(conn)
@@ -199,16 +214,19 @@ class PostgresCatalog(PostgresProofQueries):
             return
         tx.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                    (key, str(value)))
+        held = self._held_state(tx)
+        if held is not None and key in _META_COUNTERS:
+            held[key] = int(value)
 
     def grace_seconds(self, tx: Any) -> float:
         row = tx.execute("SELECT value FROM meta WHERE key = 'grace_seconds'").fetchone()
         return DEFAULT_GRACE_SECONDS if row is None else float(row[0])
 
     def log_state(self, tx: Any) -> dict[str, int]:
+        held = self._held_state(tx)
+        if held is not None:  # inside write(): read when the lock was taken, kept current since
+            return {k: held[k] for k in _LOG_KEYS + _META_COUNTERS}
         meta = ", ".join(f"(SELECT value FROM meta WHERE key = '{k}')" for k in _META_COUNTERS)
-        if self._held is not None:  # inside write(): the locked row, read when the lock was taken
-            row = tx.execute(f"SELECT {meta}").fetchone()
-            return {**self._held, **{k: int(v or 0) for k, v in zip(_META_COUNTERS, row)}}
         row = tx.execute(f"SELECT {', '.join(_LOG_KEYS)}, {meta} FROM log WHERE id = 1").fetchone()
         return {k: int(v or 0) for k, v in zip(_LOG_KEYS + _META_COUNTERS, row)}
 
@@ -217,10 +235,11 @@ class PostgresCatalog(PostgresProofQueries):
         if unknown:
             raise ValueError(f"not counters of the log: {sorted(unknown)}")
         if values:
-            tx.execute("UPDATE log SET " + ", ".join(f"{k} = %s" for k in values) + " WHERE id = 1",
-                       [int(v) for v in values.values()])
-            if self._held is not None:
-                self._held.update({k: int(v) for k, v in values.items()})
+            sql = "UPDATE log SET " + ", ".join(f"{k} = %s" for k in values) + " WHERE id = 1"
+            _defer(tx, "log", sql, [int(v) for v in values.values()])
+            held = self._held_state(tx)
+            if held is not None:
+                held.update({k: int(v) for k, v in values.items()})
 
     def append_state(self, tx: Any, stream_ids: list[str]
                      ) -> tuple[dict[str, int], dict[str, tuple[str, int]], tuple[int, bytes] | None]:
@@ -236,18 +255,18 @@ class PostgresCatalog(PostgresProofQueries):
     # -- streams and event ids --------------------------------------------------------------------
 
     def stream_heads(self, tx: Any, stream_ids: list[str]) -> dict[str, tuple[str, int]]:
-        rows = tx.execute("SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ANY(%s::text[])",
-                          (list(stream_ids),)).fetchall()
+        rows = _query(tx, "SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ANY(%s::text[])",
+                      (list(stream_ids),)).fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def upsert_streams(self, tx: Any, heads: list[tuple[str, str, int, int]]) -> None:
         if not heads:
             return
         ids, types, versions, lasts = (list(c) for c in zip(*heads))
-        tx.execute(
-            "INSERT INTO streams SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
-            "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position",
-            (ids, types, versions, lasts))
+        _defer(tx, "streams",
+               "INSERT INTO streams SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
+               "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position",
+               (ids, types, versions, lasts))
 
     def stream_count(self, tx: Any) -> int:
         return int(tx.execute("SELECT count(*) FROM streams").fetchone()[0])
@@ -265,14 +284,14 @@ class PostgresCatalog(PostgresProofQueries):
             (len(stream_id) - 1, len(stream_id) + 1, stream_id, limit))]
 
     def known_ids(self, tx: Any, event_ids: list[str]) -> dict[str, int]:
-        return dict(tx.execute("SELECT event_id, position FROM event_ids WHERE event_id = ANY(%s::text[])",
-                               (list(event_ids),)).fetchall())
+        return dict(_query(tx, "SELECT event_id, position FROM event_ids WHERE event_id = ANY(%s::text[])",
+                           (list(event_ids),)).fetchall())
 
     def add_event_ids(self, tx: Any, pairs: Iterable[tuple[str, int]]) -> None:
         pairs = list(pairs)
         if pairs:
             ids, positions = (list(c) for c in zip(*pairs))
-            tx.execute("INSERT INTO event_ids SELECT * FROM unnest(%s::text[], %s::bigint[])", (ids, positions))
+            _defer(tx, "event_ids", "INSERT INTO event_ids SELECT * FROM unnest(%s::text[], %s::bigint[])", (ids, positions))
 
     # -- the hot log ------------------------------------------------------------------------------
 
@@ -280,9 +299,9 @@ class PostgresCatalog(PostgresProofQueries):
         if not rows:
             return
         cols = [list(c) for c in zip(*rows)]
-        tx.execute(
-            f"INSERT INTO hot ({_HOT_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], "
-            "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])", cols)
+        _defer(tx, "hot",
+               f"INSERT INTO hot ({_HOT_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], "
+               "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])", cols)
 
     def hot_rows(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
                  recorded_cut: int | None = None, limit: int | None = None) -> list[tuple]:
@@ -305,7 +324,22 @@ class PostgresCatalog(PostgresProofQueries):
         """``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK TO`` savepoint ``name`` inside a write (group commit)."""
         if action not in ("SAVEPOINT", "RELEASE", "ROLLBACK TO") or not name.isidentifier():
             raise ValueError(f"not a savepoint statement: {action} {name}")
-        tx.execute(f"{action} {name}")
+        if isinstance(tx, WriteTx):
+            tx.savepoint(action, name)  # sent only before the first write inside it
+        else:
+            tx.execute(f"{action} {name}")
+        held = self._held_state(tx)
+        if held is not None:  # the state read under the lock follows the savepoint (ROLLBACK TO restores it)
+            if action == "SAVEPOINT":
+                held["saved"][name] = {k: v for k, v in held.items() if k != "saved"}
+            elif action == "ROLLBACK TO":
+                held.update(held["saved"][name])
+            else:
+                held["saved"].pop(name, None)
+
+    def _held_state(self, tx: Any) -> dict[str, Any] | None:
+        """What the write transaction ``tx`` read under the lock (None outside a write)."""
+        return tx.held if isinstance(tx, WriteTx) else None
 
     def stored_checkpoint(self, tx: Any, name: str) -> int | None:
         row = tx.execute("SELECT position FROM checkpoints WHERE name = %s", (name,)).fetchone()
@@ -357,7 +391,8 @@ class PostgresCatalog(PostgresProofQueries):
         return tx.execute(sql, params).fetchall()
 
     def delete_hot(self, tx: Any) -> int:
-        return tx.execute("DELETE FROM hot").rowcount
+        # counted by the server: in pipeline mode a cursor's rowcount is not known until its result is read
+        return int(tx.execute("WITH d AS (DELETE FROM hot RETURNING 1) SELECT count(*) FROM d").fetchone()[0])
 
     # -- the segment list -------------------------------------------------------------------------
 
@@ -458,6 +493,19 @@ class PostgresCatalog(PostgresProofQueries):
     def fold_states(self, tx: Any) -> list[tuple[str, str, int, int, float, str]]:
         return tx.execute("SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states "
                           "ORDER BY fold, position").fetchall()
+
+
+def _defer(tx: Any, table: str, sql: str, params: Sequence[Any]) -> None:
+    """A write whose result nobody reads: deferred inside a write transaction, else sent now."""
+    if isinstance(tx, WriteTx):
+        tx.defer(table, sql, params)
+    else:
+        tx.execute(sql, params)
+
+
+def _query(tx: Any, sql: str, params: Sequence[Any]) -> Any:
+    """A statement that only reads (inside a write it leaves an unsent savepoint unsent)."""
+    return tx.query(sql, params) if isinstance(tx, WriteTx) else tx.execute(sql, params)
 
 
 def _rollback(conn: Any) -> None:

@@ -41,6 +41,9 @@ class PostgresProofQueries:
     #: Set by :meth:`erase_subject`: the write ends by vacuuming the destroyed keys' old row versions away.
     _vacuum_keys = False
 
+    def _held_state(self, tx: Any) -> dict[str, Any] | None:  # PostgresCatalog's: the write's state
+        return None
+
     # -- the hash chain -----------------------------------------------------------------------------
 
     def chain_since(self, tx: Any) -> int | None:
@@ -48,11 +51,20 @@ class PostgresProofQueries:
         return None if row is None else int(row[0])
 
     def chain_head(self, tx: Any) -> tuple[int, bytes] | None:
+        held = self._held_state(tx)
+        if held is not None:  # inside a write: read when the lock was taken, moved by add_link since
+            return held["chain_head"]
         row = tx.execute("SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
         return None if row is None else (int(row[0]), _bytes(row[1]))
 
     def add_link(self, tx: Any, link: tuple) -> None:
-        tx.execute(f"INSERT INTO chain ({LINK_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", tuple(link))
+        sql = f"INSERT INTO chain ({LINK_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+        held = self._held_state(tx)
+        if held is None:
+            tx.execute(sql, tuple(link))
+        else:
+            tx.defer("chain", sql, tuple(link))  # sent with the write's next statement (see postgres_catalog_tx)
+            held["chain_head"] = (int(link[0]), _bytes(link[7]))
 
     def links(self, tx: Any, *, from_seq: int = 1, upto_seq: int | None = None, kind: str | None = None) -> list[tuple]:
         sql, params = f"SELECT {LINK_COLUMNS} FROM chain WHERE seq >= %s", [from_seq]
@@ -106,6 +118,9 @@ class PostgresProofQueries:
                    "SET fields = excluded.fields, subject = excluded.subject",
                    (scope, name, json.dumps(fields), subject))
         _bump(tx, "personal_version")
+        held = self._held_state(tx)
+        if held is not None:
+            held["personal_version"] += 1
 
     def subject_keys(self, tx: Any, subjects: list[str]) -> dict[str, tuple[str, bytes]]:
         rows = tx.execute("SELECT subject, key_id, key FROM subject_keys WHERE subject = ANY(%s::text[]) "
@@ -126,8 +141,8 @@ class PostgresProofQueries:
         return {r[0]: _bytes(r[1]) for r in rows}
 
     def erase_subject(self, tx: Any, subject: str) -> tuple[int, bool]:
-        n = tx.execute("UPDATE subject_keys SET key = NULL, erased_at = %s WHERE subject = %s AND erased_at IS NULL",
-                       (time.time(), subject)).rowcount
+        n = int(tx.execute("WITH e AS (UPDATE subject_keys SET key = NULL, erased_at = %s WHERE subject = %s "
+                           "AND erased_at IS NULL RETURNING 1) SELECT count(*) FROM e", (time.time(), subject)).fetchone()[0])
         known = n > 0 or tx.execute("SELECT 1 FROM subject_keys WHERE subject = %s LIMIT 1",
                                     (subject,)).fetchone() is not None
         if n:
