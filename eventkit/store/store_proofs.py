@@ -104,7 +104,7 @@ class Proving:
         Example:
             >>> store.declare_personal(stream_type="customer", fields=["name", "email"], subject="stream_id")
         """
-        from eventkit.store.shredding import TOKEN, check_declaration
+        from eventkit.store.shredding import check_declaration, is_token_sql
 
         scope, name, fields, subject = check_declaration(stream_type, event_type, fields, subject)
         stored = self.fields
@@ -120,7 +120,7 @@ class Proving:
             try:
                 plain = con.execute(
                     f"SELECT count(*) FROM events WHERE {scope} = ? AND ("
-                    + " OR ".join(f"NOT starts_with(data.{quote_ident(f)}, '{TOKEN}')" for f in present) + ")",
+                    + " OR ".join(f"NOT ({is_token_sql('data.' + quote_ident(f))})" for f in present) + ")",
                     [name]).fetchall()[0][0]
             finally:
                 con.close()
