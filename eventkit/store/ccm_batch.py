@@ -53,25 +53,34 @@ def _ecb(encryptors: Sequence[Any], groups: np.ndarray, blocks_per_message: np.n
     return np.frombuffer(out, np.uint8, count=len(data)).reshape(-1, 16)
 
 
-def _counter_field(values: np.ndarray) -> np.ndarray:
-    return np.stack([(values >> (8 * (_Q - 1 - k))) & 255 for k in range(_Q)], axis=1).astype(np.uint8)
+def _set_counter(blocks: np.ndarray, values: np.ndarray) -> None:
+    for k in range(_Q):  # the last _Q bytes: big-endian
+        blocks[:, 16 - _Q + k] = (values >> (8 * (_Q - 1 - k))) & 255
 
 
 def _keystream(encryptors: Sequence[Any], groups: np.ndarray, nonces: np.ndarray,
                lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(E(B0), S0, S1..Sm of every message in order) from one ECB pass: B0, A0, A1..Am per message."""
+    """(E(B0), S0, S1..Sm of every message in order): one ECB pass over B0 and A0 of each message, one
+    over the counter blocks A1..Am."""
+    n = len(lengths)
     m = (lengths + 15) // 16
-    per = m + 2
-    total = int(per.sum())
-    owner = np.repeat(np.arange(len(lengths)), per)
-    index = np.arange(total, dtype=np.int64) - np.repeat(starts_of(per), per)  # 0: B0, 1: A0, 2..: A1..
-    blocks = np.empty((total, 16), np.uint8)
-    blocks[:, 0] = np.where(index == 0, _B0_FLAGS, _CTR_FLAGS)
-    blocks[:, 1:1 + NONCE] = nonces[owner]
-    blocks[:, 1 + NONCE:] = _counter_field(np.where(index == 0, lengths[owner], index - 1))
-    out = _ecb(encryptors, groups, per, blocks)
-    first = starts_of(per)
-    return out[first], out[first + 1], out[ragged(first + 2, m)]
+    first = np.empty((n, 2, 16), np.uint8)  # B0, A0
+    first[:, 0, 0], first[:, 1, 0] = _B0_FLAGS, _CTR_FLAGS
+    first[:, :, 1:1 + NONCE] = nonces[:, None, :]
+    _set_counter(first[:, 0], lengths)
+    first[:, 1, 1 + NONCE:] = 0
+    out = _ecb(encryptors, groups, np.full(n, 2, np.int64), first.reshape(-1, 16)).reshape(n, 2, 16)
+    total = int(m.sum())
+    counters = np.empty((total, 16), np.uint8)
+    counters[:, 0] = _CTR_FLAGS
+    if total and np.all(m == 1):  # short values, one block each: no repeat needed
+        counters[:, 1:1 + NONCE] = nonces
+        _set_counter(counters, np.ones(n, np.int64))
+    elif total:
+        counters[:, 1:1 + NONCE] = nonces[np.repeat(np.arange(n), m)]
+        _set_counter(counters, np.arange(1, total + 1, dtype=np.int64) - np.repeat(starts_of(m), m))
+    stream = _ecb(encryptors, groups, m, counters)
+    return out[:, 0], out[:, 1], stream
 
 
 def _cbc_mac(encryptors: Sequence[Any], groups: np.ndarray, state: np.ndarray, plain_blocks: np.ndarray,
@@ -84,6 +93,19 @@ def _cbc_mac(encryptors: Sequence[Any], groups: np.ndarray, state: np.ndarray, p
         state[active] = _ecb(encryptors, groups[active], np.ones(len(active), np.int64),
                              state[active] ^ plain_blocks[first[active] + r])
     return state
+
+
+def encrypt_blocks(encryptors: Sequence[Any], groups: np.ndarray, nonces: np.ndarray, plain_blocks: np.ndarray,
+                   lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AES-CCM of messages given as zero-padded 16-byte blocks (each message's ``ceil(length / 16)`` blocks
+    in order, all messages' in one array); returns (ciphertext blocks, whose padding bytes are to be dropped,
+    and each message's tag)."""
+    lengths = np.asarray(lengths, np.int64)
+    if len(lengths) and int(lengths.max()) > MAX_LENGTH:
+        raise ValueError(f"a message longer than {MAX_LENGTH} bytes")
+    e_b0, s0, stream = _keystream(encryptors, groups, nonces, lengths)
+    tags = _cbc_mac(encryptors, groups, e_b0, plain_blocks, (lengths + 15) // 16) ^ s0
+    return plain_blocks ^ stream, tags
 
 
 def encrypt(encryptors: Sequence[Any], groups: np.ndarray, nonces: np.ndarray, flat: np.ndarray, starts: np.ndarray,

@@ -38,7 +38,8 @@ import pyarrow.compute as pc
 from eventkit.common.errors import InvalidInput
 from eventkit.common.sql import quote_ident
 from eventkit.store import ccm_batch
-from eventkit.store.ragged_bytes import b64decode, b64encode, ragged, starts_of, string_array, string_buffers
+from eventkit.store.ragged_bytes import (b64decode, b64encode_rows, fixed_width_strings, starts_of, string_array,
+                                         string_buffers)
 
 TOKEN = "ek1:"  # the first format: AES-256-GCM per value, one library call each (still read)
 TOKEN2 = "ek2:"  # the current format: AES-256-CCM, written and read many values at a time (see ccm_batch)
@@ -313,38 +314,76 @@ def seal(values: pa.Array, subjects: pa.Array, keys: dict[str, tuple[str, bytes]
             + by_value.indices.to_numpy(zero_copy_only=False))
     first, distinct = pd.factorize(pair, sort=True)  # sorted: each subject's pairs in one run (a few AES calls each)
     _refuse_tokens(by_value.dictionary, name)
-    tokens = _seal_runs(by_value.dictionary.take(pa.array(distinct % width)), distinct // width,
-                        by_subject.dictionary.to_pylist(), keys, name)
-    return pa.DictionaryArray.from_arrays(pa.array(first.astype(np.int32)), tokens)
+    tokens, where = _seal_runs(by_value.dictionary.take(pa.array(distinct % width)), distinct // width,
+                               by_subject.dictionary.to_pylist(), keys, name)
+    return pa.DictionaryArray.from_arrays(pa.array(where[first].astype(np.int32)), tokens)
 
 
 def _seal_runs(values: pa.Array, codes: np.ndarray, names: list[str], keys: dict[str, tuple[str, bytes]],
-               name: str) -> pa.Array:
-    """Tokens of ``values``; value i belongs to subject ``names[codes[i]]``, ``codes`` non-decreasing."""
+               name: str) -> tuple[pa.Array, np.ndarray]:
+    """Tokens of ``values``; value i belongs to subject ``names[codes[i]]``, ``codes`` non-decreasing.
+
+    Returns:
+        (tokens, where): value i's token is ``tokens[where[i]]``. The byte work is done per value length, on
+        2-D arrays (every token of one length is as long): no per-byte index arrays.
+    """
     n = len(values)
-    data, starts, lengths = string_buffers(values)
+    _, _, lengths = string_buffers(values)
     if n and int(lengths.max()) > ccm_batch.MAX_LENGTH:
         raise InvalidInput(f"personal field {name!r} holds values of at most {ccm_batch.MAX_LENGTH:,} bytes",
                            column=name, values=[f"{int(lengths.max()):,} bytes"])
     nonces = np.frombuffer(os.urandom(ccm_batch.NONCE * n), np.uint8).reshape(n, ccm_batch.NONCE)
-    used = np.unique(codes)
     encryptors: list[Any] = [None] * len(names)
-    for c in used.tolist():
+    for c in np.unique(codes).tolist():
         encryptors[c] = ccm_batch.ecb_encryptor(ccm_key(keys[names[c]][1]))
-    raw, raw_lengths = ccm_batch.encrypt(encryptors, codes, nonces, data, starts, lengths)
-    text, text_lengths = b64encode(raw, raw_lengths)
-    key_ids = np.frombuffer("".join(keys[s][0] for s in names).encode(), np.uint8).reshape(-1, _KEY_ID)
+    blocks = (lengths + 15) // 16
+    first_block = starts_of(blocks)
+    by_length = np.argsort(lengths, kind="stable")
+    cuts = np.flatnonzero(np.diff(lengths[by_length])) + 1
+    buckets = [(int(lengths[rows[0]]), rows) for rows in np.split(by_length, cuts) if len(rows)]
+
+    def block_index(rows: np.ndarray, m: int) -> np.ndarray:
+        return (first_block[rows][:, None] + np.arange(m)).reshape(-1)
+
+    plain = np.zeros((int(blocks.sum()), 16), np.uint8)
+    for length, rows in buckets:
+        m = (length + 15) // 16
+        if m:
+            part = np.zeros((len(rows), 16 * m), np.uint8)
+            part[:, :length] = _fixed_bytes(values.take(pa.array(rows)), length)
+            plain[block_index(rows, m)] = part.reshape(-1, 16)
+    cipher, tags = ccm_batch.encrypt_blocks(encryptors, codes, nonces, plain, lengths)
+    key_ids = np.frombuffer("".join(keys[s][0] if s in keys else "?" * _KEY_ID for s in names).encode(),
+                            np.uint8).reshape(-1, _KEY_ID)
     head = 5 + _KEY_ID
-    token_lengths = text_lengths + head
-    at = starts_of(token_lengths)
-    out = np.empty(int(token_lengths.sum()), np.uint8)
-    prefix = np.empty((n, head), np.uint8)
-    prefix[:, :4] = np.frombuffer(TOKEN2.encode(), np.uint8)
-    prefix[:, 4:4 + _KEY_ID] = key_ids[codes]
-    prefix[:, 4 + _KEY_ID] = ord(":")
-    out[(at[:, None] + np.arange(head)).reshape(-1)] = prefix.reshape(-1)
-    out[ragged(at + head, text_lengths)] = text
-    return string_array(out, token_lengths)
+    where = np.empty(n, np.int64)
+    parts, done = [], 0
+    for length, rows in buckets:
+        m = (length + 15) // 16
+        size = ccm_batch.NONCE + length + ccm_batch.TAG
+        raw = np.zeros((len(rows), (size + 2) // 3 * 3), np.uint8)
+        raw[:, :ccm_batch.NONCE] = nonces[rows]
+        if m:
+            raw[:, ccm_batch.NONCE:ccm_batch.NONCE + length] = cipher[block_index(rows, m)].reshape(len(rows), -1)[:, :length]
+        raw[:, ccm_batch.NONCE + length:size] = tags[rows]
+        text = b64encode_rows(raw, size)
+        token = np.empty((len(rows), head + text.shape[1]), np.uint8)
+        token[:, :4] = np.frombuffer(TOKEN2.encode(), np.uint8)
+        token[:, 4:4 + _KEY_ID] = key_ids[codes[rows]]
+        token[:, 4 + _KEY_ID] = ord(":")
+        token[:, head:] = text
+        parts.append(fixed_width_strings(token))
+        where[rows] = done + np.arange(len(rows))
+        done += len(rows)
+    tokens = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    return tokens, where
+
+
+def _fixed_bytes(values: pa.Array, length: int) -> np.ndarray:
+    """The bytes of string values that all have ``length`` bytes, as a 2-D array (one row each)."""
+    data, starts, _ = string_buffers(values)
+    first = int(starts[0]) if len(starts) else 0
+    return data[first:first + len(values) * length].reshape(len(values), length)
 
 
 def _subject_of(subject: str, stream_id: str, data: dict[str, Any], stream_type: str, event_type: str) -> str:
