@@ -154,6 +154,13 @@ class Proving:
 
         return forget(self, subject)
 
+    def personal_state(self) -> tuple[list[str], int]:
+        """(the payload fields declared personal, how many erasures the store has seen): what folds need
+        to flag results computed from erased values (see :mod:`eventkit.fold.erasure`)."""
+        with self._catalog.read() as conn:
+            version, erasures = self._catalog.personal_state(conn)
+            return self._declarations(conn, {"personal_version": version}).fields, erasures
+
     def _declarations(self, conn: Any, state: dict[str, int]) -> Declarations:
         """The personal-field declarations, re-read only when ``personal_version`` moved."""
         if self._declared[0] != state.get("personal_version", 0):
