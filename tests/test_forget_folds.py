@@ -95,3 +95,18 @@ def test_the_cli_state_export_shows_the_flag(shop, tmp_path, monkeypatch):
     assert out.exit_code == 0, out.output
     exported = pd.read_csv(tmp_path / "main.csv").set_index("stream_id")
     assert exported.erased.to_dict() == {"o-1": True, "o-2": False, "o-3": True}
+
+
+def test_totals_over_the_rows_keep_the_flag(shop):
+    """ek.aggregate of a state or a series, and a report table of totals, say when a total involves erased values."""
+    from eventkit.report.frames import table_frame
+
+    shop.forget("c-1")
+    total = ek.aggregate(MAIN_STREET.state(shop), values={"main_st": "sum"})
+    assert total.main_st.tolist() == [5.0] and total.erased.tolist() == [True]
+    assert ek.aggregate(MAIN_STREET.state(shop)).erased.tolist() == [True]  # a flag, not summed as a number (2)
+    daily = ek.aggregate(MAIN_STREET.snapshots(shop, every="1D", start="2024-01-02", end="2024-01-03"),
+                         values={"main_st": "sum"})
+    assert daily.erased.all() and daily.main_st.tolist() == [5.0, 5.0]
+    table = table_frame(shop, MAIN_STREET, {"values": {"main_st": ["main_st", "sum"]}})
+    assert table.erased.tolist() == [True]
