@@ -239,7 +239,8 @@ def reveal_wrapper(declared: Declarations, fields: dict[str, str]) -> Any:
             return f"SELECT *, false AS erased FROM ({sql})"
         # Only tokens reach the Python functions: a vector without any (a column mostly NULL, other event
         # types) costs no call.
-        token = {f: " OR ".join(f"starts_with(data.{quote_ident(f)}, '{t}')" for t in TOKENS) for f in personal}
+        token = {f: "(" + " OR ".join(f"starts_with(data.{quote_ident(f)}, '{t}')" for t in TOKENS) + ")"
+                 for f in personal}
         updates = ", ".join(f"{quote_ident(f)} := CASE WHEN {token[f]} THEN ek_reveal(data.{quote_ident(f)}) "
                             f"ELSE data.{quote_ident(f)} END" for f in personal)
         flags = " OR ".join(f"coalesce({token[f]} AND ek_erased(data.{quote_ident(f)}), false)" for f in personal)
