@@ -52,7 +52,8 @@ def seal(values: pa.Array, subjects: pa.Array, keys: dict[str, tuple[str, bytes]
         InvalidInput: a value that already looks like a token, or one longer than 16 MiB.
     """
     values = as_strings(values)
-    by_subject = as_strings(subjects).dictionary_encode()
+    subjects = flat_array(subjects)
+    by_subject = subjects if pa.types.is_dictionary(subjects.type) else as_strings(subjects).dictionary_encode()
     by_value = values.dictionary_encode()
     width = max(len(by_value.dictionary), 1)
     pair = (by_subject.indices.to_numpy(zero_copy_only=False).astype(np.int64) * width
@@ -228,10 +229,12 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table, stream_
                 kind = subjects.type.value_type if pa.types.is_dictionary(subjects.type) else subjects.type
                 if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
                     subjects = pa.array([str(s) for s in subjects.to_pylist()], pa.string())  # as the hot path does
-                subjects = as_strings(subjects)
-                keys = _keys(catalog, tx, set(pc.unique(subjects).to_pylist()))
+                subjects = as_strings(subjects).dictionary_encode()
+                keys = _keys(catalog, tx, set(subjects.dictionary.to_pylist()))
                 tokens = seal(flat_array(col) if every else flat_array(col).filter(hit), subjects, keys, f)
-                if col.null_count == len(col) - len(rows) and not pa.types.is_dictionary(col.type):
+                if every:
+                    column = tokens
+                elif col.null_count == len(col) - len(rows) and not pa.types.is_dictionary(col.type):
                     # no other row holds the field: the column stays a dictionary (repeated tokens stored once)
                     index = np.full(len(col), -1, np.int32)
                     index[rows.to_numpy()] = tokens.indices.to_numpy(zero_copy_only=False)
