@@ -104,17 +104,20 @@ def test_the_same_value_in_two_appends_gets_two_tokens(tmp_path):
     assert store.read_stream("c-1").name.tolist() == ["Ann"] * 22
 
 
-def test_an_edited_token_fails_the_read_loudly(tmp_path):
+@pytest.mark.parametrize("events", [1, 200])  # read one by one, and many at a time
+def test_an_edited_token_fails_the_read_loudly(tmp_path, events):
     """A changed character in a stored token is not read as other text or as NULL: the tag check fails the read."""
     path = tmp_path / "s"
-    with ek.open_store(path) as store:
+    with ek.open_store(path, bulk_threshold=1000) as store:
         store.declare_personal(stream_type="customer", fields=["name"])
-        store.append("c-1", [ek.Event("Seen", {"name": "Ann Smith"})], stream_type="customer")
+        store.append("c-1", [ek.Event("Seen", {"name": f"Ann Smith {i}"}) for i in range(events)],
+                     stream_type="customer")
     with sqlite3.connect(path / "catalog.sqlite") as db:
-        data = json.loads(db.execute("SELECT data FROM hot").fetchone()[0])
+        position, raw = db.execute("SELECT position, data FROM hot ORDER BY position DESC").fetchone()
+        data = json.loads(raw)
         token = data["name"]
         data["name"] = token[:30] + ("A" if token[30] != "A" else "B") + token[31:]
-        db.execute("UPDATE hot SET data = ?", (json.dumps(data),))
+        db.execute("UPDATE hot SET data = ? WHERE position = ?", (json.dumps(data), position))
     with ek.open_store(path) as store:
         with pytest.raises(Exception, match="does not check out"):
             store.read_all()
