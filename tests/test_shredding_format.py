@@ -104,7 +104,7 @@ def test_the_same_value_in_two_appends_gets_two_tokens(tmp_path):
     assert store.read_stream("c-1").name.tolist() == ["Ann"] * 22
 
 
-@pytest.mark.parametrize("events", [1, 200])  # read one by one, and many at a time
+@pytest.mark.parametrize("events", [1, 300])  # read one by one, and many at a time
 def test_an_edited_token_fails_the_read_loudly(tmp_path, events):
     """A changed character in a stored token is not read as other text or as NULL: the tag check fails the read."""
     path = tmp_path / "s"

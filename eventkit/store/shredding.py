@@ -88,7 +88,7 @@ def check_declaration(stream_type: Any, event_type: Any, fields: Any, subject: A
     return scope, str(name), list(dict.fromkeys(fields)), subject
 
 
-_FEW = 32  # up to this many values in a call, the read side decrypts them one by one (less fixed cost)
+_FEW = 128  # up to this many values in a call, the read side decrypts them one by one (less fixed cost)
 
 
 class KeyRing:
