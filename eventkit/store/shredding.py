@@ -31,6 +31,8 @@ from typing import Any, Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from eventkit.common.errors import InvalidInput
 from eventkit.common.sql import quote_ident
@@ -103,7 +105,8 @@ class KeyRing:
         self._catalog = catalog
         self._keys: dict[str, bytes | None] = {}  # key_id -> key, or None once erased (or unknown)
         self._gcm: dict[str, Any] = {}  # key_id -> AESGCM (ek1)
-        self._ecb: dict[str, Any] = {}  # key_id -> AES-ECB encryptor under ccm_key (ek2)
+        self._ecb: dict[str, Any] = {}  # key_id -> AES-ECB encryptor under ccm_key (ek2, many values a call)
+        self._ccm: dict[str, Any] = {}  # key_id -> AESCCM under ccm_key (ek2, a few values a call)
         self._erased_seen = -1
         self._lock = threading.Lock()
         self._cipher_lock = threading.Lock()  # DuckDB may call the UDFs from several threads; an encryptor is not shared
@@ -112,7 +115,7 @@ class KeyRing:
     def sync(self, erased_counter: int) -> None:
         if erased_counter != self._erased_seen:
             with self._lock:
-                self._keys, self._gcm, self._ecb = {}, {}, {}
+                self._keys, self._gcm, self._ecb, self._ccm = {}, {}, {}, {}
                 self._erased_seen = erased_counter
 
     def _lookup(self, key_ids: set[str], tx: Any = None) -> None:
@@ -162,11 +165,11 @@ class KeyRing:
         if v.startswith(TOKEN):
             cipher = self._gcm.get(key_id) or self._gcm.setdefault(key_id, _aead(key))
             return cipher.decrypt(raw[:12], raw[12:], None).decode()
-        from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESCCM
-
+        ccm = self._ccm.get(key_id)
+        if ccm is None:
+            ccm = self._ccm[key_id] = AESCCM(ccm_key(key), ccm_batch.TAG)
         try:
-            return AESCCM(ccm_key(key), ccm_batch.TAG).decrypt(raw[:ccm_batch.NONCE], raw[ccm_batch.NONCE:], None).decode()
+            return ccm.decrypt(raw[:ccm_batch.NONCE], raw[ccm_batch.NONCE:], None).decode()
         except (InvalidTag, ValueError) as e:
             from eventkit.store.integrity import TamperedStore
 
