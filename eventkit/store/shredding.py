@@ -91,6 +91,7 @@ def check_declaration(stream_type: Any, event_type: Any, fields: Any, subject: A
 
 
 _FEW = 128  # up to this many values in a call, the read side decrypts them one by one (less fixed cost)
+_REVEALED = 200_000  # decrypted values kept per store object (a scan's repeated values), then started afresh
 
 
 class KeyRing:
@@ -107,6 +108,7 @@ class KeyRing:
         self._gcm: dict[str, Any] = {}  # key_id -> AESGCM (ek1)
         self._ecb: dict[str, Any] = {}  # key_id -> AES-ECB encryptor under ccm_key (ek2, many values a call)
         self._ccm: dict[str, Any] = {}  # key_id -> AESCCM under ccm_key (ek2, a few values a call)
+        self._revealed: dict[str, str | None] = {}  # token -> text, dropped with the keys on an erasure
         self._erased_seen = -1
         self._lock = threading.Lock()
         self._cipher_lock = threading.Lock()  # DuckDB may call the UDFs from several threads; an encryptor is not shared
@@ -115,7 +117,7 @@ class KeyRing:
     def sync(self, erased_counter: int) -> None:
         if erased_counter != self._erased_seen:
             with self._lock:
-                self._keys, self._gcm, self._ecb, self._ccm = {}, {}, {}, {}
+                self._keys, self._gcm, self._ecb, self._ccm, self._revealed = {}, {}, {}, {}, {}
                 self._erased_seen = erased_counter
 
     def _lookup(self, key_ids: set[str], tx: Any = None) -> None:
@@ -144,8 +146,19 @@ class KeyRing:
             TamperedStore: a token whose authentication tag does not match its ciphertext.
         """
         tokens = as_strings(tokens)
-        if len(tokens) - tokens.null_count <= _FEW:  # a few values (a sparse column): one library call each
-            return pa.array([self._reveal_one(v) for v in tokens.to_pylist()], pa.string())
+        values = tokens.to_pylist()
+        seen = self._revealed  # a repeated value (a name on each of a stream's events) is decrypted once
+        missing = list({v for v in values if v is not None and v not in seen and v.startswith(TOKENS)})
+        if len(missing) <= _FEW:  # a few values: one library call each (less fixed cost than a batch)
+            found = [self._reveal_one(v) for v in missing]
+        else:
+            found = self._reveal_many(pa.array(missing, pa.string())).to_pylist()
+        if len(seen) + len(found) > _REVEALED:
+            seen.clear()
+        seen.update(zip(missing, found))
+        return pa.array([seen.get(v, v) if v is not None else None for v in values], pa.string())
+
+    def _reveal_many(self, tokens: pa.Array) -> pa.Array:
         out = tokens
         for prefix, reveal in ((TOKEN, self._reveal_ek1), (TOKEN2, self._reveal_ek2)):
             mask = pc.fill_null(pc.starts_with(tokens, prefix), False)
