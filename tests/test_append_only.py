@@ -74,6 +74,7 @@ CALLS = {
     "forget": lambda s: (s.declare_personal(stream_type="person", fields=["name"]),
                          s.append("p-1", [ek.Event("Named", {"name": "Ann"})], stream_type="person"),
                          s.forget("p-1")),
+    "personal_state": lambda s: s.personal_state(),
 }
 
 

@@ -139,7 +139,7 @@ def in_zone(times: pd.Series, tz: str) -> pd.Series:
 _FUNCS = {"sum": "sum", "count": "count", "mean": "mean", "avg": "mean", "median": "median",
           "min": "min", "max": "max", "first": "first", "last": "last", "count_distinct": "nunique",
           "nunique": "nunique", "std": "std", "any_value": "first"}
-_NOT_SUMMED = ("version", "position", "complete")
+_NOT_SUMMED = ("version", "position", "complete", "erased")
 
 
 def aggregate(
@@ -203,6 +203,8 @@ def aggregate(
         out[name] = grouped[col].sum(min_count=1) if fn == "sum" else getattr(grouped[col], fn)()
     if time in keys and "complete" in series.columns and "complete" not in spec:
         out["complete"] = grouped["complete"].all()
+    if "erased" in series.columns and "erased" not in spec:  # a fold's flag: a total over erased values says so
+        out["erased"] = grouped["erased"].any()
     frame = pd.DataFrame(out)
     frame = frame.reset_index() if keys else frame
     for name, (col, fn) in spec.items():

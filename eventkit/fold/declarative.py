@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from eventkit.common.errors import InvalidFold
+from eventkit.fold.erasure import with_erased
 from eventkit.fold.series import DEFAULT_MAX_ROWS
 from eventkit.common.sql import quote_ident
 from eventkit.fold.reducers import Reducer, Schema, unique_leaves
@@ -93,13 +94,14 @@ class Fold:
     def state_sql(self, source: Source) -> str:
         """The single aggregate query computing every stream's state from ``source``."""
         schema = source.schema
-        leaves = unique_leaves(self.fields.values())
+        fields = with_erased(self.fields, source)
+        leaves = unique_leaves(fields.values())
         aggs, names = [], {}
         for i, leaf in enumerate(leaves):
             partial = leaf.partials(schema, leaf.condition(schema))[0]
             aggs.append(f"{partial} AS _l{i}")
             names[leaf] = leaf.finish(f"_l{i}", schema)
-        outs = [f"{red.final_sql(names)} AS {quote_ident(k)}" for k, red in self.fields.items()]
+        outs = [f"{red.final_sql(names)} AS {quote_ident(k)}" for k, red in fields.items()]
         return (
             f"SELECT stream_id, {', '.join(outs)}, version, position FROM ("
             f"SELECT stream_id, {', '.join(aggs)}, max(version) AS version, max(position) AS position "

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from eventkit.store import fold_state_files as _fold_states
 from eventkit.common.errors import InvalidFold
+from eventkit.fold.erasure import with_erased
 from eventkit.fold.sources import checked_stream_ids, open_source
 from eventkit.common.sql import quote_ident
 from eventkit.fold.reducers import COMPILED, Leaf, Schema, unique_leaves
@@ -45,6 +46,11 @@ def fingerprint(fold: Fold, store: Any) -> str:
     # The saved columns are the leaves' partials: a change in how reducers compile to leaves
     # (COMPILED) makes older saved states unusable, as a changed fold does.
     text = fold.fingerprint + f"|{COMPILED}|" + "|".join(repr(u) for u in upcasters)
+    personal = getattr(store, "personal_state", None)
+    if personal is not None:
+        fields, erasures = personal()
+        if fields:  # a state saved before an erasure (or a declaration) holds what was erased since: not used
+            text += f"|personal={fields}|erasures={erasures}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -79,7 +85,7 @@ def save_state(fold: Fold, store: Store, *, known_at: Any = None) -> _fold_state
         raise InvalidFold("save_snapshot takes known_at as a position (int); a time has no exact position")
     with open_source(store, stream_type=fold.stream_type, known_at=known) as src:
         fold.prepare(src)
-        leaves = unique_leaves(fold.fields.values())
+        leaves = unique_leaves(with_erased(fold.fields, src).values())
         items, _ = _partials(leaves, src.schema)
         position = src.known_position()
         table = src.con.sql(
@@ -116,7 +122,8 @@ def state_from_saved(fold: Fold, store: Store, saved: _fold_states.FoldState, *,
                      extra_where=f"position > {int(saved.position)}") as src:
         fold.prepare(src)
         schema = src.schema
-        leaves = unique_leaves(fold.fields.values())
+        fields = with_erased(fold.fields, src)
+        leaves = unique_leaves(fields.values())
         items, cols = _partials(leaves, schema)
         newer = (f"SELECT stream_id, {', '.join(items)}, max(version) AS version, max(position) AS position "
                  f"FROM {src.relation} GROUP BY stream_id")
@@ -129,7 +136,7 @@ def state_from_saved(fold: Fold, store: Store, saved: _fold_states.FoldState, *,
             for j, combiner in enumerate(leaf.combiners(schema)):
                 combined.append(f"{combiner.format(*leaf_cols)} AS {leaf_cols[j]}")
             names[leaf] = leaf.finish(leaf_cols[0], schema)
-        outs = [f"{red.final_sql(names)} AS {quote_ident(k)}" for k, red in fold.fields.items()]
+        outs = [f"{red.final_sql(names)} AS {quote_ident(k)}" for k, red in fields.items()]
         sql = (
             f"SELECT stream_id, {', '.join(outs)}, version, position FROM ("
             f"SELECT stream_id, {', '.join(combined)}, max(version) AS version, max(position) AS position "

@@ -39,6 +39,7 @@ import datetime as _dt
 from typing import TYPE_CHECKING, Any
 
 from eventkit.common.errors import SeriesTooLarge
+from eventkit.fold.erasure import with_erased
 from eventkit.fold.grid import Grid, make_grid, parse_every
 from eventkit.common.sql import quote_ident
 from eventkit.fold.reducers import Reducer, unique_leaves
@@ -189,7 +190,8 @@ FROM d{" ORDER BY _kk, stream_id" if order else ""}
 
 def changes_sql(fold: Fold, source: Source, grid: Grid, *, b_from: str | None = None) -> str:
     """One query for the change log: the state after each bucket that holds a stream's events."""
-    head, outs = bucket_sql(fold.fields, source, grid, b_from=b_from)
+    fields = fold.fields if b_from is not None else with_erased(fold.fields, source)  # partials made elsewhere
+    head, outs = bucket_sql(fields, source, grid, b_from=b_from)
     return (f"{head} SELECT {grid.at_sql('_k')} AS changed_at, stream_id, {', '.join(outs)}, "
             "version, position FROM c ORDER BY _k, stream_id")
 
@@ -273,7 +275,7 @@ def declarative_snapshots(fold: Fold, store: Any, *, every: Any, start: Any, end
         fold.prepare(src)
         n, n_points, rows, last_k = size_of(src, grid)
         check_budget(n, n_points, rows, max_rows, every)
-        sql = dense_sql(fold.fields, src, grid, last_k=last_k, horizon=horizon(src, grid, known_at))
+        sql = dense_sql(with_erased(fold.fields, src), src, grid, last_k=last_k, horizon=horizon(src, grid, known_at))
         frame = to_frame(src.con.sql(sql))
     return finish_frame(frame, grid, "dense")
 

@@ -35,6 +35,7 @@ class Source:
     schema: Schema
     relation: str
     store: Any = None  # the store folded (for checks against everything it holds)
+    personal: tuple[str, ...] = ()  # the store's personal fields, when events carry ``erased`` (see .erasure)
 
     def known_position(self) -> int:
         """The highest position in the cut (the snapshot's high-water mark), 0 if empty."""
@@ -50,7 +51,7 @@ def read_schema(con: duckdb.DuckDBPyConnection) -> Schema:
         if name == "data":
             if typ.id == "struct":
                 payload = {n: str(t) for n, t in typ.children}
-        elif name in ENVELOPE_FIELDS:
+        elif name in ENVELOPE_FIELDS or name == "erased":  # erased: a store with personal fields
             envelope[name] = str(typ)
     missing = [f for f in ("stream_id", "version", "position", "occurred_at", "event_type") if f not in envelope]
     if missing:
@@ -86,7 +87,9 @@ def open_source(
         # Our own connection: make TIMESTAMPTZ arithmetic and pandas output UTC whatever the host.
         con.execute("SET TimeZone = 'UTC'")
         schema = read_schema(con)
-        cols = [quote_ident(c) for c in ENVELOPE_FIELDS if c in schema.envelope] + ["data"]
+        cols = [quote_ident(c) for c in (*ENVELOPE_FIELDS, "erased") if c in schema.envelope] + ["data"]
+        state = getattr(store, "personal_state", None)
+        personal = tuple(state()[0]) if state is not None and "erased" in schema.envelope else ()
         cols += [f"data.{quote_ident(n)} AS {quote_ident(n)}" for n in schema.payload if n not in schema.envelope]
         conds = []
         if stream_type is not None:
@@ -107,7 +110,7 @@ def open_source(
         relation = f"(SELECT {', '.join(cols)} FROM events{where})"
         if extra_where:
             relation = f"(SELECT * FROM {relation} WHERE {extra_where})"
-        yield Source(con=con, schema=schema, relation=relation, store=store)
+        yield Source(con=con, schema=schema, relation=relation, store=store, personal=personal)
     finally:
         con.close()
 

@@ -51,7 +51,8 @@ def table_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = "
         state = rows(state)
     by = as_list(spec.get("by"))
     values = values_of(dict(spec), series=False)
-    out = aggregate(state, by=by, values=values)[[*by, *values]] if values else state
+    flag = ["erased"] if "erased" in state.columns else []  # totals over erased personal values keep the flag
+    out = aggregate(state, by=by, values=values)[[*by, *values, *flag]] if values else state
     out = compute_columns(tidy(out, [], tz=tz), spec.get("compute", {}))
     if "columns" in spec:
         out = out[list(spec["columns"])]

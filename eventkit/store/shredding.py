@@ -3,38 +3,50 @@ subject destroys its keys.
 
 A declaration (``store.declare_personal``) names the fields of one stream type or one event type that
 are personal, and the subject they belong to: an envelope column (``stream_id``) or a payload field
-(``customer_id``). An append encrypts each such field's text with AES-GCM under the subject's key
-(made on first use, kept in the catalog) and stores the token ``ek1:<key id>:<base64 nonce+ciphertext>``
-in its place. Every read (``read_*``, ``sql``, folds, exports, reports) goes through the ``events``
-view, which turns tokens back into text, and into NULL once the key is destroyed, with the column
-``erased`` true on each event that lost a field. The hash chain and file hashes cover the tokens,
-so an erasure changes no byte of history: ``verify`` still passes.
+(``customer_id``). An append encrypts each such field's text under the subject's key (made on first
+use, kept in the catalog) and stores a token in its place:
+
+- ``ek2:<key id>:<base64 of nonce + ciphertext + tag>``: AES-256-CCM (NIST SP 800-38C; 12-byte random
+  nonce per value, 16-byte tag), under a key derived from the subject's key (:func:`ccm_key`). Written
+  and read thousands of values at a time by :mod:`.ccm_batch`, byte for byte what
+  ``cryptography``'s ``AESCCM`` makes. Every append since this format writes it.
+- ``ek1:<key id>:<base64 of nonce + ciphertext + tag>``: AES-256-GCM per value under the subject's key,
+  the first format; stores holding it still read, value by value.
+
+Every read (``read_*``, ``sql``, folds, exports, reports) goes through the ``events`` view, which turns
+tokens back into text (a token whose tag does not check out fails the read: the store was edited), and
+into NULL once the key is destroyed, with the column ``erased`` true on each event that lost a field.
+The hash chain and file hashes cover the tokens, so an erasure changes no byte of history: ``verify``
+still passes.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute as pc
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from eventkit.common.errors import InvalidInput
 from eventkit.common.sql import quote_ident
-
-TOKEN = "ek1:"
+from eventkit.store import ccm_batch
+from eventkit.store.ragged_bytes import b64decode, string_array, string_buffers
+from eventkit.store.shredding_format import (KEY_ID, TOKEN, TOKEN2, TOKENS, as_strings, ccm_key,  # noqa: F401
+                                             is_token_sql)
+from eventkit.store.shredding_writes import encrypt_hot_rows, encrypt_table  # noqa: F401  (the store's writers)
 
 
 def _aead(key: bytes) -> Any:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     return AESGCM(key)
-
 
 @dataclass
 class Declarations:
@@ -78,6 +90,10 @@ def check_declaration(stream_type: Any, event_type: Any, fields: Any, subject: A
     return scope, str(name), list(dict.fromkeys(fields)), subject
 
 
+_FEW = 128  # up to this many values in a call, the read side decrypts them one by one (less fixed cost)
+_REVEALED = 200_000  # decrypted values kept per store object (a scan's repeated values), then started afresh
+
+
 class KeyRing:
     """Encryption and the read side's key cache, one per store object.
 
@@ -88,19 +104,24 @@ class KeyRing:
 
     def __init__(self, catalog: Any) -> None:
         self._catalog = catalog
-        self._ciphers: dict[str, Any] = {}  # key_id -> AESGCM, or None once erased
+        self._keys: dict[str, bytes | None] = {}  # key_id -> key, or None once erased (or unknown)
+        self._gcm: dict[str, Any] = {}  # key_id -> AESGCM (ek1)
+        self._ecb: dict[str, Any] = {}  # key_id -> AES-ECB encryptor under ccm_key (ek2, many values a call)
+        self._ccm: dict[str, Any] = {}  # key_id -> AESCCM under ccm_key (ek2, a few values a call)
+        self._revealed: dict[str, str | None] = {}  # token -> text, dropped with the keys on an erasure
         self._erased_seen = -1
         self._lock = threading.Lock()
+        self._cipher_lock = threading.Lock()  # DuckDB may call the UDFs from several threads; an encryptor is not shared
         self._registered: set[int] = set()
 
     def sync(self, erased_counter: int) -> None:
         if erased_counter != self._erased_seen:
             with self._lock:
-                self._ciphers = {}
+                self._keys, self._gcm, self._ecb, self._ccm, self._revealed = {}, {}, {}, {}, {}
                 self._erased_seen = erased_counter
 
     def _lookup(self, key_ids: set[str], tx: Any = None) -> None:
-        missing = [k for k in key_ids if k not in self._ciphers]
+        missing = [k for k in key_ids if k not in self._keys]
         if not missing:
             return
         if tx is not None:  # inside the caller's transaction
@@ -110,31 +131,121 @@ class KeyRing:
                 keys = self._catalog.keys_by_id(tx, missing)
         with self._lock:
             for key_id in missing:
-                key = keys.get(key_id)
-                self._ciphers[key_id] = None if key is None else _aead(key)
+                self._keys[key_id] = keys.get(key_id)
+
+    def _ecb_for(self, key_id: str) -> Any:
+        enc = self._ecb.get(key_id)
+        if enc is None:
+            enc = self._ecb[key_id] = ccm_batch.ecb_encryptor(ccm_key(self._keys[key_id]))  # type: ignore[arg-type]
+        return enc
 
     def reveal(self, tokens: pa.Array) -> pa.Array:
-        """Tokens to text; NULL where the key was destroyed; text that is no token unchanged."""
+        """Tokens to text; NULL where the key was destroyed; text that is no token unchanged.
+
+        Raises:
+            TamperedStore: a token whose authentication tag does not match its ciphertext.
+        """
+        tokens = as_strings(tokens)
         values = tokens.to_pylist()
-        self._lookup({v[4:20] for v in values if v is not None and v.startswith(TOKEN)})
+        seen = self._revealed  # a repeated value (a name on each of a stream's events) is decrypted once
+        missing = list({v for v in values if v is not None and v not in seen and v.startswith(TOKENS)})
+        if len(missing) <= _FEW:  # a few values: one library call each (less fixed cost than a batch)
+            found = [self._reveal_one(v) for v in missing]
+        else:
+            found = self._reveal_many(pa.array(missing, pa.string())).to_pylist()
+        if len(seen) + len(found) > _REVEALED:
+            seen.clear()
+        seen.update(zip(missing, found))
+        return pa.array([seen.get(v, v) if v is not None else None for v in values], pa.string())
+
+    def _reveal_many(self, tokens: pa.Array) -> pa.Array:
+        out = tokens
+        for prefix, reveal in ((TOKEN, self._reveal_ek1), (TOKEN2, self._reveal_ek2)):
+            mask = pc.fill_null(pc.starts_with(tokens, prefix), False)
+            if pc.any(mask).as_py():
+                out = pc.replace_with_mask(out, mask, reveal(tokens.filter(mask)))
+        return out
+
+    def _reveal_one(self, v: str | None) -> str | None:
+        if v is None or not v.startswith(TOKENS):
+            return v
+        key_id = v[4:4 + KEY_ID]
+        self._lookup({key_id})
+        key = self._keys.get(key_id)
+        if key is None:
+            return None
+        raw = base64.b64decode(v[5 + KEY_ID:])
+        if v.startswith(TOKEN):
+            cipher = self._gcm.get(key_id) or self._gcm.setdefault(key_id, _aead(key))
+            return cipher.decrypt(raw[:12], raw[12:], None).decode()
+        ccm = self._ccm.get(key_id)
+        if ccm is None:
+            ccm = self._ccm[key_id] = AESCCM(ccm_key(key), ccm_batch.TAG)
+        try:
+            return ccm.decrypt(raw[:ccm_batch.NONCE], raw[ccm_batch.NONCE:], None).decode()
+        except (InvalidTag, ValueError) as e:
+            from eventkit.store.integrity import TamperedStore
+
+            raise TamperedStore("a personal field's encrypted value does not check out against its key "
+                                f"({type(e).__name__}): the store was edited; run `eventkit verify` to find where. "
+                                f"Token: {v[:40]}...") from None
+
+    def _reveal_ek1(self, tokens: pa.Array) -> pa.Array:
+        values = tokens.to_pylist()
+        self._lookup({v[4:4 + KEY_ID] for v in values})
         out = []
         for v in values:
-            if v is None or not v.startswith(TOKEN):
-                out.append(v)
-                continue
-            cipher = self._ciphers.get(v[4:20])
-            if cipher is None:
+            key_id = v[4:4 + KEY_ID]
+            if self._keys.get(key_id) is None:
                 out.append(None)
                 continue
-            raw = base64.b64decode(v[21:])
+            cipher = self._gcm.get(key_id) or self._gcm.setdefault(key_id, _aead(self._keys[key_id]))  # type: ignore[arg-type]
+            raw = base64.b64decode(v[5 + KEY_ID:])
             out.append(cipher.decrypt(raw[:12], raw[12:], None).decode())
         return pa.array(out, pa.string())
 
+    def _reveal_ek2(self, tokens: pa.Array) -> pa.Array:
+        key_ids = pc.utf8_slice_codeunits(tokens, 4, 4 + KEY_ID).dictionary_encode()
+        names = key_ids.dictionary.to_pylist()
+        codes = key_ids.indices.to_numpy(zero_copy_only=False)
+        self._lookup(set(names))
+        live = np.array([self._keys.get(k) is not None for k in names], bool)
+        rows = np.flatnonzero(live[codes])
+        pick = np.full(len(tokens), -1, np.int64)
+        if not len(rows):
+            return pa.nulls(len(tokens), pa.string())
+        order = rows[np.argsort(codes[rows], kind="stable")]
+        data, starts, lengths = string_buffers(tokens)
+        try:
+            raw, raw_starts, raw_lengths = b64decode(data, starts[order] + 5 + KEY_ID, lengths[order] - 5 - KEY_ID)
+            with self._cipher_lock:
+                encryptors = [self._ecb_for(k) if live[i] else None for i, k in enumerate(names)]
+                plain, plain_lengths, ok = ccm_batch.decrypt(encryptors, codes[order], raw, raw_starts, raw_lengths)
+        except ValueError as e:
+            ok, plain, plain_lengths, problem = None, None, None, str(e)
+        if ok is None or not ok.all():
+            from eventkit.store.integrity import TamperedStore
+
+            bad = [] if ok is None else tokens.take(pa.array(order[~ok][:3])).to_pylist()
+            raise TamperedStore(
+                "a personal field's encrypted value does not check out against its key "
+                f"({problem if ok is None else 'authentication tag mismatch'}): the store was edited; run "
+                f"`eventkit verify` to find where. Tokens: {[b[:40] + '...' for b in bad]}")
+        pick[order] = np.arange(len(order))
+        return string_array(plain, plain_lengths).take(pa.array(pick, mask=pick < 0))
+
     def erased(self, tokens: pa.Array) -> pa.Array:
-        values = tokens.to_pylist()
-        self._lookup({v[4:20] for v in values if v is not None and v.startswith(TOKEN)})
-        return pa.array([v is not None and v.startswith(TOKEN) and self._ciphers.get(v[4:20]) is None
-                         for v in values], pa.bool_())
+        """True where a value is a token whose key was destroyed."""
+        tokens = as_strings(tokens)
+        is_token = pc.fill_null(pc.or_(pc.starts_with(tokens, TOKEN), pc.starts_with(tokens, TOKEN2)), False)
+        if not pc.any(is_token).as_py():
+            return pa.array(np.zeros(len(tokens), bool))
+        key_ids = pc.utf8_slice_codeunits(pc.if_else(is_token, tokens, None), 4, 4 + KEY_ID).dictionary_encode()
+        names = key_ids.dictionary.to_pylist()
+        self._lookup(set(names))
+        dead = np.array([self._keys.get(k) is None for k in names] + [False], bool)
+        codes = pc.fill_null(key_ids.indices, len(names)).to_numpy(zero_copy_only=False)
+        return pa.array(dead[codes])
 
     def reveal_like(self, stored: Any, new: dict[str, Any], tx: Any = None) -> Any:
         """A stored payload (dict or JSON text) with tokens decrypted, for comparing with a re-sent ``new``;
@@ -144,8 +255,8 @@ class KeyRing:
             return stored
         out = dict(data)
         for k, v in data.items():
-            if isinstance(v, str) and v.startswith(TOKEN):
-                self._lookup({v[4:20]}, tx)
+            if isinstance(v, str) and v.startswith(TOKENS):
+                self._lookup({v[4:4 + KEY_ID]}, tx)
                 revealed = self.reveal(pa.array([v], pa.string()))[0].as_py()
                 out[k] = new.get(k) if revealed is None else revealed
         return out
@@ -171,115 +282,16 @@ def reveal_wrapper(declared: Declarations, fields: dict[str, str]) -> Any:
     def wrap(sql: str) -> str:
         if not personal:
             return f"SELECT *, false AS erased FROM ({sql})"
-        updates = ", ".join(f"{quote_ident(f)} := ek_reveal(data.{quote_ident(f)})" for f in personal)
-        flags = " OR ".join(f"coalesce(ek_erased(data.{quote_ident(f)}), false)" for f in personal)
+        # Only tokens reach the Python functions: a vector without any (a column mostly NULL, other event
+        # types) costs no call.
+        token = {f: "(" + " OR ".join(f"starts_with(data.{quote_ident(f)}, '{t}')" for t in TOKENS) + ")"
+                 for f in personal}
+        updates = ", ".join(f"{quote_ident(f)} := CASE WHEN {token[f]} THEN ek_reveal(data.{quote_ident(f)}) "
+                            f"ELSE data.{quote_ident(f)} END" for f in personal)
+        flags = " OR ".join(f"coalesce({token[f]} AND ek_erased(data.{quote_ident(f)}), false)" for f in personal)
         return f"SELECT * REPLACE (struct_update(data, {updates}) AS data), ({flags}) AS erased FROM ({sql})"
 
     return wrap
-
-
-# -- the write side ----------------------------------------------------------------------------
-
-def _keys(catalog: Any, tx: Any, subjects: set[str]) -> dict[str, tuple[str, Any]]:
-    """subject -> (key_id, AESGCM) for each subject, making keys for new subjects."""
-    have = catalog.subject_keys(tx, sorted(subjects))
-    new = []
-    for s in subjects - set(have):
-        key_id, key = uuid.uuid4().hex[:16], os.urandom(32)
-        new.append((key_id, s, key))
-        have[s] = (key_id, key)
-    if new:
-        catalog.add_subject_keys(tx, new)
-    return {s: (kid, _aead(key)) for s, (kid, key) in have.items()}
-
-
-def _seal_value(value: Any, key_id: str, cipher: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"personal field {name!r} holds text only (it is stored encrypted); got {value!r}: store "
-                           "it as a string, or do not declare it personal", column=name, values=[value])
-    if value.startswith(TOKEN):
-        raise InvalidInput(f"personal field {name!r} may not start with {TOKEN!r}", column=name, values=[value])
-    nonce = os.urandom(12)
-    return f"{TOKEN}{key_id}:" + base64.b64encode(nonce + cipher.encrypt(nonce, value.encode(), None)).decode()
-
-
-def _subject_of(subject: str, stream_id: str, data: dict[str, Any], stream_type: str, event_type: str) -> str:
-    if subject == "stream_id":
-        return stream_id
-    value = data.get(subject)
-    if value is None:
-        raise InvalidInput(f"a {stream_type}/{event_type} event has personal fields but no subject field {subject!r} "
-                           f"(stream {stream_id!r}): give it, so the data can be forgotten later",
-                           column=subject, values=[stream_id])
-    return str(value)
-
-
-def encrypt_hot_rows(catalog: Any, tx: Any, declared: Declarations, rows: list[tuple]) -> list[tuple]:
-    """Hot-log rows (as inserted) with their personal fields encrypted."""
-    work = []
-    for i, r in enumerate(rows):
-        rules = declared.rules(r[2], r[4])
-        if rules and r[8]:
-            data = json.loads(r[8])
-            hits = [(fs, subj) for fs, subj in rules if any(data.get(f) is not None for f in fs)]
-            if hits:
-                work.append((i, data, [(fs, _subject_of(subj, r[1], data, r[2], r[4])) for fs, subj in hits]))
-    if not work:
-        return rows
-    keys = _keys(catalog, tx, {s for _, _, hits in work for _, s in hits})
-    out = list(rows)
-    for i, data, hits in work:
-        for fs, subject in hits:
-            key_id, cipher = keys[subject]
-            for f in fs:
-                if data.get(f) is not None:
-                    data[f] = _seal_value(data[f], key_id, cipher, f)
-        r = out[i]
-        out[i] = (*r[:8], json.dumps(data, ensure_ascii=False), *r[9:])
-    return out
-
-
-def encrypt_table(catalog: Any, tx: Any, declared: Declarations, table: pa.Table, stream_types: pa.Array) -> pa.Table:
-    """A bulk append's rows (envelope + flat payload columns) with personal fields encrypted.
-
-    Args:
-        stream_types: Each row's resolved stream type.
-    """
-    event_types = table.column("event_type")
-    for scope, rules in (("stream_type", declared.by_stream_type), ("event_type", declared.by_event_type)):
-        column = stream_types if scope == "stream_type" else event_types
-        for name, (fs, subject) in rules.items():
-            present = [f for f in fs if f in table.column_names]
-            if not present:
-                continue
-            mask = pa.compute.equal(column, name)
-            rows = pa.compute.indices_nonzero(pa.compute.fill_null(mask, False)).to_numpy()
-            if not len(rows):
-                continue
-            take = pa.array(rows)
-            if subject == "stream_id" or subject in table.column_names:
-                subjects = table.column(subject).take(take).to_pylist()
-            else:
-                raise InvalidInput(f"{scope} {name!r} has personal fields {present} but the frame has no subject "
-                                   f"column {subject!r}", column=subject)
-            if any(s is None for s in subjects):
-                raise InvalidInput(f"{scope} {name!r}: rows with personal fields need a subject {subject!r}",
-                                   column=subject)
-            keys = _keys(catalog, tx, {str(s) for s in subjects})
-            for f in present:
-                col = table.column(f)
-                if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_null(col.type)
-                        or col.null_count == len(col)):
-                    raise InvalidInput(f"personal field {f!r} holds text only (it is stored encrypted); the frame's "
-                                       f"column is {col.type}: store it as strings, or do not declare it personal",
-                                       column=f)
-                values = col.take(take).to_pylist()
-                sealed = [None if v is None else _seal_value(v, *keys[str(s)], f) for v, s in zip(values, subjects)]
-                full = col.to_pylist()
-                for r, v in zip(rows, sealed):
-                    full[r] = v
-                table = table.set_column(table.column_names.index(f), f, pa.array(full, pa.string()))
-    return table
 
 
 def forget(store: Any, subject: str) -> int:

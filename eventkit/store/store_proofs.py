@@ -104,7 +104,7 @@ class Proving:
         Example:
             >>> store.declare_personal(stream_type="customer", fields=["name", "email"], subject="stream_id")
         """
-        from eventkit.store.shredding import TOKEN, check_declaration
+        from eventkit.store.shredding import check_declaration, is_token_sql
 
         scope, name, fields, subject = check_declaration(stream_type, event_type, fields, subject)
         stored = self.fields
@@ -120,7 +120,7 @@ class Proving:
             try:
                 plain = con.execute(
                     f"SELECT count(*) FROM events WHERE {scope} = ? AND ("
-                    + " OR ".join(f"NOT starts_with(data.{quote_ident(f)}, '{TOKEN}')" for f in present) + ")",
+                    + " OR ".join(f"NOT ({is_token_sql('data.' + quote_ident(f))})" for f in present) + ")",
                     [name]).fetchall()[0][0]
             finally:
                 con.close()
@@ -153,6 +153,13 @@ class Proving:
         from eventkit.store.shredding import forget
 
         return forget(self, subject)
+
+    def personal_state(self) -> tuple[list[str], int]:
+        """(the payload fields declared personal, how many erasures the store has seen): what folds need
+        to flag results computed from erased values (see :mod:`eventkit.fold.erasure`)."""
+        with self._catalog.read() as conn:
+            version, erasures = self._catalog.personal_state(conn)
+            return self._declarations(conn, {"personal_version": version}).fields, erasures
 
     def _declarations(self, conn: Any, state: dict[str, int]) -> Declarations:
         """The personal-field declarations, re-read only when ``personal_version`` moved."""

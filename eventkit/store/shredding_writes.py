@@ -1,0 +1,245 @@
+"""Crypto-shredding's write side: personal fields of appended events replaced by ek2 tokens (see
+:mod:`.shredding` for the scheme, :mod:`.ccm_batch` for the cipher)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from eventkit.common.errors import InvalidInput
+from eventkit.store import ccm_batch
+from eventkit.store.ragged_bytes import b64encode_rows, fixed_width_strings, starts_of, string_buffers
+from eventkit.store.shredding_format import KEY_ID, TOKEN, TOKEN2, as_strings, ccm_key, flat_array
+
+
+def _keys(catalog: Any, tx: Any, subjects: set[str]) -> dict[str, tuple[str, bytes]]:
+    """subject -> (key_id, key) for each subject, making keys for new subjects."""
+    have = catalog.subject_keys(tx, sorted(subjects))
+    missing = sorted(subjects - set(have))
+    if missing:
+        ids, material = os.urandom(KEY_ID // 2 * len(missing)).hex(), os.urandom(32 * len(missing))
+        new = [(ids[KEY_ID * i:KEY_ID * (i + 1)], s, material[32 * i:32 * (i + 1)]) for i, s in enumerate(missing)]
+        catalog.add_subject_keys(tx, new)
+        have.update({s: (key_id, key) for key_id, s, key in new})
+    return have
+
+
+def _refuse_tokens(values: pa.Array, name: str) -> None:
+    is_token = pc.fill_null(pc.or_(pc.starts_with(values, TOKEN), pc.starts_with(values, TOKEN2)), False)
+    if pc.any(is_token).as_py():
+        raise InvalidInput(f"personal field {name!r} may not start with {TOKEN!r} or {TOKEN2!r} (the form of an "
+                           "encrypted value)", column=name, values=values.filter(is_token).to_pylist()[:3])
+
+
+def seal(values: pa.Array, subjects: pa.Array, keys: dict[str, tuple[str, bytes]], name: str) -> pa.DictionaryArray:
+    """ek2 tokens of ``values`` (text, no nulls), each under its subject's key (``keys``: subject -> (key id, key)).
+
+    Each distinct (subject, value) pair is encrypted once, under a fresh random nonce, and its rows share
+    the token: repeated values (a customer's name on each of their events) cost one encryption and
+    compress in the segment file as well as the plain text did. What that shows is which of one
+    subject's values in one call are equal, never what they are (see the README's note on the format).
+
+    Returns:
+        A dictionary array: row i's token is ``dictionary[indices[i]]``.
+
+    Raises:
+        InvalidInput: a value that already looks like a token, or one longer than 16 MiB.
+    """
+    values = as_strings(values)
+    subjects = flat_array(subjects)
+    by_subject = subjects if pa.types.is_dictionary(subjects.type) else as_strings(subjects).dictionary_encode()
+    by_value = values.dictionary_encode()
+    width = max(len(by_value.dictionary), 1)
+    pair = (by_subject.indices.to_numpy(zero_copy_only=False).astype(np.int64) * width
+            + by_value.indices.to_numpy(zero_copy_only=False))
+    first, distinct = pd.factorize(pair, sort=True)  # sorted: each subject's pairs in one run (a few AES calls each)
+    _refuse_tokens(by_value.dictionary, name)
+    tokens, where = _seal_runs(by_value.dictionary.take(pa.array(distinct % width)), distinct // width,
+                               by_subject.dictionary.to_pylist(), keys, name)
+    return pa.DictionaryArray.from_arrays(pa.array(where[first].astype(np.int32)), tokens)
+
+
+def _seal_runs(values: pa.Array, codes: np.ndarray, names: list[str], keys: dict[str, tuple[str, bytes]],
+               name: str) -> tuple[pa.Array, np.ndarray]:
+    """Tokens of ``values``; value i belongs to subject ``names[codes[i]]``, ``codes`` non-decreasing.
+
+    Returns:
+        (tokens, where): value i's token is ``tokens[where[i]]``. The byte work is done per value length, on
+        2-D arrays (every token of one length is as long): no per-byte index arrays.
+    """
+    n = len(values)
+    _, _, lengths = string_buffers(values)
+    if n and int(lengths.max()) > ccm_batch.MAX_LENGTH:
+        raise InvalidInput(f"personal field {name!r} holds values of at most {ccm_batch.MAX_LENGTH:,} bytes",
+                           column=name, values=[f"{int(lengths.max()):,} bytes"])
+    nonces = np.frombuffer(os.urandom(ccm_batch.NONCE * n), np.uint8).reshape(n, ccm_batch.NONCE)
+    encryptors: list[Any] = [None] * len(names)
+    for c in np.unique(codes).tolist():
+        encryptors[c] = ccm_batch.ecb_encryptor(ccm_key(keys[names[c]][1]))
+    blocks = (lengths + 15) // 16
+    first_block = starts_of(blocks)
+    by_length = np.argsort(lengths, kind="stable")
+    cuts = np.flatnonzero(np.diff(lengths[by_length])) + 1
+    buckets = [(int(lengths[rows[0]]), rows) for rows in np.split(by_length, cuts) if len(rows)]
+
+    def block_index(rows: np.ndarray, m: int) -> np.ndarray:
+        return (first_block[rows][:, None] + np.arange(m)).reshape(-1)
+
+    plain = np.zeros((int(blocks.sum()), 16), np.uint8)
+    for length, rows in buckets:
+        m = (length + 15) // 16
+        if m:
+            part = np.zeros((len(rows), 16 * m), np.uint8)
+            part[:, :length] = _fixed_bytes(values.take(pa.array(rows)), length)
+            plain[block_index(rows, m)] = part.reshape(-1, 16)
+    cipher, tags = ccm_batch.encrypt_blocks(encryptors, codes, nonces, plain, lengths)
+    key_ids = np.frombuffer("".join(keys[s][0] if s in keys else "?" * KEY_ID for s in names).encode(),
+                            np.uint8).reshape(-1, KEY_ID)
+    head = 5 + KEY_ID
+    where = np.empty(n, np.int64)
+    parts, done = [], 0
+    for length, rows in buckets:
+        m = (length + 15) // 16
+        size = ccm_batch.NONCE + length + ccm_batch.TAG
+        raw = np.zeros((len(rows), (size + 2) // 3 * 3), np.uint8)
+        raw[:, :ccm_batch.NONCE] = nonces[rows]
+        if m:
+            raw[:, ccm_batch.NONCE:ccm_batch.NONCE + length] = cipher[block_index(rows, m)].reshape(len(rows), -1)[:, :length]
+        raw[:, ccm_batch.NONCE + length:size] = tags[rows]
+        text = b64encode_rows(raw, size)
+        token = np.empty((len(rows), head + text.shape[1]), np.uint8)
+        token[:, :4] = np.frombuffer(TOKEN2.encode(), np.uint8)
+        token[:, 4:4 + KEY_ID] = key_ids[codes[rows]]
+        token[:, 4 + KEY_ID] = ord(":")
+        token[:, head:] = text
+        parts.append(fixed_width_strings(token))
+        where[rows] = done + np.arange(len(rows))
+        done += len(rows)
+    tokens = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    return tokens, where
+
+
+def _fixed_bytes(values: pa.Array, length: int) -> np.ndarray:
+    """The bytes of string values that all have ``length`` bytes, as a 2-D array (one row each)."""
+    data, starts, _ = string_buffers(values)
+    first = int(starts[0]) if len(starts) else 0
+    return data[first:first + len(values) * length].reshape(len(values), length)
+
+
+def _subject_of(subject: str, stream_id: str, data: dict[str, Any], stream_type: str, event_type: str) -> str:
+    if subject == "stream_id":
+        return stream_id
+    value = data.get(subject)
+    if value is None:
+        raise InvalidInput(f"a {stream_type}/{event_type} event has personal fields but no subject field {subject!r} "
+                           f"(stream {stream_id!r}): give it, so the data can be forgotten later",
+                           column=subject, values=[stream_id])
+    return str(value)
+
+
+def _text_only(name: str, value: Any) -> InvalidInput:
+    return InvalidInput(f"personal field {name!r} holds text only (it is stored encrypted); got {value!r}: store it as "
+                        "a string, or do not declare it personal", column=name, values=[value])
+
+
+def encrypt_hot_rows(catalog: Any, tx: Any, declared: Any, rows: list[tuple]) -> list[tuple]:
+    """Hot-log rows (as inserted) with their personal fields encrypted."""
+    work: list[tuple[int, dict[str, Any]]] = []
+    cells: list[tuple[int, str, str, str]] = []  # (index in work, field, value, subject)
+    for i, r in enumerate(rows):
+        rules = declared.rules(r[2], r[4])
+        if rules and r[8]:
+            data = json.loads(r[8])
+            hits = [(fs, subj) for fs, subj in rules if any(data.get(f) is not None for f in fs)]
+            done: set[str] = set()  # a field two declarations name: the stream type's wins, as in bulk appends
+            for fs, subj in hits:
+                subject = _subject_of(subj, r[1], data, r[2], r[4])
+                for f in fs:
+                    if data.get(f) is not None and f not in done:
+                        done.add(f)
+                        if not isinstance(data[f], str):
+                            raise _text_only(f, data[f])
+                        cells.append((len(work), f, data[f], subject))
+            if hits:
+                work.append((i, data))
+    if not cells:
+        return rows
+    keys = _keys(catalog, tx, {c[3] for c in cells})
+    tokens = []
+    for f in dict.fromkeys(c[1] for c in cells):  # one call per field name (the error names the field)
+        mine = [c for c in cells if c[1] == f]
+        sealed = seal(pa.array([c[2] for c in mine], pa.string()), pa.array([c[3] for c in mine], pa.string()), keys, f)
+        tokens.extend(zip(mine, sealed.to_pylist()))
+    for (w, f, _, _), token in tokens:
+        work[w][1][f] = token
+    out = list(rows)
+    for i, data in work:
+        r = out[i]
+        out[i] = (*r[:8], json.dumps(data, ensure_ascii=False), *r[9:])
+    return out
+
+
+def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table, stream_types: pa.Array) -> pa.Table:
+    """A bulk append's rows (envelope + flat payload columns) with personal fields encrypted.
+
+    Args:
+        stream_types: Each row's resolved stream type.
+    """
+    event_types = table.column("event_type")
+    sealed: dict[str, pa.Array] = {}  # field -> rows encrypted already (a field two declarations name)
+    for scope, rules in (("stream_type", declared.by_stream_type), ("event_type", declared.by_event_type)):
+        column = stream_types if scope == "stream_type" else event_types
+        for name, (fs, subject) in rules.items():
+            present = [f for f in fs if f in table.column_names]
+            if not present:
+                continue
+            in_scope = pc.fill_null(pc.equal(column, name), False)
+            if not pc.any(in_scope).as_py():
+                continue
+            if subject != "stream_id" and subject not in table.column_names:
+                raise InvalidInput(f"{scope} {name!r} has personal fields {present} but the frame has no subject "
+                                   f"column {subject!r}", column=subject)
+            for f in present:
+                col = table.column(f)
+                text = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+                if not (pa.types.is_string(text) or pa.types.is_large_string(text) or pa.types.is_null(text)
+                        or col.null_count == len(col)):
+                    raise InvalidInput(f"personal field {f!r} holds text only (it is stored encrypted); the frame's "
+                                       f"column is {col.type}: store it as strings, or do not declare it personal",
+                                       column=f)
+                hit = flat_array(pc.and_(in_scope, pc.is_valid(col)))
+                if f in sealed:
+                    hit = pc.and_(hit, pc.invert(sealed[f]))
+                rows = pc.indices_nonzero(hit)
+                if not len(rows):
+                    continue
+                sealed[f] = hit if f not in sealed else pc.or_(sealed[f], hit)
+                every = len(rows) == len(col)
+                subjects = flat_array(table.column(subject))
+                subjects = subjects if every else subjects.filter(hit)
+                if subjects.null_count:
+                    raise InvalidInput(f"{scope} {name!r}: rows with personal fields need a subject {subject!r}",
+                                       column=subject)
+                kind = subjects.type.value_type if pa.types.is_dictionary(subjects.type) else subjects.type
+                if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+                    subjects = pa.array([str(s) for s in subjects.to_pylist()], pa.string())  # as the hot path does
+                subjects = as_strings(subjects).dictionary_encode()
+                keys = _keys(catalog, tx, set(subjects.dictionary.to_pylist()))
+                tokens = seal(flat_array(col) if every else flat_array(col).filter(hit), subjects, keys, f)
+                if every:
+                    column = tokens
+                elif col.null_count == len(col) - len(rows) and not pa.types.is_dictionary(col.type):
+                    # no other row holds the field: the column stays a dictionary (repeated tokens stored once)
+                    index = np.full(len(col), -1, np.int32)
+                    index[rows.to_numpy()] = tokens.indices.to_numpy(zero_copy_only=False)
+                    column = pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), tokens.dictionary)
+                else:
+                    column = pc.replace_with_mask(as_strings(col), hit, tokens.cast(pa.string()))
+                table = table.set_column(table.column_names.index(f), f, column)
+    return table
