@@ -127,6 +127,10 @@ def test_fold_states_newest_usable_and_replaced(catalog: CatalogBackend) -> None
         listed = catalog.fold_states(tx)
     assert [(r[0], r[2], r[3], r[5]) for r in listed] == [
         ("f", 10, 2, "fold_states/fp/10-a.parquet"), ("f", 20, 2, "fold_states/fp/20-b.parquet")]
+    with catalog.write() as tx:  # an erasure drops them all, reporting their files for deletion
+        assert sorted(catalog.drop_fold_states(tx)) == ["fold_states/fp/10-a.parquet", "fold_states/fp/20-b.parquet"]
+    with catalog.read() as tx:
+        assert catalog.fold_states(tx) == [] and catalog.newest_fold_state(tx, "fp", upto=25, as_of=None) is None
 
 def test_writers_are_serialised(catalog: CatalogBackend) -> None:
     """Read-modify-write inside write() never loses an update, whatever the threads do."""

@@ -82,6 +82,26 @@ def test_a_state_saved_before_the_erasure_is_not_used_after_it(shop):
     assert pd.isna(state.loc["c-1", "name"]) and state.loc["c-1", "erased"] and not state.loc["c-2", "erased"]
 
 
+def test_an_erasure_removes_the_saved_states_that_hold_the_erased_values(shop):
+    """Crypto-shredding must not leave the erased text in plain files: a saved fold state is plain
+    Parquet computed from revealed values, so forget drops every saved state (they are caches; the next
+    fold recomputes) with the erasure, and deletes their files."""
+    ek.Fold("customer", stream_type="customer", fields={"name": ek.last("name")}).save_snapshot(shop)
+    ek.Fold("tiers", stream_type="customer", fields={"tier": ek.last("tier")}).save_snapshot(shop)
+    states = shop.path / "fold_states"
+    saved = list(states.rglob("*.parquet"))
+    assert len(saved) == 2 and any(b"Ann" in p.read_bytes() or _parquet_holds(p, "Ann") for p in saved)
+    shop.forget("c-1")
+    assert list(states.rglob("*.parquet")) == [] and shop.fold_states().empty
+    assert not any(b"Ann" in p.read_bytes() for p in shop.path.rglob("*") if p.is_file() and "segments" not in p.parts)
+
+
+def _parquet_holds(path, text: str) -> bool:
+    import pyarrow.parquet as pq
+
+    return text in str(pq.read_table(path).to_pylist())
+
+
 def test_the_cli_state_export_shows_the_flag(shop, tmp_path, monkeypatch):
     (tmp_path / "shopfolds.py").write_text(
         "import eventkit as ek\n"

@@ -195,6 +195,10 @@ class CatalogBackend(Protocol):
         """Every saved state as (fold, fingerprint, position, streams, created_at, path), by fold, position."""
         ...
 
+    def drop_fold_states(self, tx: Any) -> list[str]:
+        """Forget every saved state (an erasure makes them hold what was erased); their files' paths."""
+        ...
+
     # operational reads, tracking and group commit (see point_reads, tracking, group_commit)
     def savepoint(self, tx: Any, action: str, name: str) -> None:
         """``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK TO`` savepoint ``name`` inside a write: one append of a

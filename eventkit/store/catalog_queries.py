@@ -310,6 +310,10 @@ class SQLiteQueries:
             "SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states ORDER BY fold, position"
         ).fetchall()
 
+    @staticmethod
+    def drop_fold_states(conn: sqlite3.Connection) -> list[str]:
+        return [row[0] for row in conn.execute("DELETE FROM fold_states RETURNING path").fetchall()]
+
     # -- operational reads and tracking (point_reads, tracking) --------------------------------
 
     @staticmethod

@@ -494,6 +494,9 @@ class PostgresCatalog(PostgresProofQueries):
         return tx.execute("SELECT fold, fingerprint, position, streams, created_at, path FROM fold_states "
                           "ORDER BY fold, position").fetchall()
 
+    def drop_fold_states(self, tx: Any) -> list[str]:
+        return [row[0] for row in tx.execute("DELETE FROM fold_states RETURNING path").fetchall()]
+
 
 def _defer(tx: Any, table: str, sql: str, params: Sequence[Any]) -> None:
     """A write whose result nobody reads: deferred inside a write transaction, else sent now."""

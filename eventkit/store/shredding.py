@@ -307,7 +307,13 @@ def forget(store: Any, subject: str) -> int:
             raise InvalidInput(f"no personal data of subject {subject!r} is stored (no key was ever made for it); "
                                "check the subject, and that its fields were declared with store.declare_personal",
                                values=[subject])
+        stale: list[str] = []
         if destroyed:
             head = store._catalog.meta_int(tx, "head")
             add_link(store._catalog, tx, "erase", head, head, micros_now(), {"subject": subject, "keys": destroyed})
+            # Saved fold states are plain text computed from revealed values: the erased ones among them.
+            # They are caches, so all go (the catalog rows with the erasure, the files right after).
+            stale = store._catalog.drop_fold_states(tx)
+    for path in stale:
+        store.files.delete(path)
     return destroyed
