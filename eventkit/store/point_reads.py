@@ -28,7 +28,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
-from eventkit.store.shredding import TOKEN, Declarations, KeyRing
+from eventkit.store.shredding import TOKENS, Declarations, KeyRing
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -127,7 +127,7 @@ def reveal_personal(records: list[RecordedEvent], declared: Declarations, keyrin
     and its record marked ``erased`` (what the ``events`` view does for frames, see :mod:`.shredding`)."""
     names = set(declared.fields)
     hits = [(i, k) for i, r in enumerate(records) for k in names & r.data.keys()
-            if isinstance(r.data[k], str) and r.data[k].startswith(TOKEN)]
+            if isinstance(r.data[k], str) and r.data[k].startswith(TOKENS)]
     if not hits:
         return records
     import pyarrow as pa
