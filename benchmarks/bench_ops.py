@@ -508,7 +508,8 @@ def bench_suite() -> dict:
 def report(m: dict, p: dict, r: dict, seconds: float) -> str:
     L = [SECTION, "",
          f"Run on {m['date']}: {m['cpu']}, `nproc` = {m['nproc']}, {m['memory']}; load average {m['load']:.2f} at the start "
-         f"(other helpers' work shared the 2 cores: figures are pessimistic, fsync-bound ones vary). "
+         f"({'a quiet machine' if m['load'] < 1.5 else 'other work shared the 2 cores: figures are pessimistic'}; "
+         "fsync-bound figures vary with the disk). "
          f"eventsourcing {m['eventsourcing']}, SQLite {m['sqlite']}, duckdb {m['duckdb']}. "
          f"Command: `.venv/bin/python {p['command']}` "
          f"({seconds:.0f} s).", ""]

@@ -251,7 +251,7 @@ def bench_sequential(url: str, p: dict) -> dict:
 def report(m: dict, pg: dict, p: dict, r: dict, seconds: float, load_end: float, quick: bool) -> str:
     L = [SECTION, "",
          f"Run on {m['date']}: {m['cpu']}, `nproc` = {m['nproc']}, {m['memory']}; load average {m['load']:.2f} at "
-         f"the start, {load_end:.2f} at the end (other helpers' work shared the 2 cores: figures are pessimistic, "
+         f"the start, {load_end:.2f} at the end ({'a quiet machine' if m['load'] < 1.5 else 'other work shared the 2 cores: figures are pessimistic'}; "
          f"the fsync-bound ones vary with the disk). PostgreSQL {pg['version']} on the same machine (a throwaway "
          f"cluster from `tests/_postgres.py`, set to fsync = {pg['fsync']}, full_page_writes = "
          f"{pg['full_page_writes']}, synchronous_commit default = {pg['synchronous_commit']}, "

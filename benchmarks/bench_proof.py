@@ -73,11 +73,11 @@ def patched(module, name: str, value):
 
 def no_hashing():
     """The store with segment hashing and chain links replaced by no-ops (the baseline of item 1)."""
-    from eventkit.store import event_store, maintenance, segment_files
+    from eventkit.store import maintenance, segment_files, store_appends
 
     stack = [patched(segment_files, "file_sha256", lambda path: None),
              patched(maintenance, "record_segments", lambda *a, **k: None),
-             patched(event_store, "record_hot_append", lambda *a, **k: None)]
+             patched(store_appends, "record_hot_append", lambda *a, **k: None)]
 
     @contextmanager
     def all_of():
@@ -275,8 +275,8 @@ def report(m: dict, h: dict, e: dict, v: dict, command: str) -> str:
     lines = [
         SECTION, "",
         f"Run {m['date']} on {m['cpu']}, {m['nproc']} cores, {m['memory']}; Python {m['python']}, DuckDB {m['duckdb']}, "
-        f"pyarrow {m['pyarrow']}. Load average when it started: {m['load']:.2f} (the machine is shared by other "
-        "sessions: figures are of a busy machine).", "",
+        f"pyarrow {m['pyarrow']}. Load average when it started: {m['load']:.2f} "
+        f"({'a quiet machine' if m['load'] < 1.5 else 'the machine was shared: figures are of a busy machine'}).", "",
         f"Command: `{command}`", "",
         "| measure | result | target | |", "|---|---:|---:|---|",
         f"| hashing overhead, bulk append of {h['events']:,} events | {pct(h['bulk_plain_s'], h['bulk_hashed_s'])} "
