@@ -160,3 +160,18 @@ def test_snapshot_part_reads_its_slice_only(tmp_path):
         con = p.connect()
         seen += [r[0] for r in con.sql("SELECT position FROM events").fetchall()]
     assert sorted(seen) == list(range(1, 21))
+
+
+def test_a_store_with_personal_fields_is_refused_before_any_work(client, tmp_path):
+    """Workers cannot reveal personal fields (their keys stay with the catalog): a Dask fold of such a
+    store is refused with a clear error naming the fields, not a DuckDB error from a worker, and a local
+    fold still works."""
+    store = ek.open_store(tmp_path / "s", bulk_threshold=1)
+    store.declare_personal(stream_type="customer", fields=["name"])
+    store.append_frame(pd.DataFrame({"stream_id": ["c-1", "c-2"], "stream_type": "customer",
+                                     "event_type": "Registered", "name": ["Ann", "Bob"], "tier": [1, 2]}))
+    fold = ek.Fold("customer", stream_type="customer", fields={"name": ek.last("name"), "tier": ek.last("tier")})
+    with pytest.raises(ek.InvalidFold, match="personal fields.*name.*fold locally"):
+        fold.state(store, scheduler=client)
+    assert fold.state(store).set_index("stream_id").name.to_dict() == {"c-1": "Ann", "c-2": "Bob"}
+    store.close()

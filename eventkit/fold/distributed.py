@@ -118,6 +118,13 @@ def take_snapshot(store: Any, *, known_at: Any, stream_type: str | None, streams
     """One consistent snapshot of ``store``, pruned like a local fold's (see ``sources._connect``)."""
     if not callable(getattr(store, "snapshot", None)):
         raise InvalidFold(f"scheduler= folds an event store (ek.open_store(...)), not a {type(store).__name__}")
+    personal = getattr(store, "personal_state", None)
+    if personal is not None and personal()[0]:
+        # Workers would read the encrypted tokens: the keys that reveal them stay with the catalog and
+        # are not sent over the cluster. Refused up front rather than failing (or leaking) on a worker.
+        raise InvalidFold(
+            f"scheduler= cannot fold a store with personal fields (declared: {', '.join(personal()[0])}): their "
+            "keys are not sent to Dask workers; fold locally (leave scheduler= out)")
     prune: dict[str, Any] = {}
     if stream_type is not None:
         prune["stream_types"] = [stream_type]
