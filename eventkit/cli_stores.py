@@ -72,7 +72,9 @@ def open_existing(path: str) -> ek.Store:
         if str(e).startswith("no eventkit store"):
             init = f"eventkit --catalog URL init {path}" if where.catalog else f"eventkit init {path}"
             hint = f"; create one with: {init}"
-        raise click.ClickException(f"{_first_line(e)}{where.describe()}{hint}") from None
+        message = _first_line(e)
+        named = "" if "catalog" in message else where.describe()  # the catalog's own errors name it already
+        raise click.ClickException(f"{message}{named}{hint}") from None
     except ek.EventKitError as e:  # a malformed catalog or files URL
         raise click.ClickException(_first_line(e)) from None
 

@@ -122,3 +122,15 @@ def test_a_report_config_names_a_shared_store(tmp_path: Path, shared: dict[str, 
     result = CliRunner().invoke(cli, ["--catalog", shared["catalog"], "--files", shared["files"], "report",
                                       str(plain), "--out", str(tmp_path / "rep2"), "--no-progress"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("files", ["s3://", "gs://bucket/x", "/a/local/path"])
+def test_a_bad_files_location_leaves_no_store_behind(tmp_path: Path, files: str) -> None:
+    """init with a files location eventkit cannot use is refused before the catalog is made: the
+    folder stays as it was (before, a catalog.sqlite was left, and the next command found a store)."""
+    out = CliRunner().invoke(cli, ["--files", files, "init", str(tmp_path / "a")])
+    assert out.exit_code != 0 and "s3://bucket/prefix" in out.output and "Traceback" not in out.output
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(ek.StoreError, match="s3://bucket/prefix"):
+        ek.open_store(tmp_path / "b", files=files)
+    assert not (tmp_path / "b").exists()

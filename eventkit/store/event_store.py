@@ -76,11 +76,12 @@ class Store(Appending, Reading, Proving):
         root = Path(path)
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file, not an eventkit store folder")
-        #: The catalog seam: sequence, stream heads, ids, hot log, segment list, checkpoints, fold states.
-        self._catalog: CatalogBackend = open_catalog(root, catalog, durability=durability, create=create)
         self.path = root.resolve()
         #: Where segment, fold-state and projection files live (the file store seam; this folder today).
+        #: Chosen before the catalog is opened: a bad ``files=`` must not leave a new empty store behind.
         self.files: FileStore = choose_file_store(self.path, files)
+        #: The catalog seam: sequence, stream heads, ids, hot log, segment list, checkpoints, fold states.
+        self._catalog: CatalogBackend = open_catalog(root, catalog, durability=durability, create=create)
         self.durability = durability
         self.seal_threshold = seal_threshold
         self.bulk_threshold = bulk_threshold
