@@ -172,3 +172,36 @@ def test_wide_payload_reads_back_exactly_with_duckdb_conversions(tmp_path):
         pd.testing.assert_frame_equal(only_v, reference("stream_id = 'v'"))
         assert store.read_all(limit=2)["position"].tolist() == [1, 2]
         assert duckdb.__version__  # the reference above is DuckDB's own conversion
+
+
+def test_a_close_from_another_thread_while_a_read_starts_its_instance_never_gives_none(monkeypatch):
+    """The store's DuckDB instance is started on first use; a close() landing between the start and
+    the return (another thread) left the read with None ("'NoneType' object has no attribute 'cursor'",
+    seen once in CI in the eventsourcing recorder's concurrency test). The read keeps the instance it made."""
+    import duckdb
+
+    from eventkit.store import read_snapshot
+
+    shared = read_snapshot.SharedDatabase()
+    real = duckdb.connect
+
+    class ClosesOnFirstUse:  # the instance, with a close() from another thread during its set-up
+        def __init__(self, db):
+            self.db = db
+
+        def execute(self, *args):
+            shared.close()  # what another thread's store.close() does at this moment
+            return self.db.execute(*args)
+
+        def __getattr__(self, name):
+            return getattr(self.db, name)
+
+    def connect_then_close(*args, **kwargs):
+        return ClosesOnFirstUse(real(*args, **kwargs))
+
+    monkeypatch.setattr(read_snapshot.duckdb, "connect", connect_then_close)
+    db = shared.instance()
+    assert db is not None and db.execute("SELECT 1").fetchall() == [(1,)]
+    monkeypatch.setattr(read_snapshot.duckdb, "connect", real)
+    with pytest.raises(ek.StoreError, match="closed"):
+        shared.instance()

@@ -72,13 +72,17 @@ class SharedDatabase:
         """The DuckDB instance (started on first use); a StoreError once the store is closed."""
         if self._closed:
             raise StoreError("this store is closed; open it again with ek.open_store(path)")
-        if self._db is not None and self._pid != os.getpid():
+        # Read once into a local: close() (or a fork check) in another thread may reset self._db at
+        # any moment, and this call must then still return the instance it saw, never None.
+        db = self._db
+        if db is not None and self._pid != os.getpid():
             _abandon(self)
-        if self._db is None:
-            self._db = duckdb.connect()
-            self._db.execute("SET parquet_metadata_cache = true")
-            self._pid = os.getpid()
-        return self._db
+            db = None
+        if db is None:
+            db = duckdb.connect()
+            db.execute("SET parquet_metadata_cache = true")
+            self._db, self._pid = db, os.getpid()
+        return db
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cur = self.instance().cursor()
