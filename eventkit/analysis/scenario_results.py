@@ -33,17 +33,12 @@ OUTPUT_COLUMNS = ("stream_id", "version", "position", "as_of", "complete")
 class ScenarioResults:
     """The reading half of :class:`~eventkit.analysis.whatif.Scenario`."""
 
+    # Provided by Scenario (declared here, not stubbed: a stub would be dead code that could shadow them).
     _base: Any
     _ops: tuple[S.Op, ...]
     name: str
-
-    @property
-    def fields(self) -> dict[str, str]:  # provided by Scenario
-        raise NotImplementedError
-
-    @property
-    def baseline(self) -> Any:  # provided by Scenario
-        raise NotImplementedError
+    fields: dict[str, str]
+    baseline: Any
 
     def connect(self, known_at: Any = None) -> duckdb.DuckDBPyConnection:
         """A new DuckDB connection whose view ``events`` holds the scenario's events.
