@@ -305,18 +305,9 @@ class PostgresCatalog(PostgresProofQueries):
 
     def hot_rows(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
                  recorded_cut: int | None = None, limit: int | None = None) -> list[tuple]:
-        sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE position <= %s"
-        params: list[Any] = [upto]
-        for clause, value in (("stream_id = %s", stream_id), ("position >= %s", from_position),
-                              ("recorded_at <= %s", recorded_cut)):
-            if value is not None:
-                sql += f" AND {clause}"
-                params.append(value)
-        sql += " ORDER BY position"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
-        return tx.execute(sql, params).fetchall()
+        return _hot_select(tx, [("position <= %s", upto), ("stream_id = %s", stream_id),
+                                ("position >= %s", from_position), ("recorded_at <= %s", recorded_cut)],
+                           "position", limit)
 
     # -- operational reads and tracking (point_reads, tracking, group_commit) --------------------
 
@@ -363,32 +354,14 @@ class PostgresCatalog(PostgresProofQueries):
     def hot_stream_rows(self, tx: Any, stream_id: str, *, from_version: int | None = None,
                         to_version: int | None = None, backwards: bool = False,
                         limit: int | None = None) -> list[tuple]:
-        sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE stream_id = %s"
-        params: list[Any] = [stream_id]
-        for clause, value in (("version >= %s", from_version), ("version <= %s", to_version)):
-            if value is not None:
-                sql += f" AND {clause}"
-                params.append(value)
-        sql += " ORDER BY version DESC" if backwards else " ORDER BY version"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
-        return tx.execute(sql, params).fetchall()
+        return _hot_select(tx, [("stream_id = %s", stream_id), ("version >= %s", from_version),
+                                ("version <= %s", to_version)], "version DESC" if backwards else "version", limit)
 
     def hot_page(self, tx: Any, *, from_position: int = 1, to_position: int | None = None,
                  event_types: list[str] | None = None, limit: int | None = None) -> list[tuple]:
-        sql = f"SELECT {_HOT_COLUMNS} FROM hot WHERE position >= %s"
-        params: list[Any] = [from_position]
-        for clause, value in (("position <= %s", to_position),
-                              ("event_type = ANY(%s)", None if event_types is None else list(event_types))):
-            if value is not None:
-                sql += f" AND {clause}"
-                params.append(value)
-        sql += " ORDER BY position"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
-        return tx.execute(sql, params).fetchall()
+        return _hot_select(tx, [("position >= %s", from_position), ("position <= %s", to_position),
+                                ("event_type = ANY(%s)", None if event_types is None else list(event_types))],
+                           "position", limit)
 
     def delete_hot(self, tx: Any) -> int:
         # counted by the server: in pipeline mode a cursor's rowcount is not known until its result is read
@@ -496,6 +469,20 @@ class PostgresCatalog(PostgresProofQueries):
 
     def drop_fold_states(self, tx: Any) -> list[str]:
         return [row[0] for row in tx.execute("DELETE FROM fold_states RETURNING path").fetchall()]
+
+
+def _hot_select(tx: Any, conditions: list[tuple[str, Any]], order: str, limit: int | None) -> list[tuple]:
+    """Hot-log rows meeting every condition whose value is not None, in ``order`` (as the SQLite catalog's)."""
+    used = [(clause, value) for clause, value in conditions if value is not None]
+    sql = f"SELECT {_HOT_COLUMNS} FROM hot"
+    if used:
+        sql += " WHERE " + " AND ".join(clause for clause, _ in used)
+    params = [value for _, value in used]
+    sql += f" ORDER BY {order}"
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    return tx.execute(sql, params).fetchall()
 
 
 def _defer(tx: Any, table: str, sql: str, params: Sequence[Any]) -> None:
