@@ -83,6 +83,10 @@ def check_declaration(stream_type: Any, event_type: Any, fields: Any, subject: A
         raise InvalidInput("fields must be a non-empty list of payload field names", values=[fields])
     if not isinstance(subject, str) or not subject:
         raise InvalidInput("subject must be 'stream_id' or the name of a payload field", values=[subject])
+    from eventkit.store.envelope import check_field_name
+
+    for f in fields:  # the rules of payload field names (identifiers, not an envelope column)
+        check_field_name(f)
     if subject in fields:
         raise InvalidInput(f"the subject field {subject!r} cannot itself be personal (it must stay readable to "
                            "find whose data to forget)", values=[subject])

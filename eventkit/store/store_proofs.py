@@ -28,6 +28,7 @@ class Proving:
     _declared: tuple[int, Declarations]
 
     fields: dict[str, str]  # provided by Store (a property there)
+    _merge_fields: Any  # provided by Store (its appending part): the schema check every append runs
 
     def verify(self, *, quick: bool = False, against: Any = None, public_key: Any = None) -> Any:
         """Prove the store holds exactly the history its hash chain records (see :mod:`eventkit.store.integrity`).
@@ -130,6 +131,9 @@ class Proving:
                     "new appends only and could not erase them: declare personal fields before appending them",
                     column=present[0], values=[name])
         with self._catalog.write() as conn:
+            # The fields join the store's schema as text now, so the case check every append runs sees
+            # them: "name" appended under a declared "Name" would otherwise be stored in plain text.
+            self._merge_fields(conn, {f: ("VARCHAR", []) for f in fields}, self._catalog.log_state(conn))
             self._catalog.declare_personal(conn, scope, name, fields, subject)
 
     def forget(self, subject: str) -> int:
