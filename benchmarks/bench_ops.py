@@ -328,9 +328,11 @@ def bench_appends(p: dict) -> dict:
         datastore, recorder = es_recorder(fresh(WORK / f"app_es_{durability}.sqlite"), sync)
         cur: dict[str, dict[str, int]] = {"ek": {}, "es": {}, "rec": {}}
         times: dict[str, list[float]] = {"ek": [], "es": [], "rec": []}
+        cpu: dict[str, list[float]] = {"ek": [], "es": [], "rec": []}
 
         def one(kind: str, sid: str, amount: float) -> None:
             v = cur[kind].get(sid, 0)
+            c = time.thread_time()
             t = time.perf_counter()
             if kind == "ek":
                 store.append(sid, ek.Event("Deposited", {"amount": amount}), expected_version=v or ek.NO_STREAM)
@@ -338,6 +340,7 @@ def bench_appends(p: dict) -> dict:
                 (rec if kind == "rec" else recorder).insert_events(
                     [StoredEvent(sid, v + 1, "Deposited", json.dumps({"amount": amount}).encode())])
             times[kind].append(time.perf_counter() - t)
+            cpu[kind].append(time.thread_time() - c)
             cur[kind][sid] = v + 1
 
         rounds = 5
@@ -350,7 +353,8 @@ def bench_appends(p: dict) -> dict:
         for kind, label in (("ek", "eventkit store.append"), ("rec", "eventkit via the eventsourcing recorder"),
                             ("es", "eventsourcing SQLite recorder")):
             s = times[kind]
-            out[f"{durability}: {label}"] = {**stats(s), "per_second": len(s) / sum(s)}
+            out[f"{durability}: {label}"] = {**stats(s), "per_second": len(s) / sum(s),
+                                             "cpu_us": 1e6 * sum(cpu[kind]) / len(cpu[kind])}
         store.close()
         via.close()
         datastore.close()

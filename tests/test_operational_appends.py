@@ -83,6 +83,29 @@ def test_the_append_link_is_the_general_links_value():
                                                        want.recorded_at, want.detail, want.prev_hash, want.hash)
 
 
+def test_the_append_paths_leaf_text_is_hot_leaf():
+    """The append path writes a hot row's leaf JSON field by field (chain_links._leaf_text): byte for
+    byte what integrity.hot_leaf (which verify and proofs use) gives, for any text and for rows of
+    other shapes (which take the encoder)."""
+    from hypothesis import given, strategies as st
+
+    from eventkit.store.chain_links import _leaf_text
+    from eventkit.store.integrity import hot_leaf
+
+    text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+    ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+    @given(st.tuples(ints, text, text, ints, text, text, ints, ints, st.none() | text, st.none() | text))
+    def check(row):
+        assert _leaf_text(row).encode() == hot_leaf(row)
+
+    check()
+    odd = [(1, "a", "b", True, "E", "i", 2, 3, None, None), (1, "a", "b", 2, "E", "i", 2, 3, b"x".decode(), 4.5),
+           (1, "a", "b", 2, "E", "i", 2, 3, None)]
+    for row in odd:
+        assert _leaf_text(row).encode() == hot_leaf(row)
+
+
 def test_the_catalog_checkpoints_its_wal_in_large_steps_without_an_fsync_per_commit(tmp_path):
     """An append writes ~5 catalog pages: at durability normal the WAL is copied back every 8,192 pages, not
     SQLite's default 1,000, so a checkpoint's two fsyncs are paid once per ~1,600 appends; at durability full

@@ -16,7 +16,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from eventkit.store.envelope import new_id_prefix
 
@@ -162,6 +162,70 @@ class _WriterQueue:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+class _WriteTransaction:
+    """``Catalog.write()``: a context manager object rather than a generator, as every append opens one.
+
+    Entering takes the catalog's thread lock, the writers' file lock and SQLite's write lock
+    (BEGIN IMMEDIATE); leaving commits, or rolls back when the block raised, and releases them.
+    SQLite's failures come out as :class:`StoreError` (see ``Catalog._translate``).
+    """
+
+    __slots__ = ("catalog",)
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def __enter__(self) -> sqlite3.Connection:
+        catalog = self.catalog
+        catalog._lock.acquire()
+        try:
+            catalog._check_open()
+            if catalog.read_only:
+                raise StoreError(
+                    f"the store at {catalog.path.parent} is read-only (this process cannot write its folder or "
+                    "catalog): it can be read, not changed"
+                )
+            catalog._writers.__enter__()
+            try:
+                catalog.conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                catalog._writers.__exit__()
+                raise
+        except sqlite3.Error as e:
+            catalog._lock.release()
+            raise catalog._translate(e, "nothing of this change was stored") from e
+        except BaseException:
+            catalog._lock.release()
+            raise
+        return catalog.conn
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        catalog = self.catalog
+        conn = catalog.conn
+        try:
+            if kind is None:
+                conn.execute("COMMIT")
+            elif conn.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as e:
+            if kind is None and conn.in_transaction:  # a failed COMMIT leaves nothing of the change behind
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            failure = catalog._translate(e, "nothing of this change was stored")
+            if failure is e and kind is not None:
+                raise
+            raise failure from (e if kind is None else error)
+        finally:
+            catalog._writers.__exit__()
+            catalog._lock.release()
+        if isinstance(error, sqlite3.Error):
+            failure = catalog._translate(error, "nothing of this change was stored")
+            if failure is not error:
+                raise failure from error
 
 
 class Catalog(SQLiteQueries):
@@ -338,30 +402,12 @@ class Catalog(SQLiteQueries):
         if self._closed:
             raise StoreError(f"the store at {self.path.parent} is closed; open it again with ek.open_store(path)")
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: takes the write lock at once, commits or rolls back whole."""
-        with self._lock:
-            self._check_open()
-            if self.read_only:
-                raise StoreError(
-                    f"the store at {self.path.parent} is read-only (this process cannot write its folder or "
-                    "catalog): it can be read, not changed"
-                )
-            try:
-                with self._writers:
-                    self.conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield self.conn
-                    except BaseException:
-                        # SQLite may have rolled back already (a full disk, an I/O error).
-                        if self.conn.in_transaction:
-                            self.conn.execute("ROLLBACK")
-                        raise
-                    else:
-                        self.conn.execute("COMMIT")
-            except sqlite3.Error as e:
-                raise self._translate(e, "nothing of this change was stored") from e
+    def write(self) -> _WriteTransaction:
+        """One write transaction: takes the write lock at once, commits or rolls back whole.
+
+        Used as ``with catalog.write() as conn:``.
+        """
+        return _WriteTransaction(self)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -6,6 +6,7 @@ records, so the chain never describes a commit that did not happen (nor misses o
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, Sequence
 
@@ -51,10 +52,29 @@ def record_hot_append(catalog: Any, tx: Any, rows: Sequence[Sequence[Any]], prev
     return Link(*link)
 
 
-# integrity.hot_leaf's and integrity.canonical's JSON settings, with the encoders built once: json.dumps
-# with any non-default option builds a new encoder per call, a third of a one-event append's link cost.
+# integrity.hot_leaf's JSON settings, with the encoder built once: json.dumps with any non-default option
+# builds a new encoder per call.
 _LEAF_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+# The string escaping that encoder uses (ensure_ascii=False): the same function, called directly.
+_JSON_STRING = json.encoder.encode_basestring
+_sha256 = hashlib.sha256
+
+
+def _leaf_text(row: Sequence[Any]) -> str:
+    """``hot_leaf(row)`` as text: the row's canonical JSON list.
+
+    A hot row as the append path builds it (ints, strings, None where a payload or metadata is
+    absent) is written out directly, field by field with the JSON encoder's own string escaping:
+    the same text as the encoder's at a quarter of its cost. Anything else takes the encoder.
+    """
+    if len(row) == 10:
+        p, sid, st, v, et, eid, oc, rc, d, m = row
+        if (type(p) is int and type(v) is int and type(oc) is int and type(rc) is int and type(sid) is str
+                and type(st) is str and type(et) is str and type(eid) is str
+                and (d is None or type(d) is str) and (m is None or type(m) is str)):
+            return (f"[{p},{_JSON_STRING(sid)},{_JSON_STRING(st)},{v},{_JSON_STRING(et)},{_JSON_STRING(eid)},{oc},{rc},"
+                    f"{'null' if d is None else _JSON_STRING(d)},{'null' if m is None else _JSON_STRING(m)}]")
+    return _LEAF_JSON(list(row))
 
 
 def append_link(previous: tuple[int, bytes] | None, rows: Sequence[Sequence[Any]]) -> tuple:
@@ -64,9 +84,10 @@ def append_link(previous: tuple[int, bytes] | None, rows: Sequence[Sequence[Any]
     them equal), computed without the general path's per-call overhead: it runs in every append.
     """
     seq, prev = (1, GENESIS) if previous is None else (previous[0] + 1, previous[1])
-    leaves = [merkle.leaf_hash(_LEAF_JSON(list(r)).encode()) for r in rows]
+    leaves = [_sha256(b"\x00" + _leaf_text(r).encode()).digest() for r in rows]  # merkle.leaf_hash
     root = leaves[0] if len(leaves) == 1 else merkle.root(leaves)
-    detail = _CANONICAL_JSON({"events": len(rows), "root": root.hex()})
+    # canonical({"events": n, "root": hex}): sorted keys, no spaces; the hex digits need no escaping.
+    detail = f'{{"events":{len(rows)},"root":"{root.hex()}"}}'
     first, last, recorded_at = rows[0][0], rows[-1][0], rows[0][7]
     return (seq, "append", first, last, recorded_at, detail, prev,
             link_hash(seq, prev, "append", first, last, recorded_at, detail))
