@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,37 @@ from eventkit.store.envelope import (
 )
 from eventkit.common.errors import DuplicateEventId, InvalidInput
 
-# json.dumps(..., sort_keys=True) with the encoder built once (dumps builds one per call for any option).
-_sorted_json = json.JSONEncoder(sort_keys=True).encode
+
+
+def _flat_json(**options: Any) -> Callable[[Mapping[str, Any]], str]:
+    """``json.JSONEncoder(**options).encode`` for a flat mapping of JSON scalars, built once.
+
+    ``encode`` sets up a new C encoder on every call (a third of its cost for a one-field payload);
+    the payloads and metadata encoded here hold only scalars (no cycles to watch for), so one C
+    encoder serves every call. Where the C encoder is missing or differs, ``encode`` itself.
+    """
+    encoder = json.JSONEncoder(**options)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    try:
+        one_shot = make(None, encoder.default,
+                        json.encoder.encode_basestring_ascii if encoder.ensure_ascii else json.encoder.encode_basestring,
+                        encoder.indent, encoder.key_separator, encoder.item_separator, encoder.sort_keys,
+                        encoder.skipkeys, encoder.allow_nan)
+    except TypeError:  # no C encoder (None), or one with another signature
+        return encoder.encode
+
+    def encode(obj: Mapping[str, Any]) -> str:
+        return "".join(one_shot(obj, 0))
+
+    sample = {"b": 1.5, "a": "x\u00e9\"\n", "c": None, "d": True, "e": -(2**63), "f": float("inf")}
+    return encode if encode(sample) == encoder.encode(sample) else encoder.encode
+
+
+# Payload field names check_field_name accepted (a bounded memo: the same few names come in every append).
+_CHECKED_FIELDS: set[str] = set()
+
+# json.dumps(..., sort_keys=True), as every payload and metadata JSON has always been written.
+_sorted_json = _flat_json(sort_keys=True)
 
 _FRAME_ENVELOPE = ("stream_id", "event_type", "stream_type", "occurred_at", "event_id", "version", "metadata")
 _COMPUTED = ("position", "recorded_at")
@@ -103,15 +132,25 @@ def _payload_json(data: Mapping[str, Any], types: dict[str, tuple[str, list]], w
         raise InvalidInput(f"event data must be a mapping of field names to values ({where})", column="data", values=[data])
     out: dict[str, Any] = {}
     for name, value in data.items():
-        check_field_name(name)
-        kind, jv = python_value(name, value)
+        if type(name) is not str or name not in _CHECKED_FIELDS:
+            check_field_name(name)
+            if type(name) is str and len(_CHECKED_FIELDS) < 10_000:
+                _CHECKED_FIELDS.add(name)
+        # The commonest values classified inline (python_value's rules for them, without its checks in turn).
+        t = type(value)
+        if t is float:
+            kind, jv = "DOUBLE", None if value != value else value  # NaN means missing
+        elif t is int and -(2**63) <= value < 2**63:
+            kind, jv = "BIGINT", value
+        else:
+            kind, jv = python_value(name, value)
         if jv is None:
             continue
         prior = types.get(name)
-        merged = reconcile(name, prior[0] if prior else None, kind, values=[value])
         if prior is None:
-            types[name] = (merged, [value])
+            types[name] = (kind, [value])  # reconcile(name, None, kind) is kind (kind is not NULL here)
         else:
+            merged = reconcile(name, prior[0], kind, values=[value])
             prior[1].append(value) if len(prior[1]) < 5 else None
             types[name] = (merged, prior[1])
         out[name] = jv

@@ -21,6 +21,7 @@ _SEGMENT_COLUMNS = (
     "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded"
 )
 LINK_COLUMNS = "seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash"
+_ADD_LINK = f"INSERT INTO chain ({LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)"
 HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
 
 
@@ -40,6 +41,9 @@ _APPEND_STATE_ONE = (
     "FROM (SELECT 1) LEFT JOIN (SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1) c "
     "LEFT JOIN streams s ON s.stream_id = ?"
 )
+
+
+_SET_META: dict[int, str] = {}  # set_log_state's statement by number of counters
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -82,8 +86,10 @@ class SQLiteQueries:
             return
         # One statement for the counters an append moves (head, last_recorded, hot_count): the SQL
         # text is the same for every append, so sqlite3's statement cache keeps it prepared.
-        conn.execute("INSERT OR REPLACE INTO meta VALUES " + ",".join(["(?,?)"] * len(values)),
-                     [x for k, v in values.items() for x in (k, str(v))])
+        sql = _SET_META.get(len(values))
+        if sql is None:
+            sql = _SET_META[len(values)] = "INSERT OR REPLACE INTO meta VALUES " + ",".join(["(?,?)"] * len(values))
+        conn.execute(sql, [x for k, v in values.items() for x in (k, str(v))])
 
     @staticmethod
     def append_state(conn: sqlite3.Connection, stream_ids: list[str]
@@ -392,7 +398,7 @@ class SQLiteQueries:
     @staticmethod
     def add_link(conn: sqlite3.Connection, link: tuple) -> None:
         """Insert one link: (seq, kind, first_position, last_position, recorded_at, detail, prev_hash, hash)."""
-        conn.execute(f"INSERT INTO chain ({LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", link)
+        conn.execute(_ADD_LINK, link)
 
     @staticmethod
     def links(conn: sqlite3.Connection, *, from_seq: int = 1, upto_seq: int | None = None,

@@ -111,7 +111,6 @@ def run(catalog: CatalogBackend, work: Callable[[Any], T]) -> T:
     committed.
     """
     group = _group(catalog)
-    member = _Member(work)
     with group.lock:
         # Alone (no group forming, none committing): a plain transaction, no savepoint. Appends that
         # arrive meanwhile form the next group behind it.
@@ -120,6 +119,7 @@ def run(catalog: CatalogBackend, work: Callable[[Any], T]) -> T:
         quiet = time.monotonic() - group.contended_at > _QUIET_SECONDS
         solo = quiet and group.pending is None and group.tx_lock.acquire(blocking=False)
         if not solo:
+            member = _Member(work)
             batch = group.pending
             leader = batch is None
             if leader:

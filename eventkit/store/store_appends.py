@@ -233,32 +233,49 @@ class Appending:
             self._merge_fields(conn, batch.field_types, state)
         head = state["head"]
         recorded = max(micros_now(), state["last_recorded"])
-        versions: list[int] = [0] * n
-        stypes: list[str] = [""] * n
-        new_heads = []
-        for sid, rows in order.items():
+        if n == 1:  # the loop below for one event, without its per-row lists
+            sid = sids[0]
             existing_type, current = heads.get(sid, (None, 0))
-            stype = resolve_stream_type(sid, existing_type, {batch.stream_types[i] for i in rows})
+            stype = resolve_stream_type(sid, existing_type, {batch.stream_types[0]})
             check_expected(sid, expected, current)
             if batch.versions is not None:
-                vs = [batch.versions[i] for i in rows]
-                check_explicit_versions(sid, current, vs)
-            else:
-                vs = range(current + 1, current + 1 + len(rows))
-            for i, v in zip(rows, vs):
-                versions[i], stypes[i] = v, stype
-            new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
+                check_explicit_versions(sid, current, batch.versions)
+            versions = [current + 1] if batch.versions is None else batch.versions
+            stypes = [stype]
+            new_heads = [(sid, stype, versions[0], head + 1)]
+        else:
+            versions = [0] * n
+            stypes = [""] * n
+            new_heads = []
+            for sid, rows in order.items():
+                existing_type, current = heads.get(sid, (None, 0))
+                stype = resolve_stream_type(sid, existing_type, {batch.stream_types[i] for i in rows})
+                check_expected(sid, expected, current)
+                if batch.versions is not None:
+                    vs = [batch.versions[i] for i in rows]
+                    check_explicit_versions(sid, current, vs)
+                else:
+                    vs = range(current + 1, current + 1 + len(rows))
+                for i, v in zip(rows, vs):
+                    versions[i], stypes[i] = v, stype
+                new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
         prefix = catalog.id_prefix
         event_ids, occurred = batch.event_ids, batch.occurred
-        rows_out = [
-            (
-                head + 1 + i, sids[i], stypes[i], versions[i], batch.event_types[i],
-                event_ids[i] or generated_event_id(prefix, head + 1 + i),
-                recorded if occurred[i] is None else occurred[i], recorded,
-                batch.data_json[i], batch.meta_json[i],
-            )
-            for i in range(n)
-        ]
+        if n == 1:
+            rows_out = [(head + 1, sids[0], stypes[0], versions[0], batch.event_types[0],
+                         event_ids[0] or generated_event_id(prefix, head + 1),
+                         recorded if occurred[0] is None else occurred[0], recorded,
+                         batch.data_json[0], batch.meta_json[0])]
+        else:
+            rows_out = [
+                (
+                    head + 1 + i, sids[i], stypes[i], versions[i], batch.event_types[i],
+                    event_ids[i] or generated_event_id(prefix, head + 1 + i),
+                    recorded if occurred[i] is None else occurred[i], recorded,
+                    batch.data_json[i], batch.meta_json[i],
+                )
+                for i in range(n)
+            ]
         declared = self._declarations(conn, state)
         if declared:
             rows_out = encrypt_hot_rows(catalog, conn, declared, rows_out)
@@ -270,7 +287,7 @@ class Appending:
         catalog.upsert_streams(conn, new_heads)
         hot_count = state["hot_count"] + n
         catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
-        return AppendResult(head + 1, head + n, {h[0]: h[2] for h in new_heads}), hot_count
+        return AppendResult(head + 1, head + n, {sid: version for sid, _, version, _ in new_heads}), hot_count
 
     def _auto_seal(self) -> None:
         """Seal after a committed append; a failure must not make the append look failed.
