@@ -140,3 +140,44 @@ def test_a_refused_leader_does_not_fail_its_group(tmp_path):
     assert outcome == {"taken": "WrongExpectedVersion", "a": 1, "b": 1}
     assert store.head == 3 and store.verify().ok
     store.close()
+
+
+def test_a_failure_in_the_leader_between_appends_fails_every_member(tmp_path, monkeypatch):
+    """Something raised in the leader outside the members' own work (a KeyboardInterrupt in the main thread,
+    say) rolls the group back and raises in every member, instead of members returning nothing."""
+    store = ek.open_store(tmp_path / "s")
+    group = group_commit._group(store._catalog)
+    original = group_commit._run_member
+    outcome: dict[str, object] = {}
+
+    def interrupted(catalog, tx, member, index):
+        original(catalog, tx, member, index)
+        if index == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(group_commit, "_run_member", interrupted)
+
+    def append(name: str) -> None:
+        try:
+            outcome[name] = store.append(name, ek.Event("E")).version
+        except BaseException as e:  # noqa: BLE001
+            outcome[name] = type(e).__name__
+
+    def wait_for(members: int) -> None:
+        deadline = time.monotonic() + 10
+        while (group.pending is None or group.pending.members < members) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert group.pending.members == members
+
+    with group.tx_lock:
+        threads = [threading.Thread(target=append, args=(n,)) for n in ("a", "b", "c")]
+        for i, t in enumerate(threads):
+            t.start()
+            wait_for(i + 1)
+    for t in threads:
+        t.join()
+    monkeypatch.undo()
+    assert outcome == {"a": "KeyboardInterrupt", "b": "KeyboardInterrupt", "c": "KeyboardInterrupt"}
+    assert store.head == 0
+    assert store.append("d", ek.Event("E")).first_position == 1  # the catalog is usable afterwards
+    store.close()

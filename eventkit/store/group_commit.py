@@ -23,7 +23,6 @@ May use the standard library and the catalog interface.
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
@@ -73,7 +72,6 @@ class _Group:
 _GROUPS: dict[str, _Group] = {}
 _GROUPS_LOCK = threading.Lock()
 _BY_CATALOG: weakref.WeakKeyDictionary[Any, _Group] = weakref.WeakKeyDictionary()  # skips resolve() per append
-_NAMES = itertools.count()
 _QUIET_SECONDS = 0.05  # no shared commit for this long: a lone appender takes a plain transaction
 
 
@@ -159,27 +157,44 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
             batch.error = e
             return
         done = 0
-        while True:
+        try:
+            while True:
+                with group.lock:
+                    if done == len(batch.queue):
+                        # In the same critical section as the check: no one joins after the last member ran.
+                        batch.closed = True
+                        if group.pending is batch:
+                            group.pending = None
+                        if done > 1:
+                            group.contended_at = time.monotonic()
+                        break
+                    member = batch.queue[done]
+                _run_member(catalog, tx, member, done)
+                done += 1
+        except BaseException as e:
+            # Raised in the leader outside the members' work (an interrupt): nothing of the group is
+            # stored, and every member hears so (none may return as if its append had committed).
             with group.lock:
-                if done == len(batch.queue):
-                    # In the same critical section as the check: no one joins after the last member ran.
-                    batch.closed = True
-                    if group.pending is batch:
-                        group.pending = None
-                    if done > 1:
-                        group.contended_at = time.monotonic()
-                    break
-                member = batch.queue[done]
-            done += 1
-            _run_member(catalog, tx, member)
+                batch.closed = True
+                if group.pending is batch:
+                    group.pending = None
+            batch.error = e
+            try:
+                opened.__exit__(type(e), e, e.__traceback__)
+            except BaseException:  # noqa: BLE001 - the rollback's own failure: e is what the members hear of
+                pass
+            raise
         _commit(group, batch, opened)
     finally:
         group.tx_lock.release()
         batch.done.set()
 
 
-def _run_member(catalog: CatalogBackend, tx: Any, member: _Member) -> None:
-    name = f"ek_append_{next(_NAMES)}"
+def _run_member(catalog: CatalogBackend, tx: Any, member: _Member, index: int) -> None:
+    # Named by the member's place in its group: unique within the transaction, and the same few
+    # statement texts in every group, so SQLite keeps them prepared (a new name per append was
+    # three statements parsed per append).
+    name = f"ek_append_{index}"
     try:
         catalog.savepoint(tx, "SAVEPOINT", name)
     except BaseException as e:  # noqa: BLE001 - the transaction is broken: the commit will fail too
