@@ -540,8 +540,9 @@ def report(m: dict, p: dict, r: dict, seconds: float) -> str:
           f"{v['fold scan ms']:.0f} | {v['filtered count ms']:.0f} |" for size, v in lay["sizes"].items()]
     a = r["appends"]
     L += ["", f"### Sequential one-event appends with an expected version ({p['appends']:,} each, interleaved in 5 rounds)", "",
-          "| durability: writer | appends/s | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
-    L += [f"| {k} | {v['per_second']:,.0f} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} |" for k, v in a.items()]
+          "| durability: writer | appends/s | p50 ms | p99 ms | CPU µs per append |", "|---|---:|---:|---:|---:|"]
+    L += [f"| {k} | {v['per_second']:,.0f} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | {v['cpu_us']:.0f} |"
+          for k, v in a.items()]
     for d in ("full", "normal"):
         ratio = a[f"{d}: eventkit store.append"]["per_second"] / a[f"{d}: eventsourcing SQLite recorder"]["per_second"]
         L.append(f"\n{d}: eventkit / eventsourcing = **{ratio:.2f}x** (target >= 1.0x)")

@@ -35,14 +35,21 @@ T = TypeVar("T")
 
 
 class _Member:
-    """One append waiting in a group: its work, and what the work returned or raised."""
+    """One append waiting in a group: its work, what the work returned or raised, and its wake-up.
 
-    __slots__ = ("work", "result", "error")
+    ``ready`` is a lock taken at creation and released by the leader once the group has ended:
+    each member sleeps on its own lock, so the leader wakes them without their queueing for the
+    lock of one shared condition (as an Event's waiters do) after the commit.
+    """
+
+    __slots__ = ("work", "result", "error", "ready")
 
     def __init__(self, work: Callable[[Any], Any]) -> None:
         self.work = work
         self.result: Any = None
         self.error: BaseException | None = None
+        self.ready = threading.Lock()
+        self.ready.acquire()
 
 
 class _Batch:
@@ -51,7 +58,6 @@ class _Batch:
     def __init__(self) -> None:
         self.queue: list[_Member] = []
         self.closed = False  # the leader is committing: no one joins any more
-        self.done = threading.Event()  # committed (or failed: see error)
         self.error: BaseException | None = None
 
     @property
@@ -132,7 +138,7 @@ def run(catalog: CatalogBackend, work: Callable[[Any], T]) -> T:
     if leader:
         _lead(catalog, group, batch, quiet)
     else:
-        batch.done.wait()
+        member.ready.acquire()  # released once the group has committed (or failed: see batch.error)
     if member.error is not None:
         raise member.error
     if batch.error is not None:
@@ -187,7 +193,8 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
         _commit(group, batch, opened)
     finally:
         group.tx_lock.release()
-        batch.done.set()
+        for member in batch.queue:  # closed: no one joins any more
+            member.ready.release()
 
 
 def _run_member(catalog: CatalogBackend, tx: Any, member: _Member, index: int) -> None:
