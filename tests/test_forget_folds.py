@@ -248,3 +248,20 @@ def test_stores_without_personal_fields_get_no_flag_anywhere(tmp_path):
                    ek.Scenario(plain).read_all(), MAIN_STREET.state(ek.Scenario(plain))]
         assert not any("erased" in o.columns for o in outputs)
         assert list(outputs[0].columns) == ["stream_id", "address", "version", "position"]
+
+
+def test_trend_helpers_keep_the_flag(shop):
+    """resample, change and top_movers of a flagged series say which of their rows involve erased values."""
+    from eventkit import trends
+
+    shop.forget("c-1")
+    series = MAIN_STREET.snapshots(shop, every="1D", start="2024-01-02", end="2024-01-04")
+    expect = {"o-1": True, "o-2": False, "o-3": True}
+    weekly = trends.resample(series, "1W")
+    assert weekly.groupby("stream_id").erased.all().to_dict() == expect
+    changed = trends.change(series)
+    assert changed.groupby("stream_id").erased.all().to_dict() == expect
+    movers = trends.top_movers(series, "main_st", "2024-01-02", "2024-01-04", fill_value=0.0)
+    assert movers.set_index("stream_id").erased.to_dict() == expect
+    plain = MAIN_STREET.snapshots(shop, every="1D").drop(columns="erased")
+    assert "erased" not in trends.change(plain).columns and "erased" not in trends.resample(plain, "1W").columns
