@@ -265,3 +265,29 @@ def test_trend_helpers_keep_the_flag(shop):
     assert movers.set_index("stream_id").erased.to_dict() == expect
     plain = MAIN_STREET.snapshots(shop, every="1D").drop(columns="erased")
     assert "erased" not in trends.change(plain).columns and "erased" not in trends.resample(plain, "1W").columns
+
+
+def test_a_state_saved_at_the_moment_of_a_forget_does_not_survive(shop):
+    """Another process forgets the subject while this one writes a fold state computed before: the state
+    (plain text of the erased name) is neither recorded nor left as a file, and the next fold is erased."""
+    fold = ek.Fold("customer", stream_type="customer", fields={"name": ek.last("name")})
+    other = ek.open_store(shop.path)
+    write_once = shop.files.write_once
+
+    def write_then_forget(rel, write):
+        out = write_once(rel, write)
+        if not other_forgot:
+            other_forgot.append(other.forget("c-1"))
+        return out
+
+    other_forgot: list[int] = []
+    shop.files.write_once = write_then_forget
+    try:
+        fold.save_snapshot(shop)
+    finally:
+        shop.files.write_once = write_once
+        other.close()
+    assert other_forgot == [1]
+    assert not any(_parquet_holds(p, "Ann") for p in (shop.path / "fold_states").rglob("*.parquet"))
+    state = fold.state(shop).set_index("stream_id")
+    assert pd.isna(state.loc["c-1", "name"]) and state.loc["c-1", "erased"] and state.loc["c-2", "name"] == "Bob"
