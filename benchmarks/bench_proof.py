@@ -104,11 +104,16 @@ def timed_bulk(df: pd.DataFrame, *, declare: str | None = None) -> float:
 
 
 def ab(first, second, repeat: int) -> tuple[float, float]:
-    """Median seconds of two callables run alternately."""
+    """Median seconds of two callables run alternately, in the order ABBA ABBA ...: on a shared machine whose
+    load drifts during the run, neither side is always the later one."""
     a, b = [], []
-    for _ in range(repeat):
-        a.append(first())
-        b.append(second())
+    for i in range(repeat):
+        if i % 2:
+            b.append(second())
+            a.append(first())
+        else:
+            a.append(first())
+            b.append(second())
     return statistics.median(a), statistics.median(b)
 
 
