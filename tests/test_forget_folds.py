@@ -130,3 +130,164 @@ def test_totals_over_the_rows_keep_the_flag(shop):
     assert daily.erased.all() and daily.main_st.tolist() == [5.0, 5.0]
     table = table_frame(shop, MAIN_STREET, {"values": {"main_st": ["main_st", "sum"]}})
     assert table.erased.tolist() == [True]
+
+
+# -- every other output path (Python folds, fold.aggregate, what-if, report series) -------------------------------
+
+def _address(state, event):
+    state["address"] = event.address
+    state["seen_erased"] = state["seen_erased"] or event.erased
+
+
+ADDRESSES = ek.PyFold("addresses", stream_type="order", initial=lambda: {"address": None, "seen_erased": False},
+                      handlers={"OrderPlaced": _address})
+
+
+def test_a_python_fold_reading_a_personal_field_carries_the_flag(shop):
+    """The handlers see each event's ``erased``; the output says which states involve erased data."""
+    shop.forget("c-1")
+    state = ADDRESSES.state(shop, workers=1).set_index("stream_id")
+    assert state.address.isna().to_dict() == {"o-1": True, "o-2": False, "o-3": True}
+    assert state.seen_erased.to_dict() == {"o-1": True, "o-2": False, "o-3": True}
+    assert state.erased.to_dict() == {"o-1": True, "o-2": False, "o-3": True}
+    assert list(state.columns) == ["address", "seen_erased", "erased", "version", "position"]
+    changes = ADDRESSES.changes(shop, every="1D").set_index("stream_id")
+    assert changes.erased.to_dict() == {"o-1": True, "o-2": False, "o-3": True}
+    dense = ADDRESSES.snapshots(shop, every="1D", start="2024-01-02", end="2024-01-03")
+    assert dense.groupby("stream_id").erased.all().to_dict() == {"o-1": True, "o-2": False, "o-3": True}
+
+
+def test_a_python_fold_in_worker_processes_carries_the_flag(shop):
+    shop.forget("c-1")
+    state = ADDRESSES.state(shop, workers=2).set_index("stream_id")
+    assert state.erased.to_dict() == {"o-1": True, "o-2": False, "o-3": True}
+
+
+def test_a_python_fold_loading_no_personal_field_is_unchanged(shop):
+    totals = ek.PyFold("totals", stream_type="order", initial=lambda: {"total": 0.0}, columns=["total"],
+                       handlers={"OrderPlaced": lambda s, e: s.__setitem__("total", s["total"] + e.total)})
+    before = totals.state(shop, workers=1)
+    shop.forget("c-1")
+    after = totals.state(shop, workers=1)
+    assert "erased" not in after.columns
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_fold_aggregate_marks_totals_over_erased_values(shop):
+    """fold.aggregate reads the store itself (not a state frame): its totals say when they involve erased values,
+    point by point (a day before the erased event is complete), in each of its three plans."""
+    shop.append("o-0", [ek.Event("OrderPlaced", {"customer_id": "c-1", "address": "9 Main St", "total": 1.0},
+                                 occurred_at="2024-01-03")], stream_type="order")
+    shop.forget("c-1")
+    additive = MAIN_STREET.aggregate(shop, every="1D", values={"main_st": "sum"})
+    assert additive.erased.tolist() == [True, True] and additive.main_st.tolist() == [5.0, 5.0]
+    assert list(additive.columns) == ["as_of", "streams", "main_st", "erased", "complete"]
+    fold = ek.Fold("by", stream_type="order", fields={
+        "customer": ek.last("customer_id"), "main_st": ek.sum("total", where="address LIKE '%Main St'"),
+        "address": ek.last("address")})
+    grouped = fold.aggregate(shop, every="1D", by="customer", values={"main_st": "sum"})
+    assert grouped.set_index(["as_of", "customer"]).erased.droplevel(0).groupby(level=0).all().to_dict() == {
+        "c-1": True, "c-2": False}
+    largest = fold.aggregate(shop, every="1D", by="customer", values={"top": ("main_st", "max")})
+    assert largest.groupby("customer").erased.all().to_dict() == {"c-1": True, "c-2": False}
+
+
+def test_fold_aggregate_marks_only_the_points_from_the_erased_event_on(shop):
+    shop.declare_personal(event_type="Moved", fields=["street"], subject="customer_id")
+    shop.append("o-2", [ek.Event("Moved", {"customer_id": "c-9", "street": "Elm Rd"}, occurred_at="2024-01-05")],
+                stream_type="order")
+    shop.forget("c-9")
+    moved = ek.Fold("moved", stream_type="order", fields={"moves": ek.count(where="street IS NOT NULL")})
+    daily = moved.aggregate(shop, every="1D", values={"moves": "sum"}, start="2024-01-02", end="2024-01-05")
+    assert daily.erased.tolist() == [False, False, False, True]
+
+
+def test_fold_aggregate_reading_no_personal_field_is_unchanged(shop):
+    fold = ek.Fold("totals", stream_type="order", fields={"total": ek.sum("total")})
+    before = fold.aggregate(shop, every="1D", values={"total": "sum"})
+    shop.forget("c-1")
+    after = fold.aggregate(shop, every="1D", values={"total": "sum"})
+    assert "erased" not in after.columns
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_a_what_if_scenario_shows_the_nulls_and_the_flag(shop):
+    shop.forget("c-1")
+    scn = ek.Scenario(shop, name="no o-2").drop(streams=["o-2"])
+    events = scn.read_all().set_index("stream_id")
+    assert events.erased.to_dict() == {"c-1": True, "c-2": False, "o-1": True, "o-3": True}
+    assert events.address.isna().to_dict()["o-1"]
+    state = MAIN_STREET.state(scn).set_index("stream_id")
+    assert state.erased.to_dict() == {"o-1": True, "o-3": True}
+    added = ek.Scenario(shop).add(pd.DataFrame({"stream_id": ["o-9"], "event_type": ["OrderPlaced"],
+                                                "stream_type": ["order"], "occurred_at": ["2024-01-02"],
+                                                "address": ["5 Main St"], "total": [2.0]}))
+    assert MAIN_STREET.state(added).set_index("stream_id").erased.to_dict() == {
+        "o-1": True, "o-2": False, "o-3": True, "o-9": False}
+    assert ADDRESSES.state(scn, workers=1).set_index("stream_id").erased.to_dict() == {"o-1": True, "o-3": True}
+    overlay = scn.compare_aggregate(MAIN_STREET, every="1D", values={"main_st": ("main_st", "sum")})
+    assert overlay.erased.tolist() == [True, True]
+
+
+def test_a_report_series_keeps_the_flag(shop):
+    from eventkit.report.frames import series_frame
+
+    shop.forget("c-1")
+    series = series_frame(shop, MAIN_STREET, {"every": "1D", "values": {"main_st": ["main_st", "sum"]}})
+    assert series.erased.tolist() == [True]
+
+
+def test_stores_without_personal_fields_get_no_flag_anywhere(tmp_path):
+    with ek.open_store(tmp_path / "plain") as plain:
+        plain.append("o-1", [ek.Event("OrderPlaced", {"address": "1 Main St", "total": 10.0},
+                                      occurred_at="2024-01-02")], stream_type="order")
+        addresses = ek.PyFold("addresses", stream_type="order", initial=lambda: {"address": None},
+                              handlers={"OrderPlaced": lambda s, e: s.__setitem__("address", e.address)})
+        outputs = [addresses.state(plain, workers=1), addresses.changes(plain), MAIN_STREET.state(plain),
+                   MAIN_STREET.aggregate(plain, every="1D", values={"main_st": "sum"}),
+                   ek.Scenario(plain).read_all(), MAIN_STREET.state(ek.Scenario(plain))]
+        assert not any("erased" in o.columns for o in outputs)
+        assert list(outputs[0].columns) == ["stream_id", "address", "version", "position"]
+
+
+def test_trend_helpers_keep_the_flag(shop):
+    """resample, change and top_movers of a flagged series say which of their rows involve erased values."""
+    from eventkit import trends
+
+    shop.forget("c-1")
+    series = MAIN_STREET.snapshots(shop, every="1D", start="2024-01-02", end="2024-01-04")
+    expect = {"o-1": True, "o-2": False, "o-3": True}
+    weekly = trends.resample(series, "1W")
+    assert weekly.groupby("stream_id").erased.all().to_dict() == expect
+    changed = trends.change(series)
+    assert changed.groupby("stream_id").erased.all().to_dict() == expect
+    movers = trends.top_movers(series, "main_st", "2024-01-02", "2024-01-04", fill_value=0.0)
+    assert movers.set_index("stream_id").erased.to_dict() == expect
+    plain = MAIN_STREET.snapshots(shop, every="1D").drop(columns="erased")
+    assert "erased" not in trends.change(plain).columns and "erased" not in trends.resample(plain, "1W").columns
+
+
+def test_a_state_saved_at_the_moment_of_a_forget_does_not_survive(shop):
+    """Another process forgets the subject while this one writes a fold state computed before: the state
+    (plain text of the erased name) is neither recorded nor left as a file, and the next fold is erased."""
+    fold = ek.Fold("customer", stream_type="customer", fields={"name": ek.last("name")})
+    other = ek.open_store(shop.path)
+    write_once = shop.files.write_once
+
+    def write_then_forget(rel, write):
+        out = write_once(rel, write)
+        if not other_forgot:
+            other_forgot.append(other.forget("c-1"))
+        return out
+
+    other_forgot: list[int] = []
+    shop.files.write_once = write_then_forget
+    try:
+        fold.save_snapshot(shop)
+    finally:
+        shop.files.write_once = write_once
+        other.close()
+    assert other_forgot == [1]
+    assert not any(_parquet_holds(p, "Ann") for p in (shop.path / "fold_states").rglob("*.parquet"))
+    state = fold.state(shop).set_index("stream_id")
+    assert pd.isna(state.loc["c-1", "name"]) and state.loc["c-1", "erased"] and state.loc["c-2", "name"] == "Bob"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
@@ -216,3 +217,33 @@ def test_the_personal_columns_arrow_type_round_trips(tmp_path):
                                          "event_type": "Seen", "name": pd.Categorical(["Ann", "Bob"] * 20)}))
         assert store.read_all().name.tolist() == ["Ann", "Bob"] * 20
         assert not any("Ann" in t for t in tokens_in_segments(tmp_path / "s", "name"))
+
+
+def test_the_ecb_block_primitive_is_aes_on_every_path():
+    """The fast constructor of the ECB encryptor gives exactly the public API's AES (FIPS-197 vector)."""
+    key = bytes(range(32))
+    block = bytes.fromhex("00112233445566778899aabbccddeeff")
+    expected = bytes.fromhex("8ea2b7ca516745bfeafc49904b496089")  # FIPS-197, appendix C.3
+    assert ccm_batch.ecb_encryptor(key).update(block) == expected
+    assert ccm_batch._public_ecb(key).update(block) == expected
+    assert ccm_batch._direct_ecb() is not None  # the fast path is taken with the cryptography we pin
+
+
+def test_a_bulk_append_in_stream_order_shares_tokens_per_subject_and_value(tmp_path):
+    """Rows grouped by subject (the fast path: runs instead of hashes) keep the rule: one token per distinct
+    (subject, value) of the call, also when a subject's equal values are apart, and every value reads back."""
+    from eventkit.store.shredding_writes import dictionary_by_runs, seal
+
+    subjects = pa.array(["a"] * 4 + ["b"] * 3 + ["c"] * 5, pa.string())
+    values = pa.array(["x", "x", "y", "x", "x", "x", "x", "z", "z", "y", "z", "x"], pa.string())
+    encoded = dictionary_by_runs(subjects)
+    assert encoded.dictionary.to_pylist() == ["a", "b", "c"] and encoded.indices.to_pylist() == [0] * 4 + [1] * 3 + [2] * 5
+    assert dictionary_by_runs(pa.array(["b", "a", "b"] * 3)).to_pylist() == ["b", "a", "b"] * 3  # short runs: hashed
+    keys = {s: (os.urandom(8).hex(), os.urandom(32)) for s in "abc"}
+    tokens = seal(values, subjects, keys, "name").to_pylist()
+    pairs = list(zip(subjects.to_pylist(), values.to_pylist()))
+    assert len(set(tokens)) == len(set(pairs)) == 6
+    assert all((tokens[i] == tokens[j]) == (pairs[i] == pairs[j]) for i in range(12) for j in range(12))
+    for token, (sid, value) in zip(tokens, pairs):
+        raw = base64.b64decode(token[21:])
+        assert AESCCM(ccm_key(keys[sid][1]), 16).decrypt(raw[:12], raw[12:], None).decode() == value

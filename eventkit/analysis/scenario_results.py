@@ -60,16 +60,22 @@ class ScenarioResults:
         try:
             con.execute("SET TimeZone = 'UTC'")
             rename_events(con)
+            erased = "erased" in con.sql(f"SELECT * FROM {S.BASE} LIMIT 0").columns  # personal fields
             for i, op in enumerate(self._ops, start=1):
                 if op.table is not None:
                     con.register(f"_ek_add{i}", op.table)
             for stmt in S.compile_views(base_fields=dict(base.fields), ops=self._ops, head=base.head,
-                                        cut=cut, as_of=base.as_of):
+                                        cut=cut, as_of=base.as_of, erased=erased):
                 con.execute(stmt)
         except BaseException:
             con.close()
             raise
         return con
+
+    def personal_state(self) -> tuple[list[str], int]:
+        """The store's personal fields and erasure count (folds over the scenario flag erased values)."""
+        state = getattr(self._base.store, "personal_state", None)
+        return state() if state is not None else ([], 0)
 
     def sql(self, query: str, *, params: Any = None) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the scenario's ``events`` (like ``Store.sql``)."""
@@ -96,7 +102,8 @@ class ScenarioResults:
         """
         con = self.connect()
         try:
-            return con.sql(S.changes_sql(self.fields, self._base.as_of)).df()
+            erased = "erased" in con.sql("SELECT * FROM events LIMIT 0").columns
+            return con.sql(S.changes_sql(self.fields, self._base.as_of, erased)).df()
         finally:
             con.close()
 

@@ -40,7 +40,7 @@ ENVELOPE_TYPES = {"position": "BIGINT", "stream_id": "VARCHAR", "stream_type": "
                   "version": "BIGINT", "event_type": "VARCHAR", "event_id": "VARCHAR",
                   "occurred_at": "TIMESTAMPTZ", "recorded_at": "TIMESTAMPTZ",
                   "metadata": "MAP(VARCHAR, VARCHAR)"}
-BOOKKEEPING = ("_ek_dropped", "_ek_labels", "_ek_ops", "_ek_place", "_ek_dirty", "_ek_was_at")
+BOOKKEEPING = ("_ek_dropped", "_ek_labels", "_ek_ops", "_ek_place", "_ek_dirty", "_ek_was_at", "_ek_erased")
 LABELS = ("dropped", "added", "changed", "shifted")
 FIXED, SLOTTED, PLACED = 0, 1, 2  # _ek_place: keeps its version / explicit version / by occurred_at
 
@@ -186,11 +186,12 @@ def expression_kind(expr: str, fields: dict[str, str], *, what: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Compilation
 
-def _base_view(fields: dict[str, str], head: int, cut: str | None) -> str:
+def _base_view(fields: dict[str, str], head: int, cut: str | None, erased: bool = False) -> str:
     flat = [f"data.{q(f)} AS {q(f)}" for f in fields]
     cols = list(ENVELOPE) + ["data AS _ek_data"] + flat + [
         "false AS _ek_dropped", "[]::VARCHAR[] AS _ek_labels", "[]::VARCHAR[] AS _ek_ops",
-        f"{FIXED}::INTEGER AS _ek_place", "false AS _ek_dirty", "NULL::TIMESTAMPTZ AS _ek_was_at"]
+        f"{FIXED}::INTEGER AS _ek_place", "false AS _ek_dirty", "NULL::TIMESTAMPTZ AS _ek_was_at",
+        "erased AS _ek_erased" if erased else "false AS _ek_erased"]
     where = f"position <= {int(head)}" + (f" AND {cut}" if cut else "")
     return f"SELECT {', '.join(cols)} FROM {BASE} WHERE {where}"
 
@@ -238,7 +239,7 @@ def _step(prev: str, op: Op, before: dict[str, str], index: int) -> str:
         new += ["false AS _ek_dropped", "['added']::VARCHAR[] AS _ek_labels",
                 f"[{lit(op.label)}]::VARCHAR[] AS _ek_ops",
                 f"CASE WHEN version IS NULL THEN {PLACED} ELSE {SLOTTED} END::INTEGER AS _ek_place",
-                "true AS _ek_dirty", "NULL::TIMESTAMPTZ AS _ek_was_at"]
+                "true AS _ek_dirty", "NULL::TIMESTAMPTZ AS _ek_was_at", "false AS _ek_erased"]
         return f"SELECT {', '.join(old)} FROM {prev} UNION ALL SELECT {', '.join(new)} FROM _ek_add{index}"
     raise AssertionError(op.kind)
 
@@ -263,9 +264,13 @@ FROM k JOIN (SELECT stream_id, _rp, position FROM t) AS p ON k.stream_id = p.str
 
 
 def compile_views(*, base_fields: dict[str, str], ops: Sequence[Op], head: int, cut: str | None,
-                  as_of: _dt.datetime | None) -> list[str]:
-    """The statements creating ``_ek_all`` (every row, dropped ones flagged) and ``events``."""
-    stmts = [f"CREATE OR REPLACE TEMP VIEW _ek_s0 AS {_base_view(base_fields, head, cut)}"]
+                  as_of: _dt.datetime | None, erased: bool = False) -> list[str]:
+    """The statements creating ``_ek_all`` (every row, dropped ones flagged) and ``events``.
+
+    ``erased``: the store's events carry the column ``erased`` (it has personal fields); the scenario's
+    then do too (false on added events), so folds over it flag what involves erased values.
+    """
+    stmts = [f"CREATE OR REPLACE TEMP VIEW _ek_s0 AS {_base_view(base_fields, head, cut, erased)}"]
     fields = dict(base_fields)
     for i, op in enumerate(ops, start=1):
         stmts.append(f"CREATE OR REPLACE TEMP VIEW _ek_s{i} AS {_step(f'_ek_s{i - 1}', op, fields, i)}")
@@ -292,16 +297,16 @@ def compile_views(*, base_fields: dict[str, str], ops: Sequence[Op], head: int, 
     stmts.append(
         "CREATE OR REPLACE TEMP VIEW events AS SELECT position::BIGINT AS position, stream_id, stream_type, "
         "version::BIGINT AS version, event_type, event_id, occurred_at, recorded_at, "
-        f"{data} AS data, metadata FROM _ek_all WHERE {where}")
+        f"{data} AS data, metadata{', _ek_erased AS erased' if erased else ''} FROM _ek_all WHERE {where}")
     return stmts
 
 
-def changes_sql(fields: dict[str, str], as_of: _dt.datetime | None) -> str:
+def changes_sql(fields: dict[str, str], as_of: _dt.datetime | None, erased: bool = False) -> str:
     """The audit query: every event an edit touched, with what happened to it."""
     label = "concat_ws(',', " + ", ".join(
         f"CASE WHEN list_contains(_ek_labels, {lit(lab)}) THEN {lit(lab)} END" for lab in LABELS) + ")"
     flat = [f"{q(f)}::{t} AS {q(f)}" for f, t in fields.items()]
     cols = [f"{label} AS change", "array_to_string(_ek_ops, '; ') AS op", *ENVELOPE,
-            "_ek_was_at AS occurred_at_before", *flat]
+            "_ek_was_at AS occurred_at_before", *flat, *(["_ek_erased AS erased"] if erased else [])]
     where = "len(_ek_labels) > 0" + (f" AND occurred_at <= {ts_lit(as_of)}" if as_of is not None else "")
     return f"SELECT {', '.join(cols)} FROM _ek_all WHERE {where} ORDER BY position, _ek_dropped DESC"

@@ -93,15 +93,18 @@ def resample(
     cols = _fields(series, fields, time, keys, numeric=how not in ("last", "first"))
     _check_how(how)
     offset = _offset(every)
-    frame = series[[time, *keys, *cols]].sort_values([*keys, time], kind="stable")
+    flag = _flag(series, cols, keys)
+    frame = series[[time, *keys, *cols, *flag]].sort_values([*keys, time], kind="stable")
     if tz is not None:
         frame[time] = in_zone(frame[time], tz)
     grouped = frame.groupby([*keys, period_grouper(time, offset)], sort=True, dropna=False)
     out = grouped[cols].agg(how)
+    if flag:  # a period involves erased values when any of its rows does
+        out[FLAG] = grouped[FLAG].any()
     out = out[grouped.size().reindex(out.index).to_numpy() > 0].reset_index()  # no empty bins
     if fill:
-        out = _fill_forward(out, time, keys, cols, offset)
-    out = out[[time, *keys, *cols]].reset_index(drop=True)
+        out = _fill_forward(out, time, keys, cols + flag, offset)
+    out = out[[time, *keys, *cols, *flag]].reset_index(drop=True)
     return out.rename(columns={"changed_at": "as_of"}) if fill and time == "changed_at" else out
 
 
@@ -329,13 +332,16 @@ def change(
     """
     keys = _keys(series, by, time)
     cols = _fields(series, fields, time, keys, numeric=True)
-    out = series[[time, *keys, *cols]].sort_values([*keys, time], kind="stable").reset_index(drop=True)
-    grouped = out.groupby(keys, sort=False)[cols] if keys else out[cols]
+    flag = _flag(series, cols, keys)
+    out = series[[time, *keys, *cols, *flag]].sort_values([*keys, time], kind="stable").reset_index(drop=True)
+    grouped = out.groupby(keys, sort=False)[cols + flag] if keys else out[cols + flag]
     previous = grouped.shift(periods)
     for col in cols:
         before = previous[col].astype("float64")
         out[f"{col}_change"] = out[col] - before
         out[f"{col}_pct"] = (out[col] - before) / before.abs().where(before != 0) * 100
+    if flag:  # a change involves erased values when either of its rows does
+        out[FLAG] = out[FLAG].astype(bool) | previous[FLAG].fillna(False).astype(bool)
     return out
 
 
@@ -384,22 +390,29 @@ def top_movers(
     t0, t1 = _instant(start, series[time]), _instant(end, series[time])
     if t1 < t0:
         raise InvalidInput("end is before start", column="end", values=[start, end])
-    ordered = series[[time, by, field]].sort_values([by, time], kind="stable")
-    values = {}
+    flag = _flag(series, [field], [by])
+    ordered = series[[time, by, field, *flag]].sort_values([by, time], kind="stable")
+    values, flags = {}, []
     for name, instant in (("start", t0), ("end", t1)):
         upto = ordered[ordered[time] <= instant]
         values[name] = upto.groupby(by, sort=True)[field].last()
+        if flag:
+            flags.append(upto.groupby(by, sort=True)[FLAG].last())
     out = pd.concat(values, axis=1).reindex(ordered[by].unique())
     if fill_value is not None:
         out = out.fillna(fill_value)
     out = out.dropna().astype("float64")
+    if flag:  # the stream's values at start or end involve erased personal data
+        either = pd.concat(flags, axis=1).fillna(False).astype(bool).any(axis=1)
+        out[FLAG] = either.reindex(out.index).fillna(False).astype(bool)
     out["change"] = out["end"] - out["start"]
     out["pct"] = out["change"] / out["start"].abs().where(out["start"] != 0) * 100
     rank = {"both": out["change"].abs(), "up": out["change"], "down": -out["change"]}[direction]
     out = out.assign(_rank=rank).sort_values(["_rank", "change"], ascending=False, kind="stable")
     out = out[out["_rank"] > 0] if direction != "both" else out
     out.index.name = by
-    return out.drop(columns="_rank").head(n).reset_index()
+    out = out.drop(columns="_rank")
+    return out[[c for c in out.columns if c != FLAG] + flag].head(n).reset_index()
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, what: str = "series") -> None:
@@ -444,6 +457,14 @@ def _fields(frame: pd.DataFrame, fields: Sequence[str] | None, time: str, keys: 
                 raise InvalidInput(f"field {col!r} is not numeric ({frame[col].dtype})",
                                    column=col, values=frame[col].head(3).tolist())
     return cols
+
+
+FLAG = "erased"  # the column saying a row involves erased personal data (see eventkit.fold.erasure)
+
+
+def _flag(frame: pd.DataFrame, cols: Sequence[str], keys: Sequence[str]) -> list[str]:
+    """``["erased"]`` when ``frame`` has the flag and it is not itself a value or key column."""
+    return [FLAG] if FLAG in frame.columns and FLAG not in cols and FLAG not in keys else []
 
 
 def _check_how(how: str) -> None:

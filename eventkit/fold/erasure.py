@@ -17,7 +17,7 @@ snapshots, changes and saved states compute and combine it like any other field.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from eventkit.common.sql import quote_ident
 from eventkit.fold.reducers import Reducer, max as _max, unique_leaves
@@ -37,13 +37,26 @@ def personal_read(fields: Mapping[str, Reducer], personal: Any) -> list[str]:
     return [p for p in dict.fromkeys(used) if p in personal]
 
 
+def null_condition(read: Sequence[str], source: Any) -> str | None:
+    """SQL true on an event where one of the personal fields ``read`` is NULL (None: none is read, or
+    ``source``'s events carry no ``erased``). With ``erased`` true, the event lost such a field."""
+    read = [f for f in read if f in source.personal]
+    if not read or FLAG not in source.schema.envelope:
+        return None
+    return " OR ".join(f"{quote_ident(f)} IS NULL" for f in read)
+
+
 def with_erased(fields: Mapping[str, Reducer], source: Any) -> dict[str, Reducer]:
     """``fields`` plus the ``erased`` flag when the fold reads a personal field of ``source``'s store."""
     out = dict(fields)
-    if FLAG in out or FLAG not in source.schema.envelope:
+    if FLAG in out:
         return out
-    read = personal_read(fields, source.personal)
-    if read:
-        nulls = " OR ".join(f"{quote_ident(f)} IS NULL" for f in read)
-        out[FLAG] = _max(FLAG, where=nulls).fill_null(False)
+    nulls = null_condition(personal_read(fields, source.personal), source)
+    if nulls:
+        out[FLAG] = flag_reducer(nulls)
     return out
+
+
+def flag_reducer(nulls: str) -> Reducer:
+    """The per-stream flag: whether an event with ``erased`` true and ``nulls`` (:func:`null_condition`) was folded."""
+    return _max(FLAG, where=nulls).fill_null(False)

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from eventkit.store import fold_state_files as _fold_states
-from eventkit.common.errors import InvalidFold
+from eventkit.common.errors import InvalidFold, StoreError
 from eventkit.fold.erasure import with_erased
 from eventkit.fold.sources import checked_stream_ids, open_source
 from eventkit.common.sql import quote_ident
@@ -83,21 +83,28 @@ def save_state(fold: Fold, store: Store, *, known_at: Any = None) -> _fold_state
     known = parse_known_at(known_at)
     if known is not None and not isinstance(known, int):
         raise InvalidFold("save_snapshot takes known_at as a position (int); a time has no exact position")
-    with open_source(store, stream_type=fold.stream_type, known_at=known) as src:
-        fold.prepare(src)
-        leaves = unique_leaves(with_erased(fold.fields, src).values())
-        items, _ = _partials(leaves, src.schema)
-        position = src.known_position()
-        table = src.con.sql(
-            f"SELECT stream_id, {', '.join(items)}, max(version) AS version, max(position) AS position, "
-            f"epoch_us(max(occurred_at)) AS _max_occurred FROM {src.relation} GROUP BY stream_id ORDER BY stream_id"
-        ).to_arrow_table()
-    max_occurred = table.column("_max_occurred").to_pylist()
-    latest = max((m for m in max_occurred if m is not None), default=None)
-    return _fold_states.save(
-        store, fold=fold.name, fingerprint=fingerprint(fold, store), position=position,
-        max_occurred=latest, table=table.drop_columns(["_max_occurred"]),
-    )
+    for _ in range(3):
+        # The erasure count and the fingerprint are read before the events: a state computed across an
+        # erasure (another process's forget) is then never recorded under a later count (see save).
+        erasures = store.personal_state()[1]
+        print_ = fingerprint(fold, store)
+        with open_source(store, stream_type=fold.stream_type, known_at=known) as src:
+            fold.prepare(src)
+            leaves = unique_leaves(with_erased(fold.fields, src).values())
+            items, _ = _partials(leaves, src.schema)
+            position = src.known_position()
+            table = src.con.sql(
+                f"SELECT stream_id, {', '.join(items)}, max(version) AS version, max(position) AS position, "
+                f"epoch_us(max(occurred_at)) AS _max_occurred FROM {src.relation} GROUP BY stream_id ORDER BY stream_id"
+            ).to_arrow_table()
+        max_occurred = table.column("_max_occurred").to_pylist()
+        latest = max((m for m in max_occurred if m is not None), default=None)
+        saved = _fold_states.save(store, fold=fold.name, fingerprint=print_, position=position,
+                                  max_occurred=latest, table=table.drop_columns(["_max_occurred"]), erasures=erasures)
+        if saved is not None:
+            return saved
+    raise StoreError("save_snapshot: personal data was erased while the state was computed, three times running; "
+                     "nothing was saved. Save it again when no erasure is under way")
 
 
 def saved_state_for(fold: Fold, store: Any, *, as_of: Any, known_at: Any) -> _fold_states.FoldState | None:

@@ -4,7 +4,11 @@ Each stream folds on its own, in version order (the same order as declarative fo
 :mod:`eventkit.fold.declarative`). A handler receives ``(state, event)`` and either mutates ``state`` and
 returns None, or returns the new state. ``event`` is a light named tuple with the envelope
 (``stream_id, version, position, event_type, occurred_at, recorded_at``) and every payload field
-as attributes (a payload field whose name collides with the envelope is ``data_<name>``).
+as attributes (a payload field whose name collides with the envelope is ``data_<name>``). In a store
+with personal fields (``store.declare_personal``) it also has ``erased``: True when the event lost a
+personal field to ``store.forget``; and when the fold loads a personal field, each output row gets the
+column ``erased`` (see :mod:`eventkit.fold.erasure`): True when an event folded into it lost one of the
+personal fields loaded.
 
 Events stream out of DuckDB in Arrow record batches (``ORDER BY stream_id, version``) so memory
 stays bounded; streams are split by ``hash(stream_id) % workers`` over forked worker processes,
@@ -177,8 +181,9 @@ class PyFold:
                    workers=workers, dense=False, scheduler=scheduler)
 
 
-def event_class(payload: Iterable[str]) -> tuple[type, list[str]]:
-    """A named tuple class for events, and the payload fields it carries, in order.
+def event_class(payload: Iterable[str], *, erased: bool = False) -> tuple[type, list[str]]:
+    """A named tuple class for events, and the payload fields it carries, in order (then ``erased``,
+    when asked for: the store has personal fields).
 
     ``occurred_at`` and ``recorded_at`` are held as epoch microseconds and become UTC datetimes
     only when a handler reads them: building a datetime per event cost more than the rest of the
@@ -192,6 +197,8 @@ def event_class(payload: Iterable[str]) -> tuple[type, list[str]]:
             continue  # unreachable as an attribute; such fields are skipped
         attrs.append(attr)
         fields.append(f)
+    if erased and "erased" not in attrs:
+        attrs.append("erased")
     base = namedtuple("Event", attrs)  # type: ignore[misc]
 
     class Event(base):  # type: ignore[valid-type,misc]
@@ -217,14 +224,16 @@ def _time_at(i: int) -> Callable[[Any], Any]:
 
 
 def select_sql(relation: str, payload: list[str], k_sql: str | None, part: tuple[int, int] | None,
-               k_filter: str) -> str:
+               k_filter: str, *, erased: bool = False, flag_sql: str | None = None) -> str:
     """The worker's query: its share of streams, in (stream_id, version) order.
 
-    Times leave DuckDB as epoch microseconds (see :func:`event_class`).
+    Times leave DuckDB as epoch microseconds (see :func:`event_class`). Columns: the event's, then
+    ``erased`` (when asked for), ``_k`` (a series' bucket) and ``_ek_flag`` (``flag_sql``).
     """
     env = [("epoch_us(" + c + ")" if c in ("occurred_at", "recorded_at") else c) for c in _ENV]
-    cols = ", ".join(env + [f"data.{quote_ident(f)}" for f in payload])
+    cols = ", ".join(env + [f"data.{quote_ident(f)}" for f in payload] + (["erased"] if erased else []))
     k = f", {k_sql} AS _k" if k_sql else ""
+    k += f", {flag_sql} AS _ek_flag" if flag_sql else ""
     where = f" WHERE hash(stream_id) % {part[1]} = {part[0]}" if part and part[1] > 1 else ""
     inner = f"SELECT {cols}{k} FROM {relation}{where}"
     return f"SELECT * FROM ({inner}){k_filter} ORDER BY stream_id, version"
@@ -318,15 +327,23 @@ def _worker(i: int) -> list[tuple]:
 def fold_part(fold: PyFold, src: Any, payload: list[str], grid: Any,
               part: tuple[int, int] | None) -> list[tuple]:
     """Fold this worker's streams. Returns (stream_id, k, row, version, position) tuples."""
-    Event, fields = event_class(payload)
+    from eventkit.fold.erasure import null_condition
+
+    erased = "erased" in src.schema.envelope  # a store with personal fields
+    Event, fields = event_class(payload, erased=erased)
+    erased = erased and "erased" in Event._fields[len(_ENV) + len(fields):]
+    nulls = null_condition([f for f in fields if f in src.personal], src) if erased else None
+    flag_sql = f"coalesce(erased AND ({nulls}), false)" if nulls else None
     k_sql, k_filter = None, ""
     if grid is not None:
         k_sql = grid.k_sql()
         conds = ([f"_k <= {grid.k_end}"] if grid.k_end is not None else []) + (["_k >= 0"] if grid.clamp else [])
         k_filter = " WHERE " + " AND ".join(conds) if conds else ""
-    reader = src.con.sql(select_sql(src.relation, fields, k_sql, part, k_filter)).to_arrow_reader(_BATCH_ROWS)
+    sql = select_sql(src.relation, fields, k_sql, part, k_filter, erased=erased, flag_sql=flag_sql)
+    reader = src.con.sql(sql).to_arrow_reader(_BATCH_ROWS)
     make = functools.partial(tuple.__new__, Event)
     n_ev = len(Event._fields)
+    flag_at = None if flag_sql is None else n_ev + (grid is not None)
     out: list[tuple] = []
     # Millions of short-lived event tuples would trigger the cyclic garbage collector thousands
     # of times (each pass also walking every state built so far); reference counting frees the
@@ -335,9 +352,9 @@ def fold_part(fold: PyFold, src: Any, payload: list[str], grid: Any,
     gc.disable()
     try:
         if grid is None:
-            _fold_states(fold, reader, make, n_ev, out)
+            _fold_states(fold, reader, make, n_ev, out, flag_at)
         else:
-            _fold_series(fold, reader, make, n_ev, out)
+            _fold_series(fold, reader, make, n_ev, out, flag_at)
     finally:
         if was_enabled:
             gc.enable()
@@ -368,19 +385,34 @@ def _pylists(batch: Any, n: int) -> list[list]:
     return out
 
 
-def _fold_states(fold: PyFold, reader: Any, make: Callable, n_ev: int, out: list[tuple]) -> None:
+def _flagged(row: Mapping[str, Any], flag: bool | None) -> dict[str, Any]:
+    """An output row, with ``erased`` when the fold is flagged (unless the fold's own output has one)."""
+    out = dict(row)
+    if flag is not None and "erased" not in out:
+        out["erased"] = flag
+    return out
+
+
+def _fold_states(fold: PyFold, reader: Any, make: Callable, n_ev: int, out: list[tuple],
+                 flag_at: int | None = None) -> None:
     get = fold.handlers.get
     star = fold.handlers.get("*")
     initial, result = fold.initial, fold.result
     cur: Any = None
     state: Any = None
     ev: Any = None
+    # A flagged fold: the streams with an event that lost a personal field the fold loads (a pass of its
+    # own, so the loop below stays as lean for every other fold).
+    hit: set[str] | None = set() if flag_at is not None else None
     for batch in reader:
         cols = _pylists(batch, n_ev)
+        if hit is not None:
+            hit.update(sid for sid, f in zip(cols[0], batch.column(flag_at).to_pylist()) if f)
         for ev_next in map(make, zip(*cols)):
             if ev_next[0] != cur:
                 if cur is not None:
-                    out.append((cur, None, dict(result(state)), ev[1], ev[2]))
+                    out.append((cur, None, _flagged(result(state), None if hit is None else cur in hit),
+                                ev[1], ev[2]))
                 cur = ev_next[0]
                 state = initial()
             ev = ev_next
@@ -390,25 +422,30 @@ def _fold_states(fold: PyFold, reader: Any, make: Callable, n_ev: int, out: list
                 if new is not None:
                     state = new
     if cur is not None:
-        out.append((cur, None, dict(result(state)), ev[1], ev[2]))
+        out.append((cur, None, _flagged(result(state), None if hit is None else cur in hit), ev[1], ev[2]))
 
 
-def _fold_series(fold: PyFold, reader: Any, make: Callable, n_ev: int, out: list[tuple]) -> None:
+def _fold_series(fold: PyFold, reader: Any, make: Callable, n_ev: int, out: list[tuple],
+                 flag_at: int | None = None) -> None:
     cur: Any = None
     evs: list[Any] = []
     ks: list[int] = []
+    fl: list[bool] | None = None
     for batch in reader:
         cols = _pylists(batch, n_ev)
         kcol = batch.column(n_ev).to_pylist()
-        for ev, k in zip(map(make, zip(*cols)), kcol):
+        flags = batch.column(flag_at).to_pylist() if flag_at is not None else None
+        for i, (ev, k) in enumerate(zip(map(make, zip(*cols)), kcol)):
             if ev[0] != cur:
                 if cur is not None:
-                    _stream_series(fold, cur, evs, ks, out)
-                cur, evs, ks = ev[0], [], []
+                    _stream_series(fold, cur, evs, ks, out, fl)
+                cur, evs, ks, fl = ev[0], [], [], ([] if flags is not None else None)
             evs.append(ev)
             ks.append(k)
+            if fl is not None:
+                fl.append(flags[i])
     if cur is not None:
-        _stream_series(fold, cur, evs, ks, out)
+        _stream_series(fold, cur, evs, ks, out, fl)
 
 
 def _apply(fold: PyFold, state: Any, ev: Any) -> Any:
@@ -426,15 +463,19 @@ def _frozen(fold: PyFold, state: Any) -> dict[str, Any]:
             for k, v in fold.result(state).items()}
 
 
-def _stream_series(fold: PyFold, sid: str, evs: list[Any], ks: list[int], out: list[tuple]) -> None:
+def _stream_series(fold: PyFold, sid: str, evs: list[Any], ks: list[int], out: list[tuple],
+                   flags: list[bool] | None = None) -> None:
     """Emit one row per bucket in which the stream changed (state after that bucket)."""
     if all(a <= b for a, b in zip(ks, ks[1:])):
         # Occurred-at agrees with version order: one pass, emit at each bucket's end.
         state = fold.initial()
+        flag = False if flags is not None else None
         for i, ev in enumerate(evs):
             state = _apply(fold, state, ev)
+            if flags is not None:
+                flag = flag or flags[i]
             if i + 1 == len(evs) or ks[i + 1] != ks[i]:
-                out.append((sid, ks[i], _frozen(fold, state), ev[1], ev[2]))
+                out.append((sid, ks[i], _flagged(_frozen(fold, state), flag), ev[1], ev[2]))
         return
     # A backdated event: the events up to point k are not a prefix of the version order, so fold
     # each point's subset from scratch (still in version order). Only such streams pay this.
@@ -445,7 +486,8 @@ def _stream_series(fold: PyFold, sid: str, evs: list[Any], ks: list[int], out: l
             if ek <= k:
                 state = _apply(fold, state, ev)
                 last = ev
-        out.append((sid, k, _frozen(fold, state), max(e[1] for e, ek in zip(evs, ks) if ek <= k),
+        flag = None if flags is None else any(f for f, ek in zip(flags, ks) if ek <= k)
+        out.append((sid, k, _flagged(_frozen(fold, state), flag), max(e[1] for e, ek in zip(evs, ks) if ek <= k),
                     last[2] if last is not None else None))
 
 

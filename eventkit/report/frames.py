@@ -33,7 +33,8 @@ def series_frame(store: Store, fold: Any, spec: Mapping[str, Any], *, tz: str = 
                          as_of=time_value(spec.get("as_of")), known_at=time_value(spec.get("known_at")))
     for name in counts:
         out[name] = out["streams"]
-    out = out[["as_of", *by, *values, "complete"]]
+    flag = ["erased"] if "erased" in out.columns and "erased" not in values else []  # totals over erased values
+    out = out[["as_of", *by, *values, *flag, "complete"]]
     # Round before computing: a parallel float sum differs between runs in its last bits, and a
     # ratio of it (19481.67 / 32 = 608.8021875) can sit exactly on a rounding tie.
     out = compute_columns(tidy(out, [], tz=tz), spec.get("compute", {}))

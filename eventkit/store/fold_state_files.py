@@ -36,18 +36,32 @@ class FoldState:
 
 
 def save(store: Store, *, fold: str, fingerprint: str, position: int, max_occurred: int | None,
-         table: pa.Table) -> FoldState:
-    """Write ``table`` as the state of ``fingerprint`` at ``position`` (replacing an older save)."""
+         table: pa.Table, erasures: int | None = None) -> FoldState | None:
+    """Write ``table`` as the state of ``fingerprint`` at ``position`` (replacing an older save).
+
+    Args:
+        erasures: The store's erasure count when the state was computed (a store with personal fields).
+            If an erasure committed since, the state may hold what it erased: it is not recorded, its
+            file is deleted, and None is returned (compute it again). An erasure committing after the
+            record drops it, as it drops every saved state (:func:`eventkit.store.shredding.forget`).
+    """
     rel = f"{STATES_DIR}/{fingerprint}/{position:012d}-{uuid.uuid4().hex[:12]}.parquet"
     files = store.files
     files.write_once(rel, lambda local: pq.write_table(table, local, compression="zstd"))
     try:
         with store._catalog.write() as tx:
-            old = store._catalog.save_fold_state(tx, fold=fold, fingerprint=fingerprint, position=position,
-                                                 max_occurred=max_occurred, streams=table.num_rows, path=rel)
+            if erasures is not None and store._catalog.personal_state(tx)[1] != erasures:
+                old, rel_kept = None, None
+            else:
+                old, rel_kept = store._catalog.save_fold_state(
+                    tx, fold=fold, fingerprint=fingerprint, position=position, max_occurred=max_occurred,
+                    streams=table.num_rows, path=rel), rel
     except BaseException:
         files.delete(rel)
         raise
+    if rel_kept is None:
+        files.delete(rel)
+        return None
     if old is not None:
         files.delete(old)
     return FoldState(fold, fingerprint, position, max_occurred, table.num_rows, rel)

@@ -53,16 +53,46 @@ def seal(values: pa.Array, subjects: pa.Array, keys: dict[str, tuple[str, bytes]
     """
     values = as_strings(values)
     subjects = flat_array(subjects)
-    by_subject = subjects if pa.types.is_dictionary(subjects.type) else as_strings(subjects).dictionary_encode()
+    by_subject = subjects if pa.types.is_dictionary(subjects.type) else dictionary_by_runs(as_strings(subjects))
+    codes = by_subject.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n = len(values)
+    rows = None  # row i is run rows[i] (of equal subject and value), when rows are grouped by subject
+    if n > 1 and bool(np.all(codes[1:] >= codes[:-1])):
+        # A bulk append's rows are in stream order and the subject is mostly the stream: a pair repeats as a
+        # run of equal values, found with one comparison per row; only the runs' heads are hashed below.
+        new = np.ones(n, bool)
+        new[1:] = (codes[1:] != codes[:-1]) | pc.not_equal(values.slice(1), values.slice(0, n - 1)).to_numpy(
+            zero_copy_only=False)
+        heads = np.flatnonzero(new)
+        if len(heads) < n:
+            rows = np.cumsum(new) - 1
+            values, codes = values.take(pa.array(heads)), codes[heads]
     by_value = values.dictionary_encode()
     width = max(len(by_value.dictionary), 1)
-    pair = (by_subject.indices.to_numpy(zero_copy_only=False).astype(np.int64) * width
-            + by_value.indices.to_numpy(zero_copy_only=False))
+    pair = codes * width + by_value.indices.to_numpy(zero_copy_only=False)
     first, distinct = pd.factorize(pair, sort=True)  # sorted: each subject's pairs in one run (a few AES calls each)
     _refuse_tokens(by_value.dictionary, name)
     tokens, where = _seal_runs(by_value.dictionary.take(pa.array(distinct % width)), distinct // width,
                                by_subject.dictionary.to_pylist(), keys, name)
-    return pa.DictionaryArray.from_arrays(pa.array(where[first].astype(np.int32)), tokens)
+    index = where[first] if rows is None else where[first][rows]
+    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), tokens)
+
+
+def dictionary_by_runs(values: pa.Array) -> pa.DictionaryArray:
+    """``values`` (text, no nulls) dictionary-encoded. When equal values sit together (a bulk append's
+    subjects, in stream order), it is done from their runs: one comparison per row and a hash of the run
+    heads only, and the codes then never decrease."""
+    n = len(values)
+    if n < 2:
+        return values.dictionary_encode()
+    change = pc.not_equal(values.slice(1), values.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    heads = np.flatnonzero(np.concatenate(([True], change)))
+    if len(heads) > n // 4:  # short runs: one hash of every row is cheaper
+        return values.dictionary_encode()
+    encoded = values.take(pa.array(heads)).dictionary_encode()
+    run = np.cumsum(np.concatenate(([True], change))) - 1
+    codes = encoded.indices.to_numpy(zero_copy_only=False)[run]
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), encoded.dictionary)
 
 
 def _seal_runs(values: pa.Array, codes: np.ndarray, names: list[str], keys: dict[str, tuple[str, bytes]],
@@ -229,7 +259,7 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table, stream_
                 kind = subjects.type.value_type if pa.types.is_dictionary(subjects.type) else subjects.type
                 if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
                     subjects = pa.array([str(s) for s in subjects.to_pylist()], pa.string())  # as the hot path does
-                subjects = as_strings(subjects).dictionary_encode()
+                subjects = dictionary_by_runs(as_strings(subjects))
                 keys = _keys(catalog, tx, set(subjects.dictionary.to_pylist()))
                 tokens = seal(flat_array(col) if every else flat_array(col).filter(hit), subjects, keys, f)
                 if every:
