@@ -4,6 +4,7 @@ Usage:
     .venv/bin/python benchmarks/bench_pg.py                        # full run, prints a report
     .venv/bin/python benchmarks/bench_pg.py --write BENCHMARKS.md   # and rewrites its section
     .venv/bin/python benchmarks/bench_pg.py --quick                 # small sizes, a smoke run
+    .venv/bin/python benchmarks/bench_pg.py --only concurrent       # one part (bulk, concurrent, sequential)
 
 A throwaway PostgreSQL cluster is started (``tests/_postgres.py``; or ``EVENTKIT_TEST_POSTGRES``) and
 restarted with ``fsync = on``, ``full_page_writes = on`` (the test cluster runs without them), so that
@@ -53,6 +54,7 @@ FULL = {"bulk_events": [200_000, 1_000_000], "bulk_streams": 10_000, "es_batch":
 QUICK = {"bulk_events": [20_000], "bulk_streams": 1_000, "es_batch": 1_000, "writers": 8, "per_writer": 25,
          "appends": 100}
 SECTION = "## PostgreSQL catalog vs eventsourcing's PostgreSQL recorder"
+PARTS = ("bulk", "concurrent", "sequential")
 RUNS = 3  # eventkit's bulk runs per durability, and the concurrent writers' rounds: the median is reported
 
 
@@ -320,7 +322,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--write", metavar="PATH")
     ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--only", choices=PARTS, action="append", help="run this part only (repeatable; no --write)")
     args = ap.parse_args()
+    if args.only and args.write:
+        ap.error("--write rewrites the whole section: run every part")
     p = QUICK if args.quick else FULL
     m = machine()
     cluster = start_cluster()
@@ -340,9 +345,14 @@ def main() -> None:
         t0 = time.perf_counter()
         results = {}
         for name, fn in (("bulk", bench_bulk), ("concurrent", bench_concurrent), ("sequential", bench_sequential)):
+            if args.only and name not in args.only:
+                continue
             t = time.perf_counter()
             results[name] = fn(url, p)
             print(f"{name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        if args.only:
+            print(json.dumps({"load": [m["load"], os.getloadavg()[0]], **results}, indent=1))
+            return
         section = report(m, pg, p, results, time.perf_counter() - t0, os.getloadavg()[0], args.quick)
     finally:
         cluster.stop()
