@@ -286,7 +286,7 @@ def report(m: dict, pg: dict, p: dict, r: dict, seconds: float, load_end: float,
     conc_ratio = c["eventkit, durability normal (synchronous_commit off)"] / es_c
     conc_full = c["eventkit, durability full (synchronous_commit on)"] / es_c
     L += ["", "### Targets (issue 12)", "", "| target | measured | verdict |", "|---|---|---|",
-          f"| bulk >= 25x eventsourcing's PostgreSQL recorder | "
+          "| bulk >= 25x eventsourcing's PostgreSQL recorder | "
           + ", ".join(f"{x:.1f}x at {n:,} events" for n, x in ratios.items()) + " (durability normal) | "
           f"{'met' if bulk_ratio >= 25 else 'missed'} at {max(ratios):,} events |",
           f"| 8 concurrent writers >= 2x, each at its usual durability | {conc_ratio:.2f}x (eventkit normal vs "

@@ -28,7 +28,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from eventkit.store.catalog_interface import CatalogBackend
 
@@ -38,10 +38,10 @@ T = TypeVar("T")
 class _Member:
     """One append waiting in a group: its work, and what the work returned or raised."""
 
-    __slots__ = ("work", "result", "error")
+    __slots__ = ("work", "result", "error", "streams")
 
-    def __init__(self, work: Callable[[Any], Any]) -> None:
-        self.work = work
+    def __init__(self, work: Callable[[Any], Any], streams: Sequence[str] = ()) -> None:
+        self.work, self.streams = work, streams
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -102,16 +102,17 @@ def _group(catalog: CatalogBackend) -> _Group:
         return group
 
 
-def run(catalog: CatalogBackend, work: Callable[[Any], T]) -> T:
+def run(catalog: CatalogBackend, work: Callable[[Any], T], streams: Sequence[str] = ()) -> T:
     """Run ``work(tx)`` in a write transaction shared with the appends that arrive with it.
 
     ``work`` runs inside the transaction (its own savepoint when shared), possibly in another
     appender's thread, while this one waits; it must not block on other appenders. Its exception
     rolls back this append only and is raised here; its result is returned once the group has
-    committed.
+    committed. ``streams``: those the work reads the heads of (a catalog with ``prefetch_heads``
+    reads the queued members' in one round trip).
     """
     group = _group(catalog)
-    member = _Member(work)
+    member = _Member(work, streams)
     with group.lock:
         # Alone (no group forming, none committing): a plain transaction, no savepoint. Appends that
         # arrive meanwhile form the next group behind it.
@@ -158,7 +159,8 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
                     group.pending = None
             batch.error = e
             return
-        done = 0
+        done = fetched = 0
+        prefetch = getattr(catalog, "prefetch_heads", None)
         while True:
             with group.lock:
                 if done == len(batch.queue):
@@ -170,6 +172,12 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
                         group.contended_at = time.monotonic()
                     break
                 member = batch.queue[done]
+                ahead, fetched = batch.queue[fetched:] if prefetch else (), len(batch.queue)
+            if ahead:
+                try:
+                    prefetch(tx, [s for m in ahead for s in m.streams])
+                except Exception:  # noqa: BLE001 - a read ahead only: each member reads (or fails) by itself
+                    pass
             done += 1
             _run_member(catalog, tx, member)
         _commit(group, batch, opened)
