@@ -8,6 +8,8 @@ connection string: another cache, as another process has) and against writes tha
 
 from __future__ import annotations
 
+import os
+import signal
 import tempfile
 import threading
 import time
@@ -148,6 +150,38 @@ def test_a_stream_moved_by_another_writer_is_read_again(tmp_path, pg):
     assert here.read_stream("s")["version"].tolist() == list(range(1, 65)) and here.verify().ok
     here.close()
     there.close()
+
+
+@pytest.mark.postgresql
+def test_a_forked_child_appends_with_a_head_cache_of_its_own(tmp_path, pg):
+    """A child forked while a parent's thread held the head cache's lock appends without waiting for
+    it, and its appends are checked against the server, not against the parent's cache."""
+    store = ek.open_store(tmp_path / "s", catalog=pg)
+    store.append("a", ek.Event("E"), expected_version=ek.NO_STREAM)
+    with store._catalog._heads.lock:
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 3
+            try:
+                store.append("a", ek.Event("E"), expected_version=1)
+                try:
+                    store.append("a", ek.Event("E"), expected_version=1)
+                except ek.WrongExpectedVersion:
+                    code = 0
+            finally:
+                os._exit(code)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on the head cache's lock")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    with pytest.raises(ek.WrongExpectedVersion):  # the parent sees the child's append
+        store.append("a", ek.Event("E"), expected_version=1)
+    assert store.append("a", ek.Event("E"), expected_version=2).version == 3
+    store.close()
 
 
 @pytest.mark.postgresql

@@ -105,6 +105,7 @@ class PostgresCatalog(PostgresProofQueries):
         if self._conn is not None and self._pid != os.getpid():
             _INHERITED.append(self._conn)  # the parent's session: closing it here would end the parent's
             self._conn = None
+            self._heads = head_cache(self._conninfo, self.schema)  # the child's own (the parent's lock may be held)
         if self._conn is None or self._conn.closed:
             psycopg = psycopg_module()
             try:
