@@ -4,6 +4,7 @@ Usage:
     .venv/bin/python benchmarks/bench_pg.py                        # full run, prints a report
     .venv/bin/python benchmarks/bench_pg.py --write BENCHMARKS.md   # and rewrites its section
     .venv/bin/python benchmarks/bench_pg.py --quick                 # small sizes, a smoke run
+    .venv/bin/python benchmarks/bench_pg.py --only concurrent       # one part (bulk, concurrent, sequential)
 
 A throwaway PostgreSQL cluster is started (``tests/_postgres.py``; or ``EVENTKIT_TEST_POSTGRES``) and
 restarted with ``fsync = on``, ``full_page_writes = on`` (the test cluster runs without them), so that
@@ -18,7 +19,8 @@ same server, in separate schemas. What is timed:
   20-40 s run averages over them by itself;
 - 8 concurrent writers (threads; eventkit one store object each, as 8 processes would; eventsourcing
   one recorder with a pool of 8 connections), one-event appends with an expected version to distinct
-  streams; 3 rounds, the three writers interleaved, median per writer;
+  streams; 3 rounds, the three writers interleaved, median per writer, with the CPU time per append of
+  this process and of the cluster's processes (from ``/proc``, when the cluster is the script's own);
 - sequential one-event appends with an expected version, interleaved in rounds.
 
 Durability: eventkit ``durability="normal"`` (its default) commits with ``synchronous_commit = off``,
@@ -53,7 +55,28 @@ FULL = {"bulk_events": [200_000, 1_000_000], "bulk_streams": 10_000, "es_batch":
 QUICK = {"bulk_events": [20_000], "bulk_streams": 1_000, "es_batch": 1_000, "writers": 8, "per_writer": 25,
          "appends": 100}
 SECTION = "## PostgreSQL catalog vs eventsourcing's PostgreSQL recorder"
+PARTS = ("bulk", "concurrent", "sequential")
 RUNS = 3  # eventkit's bulk runs per durability, and the concurrent writers' rounds: the median is reported
+
+
+SERVER_PID: int | None = None  # the cluster's postmaster, when it is ours: its processes' CPU time is counted
+
+
+def server_cpu() -> float:
+    """CPU seconds used so far by the cluster's processes (the postmaster's children); 0 when not ours."""
+    if SERVER_PID is None:
+        return 0.0
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(pid) == SERVER_PID or int(fields[1]) == SERVER_PID:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def fresh(path: Path) -> Path:
@@ -150,7 +173,8 @@ def bench_concurrent(url: str, p: dict) -> dict:
     import eventkit as ek
 
     writers, per = p["writers"], p["per_writer"]
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
+    cpu: list[tuple[float, float]] = []  # per round: (client, server) CPU microseconds per append
 
     def run(append) -> float:  # type: ignore[no-untyped-def]
         barrier = threading.Barrier(writers + 1)
@@ -167,13 +191,17 @@ def bench_concurrent(url: str, p: dict) -> dict:
         threads = [threading.Thread(target=work, args=(w,)) for w in range(writers)]
         for t in threads:
             t.start()
+        cpu0, server0 = time.process_time(), server_cpu()
         barrier.wait()
         t0 = time.perf_counter()
         for t in threads:
             t.join()
+        seconds = time.perf_counter() - t0
+        n = writers * per
+        cpu.append((1e6 * (time.process_time() - cpu0) / n, 1e6 * (server_cpu() - server0) / n))
         if errors:
             raise errors[0]
-        return writers * per / (time.perf_counter() - t0)
+        return n / seconds
 
     def es_round(r: int) -> float:
         datastore, recorder = es_recorder(url, f"es_conc_{r}", pool_size=writers)
@@ -198,11 +226,15 @@ def bench_concurrent(url: str, p: dict) -> dict:
               "normal": "eventkit, durability normal (synchronous_commit off)",
               "full": "eventkit, durability full (synchronous_commit on)"}
     rates: dict[str, list[float]] = {k: [] for k in labels}
+    cpus: dict[str, list[tuple[float, float]]] = {k: [] for k in labels}
     for r in range(RUNS):
         for kind in (list(labels) if r % 2 == 0 else list(labels)[::-1]):
             rates[kind].append(es_round(r) if kind == "es" else ek_round(kind, r))
+            cpus[kind].append(cpu[-1])
     for kind, label in labels.items():
         out[label] = sorted(rates[kind])[len(rates[kind]) // 2]
+        client, server = (sorted(c)[len(c) // 2] for c in zip(*cpus[kind]))
+        out[f"cpu: {label}"] = {"client_us": client, "server_us": server}
     print(f"concurrent rounds: {rates}", file=sys.stderr)
     return out
 
@@ -267,13 +299,16 @@ def report(m: dict, pg: dict, p: dict, r: dict, seconds: float, load_end: float,
               f"{v['per_second'] / es_b['per_second']:.1f}x |" for k, v in b.items()]
         L.append("")
     L.pop()
-    c = r["concurrent"]
+    c = {k: v for k, v in r["concurrent"].items() if not k.startswith("cpu: ")}
+    cpu = {k[5:]: v for k, v in r["concurrent"].items() if k.startswith("cpu: ")}
     es_c = c["eventsourcing (synchronous_commit on)"]
     L += ["", f"### {p['writers']} concurrent writers ({p['per_writer']} one-event appends each with an expected "
           "version, distinct streams per writer; threads: eventkit one store object each, eventsourcing one recorder "
-          f"with a pool of {p['writers']} connections; median of {RUNS} interleaved rounds)", "",
-          "| writer | appends/s | vs eventsourcing |", "|---|---:|---:|"]
-    L += [f"| {k} | {v:,.0f} | {v / es_c:.2f}x |" for k, v in c.items()]
+          f"with a pool of {p['writers']} connections; median of {RUNS} interleaved rounds; CPU: this process's "
+          "and the cluster's processes' CPU time per append, medians: a measure the machine's load moves less)", "",
+          "| writer | appends/s | vs eventsourcing | CPU per append: client, server (µs) |", "|---|---:|---:|---:|"]
+    L += [f"| {k} | {v:,.0f} | {v / es_c:.2f}x | {cpu[k]['client_us']:,.0f}, "
+          f"{cpu[k]['server_us']:,.0f} |" for k, v in c.items()]
     s = r["sequential"]
     L += ["", f"### Sequential one-event appends with an expected version ({p['appends']:,} each, interleaved in 5 "
           "rounds; for reference)", "", "| writer | appends/s | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
@@ -284,7 +319,7 @@ def report(m: dict, pg: dict, p: dict, r: dict, seconds: float, load_end: float,
     conc_ratio = c["eventkit, durability normal (synchronous_commit off)"] / es_c
     conc_full = c["eventkit, durability full (synchronous_commit on)"] / es_c
     L += ["", "### Targets (issue 12)", "", "| target | measured | verdict |", "|---|---|---|",
-          f"| bulk >= 25x eventsourcing's PostgreSQL recorder | "
+          "| bulk >= 25x eventsourcing's PostgreSQL recorder | "
           + ", ".join(f"{x:.1f}x at {n:,} events" for n, x in ratios.items()) + " (durability normal) | "
           f"{'met' if bulk_ratio >= 25 else 'missed'} at {max(ratios):,} events |",
           f"| 8 concurrent writers >= 2x, each at its usual durability | {conc_ratio:.2f}x (eventkit normal vs "
@@ -320,12 +355,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--write", metavar="PATH")
     ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--only", choices=PARTS, action="append", help="run this part only (repeatable; no --write)")
     args = ap.parse_args()
+    if args.only and args.write:
+        ap.error("--write rewrites the whole section: run every part")
     p = QUICK if args.quick else FULL
     m = machine()
     cluster = start_cluster()
     try:
         url = cluster.url
+        global SERVER_PID
         if cluster.data_dir is not None:  # ours: restart it with production durability (its -c options win)
             from _postgres import _run
 
@@ -334,15 +373,21 @@ def main() -> None:
                        "-c fsync=on -c full_page_writes=on -c max_connections=200")
             _run([str(cluster.bin_dir / "pg_ctl"), "-D", str(d / "db"), "-o", options, "-l", str(d / "log"), "-w",
                   "-t", "60", "restart"], "restarting PostgreSQL with fsync on")
+            SERVER_PID = int((d / "db" / "postmaster.pid").read_text().split()[0])
         pg = {k: sql(url, f"SHOW {k}")[0][0] for k in ("server_version", "fsync", "full_page_writes",
                                                        "synchronous_commit", "shared_buffers")}
         pg["version"] = pg.pop("server_version")
         t0 = time.perf_counter()
         results = {}
         for name, fn in (("bulk", bench_bulk), ("concurrent", bench_concurrent), ("sequential", bench_sequential)):
+            if args.only and name not in args.only:
+                continue
             t = time.perf_counter()
             results[name] = fn(url, p)
             print(f"{name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        if args.only:
+            print(json.dumps({"load": [m["load"], os.getloadavg()[0]], **results}, indent=1))
+            return
         section = report(m, pg, p, results, time.perf_counter() - t0, os.getloadavg()[0], args.quick)
     finally:
         cluster.stop()

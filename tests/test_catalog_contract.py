@@ -391,6 +391,39 @@ def test_a_write_whose_deferred_statement_fails_stores_nothing(catalog: CatalogB
         assert catalog.log_state(tx)["head"] == 1
 
 
+def test_a_write_reads_the_stream_heads_that_earlier_writes_committed(catalog: CatalogBackend) -> None:
+    """Stream heads read inside a write are what was committed, never what a rolled-back savepoint or a
+    write that failed at COMMIT wrote (the PostgreSQL catalog keeps heads this process knows, issue 12)."""
+    row = lambda p, sid: (p, sid, "account", 1, "Opened", f"id-{p}", 5, 5, "{}", None)  # noqa: E731
+    with catalog.write() as tx:
+        assert catalog.stream_heads(tx, ["a", "b"]) == {}
+        catalog.upsert_streams(tx, [("a", "account", 1, 1)])
+        catalog.set_log_state(tx, head=1)
+    with catalog.write() as tx:
+        assert catalog.stream_heads(tx, ["a", "b"]) == {"a": ("account", 1)}
+        catalog.savepoint(tx, "SAVEPOINT", "refused")
+        catalog.upsert_streams(tx, [("b", "account", 1, 2)])
+        catalog.savepoint(tx, "ROLLBACK TO", "refused")
+        catalog.savepoint(tx, "RELEASE", "refused")
+        catalog.set_log_state(tx, head=2)
+    with catalog.write() as tx:
+        assert catalog.stream_heads(tx, ["a", "b"]) == {"a": ("account", 1)}
+    with pytest.raises(Exception):
+        with catalog.write() as tx:  # fails at COMMIT on the PostgreSQL catalog: the writes went with it
+            assert catalog.stream_heads(tx, ["a", "c"]) == {"a": ("account", 1)}
+            catalog.upsert_streams(tx, [("a", "account", 2, 3), ("c", "account", 1, 3)])
+            catalog.insert_hot(tx, [row(3, "c")])
+            catalog.insert_hot(tx, [row(3, "c")])  # (the head left where it was: only the failure tells)
+    with catalog.write() as tx:
+        assert catalog.stream_heads(tx, ["a", "b", "c"]) == {"a": ("account", 1)}
+        catalog.upsert_streams(tx, [("a", "account", 5, 9), ("d", "card", 1, 9)])  # without reading them first
+        assert catalog.stream_heads(tx, ["a", "d"]) == {"a": ("account", 5), "d": ("card", 1)}
+    with catalog.write() as tx:
+        assert catalog.stream_heads(tx, ["a", "b", "c", "d"]) == {"a": ("account", 5), "d": ("card", 1)}
+    with catalog.read() as tx:
+        assert catalog.stream_heads(tx, ["a", "b", "c", "d"]) == {"a": ("account", 5), "d": ("card", 1)}
+
+
 def test_a_write_reads_its_own_counters_chain_head_and_declarations(catalog: CatalogBackend) -> None:
     """Inside a write, log_state, chain_head and personal_version follow the write's own statements,
     and ROLLBACK TO a savepoint takes them back (the PostgreSQL catalog keeps them in memory, issue 12)."""

@@ -27,7 +27,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from eventkit.store.catalog_interface import CatalogBackend
 
@@ -42,10 +42,10 @@ class _Member:
     lock of one shared condition (as an Event's waiters do) after the commit.
     """
 
-    __slots__ = ("work", "result", "error", "ready")
+    __slots__ = ("work", "result", "error", "ready", "streams")
 
-    def __init__(self, work: Callable[[Any], Any]) -> None:
-        self.work = work
+    def __init__(self, work: Callable[[Any], Any], streams: Sequence[str] = ()) -> None:
+        self.work, self.streams = work, streams
         self.result: Any = None
         self.error: BaseException | None = None
         self.ready = threading.Lock()
@@ -106,13 +106,14 @@ def _group(catalog: CatalogBackend) -> _Group:
         return group
 
 
-def run(catalog: CatalogBackend, work: Callable[[Any], T]) -> T:
+def run(catalog: CatalogBackend, work: Callable[[Any], T], streams: Sequence[str] = ()) -> T:
     """Run ``work(tx)`` in a write transaction shared with the appends that arrive with it.
 
     ``work`` runs inside the transaction (its own savepoint when shared), possibly in another
     appender's thread, while this one waits; it must not block on other appenders. Its exception
     rolls back this append only and is raised here; its result is returned once the group has
-    committed.
+    committed. ``streams``: those the work reads the heads of (a catalog with ``prefetch_heads``
+    reads the queued members' in one round trip).
     """
     group = _group(catalog)
     with group.lock:
@@ -123,7 +124,7 @@ def run(catalog: CatalogBackend, work: Callable[[Any], T]) -> T:
         quiet = time.monotonic() - group.contended_at > _QUIET_SECONDS
         solo = quiet and group.pending is None and group.tx_lock.acquire(blocking=False)
         if not solo:
-            member = _Member(work)
+            member = _Member(work, streams)
             batch = group.pending
             leader = batch is None
             if leader:
@@ -162,7 +163,8 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
                     group.pending = None
             batch.error = e
             return
-        done = 0
+        done = fetched = 0
+        prefetch = getattr(catalog, "prefetch_heads", None)
         try:
             while True:
                 with group.lock:
@@ -175,6 +177,12 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
                             group.contended_at = time.monotonic()
                         break
                     member = batch.queue[done]
+                    ahead, fetched = batch.queue[fetched:] if prefetch else (), len(batch.queue)
+                if ahead:
+                    try:
+                        prefetch(tx, [s for m in ahead for s in m.streams])
+                    except Exception:  # noqa: BLE001 - a read ahead only: each member reads (or fails) by itself
+                        pass
                 _run_member(catalog, tx, member, done)
                 done += 1
         except BaseException as e:

@@ -30,14 +30,14 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from eventkit.common.errors import StoreError
 from eventkit.store.postgres_catalog_proof import PostgresProofQueries
-from eventkit.store.postgres_catalog_tx import WriteTx
+from eventkit.store.postgres_catalog_tx import HEADS_SQL, HOT_COLUMNS, LOG_KEYS, WriteTx, head_cache
 from eventkit.store.postgres_catalog_setup import (FORMAT_VERSION, add_missing_tables, create_tables, psycopg_module,
                                                    redacted, split_url)
 
 DEFAULT_GRACE_SECONDS = 900.0
-_LOG_KEYS = ("head", "last_recorded", "hot_count", "fields_version")  # columns of the counter row
+_LOG_KEYS = LOG_KEYS  # columns of the counter row
 _META_COUNTERS = ("personal_version",)  # log_state's counters kept in meta (moved by declare_personal)
-_HOT_COLUMNS = "position, stream_id, stream_type, version, event_type, event_id, occurred_at, recorded_at, data, metadata"
+_HOT_COLUMNS = HOT_COLUMNS
 _SEGMENT_COLUMNS = (
     "segment_id, path, stream_type, first_position, last_position, event_count, "
     "size_bytes, min_occurred, max_occurred, min_recorded, max_recorded"
@@ -71,6 +71,7 @@ class PostgresCatalog(PostgresProofQueries):
         self._closed = False
         self._conn: Any = None
         self._pid = 0
+        self._heads = head_cache(self._conninfo, self.schema)  # shared by this process's catalogs of it
         with self.read() as tx:
             row = tx.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
             if row is None or int(row[0]) > FORMAT_VERSION:
@@ -104,6 +105,7 @@ class PostgresCatalog(PostgresProofQueries):
         if self._conn is not None and self._pid != os.getpid():
             _INHERITED.append(self._conn)  # the parent's session: closing it here would end the parent's
             self._conn = None
+            self._heads = head_cache(self._conninfo, self.schema)  # the child's own (the parent's lock may be held)
         if self._conn is None or self._conn.closed:
             psycopg = psycopg_module()
             try:
@@ -125,10 +127,10 @@ class PostgresCatalog(PostgresProofQueries):
         """One write transaction: takes the counter row's lock first (writers queue here), commits whole.
 
         The transaction runs in psycopg's pipeline mode, and the catalog's methods get it as a
-        :class:`~.postgres_catalog_tx.WriteTx` (writes deferred and sent as one statement, savepoints
-        sent only when needed): a one-event append costs six statements in three round trips (the
-        lock with what it guards, the stream heads, the writes with COMMIT) instead of ten statements
-        and ten round trips, and the counter row's lock is held that much shorter.
+        :class:`~.postgres_catalog_tx.WriteTx` (an append's writes deferred and sent as one prepared
+        statement, savepoints sent only when needed, stream heads this process knows not re-read):
+        a one-event append to a stream this process knows costs two round trips (the lock with what it
+        guards; the writes with COMMIT), and a group commit of any number of them the same two.
         """
         psycopg = psycopg_module()
         with self._lock:
@@ -147,12 +149,16 @@ class PostgresCatalog(PostgresProofQueries):
                             "(SELECT hash FROM chain ORDER BY seq DESC LIMIT 1)")
                         held = dict(zip(_LOG_KEYS, map(int, locked.fetchone())))
                         version, seq, digest = guarded.fetchone()
-                        held.update(personal_version=int(version or 0),
-                                    chain_head=None if seq is None else (int(seq), bytes(digest)), saved={})
-                        tx = WriteTx(conn, held)
+                        chain = None if seq is None else (int(seq), bytes(digest))
+                        held.update(personal_version=int(version or 0), chain_head=chain, saved={}, heads={},
+                                    start=(held["head"], chain))
+                        tx = WriteTx(conn, held, self._heads)
                         yield tx
                         tx.flush()
+                        token, valid = self._heads.committing(held["start"])
                         conn.execute("COMMIT")
+                    # the pipeline ended without an error: committed
+                    self._heads.committed(token, valid, (held["head"], held["chain_head"]), held["heads"])
                 except BaseException:
                     self._vacuum_keys = False
                     _rollback(conn)
@@ -235,11 +241,13 @@ class PostgresCatalog(PostgresProofQueries):
         if unknown:
             raise ValueError(f"not counters of the log: {sorted(unknown)}")
         if values:
-            sql = "UPDATE log SET " + ", ".join(f"{k} = %s" for k in values) + " WHERE id = 1"
-            _defer(tx, "log", sql, [int(v) for v in values.values()])
             held = self._held_state(tx)
-            if held is not None:
-                held.update({k: int(v) for k, v in values.items()})
+            if held is None:
+                tx.execute("UPDATE log SET " + ", ".join(f"{k} = %s" for k in values) + " WHERE id = 1",
+                           [int(v) for v in values.values()])
+                return
+            held.update({k: int(v) for k, v in values.items()})
+            tx.defer("log", tuple(held[k] for k in _LOG_KEYS))
 
     def append_state(self, tx: Any, stream_ids: list[str]
                      ) -> tuple[dict[str, int], dict[str, tuple[str, int]], tuple[int, bytes] | None]:
@@ -255,18 +263,27 @@ class PostgresCatalog(PostgresProofQueries):
     # -- streams and event ids --------------------------------------------------------------------
 
     def stream_heads(self, tx: Any, stream_ids: list[str]) -> dict[str, tuple[str, int]]:
-        rows = _query(tx, "SELECT stream_id, stream_type, version FROM streams WHERE stream_id = ANY(%s::text[])",
-                      (list(stream_ids),)).fetchall()
+        if isinstance(tx, WriteTx):
+            return tx.stream_heads(stream_ids)  # what the write knows, the process's cache, then the server
+        rows = tx.execute(HEADS_SQL, (list(stream_ids),)).fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
+
+    def prefetch_heads(self, tx: Any, stream_ids: Sequence[str]) -> None:
+        """Read ahead the heads of the streams a group commit's queued appends will read (one round trip
+        for all of them, instead of one per append; called by :mod:`.group_commit`)."""
+        if isinstance(tx, WriteTx):
+            tx.stream_heads(stream_ids)
 
     def upsert_streams(self, tx: Any, heads: list[tuple[str, str, int, int]]) -> None:
         if not heads:
             return
+        if isinstance(tx, WriteTx):
+            tx.upsert_streams(heads)
+            return
         ids, types, versions, lasts = (list(c) for c in zip(*heads))
-        _defer(tx, "streams",
-               "INSERT INTO streams SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
-               "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position",
-               (ids, types, versions, lasts))
+        tx.execute("INSERT INTO streams SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) "
+                   "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position",
+                   (ids, types, versions, lasts))
 
     def stream_count(self, tx: Any) -> int:
         return int(tx.execute("SELECT count(*) FROM streams").fetchone()[0])
@@ -289,19 +306,27 @@ class PostgresCatalog(PostgresProofQueries):
 
     def add_event_ids(self, tx: Any, pairs: Iterable[tuple[str, int]]) -> None:
         pairs = list(pairs)
-        if pairs:
-            ids, positions = (list(c) for c in zip(*pairs))
-            _defer(tx, "event_ids", "INSERT INTO event_ids SELECT * FROM unnest(%s::text[], %s::bigint[])", (ids, positions))
+        if not pairs:
+            return
+        if isinstance(tx, WriteTx):
+            for pair in pairs:
+                tx.defer("event_ids", pair)
+            return
+        ids, positions = (list(c) for c in zip(*pairs))
+        tx.execute("INSERT INTO event_ids SELECT * FROM unnest(%s::text[], %s::bigint[])", (ids, positions))
 
     # -- the hot log ------------------------------------------------------------------------------
 
     def insert_hot(self, tx: Any, rows: list[tuple]) -> None:
         if not rows:
             return
-        cols = [list(c) for c in zip(*rows)]
-        _defer(tx, "hot",
-               f"INSERT INTO hot ({_HOT_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], "
-               "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])", cols)
+        if isinstance(tx, WriteTx):
+            for row in rows:
+                tx.defer("hot", tuple(row))
+            return
+        tx.execute(f"INSERT INTO hot ({_HOT_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], "
+                   "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])",
+                   [list(c) for c in zip(*rows)])
 
     def hot_rows(self, tx: Any, *, upto: int, stream_id: str | None = None, from_position: int | None = None,
                  recorded_cut: int | None = None, limit: int | None = None) -> list[tuple]:
@@ -323,8 +348,10 @@ class PostgresCatalog(PostgresProofQueries):
         if held is not None:  # the state read under the lock follows the savepoint (ROLLBACK TO restores it)
             if action == "SAVEPOINT":
                 held["saved"][name] = {k: v for k, v in held.items() if k != "saved"}
+                held["saved"][name]["heads"] = dict(held["heads"])
             elif action == "ROLLBACK TO":
                 held.update(held["saved"][name])
+                held["heads"] = dict(held["heads"])  # the saved copy stays as it was, for another ROLLBACK TO
             else:
                 held["saved"].pop(name, None)
 
@@ -483,14 +510,6 @@ def _hot_select(tx: Any, conditions: list[tuple[str, Any]], order: str, limit: i
         sql += " LIMIT %s"
         params.append(limit)
     return tx.execute(sql, params).fetchall()
-
-
-def _defer(tx: Any, table: str, sql: str, params: Sequence[Any]) -> None:
-    """A write whose result nobody reads: deferred inside a write transaction, else sent now."""
-    if isinstance(tx, WriteTx):
-        tx.defer(table, sql, params)
-    else:
-        tx.execute(sql, params)
 
 
 def _query(tx: Any, sql: str, params: Sequence[Any]) -> Any:

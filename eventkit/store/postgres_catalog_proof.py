@@ -63,7 +63,7 @@ class PostgresProofQueries:
         if held is None:
             tx.execute(sql, tuple(link))
         else:
-            tx.defer("chain", sql, tuple(link))  # sent with the write's next statement (see postgres_catalog_tx)
+            tx.defer("chain", tuple(link))  # sent with the write's next statement (see postgres_catalog_tx)
             held["chain_head"] = (int(link[0]), _bytes(link[7]))
 
     def links(self, tx: Any, *, from_seq: int = 1, upto_seq: int | None = None, kind: str | None = None) -> list[tuple]:

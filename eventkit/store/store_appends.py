@@ -195,7 +195,8 @@ class Appending:
     def _append_hot(self, batch: HotBatch, expected: dict[Any, Any],
                     checkpoint: tuple[str, int] | None = None) -> AppendResult:
         # Shared with concurrent appenders (group commit): the work may run in another appender's thread.
-        result, hot_count = _group_commit.run(self._catalog, lambda conn: self._write_hot(conn, batch, expected, checkpoint))
+        result, hot_count = _group_commit.run(self._catalog, lambda conn: self._write_hot(conn, batch, expected, checkpoint),
+                                              batch.stream_ids)
         if hot_count is None:  # a re-send, or a checkpoint alone: nothing new in the log
             return result
         self._commits.notify()
