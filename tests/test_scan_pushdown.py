@@ -81,3 +81,12 @@ def test_files_of_one_schema_are_scanned_without_union_by_name(tmp_path):
     got = store.sql("SELECT count(*), sum(data.amount), sum(data.rate), count(data.rate) FROM events").fetchall()
     assert got == [(24, 96.0, 8.0, 4)]
 
+
+
+def test_every_read_shares_the_instance_parquet_metadata_cache(tmp_path):
+    """A plain ``SET parquet_metadata_cache`` on the store's DuckDB instance was local to its root
+    connection: the cursors every read runs on parsed each segment's footer again at every bind."""
+    store = ek.open_store(tmp_path / "s", bulk_threshold=1)
+    store.append_frame(_frame(10))
+    for con in (store.snapshot().connect(), store.snapshot().connect()):
+        assert con.sql("SELECT current_setting('parquet_metadata_cache')").fetchall() == [(True,)]
