@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-long test-oldest bench bench-quick lab browser clean-data
+.PHONY: demo test test-long test-oldest bench bench-quick bench-scale lab browser clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_folds.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_ops.py --sealed-events 10000000 --sealed-streams 100000 --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_pg.py --write BENCHMARKS.md
+
+## Issue 12's scale run: about 100M events (a million accounts), fold, daily totals, what-if, Dask.
+## Builds ~4 GB under benchmarks/.work-scale/ (about 15 minutes on an idle 2-core machine), then
+## about 10 minutes of phases; rewrites BENCHMARKS.md's "Scale (1,000,000 accounts)" section.
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/bench_scale.py --accounts 1000000 --per-account 101 --chunk-accounts 50000 \
+		--dask --write BENCHMARKS.md
 
 ## Open the notebooks in JupyterLab (JupyterLab refuses root unless told: allowed here for root only).
 lab: $(STAMP)

@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / ".work-scale"
 YEAR = ("2025-01-01", "2025-12-31")
+NOTES = "<!-- scale-notes -->"
 
 from _machine import machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
@@ -106,7 +107,9 @@ def task_build(p: dict) -> dict:
     info = {"events": events, "late": late_n, "streams": p["accounts"], "generate_seconds": gen,
             "append_seconds": append, "compact_seconds": compact_s,
             "build_seconds": time.perf_counter() - t0, "segments": str(compacted),
-            "disk_bytes": _disk_bytes(path)}
+            "disk_bytes": _disk_bytes(path),
+            # kept with the store: a later run that reuses it reports the build's peak, not its own
+            "build_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     done.write_text(json.dumps(info))
     return info
 
@@ -265,7 +268,7 @@ def report(m: dict, res: dict, p: dict, command: str) -> str:
     else:
         lines.append(f"| build: generate {b['generate_seconds']:.0f} s + append {b['append_seconds']:.0f} s "
                      f"({ev / max(b['append_seconds'], 1e-9) / 1e6:.2f}M ev/s) + compact {b['compact_seconds']:.0f} s "
-                     f"| {b['build_seconds']:.0f} s | {mb(b)} |")
+                     f"| {b['build_seconds']:.0f} s | {b.get('build_maxrss_mb', b['self_maxrss_mb']):.0f} MB |")
     if "fold" in res:
         f = res["fold"]
         lines.append(f"| declarative fold, every stream ({f['streams']:,}) | {f['seconds']:.2f} s = "
@@ -333,6 +336,10 @@ def write_section(path: Path, section: str, title: str) -> None:
     if head in text:
         before, rest = text.split(head, 1)
         nxt = rest.find("\n## ")
+        # Hand-written notes between two NOTES markers survive a rewrite.
+        old = rest[:nxt] if nxt >= 0 else rest
+        if old.count(NOTES) == 2 and NOTES not in section:
+            section = section.rstrip("\n") + "\n\n" + NOTES + old.split(NOTES)[1] + NOTES + "\n"
         text = before + section.rstrip("\n") + ("\n" + rest[nxt:] if nxt >= 0 else "\n")
     else:
         text = text.rstrip("\n") + "\n\n" + section
