@@ -87,3 +87,65 @@ def test_a_balance_with_cents_prints_as_its_cents(tmp_path):
     assert periods == 2
     for got in (snaps["balance"].iloc[-1], total["balance"].iloc[-1]):
         assert abs(float(got) - exact) <= periods * math.ulp(exact)
+
+
+def _balance_leaf(red):
+    from eventkit.fold.reducers import SignedSum
+
+    return SignedSum.of(red)
+
+
+def test_a_balance_of_disjoint_event_types_compiles_to_one_case_without_filter():
+    """Issue 12, item 6: ``sum(a, deposits) - sum(a, withdrawals)`` is one CASE choosing each event's
+    signed amount; the general form (a CASE per term added up, under a FILTER) cost the bank fold
+    about a tenth of its CPU. Terms that share an event type keep the general form."""
+    from eventkit.fold.reducers import Schema
+
+    schema = Schema(payload={"amount": "DOUBLE"}, envelope={"event_type": "VARCHAR", "version": "BIGINT"})
+    leaf = _balance_leaf(BALANCE.fields["balance"])
+    sql = leaf.partials(schema, leaf.condition(schema))[0]
+    assert "FILTER" not in sql and sql.count("CASE") == 1 and sql.startswith("fsum(CASE WHEN")
+    overlapping = _balance_leaf(ek.sum("amount", event_types=["Deposited", "Withdrawn"])
+                                - ek.sum("amount", event_types="Withdrawn"))
+    assert "FILTER" in overlapping.partials(schema, overlapping.condition(schema))[0]
+    no_types = _balance_leaf(ek.sum("amount") - ek.sum("amount", event_types="Withdrawn"))
+    assert not no_types.exclusive()
+    assert not _balance_leaf(ek.sum("amount", event_types="A") * float("inf")
+                             - ek.sum("amount", event_types="B")).exclusive()
+
+
+@pytest.mark.parametrize("sql_type", ["DOUBLE", "FLOAT", "BIGINT", "INTEGER", "DECIMAL(12,2)"])
+def test_the_one_case_form_sums_the_same_values_as_the_general_form(sql_type):
+    """Bit for bit, over zeros of both signs, NULLs, infinities, NaN and cancelling amounts, with
+    where= conditions and a coefficient: the general form adds its other terms' zeros, which an
+    exact sum ignores (it never ends at -0.0)."""
+    import random
+    import struct
+
+    import duckdb
+
+    from eventkit.fold.reducers import Schema
+
+    red = (ek.sum("amount", event_types=["A", "B"]) - ek.sum("amount", event_types="C", where="amount > -5")
+           + 2 * ek.sum("amount", event_types="D"))
+    leaf = _balance_leaf(red)
+    schema = Schema(payload={"amount": sql_type}, envelope={"event_type": "VARCHAR", "version": "BIGINT"})
+    cond = leaf.condition(schema)
+    fast = leaf.partials(schema, cond)[0]
+    general = f"{fast.split('(', 1)[0]}({leaf.contribution(schema)}) FILTER (WHERE {cond})"
+    assert fast != general
+    rng = random.Random(7)
+    floats = sql_type in ("DOUBLE", "FLOAT")
+    special = [0.0, -0.0, None] + ([float("inf"), float("-inf"), float("nan"), 3e38, -3e38, 1e-30] if floats else [])
+    rows = [(f"s{rng.randrange(300)}", rng.choice("ABCDE"),
+             rng.choice(special) if rng.random() < 0.3 else round(rng.uniform(-1e4, 1e4), 2)) for _ in range(20_000)]
+    con = duckdb.connect()
+    con.execute("SET threads = 1")  # one order of addition, so bits compare
+    con.execute(f"CREATE TABLE t (stream_id VARCHAR, event_type VARCHAR, amount {sql_type})")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    con.execute("CREATE VIEW e AS SELECT stream_id, event_type, {'amount': amount} AS data, amount FROM t")
+    q = "SELECT stream_id, {} FROM e GROUP BY 1 ORDER BY 1"
+    got, want = con.sql(q.format(fast)).fetchall(), con.sql(q.format(general)).fetchall()
+    as_bits = (lambda v: struct.pack("<d", v)) if floats else (lambda v: v)
+    assert [(s, None if v is None else as_bits(v)) for s, v in got] == \
+           [(s, None if v is None else as_bits(v)) for s, v in want]

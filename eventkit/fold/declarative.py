@@ -161,7 +161,9 @@ class Fold:
         with open_source(store, stream_type=self.stream_type, as_of=as_of,
                          known_at=known_at, streams=streams) as src:
             self.prepare(src)
-            return src.con.sql(self.state_sql(src)).df()
+            # execute, not sql(): a relation binds the query again when it runs (a bind reads the
+            # segments' footers).
+            return src.con.execute(self.state_sql(src)).df()
 
     def save_snapshot(self, store: Any, *, known_at: Any = None) -> Any:
         """Save this fold's state (every stream, up to ``known_at`` or now) in the store.

@@ -94,7 +94,7 @@ def _cursor() -> duckdb.DuckDBPyConnection:
     pid = os.getpid()
     if pid not in _INSTANCES:
         _INSTANCES[pid] = duckdb.connect()
-        _INSTANCES[pid].execute("SET parquet_metadata_cache = true")
+        _INSTANCES[pid].execute("SET GLOBAL parquet_metadata_cache = true")  # cursors too (see read_snapshot)
     return utc_cursor(_INSTANCES[pid])
 
 

@@ -35,16 +35,17 @@ ENVELOPE_SELECT = "position, stream_id, stream_type, version, event_type, event_
 sql_literal = quote_literal  # the name the store's modules use
 
 
-def parquet_scan(files: Sequence[str], **options: bool) -> str:
+def parquet_scan(files: Sequence[str], *, union_by_name: bool = True, **options: bool) -> str:
     """``read_parquet([...])`` over ``files``, paths quoted, never taking columns from folder names.
 
     DuckDB's hive-partition detection reads ``key=value`` folders anywhere in a path as columns:
     a store under ``/lake/version=7/`` would see ``version`` overridden on every event. A store's
-    files hold every column they mean, so detection is always off.
+    files hold every column they mean, so detection is always off. ``union_by_name=False`` only
+    for files known to share one schema (see :meth:`Snapshot.files_layout`).
     """
     listing = ", ".join(sql_literal(str(f)) for f in files)
     extra = "".join(f", {k} = {str(v).lower()}" for k, v in options.items())
-    return f"read_parquet([{listing}], union_by_name = true, hive_partitioning = false{extra})"
+    return f"read_parquet([{listing}], union_by_name = {str(union_by_name).lower()}, hive_partitioning = false{extra})"
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
@@ -80,7 +81,10 @@ class SharedDatabase:
             db = None
         if db is None:
             db = duckdb.connect()
-            db.execute("SET parquet_metadata_cache = true")
+            # GLOBAL: a plain SET is the root connection's own, and every read runs on a cursor,
+            # which then bound each query's segment files by parsing their footers again (15 ms of
+            # CPU per query over 6 segments of 2M events, at each of a fold's several binds).
+            db.execute("SET GLOBAL parquet_metadata_cache = true")
             self._db, self._pid = db, os.getpid()
         return db
 
@@ -218,18 +222,22 @@ class Snapshot:
             "the store is damaged: restore the file(s) from a backup"
         )
 
-    def events_sql(self, *, typed_by_files: bool = False) -> str:
+    def events_sql(self, *, typed_by_files: bool = False, same_schema: bool = False) -> str:
         """A SELECT producing the ``events`` relation: envelope columns, ``data``, ``metadata``.
 
         Args:
             typed_by_files: The segment files alone carry the store's whole schema and there are
-                no hot rows (see :meth:`files_carry_schema`): scan them without the typed empty
+                no hot rows (see :meth:`files_layout`): scan them without the typed empty
                 relation. Any UNION stops DuckDB pushing ``data.<field>`` down into the Parquet
                 scan, so a fold reading one payload field would read every field.
+            same_schema: Moreover every file has that schema, column for column: scan them
+                without ``union_by_name``, whose bind reads every file's footer (about 2.5 ms a
+                file, at every query on the view) where one file's is enough.
         """
         parts = []
         if self.segments:
-            parts.append(f"SELECT * FROM {parquet_scan(self.files)}")
+            scan = parquet_scan(self.files, union_by_name=not (typed_by_files and same_schema))
+            parts.append(f"SELECT * FROM {scan}")
         if self.hot.num_rows:
             parts.append(
                 f"SELECT {ENVELOPE_SELECT}, {hot_data_sql(self.fields)}metadata::JSON::MAP(VARCHAR, VARCHAR) AS metadata FROM _hot"
@@ -266,8 +274,9 @@ class Snapshot:
         """A DuckDB connection with this snapshot as the view ``events``."""
         con = self.prepare(con)
         try:
-            typed = self.files_carry_schema(con)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {self.events_sql(typed_by_files=typed)}")
+            layout = self.files_layout(con)
+            sql = self.events_sql(typed_by_files=layout != "typed", same_schema=layout == "same")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {sql}")
         except duckdb.Error as e:
             explained = self.explain(e)
             if explained is e:
@@ -282,21 +291,64 @@ class Snapshot:
         lack a field (pruned or time-cut reads), or with very many files (binding them twice
         would cost more than the scan saves). Binding reads only cached Parquet footers.
         """
+        return self.files_layout(con) != "typed"
+
+    def files_layout(self, con: duckdb.DuckDBPyConnection) -> str:
+        """How the ``events`` view can scan the segment files: ``"same"`` (every file has the
+        store's whole schema, column for column: no ``union_by_name``), ``"union"`` (together
+        they carry it, see :meth:`files_carry_schema`) or ``"typed"`` (the typed empty relation
+        is needed). Each file's schema is read once per process (segment files never change).
+        """
         if not self.files or self.hot.num_rows or len(self.files) > _PROBE_FILES:
-            return False
-        try:
-            got = dict(zip(*_columns(con.sql(f"SELECT * FROM {parquet_scan(self.files)} LIMIT 0"))))
-        except duckdb.Error:
-            return False  # a damaged or missing file: the normal path explains it
+            return "typed"
         want = dict(zip(*_columns(con.sql("SELECT * FROM _ek_empty"))))
+        schemas = {_file_schema(con, f) for f in self.files}
+        if None in schemas:
+            return "typed"  # a damaged or missing file: the normal path explains it
+        if len(schemas) == 1:
+            got = {name: key for name, _, key in next(iter(schemas))}
+            same = all(got.get(name) == _type_key(typ) for name, typ in want.items())
+            return "same" if same else "typed"
+        try:
+            union = dict(zip(*_columns(con.sql(f"SELECT * FROM {parquet_scan(self.files)} LIMIT 0"))))
+        except duckdb.Error:
+            return "typed"
         for name, typ in want.items():
-            have = got.get(name)
+            have = union.get(name)
             if have is None or _type_key(have) != _type_key(typ):
-                return False
-        return True
+                return "typed"
+        return "union"
 
 
 _PROBE_FILES = 500
+
+# A segment file's schema, by its URL (and, for a local file, its size and modification time:
+# a file damaged or replaced in place is read again). Segment files are written once under
+# unique names, so an entry never goes stale; the dict is only kept from growing without end.
+_FILE_SCHEMAS: dict[tuple, tuple] = {}
+
+
+def _file_schema(con: duckdb.DuckDBPyConnection, url: str) -> tuple | None:
+    """``((name, type, type key), ...)`` of one Parquet file, or None if it cannot be read."""
+    if "://" in url:
+        key: tuple = (url,)
+    else:
+        try:
+            st = os.stat(url)
+        except OSError:
+            return None
+        key = (url, st.st_size, st.st_mtime_ns)
+    schema = _FILE_SCHEMAS.get(key)
+    if schema is None:
+        try:
+            names, types = _columns(con.sql(f"SELECT * FROM {parquet_scan([url])} LIMIT 0"))
+        except duckdb.Error:
+            return None
+        schema = tuple((n, str(t), _type_key(t)) for n, t in zip(names, types))
+        if len(_FILE_SCHEMAS) >= 20_000:
+            _FILE_SCHEMAS.clear()
+        _FILE_SCHEMAS[key] = schema
+    return schema
 
 
 def _columns(rel: duckdb.DuckDBPyRelation) -> tuple[list[str], list[Any]]:
