@@ -147,6 +147,13 @@ def run(catalog: CatalogBackend, work: Callable[[Any], T], streams: Sequence[str
     return member.result
 
 
+def _close(group: _Group, batch: _Batch) -> None:
+    """No one joins ``batch`` any more (called with ``group.lock`` held)."""
+    batch.closed = True
+    if group.pending is batch:
+        group.pending = None
+
+
 def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) -> None:
     """Open the group's transaction, run every member's work in arrival order, commit once."""
     group.tx_lock.acquire()
@@ -158,9 +165,7 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
             tx = opened.__enter__()
         except BaseException as e:
             with group.lock:
-                batch.closed = True
-                if group.pending is batch:
-                    group.pending = None
+                _close(group, batch)
             batch.error = e
             return
         done = fetched = 0
@@ -170,9 +175,7 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
                 with group.lock:
                     if done == len(batch.queue):
                         # In the same critical section as the check: no one joins after the last member ran.
-                        batch.closed = True
-                        if group.pending is batch:
-                            group.pending = None
+                        _close(group, batch)
                         if done > 1:
                             group.contended_at = time.monotonic()
                         break
@@ -189,9 +192,7 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
             # Raised in the leader outside the members' work (an interrupt): nothing of the group is
             # stored, and every member hears so (none may return as if its append had committed).
             with group.lock:
-                batch.closed = True
-                if group.pending is batch:
-                    group.pending = None
+                _close(group, batch)
             batch.error = e
             try:
                 opened.__exit__(type(e), e, e.__traceback__)
