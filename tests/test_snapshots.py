@@ -216,8 +216,11 @@ def test_bad_time_zone():
 
 def test_the_last_partial_period_is_marked(tmp_path):
     now = pd.Timestamp.now(tz="UTC")
+    # The newest event falls in today's period, however soon after midnight the test runs ("an hour
+    # ago" put it in yesterday's, now complete, for the first hour of every UTC day).
+    today = now.floor("D") + (now - now.floor("D")) / 2
     rows = [dict(stream_id="a", event_type="Deposited", occurred_at=str(now - pd.Timedelta(days=3)), amount=1),
-            dict(stream_id="a", event_type="Deposited", occurred_at=str(now - pd.Timedelta(hours=1)), amount=2)]
+            dict(stream_id="a", event_type="Deposited", occurred_at=str(today), amount=2)]
     st = store_of(make_events(rows), "hot", tmp_path / "live")
     s = SUM.snapshots(st, every="1D")
     assert s["complete"].tolist() == [True] * (len(s) - 1) + [False]  # tomorrow's midnight
