@@ -121,20 +121,14 @@ def test_a_refused_leader_does_not_fail_its_group(tmp_path):
         except ek.EventKitError as e:
             outcome[name] = type(e).__name__
 
-    def wait_for(members: int) -> None:
-        deadline = time.monotonic() + 10
-        while (group.pending is None or group.pending.members < members) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert group.pending.members == members
-
     with group.tx_lock:
         threads = [threading.Thread(target=append, args=("taken", ek.NO_STREAM))]  # the leader
         threads[0].start()
-        wait_for(1)
+        _wait_for(group, 1)
         threads += [threading.Thread(target=append, args=(n, ek.NO_STREAM)) for n in ("a", "b")]
         for t in threads[1:]:
             t.start()
-        wait_for(3)
+        _wait_for(group, 3)
     for t in threads:
         t.join()
     assert outcome == {"taken": "WrongExpectedVersion", "a": 1, "b": 1}
@@ -163,17 +157,11 @@ def test_a_failure_in_the_leader_between_appends_fails_every_member(tmp_path, mo
         except BaseException as e:  # noqa: BLE001
             outcome[name] = type(e).__name__
 
-    def wait_for(members: int) -> None:
-        deadline = time.monotonic() + 10
-        while (group.pending is None or group.pending.members < members) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert group.pending.members == members
-
     with group.tx_lock:
         threads = [threading.Thread(target=append, args=(n,)) for n in ("a", "b", "c")]
         for i, t in enumerate(threads):
             t.start()
-            wait_for(i + 1)
+            _wait_for(group, i + 1)
     for t in threads:
         t.join()
     monkeypatch.undo()
@@ -181,3 +169,11 @@ def test_a_failure_in_the_leader_between_appends_fails_every_member(tmp_path, mo
     assert store.head == 0
     assert store.append("d", ek.Event("E")).first_position == 1  # the catalog is usable afterwards
     store.close()
+
+
+def _wait_for(group: group_commit._Group, members: int) -> None:
+    """Until ``members`` appends have joined the group's pending batch (at most 10 s)."""
+    deadline = time.monotonic() + 10
+    while (group.pending is None or group.pending.members < members) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert group.pending.members == members
