@@ -40,7 +40,8 @@ ENVELOPE_TYPES = {"position": "BIGINT", "stream_id": "VARCHAR", "stream_type": "
                   "version": "BIGINT", "event_type": "VARCHAR", "event_id": "VARCHAR",
                   "occurred_at": "TIMESTAMPTZ", "recorded_at": "TIMESTAMPTZ",
                   "metadata": "MAP(VARCHAR, VARCHAR)"}
-BOOKKEEPING = ("_ek_dropped", "_ek_labels", "_ek_ops", "_ek_place", "_ek_dirty", "_ek_was_at", "_ek_erased")
+BOOKKEEPING = ("_ek_dropped", "_ek_labels", "_ek_ops", "_ek_place", "_ek_dirty", "_ek_was_at",
+               "_ek_erased_fields")
 LABELS = ("dropped", "added", "changed", "shifted")
 FIXED, SLOTTED, PLACED = 0, 1, 2  # _ek_place: keeps its version / explicit version / by occurred_at
 
@@ -191,7 +192,7 @@ def _base_view(fields: dict[str, str], head: int, cut: str | None, erased: bool 
     cols = list(ENVELOPE) + ["data AS _ek_data"] + flat + [
         "false AS _ek_dropped", "[]::VARCHAR[] AS _ek_labels", "[]::VARCHAR[] AS _ek_ops",
         f"{FIXED}::INTEGER AS _ek_place", "false AS _ek_dirty", "NULL::TIMESTAMPTZ AS _ek_was_at",
-        "erased AS _ek_erased" if erased else "false AS _ek_erased"]
+        "erased_fields AS _ek_erased_fields" if erased else "[]::VARCHAR[] AS _ek_erased_fields"]
     where = f"position <= {int(head)}" + (f" AND {cut}" if cut else "")
     return f"SELECT {', '.join(cols)} FROM {BASE} WHERE {where}"
 
@@ -219,6 +220,9 @@ def _step(prev: str, op: Op, before: dict[str, str], index: int) -> str:
             elif before.get(f) != t:
                 repl.append(f"{q(f)}::{t} AS {q(f)}")
         repl.append("_m OR _ek_dirty AS _ek_dirty")
+        # A field the change sets holds the scenario's value now, not an erased one.
+        repl.append("CASE WHEN _m THEN list_filter(_ek_erased_fields, lambda x: x NOT IN ("
+                    + ", ".join(lit(f) for f in targets) + ")) ELSE _ek_erased_fields END AS _ek_erased_fields")
         return _mark(prev, op.cond, op.label, repl, mark="changed")
     if op.kind == "shift":
         repl = [f"CASE WHEN _m THEN occurred_at + to_microseconds({int(op.shift_us)}::BIGINT) ELSE occurred_at END AS occurred_at",
@@ -239,7 +243,7 @@ def _step(prev: str, op: Op, before: dict[str, str], index: int) -> str:
         new += ["false AS _ek_dropped", "['added']::VARCHAR[] AS _ek_labels",
                 f"[{lit(op.label)}]::VARCHAR[] AS _ek_ops",
                 f"CASE WHEN version IS NULL THEN {PLACED} ELSE {SLOTTED} END::INTEGER AS _ek_place",
-                "true AS _ek_dirty", "NULL::TIMESTAMPTZ AS _ek_was_at", "false AS _ek_erased"]
+                "true AS _ek_dirty", "NULL::TIMESTAMPTZ AS _ek_was_at", "[]::VARCHAR[] AS _ek_erased_fields"]
         return f"SELECT {', '.join(old)} FROM {prev} UNION ALL SELECT {', '.join(new)} FROM _ek_add{index}"
     raise AssertionError(op.kind)
 
@@ -263,12 +267,16 @@ FROM k JOIN (SELECT stream_id, _rp, position FROM t) AS p ON k.stream_id = p.str
 """
 
 
+ERASURE = "len(_ek_erased_fields) > 0 AS erased, _ek_erased_fields AS erased_fields"  # the store's two columns
+
+
 def compile_views(*, base_fields: dict[str, str], ops: Sequence[Op], head: int, cut: str | None,
                   as_of: _dt.datetime | None, erased: bool = False) -> list[str]:
     """The statements creating ``_ek_all`` (every row, dropped ones flagged) and ``events``.
 
-    ``erased``: the store's events carry the column ``erased`` (it has personal fields); the scenario's
-    then do too (false on added events), so folds over it flag what involves erased values.
+    ``erased``: the store's events carry the columns ``erased`` and ``erased_fields`` (it has personal
+    fields); the scenario's then do too (nothing erased on added events, nor in a field a change sets), so
+    folds over it flag what involves erased values.
     """
     stmts = [f"CREATE OR REPLACE TEMP VIEW _ek_s0 AS {_base_view(base_fields, head, cut, erased)}"]
     fields = dict(base_fields)
@@ -297,7 +305,7 @@ def compile_views(*, base_fields: dict[str, str], ops: Sequence[Op], head: int, 
     stmts.append(
         "CREATE OR REPLACE TEMP VIEW events AS SELECT position::BIGINT AS position, stream_id, stream_type, "
         "version::BIGINT AS version, event_type, event_id, occurred_at, recorded_at, "
-        f"{data} AS data, metadata{', _ek_erased AS erased' if erased else ''} FROM _ek_all WHERE {where}")
+        f"{data} AS data, metadata{', ' + ERASURE if erased else ''} FROM _ek_all WHERE {where}")
     return stmts
 
 
@@ -307,6 +315,6 @@ def changes_sql(fields: dict[str, str], as_of: _dt.datetime | None, erased: bool
         f"CASE WHEN list_contains(_ek_labels, {lit(lab)}) THEN {lit(lab)} END" for lab in LABELS) + ")"
     flat = [f"{q(f)}::{t} AS {q(f)}" for f, t in fields.items()]
     cols = [f"{label} AS change", "array_to_string(_ek_ops, '; ') AS op", *ENVELOPE,
-            "_ek_was_at AS occurred_at_before", *flat, *(["_ek_erased AS erased"] if erased else [])]
+            "_ek_was_at AS occurred_at_before", *flat, *([ERASURE] if erased else [])]
     where = "len(_ek_labels) > 0" + (f" AND occurred_at <= {ts_lit(as_of)}" if as_of is not None else "")
     return f"SELECT {', '.join(cols)} FROM _ek_all WHERE {where} ORDER BY position, _ek_dropped DESC"

@@ -1,17 +1,18 @@
 """Fold results that involve erased personal data say so: the ``erased`` column.
 
 When a store has personal fields (``store.declare_personal``) and a subject was forgotten, its
-events read those fields as NULL with the event column ``erased`` true. A fold that reads such a
-field (as a reducer's field, or by name in a ``where=`` condition) gets one more output column,
+events read those fields as NULL, with the event column ``erased`` true and ``erased_fields`` listing
+the fields lost (a personal field the event never had is NULL but not erased). A fold that reads such
+a field (as a reducer's field, or by name in a ``where=`` condition) gets one more output column,
 ``erased``: true on a row (a stream's state, or its state at a point of a series) when an event
-folded into that row had ``erased`` true and a NULL in one of the personal fields the fold reads.
-So ``last("name")`` that is NULL because the name was erased, or a sum over ``where="email LIKE
-...")`` that no longer counts the erased events, is marked, and a total over the rows can check
-``state.erased.any()``. Folds that read no personal field, and stores without declarations, get
-no such column: their output is unchanged.
+folded into that row lost one of the personal fields the fold reads. So ``last("name")`` that is NULL
+because the name was erased, or a sum over ``where="email LIKE ...")`` that no longer counts the
+erased events, is marked, while a fold over emails is not marked by an erased name. A total over the
+rows can check ``state.erased.any()``. Folds that read no personal field, and stores without
+declarations, get no such column: their output is unchanged.
 
-It is one more reducer, ``max("erased", where=<a read personal field IS NULL>)``, so state,
-snapshots, changes and saved states compute and combine it like any other field.
+It is one more reducer, ``max("erased", where=<the event lost a personal field the fold reads>)``, so
+state, snapshots, changes and saved states compute and combine it like any other field.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from eventkit.common.sql import quote_ident
 from eventkit.fold.reducers import Reducer, max as _max, unique_leaves
 
 FLAG = "erased"
@@ -37,13 +37,13 @@ def personal_read(fields: Mapping[str, Reducer], personal: Any) -> list[str]:
     return [p for p in dict.fromkeys(used) if p in personal]
 
 
-def null_condition(read: Sequence[str], source: Any) -> str | None:
-    """SQL true on an event where one of the personal fields ``read`` is NULL (None: none is read, or
-    ``source``'s events carry no ``erased``). With ``erased`` true, the event lost such a field."""
+def erased_condition(read: Sequence[str], source: Any) -> str | None:
+    """SQL true on an event that lost one of the personal fields ``read`` (None: none is read, or
+    ``source``'s events carry no ``erased_fields``)."""
     read = [f for f in read if f in source.personal]
-    if not read or FLAG not in source.schema.envelope:
+    if not read or "erased_fields" not in source.schema.envelope:
         return None
-    return " OR ".join(f"{quote_ident(f)} IS NULL" for f in read)
+    return "list_has_any(erased_fields, [" + ", ".join(f"'{f}'" for f in read) + "]::VARCHAR[])"
 
 
 def with_erased(fields: Mapping[str, Reducer], source: Any) -> dict[str, Reducer]:
@@ -51,12 +51,12 @@ def with_erased(fields: Mapping[str, Reducer], source: Any) -> dict[str, Reducer
     out = dict(fields)
     if FLAG in out:
         return out
-    nulls = null_condition(personal_read(fields, source.personal), source)
-    if nulls:
-        out[FLAG] = flag_reducer(nulls)
+    lost = erased_condition(personal_read(fields, source.personal), source)
+    if lost:
+        out[FLAG] = flag_reducer(lost)
     return out
 
 
-def flag_reducer(nulls: str) -> Reducer:
-    """The per-stream flag: whether an event with ``erased`` true and ``nulls`` (:func:`null_condition`) was folded."""
-    return _max(FLAG, where=nulls).fill_null(False)
+def flag_reducer(lost: str) -> Reducer:
+    """The per-stream flag: whether an event where ``lost`` (:func:`erased_condition`) holds was folded."""
+    return _max(FLAG, where=lost).fill_null(False)

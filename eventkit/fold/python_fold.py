@@ -4,11 +4,12 @@ Each stream folds on its own, in version order (the same order as declarative fo
 :mod:`eventkit.fold.declarative`). A handler receives ``(state, event)`` and either mutates ``state`` and
 returns None, or returns the new state. ``event`` is a light named tuple with the envelope
 (``stream_id, version, position, event_type, occurred_at, recorded_at``) and every payload field
-as attributes (a payload field whose name collides with the envelope is ``data_<name>``). In a store
-with personal fields (``store.declare_personal``) it also has ``erased``: True when the event lost a
-personal field to ``store.forget``; and when the fold loads a personal field, each output row gets the
-column ``erased`` (see :mod:`eventkit.fold.erasure`): True when an event folded into it lost one of the
-personal fields loaded.
+as attributes (a payload field whose name collides with the envelope is ``data_<name>``). It also has
+``erased`` (True when the event lost a personal field to ``store.forget``) and ``erased_fields`` (a
+tuple of the fields lost): False and ``()`` in a store without personal fields, so one handler runs on
+both kinds of store. When the fold loads a personal field, each output row gets the column ``erased``
+(see :mod:`eventkit.fold.erasure`): True when an event folded into it lost one of the personal fields
+loaded (an erased name does not flag a fold that loads only the email).
 
 Events stream out of DuckDB in Arrow record batches (``ORDER BY stream_id, version``) so memory
 stays bounded; streams are split by ``hash(stream_id) % workers`` over forked worker processes,
@@ -56,6 +57,7 @@ _ENV = ("stream_id", "version", "position", "event_type", "occurred_at", "record
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _timedelta = _dt.timedelta
 _AUTO_PARALLEL_EVENTS = 200_000  # below this, forking workers costs more than it saves
+_ERASURE = {"erased": False, "erased_fields": ()}  # what an event of a store without personal fields says
 
 
 def on(*event_types: str) -> Callable[[Handler], Handler]:
@@ -182,8 +184,9 @@ class PyFold:
 
 
 def event_class(payload: Iterable[str], *, erased: bool = False) -> tuple[type, list[str]]:
-    """A named tuple class for events, and the payload fields it carries, in order (then ``erased``,
-    when asked for: the store has personal fields).
+    """A named tuple class for events, and the payload fields it carries, in order (then ``erased`` and
+    ``erased_fields``, when asked for: the store has personal fields; otherwise they are class
+    attributes, False and ``()``, costing nothing per event).
 
     ``occurred_at`` and ``recorded_at`` are held as epoch microseconds and become UTC datetimes
     only when a handler reads them: building a datetime per event cost more than the rest of the
@@ -197,9 +200,11 @@ def event_class(payload: Iterable[str], *, erased: bool = False) -> tuple[type, 
             continue  # unreachable as an attribute; such fields are skipped
         attrs.append(attr)
         fields.append(f)
-    if erased and "erased" not in attrs:
-        attrs.append("erased")
+    if erased and not any(a in attrs for a in _ERASURE):  # (a payload field of either name keeps its attribute)
+        attrs += list(_ERASURE)
     base = namedtuple("Event", attrs)  # type: ignore[misc]
+    # A payload field of the same name keeps its attribute (a class attribute here would shadow it).
+    defaults = {a: v for a, v in _ERASURE.items() if a not in attrs}
 
     class Event(base):  # type: ignore[valid-type,misc]
         __slots__ = ()
@@ -212,6 +217,8 @@ def event_class(payload: Iterable[str], *, erased: bool = False) -> tuple[type, 
         def __repr__(self) -> str:
             return "Event(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self._fields) + ")"
 
+    for name, value in defaults.items():
+        setattr(Event, name, value)
     return Event, fields
 
 
@@ -228,10 +235,10 @@ def select_sql(relation: str, payload: list[str], k_sql: str | None, part: tuple
     """The worker's query: its share of streams, in (stream_id, version) order.
 
     Times leave DuckDB as epoch microseconds (see :func:`event_class`). Columns: the event's, then
-    ``erased`` (when asked for), ``_k`` (a series' bucket) and ``_ek_flag`` (``flag_sql``).
+    ``erased`` and ``erased_fields`` (when asked for), ``_k`` (a series' bucket) and ``_ek_flag`` (``flag_sql``).
     """
     env = [("epoch_us(" + c + ")" if c in ("occurred_at", "recorded_at") else c) for c in _ENV]
-    cols = ", ".join(env + [f"data.{quote_ident(f)}" for f in payload] + (["erased"] if erased else []))
+    cols = ", ".join(env + [f"data.{quote_ident(f)}" for f in payload] + (list(_ERASURE) if erased else []))
     k = f", {k_sql} AS _k" if k_sql else ""
     k += f", {flag_sql} AS _ek_flag" if flag_sql else ""
     where = f" WHERE hash(stream_id) % {part[1]} = {part[0]}" if part and part[1] > 1 else ""
@@ -327,13 +334,13 @@ def _worker(i: int) -> list[tuple]:
 def fold_part(fold: PyFold, src: Any, payload: list[str], grid: Any,
               part: tuple[int, int] | None) -> list[tuple]:
     """Fold this worker's streams. Returns (stream_id, k, row, version, position) tuples."""
-    from eventkit.fold.erasure import null_condition
+    from eventkit.fold.erasure import erased_condition
 
-    erased = "erased" in src.schema.envelope  # a store with personal fields
+    erased = all(c in src.schema.envelope for c in _ERASURE)  # a store with personal fields
     Event, fields = event_class(payload, erased=erased)
-    erased = erased and "erased" in Event._fields[len(_ENV) + len(fields):]
-    nulls = null_condition([f for f in fields if f in src.personal], src) if erased else None
-    flag_sql = f"coalesce(erased AND ({nulls}), false)" if nulls else None
+    erased = erased and list(_ERASURE) == list(Event._fields[len(_ENV) + len(fields):])
+    lost = erased_condition([f for f in fields if f in src.personal], src) if erased else None
+    flag_sql = f"coalesce({lost}, false)" if lost else None
     k_sql, k_filter = None, ""
     if grid is not None:
         k_sql = grid.k_sql()
@@ -380,6 +387,8 @@ def _pylists(batch: Any, n: int) -> list[list]:
                        if not enc.null_count else enc.to_pylist())
         elif col.null_count == 0 and (pa.types.is_integer(t) or pa.types.is_floating(t)):
             out.append(col.to_numpy().tolist())  # faster than to_pylist for plain numbers
+        elif pa.types.is_list(t) and batch.schema.names[i] == "erased_fields":
+            out.append(list(map(tuple, col.to_pylist())))  # a tuple, as records and stores without personal fields give
         else:
             out.append(col.to_pylist())
     return out

@@ -19,6 +19,9 @@ from eventkit.common.sql import quote_ident
 from eventkit.common.timeparse import parse_as_of, parse_known_at
 from eventkit.fold.reducers import ENVELOPE_FIELDS, Leaf, Schema, sql_constant
 
+#: The event columns of a store with personal fields: whether the event lost one, and which (see .erasure).
+ERASURE_COLUMNS = ("erased", "erased_fields")
+
 
 @dataclass
 class Source:
@@ -35,7 +38,7 @@ class Source:
     schema: Schema
     relation: str
     store: Any = None  # the store folded (for checks against everything it holds)
-    personal: tuple[str, ...] = ()  # the store's personal fields, when events carry ``erased`` (see .erasure)
+    personal: tuple[str, ...] = ()  # the store's personal fields, when events carry ``erased_fields`` (see .erasure)
 
     def known_position(self) -> int:
         """The highest position in the cut (the snapshot's high-water mark), 0 if empty."""
@@ -51,7 +54,7 @@ def read_schema(con: duckdb.DuckDBPyConnection) -> Schema:
         if name == "data":
             if typ.id == "struct":
                 payload = {n: str(t) for n, t in typ.children}
-        elif name in ENVELOPE_FIELDS or name == "erased":  # erased: a store with personal fields
+        elif name in ENVELOPE_FIELDS or name in ERASURE_COLUMNS:  # a store with personal fields
             envelope[name] = str(typ)
     missing = [f for f in ("stream_id", "version", "position", "occurred_at", "event_type") if f not in envelope]
     if missing:
@@ -87,9 +90,9 @@ def open_source(
         # Our own connection: make TIMESTAMPTZ arithmetic and pandas output UTC whatever the host.
         con.execute("SET TimeZone = 'UTC'")
         schema = read_schema(con)
-        cols = [quote_ident(c) for c in (*ENVELOPE_FIELDS, "erased") if c in schema.envelope] + ["data"]
+        cols = [quote_ident(c) for c in (*ENVELOPE_FIELDS, *ERASURE_COLUMNS) if c in schema.envelope] + ["data"]
         state = getattr(store, "personal_state", None)
-        personal = tuple(state()[0]) if state is not None and "erased" in schema.envelope else ()
+        personal = tuple(state()[0]) if state is not None and "erased_fields" in schema.envelope else ()
         cols += [f"data.{quote_ident(n)} AS {quote_ident(n)}" for n in schema.payload if n not in schema.envelope]
         conds = []
         if stream_type is not None:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from eventkit.common.errors import InvalidFold
 from eventkit.fold.grid import Grid, make_grid
 from eventkit.common.sql import quote_ident
-from eventkit.fold.erasure import FLAG, flag_reducer, null_condition, personal_read
+from eventkit.fold.erasure import FLAG, erased_condition, flag_reducer, personal_read
 from eventkit.fold.reducers import (INTEGER_TYPES, BinOp, Const, FillNull, Leaf, Reducer, Schema, is_numeric_type,
                                     sql_constant, sum_function)
 from eventkit.fold.series import cut_as_of, bucket_sql, dense_sql, horizon, horizon_sql, k_where, size_of
@@ -150,13 +150,13 @@ def fold_aggregate(fold: Fold, store: Any, *, every: Any, values: Any, by: Any, 
         lin = {col: linear(fold.fields[col]) for _, col, fn in triples if col != "stream_id"}
         read = {c: fold.fields[c] for c in dict.fromkeys(by_cols + [col for _, col, _ in triples]) if c in fold.fields}
         flag = FLAG not in fold.fields and FLAG not in by_cols and FLAG not in [n for n, _, _ in triples]
-        nulls = null_condition(personal_read(read, src.personal), src) if flag else None
+        lost = erased_condition(personal_read(read, src.personal), src) if flag else None
         if not by_cols and all(fn in _RUNNING for _, _, fn in triples) and all(v is not None for v in lin.values()):
-            sql = _additive_sql(fold, src, grid, triples, lin, end_point, nulls)
+            sql = _additive_sql(fold, src, grid, triples, lin, end_point, lost)
         elif all(fn in _RUNNING for _, _, fn in triples):
-            sql = _transitions_sql(fold, src, grid, triples, by_cols, end_point, nulls)
+            sql = _transitions_sql(fold, src, grid, triples, by_cols, end_point, lost)
         else:
-            sql = _dense_group_sql(fold, src, grid, triples, by_cols, end_point, nulls)
+            sql = _dense_group_sql(fold, src, grid, triples, by_cols, end_point, lost)
         frame = src.con.sql(sql).df()
     if grid.kind != "events" and grid.tz != "UTC":
         frame["as_of"] = frame["as_of"].dt.tz_convert(grid.tz)
@@ -183,15 +183,15 @@ def _last_k(grid: Grid, table: str) -> str:
     return str(grid.k_end) if grid.k_end is not None else f"(SELECT max(_k) FROM {table})"
 
 
-def _flag_field(fields: Mapping[str, Reducer], src: Source, nulls: str | None) -> dict[str, Reducer]:
-    """``fields`` plus the per-stream ``erased`` flag (as folds compute it) when ``nulls`` is set."""
-    if nulls is None:
+def _flag_field(fields: Mapping[str, Reducer], src: Source, lost: str | None) -> dict[str, Reducer]:
+    """``fields`` plus the per-stream ``erased`` flag (as folds compute it) when ``lost`` is set."""
+    if lost is None:
         return dict(fields)
-    return {**fields, FLAG: flag_reducer(nulls)}
+    return {**fields, FLAG: flag_reducer(lost)}
 
 
 def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict, end_point: str,
-                  nulls: str | None = None) -> str:
+                  lost: str | None = None) -> str:
     """Plan 1: running sums of the events' contributions per bucket."""
     schema = src.schema
     cols = list(dict.fromkeys(col for _, col, fn in triples if col != "stream_id" and fn != "count"))
@@ -239,8 +239,8 @@ def _additive_sql(fold: Fold, src: Source, grid: Grid, triples: list, lin: dict,
     at = grid.at_sql("_k")
     # Every stream with an event up to a point is counted there: the point involves erased values from the
     # first bucket holding an event that lost a personal field the values read.
-    erased = (f", coalesce(_k >= (SELECT min(_k) FROM ev WHERE erased AND ({nulls})), false) AS {FLAG}"
-              if nulls else "")
+    erased = (f", coalesce(_k >= (SELECT min(_k) FROM ev WHERE {lost}), false) AS {FLAG}"
+              if lost else "")
     return f"""WITH {_events(src, grid)},
 e AS ({e_sel}),
 f AS (SELECT _k, count(*) AS _n FROM (SELECT min(_k) AS _k FROM ev GROUP BY stream_id) GROUP BY _k),
@@ -255,18 +255,18 @@ FROM g WHERE n > 0 ORDER BY _k
 
 
 def _transitions_sql(fold: Fold, src: Source, grid: Grid, triples: list, by_cols: list[str],
-                     end_point: str, nulls: str | None = None) -> str:
+                     end_point: str, lost: str | None = None) -> str:
     """Plan 2: per-stream changes as +1/-1 (and +new/-old value) transitions, running sums.
 
-    With ``nulls``, the per-stream ``erased`` flag is one more value: its running sum counts the flagged
+    With ``lost``, the per-stream ``erased`` flag is one more value: its running sum counts the flagged
     streams of each group."""
     schema = src.schema
     vcols = list(dict.fromkeys(col for _, col, _ in triples if col != "stream_id"))
     needed = {k: fold.fields[k] for k in dict.fromkeys(by_cols + vcols)}
     if not needed:
         needed = {k: fold.fields[k] for k in list(fold.fields)[:1]}
-    needed = _flag_field(needed, src, nulls)
-    if nulls:
+    needed = _flag_field(needed, src, lost)
+    if lost:
         vcols.append(FLAG)
     head, _ = bucket_sql(needed, src, grid, relevant_only=True)
     gs = [f"_g{i}" for i in range(len(by_cols))] or ["_g0"]
@@ -307,7 +307,7 @@ def _transitions_sql(fold: Fold, src: Source, grid: Grid, triples: list, by_cols
         else:
             expr = f"s{i} / NULLIF(c{i}, 0)"
         outs.append(f"({expr}){_cast(fold.fields[col], schema, fn)} AS {quote_ident(name)}")
-    if nulls:
+    if lost:
         i = vcols.index(FLAG)
         v_sel = v_sel.replace(f"{quote_ident(FLAG)} AS _v{i}", f"nullif({quote_ident(FLAG)}, false) AS _v{i}")
         outs.append(f"c{i} > 0 AS {FLAG}")  # flagged streams in the group at the point
@@ -338,12 +338,12 @@ _SQL_FN = {"sum": "sum({})", "count": "count({})", "mean": "avg({})", "min": "mi
 
 
 def _dense_group_sql(fold: Fold, src: Source, grid: Grid, triples: list, by_cols: list[str],
-                     end_point: str, nulls: str | None = None) -> str:
+                     end_point: str, lost: str | None = None) -> str:
     """Plan 3: the dense series grouped inside DuckDB (streamed, never a pandas frame)."""
     schema = src.schema
     cols = list(dict.fromkeys(by_cols + [c for _, c, _ in triples if c != "stream_id"]))
     needed = {k: fold.fields[k] for k in cols} or {k: fold.fields[k] for k in list(fold.fields)[:1]}
-    needed = _flag_field(needed, src, nulls)
+    needed = _flag_field(needed, src, lost)
     _, _, _, last_k = size_of(src, grid)
     inner = dense_sql(needed, src, grid, last_k=last_k, horizon=None, order=False)
     outs = []
@@ -351,7 +351,7 @@ def _dense_group_sql(fold: Fold, src: Source, grid: Grid, triples: list, by_cols
         cast = "::BIGINT" if fn == "count" or fn == "count_distinct" else (
             _cast(fold.fields[col], schema, fn) if fn == "sum" else "")
         outs.append(f"{_SQL_FN[fn].format(quote_ident(col))}{cast} AS {quote_ident(name)}")
-    if nulls:
+    if lost:
         outs.append(f"bool_or({FLAG}) AS {FLAG}")
     keys = ", ".join(["as_of"] + [quote_ident(b) for b in by_cols])
     return (f"SELECT {keys}, count(*)::BIGINT AS streams{''.join(', ' + o for o in outs)}, "

@@ -53,6 +53,7 @@ class RecordedEvent:
         metadata: Context (name -> text), or None.
         erased: True when a personal field of the event was erased (``forget``): that field is left
             out of ``data``, as the ``erased`` column of a frame says.
+        erased_fields: Which personal fields were erased (a field the event never had is not).
     """
 
     position: int
@@ -66,6 +67,7 @@ class RecordedEvent:
     data: dict[str, Any]
     metadata: dict[str, str] | None
     erased: bool = False
+    erased_fields: tuple[str, ...] = ()
 
 
 def _time(micros: int) -> dt.datetime:
@@ -110,7 +112,7 @@ def records_from_arrow(table: Any, fields: Sequence[str]) -> list[RecordedEvent]
         out.append(RecordedEvent(
             row["position"], row["stream_id"], row["stream_type"], row["version"], row["event_type"],
             row["event_id"], row["occurred_at"], row["recorded_at"], data,
-            None if meta is None else dict(meta), bool(row.get("erased")),
+            None if meta is None else dict(meta), bool(row.get("erased")), tuple(row.get("erased_fields") or ()),
         ))
     return out
 
@@ -138,7 +140,7 @@ def reveal_personal(records: list[RecordedEvent], declared: Declarations, keyrin
         data = dict(out[i].data)
         if value is None:
             del data[k]
-            out[i] = replace(out[i], data=data, erased=True)
+            out[i] = replace(out[i], data=data, erased=True, erased_fields=tuple(sorted({*out[i].erased_fields, k})))
         else:
             data[k] = value
             out[i] = replace(out[i], data=data)

@@ -15,7 +15,8 @@ use, kept in the catalog) and stores a token in its place:
 
 Every read (``read_*``, ``sql``, folds, exports, reports) goes through the ``events`` view, which turns
 tokens back into text (a token whose tag does not check out fails the read: the store was edited), and
-into NULL once the key is destroyed, with the column ``erased`` true on each event that lost a field.
+into NULL once the key is destroyed, with the column ``erased`` true on each event that lost a field
+and ``erased_fields`` listing which (a field the event never had is not erased).
 The hash chain and file hashes cover the tokens, so an erasure changes no byte of history: ``verify``
 still passes.
 """
@@ -280,20 +281,25 @@ class KeyRing:
 
 
 def reveal_wrapper(declared: Declarations, fields: dict[str, str]) -> Any:
-    """A function turning the ``events`` SQL into one that reveals personal fields and adds ``erased``."""
+    """A function turning the ``events`` SQL into one that reveals personal fields and adds ``erased`` and
+    ``erased_fields``."""
     personal = [f for f in declared.fields if fields.get(f) == "VARCHAR"]
 
     def wrap(sql: str) -> str:
         if not personal:
-            return f"SELECT *, false AS erased FROM ({sql})"
+            return f"SELECT *, false AS erased, []::VARCHAR[] AS erased_fields FROM ({sql})"
         # Only tokens reach the Python functions: a vector without any (a column mostly NULL, other event
         # types) costs no call.
         token = {f: "(" + " OR ".join(f"starts_with(data.{quote_ident(f)}, '{t}')" for t in TOKENS) + ")"
                  for f in personal}
         updates = ", ".join(f"{quote_ident(f)} := CASE WHEN {token[f]} THEN ek_reveal(data.{quote_ident(f)}) "
                             f"ELSE data.{quote_ident(f)} END" for f in personal)
-        flags = " OR ".join(f"coalesce({token[f]} AND ek_erased(data.{quote_ident(f)}), false)" for f in personal)
-        return f"SELECT * REPLACE (struct_update(data, {updates}) AS data), ({flags}) AS erased FROM ({sql})"
+        # erased_fields: the fields whose value was a token with a destroyed key (an absent field is not erased).
+        names = ", ".join(f"CASE WHEN {token[f]} THEN CASE WHEN ek_erased(data.{quote_ident(f)}) THEN "
+                          f"'{f}' END END" for f in personal)
+        return (f"SELECT * EXCLUDE (erased_fields), len(erased_fields) > 0 AS erased, erased_fields FROM ("
+                f"SELECT * REPLACE (struct_update(data, {updates}) AS data), "
+                f"list_filter([{names}]::VARCHAR[], lambda x: x IS NOT NULL) AS erased_fields FROM ({sql}))")
 
     return wrap
 

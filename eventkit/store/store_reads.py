@@ -81,7 +81,7 @@ class Reading:
         if declared:  # reads reveal personal fields (NULL once forgotten) and say which events lost some
             self._keyring.sync(erased)
             self._keyring.register(self._duckdb.instance())
-            snap.extra_columns = ", erased"
+            snap.extra_columns = ", erased, erased_fields"
         db = self._duckdb.instance()  # bound now: a close() from another thread lets this read finish
         snap.cursor = lambda: utc_cursor(db)
         snap.live_files = self._live_files
