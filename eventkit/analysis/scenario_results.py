@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from eventkit.analysis import scenario_sql as S
 from eventkit.analysis.compare import state_diff
@@ -228,7 +227,10 @@ class ScenarioResults:
 
         Events keep their stream, type, event id, occurred_at, metadata, payload and version
         (gaps included); positions and recorded_at are the new store's. Appends go in batches
-        (each atomic), in scenario position order.
+        (each atomic), in scenario position order. A store with personal fields passes on its
+        declarations: the new store holds those values encrypted under keys of its own (``forget``
+        works there), and reads erased values as erased (``erased``, ``erased_fields``; its chain
+        logs their subjects' erasures), see :mod:`eventkit.analysis.materialize_personal`.
 
         Raises:
             StoreError: ``path`` holds a store with events, or a folder that is not a store.
@@ -241,16 +243,21 @@ class ScenarioResults:
             target.close()
             raise StoreError(f"{path} already holds a store with {held} events; materialize "
                              "writes only into a new or empty store")
+        from eventkit.analysis.materialize_personal import write_events
+
         flat = ", ".join(f"data.{S.q(f)} AS {S.q(f)}" for f in self.fields)
+        declared = getattr(self._base.store, "personal_declarations", None)
+        declarations = declared() if declared is not None else []
         con = self.connect()
         try:
+            erasures = "erased" in con.sql("SELECT * FROM events LIMIT 0").columns and bool(
+                con.sql("SELECT coalesce(bool_or(erased), false) FROM events").fetchall()[0][0])
             reader = con.sql(
                 "SELECT stream_id, stream_type, version, event_type, event_id, occurred_at, "
-                f"to_json(metadata)::VARCHAR AS metadata{', ' + flat if flat else ''} FROM events "
-                "ORDER BY position").to_arrow_reader(batch_rows)
-            for batch in reader:
-                if batch.num_rows:
-                    target.append_frame(pa.Table.from_batches([batch]))
+                f"to_json(metadata)::VARCHAR AS metadata{', ' + flat if flat else ''}"
+                f"{', erased_fields' if erasures else ''} FROM events ORDER BY position").to_arrow_reader(batch_rows)
+            # Personal fields stay declared (encrypted, erasable) and erased values stay erased in the new store.
+            write_events(reader, target, declarations, erasures=erasures)
         finally:
             con.close()
         return target

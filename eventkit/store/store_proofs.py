@@ -165,6 +165,19 @@ class Proving:
             version, erasures = self._catalog.personal_state(conn)
             return self._declarations(conn, {"personal_version": version}).fields, erasures
 
+    def personal_declarations(self) -> list[dict[str, Any]]:
+        """The store's personal-field declarations, each as the keyword arguments of :meth:`declare_personal`.
+
+        Example:
+            >>> for d in store.personal_declarations(): other.declare_personal(**d)   # doctest: +SKIP
+        """
+        with self._catalog.read() as conn:
+            version, _ = self._catalog.personal_state(conn)
+            declared = self._declarations(conn, {"personal_version": version})
+        return [{scope: name, "fields": list(fields), "subject": subject}
+                for scope, rules in (("stream_type", declared.by_stream_type), ("event_type", declared.by_event_type))
+                for name, (fields, subject) in rules.items()]
+
     def _declarations(self, conn: Any, state: dict[str, int]) -> Declarations:
         """The personal-field declarations, re-read only when ``personal_version`` moved."""
         if self._declared[0] != state.get("personal_version", 0):
