@@ -115,3 +115,11 @@ def test_a_payload_field_named_erased_keeps_its_value(tmp_path):
         fold = ek.PyFold("f", stream_type="customer", initial=lambda: {"v": None},
                          handlers={"*": lambda s, e: s.__setitem__("v", (e.erased, e.erased_fields))})
         assert fold.state(plain, workers=1).v.tolist() == [("yes", ())]
+
+
+def test_erased_fields_read_as_tuples_everywhere(shop):
+    """Frames, scenario frames, records and Python fold events give the same thing: a tuple of field names."""
+    assert shop.read_stream("c-1").erased_fields.tolist() == [("name",)]
+    assert shop.read_stream("c-2").erased_fields.tolist() == [()]
+    assert ek.Scenario(shop).read_all().set_index("stream_id").erased_fields.to_dict() == {"c-1": ("name",), "c-2": ()}
+    assert shop.read_stream("c-1", output="records")[0].erased_fields == ("name",)

@@ -85,8 +85,8 @@ class ScenarioResults:
         flat = ", ".join(f"data.{S.q(f)} AS {S.q(f)}" for f in self.fields)
         con = self.connect()
         try:
-            return con.sql(f"SELECT * EXCLUDE (data){', ' + flat if flat else ''} FROM events "
-                           "ORDER BY position").df()
+            return _frame(con, con.sql(f"SELECT * EXCLUDE (data){', ' + flat if flat else ''} FROM events "
+                                       "ORDER BY position"))
         finally:
             con.close()
 
@@ -102,7 +102,7 @@ class ScenarioResults:
         con = self.connect()
         try:
             erased = "erased" in con.sql("SELECT * FROM events LIMIT 0").columns
-            return con.sql(S.changes_sql(self.fields, self._base.as_of, erased)).df()
+            return _frame(con, con.sql(S.changes_sql(self.fields, self._base.as_of, erased)))
         finally:
             con.close()
 
@@ -269,6 +269,15 @@ def numeric_state_columns(frame: pd.DataFrame) -> list[str]:
 
     return [c for c in frame.columns if c not in OUTPUT_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])
             and not pd.api.types.is_bool_dtype(frame[c])]
+
+
+def _frame(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """``rel`` as a DataFrame, ``erased_fields`` (a store with personal fields) as tuples like the store's reads."""
+    if "erased_fields" not in rel.columns:
+        return rel.df()
+    from eventkit.store.read_frames import to_pandas
+
+    return to_pandas(con, rel.to_arrow_table(), {})
 
 
 def rename_events(con: duckdb.DuckDBPyConnection) -> None:
