@@ -140,9 +140,9 @@ class Proving:
         """Erase a subject's personal data by destroying its keys (crypto-shredding).
 
         From then on every read, fold, export and report shows the subject's personal fields as
-        NULL, with ``erased`` true on those events (``erased_fields`` names the fields); everything else is unchanged, and ``verify``
-        still passes (hashes cover the encrypted bytes). The erasure is a link in the chain (when,
-        whose). Idempotent: forgetting again returns 0.
+        NULL, with ``erased`` true on those events (``erased_fields`` names the fields); everything
+        else is unchanged, and ``verify`` still passes (hashes cover the encrypted bytes). The erasure
+        is a link in the chain (when, whose). Idempotent: forgetting again returns 0.
 
         Returns:
             How many keys were destroyed.
