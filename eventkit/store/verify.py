@@ -19,8 +19,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from eventkit.store.integrity import ADVANCING, ALL, GENESIS, Link, TamperedStore, file_sha256, replaced_digest
+from eventkit.store.integrity import ALL, Link, TamperedStore, file_sha256
 from eventkit.store.chain_links import check_hot_rows
+from eventkit.store.chain_walk import replay
 from eventkit.store.read_snapshot import new_connection, parquet_scan
 
 
@@ -102,11 +103,11 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
     local: dict[str, str] = {}  # each live file as a local path: the store's files may be in a bucket
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         with catalog.read() as tx:  # one snapshot for every catalog read below
-            links = [Link(*row) for row in catalog.links(tx)]
+            links = catalog.links(tx)  # rows in LINK_COLUMNS order (see chain_walk)
             head = catalog.meta_int(tx, "head")
             segments = catalog.segment_rows(tx)
             hot = catalog.hot_rows(tx, upto=ALL)
-            live, pending = _replay(links, problems)
+            live, pending, chain_head = replay(links, problems, Problem)
             by_path = _compare_segments(segments, live, problems)
             present = _present_files(store, live, local, problems)
             scannable = [p for p in present if p in by_path]
@@ -132,7 +133,6 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
                     con.close()
             except duckdb.Error as e:
                 problems.append(Problem(f"the segment files cannot be scanned: {str(e).splitlines()[0]}"))
-    chain_head = max((ln.last_position for ln in links if ln.kind in ADVANCING), default=0)
     if head != chain_head:
         problems.append(Problem(f"the catalog's head is position {head:,} but the chain's last commit ends at "
                                 f"{chain_head:,}", positions=(min(head, chain_head) + 1, max(head, chain_head))))
@@ -154,7 +154,7 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
     problems.sort(key=lambda p: (p.link is None, p.link or 0))
     return VerifyReport(
         path=str(store.path), quick=quick, links=len(links), head=head,
-        head_hash=links[-1].hash.hex() if links else "", files=len(live), files_hashed=len(hashing),
+        head_hash=links[-1][7].hex() if links else "", files=len(live), files_hashed=len(hashing),
         events_scanned=scanned, seconds=time.perf_counter() - started, problems=problems, notes=notes,
     )
 
@@ -186,76 +186,6 @@ def _link_at(pending: list[Link], message: str) -> int | None:
         if f"link {link.seq})" in message:
             return link.seq
     return pending[0].seq if pending else None
-
-
-def _replay(links: list[Link], problems: list[Problem]) -> tuple[dict[str, dict], list[Link]]:
-    """Walk the chain: check each link's hash and order, and derive the live files and unsealed appends."""
-    live: dict[str, dict] = {}
-    pending: list[Link] = []
-    prev, next_position, last_recorded = GENESIS, 1, 0
-    for i, link in enumerate(links):
-        span = (link.first_position, link.last_position)
-        if link.seq != i + 1 or link.prev_hash != prev or link.expected_hash() != link.hash:
-            why = ("a link is missing or out of order" if link.seq != i + 1 else
-                   "a link does not follow its predecessor" if link.prev_hash != prev else
-                   "a link's content differs from its hash (the link was edited)")
-            problems.append(Problem(f"the hash chain is broken: {why}", link=link.seq, positions=span))
-        prev = link.hash
-        try:
-            content = link.content
-        except ValueError:
-            problems.append(Problem("a link's detail is not readable", link=link.seq, positions=span))
-            continue
-        try:
-            if link.kind in ADVANCING:
-                if link.first_position != next_position or link.last_position < link.first_position:
-                    problems.append(Problem(f"positions out of order: the link takes {span[0]:,}..{span[1]:,} where "
-                                            f"{next_position:,} comes next", link=link.seq, positions=span))
-                if link.recorded_at < last_recorded:
-                    problems.append(Problem("recorded_at goes back in time", link=link.seq, positions=span))
-                next_position = max(next_position, link.last_position + 1)
-                last_recorded = max(last_recorded, link.recorded_at)
-            if link.kind == "append":
-                pending.append(link)
-            elif link.kind == "adopt":
-                _add_files(live, link, content["files"], span,
-                           link.last_position - link.first_position + 1 - content["events"], problems)
-                pending.append(link)  # its hot rows, like an append's
-            elif link.kind == "segment":
-                _add_files(live, link, content["files"], span, link.last_position - link.first_position + 1, problems)
-            elif link.kind == "seal":
-                want = content["replaces"]
-                events = sum(p.content["events"] for p in pending)
-                if (want["links"] != len(pending) or want["first_link"] != (pending[0].seq if pending else 0)
-                        or want["digest"] != replaced_digest([(p.seq, p.content["root"]) for p in pending])):
-                    problems.append(Problem("a seal does not bind the appends it replaced", link=link.seq, positions=span))
-                _add_files(live, link, content["files"], span, events, problems)
-                pending = []
-            elif link.kind == "compact":
-                for old in content["replaces"]:
-                    had = live.pop(old["path"], None)
-                    if had is None or had["sha256"] != old["sha256"]:
-                        problems.append(Problem("a compaction replaced a file the chain does not hold", link=link.seq,
-                                                positions=span, files=[old["path"]]))
-                _add_files(live, link, content["files"], span, None, problems)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            problems.append(Problem("a link's detail is not what its kind records (the link was edited)",
-                                    link=link.seq, positions=span))
-    return live, pending
-
-
-def _add_files(live: dict[str, dict], link: Link, files: list[dict], span: tuple[int, int], events: int | None,
-               problems: list[Problem]) -> None:
-    count = 0
-    for entry in files:
-        live[entry["path"]] = {**entry, "link": link.seq}
-        count += entry["count"]
-        if entry["first"] < span[0] or entry["last"] > span[1]:
-            problems.append(Problem("a file's positions lie outside its link's", link=link.seq, positions=span,
-                                    files=[entry["path"]]))
-    if events is not None and count != events:
-        problems.append(Problem(f"the link's files hold {count:,} events where {events:,} were committed",
-                                link=link.seq, positions=span))
 
 
 def _compare_segments(segments: list[tuple], live: dict[str, dict], problems: list[Problem]) -> dict[str, tuple]:
