@@ -75,6 +75,7 @@ CALLS = {
                          s.append("p-1", [ek.Event("Named", {"name": "Ann"})], stream_type="person"),
                          s.forget("p-1")),
     "personal_state": lambda s: s.personal_state(),
+    "personal_declarations": lambda s: s.personal_declarations(),
 }
 
 

@@ -60,3 +60,13 @@ def test_a_materialized_store_holds_personal_values_encrypted_and_can_forget_the
         bob = copy.read_stream("c-2")
         assert bob.name.isna().all() and list(bob.erased_fields[0]) == ["email", "name"]
         copy.verify()
+
+
+def test_personal_declarations_are_what_declare_personal_takes(shop, tmp_path):
+    assert shop.personal_declarations() == [
+        {"stream_type": "customer", "fields": ["name", "email"], "subject": "stream_id"},
+        {"event_type": "OrderPlaced", "fields": ["address"], "subject": "customer_id"}]
+    with ek.open_store(tmp_path / "other") as other:
+        for d in shop.personal_declarations():
+            other.declare_personal(**d)
+        assert other.personal_declarations() == shop.personal_declarations()
