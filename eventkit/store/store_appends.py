@@ -303,7 +303,7 @@ class Appending:
         catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
         state["head"], state["last_recorded"], state["hot_count"] = head + n, recorded, hot_count
         outcome = cache.outcome(catalog, conn, data_version, state, {h[0]: (h[1], h[2]) for h in new_heads},
-                                (link.seq, link.hash))
+                                (link[0], link[7]))
         return AppendResult(head + 1, head + n, {sid: version for sid, _, version, _ in new_heads}), hot_count, outcome
 
     def _auto_seal(self) -> None:
