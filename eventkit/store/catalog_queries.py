@@ -119,6 +119,17 @@ class SQLiteQueries:
         return state, heads, chain
 
     @staticmethod
+    def change_marks(conn: sqlite3.Connection) -> tuple[int, int]:
+        """(data_version, total_changes): the first moves when another connection commits, the second
+        with every row this connection changes (see :mod:`eventkit.store.append_state_cache`)."""
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
+    @staticmethod
+    def own_changes(conn: sqlite3.Connection) -> int:
+        """The second of :meth:`change_marks` alone (no statement)."""
+        return conn.total_changes
+
+    @staticmethod
     def fields(conn: sqlite3.Connection) -> dict[str, str]:
         return dict(conn.execute("SELECT name, type FROM fields ORDER BY name").fetchall())
 

@@ -37,19 +37,24 @@ def add_link(catalog: Any, tx: Any, kind: str, first: int, last: int, recorded_a
 _UNREAD: Any = object()
 
 
-def record_hot_append(catalog: Any, tx: Any, rows: Sequence[Sequence[Any]], previous: Any = _UNREAD) -> Link:
+def record_hot_append(catalog: Any, tx: Any, rows: Sequence[Sequence[Any]], previous: Any = _UNREAD) -> tuple:
     """The link of a hot-log append: ``rows`` exactly as inserted into the hot log, in position order.
 
     Args:
         previous: The chain's head (seq, hash) read earlier in this transaction
             (:meth:`~eventkit.store.catalog_interface.CatalogBackend.append_state`), or None before
             the first link; read here when not given.
+
+    Returns:
+        The link as a tuple in :class:`~eventkit.store.integrity.Link`'s field order (``Link(*it)``
+        makes one; the append path needs only its seq and hash, and a frozen dataclass costs a
+        microsecond or two to build).
     """
     if previous is _UNREAD:
         previous = catalog.chain_head(tx)
     link = append_link(previous, rows)
     catalog.add_link(tx, link)
-    return Link(*link)
+    return link
 
 
 # integrity.hot_leaf's JSON settings, with the encoder built once: json.dumps with any non-default option

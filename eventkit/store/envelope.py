@@ -178,6 +178,8 @@ def check_text(value: Any, what: str, where: str = "", *, envelope: bool = True)
         where: Which event, for the error message.
         envelope: Envelope text: must be non-empty and hold no NUL.
     """
+    if type(value) is str and value.isascii() and (not envelope or (value and "\x00" not in value)):
+        return value  # the common case, checked first: it runs for several texts of every append
     suffix = f" ({where})" if where else ""
     if not isinstance(value, str) or (envelope and not value):
         raise InvalidInput(f"{what} must be a non-empty string{suffix}", column=what, values=[value])

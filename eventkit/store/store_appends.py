@@ -19,6 +19,7 @@ from eventkit.store import maintenance as _maintenance
 from eventkit.store import group_commit as _group_commit
 from eventkit.store import resend as _resend
 from eventkit.store import tracking as _tracking
+from eventkit.store.append_state_cache import AppendStateCache
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events, hot_from_pairs
 from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.catalog_interface import CatalogBackend
@@ -41,6 +42,7 @@ class Appending:
     _fields_cache: tuple[int, dict[str, str]] | None
     _commits: CommitSignal
     _keyring: KeyRing
+    _append_cache: AppendStateCache | None = None  # made on the first append (see _state_cache)
 
     seal: Callable[[], int]  # provided by Store
     _declarations: Callable[[Any, dict[str, int]], Declarations]  # provided by Proving
@@ -195,18 +197,28 @@ class Appending:
     def _append_hot(self, batch: HotBatch, expected: dict[Any, Any],
                     checkpoint: tuple[str, int] | None = None) -> AppendResult:
         # Shared with concurrent appenders (group commit): the work may run in another appender's thread.
-        result, hot_count = _group_commit.run(self._catalog, lambda conn: self._write_hot(conn, batch, expected, checkpoint),
-                                              batch.stream_ids)
+        cache = self._state_cache()
+        result, hot_count, outcome = _group_commit.run(
+            self._catalog, lambda conn: self._write_hot(conn, batch, expected, checkpoint, cache), batch.stream_ids)
         if hot_count is None:  # a re-send, or a checkpoint alone: nothing new in the log
             return result
+        cache.save(outcome)  # committed: the next append may take the state from memory
         self._commits.notify()
         if hot_count >= self.seal_threshold:
             self._auto_seal()
         return result
 
+    def _state_cache(self) -> AppendStateCache:
+        cache = self._append_cache
+        if cache is None:
+            cache = self._append_cache = AppendStateCache()
+        return cache
+
     def _write_hot(self, conn: Any, batch: HotBatch, expected: dict[Any, Any],
-                   checkpoint: tuple[str, int] | None) -> tuple[AppendResult, int | None]:
-        """The append inside its write transaction: (its result, the hot log's size after it)."""
+                   checkpoint: tuple[str, int] | None, cache: AppendStateCache
+                   ) -> tuple[AppendResult, int | None, Any]:
+        """The append inside its write transaction: (its result, the hot log's size after it, what
+        it leaves for :meth:`AppendStateCache.save`)."""
         n = len(batch)
         sids = batch.stream_ids
         if n == 1:  # the operational case: one event, one stream (kept free of per-row bookkeeping)
@@ -222,14 +234,15 @@ class Appending:
 
             dup = self._existing_append(conn, batch.event_ids, describe)
             if dup is not None:
-                return dup, None
+                return dup, None, None
         if checkpoint is not None:
             _tracking.advance(catalog, conn, checkpoint)
         if not n:  # a checkpoint alone
             head = catalog.meta_int(conn, "head")
-            return AppendResult(head + 1, head, {}), None
-        # The counters, the streams' heads and the chain's head in one read (one statement on SQLite).
-        state, heads, chain = catalog.append_state(conn, list(order))
+            return AppendResult(head + 1, head, {}), None, None
+        # The counters, the streams' heads and the chain's head: from memory when this store object's
+        # last append is the catalog's last change, else in one read (one statement on SQLite).
+        state, heads, chain, data_version = cache.read(catalog, conn, list(order))
         if batch.field_types:
             self._merge_fields(conn, batch.field_types, state)
         head = state["head"]
@@ -281,14 +294,17 @@ class Appending:
         if declared:
             rows_out = encrypt_hot_rows(catalog, conn, declared, rows_out)
         catalog.insert_hot(conn, rows_out)
-        record_hot_append(catalog, conn, rows_out, chain)  # the commit's link in the hash chain
+        link = record_hot_append(catalog, conn, rows_out, chain)  # the commit's link in the hash chain
         if batch.ids_supplied:
             catalog.add_event_ids(
                 conn, [(r[5], r[0]) for r, given in zip(rows_out, batch.event_ids) if given is not None])
         catalog.upsert_streams(conn, new_heads)
         hot_count = state["hot_count"] + n
         catalog.set_log_state(conn, head=head + n, last_recorded=recorded, hot_count=hot_count)
-        return AppendResult(head + 1, head + n, {sid: version for sid, _, version, _ in new_heads}), hot_count
+        state["head"], state["last_recorded"], state["hot_count"] = head + n, recorded, hot_count
+        outcome = cache.outcome(catalog, conn, data_version, state, {h[0]: (h[1], h[2]) for h in new_heads},
+                                (link[0], link[7]))
+        return AppendResult(head + 1, head + n, {sid: version for sid, _, version, _ in new_heads}), hot_count, outcome
 
     def _auto_seal(self) -> None:
         """Seal after a committed append; a failure must not make the append look failed.
@@ -346,6 +362,7 @@ class Appending:
             self._catalog.set_fields(conn, changed)
             # The cache is only set after the transaction commits (a rollback must not keep it).
             self._catalog.set_meta(conn, "fields_version", state["fields_version"] + 1)
+            state["fields_version"] += 1  # the append's state after it (see AppendStateCache.outcome)
             self._fields_cache = None
         return fields
 
