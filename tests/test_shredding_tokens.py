@@ -36,7 +36,8 @@ def mixed_values(rng: np.random.Generator, count: int) -> list[str]:
 
 
 @pytest.mark.parametrize("few", [1, shredding_tokens.FEW, 10**9])  # all batched, mixed, all one by one
-def test_every_token_opens_with_aesccm_in_its_row(monkeypatch, few):
+@pytest.mark.parametrize("chunk", [5, 16_384])  # values sealed together by the batch path
+def test_every_token_opens_with_aesccm_in_its_row(monkeypatch, few, chunk):
     rng = np.random.default_rng(few)
     values = mixed_values(rng, 400)
     # subjects in runs: some with one value, some with a few, some with many (the batch path)
@@ -45,6 +46,7 @@ def test_every_token_opens_with_aesccm_in_its_row(monkeypatch, few):
     subjects = [f"s{i}" for i, k in enumerate(sizes) for _ in range(k)]
     keys = {s: (os.urandom(8).hex(), os.urandom(32)) for s in set(subjects)}
     monkeypatch.setattr(shredding_tokens, "FEW", few)
+    monkeypatch.setattr(shredding_tokens, "_CHUNK", chunk)
     tokens = seal(pa.array(values, pa.string()), pa.array(subjects, pa.string()), keys, "name").to_pylist()
     assert [opened(t, keys, s) for t, s in zip(tokens, subjects)] == values
     assert len(set(tokens)) == len(set(zip(subjects, values)))  # equal pairs share a token, no others do
