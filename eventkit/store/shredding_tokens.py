@@ -69,10 +69,12 @@ def seal_values(values: pa.Array, codes: np.ndarray, names: list[str], keys: dic
         b = min(a + _CHUNK, n)
         raw, at = _sealed_chunk(values, data, starts[a:b], lengths[a:b], codes[a:b], slot[a:b], few[a:b], a, batch,
                                 names, keys)
-        chunk_text = np.frombuffer(binascii.b2a_base64(memoryview(raw)[:int(slot[a:b].sum())], newline=False), "V4")
-        pieces = slot[a:b] // 3  # 4-character groups of each token's base64
-        _windows(text, 4)[np.repeat(token_at[a:b] + _HEAD - 4 * starts_of(pieces), pieces)
-                          + 4 * np.arange(len(chunk_text), dtype=np.int64)] = chunk_text
+        chunk_text = np.frombuffer(binascii.b2a_base64(memoryview(raw)[:int(slot[a:b].sum())], newline=False),
+                                   np.uint8)
+        width = slot[a:b] // 3 * 4  # each token's base64, at at // 3 * 4 in chunk_text
+        for w in np.unique(width).tolist():  # one copy of whole pieces per length (a few lengths per chunk)
+            rows = np.flatnonzero(width == w)
+            _windows(text, w)[token_at[a:b][rows] + _HEAD] = _windows(chunk_text, w)[at[rows] // 3 * 4]
     ends = token_at[1:]
     pad = slot - size  # slot bytes beyond the value: base64 writes "=" for each
     text[ends[pad >= 1] - 1] = ord("=")
