@@ -91,3 +91,11 @@ def test_a_subjects_equal_values_in_a_run_share_one_token_even_when_the_rest_dif
     tokens = sealed.to_pylist()
     assert tokens[10] == tokens[11] == tokens[12] and len(set(tokens)) == 998
     assert len(sealed.dictionary) == 998  # encrypted once
+
+
+@pytest.mark.parametrize("values", [[""] * 20, ["a" * 100_000, "b", "c" * 16, "é" * 40_001] * 3])
+def test_empty_and_long_values_in_the_batch_path(monkeypatch, values):
+    monkeypatch.setattr(shredding_tokens, "FEW", 1)
+    keys = {"a": (os.urandom(8).hex(), os.urandom(32))}
+    tokens = seal(pa.array(values, pa.string()), pa.array(["a"] * len(values), pa.string()), keys, "f").to_pylist()
+    assert [opened(t, keys, "a") for t in tokens] == values
