@@ -2,8 +2,8 @@
 :mod:`.shredding_writes` (see :mod:`.shredding` for the format, :mod:`.ccm_batch` for the cipher).
 
 Every token is ``ek2:<key id>:<base64 of nonce + ciphertext + tag>``. Values are sealed a chunk at a
-time (their temporaries stay small: fresh memory costs a page fault per 4 KiB, which added up to more
-than the cipher). A chunk's bytes are laid out value after value, each value's slot rounded up to
+time, so their temporaries stay small (with temporaries for all of a 1M-value append at once, about a
+gigabyte of them, the same work took about twice the CPU time inside an append). A chunk's bytes are laid out value after value, each value's slot rounded up to
 whole 3-byte groups, so one base64 call over them is each slot's base64 in turn; that text and the
 prefixes are copied into the one buffer of the resulting Arrow array. No step is a Python call per
 value, except for subjects with only a few values in the call, where one ``AESCCM.encrypt`` each
@@ -27,7 +27,7 @@ from eventkit.store.shredding_format import KEY_ID, TOKEN2, ccm_key
 FEW = 8  # a subject with fewer values than this in one call: one AESCCM call each (see the module docstring)
 _HEAD = len(TOKEN2) + KEY_ID + 1  # "ek2:" + key id + ":"
 _RAW_EXTRA = ccm_batch.NONCE + ccm_batch.TAG
-_CHUNK = 16_384  # values sealed together: their temporaries stay small (fresh memory for big ones costs page faults)
+_CHUNK = 16_384  # values sealed together (see the module docstring)
 _MASKS = (np.arange(16)[None, :] < np.arange(17)[:, None]).astype(np.uint8) * 255  # _MASKS[r]: the first r bytes
 
 
@@ -57,7 +57,6 @@ def seal_values(values: pa.Array, codes: np.ndarray, names: list[str], keys: dic
     token_at = np.zeros(n + 1, np.int64)  # where each token starts in the one text buffer of them all
     np.cumsum(_HEAD + slot // 3 * 4, out=token_at[1:])
     total = int(token_at[-1])
-    # Arrow's memory pool keeps pages between appends: fresh pages for ~100 MB cost a page fault each.
     buffer = pa.allocate_buffer(total + 16)  # 16 spare bytes: the windows below may reach past the last token
     text = np.frombuffer(buffer, np.uint8)
     key_ids = np.frombuffer("".join(f"{TOKEN2}{keys[s][0] if s in keys else '?' * KEY_ID}:" for s in names).encode(),
