@@ -7,8 +7,6 @@ way crypto-shredding's bulk path (:mod:`.ccm_batch`, :mod:`.shredding`) needs th
 
 from __future__ import annotations
 
-import binascii
-
 import numpy as np
 import pyarrow as pa
 
@@ -65,21 +63,6 @@ def b64encode(flat: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.nda
     return text, out_lengths
 
 
-def b64encode_rows(rows: np.ndarray, length: int) -> np.ndarray:
-    """Standard base64 of the first ``length`` bytes of each row of a 2-D ``uint8`` array whose width is
-    ``length`` rounded up to a multiple of 3 (the rest zero); returns one row of text per row.
-
-    Every row is a whole number of 3-byte groups, so the base64 of all rows at once (one C call) is
-    each row's base64 in turn; only the ``=`` padding of each row is set afterwards.
-    """
-    text = np.frombuffer(binascii.b2a_base64(np.ascontiguousarray(rows).tobytes(), newline=False), np.uint8)
-    text = text.reshape(len(rows), -1).copy()
-    pad = rows.shape[1] - length
-    if pad:
-        text[:, -pad:] = ord("=")
-    return text
-
-
 def b64decode(text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode each piece ``text[starts[i]:starts[i] + lengths[i]]`` from base64.
 
@@ -115,16 +98,6 @@ def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
     offsets = offsets.astype(np.int64)
     return data, offsets[:-1], offsets[1:] - offsets[:-1]
-
-
-def fixed_width_strings(rows: np.ndarray) -> pa.Array:
-    """A string array with one value per row of a 2-D ``uint8`` array (UTF-8 text, every value as wide)."""
-    n, width = rows.shape
-    offsets = np.arange(n + 1, dtype=np.int64) * width
-    data = pa.py_buffer(np.ascontiguousarray(rows))
-    if n * width < 2**31:
-        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.astype(np.int32)), data])
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), data])
 
 
 def string_array(flat: np.ndarray, lengths: np.ndarray) -> pa.Array:

@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eventkit.common.errors import InvalidInput
-from eventkit.store import ccm_batch
-from eventkit.store.ragged_bytes import b64encode_rows, fixed_width_strings, starts_of, string_buffers
-from eventkit.store.shredding_format import KEY_ID, TOKEN, TOKEN2, as_strings, ccm_key, flat_array
+from eventkit.store.shredding_format import KEY_ID, TOKEN, TOKEN2, as_strings, flat_array
+from eventkit.store.shredding_tokens import seal_values
+
+_PROBE = 65_536  # pairs looked at to decide whether hashing all of them pays (see seal)
 
 
 def _keys(catalog: Any, tx: Any, subjects: set[str]) -> dict[str, tuple[str, bytes]]:
@@ -44,6 +45,8 @@ def seal(values: pa.Array, subjects: pa.Array, keys: dict[str, tuple[str, bytes]
     the token: repeated values (a customer's name on each of their events) cost one encryption and
     compress in the segment file as well as the plain text did. What that shows is which of one
     subject's values in one call are equal, never what they are (see the README's note on the format).
+    Equal values next to each other are always found; a hash of every value is skipped when a sample
+    shows the values are nearly all different (a different text on each event), where it cannot pay.
 
     Returns:
         A dictionary array: row i's token is ``dictionary[indices[i]]``.
@@ -54,10 +57,12 @@ def seal(values: pa.Array, subjects: pa.Array, keys: dict[str, tuple[str, bytes]
     values = as_strings(values)
     subjects = flat_array(subjects)
     by_subject = subjects if pa.types.is_dictionary(subjects.type) else dictionary_by_runs(as_strings(subjects))
+    names = by_subject.dictionary.to_pylist()
     codes = by_subject.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     n = len(values)
     rows = None  # row i is run rows[i] (of equal subject and value), when rows are grouped by subject
-    if n > 1 and bool(np.all(codes[1:] >= codes[:-1])):
+    in_order = n < 2 or bool(np.all(codes[1:] >= codes[:-1]))
+    if n > 1 and in_order:
         # A bulk append's rows are in stream order and the subject is mostly the stream: a pair repeats as a
         # run of equal values, found with one comparison per row; only the runs' heads are hashed below.
         new = np.ones(n, bool)
@@ -67,15 +72,37 @@ def seal(values: pa.Array, subjects: pa.Array, keys: dict[str, tuple[str, bytes]
         if len(heads) < n:
             rows = np.cumsum(new) - 1
             values, codes = values.take(pa.array(heads)), codes[heads]
-    by_value = values.dictionary_encode()
-    width = max(len(by_value.dictionary), 1)
-    pair = codes * width + by_value.indices.to_numpy(zero_copy_only=False)
-    first, distinct = pd.factorize(pair, sort=True)  # sorted: each subject's pairs in one run (a few AES calls each)
-    _refuse_tokens(by_value.dictionary, name)
-    tokens, where = _seal_runs(by_value.dictionary.take(pa.array(distinct % width)), distinct // width,
-                               by_subject.dictionary.to_pylist(), keys, name)
-    index = where[first] if rows is None else where[first][rows]
+    if _mostly_distinct(values, codes):
+        _refuse_tokens(values, name)
+        if in_order:
+            tokens = seal_values(values, codes, names, keys, name)
+            index = np.arange(len(values))
+        else:  # grouped by subject for the cipher (a few AES calls per subject), then put back
+            order = np.argsort(codes, kind="stable")
+            tokens = seal_values(values.take(pa.array(order)), codes[order], names, keys, name)
+            index = np.empty(len(order), np.int64)
+            index[order] = np.arange(len(order))
+    else:
+        by_value = values.dictionary_encode()
+        width = max(len(by_value.dictionary), 1)
+        pair = codes * width + by_value.indices.to_numpy(zero_copy_only=False)
+        index, distinct = pd.factorize(pair, sort=True)  # sorted: each subject's pairs in one run
+        _refuse_tokens(by_value.dictionary, name)
+        tokens = seal_values(by_value.dictionary.take(pa.array(distinct % width)), distinct // width, names, keys,
+                             name)
+    if rows is not None:
+        index = index[rows]
     return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), tokens)
+
+
+def _mostly_distinct(values: pa.Array, codes: np.ndarray) -> bool:
+    """Whether the first :data:`_PROBE` (subject, value) pairs are nearly all different (then so, most likely,
+    are the rest, and hashing every pair to find the few equal ones costs more than it saves)."""
+    if len(values) <= _PROBE:
+        return False
+    probe = values.slice(0, _PROBE).dictionary_encode()
+    pair = codes[:_PROBE] * _PROBE + probe.indices.to_numpy(zero_copy_only=False)
+    return len(np.unique(pair)) >= 0.9 * _PROBE
 
 
 def dictionary_by_runs(values: pa.Array) -> pa.DictionaryArray:
@@ -93,73 +120,6 @@ def dictionary_by_runs(values: pa.Array) -> pa.DictionaryArray:
     run = np.cumsum(np.concatenate(([True], change))) - 1
     codes = encoded.indices.to_numpy(zero_copy_only=False)[run]
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), encoded.dictionary)
-
-
-def _seal_runs(values: pa.Array, codes: np.ndarray, names: list[str], keys: dict[str, tuple[str, bytes]],
-               name: str) -> tuple[pa.Array, np.ndarray]:
-    """Tokens of ``values``; value i belongs to subject ``names[codes[i]]``, ``codes`` non-decreasing.
-
-    Returns:
-        (tokens, where): value i's token is ``tokens[where[i]]``. The byte work is done per value length, on
-        2-D arrays (every token of one length is as long): no per-byte index arrays.
-    """
-    n = len(values)
-    _, _, lengths = string_buffers(values)
-    if n and int(lengths.max()) > ccm_batch.MAX_LENGTH:
-        raise InvalidInput(f"personal field {name!r} holds values of at most {ccm_batch.MAX_LENGTH:,} bytes",
-                           column=name, values=[f"{int(lengths.max()):,} bytes"])
-    nonces = np.frombuffer(os.urandom(ccm_batch.NONCE * n), np.uint8).reshape(n, ccm_batch.NONCE)
-    encryptors: list[Any] = [None] * len(names)
-    for c in np.unique(codes).tolist():
-        encryptors[c] = ccm_batch.ecb_encryptor(ccm_key(keys[names[c]][1]))
-    blocks = (lengths + 15) // 16
-    first_block = starts_of(blocks)
-    by_length = np.argsort(lengths, kind="stable")
-    cuts = np.flatnonzero(np.diff(lengths[by_length])) + 1
-    buckets = [(int(lengths[rows[0]]), rows) for rows in np.split(by_length, cuts) if len(rows)]
-
-    def block_index(rows: np.ndarray, m: int) -> np.ndarray:
-        return (first_block[rows][:, None] + np.arange(m)).reshape(-1)
-
-    plain = np.zeros((int(blocks.sum()), 16), np.uint8)
-    for length, rows in buckets:
-        m = (length + 15) // 16
-        if m:
-            part = np.zeros((len(rows), 16 * m), np.uint8)
-            part[:, :length] = _fixed_bytes(values.take(pa.array(rows)), length)
-            plain[block_index(rows, m)] = part.reshape(-1, 16)
-    cipher, tags = ccm_batch.encrypt_blocks(encryptors, codes, nonces, plain, lengths)
-    key_ids = np.frombuffer("".join(keys[s][0] if s in keys else "?" * KEY_ID for s in names).encode(),
-                            np.uint8).reshape(-1, KEY_ID)
-    head = 5 + KEY_ID
-    where = np.empty(n, np.int64)
-    parts, done = [], 0
-    for length, rows in buckets:
-        m = (length + 15) // 16
-        size = ccm_batch.NONCE + length + ccm_batch.TAG
-        raw = np.zeros((len(rows), (size + 2) // 3 * 3), np.uint8)
-        raw[:, :ccm_batch.NONCE] = nonces[rows]
-        if m:
-            raw[:, ccm_batch.NONCE:ccm_batch.NONCE + length] = cipher[block_index(rows, m)].reshape(len(rows), -1)[:, :length]
-        raw[:, ccm_batch.NONCE + length:size] = tags[rows]
-        text = b64encode_rows(raw, size)
-        token = np.empty((len(rows), head + text.shape[1]), np.uint8)
-        token[:, :4] = np.frombuffer(TOKEN2.encode(), np.uint8)
-        token[:, 4:4 + KEY_ID] = key_ids[codes[rows]]
-        token[:, 4 + KEY_ID] = ord(":")
-        token[:, head:] = text
-        parts.append(fixed_width_strings(token))
-        where[rows] = done + np.arange(len(rows))
-        done += len(rows)
-    tokens = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
-    return tokens, where
-
-
-def _fixed_bytes(values: pa.Array, length: int) -> np.ndarray:
-    """The bytes of string values that all have ``length`` bytes, as a 2-D array (one row each)."""
-    data, starts, _ = string_buffers(values)
-    first = int(starts[0]) if len(starts) else 0
-    return data[first:first + len(values) * length].reshape(len(values), length)
 
 
 def _subject_of(subject: str, stream_id: str, data: dict[str, Any], stream_type: str, event_type: str) -> str:

@@ -1,0 +1,101 @@
+"""ek2 tokens made many at a time (issue 13, item 5): whichever way a value is sealed (one AESCCM call for a
+subject with few values, the numpy batch for one with many, hashed for equal pairs or not), its token is
+``ek2:<key id>:<standard base64 of nonce + AES-256-CCM>`` that ``cryptography``'s AESCCM opens, in its row."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+
+from eventkit.store import shredding_tokens, shredding_writes
+from eventkit.store.shredding_format import ccm_key
+from eventkit.store.shredding_writes import seal
+
+
+def opened(token: str, keys: dict[str, tuple[str, bytes]], subject: str) -> str:
+    key_id, key = keys[subject]
+    assert token[:4] == "ek2:" and token[4:20] == key_id and token[20] == ":"
+    raw = base64.b64decode(token[21:], validate=True)
+    assert base64.b64encode(raw).decode() == token[21:]  # canonical base64, "=" padding included
+    return AESCCM(ccm_key(key), 16).decrypt(raw[:12], raw[12:], None).decode()
+
+
+def mixed_values(rng: np.random.Generator, count: int) -> list[str]:
+    """Texts of 0 to 70 bytes (whole 16-byte blocks among them), some with multi-byte characters."""
+    out = []
+    for i in range(count):
+        n = int(rng.integers(0, 71))
+        text = "".join(chr(int(c)) for c in rng.integers(97, 123, n))
+        out.append(text if i % 7 else text[: n // 2] + "é€")
+    return out + ["", "x" * 16, "y" * 32, "z" * 48]
+
+
+@pytest.mark.parametrize("few", [1, shredding_tokens.FEW, 10**9])  # all batched, mixed, all one by one
+@pytest.mark.parametrize("chunk", [5, 16_384])  # values sealed together by the batch path
+def test_every_token_opens_with_aesccm_in_its_row(monkeypatch, few, chunk):
+    rng = np.random.default_rng(few)
+    values = mixed_values(rng, 400)
+    # subjects in runs: some with one value, some with a few, some with many (the batch path)
+    sizes = [1, 2, 7, 8, 9, 40, 3, 1, 150, 5]
+    sizes.append(len(values) - sum(sizes))
+    subjects = [f"s{i}" for i, k in enumerate(sizes) for _ in range(k)]
+    keys = {s: (os.urandom(8).hex(), os.urandom(32)) for s in set(subjects)}
+    monkeypatch.setattr(shredding_tokens, "FEW", few)
+    monkeypatch.setattr(shredding_tokens, "_CHUNK", chunk)
+    tokens = seal(pa.array(values, pa.string()), pa.array(subjects, pa.string()), keys, "name").to_pylist()
+    assert [opened(t, keys, s) for t, s in zip(tokens, subjects)] == values
+    assert len(set(tokens)) == len(set(zip(subjects, values)))  # equal pairs share a token, no others do
+
+
+def test_nonces_are_fresh_for_every_value():
+    keys = {"a": (os.urandom(8).hex(), os.urandom(32))}
+    values = pa.array([f"v{i}" for i in range(300)], pa.string())
+    tokens = seal(values, pa.array(["a"] * 300, pa.string()), keys, "f").to_pylist()
+    nonces = {base64.b64decode(t[21:])[:12] for t in tokens}
+    assert len(nonces) == 300
+
+
+@pytest.mark.parametrize("in_stream_order", [True, False])
+def test_values_nearly_all_different_skip_the_hash_and_still_read_back(monkeypatch, in_stream_order):
+    """When a sample shows the values are nearly all different, equal pairs that are not next to each other
+    are not looked for (each gets its own token, under its own nonce); every row still opens to its value,
+    also when the rows are not grouped by subject."""
+    monkeypatch.setattr(shredding_writes, "_PROBE", 256)
+    n = 2_000
+    rng = np.random.default_rng(3)
+    subjects = np.repeat([f"c-{i:03d}" for i in range(100)], 20)
+    values = np.array([f"note {i}" for i in range(n)], object)
+    values[[5, 15]] = "the same"  # one subject's equal values, apart
+    if not in_stream_order:
+        order = rng.permutation(n)
+        subjects, values = subjects[order], values[order]
+    keys = {s: (os.urandom(8).hex(), os.urandom(32)) for s in set(subjects.tolist())}
+    sealed = seal(pa.array(values.tolist(), pa.string()), pa.array(subjects.tolist(), pa.string()), keys, "note")
+    tokens = sealed.to_pylist()
+    assert [opened(t, keys, s) for t, s in zip(tokens, subjects.tolist())] == values.tolist()
+    assert len(set(tokens)) == n
+
+
+def test_a_subjects_equal_values_in_a_run_share_one_token_even_when_the_rest_differ(monkeypatch):
+    monkeypatch.setattr(shredding_writes, "_PROBE", 256)
+    values = [f"v{i}" for i in range(1_000)]
+    values[10:13] = ["Ann"] * 3
+    subjects = [f"s{i // 10}" for i in range(1_000)]  # rows 10-12: one subject
+    keys = {s: (os.urandom(8).hex(), os.urandom(32)) for s in set(subjects)}
+    sealed = seal(pa.array(values, pa.string()), pa.array(subjects, pa.string()), keys, "name")
+    tokens = sealed.to_pylist()
+    assert tokens[10] == tokens[11] == tokens[12] and len(set(tokens)) == 998
+    assert len(sealed.dictionary) == 998  # encrypted once
+
+
+@pytest.mark.parametrize("values", [[""] * 20, ["a" * 100_000, "b", "c" * 16, "é" * 40_001] * 3])
+def test_empty_and_long_values_in_the_batch_path(monkeypatch, values):
+    monkeypatch.setattr(shredding_tokens, "FEW", 1)
+    keys = {"a": (os.urandom(8).hex(), os.urandom(32))}
+    tokens = seal(pa.array(values, pa.string()), pa.array(["a"] * len(values), pa.string()), keys, "f").to_pylist()
+    assert [opened(t, keys, "a") for t in tokens] == values
