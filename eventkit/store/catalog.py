@@ -26,6 +26,7 @@ except ImportError:  # Windows: writers wait in SQLite's busy handler alone
     fcntl = None  # type: ignore[assignment]
 from eventkit.common.errors import StoreError
 from eventkit.store.catalog_queries import SQLiteQueries
+from eventkit.store.wal_sync import WalSync, open_wal_sync
 
 # Saved fold states (written by :mod:`.fold_state_files`): one row per fold definition and cut.
 FOLD_STATES_SCHEMA = """
@@ -170,12 +171,18 @@ class _WriteTransaction:
     Entering takes the catalog's thread lock, the writers' file lock and SQLite's write lock
     (BEGIN IMMEDIATE); leaving commits, or rolls back when the block raised, and releases them.
     SQLite's failures come out as :class:`StoreError` (see ``Catalog._translate``).
+
+    At durability "full" the commit is made durable after the locks are released (see
+    :mod:`.wal_sync`): on leaving; or, when the caller has set ``deferred``, when it calls
+    :meth:`make_durable` (group commit, to let the next group's transaction run during the fsync).
     """
 
-    __slots__ = ("catalog",)
+    __slots__ = ("catalog", "deferred", "number")
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self.deferred = False
+        self.number = 0  # the commit's number in the shared sync counters; 0: nothing to sync
 
     def __enter__(self) -> sqlite3.Connection:
         catalog = self.catalog
@@ -207,6 +214,8 @@ class _WriteTransaction:
         try:
             if kind is None:
                 conn.execute("COMMIT")
+                if catalog._wal_sync is not None:  # counted while the writers' lock is held: see wal_sync
+                    self.number = catalog._wal_sync.committed()
             elif conn.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
                 conn.execute("ROLLBACK")
         except sqlite3.Error as e:
@@ -226,6 +235,18 @@ class _WriteTransaction:
             failure = catalog._translate(error, "nothing of this change was stored")
             if failure is not error:
                 raise failure from error
+        if self.number and not self.deferred:
+            self.make_durable()
+
+    def make_durable(self) -> None:
+        """Return once the committed transaction is durable (a no-op unless durability is "full" with
+        shared fsyncs, or when nothing was committed).
+
+        Raises:
+            StoreError: The fsync failed: the change is stored but may not survive a power cut.
+        """
+        if self.number:
+            self.catalog._wal_sync.wait_durable(self.number)  # type: ignore[union-attr]
 
 
 class Catalog(SQLiteQueries):
@@ -234,19 +255,23 @@ class Catalog(SQLiteQueries):
     Args:
         path: The catalog file.
         durability: ``"normal"`` (WAL, synchronous=NORMAL: an append survives a killed process)
-            or ``"full"`` (synchronous=FULL: it also survives a power cut).
+            or ``"full"`` (it also survives a power cut: each commit returns after an fsync of the WAL,
+            shared with the commits around it, made outside the write lock: see :mod:`.wal_sync`;
+            synchronous=FULL where that cannot be used).
     """
 
     def __init__(self, path: Path, *, durability: str = "normal") -> None:
         if durability not in ("normal", "full"):
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.path = path
+        self.durability = durability
         self._lock = threading.RLock()
         self._closed = False
         # A catalog this process cannot write (a read-only mount, an archive, a colleague's
         # share) is opened read-only: reads work, a write is a clear StoreError.
         self.read_only = not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
         self._writers = _WriterQueue(path, enabled=not self.read_only)
+        self._wal_sync: WalSync | None = None
         try:
             self.conn = self._connect_read_only() if self.read_only else sqlite3.connect(
                 str(path), isolation_level=None, timeout=120.0, check_same_thread=False
@@ -256,7 +281,10 @@ class Catalog(SQLiteQueries):
                 mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
                 if mode.lower() != "wal":
                     self.conn.execute("PRAGMA journal_mode = WAL")
-                self.conn.execute(f"PRAGMA synchronous = {durability.upper()}")
+                self._wal_sync = self._shared_sync() if durability == "full" else None
+                # Under "full" with shared fsyncs SQLite commits without one; each commit is synced after.
+                synchronous = "NORMAL" if self._wal_sync is not None else durability.upper()
+                self.conn.execute(f"PRAGMA synchronous = {synchronous}")
                 # A checkpoint (copying the WAL into the catalog) costs two fsyncs whatever its size, and
                 # the committing append waits for it. Without an fsync per commit those are an append's
                 # only fsyncs: an append writes ~5 pages, so SQLite's default (a checkpoint per 1,000
@@ -275,6 +303,14 @@ class Catalog(SQLiteQueries):
         except StoreError:
             self._close_quietly()
             raise
+
+    def _shared_sync(self) -> WalSync | None:
+        """The shared fsync counters (see :mod:`.wal_sync`), where the writers' file lock and WAL mode allow."""
+        if self._writers.fd is None:
+            return None  # the counter is raised under the writers' lock
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            return None
+        return open_wal_sync(self.path)
 
     def _connect_read_only(self) -> sqlite3.Connection:
         """Open a catalog that cannot be written.
@@ -346,6 +382,8 @@ class Catalog(SQLiteQueries):
 
     def _close_quietly(self) -> None:
         self._writers.close()
+        if getattr(self, "_wal_sync", None) is not None:
+            self._wal_sync.close()
         conn = getattr(self, "conn", None)
         if conn is not None:
             try:
@@ -397,6 +435,8 @@ class Catalog(SQLiteQueries):
             self._closed = True
             self.conn.close()
             self._writers.close()
+            if self._wal_sync is not None:
+                self._wal_sync.close()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -96,8 +96,10 @@ def _group(catalog: CatalogBackend) -> _Group:
     group = _BY_CATALOG.get(catalog)
     if group is not None:
         return group
-    # a catalog file, or a server catalog's redacted URL and schema
+    # a catalog file, or a server catalog's redacted URL and schema; and its durability: an append at
+    # "full" must not be committed by a leader whose catalog does not sync
     key = str(catalog.path.resolve()) if hasattr(catalog.path, "resolve") else str(catalog.path)
+    key += "|" + str(getattr(catalog, "durability", ""))
     with _GROUPS_LOCK:
         group = _GROUPS.get(key)
         if group is None:
@@ -132,10 +134,13 @@ def run(catalog: CatalogBackend, work: Callable[[Any], T], streams: Sequence[str
             batch.queue.append(member)
     if solo:
         try:
-            with catalog.write() as tx:
-                return work(tx)
+            opened = _open(catalog)
+            with opened as tx:
+                result = work(tx)
         finally:
             group.tx_lock.release()
+        _make_durable(opened)
+        return result
     if leader:
         _lead(catalog, group, batch, quiet)
     else:
@@ -154,19 +159,37 @@ def _close(group: _Group, batch: _Batch) -> None:
         group.pending = None
 
 
+def _open(catalog: CatalogBackend) -> Any:
+    """``catalog.write()``, made durable by :func:`_make_durable` where the catalog allows (see
+    ``wal_sync``): after ``tx_lock`` is released, so the next transaction runs during the fsync."""
+    opened = catalog.write()
+    if hasattr(opened, "make_durable"):
+        opened.deferred = True
+    return opened
+
+
+def _make_durable(opened: Any) -> None:
+    durable = getattr(opened, "make_durable", None)
+    if durable is not None:
+        durable()
+
+
 def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) -> None:
-    """Open the group's transaction, run every member's work in arrival order, commit once."""
+    """Open the group's transaction, run every member's work in arrival order, commit once, then wait
+    for the commit to be durable with ``tx_lock`` released (the next group meanwhile runs its own)."""
+    opened = None
     group.tx_lock.acquire()
     try:
         if not quiet:
             time.sleep(0)  # let the appenders that are about to arrive join before the transaction opens
         try:
-            opened = catalog.write()
+            opened = _open(catalog)
             tx = opened.__enter__()
         except BaseException as e:
             with group.lock:
                 _close(group, batch)
             batch.error = e
+            opened = None
             return
         done = fetched = 0
         prefetch = getattr(catalog, "prefetch_heads", None)
@@ -202,8 +225,15 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
         _commit(group, batch, opened)
     finally:
         group.tx_lock.release()
-        for member in batch.queue:  # closed: no one joins any more
-            member.ready.release()
+        try:
+            if opened is not None and batch.error is None:
+                try:
+                    _make_durable(opened)
+                except BaseException as e:  # noqa: BLE001 - every member fails with it
+                    batch.error = e
+        finally:
+            for member in batch.queue:  # closed: no one joins any more
+                member.ready.release()
 
 
 def _run_member(catalog: CatalogBackend, tx: Any, member: _Member, index: int) -> None:
@@ -229,7 +259,7 @@ def _run_member(catalog: CatalogBackend, tx: Any, member: _Member, index: int) -
 
 
 def _commit(group: _Group, batch: _Batch, opened: Any) -> None:
-    """COMMIT the group's transaction: one fsync for the whole group; a failure fails every member."""
+    """COMMIT the group's transaction (its fsync comes after, see :func:`_lead`); a failure fails every member."""
     try:
         opened.__exit__(None, None, None)
     except BaseException as e:  # noqa: BLE001 - every member fails with it
