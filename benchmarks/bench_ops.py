@@ -50,10 +50,10 @@ from eventkit.store.segment_files import ROW_GROUP_SIZE  # noqa: E402
 
 FULL = {"hot_events": 50_000, "hot_streams": 1_000, "samples": 500, "sealed_events": 1_000_000,
         "sealed_streams": 10_000, "sealed_samples": 50, "appends": 2_000, "writers": 8, "per_writer": 250,
-        "per_process": 100}
+        "per_process": 100, "rounds": 3}
 QUICK = {"hot_events": 5_000, "hot_streams": 100, "samples": 100, "sealed_events": 50_000,
          "sealed_streams": 1_000, "sealed_samples": 10, "appends": 200, "writers": 8, "per_writer": 25,
-         "per_process": 10}
+         "per_process": 10, "rounds": 1}
 SECTION = "## Operational reads and appends"
 
 
@@ -361,18 +361,65 @@ def bench_appends(p: dict) -> dict:
     return out
 
 
+_KINDS = {"es": "eventsourcing", "ek": "eventkit", "ek_commit": "eventkit, fsync inside COMMIT"}
+
+
+def _summary(runs: dict[str, list[float]], fsyncs: list[int], appends: int) -> dict:
+    """Medians per writer kind (keyed by its label), every round's figure, and eventkit's appends per fsync."""
+    out: dict[str, Any] = {_KINDS[k]: sorted(v)[len(v) // 2] for k, v in runs.items()}
+    out["rounds"] = {_KINDS[k]: [round(x) for x in v] for k, v in runs.items()}
+    out["appends per fsync"] = appends * len(fsyncs) / max(1, sum(fsyncs))
+    return out
+
+
+def _counting_syncs() -> tuple[list[int], Callable[[], None]]:
+    """Counts this process's os.fdatasync / os.fsync calls (eventkit's shared WAL fsyncs); returns (count, undo)."""
+    import os
+
+    count = [0]
+    saved = {name: getattr(os, name) for name in ("fsync", "fdatasync") if hasattr(os, name)}
+    for name, real in saved.items():
+        def spy(fd: int, real: Callable[[int], None] = real) -> None:
+            count[0] += 1
+            real(fd)
+
+        setattr(os, name, spy)
+
+    def undo() -> None:
+        for name, real in saved.items():
+            setattr(os, name, real)
+
+    return count, undo
+
+
+def _rotations(rounds: int) -> list[tuple[str, ...]]:
+    kinds = tuple(_KINDS)
+    return [kinds[r % 3:] + kinds[:r % 3] for r in range(rounds)]
+
+
 def bench_concurrent(p: dict) -> dict:
+    """8 threads at fsync per commit: eventsourcing (one recorder, its pool of connections), eventkit (one store
+    object per thread: group commit, then a shared fsync of the WAL outside the write lock) and, for the same run,
+    eventkit with SQLite's fsync inside COMMIT (``synchronous=FULL``, how durability "full" committed before).
+    ``rounds`` rounds, each kind once per round in a rotating order; the medians are reported."""
     from eventsourcing.persistence import StoredEvent
 
     import eventkit as ek
+    from eventkit.store import wal_sync
 
     writers, per = p["writers"], p["per_writer"]
-    path = fresh(WORK / "conc")
-    ek.open_store(path, durability="full").close()
-    stores = [ek.open_store(path, durability="full") for _ in range(writers)]
+    stores: dict[str, list[Any]] = {}
+    for kind in ("ek", "ek_commit"):
+        path = fresh(WORK / f"{kind}_conc")
+        supported, wal_sync.SUPPORTED = wal_sync.SUPPORTED, kind == "ek" and wal_sync.SUPPORTED
+        try:
+            ek.open_store(path, durability="full").close()
+            stores[kind] = [ek.open_store(path, durability="full") for _ in range(writers)]
+        finally:
+            wal_sync.SUPPORTED = supported
     datastore, recorder = es_recorder(fresh(WORK / "conc_es.sqlite"))
 
-    def run(kind: str) -> float:
+    def run(kind: str, r: int) -> float:
         barrier = threading.Barrier(writers + 1)
         errors: list[BaseException] = []
 
@@ -380,11 +427,11 @@ def bench_concurrent(p: dict) -> dict:
             barrier.wait()
             try:
                 for i in range(per):
-                    sid = f"w{w}-{i % 20}"
-                    if kind == "ek":
-                        stores[w].append(sid, ek.Event("Deposited", {"amount": float(i)}))
-                    else:
+                    sid = f"w{w}-r{r}-{i % 20}"
+                    if kind == "es":
                         recorder.insert_events([StoredEvent(sid, i // 20 + 1, "Deposited", b'{"amount": 1.0}')])
+                    else:
+                        stores[kind][w].append(sid, ek.Event("Deposited", {"amount": float(i)}))
             except BaseException as e:  # noqa: BLE001
                 errors.append(e)
 
@@ -399,29 +446,44 @@ def bench_concurrent(p: dict) -> dict:
             raise errors[0]
         return writers * per / (time.perf_counter() - t0)
 
-    out = {"eventsourcing": run("es"), "eventkit": run("ek")}
-    assert stores[0].head == writers * per
-    for s in stores:
-        s.close()
+    runs: dict[str, list[float]] = {k: [] for k in _KINDS}
+    fsyncs: list[int] = []
+    for r, order in enumerate(_rotations(p["rounds"])):
+        for kind in order:
+            count, undo = _counting_syncs()
+            try:
+                runs[kind].append(run(kind, r))
+            finally:
+                undo()
+            if kind == "ek":
+                fsyncs.append(count[0])
+    for kind in ("ek", "ek_commit"):
+        assert stores[kind][0].head == writers * per * p["rounds"]
+        for s in stores[kind]:
+            s.close()
     datastore.close()
-    return out
+    return _summary(runs, fsyncs, writers * per)
 
 
 def _process_writer(kind: str, path: str, w: int, per: int, barrier: Any, out: Any) -> None:
-    """One writer process of :func:`bench_processes`: waits for the others, appends ``per`` events, reports its time."""
+    """One writer process of :func:`bench_processes`: waits for the others, appends ``per`` events, reports its
+    time and the fsyncs it made."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(HERE))
     from eventsourcing.persistence import StoredEvent
 
     import eventkit as ek
+    from eventkit.store import wal_sync
 
-    if kind == "ek":
+    if kind != "es":
+        wal_sync.SUPPORTED = kind == "ek" and wal_sync.SUPPORTED
         store = ek.open_store(path, durability="full")
+        count, _undo = _counting_syncs()
         barrier.wait()
         t0 = time.perf_counter()
         for i in range(per):
             store.append(f"p{w}-{i % 20}", ek.Event("Deposited", {"amount": float(i)}))
-        out.put(time.perf_counter() - t0)
+        out.put((time.perf_counter() - t0, count[0]))
         store.close()
     else:
         datastore, recorder = es_recorder(Path(path), "FULL", create=False)
@@ -429,15 +491,16 @@ def _process_writer(kind: str, path: str, w: int, per: int, barrier: Any, out: A
         t0 = time.perf_counter()
         for i in range(per):
             recorder.insert_events([StoredEvent(f"p{w}-{i % 20}", i // 20 + 1, "Deposited", b'{"amount": 1.0}')])
-        out.put(time.perf_counter() - t0)
+        out.put((time.perf_counter() - t0, 0))
         datastore.close()
 
 
 def bench_processes(p: dict) -> dict:
-    """8 writer processes at fsync per commit, each its own store object (eventkit) or recorder (eventsourcing).
+    """8 writer processes at fsync per commit, each its own store object (eventkit) or recorder (eventsourcing),
+    and eventkit with SQLite's fsync inside COMMIT (as before shared fsyncs), in rotating order over ``rounds``.
 
-    Group commit shares transactions among the threads of one process; separate processes take turns on
-    SQLite's write lock, one fsync each, for both libraries: this figure says what that costs.
+    Processes take turns on SQLite's write lock for both libraries; eventkit's commit releases it without an
+    fsync, and the commits made while one process's fsync is in flight share the next (see eventkit.store.wal_sync).
     """
     import multiprocessing
 
@@ -445,25 +508,29 @@ def bench_processes(p: dict) -> dict:
 
     ctx = multiprocessing.get_context("spawn")
     writers, per = p["writers"], p["per_process"]
-    out: dict[str, float] = {}
-    for kind in ("es", "ek"):
-        path = fresh(WORK / ("procs" if kind == "ek" else "procs_es.sqlite"))
-        if kind == "ek":
-            ek.open_store(path, durability="full").close()
-        else:
-            es_recorder(path)[0].close()
-        barrier, queue = ctx.Barrier(writers + 1), ctx.Queue()
-        procs = [ctx.Process(target=_process_writer, args=(kind, str(path), w, per, barrier, queue)) for w in range(writers)]
-        for proc in procs:
-            proc.start()
-        barrier.wait()
-        t0 = time.perf_counter()
-        for _ in procs:
-            queue.get(timeout=600)
-        out["eventkit" if kind == "ek" else "eventsourcing"] = writers * per / (time.perf_counter() - t0)
-        for proc in procs:
-            proc.join()
-    return out
+    runs: dict[str, list[float]] = {k: [] for k in _KINDS}
+    fsyncs: list[int] = []
+    for order in _rotations(p["rounds"]):
+        for kind in order:
+            path = fresh(WORK / (f"{kind}_procs" if kind != "es" else "procs_es.sqlite"))
+            if kind != "es":
+                ek.open_store(path, durability="full").close()
+            else:
+                es_recorder(path)[0].close()
+            barrier, queue = ctx.Barrier(writers + 1), ctx.Queue()
+            procs = [ctx.Process(target=_process_writer, args=(kind, str(path), w, per, barrier, queue))
+                     for w in range(writers)]
+            for proc in procs:
+                proc.start()
+            barrier.wait()
+            t0 = time.perf_counter()
+            made = sum(queue.get(timeout=600)[1] for _ in procs)
+            runs[kind].append(writers * per / (time.perf_counter() - t0))
+            if kind == "ek":
+                fsyncs.append(made)
+            for proc in procs:
+                proc.join()
+    return _summary(runs, fsyncs, writers * per)
 
 
 def bench_suite() -> dict:

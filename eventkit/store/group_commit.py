@@ -15,8 +15,15 @@ transaction) keeps the database work in one thread: no hand-over of the connecti
 between eight threads per append, and members sleep until their group is durable.
 
 Each append keeps its meaning: its checks see the appends before it in the group, its positions
-follow theirs, and it is acknowledged only once durable. Processes still take turns on SQLite's
-write lock; within a process, the waiting and the fsync are shared.
+follow theirs, and it is acknowledged only once durable. Processes take turns on SQLite's write
+lock; within a process, the waiting is shared.
+
+The fsync (durability "full" on the SQLite catalog) is not part of COMMIT: the leader commits,
+releases the group's transaction lock, so that the next group may open its transaction at once,
+then waits for the commit to be durable (an fsync of the WAL shared with every commit made before
+it, by this process or another: see :mod:`.wal_sync`) and only then wakes its members. A catalog
+that syncs inside COMMIT (PostgreSQL, or SQLite where shared fsyncs cannot be used) is used as before.
+Appenders at different durabilities never share a group: the leader's catalog decides the sync.
 
 May use the standard library and the catalog interface.
 """
