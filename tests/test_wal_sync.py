@@ -343,3 +343,23 @@ def test_sqlite_checkpoints_sync_the_wal_then_the_database(tmp_path):
         while end < len(events) and events[end] == ("write", "db"):
             end += 1
         assert events[end] == ("sync", "db"), events[start:end + 2]
+
+
+def test_a_wal_file_replaced_since_the_last_fsync_is_opened_again(tmp_path, monkeypatch):
+    """The WAL's file is kept open between fsyncs; once SQLite has deleted it (the last connection closed,
+    after a checkpoint) and a writer has made a new one, the next fsync goes to the new file, not the old."""
+    path = tmp_path / "s"
+    first = ek.open_store(path, durability="full")
+    first.append("a", ek.Event("E"))
+    sync = wal_sync.WalSync(path / "catalog.sqlite")  # as another process's view of the counters
+    sync.wait_durable(sync.committed())
+    first.close()  # the last connection: the WAL is checkpointed and deleted
+    assert not (path / "catalog.sqlite-wal").exists()
+    with ek.open_store(path, durability="full") as second:
+        second.append("a", ek.Event("E"))  # a new WAL file
+        spy = _SyncSpy(monkeypatch, path)
+        sync.wait_durable(sync.committed())
+        targets = [target for target, _ in spy.calls]
+        assert str(path / "catalog.sqlite-wal") in targets and not [t for t in targets if "deleted" in t], targets
+        assert str(path) in targets  # a new file: its folder entry too
+    sync.close()

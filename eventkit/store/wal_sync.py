@@ -82,6 +82,7 @@ class WalSync:
         self._lock = threading.Lock()  # flock does not exclude threads sharing one file description
         self._known_wal: tuple[int, int] | None = None  # the -wal file whose folder entry is synced
         self._closed = False
+        self._wal_fd: int | None = None  # kept open: while this process's connection is, the WAL stays the same file
         self._fd = os.open(str(catalog_path) + SYNC_SUFFIX, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if os.fstat(self._fd).st_size < _SIZE:
@@ -106,14 +107,16 @@ class WalSync:
                 may not survive a power cut.
         """
         words = self._words
-        if words[_SYNCED] >= number and not self._failed(number):
+        if words[_SYNCED] >= number and not (words[_FAILED_FROM] and self._failed(number)):
             return  # another appender's fsync began after this commit
         with self._lock:
             if self._closed:
                 raise StoreError(f"the store at {self._folder} was closed before its last commit was made durable")
             fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
             try:
-                if not self._failed(number) and words[_SYNCED] < number:
+                if words[_FAILED_FROM] and self._failed(number):
+                    raise self._failure(None)
+                if words[_SYNCED] < number:
                     covered = max(words[_COMMITS], number)  # every commit counted so far is in the WAL
                     try:
                         self._sync_wal()
@@ -124,8 +127,6 @@ class WalSync:
                         words[_FAILED_TO] = max(words[_FAILED_TO], covered)
                         raise self._failure(e) from e
                     words[_SYNCED] = max(words[_SYNCED], covered)
-                if self._failed(number):
-                    raise self._failure(None)
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
@@ -142,14 +143,25 @@ class WalSync:
         )
 
     def _sync_wal(self) -> None:
-        try:
-            fd = os.open(self._wal, os.O_RDONLY)
-        except FileNotFoundError:
-            # No WAL: the last connection checkpointed it into the database (syncing the database) and
-            # deleted it. Syncing the database covers that and anything else.
-            fd = os.open(self._db, os.O_RDONLY)
-        try:
-            _datasync(fd)
+        fd = self._wal_fd
+        if fd is not None and os.fstat(fd).st_nlink == 0:
+            # The WAL was deleted since (the last connection closed, after a checkpoint that synced the
+            # database): a commit written before this check was in it, and so is durable; a later one is
+            # in the new file.
+            os.close(fd)
+            fd = self._wal_fd = None
+        if fd is None:
+            try:
+                fd = os.open(self._wal, os.O_RDONLY)
+            except FileNotFoundError:
+                # No WAL: deleted the same way after the commit. Syncing the database covers that.
+                db = os.open(self._db, os.O_RDONLY)
+                try:
+                    _datasync(db)
+                finally:
+                    os.close(db)
+                return
+            self._wal_fd = fd
             st = os.fstat(fd)
             if (st.st_dev, st.st_ino) != self._known_wal:
                 folder = os.open(self._folder, os.O_RDONLY)
@@ -158,8 +170,7 @@ class WalSync:
                 finally:
                     os.close(folder)
                 self._known_wal = (st.st_dev, st.st_ino)
-        finally:
-            os.close(fd)
+        _datasync(fd)
 
     def close(self) -> None:
         """Close the counters' file (waits for an fsync in another thread); the map lives while referenced."""
@@ -167,6 +178,8 @@ class WalSync:
             if not self._closed:
                 self._closed = True
                 os.close(self._fd)
+                if self._wal_fd is not None:
+                    os.close(self._wal_fd)
 
 
 def _datasync(fd: int) -> None:
