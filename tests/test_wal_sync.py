@@ -100,12 +100,13 @@ def test_normal_durability_has_no_shared_sync(tmp_path, monkeypatch):
 
 
 def test_threads_appending_together_share_fsyncs(tmp_path, monkeypatch):
-    """8 threads (one store object each) append while the sync lock is held elsewhere: every append commits
-    (and is visible to readers: the documented trade-off), none returns, and once the lock is free one fsync
-    covers them all."""
+    """8 threads (one store object each) append while the sync lock is held elsewhere: the first group commits
+    (and is visible to readers: the documented trade-off) but no append returns; the rest gather into the next
+    group meanwhile. Once the lock is free, two fsyncs at most cover the 8 appends."""
     path = tmp_path / "s"
     ek.open_store(path, durability="full").close()
     stores = [ek.open_store(path, durability="full") for _ in range(8)]
+    group = group_commit._group(stores[0]._catalog)
     spy = _SyncSpy(monkeypatch, path)
     seen = _numbered(monkeypatch, spy)
     returned: list[int] = []
@@ -120,9 +121,9 @@ def test_threads_appending_together_share_fsyncs(tmp_path, monkeypatch):
         for t in threads:
             t.start()
         deadline = time.monotonic() + 20
-        while stores[0].head < 8 and time.monotonic() < deadline:
+        while stores[0].head + (group.pending.members if group.pending else 0) < 8 and time.monotonic() < deadline:
             time.sleep(0.005)
-        assert stores[0].head == 8  # committed and readable before durable
+        assert stores[0].head >= 1  # committed and readable before durable
         time.sleep(0.05)
         assert returned == []  # but no append has returned
     finally:
@@ -130,8 +131,8 @@ def test_threads_appending_together_share_fsyncs(tmp_path, monkeypatch):
         os.close(blocker)
     for t in threads:
         t.join()
-    assert sorted(returned) == list(range(8))
-    assert len(spy.wal_syncs()) == 1, spy.calls  # the first to get the lock covered every commit
+    assert sorted(returned) == list(range(8)) and stores[0].head == 8
+    assert len(spy.wal_syncs()) <= 2, spy.calls  # one per group
     assert all(covered >= number for number, covered in seen), seen
     for s in stores:
         s.close()

@@ -172,17 +172,14 @@ class _WriteTransaction:
     (BEGIN IMMEDIATE); leaving commits, or rolls back when the block raised, and releases them.
     SQLite's failures come out as :class:`StoreError` (see ``Catalog._translate``).
 
-    At durability "full" the commit is made durable after the locks are released (see
-    :mod:`.wal_sync`): on leaving; or, when the caller has set ``deferred``, when it calls
-    :meth:`make_durable` (group commit, to let the next group's transaction run during the fsync).
+    At durability "full" leaving then waits until the commit is durable, with the locks released (see
+    :mod:`.wal_sync`): other processes commit during the fsync, and share it.
     """
 
-    __slots__ = ("catalog", "deferred", "number")
+    __slots__ = ("catalog",)
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.deferred = False
-        self.number = 0  # the commit's number in the shared sync counters; 0: nothing to sync
 
     def __enter__(self) -> sqlite3.Connection:
         catalog = self.catalog
@@ -211,11 +208,12 @@ class _WriteTransaction:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
         catalog = self.catalog
         conn = catalog.conn
+        number = 0  # the commit's number in the shared sync counters (0: nothing to sync)
         try:
             if kind is None:
                 conn.execute("COMMIT")
                 if catalog._wal_sync is not None:  # counted while the writers' lock is held: see wal_sync
-                    self.number = catalog._wal_sync.committed()
+                    number = catalog._wal_sync.committed()
             elif conn.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
                 conn.execute("ROLLBACK")
         except sqlite3.Error as e:
@@ -235,18 +233,8 @@ class _WriteTransaction:
             failure = catalog._translate(error, "nothing of this change was stored")
             if failure is not error:
                 raise failure from error
-        if self.number and not self.deferred:
-            self.make_durable()
-
-    def make_durable(self) -> None:
-        """Return once the committed transaction is durable (a no-op unless durability is "full" with
-        shared fsyncs, or when nothing was committed).
-
-        Raises:
-            StoreError: The fsync failed: the change is stored but may not survive a power cut.
-        """
-        if self.number:
-            self.catalog._wal_sync.wait_durable(self.number)  # type: ignore[union-attr]
+        if number:  # raises StoreError when the fsync failed: the change is stored, maybe not durable
+            catalog._wal_sync.wait_durable(number)  # type: ignore[union-attr]
 
 
 class Catalog(SQLiteQueries):

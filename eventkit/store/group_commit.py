@@ -16,13 +16,15 @@ between eight threads per append, and members sleep until their group is durable
 
 Each append keeps its meaning: its checks see the appends before it in the group, its positions
 follow theirs, and it is acknowledged only once durable. Processes take turns on SQLite's write
-lock; within a process, the waiting is shared.
+lock; within a process, the waiting and the fsync are shared.
 
-The fsync (durability "full" on the SQLite catalog) is not part of COMMIT: the leader commits,
-releases the group's transaction lock, so that the next group may open its transaction at once,
-then waits for the commit to be durable (an fsync of the WAL shared with every commit made before
-it, by this process or another: see :mod:`.wal_sync`) and only then wakes its members. A catalog
-that syncs inside COMMIT (PostgreSQL, or SQLite where shared fsyncs cannot be used) is used as before.
+The fsync across processes (durability "full" on the SQLite catalog): COMMIT does not sync; leaving
+the write transaction releases SQLite's write lock and the writers' file lock, then waits for an
+fsync of the WAL shared with every commit made before it, by this process or another (see
+:mod:`.wal_sync`), so other processes commit while it is in flight. The group's own ``tx_lock``
+stays held until the commit is durable: this process's appenders arriving meanwhile gather into the
+next group, as they did while COMMIT's own fsync ran (releasing it at COMMIT was measured: groups
+of 6 instead of 8 with 8 threads, more CPU per append and no gain, as no other group had formed).
 Appenders at different durabilities never share a group: the leader's catalog decides the sync.
 
 May use the standard library and the catalog interface.
@@ -141,13 +143,10 @@ def run(catalog: CatalogBackend, work: Callable[[Any], T], streams: Sequence[str
             batch.queue.append(member)
     if solo:
         try:
-            opened = _open(catalog)
-            with opened as tx:
-                result = work(tx)
+            with catalog.write() as tx:
+                return work(tx)
         finally:
             group.tx_lock.release()
-        _make_durable(opened)
-        return result
     if leader:
         _lead(catalog, group, batch, quiet)
     else:
@@ -166,37 +165,19 @@ def _close(group: _Group, batch: _Batch) -> None:
         group.pending = None
 
 
-def _open(catalog: CatalogBackend) -> Any:
-    """``catalog.write()``, made durable by :func:`_make_durable` where the catalog allows (see
-    ``wal_sync``): after ``tx_lock`` is released, so the next transaction runs during the fsync."""
-    opened = catalog.write()
-    if hasattr(opened, "make_durable"):
-        opened.deferred = True
-    return opened
-
-
-def _make_durable(opened: Any) -> None:
-    durable = getattr(opened, "make_durable", None)
-    if durable is not None:
-        durable()
-
-
 def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) -> None:
-    """Open the group's transaction, run every member's work in arrival order, commit once, then wait
-    for the commit to be durable with ``tx_lock`` released (the next group meanwhile runs its own)."""
-    opened = None
+    """Open the group's transaction, run every member's work in arrival order, commit once."""
     group.tx_lock.acquire()
     try:
         if not quiet:
             time.sleep(0)  # let the appenders that are about to arrive join before the transaction opens
         try:
-            opened = _open(catalog)
+            opened = catalog.write()
             tx = opened.__enter__()
         except BaseException as e:
             with group.lock:
                 _close(group, batch)
             batch.error = e
-            opened = None
             return
         done = fetched = 0
         prefetch = getattr(catalog, "prefetch_heads", None)
@@ -232,15 +213,8 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
         _commit(group, batch, opened)
     finally:
         group.tx_lock.release()
-        try:
-            if opened is not None and batch.error is None:
-                try:
-                    _make_durable(opened)
-                except BaseException as e:  # noqa: BLE001 - every member fails with it
-                    batch.error = e
-        finally:
-            for member in batch.queue:  # closed: no one joins any more
-                member.ready.release()
+        for member in batch.queue:  # closed: no one joins any more
+            member.ready.release()
 
 
 def _run_member(catalog: CatalogBackend, tx: Any, member: _Member, index: int) -> None:
@@ -266,7 +240,8 @@ def _run_member(catalog: CatalogBackend, tx: Any, member: _Member, index: int) -
 
 
 def _commit(group: _Group, batch: _Batch, opened: Any) -> None:
-    """COMMIT the group's transaction (its fsync comes after, see :func:`_lead`); a failure fails every member."""
+    """COMMIT the group's transaction and wait until it is durable (one fsync for the whole group, shared
+    with other processes' commits); a failure fails every member."""
     try:
         opened.__exit__(None, None, None)
     except BaseException as e:  # noqa: BLE001 - every member fails with it
