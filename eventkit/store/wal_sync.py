@@ -107,28 +107,41 @@ class WalSync:
                 may not survive a power cut.
         """
         words = self._words
-        if words[_SYNCED] >= number and not (words[_FAILED_FROM] and self._failed(number)):
-            return  # another appender's fsync began after this commit
-        with self._lock:
-            if self._closed:
-                raise StoreError(f"the store at {self._folder} was closed before its last commit was made durable")
-            fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
-            try:
-                if words[_FAILED_FROM] and self._failed(number):
-                    raise self._failure(None)
-                if words[_SYNCED] < number:
-                    covered = max(words[_COMMITS], number)  # every commit counted so far is in the WAL
-                    try:
-                        self._sync_wal()
-                    except OSError as e:
-                        # From the first commit not confirmed durable: sticky, as a later fsync may not rewrite them.
-                        first = words[_SYNCED] + 1
-                        words[_FAILED_FROM] = min(words[_FAILED_FROM], first) if words[_FAILED_FROM] else first
-                        words[_FAILED_TO] = max(words[_FAILED_TO], covered)
-                        raise self._failure(e) from e
-                    words[_SYNCED] = max(words[_SYNCED], covered)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        while True:
+            if words[_FAILED_FROM] and self._failed(number):
+                raise self._failure(None)
+            if words[_SYNCED] >= number:
+                return  # another appender's fsync began after this commit
+            with self._lock:
+                if self._closed:
+                    raise StoreError(f"the store at {self._folder} was closed before its last commit was made durable")
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    # An fsync in flight, which began before this commit: wait for it to end, sharing the
+                    # lock with every other waiter (all wake together, none waits for another's check),
+                    # then look again: the next fsync (perhaps this appender's) covers this commit.
+                    fcntl.flock(self._fd, fcntl.LOCK_SH)  # releases the GIL while it waits
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    continue
+                try:
+                    if words[_FAILED_FROM] and self._failed(number):
+                        raise self._failure(None)
+                    if words[_SYNCED] < number:
+                        covered = max(words[_COMMITS], number)  # every commit counted so far is in the WAL
+                        try:
+                            self._sync_wal()
+                        except OSError as e:
+                            # From the first commit not confirmed durable: sticky, as a later fsync may not
+                            # rewrite them.
+                            first = words[_SYNCED] + 1
+                            words[_FAILED_FROM] = min(words[_FAILED_FROM], first) if words[_FAILED_FROM] else first
+                            words[_FAILED_TO] = max(words[_FAILED_TO], covered)
+                            raise self._failure(e) from e
+                        words[_SYNCED] = max(words[_SYNCED], covered)
+                    return
+                finally:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _failed(self, number: int) -> bool:
         words = self._words
