@@ -8,13 +8,16 @@ is released at once) and then makes the commit durable here, outside the write l
 - A small file beside the catalog, ``catalog.sqlite-sync``, mapped into memory by every process that
   writes the store at durability "full", holds ``commits`` (a counter, raised by one after each commit
   while the writer's file lock is still held) and ``synced`` (every commit numbered up to it is durable).
-- After its commit an appender waits for ``synced`` to reach its number. Under the sync lock (a thread
-  lock, then ``flock`` on the file) it returns at once when another appender's fsync has covered it;
-  otherwise it reads ``commits`` (every commit numbered up to it has been written to the WAL), fsyncs
-  the ``-wal`` file (``fdatasync``: its data and size) and stores ``synced``.
+- After its commit (with SQLite's and the writers' locks released) an appender waits for ``synced``
+  to reach its number: it returns at once when another appender's fsync has covered it. Otherwise it
+  takes the sync lock (a thread lock, then an exclusive ``flock`` on the file, without waiting), reads
+  ``commits`` (every commit numbered up to it has been written to the WAL), fsyncs the ``-wal`` file
+  (``fdatasync``: its data and size) and stores ``synced``. When an fsync is already in flight (it
+  began before this commit, so cannot cover it) the appender waits for it on a shared ``flock``,
+  with every other waiter, and looks again: one of them then syncs for all.
 
-So threads and processes share fsyncs (those that commit while one is in flight are covered together by
-the next), and the next commit runs while the previous fsync is in flight. Why it is sound:
+So processes share fsyncs (the commits made while one is in flight are covered together by the next),
+and commit while one is in flight. Why it is sound:
 
 - The WAL is one file written in commit order and recovered as a prefix of valid commits: an fsync after
   commit *n* was written makes *n* and every commit before it durable.
