@@ -364,3 +364,16 @@ def test_a_wal_file_replaced_since_the_last_fsync_is_opened_again(tmp_path, monk
         assert str(path / "catalog.sqlite-wal") in targets and not [t for t in targets if "deleted" in t], targets
         assert str(path) in targets  # a new file: its folder entry too
     sync.close()
+
+
+def test_postgres_catalogs_key_their_groups_by_durability_too(postgres_url):
+    """The same rule for a server catalog: a "full" append is never committed in a "normal" session."""
+    from eventkit.store.postgres_catalog import PostgresCatalog
+
+    full = PostgresCatalog.open(postgres_url, durability="full")
+    normal = PostgresCatalog.open(postgres_url, durability="normal")
+    try:
+        assert group_commit._group(full) is not group_commit._group(normal)
+    finally:
+        full.close()
+        normal.close()
