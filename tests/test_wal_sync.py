@@ -346,24 +346,38 @@ def test_sqlite_checkpoints_sync_the_wal_then_the_database(tmp_path):
         assert events[end] == ("sync", "db"), events[start:end + 2]
 
 
-def test_a_wal_file_replaced_since_the_last_fsync_is_opened_again(tmp_path, monkeypatch):
-    """The WAL's file is kept open between fsyncs; once SQLite has deleted it (the last connection closed,
-    after a checkpoint) and a writer has made a new one, the next fsync goes to the new file, not the old."""
+def test_the_counters_close_before_the_connection(tmp_path, monkeypatch):
+    """The WAL's file is kept open between fsyncs, valid while the catalog's connection is open (SQLite
+    deletes the WAL when the last connection closes). Closing the store closes the counters first (after an
+    fsync in flight); a commit still waiting then fails loudly rather than syncing a file that is gone."""
     path = tmp_path / "s"
-    first = ek.open_store(path, durability="full")
-    first.append("a", ek.Event("E"))
-    sync = wal_sync.WalSync(path / "catalog.sqlite")  # as another process's view of the counters
-    sync.wait_durable(sync.committed())
-    first.close()  # the last connection: the WAL is checkpointed and deleted
-    assert not (path / "catalog.sqlite-wal").exists()
-    with ek.open_store(path, durability="full") as second:
-        second.append("a", ek.Event("E"))  # a new WAL file
+    store = ek.open_store(path, durability="full")
+    store.append("a", ek.Event("E"))
+    sync = store._catalog._wal_sync
+    number = sync.committed()  # a commit whose appender has not synced yet
+    order: list[str] = []
+    real_sync_close, real_conn = wal_sync.WalSync.close, store._catalog.conn
+
+    monkeypatch.setattr(wal_sync.WalSync, "close", lambda self: (order.append("counters"), real_sync_close(self)))
+
+    class Conn:  # records the connection's close, passes everything else through
+        def __getattr__(self, name):
+            return getattr(real_conn, name)
+
+        def close(self):
+            order.append("connection")
+            real_conn.close()
+
+    store._catalog.conn = Conn()
+    store.close()
+    assert order == ["counters", "connection"]
+    with pytest.raises(ek.StoreError, match="closed before"):
+        sync.wait_durable(number)
+    with ek.open_store(path, durability="full") as again:  # a new WAL file: synced, with its folder
         spy = _SyncSpy(monkeypatch, path)
-        sync.wait_durable(sync.committed())
+        again.append("a", ek.Event("E"))
         targets = [target for target, _ in spy.calls]
-        assert str(path / "catalog.sqlite-wal") in targets and not [t for t in targets if "deleted" in t], targets
-        assert str(path) in targets  # a new file: its folder entry too
-    sync.close()
+        assert str(path / "catalog.sqlite-wal") in targets and str(path) in targets, targets
 
 
 def test_postgres_catalogs_key_their_groups_by_durability_too(postgres_url):

@@ -421,10 +421,10 @@ class Catalog(SQLiteQueries):
         """Close the connection; waits for a transaction running in another thread to end."""
         with self._lock:
             self._closed = True
+            if self._wal_sync is not None:  # first: it syncs the WAL file this connection keeps in place
+                self._wal_sync.close()
             self.conn.close()
             self._writers.close()
-            if self._wal_sync is not None:
-                self._wal_sync.close()
 
     def _check_open(self) -> None:
         if self._closed:
