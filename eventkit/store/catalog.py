@@ -4,7 +4,7 @@ The authority on positions, stream heads, segments, the hot log and checkpoints:
 implementation of :class:`~eventkit.store.catalog_interface.CatalogBackend`. Its SQL statements live
 in :mod:`.catalog_queries`; nothing else in the package runs SQL on the catalog.
 
-May use :mod:`eventkit.common`, :mod:`.envelope` and :mod:`.catalog_queries`.
+May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.catalog_queries` and :mod:`.wal_sync`.
 """
 
 from __future__ import annotations
@@ -269,7 +269,10 @@ class Catalog(SQLiteQueries):
                 mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
                 if mode.lower() != "wal":
                     self.conn.execute("PRAGMA journal_mode = WAL")
-                self._wal_sync = self._shared_sync() if durability == "full" else None
+                wal = self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+                # the counters are raised under the writers' file lock: only where there is one
+                shared = durability == "full" and wal and self._writers.fd is not None
+                self._wal_sync = open_wal_sync(path) if shared else None
                 # Under "full" with shared fsyncs SQLite commits without one; each commit is synced after.
                 synchronous = "NORMAL" if self._wal_sync is not None else durability.upper()
                 self.conn.execute(f"PRAGMA synchronous = {synchronous}")
@@ -291,14 +294,6 @@ class Catalog(SQLiteQueries):
         except StoreError:
             self._close_quietly()
             raise
-
-    def _shared_sync(self) -> WalSync | None:
-        """The shared fsync counters (see :mod:`.wal_sync`), where the writers' file lock and WAL mode allow."""
-        if self._writers.fd is None:
-            return None  # the counter is raised under the writers' lock
-        if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            return None
-        return open_wal_sync(self.path)
 
     def _connect_read_only(self) -> sqlite3.Connection:
         """Open a catalog that cannot be written.

@@ -25,8 +25,11 @@ and commit while one is in flight. Why it is sound:
   database and the database after (SQLite's documented behaviour in WAL mode), so frames moved out of
   the WAL are durable before a later writer restarts the WAL from its start; that restart syncs the
   new WAL header (SQLite does so whenever syncing is on). The last connection to close checkpoints and
-  deletes the WAL the same way: an fsync that finds no ``-wal`` file syncs the database instead.
-  A newly created ``-wal`` file also needs its folder entry synced: done once per file (per inode).
+  deletes the WAL the same way: an fsync that finds no ``-wal`` file syncs the database instead. (This
+  holds for connections that sync their checkpoints: eventkit's, and SQLite's default; a tool that
+  writes or closes the catalog with ``synchronous=OFF`` would void it, as it would under FULL.)
+  The ``-wal`` file is opened at the first fsync and kept: while this catalog's connection is open
+  no other can delete it. A newly opened ``-wal`` file also has its folder entry synced.
 - A commit is visible to readers before its fsync (the trade-off: a reader may act on an append that a
   power cut then loses, together with every later one; a killed process loses nothing). Its appender
   returns only after the fsync.
