@@ -4,7 +4,7 @@ The authority on positions, stream heads, segments, the hot log and checkpoints:
 implementation of :class:`~eventkit.store.catalog_interface.CatalogBackend`. Its SQL statements live
 in :mod:`.catalog_queries`; nothing else in the package runs SQL on the catalog.
 
-May use :mod:`eventkit.common`, :mod:`.envelope` and :mod:`.catalog_queries`.
+May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.catalog_queries` and :mod:`.wal_sync`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ except ImportError:  # Windows: writers wait in SQLite's busy handler alone
     fcntl = None  # type: ignore[assignment]
 from eventkit.common.errors import StoreError
 from eventkit.store.catalog_queries import SQLiteQueries
+from eventkit.store.wal_sync import WalSync, open_wal_sync
 
 # Saved fold states (written by :mod:`.fold_state_files`): one row per fold definition and cut.
 FOLD_STATES_SCHEMA = """
@@ -170,6 +171,9 @@ class _WriteTransaction:
     Entering takes the catalog's thread lock, the writers' file lock and SQLite's write lock
     (BEGIN IMMEDIATE); leaving commits, or rolls back when the block raised, and releases them.
     SQLite's failures come out as :class:`StoreError` (see ``Catalog._translate``).
+
+    At durability "full" leaving then waits until the commit is durable, with the locks released (see
+    :mod:`.wal_sync`): other processes commit during the fsync, and share it.
     """
 
     __slots__ = ("catalog",)
@@ -204,9 +208,12 @@ class _WriteTransaction:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
         catalog = self.catalog
         conn = catalog.conn
+        number = 0  # the commit's number in the shared sync counters (0: nothing to sync)
         try:
             if kind is None:
                 conn.execute("COMMIT")
+                if catalog._wal_sync is not None:  # counted while the writers' lock is held: see wal_sync
+                    number = catalog._wal_sync.committed()
             elif conn.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
                 conn.execute("ROLLBACK")
         except sqlite3.Error as e:
@@ -226,6 +233,8 @@ class _WriteTransaction:
             failure = catalog._translate(error, "nothing of this change was stored")
             if failure is not error:
                 raise failure from error
+        if number:  # raises StoreError when the fsync failed: the change is stored, maybe not durable
+            catalog._wal_sync.wait_durable(number)  # type: ignore[union-attr]
 
 
 class Catalog(SQLiteQueries):
@@ -234,19 +243,23 @@ class Catalog(SQLiteQueries):
     Args:
         path: The catalog file.
         durability: ``"normal"`` (WAL, synchronous=NORMAL: an append survives a killed process)
-            or ``"full"`` (synchronous=FULL: it also survives a power cut).
+            or ``"full"`` (it also survives a power cut: each commit returns after an fsync of the WAL,
+            shared with the commits around it, made outside the write lock: see :mod:`.wal_sync`;
+            synchronous=FULL where that cannot be used).
     """
 
     def __init__(self, path: Path, *, durability: str = "normal") -> None:
         if durability not in ("normal", "full"):
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.path = path
+        self.durability = durability
         self._lock = threading.RLock()
         self._closed = False
         # A catalog this process cannot write (a read-only mount, an archive, a colleague's
         # share) is opened read-only: reads work, a write is a clear StoreError.
         self.read_only = not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
         self._writers = _WriterQueue(path, enabled=not self.read_only)
+        self._wal_sync: WalSync | None = None
         try:
             self.conn = self._connect_read_only() if self.read_only else sqlite3.connect(
                 str(path), isolation_level=None, timeout=120.0, check_same_thread=False
@@ -256,7 +269,13 @@ class Catalog(SQLiteQueries):
                 mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
                 if mode.lower() != "wal":
                     self.conn.execute("PRAGMA journal_mode = WAL")
-                self.conn.execute(f"PRAGMA synchronous = {durability.upper()}")
+                wal = self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+                # the counters are raised under the writers' file lock: only where there is one
+                shared = durability == "full" and wal and self._writers.fd is not None
+                self._wal_sync = open_wal_sync(path) if shared else None
+                # Under "full" with shared fsyncs SQLite commits without one; each commit is synced after.
+                synchronous = "NORMAL" if self._wal_sync is not None else durability.upper()
+                self.conn.execute(f"PRAGMA synchronous = {synchronous}")
                 # A checkpoint (copying the WAL into the catalog) costs two fsyncs whatever its size, and
                 # the committing append waits for it. Without an fsync per commit those are an append's
                 # only fsyncs: an append writes ~5 pages, so SQLite's default (a checkpoint per 1,000
@@ -346,6 +365,8 @@ class Catalog(SQLiteQueries):
 
     def _close_quietly(self) -> None:
         self._writers.close()
+        if getattr(self, "_wal_sync", None) is not None:
+            self._wal_sync.close()
         conn = getattr(self, "conn", None)
         if conn is not None:
             try:
@@ -395,6 +416,8 @@ class Catalog(SQLiteQueries):
         """Close the connection; waits for a transaction running in another thread to end."""
         with self._lock:
             self._closed = True
+            if self._wal_sync is not None:  # first: it syncs the WAL file this connection keeps in place
+                self._wal_sync.close()
             self.conn.close()
             self._writers.close()
 

@@ -66,7 +66,7 @@ class PostgresCatalog(PostgresProofQueries):
         self._conninfo, self.schema = split_url(url)
         #: Where the catalog is, for messages (no password).
         self.path = f"{redacted(url)} (schema {self.schema})"
-        self._durability = durability
+        self._durability = self.durability = durability  # durability: group commit keys groups by it
         self._lock = threading.RLock()
         self._closed = False
         self._conn: Any = None
