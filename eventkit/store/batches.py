@@ -259,7 +259,7 @@ def frame_to_arrow(frame: Any) -> pa.Table:
         series = frame[col]
         try:
             if col == "metadata":
-                arrays.append(pa.array([meta_json(v, "metadata column") if v is not None and v == v else None for v in series], pa.string()))
+                arrays.append(pa.array([None if _absent(v, pd) else meta_json(v, "metadata column") for v in series], pa.string()))
             else:
                 arrays.append(pa.array(series, from_pandas=True))
         except UnicodeEncodeError:
@@ -279,6 +279,11 @@ def frame_to_arrow(frame: Any) -> pa.Table:
             ) from None
         names.append(str(col))
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _absent(value: Any, pd: Any) -> bool:
+    """A missing metadata value as pandas spells it: None, NaN, ``pd.NA`` (a read frame's) or ``pd.NaT``."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 def _encodable(text: str) -> bool:
@@ -392,6 +397,12 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
     table = frame_to_arrow(frame)
     if table.num_rows == 0:
         raise InvalidInput("the frame has no rows; an append needs at least one event")
+    if "erased_fields" in table.column_names:
+        raise InvalidInput(
+            "columns 'erased' and 'erased_fields' are added by reads of a store with personal fields (which "
+            "personal fields lost their key); drop them from the frame (an erased value is NULL in it and "
+            "would be stored as a plain NULL), or carry erasures into a new store with Scenario.materialize",
+            column="erased_fields")
     for name in _COMPUTED:
         if name in table.column_names:
             raise InvalidInput(f"column {name!r} is assigned by the store at commit; drop it from the frame", column=name)

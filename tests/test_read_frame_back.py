@@ -1,0 +1,40 @@
+"""A frame read from a store, appended to another: the natural copy either works exactly or is refused clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+import eventkit as ek
+
+
+def _read(store: ek.EventStore):
+    return store.read_all()
+
+
+def test_a_read_frame_with_missing_metadata_appends_back(tmp_path):
+    with ek.open_store(tmp_path / "a") as a:
+        a.append("s1", [ek.Event("Opened", {"n": 1}, metadata={"by": "ann"})])
+        a.append("s2", [ek.Event("Opened", {"n": 2})])  # no metadata: <NA> in the frame
+        frame = _read(a).drop(columns=["position", "recorded_at"])
+    with ek.open_store(tmp_path / "b") as b:
+        b.append_frame(frame)
+        back = _read(b)
+    assert back["metadata"].tolist()[0] == {"by": "ann"}
+    assert back["metadata"].isna().tolist() == [False, True]
+    assert back["n"].tolist() == [1, 2]
+    assert back["event_id"].tolist() == frame["event_id"].tolist()
+
+
+def test_a_frame_read_with_erasure_columns_is_refused_with_what_to_do(tmp_path):
+    with ek.open_store(tmp_path / "a") as a:
+        a.declare_personal(stream_type="customer", fields=["name"], subject="stream_id")
+        a.append("c1", [ek.Event("Registered", {"name": "Ann"})], stream_type="customer")
+        a.append("c2", [ek.Event("Registered", {"name": "Bob"})], stream_type="customer")
+        a.forget("c1")
+        frame = _read(a).drop(columns=["position", "recorded_at"])
+    with ek.open_store(tmp_path / "b") as b:
+        with pytest.raises(ek.InvalidInput, match="erased_fields.*drop them.*materialize"):
+            b.append_frame(frame)
+        assert b.head == 0
+        b.append_frame(frame.drop(columns=["erased", "erased_fields"]))
+        assert _read(b)["name"].isna().tolist() == [True, False]
