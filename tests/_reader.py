@@ -36,10 +36,14 @@ def main() -> None:
         reads += 1
         try:
             if reads % 10 == 0:
-                df = store.read_all(output="arrow").select(["position", "batch", "size"]).to_pandas()
-                n, top = len(df), (int(df["position"].max()) if len(df) else 0)
-                sizes = df.groupby("batch").agg(n=("position", "size"), size=("size", "first")) if n else None
-                partial = [] if sizes is None else sizes[sizes.n != sizes["size"]].index.tolist()
+                table = store.read_all(output="arrow")
+                if table.num_rows == 0:  # no writer has committed yet: no payload fields, no columns for them
+                    n, top, partial = 0, 0, []
+                else:
+                    df = table.select(["position", "batch", "size"]).to_pandas()
+                    n, top = len(df), int(df["position"].max())
+                    sizes = df.groupby("batch").agg(n=("position", "size"), size=("size", "first"))
+                    partial = sizes[sizes.n != sizes["size"]].index.tolist()
             else:
                 con = store.connect()
                 try:
