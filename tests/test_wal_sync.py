@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -391,3 +392,27 @@ def test_postgres_catalogs_key_their_groups_by_durability_too(postgres_url):
     finally:
         full.close()
         normal.close()
+
+
+@pytest.mark.parametrize("garbage", [{"synced": 2**62}, {"failed_from": 1, "failed_to": 2**62}])
+def test_counters_from_another_store_do_not_skip_or_fail_the_fsync(tmp_path, monkeypatch, garbage):
+    """A counters file that cannot be this store's (say, copied over from another store: synced or a failure
+    mark past the commit count) must not let an append return unsynced, nor fail it: the fsync runs."""
+    path = tmp_path / "store"
+    with ek.open_store(path, durability="full") as store:
+        store.append("s", [ek.Event("Opened", {})])
+    words = [5, 5, 0, 0]
+    words[1] = garbage.get("synced", 5)
+    words[2], words[3] = garbage.get("failed_from", 0), garbage.get("failed_to", 0)
+    counters = path / ("catalog.sqlite" + wal_sync.SYNC_SUFFIX)
+    raw = bytearray(counters.read_bytes())
+    memoryview(raw).cast("Q")[:4] = memoryview(bytearray(struct.pack("4Q", *words))).cast("Q")
+    counters.write_bytes(bytes(raw))
+    spy = _SyncSpy(monkeypatch, path)
+    with ek.open_store(path, durability="full") as store:
+        store.append("s", [ek.Event("Deposited", {"amount": 1})])
+        store.append("s", [ek.Event("Deposited", {"amount": 2})])
+        assert store.head == 3
+    assert len(spy.wal_syncs()) == 2
+    counters_now = _counters(path)
+    assert counters_now["synced"] <= counters_now["commits"]

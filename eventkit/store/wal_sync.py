@@ -38,6 +38,9 @@ and commit while one is in flight. Why it is sound:
 - An fsync that fails marks the commits it was to cover (from the first not yet synced to ``commits``):
   their appenders raise, even if a later fsync succeeds (Linux may drop the pages a failed fsync could
   not write). Commits in that range confirmed by an earlier fsync are unaffected.
+- ``synced`` and the failure marks never pass ``commits`` (each is set from a value of ``commits`` read
+  before an fsync). A file where they do (copied over from another store, say) is not trusted: the
+  appender fsyncs and repairs ``synced``, and the marks are ignored, rather than skip a sync or fail.
 - ``commits`` is written by one writer at a time (under the writer's file lock) and read by syncers
   without it: the words are 8-byte aligned in a page-aligned map and read and written as native
   unsigned 64-bit integers (one load or store on 64-bit platforms, so never half-updated). On 32-bit
@@ -118,7 +121,7 @@ class WalSync:
         while True:
             if words[_FAILED_FROM] and self._failed(number):
                 raise self._failure(None)
-            if words[_SYNCED] >= number:
+            if number <= words[_SYNCED] <= words[_COMMITS]:
                 return  # another appender's fsync began after this commit
             with self._lock:
                 if self._closed:
@@ -135,7 +138,10 @@ class WalSync:
                 try:
                     if words[_FAILED_FROM] and self._failed(number):
                         raise self._failure(None)
-                    if words[_SYNCED] < number:
+                    # synced never passes commits (it is set to a value of commits read before an fsync);
+                    # if it does, the file was replaced (say, copied from another store): fsync, then repair.
+                    trusted = words[_SYNCED] <= words[_COMMITS]
+                    if words[_SYNCED] < number or not trusted:
                         covered = max(words[_COMMITS], number)  # every commit counted so far is in the WAL
                         try:
                             self._sync_wal()
@@ -146,14 +152,15 @@ class WalSync:
                             words[_FAILED_FROM] = min(words[_FAILED_FROM], first) if words[_FAILED_FROM] else first
                             words[_FAILED_TO] = max(words[_FAILED_TO], covered)
                             raise self._failure(e) from e
-                        words[_SYNCED] = max(words[_SYNCED], covered)
+                        words[_SYNCED] = max(words[_SYNCED], covered) if trusted else covered
                     return
                 finally:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _failed(self, number: int) -> bool:
         words = self._words
-        return 0 < words[_FAILED_FROM] <= number <= words[_FAILED_TO]
+        # A real mark never reaches past commits (it ends at a value of commits read before the fsync).
+        return 0 < words[_FAILED_FROM] <= number <= words[_FAILED_TO] <= words[_COMMITS]
 
     def _failure(self, error: OSError | None) -> StoreError:
         why = f": {error}" if error is not None else " (in another appender)"
