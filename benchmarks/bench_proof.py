@@ -165,18 +165,23 @@ def timed_read(df: pd.DataFrame, *, declare: str | None, repeat: int) -> float:
     return statistics.median(runs)
 
 
-def bench_encryption(n: int, repeat: int) -> dict:
+ENCRYPTION_CASES = (("realistic", 0.02, False), ("every_event", 1.0, False), ("every_event_distinct", 1.0, True))
+
+
+def bench_encryption(n: int, repeat: int, only: list[str] | None = None, read: bool = True) -> dict:
     out = {"events": n}
-    cases = (("realistic", 0.02, False), ("every_event", 1.0, False), ("every_event_distinct", 1.0, True))
-    for label, share, distinct in cases:
+    for label, share, distinct in ENCRYPTION_CASES:
+        if only and label not in only:
+            continue
         df = frame(n, personal_share=share, distinct=distinct)
         cpu_plain: list[float] = []
         cpu_enc: list[float] = []
         base, enc = ab(lambda: timed_bulk(df, cpu=cpu_plain), lambda: timed_bulk(df, declare="owner", cpu=cpu_enc), repeat)
         out[label] = {"personal_events": int((df["event_type"] == "Opened").sum()), "plain_s": base, "encrypted_s": enc,
-                      "plain_cpu_s": statistics.median(cpu_plain), "encrypted_cpu_s": statistics.median(cpu_enc),
-                      "read_plain_s": timed_read(df, declare=None, repeat=repeat),
-                      "read_encrypted_s": timed_read(df, declare="owner", repeat=repeat)}
+                      "plain_cpu_s": statistics.median(cpu_plain), "encrypted_cpu_s": statistics.median(cpu_enc)}
+        if read:
+            out[label].update(read_plain_s=timed_read(df, declare=None, repeat=repeat),
+                              read_encrypted_s=timed_read(df, declare="owner", repeat=repeat))
         print(label, json.dumps(out[label]), flush=True)
     return out
 
@@ -329,10 +334,14 @@ def main() -> None:
                     "benchmarks/.work-verify/big, gitignored)")
     ap.add_argument("--reuse", metavar="LOG", help="take items 1-2 from the first two JSON lines of an earlier run's output")
     ap.add_argument("--only", choices=["encryption"], help="run only this part and print its table rows")
+    ap.add_argument("--cases", help="with --only encryption: these cases only, comma-separated (of "
+                    + ", ".join(c[0] for c in ENCRYPTION_CASES) + ")")
+    ap.add_argument("--no-read", action="store_true", help="with --only encryption: skip reading the values back")
     args = ap.parse_args()
     m = machine()
     if args.only == "encryption":
-        e = bench_encryption(args.bulk_events, args.repeat)
+        e = bench_encryption(args.bulk_events, args.repeat, args.cases.split(",") if args.cases else None,
+                             read=not args.no_read)
         print(json.dumps(e))
         print(f"load average at start: {m['load']:.2f}")
         print("\n".join(encryption_rows(e)))

@@ -167,9 +167,11 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                 pa.array(type_code[lay.codes]), pa.array(type_names)))
             out = out.take(pa.array(lay.segment_order))
             declared = store._declarations(conn, state)
+            level = None
             if declared:  # personal fields are stored encrypted (see shredding)
-                out = encrypt_table(store._catalog, conn, declared, out,
-                                    pa.compute.cast(out.column("stream_type"), pa.string()))
+                out, ciphertext = encrypt_table(store._catalog, conn, declared, out,
+                                                pa.compute.cast(out.column("stream_type"), pa.string()))
+                level = 1 if ciphertext else None  # see encrypt_table
             ts = f"make_timestamp({recorded})::TIMESTAMPTZ"
             generated = generated_event_id_sql(store._catalog.id_prefix, "i.position")
             event_id = f"coalesce(i.event_id, {generated})" if "event_id" in cols else generated
@@ -195,7 +197,8 @@ def append_bulk(store: Store, batch: ArrowBatch, expected: dict[Any, Any], defau
                     event_count=part.num_rows, min_occurred=occurred_range[0], max_occurred=occurred_range[1],
                     min_recorded=recorded, max_recorded=recorded,
                 )
-                seg = write_segment(con, store.files, select, name, fsync=store.durability == "full", stats=stats)
+                seg = write_segment(con, store.files, select, name, fsync=store.durability == "full", stats=stats,
+                                    compression_level=level)
                 written.append(seg)
                 ids_of_type = [sid for sid, st in zip(lay.stream_ids, stypes) if st == name]
                 record_segment(store._catalog, conn, seg, ids_of_type)

@@ -75,12 +75,14 @@ def write_segment(
     *,
     fsync: bool,
     stats: SegmentStats | None = None,
+    compression_level: int | None = None,
 ) -> SegmentInfo | None:
     """Write the rows of ``select_sql`` (envelope + data + metadata) as one segment file in ``files``.
 
     The rows are sorted by (stream_id, position) so row-group statistics prune reads of one
     stream. A caller that passes ``stats`` vouches that the rows already come in that order (and
-    saves a pass over them). Returns None when the query yields no rows.
+    saves a pass over them). ``compression_level``: zstd's level, when not its default (3). Returns
+    None when the query yields no rows.
     """
     order = ""
     if stats is None:
@@ -95,11 +97,12 @@ def write_segment(
     rel_path = segment_path(stream_type, stats.first_position, stats.last_position)
 
     digest: dict[str, str] = {}
+    level = "" if compression_level is None else f"COMPRESSION_LEVEL {int(compression_level)}, "
 
     def copy(local: str) -> None:
         con.execute(
             f"COPY (SELECT * FROM ({select_sql}){order}) TO {sql_literal(local)} "
-            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+            f"(FORMAT parquet, COMPRESSION zstd, {level}ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
         )
         digest["sha256"] = file_sha256(local)  # of the bytes as written (recorded in the catalog and chain)
 

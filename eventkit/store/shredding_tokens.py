@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from eventkit.common.errors import InvalidInput
 from eventkit.store import ccm_batch
@@ -25,7 +26,6 @@ from eventkit.store.ragged_bytes import starts_of, string_buffers
 from eventkit.store.shredding_format import KEY_ID, TOKEN2, ccm_key
 
 FEW = 8  # a subject with fewer values than this in one call: one AESCCM call each (see the module docstring)
-_HEAD = len(TOKEN2) + KEY_ID + 1  # "ek2:" + key id + ":"
 _RAW_EXTRA = ccm_batch.NONCE + ccm_batch.TAG
 _CHUNK = 16_384  # values sealed together (see the module docstring)
 _MASKS = (np.arange(16)[None, :] < np.arange(17)[:, None]).astype(np.uint8) * 255  # _MASKS[r]: the first r bytes
@@ -38,7 +38,7 @@ def _windows(buffer: np.ndarray, width: int) -> np.ndarray:
 
 
 def seal_values(values: pa.Array, codes: np.ndarray, names: list[str], keys: dict[str, tuple[str, bytes]],
-                name: str) -> pa.Array:
+                name: str) -> pa.ChunkedArray:
     """ek2 tokens of ``values`` (text, no nulls), in their order; value i under subject ``names[codes[i]]``'s
     key (``keys``: subject -> (key id, key)), each under a fresh random nonce. ``codes`` never decreases.
 
@@ -47,41 +47,41 @@ def seal_values(values: pa.Array, codes: np.ndarray, names: list[str], keys: dic
     """
     n = len(values)
     if not n:
-        return pa.array([], pa.string())
+        return pa.chunked_array([], pa.string())
     data, starts, lengths = string_buffers(values)
     if int(lengths.max()) > ccm_batch.MAX_LENGTH:
         raise InvalidInput(f"personal field {name!r} holds values of at most {ccm_batch.MAX_LENGTH:,} bytes",
                            column=name, values=[f"{int(lengths.max()):,} bytes"])
     size = lengths + _RAW_EXTRA  # nonce + ciphertext + tag
     slot = (size + 2) // 3 * 3
-    token_at = np.zeros(n + 1, np.int64)  # where each token starts in the one text buffer of them all
-    np.cumsum(_HEAD + slot // 3 * 4, out=token_at[1:])
-    total = int(token_at[-1])
-    buffer = pa.allocate_buffer(total + 16)  # 16 spare bytes: the windows below may reach past the last token
-    text = np.frombuffer(buffer, np.uint8)
-    key_ids = np.frombuffer("".join(f"{TOKEN2}{keys[s][0] if s in keys else '?' * KEY_ID}:" for s in names).encode(),
-                            f"V{_HEAD}")
+    # Over 2 GiB of tokens in all (huge values): 64-bit offsets throughout, so the pieces can be put together.
+    kind = pa.large_string() if int((slot // 3 * 4).sum()) + n * (len(TOKEN2) + KEY_ID + 1) >= 2**31 else pa.string()
+    prefixes = pa.array([f"{TOKEN2}{keys[s][0] if s in keys else '?' * KEY_ID}:" for s in names], kind)
     counts = np.diff(np.flatnonzero(np.diff(codes, prepend=-1, append=-1)))  # values of each subject's run
     few = np.repeat(counts < FEW, counts)  # rows of subjects with few values
     batch = _Batch(names, keys)
+    pieces = []
     for a in range(0, n, _CHUNK):
         b = min(a + _CHUNK, n)
         raw, at = _sealed_chunk(values, data, starts[a:b], lengths[a:b], codes[a:b], slot[a:b], few[a:b], a, batch,
                                 names, keys)
-        chunk_text = np.frombuffer(binascii.b2a_base64(memoryview(raw)[:int(slot[a:b].sum())], newline=False),
-                                   np.uint8)
-        width = slot[a:b] // 3 * 4  # each token's base64, at at // 3 * 4 in chunk_text
-        for w in np.flatnonzero(np.bincount(width)).tolist():  # one copy of whole pieces per length (a few)
-            rows = np.flatnonzero(width == w)
-            _windows(text, w)[token_at[a:b][rows] + _HEAD] = _windows(chunk_text, w)[at[rows] // 3 * 4]
-    ends = token_at[1:]
-    pad = slot - size  # slot bytes beyond the value: base64 writes "=" for each
-    text[ends[pad >= 1] - 1] = ord("=")
-    text[ends[pad == 2] - 2] = ord("=")
-    _windows(text, _HEAD)[token_at[:-1]] = key_ids[codes]
-    if total < 2**31:
-        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(token_at.astype(np.int32)), buffer])
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(token_at), buffer])
+        pieces.append(pc.binary_join_element_wise(prefixes.take(pa.array(codes[a:b])),
+                                                  _base64(raw, at, slot[a:b], size[a:b], kind), ""))
+    return pa.chunked_array(pieces, kind)  # not one array: copying 85 MB of tokens costs more than sealing a tenth of them
+
+
+def _base64(raw: np.ndarray, at: np.ndarray, slot: np.ndarray, size: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """Each value's base64 (of its ``size[i]`` bytes at ``raw[at[i]:]``, in a slot of ``slot[i]`` bytes, the
+    whole 3-byte groups after them): one base64 call over all the slots, which is each slot's base64 in turn;
+    the characters of the slot's bytes past the value become the "=" padding."""
+    text = np.frombuffer(binascii.b2a_base64(memoryview(raw)[:int(slot.sum())], newline=False), np.uint8).copy()
+    ends = np.zeros(len(slot) + 1, np.int64)
+    np.cumsum(slot // 3 * 4, out=ends[1:])
+    pad = slot - size  # 0, 1 or 2 bytes of the slot beyond the value: base64 writes "=" for each
+    text[ends[1:][pad >= 1] - 1] = ord("=")
+    text[ends[1:][pad == 2] - 2] = ord("=")
+    offsets = ends if kind == pa.large_string() else ends.astype(np.int32)
+    return pa.Array.from_buffers(kind, len(slot), [None, pa.py_buffer(offsets), pa.py_buffer(text)])
 
 
 class _Batch:
