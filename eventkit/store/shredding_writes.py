@@ -24,14 +24,8 @@ def _keys(catalog: Any, tx: Any, subjects: set[str]) -> dict[str, tuple[str, byt
     have = catalog.subject_keys(tx, sorted(subjects))
     missing = sorted(subjects - set(have))
     if missing:
-        # Random key ids, handed out in sorted order to the sorted subjects: the rows then go into both of the
-        # catalog's indexes (by key id, by subject) in order, a page at a time instead of one random page
-        # each (a third of the key-making time at 10,000 new subjects). The order shows nothing new: each
-        # token's row holds its subject in plain text.
-        raw = os.urandom(KEY_ID // 2 * len(missing))
-        ids = sorted(raw[KEY_ID // 2 * i:KEY_ID // 2 * (i + 1)].hex() for i in range(len(missing)))
-        material = os.urandom(32 * len(missing))
-        new = [(ids[i], s, material[32 * i:32 * (i + 1)]) for i, s in enumerate(missing)]
+        ids, material = os.urandom(KEY_ID // 2 * len(missing)).hex(), os.urandom(32 * len(missing))
+        new = [(ids[KEY_ID * i:KEY_ID * (i + 1)], s, material[32 * i:32 * (i + 1)]) for i, s in enumerate(missing)]
         catalog.add_subject_keys(tx, new)
         have.update({s: (key_id, key) for key_id, s, key in new})
     return have
