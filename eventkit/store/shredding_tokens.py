@@ -68,14 +68,14 @@ def seal_values(values: pa.Array, codes: np.ndarray, names: list[str], keys: dic
         raw, at = _sealed_chunk(values, data, starts[a:b], lengths[a:b], codes[a:b], slot[a:b], few[a:b], a, batch,
                                 names, keys)
         pieces.append(pc.binary_join_element_wise(prefixes.take(pa.array(codes[a:b])),
-                                                  _base64(raw, at, slot[a:b], size[a:b], kind), ""))
-    return pa.chunked_array(pieces, kind)  # not one array: copying 85 MB of tokens costs more than sealing a tenth of them
+                                                  _base64(raw, slot[a:b], size[a:b], kind), ""))
+    return pa.chunked_array(pieces, kind)  # not one array (see the module docstring)
 
 
-def _base64(raw: np.ndarray, at: np.ndarray, slot: np.ndarray, size: np.ndarray, kind: pa.DataType) -> pa.Array:
-    """Each value's base64 (of its ``size[i]`` bytes at ``raw[at[i]:]``, in a slot of ``slot[i]`` bytes, the
-    whole 3-byte groups after them): one base64 call over all the slots, which is each slot's base64 in turn;
-    the characters of the slot's bytes past the value become the "=" padding."""
+def _base64(raw: np.ndarray, slot: np.ndarray, size: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """Each value's base64: value i's ``size[i]`` bytes begin its slot of ``slot[i]`` bytes (whole 3-byte
+    groups), the slots one after another in ``raw``. One base64 call over all the slots is each slot's base64
+    in turn; the characters of a slot's bytes past its value become the "=" padding."""
     text = np.frombuffer(binascii.b2a_base64(memoryview(raw)[:int(slot.sum())], newline=False), np.uint8).copy()
     ends = np.zeros(len(slot) + 1, np.int64)
     np.cumsum(slot // 3 * 4, out=ends[1:])
