@@ -3,8 +3,8 @@
 
 Every token is ``ek2:<key id>:<base64 of nonce + ciphertext + tag>``. Values are sealed a chunk at a
 time, so their temporaries stay small (with temporaries for all of a 1M-value append at once, about a
-gigabyte of them, the same work took about twice the CPU time inside an append). A chunk's bytes are laid out value after value, each value's slot rounded up to
-whole 3-byte groups, so one base64 call over them is each slot's base64 in turn: an Arrow string array
+gigabyte of them, the same work took about twice the CPU time inside an append). A chunk's bytes are
+laid out value after value, each value's slot rounded up to whole 3-byte groups, so one base64 call over them is each slot's base64 in turn: an Arrow string array
 without a copy, which Arrow joins to each row's ``ek2:<key id>:``. The chunks' arrays are returned as
 one chunked array: copying a million tokens (85 MB) into one buffer took about a seventh of the time
 of making them (numpy copies of each piece into one buffer, as before, took more). No step is a Python call per
