@@ -138,11 +138,28 @@ def _text_only(name: str, value: Any) -> InvalidInput:
                         "a string, or do not declare it personal", column=name, values=[value])
 
 
+def _refuse_plain_tokens(name: str, values: list[Any]) -> None:
+    """Refuse plain text shaped like an encrypted value in a field declared personal elsewhere (another
+    stream or event type): every read passes such text to the decryption, which would show it as NULL."""
+    bad = [v for v in values if isinstance(v, str) and v.startswith((TOKEN, TOKEN2))]
+    if bad:
+        raise InvalidInput(f"field {name!r} is declared personal (for other events) and may not hold plain text "
+                           f"starting with {TOKEN!r} or {TOKEN2!r} (the form of an encrypted value: it would read "
+                           "back as erased); change the text or use another field name", column=name, values=bad[:3])
+
+
 def encrypt_hot_rows(catalog: Any, tx: Any, declared: Any, rows: list[tuple]) -> list[tuple]:
     """Hot-log rows (as inserted) with their personal fields encrypted."""
     work: list[tuple[int, dict[str, Any]]] = []
     cells: list[tuple[int, str, str, str]] = []  # (index in work, field, value, subject)
+    personal = declared.fields
     for i, r in enumerate(rows):
+        if r[8] and ('"ek1:' in r[8] or '"ek2:' in r[8]):  # cheap test first: a token-shaped text somewhere
+            data = json.loads(r[8])
+            mine = {f for fs, _ in declared.rules(r[2], r[4]) for f in fs}
+            for f in personal:
+                if f not in mine:
+                    _refuse_plain_tokens(f, [data.get(f)])
         rules = declared.rules(r[2], r[4])
         if rules and r[8]:
             data = json.loads(r[8])
@@ -175,6 +192,27 @@ def encrypt_hot_rows(catalog: Any, tx: Any, declared: Any, rows: list[tuple]) ->
     return out
 
 
+def _refuse_plain_token_rows(declared: Any, table: pa.Table, stream_types: pa.Array, event_types: Any) -> None:
+    """:func:`_refuse_plain_tokens` for a bulk append: rows outside every declaration naming the field."""
+    for f in declared.fields:
+        if f not in table.column_names:
+            continue
+        col = table.column(f)
+        text = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        if not (pa.types.is_string(text) or pa.types.is_large_string(text)):
+            continue  # not text: the encryption (or the schema) refuses it
+        values = as_strings(col)
+        shaped = pc.fill_null(pc.or_(pc.starts_with(values, TOKEN), pc.starts_with(values, TOKEN2)), False)
+        if not pc.any(shaped).as_py():
+            continue
+        for scope, rules in (("stream_type", declared.by_stream_type), ("event_type", declared.by_event_type)):
+            column = stream_types if scope == "stream_type" else event_types
+            for name, (fs, _) in rules.items():
+                if f in fs:  # in scope: the encryption refuses it with its own message
+                    shaped = pc.and_(shaped, pc.invert(pc.fill_null(pc.equal(column, name), False)))
+        _refuse_plain_tokens(f, values.filter(shaped).to_pylist()[:3])
+
+
 def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table, stream_types: pa.Array) -> pa.Table:
     """A bulk append's rows (envelope + flat payload columns) with personal fields encrypted.
 
@@ -183,6 +221,7 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table, stream_
     """
     event_types = table.column("event_type")
     sealed: dict[str, pa.Array] = {}  # field -> rows encrypted already (a field two declarations name)
+    _refuse_plain_token_rows(declared, table, stream_types, event_types)
     for scope, rules in (("stream_type", declared.by_stream_type), ("event_type", declared.by_event_type)):
         column = stream_types if scope == "stream_type" else event_types
         for name, (fs, subject) in rules.items():

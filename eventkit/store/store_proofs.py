@@ -130,6 +130,24 @@ class Proving:
                     f"{plain:,} stored events of {scope} {name!r} hold {present} in plain text; a declaration applies to "
                     "new appends only and could not erase them: declare personal fields before appending them",
                     column=present[0], values=[name])
+            # A field no declaration names yet holds plain text everywhere: text shaped like an encrypted
+            # value would read as erased once the field is declared (reads decrypt it), so it is refused.
+            new = [f for f in present if f not in self.personal_state()[0]]
+            shaped = []
+            if new:
+                con = raw.connect()
+                try:
+                    shaped = con.execute(
+                        "SELECT DISTINCT * FROM (" + " UNION ALL ".join(
+                            f"SELECT {quote_ident(f)} AS v FROM (SELECT data.{quote_ident(f)} FROM events) "
+                            f"WHERE {is_token_sql(quote_ident(f))}" for f in new) + ") LIMIT 3").fetchall()
+                finally:
+                    con.close()
+            if shaped:
+                raise InvalidInput(
+                    f"stored events hold {new} in plain text starting with 'ek1:' or 'ek2:' (the form of an encrypted "
+                    "value): declared personal, they would read back as erased; declare another field name",
+                    column=new[0], values=[v for (v,) in shaped])
         with self._catalog.write() as conn:
             # The fields join the store's schema as text now, so the case check every append runs sees
             # them: "name" appended under a declared "Name" would otherwise be stored in plain text.

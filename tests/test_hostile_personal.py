@@ -1,0 +1,57 @@
+"""Hostile values against personal fields (crypto-shredding): what the store accepts reads back exactly,
+what it cannot it refuses up front, leaving the store byte-identical."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import eventkit as ek
+
+LOOKS_ENCRYPTED = ["ek2:0123456789abcdef:AAAA", "ek2:", "ek1:whatever"]
+
+
+def _files(path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file())
+
+
+@pytest.fixture
+def shop(tmp_path):
+    with ek.open_store(tmp_path / "s", bulk_threshold=5) as store:
+        store.declare_personal(event_type="Registered", fields=["name"], subject="customer_id")
+        store.append("c-1", [ek.Event("Registered", {"name": "Ann", "customer_id": "c-1"})])
+        yield store
+
+
+@pytest.mark.parametrize("value", LOOKS_ENCRYPTED)
+@pytest.mark.parametrize("bulk", [False, True])
+def test_text_shaped_like_a_token_in_an_undeclared_event_is_refused_not_read_as_erased(shop, tmp_path, value, bulk):
+    """A field declared personal for one event type, held in plain text by another: a value shaped like
+    an encrypted one would read back as NULL (an erased value); it is refused, the store unchanged."""
+    shop.seal()
+    before = _files(tmp_path / "s")
+    with pytest.raises(ek.InvalidInput, match="name"):
+        if bulk:
+            shop.append_frame(pd.DataFrame({"stream_id": ["x"] * 6, "event_type": "Renamed",
+                                            "name": [value] + ["plain"] * 5}))
+        else:
+            shop.append("x", [ek.Event("Renamed", {"name": value})])
+    assert _files(tmp_path / "s") == before
+
+
+def test_plain_text_in_an_undeclared_event_reads_back(shop):
+    shop.append("x", [ek.Event("Renamed", {"name": "Bea"})])
+    shop.append_frame(pd.DataFrame({"stream_id": ["y"] * 6, "event_type": "Renamed", "name": list("abcdef")}))
+    names = shop.read_all().set_index("position")["name"]
+    assert names.tolist() == ["Ann", "Bea", *"abcdef"]
+
+
+@pytest.mark.parametrize("value", LOOKS_ENCRYPTED)
+def test_a_declaration_over_stored_text_shaped_like_a_token_is_refused(tmp_path, value):
+    """Events of another type hold the field in plain text, one value shaped like a token: declaring the
+    field personal (for a different event type) would make that value read as NULL: refused."""
+    with ek.open_store(tmp_path / "s") as store:
+        store.append("x", [ek.Event("Renamed", {"name": value})])
+        with pytest.raises(ek.InvalidInput, match="name"):
+            store.declare_personal(event_type="Registered", fields=["name"], subject="customer_id")
+        assert store.read_all()["name"].tolist() == [value]
