@@ -55,3 +55,23 @@ def test_a_declaration_over_stored_text_shaped_like_a_token_is_refused(tmp_path,
         with pytest.raises(ek.InvalidInput, match="name"):
             store.declare_personal(event_type="Registered", fields=["name"], subject="customer_id")
         assert store.read_all()["name"].tolist() == [value]
+
+
+def test_a_number_subject_is_one_subject_whether_it_arrives_as_int_or_float(tmp_path):
+    """A subject field holding numbers: a frame with a missing value makes the column float (pandas), so
+    customer 1 arrives as 1 in one append and as 1.0 in another. Both are the same subject: forget("1")
+    erases all of them (it erased only the int ones, leaving the float ones readable)."""
+    with ek.open_store(tmp_path / "s", bulk_threshold=3) as store:
+        store.declare_personal(event_type="Ordered", fields=["addr"], subject="cid")
+        store.append("o-1", [ek.Event("Ordered", {"addr": "A", "cid": 1})])
+        store.append("o-2", [ek.Event("Ordered", {"addr": "B", "cid": 1.0})])
+        store.append_frame(pd.DataFrame({"stream_id": "o-3", "event_type": ["Ordered", "Other", "Ordered", "Ordered"],
+                                         "addr": ["C", None, "D", "E"], "cid": [1, None, 1, 1]}))
+        store.append_frame(pd.DataFrame({"stream_id": "o-4", "event_type": "Ordered", "addr": list("FGHI"),
+                                         "cid": pd.array([1, 1, 2, 2], "Int64")}))
+        assert store.forget("1") >= 1
+        events = store.read_all()
+        left = events[events.cid == 1]
+        assert left.addr.isna().all() and left.erased.all()
+        assert events[events.cid == 2].addr.tolist() == ["H", "I"]
+        assert store.forget("2") == 1

@@ -122,6 +122,17 @@ def dictionary_by_runs(values: pa.Array) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), encoded.dictionary)
 
 
+def subject_text(value: Any) -> str:
+    """The subject a payload value names, as the text its key is kept under (and ``forget`` takes).
+
+    A whole number is its digits whether it arrived as an int or a float: a frame with a missing value
+    makes pandas hold customer 1 as 1.0, and it must stay customer "1", or ``forget("1")`` would miss it.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _subject_of(subject: str, stream_id: str, data: dict[str, Any], stream_type: str, event_type: str) -> str:
     if subject == "stream_id":
         return stream_id
@@ -130,7 +141,7 @@ def _subject_of(subject: str, stream_id: str, data: dict[str, Any], stream_type:
         raise InvalidInput(f"a {stream_type}/{event_type} event has personal fields but no subject field {subject!r} "
                            f"(stream {stream_id!r}): give it, so the data can be forgotten later",
                            column=subject, values=[stream_id])
-    return str(value)
+    return subject_text(value)
 
 
 def _text_only(name: str, value: Any) -> InvalidInput:
@@ -257,7 +268,7 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table, stream_
                                        column=subject)
                 kind = subjects.type.value_type if pa.types.is_dictionary(subjects.type) else subjects.type
                 if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-                    subjects = pa.array([str(s) for s in subjects.to_pylist()], pa.string())  # as the hot path does
+                    subjects = pa.array([subject_text(s) for s in subjects.to_pylist()], pa.string())  # as the hot path
                 subjects = dictionary_by_runs(as_strings(subjects))
                 keys = _keys(catalog, tx, set(subjects.dictionary.to_pylist()))
                 tokens = seal(flat_array(col) if every else flat_array(col).filter(hit), subjects, keys, f)
