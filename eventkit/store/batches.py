@@ -392,9 +392,24 @@ _MIN_MICROS = to_micros(datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
 _MAX_MICROS = to_micros(datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.timezone.utc))
 
 
+def _data_struct_as_fields(table: pa.Table) -> pa.Table:
+    """A ``data`` struct column (``store.sql("SELECT * FROM events")`` gives one) as its payload fields."""
+    if "data" not in table.column_names or not pa.types.is_struct(table.schema.field("data").type):
+        return table
+    struct = table.schema.field("data").type
+    names = [struct.field(i).name for i in range(struct.num_fields)]
+    clash = [n for n in names if n in table.column_names]
+    if clash:
+        raise InvalidInput(f"the frame has the payload fields {clash[:3]} twice, as columns and inside the struct "
+                           "column 'data'; drop one of them", column=clash[0], values=clash[:3])
+    flat = table.column("data").combine_chunks().flatten()  # flatten() applies the struct's nulls
+    rest = table.drop_columns(["data"])
+    return pa.Table.from_arrays(list(rest.columns) + list(flat), names=rest.column_names + names)
+
+
 def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
     """Validate a frame for ``append_frame``: envelope columns by name, the rest payload."""
-    table = frame_to_arrow(frame)
+    table = _data_struct_as_fields(frame_to_arrow(frame))
     if table.num_rows == 0:
         raise InvalidInput("the frame has no rows; an append needs at least one event")
     if "erased_fields" in table.column_names:
@@ -441,6 +456,9 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
             pass
         elif pa.types.is_string(m.type) or pa.types.is_large_string(m.type):
             cols["metadata"] = pa.array([_meta_from_text(v) for v in m.to_pylist()], pa.string())
+        elif pa.types.is_map(m.type):  # as Arrow reads give it back (a list of key/value pairs per event)
+            cols["metadata"] = pa.array([None if v is None else meta_json(dict(v), "metadata column")
+                                         for v in m.to_pylist()], pa.string())
         else:
             raise InvalidInput("column 'metadata' must hold mappings (dicts)", column="metadata", values=m.slice(0, 3).to_pylist())
     payload, types = [], {}
