@@ -212,11 +212,17 @@ def hot_from_pairs(pairs: list[tuple[Any, Any]], stream_type: str | None) -> Hot
     return batch
 
 
+#: The largest version an append may give: the appends after it number on from it, and 2**62 more
+#: events still fit 64 bits (a version at 2**63 - 1 made the next bulk append wrap round to -2**63).
+MAX_VERSION = 2**62
+
+
 def _event_version(version: Any, where: str) -> int | None:
     if version is None:
         return None
-    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) or not 1 <= version < 2**63:
-        raise InvalidInput(f"an event's version must be a whole number >= 1 ({where})", column="version", values=[version])
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) or not 1 <= version <= MAX_VERSION:
+        raise InvalidInput(f"an event's version must be a whole number from 1 to 2**62 ({where})", column="version",
+                           values=[version])
     return int(version)
 
 
@@ -447,8 +453,10 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
         if not pa.types.is_integer(v.type) or v.null_count:
             raise InvalidInput("column 'version' must hold integers with no nulls", column="version", values=v.slice(0, 3).to_pylist())
         v = v.cast(pa.int64())
-        if pc.any(pc.less(v, 1)).as_py():
-            raise InvalidInput("column 'version' must be >= 1", column="version", values=v.filter(pc.less(v, 1)).to_pylist())
+        outside = pc.or_(pc.less(v, 1), pc.greater(v, MAX_VERSION))
+        if pc.any(outside).as_py():
+            raise InvalidInput("column 'version' must hold whole numbers from 1 to 2**62", column="version",
+                               values=v.filter(outside).to_pylist()[:3])
         cols["version"] = v
     if "metadata" in table.column_names:
         m = table.column("metadata").combine_chunks()
