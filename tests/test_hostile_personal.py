@@ -75,3 +75,20 @@ def test_a_number_subject_is_one_subject_whether_it_arrives_as_int_or_float(tmp_
         assert left.addr.isna().all() and left.erased.all()
         assert events[events.cid == 2].addr.tolist() == ["H", "I"]
         assert store.forget("2") == 1
+
+
+@pytest.mark.parametrize("rows", [1, 6])  # a hot append, a bulk one
+def test_a_subject_field_personal_under_another_declaration_still_names_the_subject(tmp_path, rows):
+    """customer_id is personal in customer streams and the subject of OrderPlaced's address. A bulk append
+    took the subject from the already encrypted column, so the address was keyed under the ciphertext and
+    forget("cust-1") refused ('no personal data'), leaving it readable for good."""
+    with ek.open_store(tmp_path / "s", bulk_threshold=5) as store:
+        store.declare_personal(stream_type="customer", fields=["customer_id"])
+        store.declare_personal(event_type="OrderPlaced", fields=["address"], subject="customer_id")
+        store.append_frame(pd.DataFrame({"stream_id": "k-1", "stream_type": "customer", "event_type": "OrderPlaced",
+                                         "customer_id": ["cust-1"] * rows, "address": ["1 Main St"] * rows}))
+        assert store.forget("cust-1") == 1
+        events = store.read_all()
+        assert events["address"].isna().all() and events["customer_id"].eq("cust-1").all()
+        assert store.forget("k-1") == 1
+        assert store.read_all()["customer_id"].isna().all()

@@ -232,6 +232,8 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table, stream_
     """
     event_types = table.column("event_type")
     sealed: dict[str, pa.Array] = {}  # field -> rows encrypted already (a field two declarations name)
+    plain = table  # subjects are read from here: a subject field personal under another declaration is
+    # encrypted in ``table`` by then, and its ciphertext would name no subject (the hot path reads the plain value)
     _refuse_plain_token_rows(declared, table, stream_types, event_types)
     for scope, rules in (("stream_type", declared.by_stream_type), ("event_type", declared.by_event_type)):
         column = stream_types if scope == "stream_type" else event_types
@@ -261,7 +263,7 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table, stream_
                     continue
                 sealed[f] = hit if f not in sealed else pc.or_(sealed[f], hit)
                 every = len(rows) == len(col)
-                subjects = flat_array(table.column(subject))
+                subjects = flat_array(plain.column(subject))
                 subjects = subjects if every else subjects.filter(hit)
                 if subjects.null_count:
                     raise InvalidInput(f"{scope} {name!r}: rows with personal fields need a subject {subject!r}",
