@@ -92,3 +92,36 @@ def test_a_subject_field_personal_under_another_declaration_still_names_the_subj
         assert events["address"].isna().all() and events["customer_id"].eq("cust-1").all()
         assert store.forget("k-1") == 1
         assert store.read_all()["customer_id"].isna().all()
+
+
+def test_a_declaration_cannot_drop_a_field_whose_values_are_stored_encrypted(tmp_path):
+    """Declaring a stream type again with fewer fields made the dropped field's stored values read as
+    their ciphertext ('ek2:...') and escape forget; refused (nothing changes). A field with no stored
+    value may still be dropped (a typo in the first declaration)."""
+    with ek.open_store(tmp_path / "s") as store:
+        store.declare_personal(stream_type="c", fields=["name", "email", "emial"])
+        store.append("c-1", [ek.Event("R", {"name": "Ann", "email": "a@x"})], stream_type="c")
+        with pytest.raises(ek.InvalidInput, match="email"):
+            store.declare_personal(stream_type="c", fields=["name"])
+        store.declare_personal(stream_type="c", fields=["name", "email"])  # drops the never-used 'emial'
+        assert store.personal_declarations() == [{"stream_type": "c", "fields": ["name", "email"], "subject": "stream_id"}]
+        assert store.read_all()["email"].tolist() == ["a@x"]
+        store.forget("c-1")
+        assert store.read_all()["email"].isna().all()
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"event_type": "E", "fields": ["a"], "subject": "event_type"},  # an envelope column other than stream_id
+    {"event_type": "E", "fields": ["a"], "subject": "position"},
+    {"stream_type": "", "fields": ["a"]},  # no stream can have this type
+    {"stream_type": "a/b", "fields": ["a"]},
+    {"event_type": 5, "fields": ["a"]},
+    {"event_type": "", "fields": ["a"]},
+])
+def test_a_declaration_no_event_could_satisfy_is_refused(tmp_path, kwargs):
+    """Accepted before, then every append of such an event failed ('no subject field'), or the
+    declaration could never apply."""
+    with ek.open_store(tmp_path / "s") as store:
+        with pytest.raises(ek.InvalidInput):
+            store.declare_personal(**kwargs)
+        assert store.personal_declarations() == []

@@ -113,6 +113,7 @@ class Proving:
         if wrong:
             raise InvalidInput(f"personal fields hold text only (they are stored encrypted); the store holds {wrong}",
                                column=next(iter(wrong)), values=list(wrong.values()))
+        self._refuse_dropping_encrypted(scope, name, fields)
         present = [f for f in fields if f in stored]
         if present:
             with self._catalog.read() as conn:
@@ -153,6 +154,30 @@ class Proving:
             # them: "name" appended under a declared "Name" would otherwise be stored in plain text.
             self._merge_fields(conn, {f: ("VARCHAR", []) for f in fields}, self._catalog.log_state(conn))
             self._catalog.declare_personal(conn, scope, name, fields, subject)
+
+    def _refuse_dropping_encrypted(self, scope: str, name: str, fields: list[str]) -> None:
+        """A declaration replacing one of the same stream or event type keeps every field with stored
+        encrypted values: reads decrypt only declared fields, so a dropped one would read as its ciphertext
+        and escape ``forget``."""
+        from eventkit.store.shredding import is_token_sql
+
+        before = next((d["fields"] for d in self.personal_declarations() if d.get(scope) == name), [])
+        others = {f for d in self.personal_declarations() if d.get(scope) != name for f in d["fields"]}
+        dropped = [f for f in before if f not in fields and f not in others and f in self.fields]
+        if not dropped:
+            return
+        with self._catalog.read() as conn:
+            raw = read_snapshot(self._catalog, conn, self.files)
+        con = raw.connect()
+        try:
+            held = [f for f in dropped if con.execute(
+                f"SELECT count(*) FROM events WHERE {is_token_sql('data.' + quote_ident(f))}").fetchall()[0][0]]
+        finally:
+            con.close()
+        if held:
+            raise InvalidInput(f"stored events hold encrypted values of {held}: a declaration cannot drop them (they "
+                               "would read as ciphertext and could no longer be forgotten); keep them in fields=",
+                               column=held[0], values=held[:3])
 
     def forget(self, subject: str) -> int:
         """Erase a subject's personal data by destroying its keys (crypto-shredding).
