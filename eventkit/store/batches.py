@@ -267,7 +267,13 @@ def frame_to_arrow(frame: Any) -> pa.Table:
             if col == "metadata":
                 arrays.append(pa.array([None if _absent(v, pd) else meta_json(v, "metadata column") for v in series], pa.string()))
             else:
-                arrays.append(pa.array(series, from_pandas=True))
+                array = pa.array(series, from_pandas=True)
+                if (pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type)) and series.dtype == object:
+                    text = [v for v in series if isinstance(v, str)][:3]
+                    if text:  # pyarrow would store the text as bytes: it would not read back as written
+                        raise InvalidInput(f"column {col!r} mixes text and bytes; make it one or the other "
+                                           "(text.encode() for bytes)", column=str(col), values=text)
+                arrays.append(array)
         except UnicodeEncodeError:
             bad = [v for v in series if isinstance(v, str) and not _encodable(v)]
             raise InvalidInput(
