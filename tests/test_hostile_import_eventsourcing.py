@@ -61,3 +61,22 @@ def test_the_cli_says_what_it_left_out(tmp_path):
     assert out.exit_code == 0, out.output
     assert "imported 4 events" in out.output
     assert "amount (1)" in out.output and "flag (1)" in out.output and "state" in out.output
+
+
+def test_states_sqlite_holds_as_text_or_null_import_as_they_are(tmp_path):
+    """SQLite keeps any type in a BLOB column: a state written as text, or NULL, raised a TypeError on every run."""
+    db = _database(tmp_path / "app.sqlite", [("a:Text", '{"n": 1}'), ("a:Null", None), ("a:Blob", b"\x00")])
+    with ek.open_store(tmp_path / "s") as store:
+        assert import_eventsourcing(store, db, decode=True).events == 3
+        events = store.read_all()
+    assert events["state"].tolist() == [b'{"n": 1}', None, b"\x00"]
+    assert events["n"].tolist()[0] == 1
+
+
+def test_a_text_state_that_is_not_utf8_keeps_its_bytes(tmp_path):
+    db = _database(tmp_path / "app.sqlite", [("a:Blob", b"\x00")])
+    with sqlite3.connect(db) as con:  # text whose bytes are not UTF-8, as a C program might write it
+        con.execute("INSERT INTO stored_events VALUES ('x', 1, 'a:Text', CAST(X'FF00' AS TEXT))")
+    with ek.open_store(tmp_path / "s") as store:
+        assert import_eventsourcing(store, db).events == 2
+        assert store.read_all()["state"].tolist() == [b"\x00", b"\xff\x00"]

@@ -124,6 +124,8 @@ def import_eventsourcing(store: Store, database: str | Path, *, table: str = "st
         source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as e:
         raise StoreError(f"cannot open {path}: {e}") from e
+    # Text that is not UTF-8 reads with its bytes kept (a state's exactly; an id or topic is then refused by name).
+    source.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
     try:
         while True:
             try:
@@ -187,17 +189,23 @@ def _decoded_column(name: str, values: list[Any], known: dict[str, str], left_ou
                     {"BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string()}[kind])
 
 
+def _state(value: Any) -> bytes | None:
+    """A stored state as bytes: SQLite keeps text (its UTF-8 bytes) or NULL in a BLOB column too."""
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else None if value is None else bytes(value)
+
+
 def _frame(rows: list[tuple], stream_type: str, decode: bool, known: dict[str, str] | None = None,
            left_out: Counter[str] | None = None) -> pa.Table:
+    rows = [(*r[:4], _state(r[4])) for r in rows]
     columns: dict[str, Any] = {
         "stream_id": [_stream_id(r[1]) for r in rows],
         "version": pa.array([int(r[2]) + 1 for r in rows], pa.int64()),
         "event_type": [r[3] for r in rows],
         "stream_type": [stream_type] * len(rows),
-        "state": pa.array([bytes(r[4]) for r in rows], pa.binary()),
+        "state": pa.array([r[4] for r in rows], pa.binary()),
     }
     if decode:
-        decoded = [_decoded(bytes(r[4])) for r in rows]
+        decoded = [({}, None) if r[4] is None else _decoded(r[4]) for r in rows]
         columns["occurred_at"] = pa.array([w for _, w in decoded], pa.timestamp("us", tz="UTC"))
         known = {} if known is None else known
         left_out = Counter() if left_out is None else left_out
