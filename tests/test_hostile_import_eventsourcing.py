@@ -80,3 +80,18 @@ def test_a_text_state_that_is_not_utf8_keeps_its_bytes(tmp_path):
     with ek.open_store(tmp_path / "s") as store:
         assert import_eventsourcing(store, db).events == 2
         assert store.read_all()["state"].tolist() == [b"\x00", b"\xff\x00"]
+
+
+@pytest.mark.parametrize("declaration", [{"stream_type": "eventsourcing", "fields": ["owner"]},
+                                         {"event_type": "bank:Account.Opened", "fields": ["owner"]}])
+def test_an_import_into_events_declared_personal_is_refused(tmp_path, declaration):
+    """The states are stored as bytes, and a decoded personal field's value is also inside them in plain
+    text: forget erased the typed field, the state still held the owner's name. Refused, nothing stored."""
+    db = _database(tmp_path / "app.sqlite", [("bank:Account.Opened", json.dumps({"owner": "Ann"}).encode())])
+    with ek.open_store(tmp_path / "s") as store:
+        store.declare_personal(**declaration)
+        for decode in (True, False):
+            with pytest.raises(ek.InvalidInput, match="personal"):
+                import_eventsourcing(store, db, decode=decode)
+        assert store.head == 0 and store.checkpoint("eventsourcing-import") is None
+        store.declare_personal(stream_type="other", fields=["owner"])  # declarations elsewhere do not matter

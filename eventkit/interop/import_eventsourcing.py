@@ -127,6 +127,7 @@ def import_eventsourcing(store: Store, database: str | Path, *, table: str = "st
     # Text that is not UTF-8 reads with its bytes kept (a state's exactly; an id or topic is then refused by name).
     source.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
     try:
+        _refuse_personal(store, source, table, stream_type)
         while True:
             try:
                 rows = source.execute(
@@ -147,6 +148,28 @@ def import_eventsourcing(store: Store, database: str | Path, *, table: str = "st
     finally:
         source.close()
     return ImportResult(events=total, last_notification=after, first_position=first, left_out=dict(sorted(left_out.items())))
+
+
+def _refuse_personal(store: Store, source: sqlite3.Connection, table: str, stream_type: str) -> None:
+    """Refuse to import into events declared personal: a state is stored as bytes, whole, so a personal
+    value inside it would stay in plain text there whatever ``forget`` erases."""
+    declared = store.personal_declarations()
+    if not declared:
+        return
+    hit = [d for d in declared if d.get("stream_type") == stream_type]
+    if not hit:
+        topics = {d["event_type"] for d in declared if "event_type" in d}
+        try:
+            found = {t for (t,) in source.execute(f"SELECT DISTINCT topic FROM {table}").fetchall()}
+        except sqlite3.Error:
+            return  # the import's own read reports it
+        hit = [d for d in declared if d.get("event_type") in topics & found]
+    if hit:
+        raise InvalidInput(
+            f"the store declares personal fields for these events ({hit[0]}): an eventsourcing state is stored as "
+            "bytes, whole, so a personal value inside it would stay readable after forget; import into another "
+            "stream type (--stream-type), or encrypt states in the application (eventsourcing's CIPHER_TOPIC)",
+            values=hit[:3])
 
 
 def _kind(value: Any) -> str:
