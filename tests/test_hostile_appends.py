@@ -55,3 +55,10 @@ def test_waiting_times_that_are_not_times_are_refused(fresh_store, bad):
     for kwargs in ({"timeout": bad}, {"poll": bad}):
         with pytest.raises(ek.InvalidInput, match="timeout|poll"):
             fresh_store.follow(print, **kwargs)
+
+
+@pytest.mark.parametrize("bad", [1.5, "3", True, -1])
+def test_follow_from_a_position_that_is_not_one_is_refused(fresh_store, bad):
+    """follow(from_position=1.5) started at 1 and from_position='3' at 3 (int() of anything)."""
+    with pytest.raises(ek.InvalidInput, match="from_position"):
+        fresh_store.follow(print, from_position=bad, timeout=0)

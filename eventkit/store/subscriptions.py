@@ -37,7 +37,7 @@ import pandas as pd
 
 from eventkit.store.envelope import check_name
 from eventkit.common.errors import InvalidInput
-from eventkit.store.store_reads import seconds
+from eventkit.store.store_reads import seconds, whole_number
 from eventkit.store.tracking import CheckpointConflict
 
 # The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
@@ -241,7 +241,7 @@ def follow(store: Store, handler: Handler | None = None, *, name: str | None = N
     poll, timeout = _poll(poll), seconds(timeout, "timeout")
     reader = EventBatches(store, event_types, stream_types, batch_size)
     if from_position is not None:
-        start = max(int(from_position) - 1, 0)
+        start = max(whole_number(from_position, "from_position") - 1, 0)
     elif name is None:
         start = store.head
     else:
