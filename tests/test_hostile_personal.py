@@ -146,3 +146,25 @@ def test_ids_derived_from_an_imported_file_do_not_depend_on_personal_values(tmp_
             assert events["name"].tolist() == [name, f"{name}x", f"{name}y"]
             ids.append(events["event_id"].tolist())
     assert ids[0] == ids[1] and len(set(ids[0])) == 3
+
+
+@pytest.mark.parametrize("rows", [1, 6])
+def test_an_empty_subject_is_refused_because_it_could_never_be_forgotten(tmp_path, rows):
+    """customer_id "" was accepted as a subject, but forget("") is refused: the values were un-erasable."""
+    with ek.open_store(tmp_path / "s", bulk_threshold=5) as store:
+        store.declare_personal(event_type="Ordered", fields=["addr"], subject="customer_id")
+        with pytest.raises(ek.InvalidInput, match="customer_id"):
+            store.append_frame(pd.DataFrame({"stream_id": "o-1", "event_type": "Ordered",
+                                             "customer_id": [""] * rows, "addr": ["1 Main St"] * rows}))
+        assert store.head == 0
+        store.append("o-1", [ek.Event("Ordered", {"customer_id": "a\x00b", "addr": "2 Side St"})])
+        assert store.forget("a\x00b") == 1 and store.read_all()["addr"].isna().all()
+
+
+def test_an_empty_subject_in_a_categorical_column_is_refused(tmp_path):
+    with ek.open_store(tmp_path / "s", bulk_threshold=5) as store:
+        store.declare_personal(event_type="Ordered", fields=["addr"], subject="customer_id")
+        with pytest.raises(ek.InvalidInput, match="customer_id"):
+            store.append_frame(pd.DataFrame({"stream_id": "o-1", "event_type": "Ordered",
+                                             "customer_id": pd.Categorical(["", "c"] * 3), "addr": ["x"] * 6}))
+        assert store.head == 0

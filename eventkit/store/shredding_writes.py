@@ -137,7 +137,7 @@ def _subject_of(subject: str, stream_id: str, data: dict[str, Any], stream_type:
     if subject == "stream_id":
         return stream_id
     value = data.get(subject)
-    if value is None:
+    if value is None or value == "":  # "" names nobody: forget("") is refused, so its data could never be erased
         raise InvalidInput(f"a {stream_type}/{event_type} event has personal fields but no subject field {subject!r} "
                            f"(stream {stream_id!r}): give it, so the data can be forgotten later",
                            column=subject, values=[stream_id])
@@ -272,6 +272,9 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table, stream_
                 if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
                     subjects = pa.array([subject_text(s) for s in subjects.to_pylist()], pa.string())  # as the hot path
                 subjects = dictionary_by_runs(as_strings(subjects))
+                if pc.any(pc.equal(subjects.dictionary, "")).as_py():  # "" names nobody (forget("") is refused)
+                    raise InvalidInput(f"{scope} {name!r}: rows with personal fields need a subject {subject!r}, not "
+                                       "empty text (the data could never be forgotten)", column=subject, values=[""])
                 keys = _keys(catalog, tx, set(subjects.dictionary.to_pylist()))
                 tokens = seal(flat_array(col) if every else flat_array(col).filter(hit), subjects, keys, f)
                 if every:
