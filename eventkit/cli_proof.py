@@ -15,12 +15,34 @@ from eventkit.store.signed_checkpoints import generate_key
 from eventkit.store.proofs import check_proof
 
 
+def _store_folder(file: str) -> Path | None:
+    """The eventkit store folder (one holding ``catalog.sqlite``) that ``file`` would lie in, if any."""
+    where = Path(file).expanduser().resolve().parent
+    return next((d for d in (where, *where.parents) if (d / "catalog.sqlite").is_file()), None)
+
+
+def check_output(out: str | None, what: str) -> None:
+    """Refuse, before any work, to write ``out`` inside a store (it could overwrite the store's own files,
+    and a checkpoint or key kept in the store proves nothing about it) or where no folder exists."""
+    if out is None:
+        return
+    store = _store_folder(out)
+    if store is not None:
+        raise click.ClickException(f"{out} lies in the store at {store}: write the {what} outside the store "
+                                   "(a file there could overwrite the store's own, and the store cannot vouch for itself)")
+    if not Path(out).expanduser().resolve().parent.is_dir():
+        raise click.ClickException(f"cannot write {out}: no such folder {Path(out).parent}")
+
+
 def write_json(doc: dict, out: str | None) -> None:
     text = json.dumps(doc, indent=1)
     if out is None:
         click.echo(text)
     else:
-        Path(out).write_text(text + "\n")
+        try:
+            Path(out).write_text(text + "\n")
+        except OSError as e:
+            raise click.ClickException(f"cannot write {out}: {e.strerror or e}") from None
         click.echo(f"wrote {out}", err=True)
 
 
@@ -65,6 +87,7 @@ def keygen(file: str) -> None:
     Example:
       eventkit keygen ~/keys/bank-audit
     """
+    check_output(file, "signing key")
     with user_errors():
         private, public = generate_key(file)
     click.echo(f"private key {private} (keep it away from the store)\npublic key  {public}")
@@ -82,6 +105,7 @@ def checkpoint(path: str, key: str, out: str | None) -> None:
     Example:
       eventkit checkpoint data/bank --key ~/keys/bank-audit -o audit/2024-06-30.checkpoint
     """
+    check_output(out, "checkpoint")
     with open_existing(path) as store, user_errors():
         doc = store.sign_checkpoint(key)
     write_json(doc, out)
@@ -100,6 +124,7 @@ def prove(path: str, position: int, cp: str | None, out: str | None) -> None:
     Example:
       eventkit prove data/bank 1042 --checkpoint audit/2024-06-30.checkpoint -o event-1042.proof
     """
+    check_output(out, "proof")
     with open_existing(path) as store, user_errors():
         doc = store.prove(position, checkpoint=cp)
     write_json(doc, out)
