@@ -9,29 +9,10 @@ from pathlib import Path
 import click
 
 import eventkit as ek
-from eventkit.cli_common import user_errors
+from eventkit.cli_common import check_output, user_errors
 from eventkit.cli_stores import open_existing
 from eventkit.store.signed_checkpoints import generate_key
 from eventkit.store.proofs import check_proof
-
-
-def _store_folder(file: str) -> Path | None:
-    """The eventkit store folder (one holding ``catalog.sqlite``) that ``file`` would lie in, if any."""
-    where = Path(file).expanduser().resolve().parent
-    return next((d for d in (where, *where.parents) if (d / "catalog.sqlite").is_file()), None)
-
-
-def check_output(out: str | None, what: str) -> None:
-    """Refuse, before any work, to write ``out`` inside a store (it could overwrite the store's own files,
-    and a checkpoint or key kept in the store proves nothing about it) or where no folder exists."""
-    if out is None:
-        return
-    store = _store_folder(out)
-    if store is not None:
-        raise click.ClickException(f"{out} lies in the store at {store}: write the {what} outside the store "
-                                   "(a file there could overwrite the store's own, and the store cannot vouch for itself)")
-    if not Path(out).expanduser().resolve().parent.is_dir():
-        raise click.ClickException(f"cannot write {out}: no such folder {Path(out).parent}")
 
 
 def write_json(doc: dict, out: str | None) -> None:

@@ -58,3 +58,16 @@ def test_generate_key_into_a_missing_folder_is_an_eventkit_error(tmp_path):
 
     with pytest.raises(ek.InvalidInput, match="cannot write"):
         generate_key(tmp_path / "no" / "key")
+
+
+def test_fold_rows_written_inside_the_store_are_refused(setup, tmp_path, monkeypatch):
+    """`eventkit state ... -o` wrote wherever it was told, a segment file's name or the catalog's included."""
+    (tmp_path / "folds.py").write_text("import eventkit as ek\nf = ek.Fold('default', fields={'n': ek.count()})\n")
+    monkeypatch.chdir(tmp_path)
+    store = setup / "s"
+    before = _files(store)
+    out = CliRunner().invoke(cli, ["state", str(store), "folds:f", "-o", str(store / "rows.parquet")])
+    assert out.exit_code == 1 and "outside the store" in out.output, out.output
+    assert _files(store) == before
+    out = CliRunner().invoke(cli, ["state", str(store), "folds:f", "-o", str(tmp_path / "new" / "rows.csv")])
+    assert out.exit_code == 0, out.output
