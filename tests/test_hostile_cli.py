@@ -71,3 +71,12 @@ def test_fold_rows_written_inside_the_store_are_refused(setup, tmp_path, monkeyp
     assert _files(store) == before
     out = CliRunner().invoke(cli, ["state", str(store), "folds:f", "-o", str(tmp_path / "new" / "rows.csv")])
     assert out.exit_code == 0, out.output
+
+
+def test_a_rejects_file_inside_the_store_is_refused(setup, tmp_path):
+    store = setup / "s"
+    (tmp_path / "in.csv").write_text("stream_id,event_type,n\na,E,1\na,E,three\n")
+    before = _files(store)
+    out = CliRunner().invoke(cli, ["import", str(store), str(tmp_path / "in.csv"), "--rejects", str(store / "catalog.sqlite")])
+    assert out.exit_code == 1 and "outside the store" in out.output, out.output
+    assert _files(store) == before
