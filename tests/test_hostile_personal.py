@@ -3,6 +3,8 @@ what it cannot it refuses up front, leaving the store byte-identical."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 
@@ -168,3 +170,21 @@ def test_an_empty_subject_in_a_categorical_column_is_refused(tmp_path):
             store.append_frame(pd.DataFrame({"stream_id": "o-1", "event_type": "Ordered",
                                              "customer_id": pd.Categorical(["", "c"] * 3), "addr": ["x"] * 6}))
         assert store.head == 0
+
+
+@pytest.mark.parametrize("value", [dt.datetime(2020, 1, 1, 12, 30, 0, 5, tzinfo=dt.timezone.utc), dt.date(2020, 1, 2),
+                                   b"\x00\xff", True])
+def test_a_subject_of_any_type_is_the_same_subject_in_hot_and_bulk_appends(tmp_path, value):
+    """A time as the subject was keyed '2020-01-01T12:30:00.000005+00:00' by a hot append and
+    '2020-01-01 12:30:00.000005+00:00' by a bulk one (bytes: base64 text against "b'...'"), so one
+    forget missed the other's events."""
+    with ek.open_store(tmp_path / "s", bulk_threshold=3) as store:
+        store.declare_personal(event_type="E", fields=["v"], subject="who")
+        store.append("a", [ek.Event("E", {"v": "x", "who": value})])
+        store.append_frame(pd.DataFrame({"stream_id": ["b"] * 4, "event_type": "E", "v": list("abcd"),
+                                         "who": pd.Series([value] * 4, dtype=object if isinstance(value, (bytes, dt.date)) and not isinstance(value, dt.datetime) else None)}))
+        with store._catalog.read() as conn:
+            subjects = [s for (s,) in conn.execute("SELECT subject FROM subject_keys").fetchall()]
+        assert len(subjects) == 1, subjects
+        assert store.forget(subjects[0]) == 1
+        assert store.read_all()["v"].isna().all()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import os
 from typing import Any
@@ -127,9 +129,14 @@ def subject_text(value: Any) -> str:
 
     A whole number is its digits whether it arrived as an int or a float: a frame with a missing value
     makes pandas hold customer 1 as 1.0, and it must stay customer "1", or ``forget("1")`` would miss it.
+    Bytes and times are the text the hot log's JSON holds for them (base64; ISO 8601 in UTC).
     """
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):  # as the hot log's JSON holds it
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dt.datetime):  # the hot log's JSON holds ISO text (T-separated, UTC)
+        return (value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
     return str(value)
 
 
