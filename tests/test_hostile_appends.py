@@ -62,3 +62,11 @@ def test_follow_from_a_position_that_is_not_one_is_refused(fresh_store, bad):
     """follow(from_position=1.5) started at 1 and from_position='3' at 3 (int() of anything)."""
     with pytest.raises(ek.InvalidInput, match="from_position"):
         fresh_store.follow(print, from_position=bad, timeout=0)
+
+
+def test_an_unknown_output_names_every_kind_there_is(fresh_store):
+    """The message said 'pandas' or 'arrow' and left out 'records'."""
+    fresh_store.append("a", [ek.Event("E")])
+    for read in (fresh_store.read_all, lambda **kw: fresh_store.read_stream("a", **kw)):
+        with pytest.raises(ek.InvalidInput, match="'records'"):
+            read(output="polars")
