@@ -11,7 +11,7 @@ import click
 import pyarrow as pa
 
 import eventkit as ek
-from eventkit.cli_common import plural, user_errors
+from eventkit.cli_common import check_output, plural, user_errors
 from eventkit.cli_stores import open_existing
 from eventkit.common.progress import progress_bar
 from eventkit.store.file_import import FORMATS, prepare_table, read_events, table_from_records
@@ -169,6 +169,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
             raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|json|parquet")
     if (rejects or as_text) and fmt != "csv":
         raise click.ClickException("--rejects and --as-text apply to CSV files only")
+    check_output(rejects, "rejects file")
     total = None
     if Path(file).suffix not in (".gz", ".bz2", ".zst") and fmt not in ("parquet", "json"):
         with open(file, "rb") as f:  # a total for the progress bar, at disk speed

@@ -42,3 +42,7 @@ def import_eventsourcing(path: str, database: str, table: str, consumer: str, st
                          decode=decode, batch_size=batch_size)
         click.echo(f"imported {result.events:,} events (notifications up to {result.last_notification:,}); "
                    f"the store holds {store.head:,} events")
+        if result.left_out:
+            click.echo("decoded values left out (their type or the case of their name differs from the field's, "
+                       "or their text is not UTF-8; each event's state still holds them): "
+                       + ", ".join(f"{name} ({n:,})" for name, n in result.left_out.items()))

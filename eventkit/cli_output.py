@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from eventkit.cli_common import user_errors
+from eventkit.cli_common import check_output, user_errors
 
 __all__ = ["echo_frame", "relation_frame", "select_rows", "to_csv", "to_json", "write_frame"]
 
@@ -158,6 +158,7 @@ def write_frame(df: pd.DataFrame, output: str | None, fmt: str, max_rows: int) -
     if output is None:
         echo_frame(df, fmt, max_rows)
         return
+    check_output(output, "rows", make_folder=True)
     suffix = Path(output).suffix.lower()
     if suffix not in (".csv", ".tsv", ".parquet", ".pq"):
         raise click.ClickException(f"cannot tell the format of {output} from its name; use .csv, .tsv or .parquet")

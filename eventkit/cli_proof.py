@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 import eventkit as ek
-from eventkit.cli_common import user_errors
+from eventkit.cli_common import check_output, user_errors
 from eventkit.cli_stores import open_existing
 from eventkit.store.signed_checkpoints import generate_key
 from eventkit.store.proofs import check_proof
@@ -20,7 +20,10 @@ def write_json(doc: dict, out: str | None) -> None:
     if out is None:
         click.echo(text)
     else:
-        Path(out).write_text(text + "\n")
+        try:
+            Path(out).write_text(text + "\n")
+        except OSError as e:
+            raise click.ClickException(f"cannot write {out}: {e.strerror or e}") from None
         click.echo(f"wrote {out}", err=True)
 
 
@@ -65,6 +68,7 @@ def keygen(file: str) -> None:
     Example:
       eventkit keygen ~/keys/bank-audit
     """
+    check_output(file, "signing key")
     with user_errors():
         private, public = generate_key(file)
     click.echo(f"private key {private} (keep it away from the store)\npublic key  {public}")
@@ -82,6 +86,7 @@ def checkpoint(path: str, key: str, out: str | None) -> None:
     Example:
       eventkit checkpoint data/bank --key ~/keys/bank-audit -o audit/2024-06-30.checkpoint
     """
+    check_output(out, "checkpoint")
     with open_existing(path) as store, user_errors():
         doc = store.sign_checkpoint(key)
     write_json(doc, out)
@@ -100,6 +105,7 @@ def prove(path: str, position: int, cp: str | None, out: str | None) -> None:
     Example:
       eventkit prove data/bank 1042 --checkpoint audit/2024-06-30.checkpoint -o event-1042.proof
     """
+    check_output(out, "proof")
     with open_existing(path) as store, user_errors():
         doc = store.prove(position, checkpoint=cp)
     write_json(doc, out)

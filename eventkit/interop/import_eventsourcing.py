@@ -23,7 +23,8 @@ import datetime as dt
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from uuid import UUID
@@ -42,11 +43,18 @@ _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What a run imported: ``events`` new events up to notification id ``last_notification``."""
+    """What a run imported: ``events`` new events up to notification id ``last_notification``.
+
+    ``left_out`` (with ``decode``): per field name, how many decoded values were not made typed
+    fields, because their type differs from the field's (text in a number field, a number in a true/false
+    one), their name differs only in case from a field's, or their text holds a lone surrogate. Their
+    events' ``state`` still holds them, byte for byte.
+    """
 
     events: int
     last_notification: int
     first_position: int | None
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 def _stream_id(value: Any) -> str:
@@ -110,11 +118,16 @@ def import_eventsourcing(store: Store, database: str | Path, *, table: str = "st
         raise StoreError(f"no eventsourcing database at {path}")
     after = store.checkpoint(consumer) or 0
     total, first = 0, None
+    known = dict(store.fields) if decode else {}  # field -> type: what decoded values must fit
+    left_out: Counter[str] = Counter()
     try:
         source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as e:
         raise StoreError(f"cannot open {path}: {e}") from e
+    # Text that is not UTF-8 reads with its bytes kept (a state's exactly; an id or topic is then refused by name).
+    source.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
     try:
+        _refuse_personal(store, source, table, stream_type)
         while True:
             try:
                 rows = source.execute(
@@ -125,7 +138,7 @@ def import_eventsourcing(store: Store, database: str | Path, *, table: str = "st
                                  "SQLite database? give --table for a named events table)") from e
             if not rows:
                 break
-            frame = _frame(rows, stream_type, decode)
+            frame = _frame(rows, stream_type, decode, known, left_out)
             result = store.append_frame(frame, checkpoint=(consumer, int(rows[-1][0])))
             first = result.first_position if first is None else first
             after = int(rows[-1][0])
@@ -134,26 +147,93 @@ def import_eventsourcing(store: Store, database: str | Path, *, table: str = "st
                 progress(total)
     finally:
         source.close()
-    return ImportResult(events=total, last_notification=after, first_position=first)
+    return ImportResult(events=total, last_notification=after, first_position=first, left_out=dict(sorted(left_out.items())))
 
 
-def _frame(rows: list[tuple], stream_type: str, decode: bool) -> pa.Table:
+def _refuse_personal(store: Store, source: sqlite3.Connection, table: str, stream_type: str) -> None:
+    """Refuse to import into events declared personal: a state is stored as bytes, whole, so a personal
+    value inside it would stay in plain text there whatever ``forget`` erases."""
+    declared = store.personal_declarations()
+    if not declared:
+        return
+    hit = [d for d in declared if d.get("stream_type") == stream_type]
+    if not hit:
+        topics = {d["event_type"] for d in declared if "event_type" in d}
+        try:
+            found = {t for (t,) in source.execute(f"SELECT DISTINCT topic FROM {table}").fetchall()}
+        except sqlite3.Error:
+            return  # the import's own read reports it
+        hit = [d for d in declared if d.get("event_type") in topics & found]
+    if hit:
+        raise InvalidInput(
+            f"the store declares personal fields for these events ({hit[0]}): an eventsourcing state is stored as "
+            "bytes, whole, so a personal value inside it would stay readable after forget; import into another "
+            "stream type (--stream-type), or encrypt states in the application (eventsourcing's CIPHER_TOPIC)",
+            values=hit[:3])
+
+
+def _kind(value: Any) -> str:
+    return {bool: "BOOLEAN", int: "BIGINT", float: "DOUBLE"}.get(type(value), "VARCHAR")
+
+
+def _utf8(value: Any) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _decoded_column(name: str, values: list[Any], known: dict[str, str], left_out: Counter[str]) -> pa.Array | None:
+    """One decoded field's column, typed as the store (or the first value) has it, so that every batch size
+    gives the same fields and no batch is refused: numbers join a number field (ints widen to floats, as
+    the store does), anything joins a text field as its JSON text; other values are left out (counted)."""
+    present = [v for v in values if v is not None]
+    owner = next((k for k in known if k.lower() == name.lower()), name)
+    if owner != name:  # differs only in case from a field of the store or of an earlier batch
+        left_out[name] += len(present)
+        return None
+    kind = known.get(name) if known.get(name) not in (None, "NULL") else _kind(present[0])
+    if kind in ("BIGINT", "DOUBLE") and any(type(v) is float for v in present):
+        kind = "DOUBLE"
+    fits = {"BOOLEAN": lambda v: type(v) is bool, "BIGINT": lambda v: type(v) is int,
+            "DOUBLE": lambda v: type(v) in (int, float), "VARCHAR": lambda v: not isinstance(v, str) or _utf8(v)}.get(kind)
+    if fits is None:  # a field the store holds as a type JSON has no values of (a date, bytes)
+        left_out[name] += len(present)
+        return None
+    out = []
+    for v in values:
+        if v is not None and not fits(v):
+            left_out[name] += 1
+            v = None
+        out.append(v if v is None or kind != "VARCHAR" or isinstance(v, str) else json.dumps(v))
+    known[name] = kind
+    return pa.array([None if v is None else float(v) for v in out] if kind == "DOUBLE" else out,
+                    {"BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string()}[kind])
+
+
+def _state(value: Any) -> bytes | None:
+    """A stored state as bytes: SQLite keeps text (its UTF-8 bytes) or NULL in a BLOB column too."""
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else None if value is None else bytes(value)
+
+
+def _frame(rows: list[tuple], stream_type: str, decode: bool, known: dict[str, str] | None = None,
+           left_out: Counter[str] | None = None) -> pa.Table:
+    rows = [(*r[:4], _state(r[4])) for r in rows]
     columns: dict[str, Any] = {
         "stream_id": [_stream_id(r[1]) for r in rows],
         "version": pa.array([int(r[2]) + 1 for r in rows], pa.int64()),
         "event_type": [r[3] for r in rows],
         "stream_type": [stream_type] * len(rows),
-        "state": pa.array([bytes(r[4]) for r in rows], pa.binary()),
+        "state": pa.array([r[4] for r in rows], pa.binary()),
     }
     if decode:
-        decoded = [_decoded(bytes(r[4])) for r in rows]
+        decoded = [({}, None) if r[4] is None else _decoded(r[4]) for r in rows]
         columns["occurred_at"] = pa.array([w for _, w in decoded], pa.timestamp("us", tz="UTC"))
-        names = sorted({k for f, _ in decoded for k in f})
-        for name in names:
-            values = [f.get(name) for f, _ in decoded]
-            try:
-                columns[name] = pa.array(values)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):  # one field, several kinds: kept as text
-                columns[name] = pa.array([None if v is None else json.dumps(v) if not isinstance(v, str) else v
-                                          for v in values], pa.string())
+        known = {} if known is None else known
+        left_out = Counter() if left_out is None else left_out
+        for name in sorted({k for f, _ in decoded for k in f}):
+            column = _decoded_column(name, [f.get(name) for f, _ in decoded], known, left_out)
+            if column is not None:
+                columns[name] = column
     return pa.table({k: (v if isinstance(v, pa.Array) else pa.array(v)) for k, v in columns.items()})

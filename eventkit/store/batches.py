@@ -212,11 +212,17 @@ def hot_from_pairs(pairs: list[tuple[Any, Any]], stream_type: str | None) -> Hot
     return batch
 
 
+#: The largest version an append may give: the appends after it number on from it, and 2**62 more
+#: events still fit 64 bits (a version at 2**63 - 1 made the next bulk append wrap round to -2**63).
+MAX_VERSION = 2**62
+
+
 def _event_version(version: Any, where: str) -> int | None:
     if version is None:
         return None
-    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) or not 1 <= version < 2**63:
-        raise InvalidInput(f"an event's version must be a whole number >= 1 ({where})", column="version", values=[version])
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) or not 1 <= version <= MAX_VERSION:
+        raise InvalidInput(f"an event's version must be a whole number from 1 to 2**62 ({where})", column="version",
+                           values=[version])
     return int(version)
 
 
@@ -261,7 +267,13 @@ def frame_to_arrow(frame: Any) -> pa.Table:
             if col == "metadata":
                 arrays.append(pa.array([None if _absent(v, pd) else meta_json(v, "metadata column") for v in series], pa.string()))
             else:
-                arrays.append(pa.array(series, from_pandas=True))
+                array = pa.array(series, from_pandas=True)
+                if (pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type)) and series.dtype == object:
+                    text = [v for v in series if isinstance(v, str)][:3]
+                    if text:  # pyarrow would store the text as bytes: it would not read back as written
+                        raise InvalidInput(f"column {col!r} mixes text and bytes; make it one or the other "
+                                           "(text.encode() for bytes)", column=str(col), values=text)
+                arrays.append(array)
         except UnicodeEncodeError:
             bad = [v for v in series if isinstance(v, str) and not _encodable(v)]
             raise InvalidInput(
@@ -392,9 +404,24 @@ _MIN_MICROS = to_micros(datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
 _MAX_MICROS = to_micros(datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.timezone.utc))
 
 
+def _data_struct_as_fields(table: pa.Table) -> pa.Table:
+    """A ``data`` struct column (``store.sql("SELECT * FROM events")`` gives one) as its payload fields."""
+    if "data" not in table.column_names or not pa.types.is_struct(table.schema.field("data").type):
+        return table
+    struct = table.schema.field("data").type
+    names = [struct.field(i).name for i in range(struct.num_fields)]
+    clash = [n for n in names if n in table.column_names]
+    if clash:
+        raise InvalidInput(f"the frame has the payload fields {clash[:3]} twice, as columns and inside the struct "
+                           "column 'data'; drop one of them", column=clash[0], values=clash[:3])
+    flat = table.column("data").combine_chunks().flatten()  # flatten() applies the struct's nulls
+    rest = table.drop_columns(["data"])
+    return pa.Table.from_arrays(list(rest.columns) + list(flat), names=rest.column_names + names)
+
+
 def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
     """Validate a frame for ``append_frame``: envelope columns by name, the rest payload."""
-    table = frame_to_arrow(frame)
+    table = _data_struct_as_fields(frame_to_arrow(frame))
     if table.num_rows == 0:
         raise InvalidInput("the frame has no rows; an append needs at least one event")
     if "erased_fields" in table.column_names:
@@ -432,8 +459,10 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
         if not pa.types.is_integer(v.type) or v.null_count:
             raise InvalidInput("column 'version' must hold integers with no nulls", column="version", values=v.slice(0, 3).to_pylist())
         v = v.cast(pa.int64())
-        if pc.any(pc.less(v, 1)).as_py():
-            raise InvalidInput("column 'version' must be >= 1", column="version", values=v.filter(pc.less(v, 1)).to_pylist())
+        outside = pc.or_(pc.less(v, 1), pc.greater(v, MAX_VERSION))
+        if pc.any(outside).as_py():
+            raise InvalidInput("column 'version' must hold whole numbers from 1 to 2**62", column="version",
+                               values=v.filter(outside).to_pylist()[:3])
         cols["version"] = v
     if "metadata" in table.column_names:
         m = table.column("metadata").combine_chunks()
@@ -441,6 +470,9 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
             pass
         elif pa.types.is_string(m.type) or pa.types.is_large_string(m.type):
             cols["metadata"] = pa.array([_meta_from_text(v) for v in m.to_pylist()], pa.string())
+        elif pa.types.is_map(m.type):  # as Arrow reads give it back (a list of key/value pairs per event)
+            cols["metadata"] = pa.array([None if v is None else meta_json(dict(v), "metadata column")
+                                         for v in m.to_pylist()], pa.string())
         else:
             raise InvalidInput("column 'metadata' must hold mappings (dicts)", column="metadata", values=m.slice(0, 3).to_pylist())
     payload, types = [], {}

@@ -31,7 +31,7 @@ from eventkit.store.integrity import FileGuard
 from eventkit.store.shredding import Declarations, KeyRing
 from eventkit.store.store_appends import Appending
 from eventkit.store.store_proofs import Proving
-from eventkit.store.store_reads import Reading, parse_known_at, whole_number  # noqa: F401 (re-exported)
+from eventkit.store.store_reads import Reading, parse_known_at, seconds, whole_number  # noqa: F401 (re-exported)
 from eventkit.store.stream_heads import AppendResult  # noqa: F401 (re-exported: ek.AppendResult)
 from eventkit.store.upcasting import Upcaster, Upcasters
 
@@ -156,7 +156,7 @@ class Store(Appending, Reading, Proving):
         Example:
             >>> head = store.wait_for_commit(after=store.head, timeout=5)
         """
-        return self._commits.wait(after=whole_number(after, "after"), timeout=timeout, stop=stop)
+        return self._commits.wait(after=whole_number(after, "after"), timeout=seconds(timeout, "timeout"), stop=stop)
 
     def stream_version(self, stream_id: str) -> int:
         """A stream's current version; 0 when it does not exist."""

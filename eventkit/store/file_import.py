@@ -193,6 +193,9 @@ def import_file(
                     break
             raise refuse(file, examples, bad_cell_count(profile, kinds), kinds, names or [])
     ids = DerivedIds(salt=f"|stream_type={stream_type or ''}") if dedupe else None
+    # Personal fields stay out of derived ids: an id is kept after forget, and an MD5 of the row with the
+    # personal value in it would let anyone who guesses the value check the guess against it.
+    personal = set(store.personal_state()[0]) if dedupe and hasattr(store, "personal_state") else set()
     writer = None
     try:
         batches = csv_text_batches(file, mapping, batch_size, tweak) if csv else file_batches(file, fmt, mapping, batch_size, tweak)
@@ -218,7 +221,8 @@ def import_file(
             if table.num_rows:
                 where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
                 table = table.append_column(_LINE, pa.array(lines, pa.int64()))  # for errors: which file row
-                _append(store if dry_run is None else dry_run, table, raw, ids, stream_type, result, where)
+                hashed = raw.drop_columns([c for c in raw.column_names if c in personal])
+                _append(store if dry_run is None else dry_run, table, hashed, ids, stream_type, result, where)
             if progress is not None:
                 progress(read)
     finally:

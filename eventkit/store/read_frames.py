@@ -34,7 +34,7 @@ def flat_query(snap: Snapshot, where: list[str], params: list[Any], order: str, 
         if limit is not None:
             select += f" LIMIT {int(limit)}"
         if output not in ("pandas", "arrow"):
-            raise InvalidInput(f"output must be 'pandas' or 'arrow', not {output!r}")
+            raise InvalidInput(f"output must be 'pandas', 'arrow' or 'records', not {output!r}", values=[output])
         try:
             table = con.sql(select, params=params or None).to_arrow_table()
             if sort_in_arrow:

@@ -84,10 +84,16 @@ def check_declaration(stream_type: Any, event_type: Any, fields: Any, subject: A
         raise InvalidInput("fields must be a non-empty list of payload field names", values=[fields])
     if not isinstance(subject, str) or not subject:
         raise InvalidInput("subject must be 'stream_id' or the name of a payload field", values=[subject])
-    from eventkit.store.envelope import check_field_name
+    from eventkit.store.envelope import check_field_name, check_name
 
     for f in fields:  # the rules of payload field names (identifiers, not an envelope column)
         check_field_name(f)
+    if subject != "stream_id":  # any other subject is a payload field (position, event_type... are not one)
+        check_field_name(subject)
+    if stream_type is not None:  # a name no stream type can have would never apply
+        check_name(stream_type, "stream_type")
+    elif not isinstance(event_type, str) or not event_type:
+        raise InvalidInput("event_type must be an event type's name (non-empty text)", values=[event_type])
     if subject in fields:
         raise InvalidInput(f"the subject field {subject!r} cannot itself be personal (it must stay readable to "
                            "find whose data to forget)", values=[subject])

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import os
 from typing import Any
@@ -126,15 +128,31 @@ def dictionary_by_runs(values: pa.Array) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), encoded.dictionary)
 
 
+def subject_text(value: Any) -> str:
+    """The subject a payload value names, as the text its key is kept under (and ``forget`` takes).
+
+    A whole number is its digits whether it arrived as an int or a float: a frame with a missing value
+    makes pandas hold customer 1 as 1.0, and it must stay customer "1", or ``forget("1")`` would miss it.
+    Bytes and times are the text the hot log's JSON holds for them (base64; ISO 8601 in UTC).
+    """
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):  # as the hot log's JSON holds it
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dt.datetime):  # the hot log's JSON holds ISO text (T-separated, UTC)
+        return (value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
+    return str(value)
+
+
 def _subject_of(subject: str, stream_id: str, data: dict[str, Any], stream_type: str, event_type: str) -> str:
     if subject == "stream_id":
         return stream_id
     value = data.get(subject)
-    if value is None:
+    if value is None or value == "":  # "" names nobody: forget("") is refused, so its data could never be erased
         raise InvalidInput(f"a {stream_type}/{event_type} event has personal fields but no subject field {subject!r} "
                            f"(stream {stream_id!r}): give it, so the data can be forgotten later",
                            column=subject, values=[stream_id])
-    return str(value)
+    return subject_text(value)
 
 
 def _text_only(name: str, value: Any) -> InvalidInput:
@@ -142,11 +160,28 @@ def _text_only(name: str, value: Any) -> InvalidInput:
                         "a string, or do not declare it personal", column=name, values=[value])
 
 
+def _refuse_plain_tokens(name: str, values: list[Any]) -> None:
+    """Refuse plain text shaped like an encrypted value in a field declared personal elsewhere (another
+    stream or event type): every read passes such text to the decryption, which would show it as NULL."""
+    bad = [v for v in values if isinstance(v, str) and v.startswith((TOKEN, TOKEN2))]
+    if bad:
+        raise InvalidInput(f"field {name!r} is declared personal (for other events) and may not hold plain text "
+                           f"starting with {TOKEN!r} or {TOKEN2!r} (the form of an encrypted value: it would read "
+                           "back as erased); change the text or use another field name", column=name, values=bad[:3])
+
+
 def encrypt_hot_rows(catalog: Any, tx: Any, declared: Any, rows: list[tuple]) -> list[tuple]:
     """Hot-log rows (as inserted) with their personal fields encrypted."""
     work: list[tuple[int, dict[str, Any]]] = []
     cells: list[tuple[int, str, str, str]] = []  # (index in work, field, value, subject)
+    personal = declared.fields
     for i, r in enumerate(rows):
+        if r[8] and ('"ek1:' in r[8] or '"ek2:' in r[8]):  # cheap test first: a token-shaped text somewhere
+            data = json.loads(r[8])
+            mine = {f for fs, _ in declared.rules(r[2], r[4]) for f in fs}
+            for f in personal:
+                if f not in mine:
+                    _refuse_plain_tokens(f, [data.get(f)])
         rules = declared.rules(r[2], r[4])
         if rules and r[8]:
             data = json.loads(r[8])
@@ -179,6 +214,27 @@ def encrypt_hot_rows(catalog: Any, tx: Any, declared: Any, rows: list[tuple]) ->
     return out
 
 
+def _refuse_plain_token_rows(declared: Any, table: pa.Table, stream_types: pa.Array, event_types: Any) -> None:
+    """:func:`_refuse_plain_tokens` for a bulk append: rows outside every declaration naming the field."""
+    for f in declared.fields:
+        if f not in table.column_names:
+            continue
+        col = table.column(f)
+        text = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        if not (pa.types.is_string(text) or pa.types.is_large_string(text)):
+            continue  # not text: the encryption (or the schema) refuses it
+        values = as_strings(col)
+        shaped = pc.fill_null(pc.or_(pc.starts_with(values, TOKEN), pc.starts_with(values, TOKEN2)), False)
+        if not pc.any(shaped).as_py():
+            continue
+        for scope, rules in (("stream_type", declared.by_stream_type), ("event_type", declared.by_event_type)):
+            column = stream_types if scope == "stream_type" else event_types
+            for name, (fs, _) in rules.items():
+                if f in fs:  # in scope: the encryption refuses it with its own message
+                    shaped = pc.and_(shaped, pc.invert(pc.fill_null(pc.equal(column, name), False)))
+        _refuse_plain_tokens(f, values.filter(shaped).to_pylist()[:3])
+
+
 def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table,
                   stream_types: pa.Array) -> tuple[pa.Table, bool]:
     """A bulk append's rows (envelope + flat payload columns) with personal fields encrypted.
@@ -195,6 +251,9 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table,
     event_types = table.column("event_type")
     ciphertext = False
     sealed: dict[str, pa.Array] = {}  # field -> rows encrypted already (a field two declarations name)
+    plain = table  # subjects are read from here: a subject field personal under another declaration is
+    # encrypted in ``table`` by then, and its ciphertext would name no subject (the hot path reads the plain value)
+    _refuse_plain_token_rows(declared, table, stream_types, event_types)
     for scope, rules in (("stream_type", declared.by_stream_type), ("event_type", declared.by_event_type)):
         column = stream_types if scope == "stream_type" else event_types
         for name, (fs, subject) in rules.items():
@@ -223,15 +282,18 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table,
                     continue
                 sealed[f] = hit if f not in sealed else pc.or_(sealed[f], hit)
                 every = len(rows) == len(col)
-                subjects = flat_array(table.column(subject))
+                subjects = flat_array(plain.column(subject))
                 subjects = subjects if every else subjects.filter(hit)
                 if subjects.null_count:
                     raise InvalidInput(f"{scope} {name!r}: rows with personal fields need a subject {subject!r}",
                                        column=subject)
                 kind = subjects.type.value_type if pa.types.is_dictionary(subjects.type) else subjects.type
                 if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-                    subjects = pa.array([str(s) for s in subjects.to_pylist()], pa.string())  # as the hot path does
+                    subjects = pa.array([subject_text(s) for s in subjects.to_pylist()], pa.string())  # as the hot path
                 subjects = dictionary_by_runs(as_strings(subjects))
+                if pc.any(pc.equal(subjects.dictionary, "")).as_py():  # "" names nobody (forget("") is refused)
+                    raise InvalidInput(f"{scope} {name!r}: rows with personal fields need a subject {subject!r}, not "
+                                       "empty text (the data could never be forgotten)", column=subject, values=[""])
                 keys = _keys(catalog, tx, set(subjects.dictionary.to_pylist()))
                 tokens = seal(flat_array(col) if every else flat_array(col).filter(hit), subjects, keys, f)
                 if every:

@@ -145,6 +145,10 @@ class Appending:
         batch = hot_from_pairs(pairs, stream_type)
         if not len(batch) and tracked is None:
             raise InvalidInput("an append needs at least one event (or a checkpoint to move)")
+        untouched = [sid for sid in expected if sid is not None and sid not in {p[0] for p in pairs}]
+        if untouched:  # a mistyped stream id would otherwise mean no check at all
+            raise InvalidInput("expected_versions names streams this append has no events for; check the stream ids",
+                               column="expected_versions", values=untouched[:3])
         return self._append_hot(batch, expected, tracked)
 
     def append_frame(

@@ -113,6 +113,7 @@ class Proving:
         if wrong:
             raise InvalidInput(f"personal fields hold text only (they are stored encrypted); the store holds {wrong}",
                                column=next(iter(wrong)), values=list(wrong.values()))
+        self._refuse_dropping_encrypted(scope, name, fields)
         present = [f for f in fields if f in stored]
         if present:
             with self._catalog.read() as conn:
@@ -130,11 +131,53 @@ class Proving:
                     f"{plain:,} stored events of {scope} {name!r} hold {present} in plain text; a declaration applies to "
                     "new appends only and could not erase them: declare personal fields before appending them",
                     column=present[0], values=[name])
+            # A field no declaration names yet holds plain text everywhere: text shaped like an encrypted
+            # value would read as erased once the field is declared (reads decrypt it), so it is refused.
+            new = [f for f in present if f not in self.personal_state()[0]]
+            shaped = []
+            if new:
+                con = raw.connect()
+                try:
+                    shaped = con.execute(
+                        "SELECT DISTINCT * FROM (" + " UNION ALL ".join(
+                            f"SELECT {quote_ident(f)} AS v FROM (SELECT data.{quote_ident(f)} FROM events) "
+                            f"WHERE {is_token_sql(quote_ident(f))}" for f in new) + ") LIMIT 3").fetchall()
+                finally:
+                    con.close()
+            if shaped:
+                raise InvalidInput(
+                    f"stored events hold {new} in plain text starting with 'ek1:' or 'ek2:' (the form of an encrypted "
+                    "value): declared personal, they would read back as erased; declare another field name",
+                    column=new[0], values=[v for (v,) in shaped])
         with self._catalog.write() as conn:
             # The fields join the store's schema as text now, so the case check every append runs sees
             # them: "name" appended under a declared "Name" would otherwise be stored in plain text.
             self._merge_fields(conn, {f: ("VARCHAR", []) for f in fields}, self._catalog.log_state(conn))
             self._catalog.declare_personal(conn, scope, name, fields, subject)
+
+    def _refuse_dropping_encrypted(self, scope: str, name: str, fields: list[str]) -> None:
+        """A declaration replacing one of the same stream or event type keeps every field with stored
+        encrypted values: reads decrypt only declared fields, so a dropped one would read as its ciphertext
+        and escape ``forget``."""
+        from eventkit.store.shredding import is_token_sql
+
+        before = next((d["fields"] for d in self.personal_declarations() if d.get(scope) == name), [])
+        others = {f for d in self.personal_declarations() if d.get(scope) != name for f in d["fields"]}
+        dropped = [f for f in before if f not in fields and f not in others and f in self.fields]
+        if not dropped:
+            return
+        with self._catalog.read() as conn:
+            raw = read_snapshot(self._catalog, conn, self.files)
+        con = raw.connect()
+        try:
+            held = [f for f in dropped if con.execute(
+                f"SELECT count(*) FROM events WHERE {is_token_sql('data.' + quote_ident(f))}").fetchall()[0][0]]
+        finally:
+            con.close()
+        if held:
+            raise InvalidInput(f"stored events hold encrypted values of {held}: a declaration cannot drop them (they "
+                               "would read as ciphertext and could no longer be forgotten); keep them in fields=",
+                               column=held[0], values=held[:3])
 
     def forget(self, subject: str) -> int:
         """Erase a subject's personal data by destroying its keys (crypto-shredding).

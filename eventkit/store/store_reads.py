@@ -46,6 +46,17 @@ def whole_number(value: Any, name: str, *, minimum: int = 0) -> int:
     return int(value)
 
 
+def seconds(value: Any, name: str) -> float | None:
+    """A waiting time (``timeout``, ``poll``) in seconds: None (no limit) or a number >= 0, infinity included."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
+        float(value) >= 0  # false for NaN
+    ):
+        raise InvalidInput(f"{name} must be a number of seconds >= 0 (or None: no limit)", column=name, values=[value])
+    return float(value)
+
+
 def _time_range(value: Any, name: str) -> tuple[Any, Any]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
         raise InvalidInput(

@@ -37,6 +37,7 @@ import pandas as pd
 
 from eventkit.store.envelope import check_name
 from eventkit.common.errors import InvalidInput
+from eventkit.store.store_reads import seconds, whole_number
 from eventkit.store.tracking import CheckpointConflict
 
 # The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
@@ -180,11 +181,19 @@ class Subscription:
 
     def run(self, *, poll: float = 0.5, timeout: float | None = None) -> int:
         """Keep catching up, polling every ``poll`` s, until ``timeout`` s or Ctrl-C; returns events handled."""
-        return run_loop(self.run_once, poll, timeout)
+        return run_loop(self.run_once, _poll(poll), seconds(timeout, "timeout"))
 
     def reset(self, position: int = 0) -> None:
         """Set the checkpoint (0: replay everything at the next run)."""
         move_checkpoint(self.store, self.name, self.position, position)
+
+
+def _poll(value: Any) -> float:
+    poll = seconds(value, "poll")
+    if poll is None or not 0 < poll < float("inf"):
+        raise InvalidInput("poll must be a number of seconds above 0 (how often to look for other processes' commits)",
+                           column="poll", values=[value])
+    return poll
 
 
 def run_loop(step: Callable[[], int], poll: float, timeout: float | None) -> int:
@@ -229,9 +238,10 @@ def follow(store: Store, handler: Handler | None = None, *, name: str | None = N
             raise InvalidInput("follow takes name= (resume from a checkpoint) or from_position=, not both")
     if handler is not None and not callable(handler):
         raise InvalidInput(f"follow's handler must be callable, not {handler!r}")
+    poll, timeout = _poll(poll), seconds(timeout, "timeout")
     reader = EventBatches(store, event_types, stream_types, batch_size)
     if from_position is not None:
-        start = max(int(from_position) - 1, 0)
+        start = max(whole_number(from_position, "from_position") - 1, 0)
     elif name is None:
         start = store.head
     else:
