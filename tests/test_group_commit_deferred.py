@@ -136,3 +136,23 @@ def test_the_state_a_group_leaves_is_the_next_appends_start(tmp_path):
     assert stores[2].verify().ok
     for s in stores:
         s.close()
+
+
+def test_a_group_leaves_its_state_only_where_it_was_read(tmp_path):
+    """The state a group's put-off writes leave is kept by the store object that read it, not by the last
+    member's: a store object whose remembered stream heads are stale (another one appended since) must
+    not take them as current after a group ran on its connection."""
+    path = tmp_path / "s"
+    mine, other = ek.open_store(path), ek.open_store(path)
+    mine.append("x", ek.Event("E"), checkpoint=("c", 5))  # mine remembers x at version 1
+    other.append("x", ek.Event("E"), expected_version=1)  # x at 2: mine's memory is stale
+    results = _group_of(mine, [
+        lambda: mine.append("w", ek.Event("E"), checkpoint=("c", 3)),  # the leader, on mine's connection: refused
+        lambda: other.append("y", ek.Event("E")),  # reads the state for the group's put-off writes
+        lambda: mine.append("z", ek.Event("E")),  # the last one
+    ])
+    assert [r if isinstance(r, str) else r.first_position for r in results] == ["CheckpointConflict", 3, 4]
+    assert mine.append("x", ek.Event("E"), expected_version=2).version == 3
+    assert list(mine.read_stream("x")["version"]) == [1, 2, 3]
+    mine.close()
+    other.close()
