@@ -112,7 +112,7 @@ def test_a_failed_write_of_the_put_off_rows_fails_the_whole_group(tmp_path, monk
 
     monkeypatch.setattr(Catalog, "add_links", staticmethod(full))
     results = _group_of(store, [lambda s=s: store.append(s, ek.Event("E")) for s in ("a", "b", "c")])
-    assert results == ["OperationalError"] * 3
+    assert results == ["StoreError"] * 3  # as the catalog reports a failed write: an ek.EventKitError
     monkeypatch.undo()
     assert store.head == 1 and len(store.read_all()) == 1
     assert store.append("a", ek.Event("E"), expected_version=1).first_position == 2
@@ -156,3 +156,31 @@ def test_a_group_leaves_its_state_only_where_it_was_read(tmp_path):
     assert list(mine.read_stream("x")["version"]) == [1, 2, 3]
     mine.close()
     other.close()
+
+
+def test_several_events_and_streams_in_a_group_keep_their_order_and_links(tmp_path):
+    """Multi-event and multi-stream appends (append_streams, a small append_frame) written together with
+    one-event ones: rows in commit order, versions per stream, one chain link per append, verifiable."""
+    import pandas as pd
+
+    store = ek.open_store(tmp_path / "s")
+    store.append("a", ek.Event("E", {"x": 0}))
+    results = _group_of(store, [
+        lambda: store.append("a", [ek.Event("E", {"x": 1}), ek.Event("E", {"x": 2})], expected_version=1),
+        lambda: store.append_streams({"b": [ek.Event("E", {"x": 3})], "a": [ek.Event("E", {"x": 4})]},
+                                     expected_versions={"a": 3, "b": ek.NO_STREAM}),
+        lambda: store.append_frame(pd.DataFrame({"stream_id": ["c", "b", "c"], "event_type": ["E"] * 3,
+                                                 "x": [5, 6, 7]})),
+        lambda: store.append_streams({"a": [ek.Event("E", {"x": 8})]}, expected_versions={"a": 3}),  # refused
+        lambda: store.append("b", ek.Event("E", {"x": 9}), expected_version=2),
+    ])
+    assert [r if isinstance(r, str) else (r.first_position, r.last_position, r.versions) for r in results] == [
+        (2, 3, {"a": 3}), (4, 5, {"b": 1, "a": 4}), (6, 8, {"c": 2, "b": 2}), "WrongExpectedVersion", (9, 9, {"b": 3})]
+    frame = store.read_all()
+    assert list(frame["x"]) == [0, 1, 2, 3, 4, 5, 6, 7, 9] and list(frame["position"]) == list(range(1, 10))
+    assert list(frame["version"]) == [1, 2, 3, 1, 4, 1, 2, 2, 3]
+    with store._catalog.read() as tx:
+        links = store._catalog.links(tx, kind="append")
+    assert [(link[2], link[3]) for link in links] == [(1, 1), (2, 3), (4, 5), (6, 8), (9, 9)]
+    assert store.verify().ok
+    store.close()

@@ -237,15 +237,18 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
                 done += 1
             deferred.flush(tx)  # inside the try: a failure here fails the group, as a failed COMMIT does
         except BaseException as e:
-            # Raised in the leader outside the members' work (an interrupt): nothing of the group is
-            # stored, and every member hears so (none may return as if its append had committed).
+            # Raised in the leader outside the members' work (an interrupt, or the put-off writes failing):
+            # nothing of the group is stored, and every member hears so (none may return as if its append
+            # had committed).
             with group.lock:
                 _close(group, batch)
             batch.error = e
             try:
                 opened.__exit__(type(e), e, e.__traceback__)
-            except BaseException:  # noqa: BLE001 - the rollback's own failure: e is what the members hear of
-                pass
+            except BaseException as raised:  # noqa: BLE001 - the rollback's own failure: e is what members hear of
+                if raised.__cause__ is e:  # e as the catalog reports it (a database error as StoreError)
+                    batch.error = raised
+                    raise raised  # noqa: B904 - raised's cause is e already
             raise
         _commit(group, batch, opened)
     finally:
