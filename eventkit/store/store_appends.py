@@ -4,7 +4,7 @@
 appends go to the hot log in one catalog write transaction (expected versions, supplied ids and the
 payload schema checked inside it); large frames go to :func:`.maintenance.append_bulk`.
 
-May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.stream_heads`,
+May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.stream_heads`, :mod:`.hot_plan`,
 :mod:`.catalog_interface`, :mod:`.resend` and :mod:`.maintenance`.
 """
 
@@ -23,11 +23,12 @@ from eventkit.store.append_state_cache import AppendStateCache
 from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_arrow, hot_from_events, hot_from_pairs
 from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.catalog_interface import CatalogBackend
-from eventkit.store.chain_links import append_link, record_hot_append
-from eventkit.store.envelope import ANY, Event, check_expected_version, check_name, generated_event_id, micros_now, reconcile
+from eventkit.store.chain_links import record_hot_append
+from eventkit.store.envelope import ANY, Event, check_expected_version, check_name, reconcile
 from eventkit.store.file_store import FileStore
 from eventkit.store.shredding import Declarations, KeyRing, encrypt_hot_rows
-from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
+from eventkit.store.hot_plan import PendingHot, plan_hot, stream_rows
+from eventkit.store.stream_heads import AppendResult
 from eventkit.store.tracking import check_checkpoint
 
 
@@ -198,10 +199,9 @@ class Appending:
                     checkpoint: tuple[str, int] | None = None) -> AppendResult:
         # Shared with concurrent appenders (group commit): the work may run in another appender's thread.
         cache = self._state_cache()
-        fast = None
-        if checkpoint is None and not batch.ids_supplied and len(batch):  # the operational append
-            def fast(conn: Any, deferred: Any) -> Any:
-                return self._defer_hot(conn, deferred, batch, expected, cache)
+        # The operational append may put its writes off in a shared transaction (see _defer_hot).
+        fast = (None if checkpoint is not None or batch.ids_supplied or not len(batch)
+                else lambda conn, deferred: self._defer_hot(conn, deferred, batch, expected, cache))
         result, hot_count, outcome = _group_commit.run(
             self._catalog, lambda conn: self._write_hot(conn, batch, expected, checkpoint, cache), batch.stream_ids,
             fast)
@@ -225,7 +225,7 @@ class Appending:
         """The append inside its write transaction: (its result, the hot log's size after it, what
         it leaves for :meth:`AppendStateCache.save`)."""
         n = len(batch)
-        order = _stream_rows(batch.stream_ids)
+        order = stream_rows(batch.stream_ids)
         catalog = self._catalog
         if batch.ids_supplied:
             def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
@@ -245,7 +245,7 @@ class Appending:
         if batch.field_types:
             self._merge_fields(conn, batch.field_types, state)
         head = state["head"]
-        rows_out, new_heads, recorded = _plan_hot(batch, expected, order, state, heads, catalog.id_prefix)
+        rows_out, new_heads, recorded = plan_hot(batch, expected, order, state, heads, catalog.id_prefix)
         declared = self._declarations(conn, state)
         if declared:
             rows_out = encrypt_hot_rows(catalog, conn, declared, rows_out)
@@ -272,11 +272,11 @@ class Appending:
         catalog = self._catalog
         if getattr(catalog, "change_marks", None) is None:
             return _group_commit.SLOW
-        order = _stream_rows(batch.stream_ids)
+        order = stream_rows(batch.stream_ids)
         pending = deferred.memo.get("hot")
         if pending is None:
             state, heads, chain, data_version = cache.read(catalog, conn, list(order))
-            pending = deferred.memo["hot"] = _PendingHot(catalog, cache, state, heads, chain, data_version)
+            pending = deferred.memo["hot"] = PendingHot(catalog, cache, state, heads, chain, data_version)
             deferred.writes.append(pending.flush)
         else:
             # Heads the group has not read yet: the streams table holds no put-off change to them.
@@ -288,7 +288,7 @@ class Appending:
             return _group_commit.SLOW
         if self._declarations(conn, state):
             return _group_commit.SLOW
-        rows_out, new_heads, recorded = _plan_hot(batch, expected, order, state, pending.heads, catalog.id_prefix)
+        rows_out, new_heads, recorded = plan_hot(batch, expected, order, state, pending.heads, catalog.id_prefix)
         return pending.add(rows_out, new_heads, recorded)
 
     def _fields_known(self, conn: Any, incoming: dict[str, tuple[str, list]], state: dict[str, int]) -> bool:
@@ -390,118 +390,3 @@ def _check_field_case(incoming: Mapping[str, Any], fields: Mapping[str, str]) ->
                 column=name, values=[name],
             )
 
-
-def _stream_rows(sids: Sequence[str]) -> dict[str, list[int]]:
-    """stream_id -> the batch's rows of it, streams in order of first appearance."""
-    if len(sids) == 1:  # the operational case: one event, one stream (kept free of per-row bookkeeping)
-        return {sids[0]: [0]}
-    order: dict[str, list[int]] = {}
-    for i, sid in enumerate(sids):
-        order.setdefault(sid, []).append(i)
-    return order
-
-
-def _plan_hot(batch: HotBatch, expected: dict[Any, Any], order: dict[str, list[int]], state: dict[str, int],
-              heads: Mapping[str, tuple[str, int]], prefix: str
-              ) -> tuple[list[tuple], list[tuple[str, str, int, int]], int]:
-    """An append's checks and rows after the log's ``state`` and its streams' ``heads``; changes nothing.
-
-    Returns:
-        (the hot-log rows, the streams' new heads as ``upsert_streams`` takes them, recorded_at).
-
-    Raises:
-        WrongExpectedVersion, VersionTaken, InvalidInput: the append is refused.
-    """
-    n = len(batch)
-    sids = batch.stream_ids
-    head = state["head"]
-    recorded = max(micros_now(), state["last_recorded"])
-    if n == 1:  # the loop below for one event, without its per-row lists
-        sid = sids[0]
-        existing_type, current = heads.get(sid, (None, 0))
-        stype = resolve_stream_type(sid, existing_type, {batch.stream_types[0]})
-        check_expected(sid, expected, current)
-        if batch.versions is not None:
-            check_explicit_versions(sid, current, batch.versions)
-        version = current + 1 if batch.versions is None else batch.versions[0]
-        occurred = batch.occurred[0]
-        return ([(head + 1, sid, stype, version, batch.event_types[0],
-                  batch.event_ids[0] or generated_event_id(prefix, head + 1),
-                  recorded if occurred is None else occurred, recorded, batch.data_json[0], batch.meta_json[0])],
-                [(sid, stype, version, head + 1)], recorded)
-    versions = [0] * n
-    stypes = [""] * n
-    new_heads = []
-    for sid, rows in order.items():
-        existing_type, current = heads.get(sid, (None, 0))
-        stype = resolve_stream_type(sid, existing_type, {batch.stream_types[i] for i in rows})
-        check_expected(sid, expected, current)
-        if batch.versions is not None:
-            vs = [batch.versions[i] for i in rows]
-            check_explicit_versions(sid, current, vs)
-        else:
-            vs = range(current + 1, current + 1 + len(rows))
-        for i, v in zip(rows, vs):
-            versions[i], stypes[i] = v, stype
-        new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
-    event_ids, occurred = batch.event_ids, batch.occurred
-    rows_out = [
-        (
-            head + 1 + i, sids[i], stypes[i], versions[i], batch.event_types[i],
-            event_ids[i] or generated_event_id(prefix, head + 1 + i),
-            recorded if occurred[i] is None else occurred[i], recorded,
-            batch.data_json[i], batch.meta_json[i],
-        )
-        for i in range(n)
-    ]
-    return rows_out, new_heads, recorded
-
-
-class _PendingHot:
-    """The hot-log appends of one shared transaction, put off (see :meth:`Appending._defer_hot`).
-
-    Holds the log's state and the stream heads as the appends so far leave them; :meth:`flush` writes
-    their rows, chain links, stream heads and counters, one statement each, and hands the state after
-    them to the cache of the store object that read it (whose marks it was read under), through the
-    last append's result.
-    """
-
-    __slots__ = ("catalog", "cache", "state", "heads", "chain", "data_version", "rows", "links", "written", "last")
-
-    def __init__(self, catalog: CatalogBackend, cache: AppendStateCache, state: dict[str, int],
-                 heads: dict[str, tuple[str, int]], chain: Any, data_version: Any) -> None:
-        self.catalog, self.cache, self.state, self.heads, self.chain = catalog, cache, state, heads, chain
-        self.data_version = data_version
-        self.rows: list[tuple] = []
-        self.links: list[tuple] = []
-        self.written: dict[str, tuple[str, str, int, int]] = {}
-        self.last: list[Any] | None = None
-
-    def add(self, rows: list[tuple], new_heads: list[tuple[str, str, int, int]], recorded: int) -> list[Any]:
-        """Take one checked append; returns its [AppendResult, hot count, outcome (set at the flush)]."""
-        link = append_link(self.chain, rows)  # the append's own link, as record_hot_append makes it
-        self.chain = (link[0], link[7])
-        self.links.append(link)
-        self.rows.extend(rows)
-        state, heads, written = self.state, self.heads, self.written
-        for h in new_heads:
-            heads[h[0]] = (h[1], h[2])
-            written[h[0]] = h
-        n = len(rows)
-        state["head"] += n
-        state["hot_count"] += n
-        state["last_recorded"] = recorded
-        self.last = [AppendResult(rows[0][0], rows[-1][0], {h[0]: h[2] for h in new_heads}), state["hot_count"], None]
-        return self.last
-
-    def flush(self, tx: Any) -> None:
-        if not self.rows:
-            return
-        catalog, state = self.catalog, self.state
-        catalog.insert_hot(tx, self.rows)
-        catalog.add_links(tx, self.links)
-        catalog.upsert_streams(tx, list(self.written.values()))
-        catalog.set_log_state(tx, head=state["head"], last_recorded=state["last_recorded"],
-                              hot_count=state["hot_count"])
-        self.last[2] = self.cache.outcome(catalog, tx, self.data_version, dict(state),  # type: ignore[index]
-                                          {sid: (h[1], h[2]) for sid, h in self.written.items()}, self.chain)
