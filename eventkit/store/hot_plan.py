@@ -18,7 +18,7 @@ from eventkit.store.append_state_cache import AppendStateCache
 from eventkit.store.batches import HotBatch
 from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.chain_links import append_link
-from eventkit.store.envelope import generated_event_id, micros_now
+from eventkit.store.envelope import generated_event_id
 from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
 
 def stream_rows(sids: Sequence[str]) -> dict[str, list[int]]:
@@ -32,9 +32,11 @@ def stream_rows(sids: Sequence[str]) -> dict[str, list[int]]:
 
 
 def plan_hot(batch: HotBatch, expected: dict[Any, Any], order: dict[str, list[int]], state: dict[str, int],
-              heads: Mapping[str, tuple[str, int]], prefix: str
+              heads: Mapping[str, tuple[str, int]], prefix: str, now: int
               ) -> tuple[list[tuple], list[tuple[str, str, int, int]], int]:
     """An append's checks and rows after the log's ``state`` and its streams' ``heads``; changes nothing.
+
+    ``now``: the clock (µs since the epoch); recorded_at is the later of it and the log's last one.
 
     Returns:
         (the hot-log rows, the streams' new heads as ``upsert_streams`` takes them, recorded_at).
@@ -45,7 +47,7 @@ def plan_hot(batch: HotBatch, expected: dict[Any, Any], order: dict[str, list[in
     n = len(batch)
     sids = batch.stream_ids
     head = state["head"]
-    recorded = max(micros_now(), state["last_recorded"])
+    recorded = max(now, state["last_recorded"])
     if n == 1:  # the loop below for one event, without its per-row lists
         sid = sids[0]
         existing_type, current = heads.get(sid, (None, 0))

@@ -24,7 +24,7 @@ from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_ar
 from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.chain_links import record_hot_append
-from eventkit.store.envelope import ANY, Event, check_expected_version, check_name, reconcile
+from eventkit.store.envelope import ANY, Event, check_expected_version, check_name, micros_now, reconcile
 from eventkit.store.file_store import FileStore
 from eventkit.store.shredding import Declarations, KeyRing, encrypt_hot_rows
 from eventkit.store.hot_plan import PendingHot, plan_hot, stream_rows
@@ -245,7 +245,7 @@ class Appending:
         if batch.field_types:
             self._merge_fields(conn, batch.field_types, state)
         head = state["head"]
-        rows_out, new_heads, recorded = plan_hot(batch, expected, order, state, heads, catalog.id_prefix)
+        rows_out, new_heads, recorded = plan_hot(batch, expected, order, state, heads, catalog.id_prefix, micros_now())
         declared = self._declarations(conn, state)
         if declared:
             rows_out = encrypt_hot_rows(catalog, conn, declared, rows_out)
@@ -288,7 +288,7 @@ class Appending:
             return _group_commit.SLOW
         if self._declarations(conn, state):
             return _group_commit.SLOW
-        rows_out, new_heads, recorded = plan_hot(batch, expected, order, state, pending.heads, catalog.id_prefix)
+        rows_out, new_heads, recorded = plan_hot(batch, expected, order, state, pending.heads, catalog.id_prefix, micros_now())
         return pending.add(rows_out, new_heads, recorded)
 
     def _fields_known(self, conn: Any, incoming: dict[str, tuple[str, list]], state: dict[str, int]) -> bool:
