@@ -364,10 +364,15 @@ def bench_appends(p: dict) -> dict:
 _KINDS = {"es": "eventsourcing", "ek": "eventkit", "ek_commit": "eventkit, fsync inside COMMIT"}
 
 
-def _summary(runs: dict[str, list[float]], fsyncs: list[int], appends: int) -> dict:
-    """Medians per writer kind (keyed by its label), every round's figure, and eventkit's appends per fsync."""
+def _summary(runs: dict[str, list[float]], fsyncs: list[int], appends: int,
+             cpu: dict[str, list[float]] | None = None) -> dict:
+    """Medians per writer kind (keyed by its label), every round's figure, and eventkit's appends per fsync;
+    ``cpu``: CPU µs per append (user + system, every thread or process of the writers) per round, reported
+    as the median by label."""
     out: dict[str, Any] = {_KINDS[k]: sorted(v)[len(v) // 2] for k, v in runs.items()}
     out["rounds"] = {_KINDS[k]: [round(x) for x in v] for k, v in runs.items()}
+    if cpu:
+        out["cpu_us"] = {_KINDS[k]: sorted(v)[len(v) // 2] for k, v in cpu.items() if v}
     out["appends per fsync"] = appends * len(fsyncs) / max(1, sum(fsyncs))
     return out
 
@@ -439,14 +444,17 @@ def bench_concurrent(p: dict) -> dict:
         for t in threads:
             t.start()
         barrier.wait()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         for t in threads:
             t.join()
         if errors:
             raise errors[0]
+        cpu[kind].append(1e6 * (time.process_time() - c0) / (writers * per))
         return writers * per / (time.perf_counter() - t0)
 
     runs: dict[str, list[float]] = {k: [] for k in _KINDS}
+    cpu: dict[str, list[float]] = {k: [] for k in _KINDS}
     fsyncs: list[int] = []
     for r, order in enumerate(_rotations(p["rounds"])):
         for kind in order:
@@ -462,7 +470,7 @@ def bench_concurrent(p: dict) -> dict:
         for s in stores[kind]:
             s.close()
     datastore.close()
-    return _summary(runs, fsyncs, writers * per)
+    return _summary(runs, fsyncs, writers * per, cpu)
 
 
 def _process_writer(kind: str, path: str, w: int, per: int, barrier: Any, out: Any) -> None:
@@ -480,18 +488,18 @@ def _process_writer(kind: str, path: str, w: int, per: int, barrier: Any, out: A
         store = ek.open_store(path, durability="full")
         count, _undo = _counting_syncs()
         barrier.wait()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(per):
             store.append(f"p{w}-{i % 20}", ek.Event("Deposited", {"amount": float(i)}))
-        out.put((time.perf_counter() - t0, count[0]))
+        out.put((time.perf_counter() - t0, count[0], time.process_time() - c0))
         store.close()
     else:
         datastore, recorder = es_recorder(Path(path), "FULL", create=False)
         barrier.wait()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(per):
             recorder.insert_events([StoredEvent(f"p{w}-{i % 20}", i // 20 + 1, "Deposited", b'{"amount": 1.0}')])
-        out.put((time.perf_counter() - t0, 0))
+        out.put((time.perf_counter() - t0, 0, time.process_time() - c0))
         datastore.close()
 
 
@@ -509,6 +517,7 @@ def bench_processes(p: dict) -> dict:
     ctx = multiprocessing.get_context("spawn")
     writers, per = p["writers"], p["per_process"]
     runs: dict[str, list[float]] = {k: [] for k in _KINDS}
+    cpu: dict[str, list[float]] = {k: [] for k in _KINDS}
     fsyncs: list[int] = []
     for order in _rotations(p["rounds"]):
         for kind in order:
@@ -524,13 +533,15 @@ def bench_processes(p: dict) -> dict:
                 proc.start()
             barrier.wait()
             t0 = time.perf_counter()
-            made = sum(queue.get(timeout=600)[1] for _ in procs)
+            reports = [queue.get(timeout=600) for _ in procs]
             runs[kind].append(writers * per / (time.perf_counter() - t0))
+            made = sum(r[1] for r in reports)
+            cpu[kind].append(1e6 * sum(r[2] for r in reports) / (writers * per))
             if kind == "ek":
                 fsyncs.append(made)
             for proc in procs:
                 proc.join()
-    return _summary(runs, fsyncs, writers * per)
+    return _summary(runs, fsyncs, writers * per, cpu)
 
 
 def bench_suite() -> dict:
@@ -623,8 +634,9 @@ def report(m: dict, p: dict, r: dict, seconds: float) -> str:
                              "processes")):
         L += ["", f"### {title}", "",
               f"Medians of {p['rounds']} rounds (each kind once per round, in rotating order).", "",
-              "| writer | appends/s | rounds | / eventsourcing |", "|---|---:|---|---:|"]
-        L += [f"| {k} | {m_[k]:,.0f} | {', '.join(f'{x:,}' for x in m_['rounds'][k])} | {m_[k] / m_['eventsourcing']:.2f}x |"
+              "| writer | appends/s | rounds | / eventsourcing | CPU µs per append |", "|---|---:|---|---:|---:|"]
+        L += [f"| {k} | {m_[k]:,.0f} | {', '.join(f'{x:,}' for x in m_['rounds'][k])} | {m_[k] / m_['eventsourcing']:.2f}x "
+              f"| {m_.get('cpu_us', {}).get(k, float('nan')):,.0f} |"
               for k in ("eventkit", before, "eventsourcing")]
         L.append(f"\neventkit (group commit, fsync shared after the commit) / eventsourcing = "
                  f"**{m_['eventkit'] / m_['eventsourcing']:.2f}x** (target >= 3x); {m_['appends per fsync']:.1f} appends "

@@ -35,10 +35,11 @@ Chain = tuple[int, bytes] | None
 class Saved:
     """One append's outcome, waiting for its transaction to commit (see :meth:`AppendStateCache.save`)."""
 
-    __slots__ = ("conn", "marks", "state", "chain")
+    __slots__ = ("owner", "conn", "marks", "state", "chain")
 
-    def __init__(self, conn: Any, marks: tuple[int, int], state: State, chain: Chain) -> None:
-        self.conn, self.marks, self.state, self.chain = conn, marks, state, chain
+    def __init__(self, owner: AppendStateCache, conn: Any, marks: tuple[int, int], state: State,
+                 chain: Chain) -> None:
+        self.owner, self.conn, self.marks, self.state, self.chain = owner, conn, marks, state, chain
 
 
 class AppendStateCache:
@@ -102,9 +103,13 @@ class AppendStateCache:
         if len(self._heads) + len(heads) > MAX_HEADS:
             self._heads = {}
         self._heads.update(heads)
-        return Saved(tx, (data_version, catalog.own_changes(tx)), state, chain)
+        return Saved(self, tx, (data_version, catalog.own_changes(tx)), state, chain)
 
     def save(self, saved: Saved | None) -> None:
-        """Keep an append's outcome: call only after the transaction that wrote it committed."""
+        """Keep an append's outcome: call only after the transaction that wrote it committed.
+
+        It goes to the cache whose :meth:`outcome` made it (whose heads it updated), which in a group
+        commit may be another store object's than the caller's.
+        """
         if saved is not None:
-            self._saved = saved
+            saved.owner._saved = saved

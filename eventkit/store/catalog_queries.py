@@ -412,6 +412,14 @@ class SQLiteQueries:
         conn.execute(_ADD_LINK, link)
 
     @staticmethod
+    def add_links(conn: sqlite3.Connection, links: list[tuple]) -> None:
+        """Insert links in seq order (a group commit's appends, in one statement)."""
+        if len(links) == 1:
+            conn.execute(_ADD_LINK, links[0])
+        else:
+            conn.executemany(_ADD_LINK, links)
+
+    @staticmethod
     def links(conn: sqlite3.Connection, *, from_seq: int = 1, upto_seq: int | None = None,
               kind: str | None = None) -> list[tuple]:
         """Links in seq order, as tuples in :data:`LINK_COLUMNS` order."""

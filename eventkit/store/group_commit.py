@@ -51,14 +51,45 @@ class _Member:
     lock of one shared condition (as an Event's waiters do) after the commit.
     """
 
-    __slots__ = ("work", "result", "error", "ready", "streams")
+    __slots__ = ("work", "fast", "deferred", "result", "error", "ready", "streams")
 
-    def __init__(self, work: Callable[[Any], Any], streams: Sequence[str] = ()) -> None:
-        self.work, self.streams = work, streams
+    def __init__(self, work: Callable[[Any], Any], streams: Sequence[str] = (),
+                 fast: Callable[[Any, Deferred], Any] | None = None) -> None:
+        self.work, self.streams, self.fast = work, streams, fast
+        self.deferred: Deferred | None = None  # the transaction's put-off writes, set by the leader
         self.result: Any = None
         self.error: BaseException | None = None
         self.ready = threading.Lock()
         self.ready.acquire()
+
+
+#: What a member's ``fast`` work returns when it cannot defer its writes: the leader then runs its ``work``.
+SLOW: Any = object()
+
+
+class Deferred:
+    """Writes the members of one transaction put off, to be made together before it commits.
+
+    A member's ``fast`` work checks its append and records what it would write in an object of its own
+    kept in ``memo`` (one per kind of work, so the members' rows go in one statement each), whose
+    ``flush`` it adds to ``writes``. It makes no change itself, so a refusal (it raises) needs no
+    savepoint. The leader flushes before COMMIT and before any member that runs its ``work`` (whose
+    statements must see the earlier members' rows); a flush forgets ``memo``, so the next fast member
+    reads the state afresh.
+    """
+
+    __slots__ = ("writes", "memo")
+
+    def __init__(self) -> None:
+        self.writes: list[Callable[[Any], None]] = []
+        self.memo: dict[str, Any] = {}
+
+    def flush(self, tx: Any) -> None:
+        """Make the put-off writes (a failure fails the whole transaction: members' rows are missing)."""
+        writes, self.writes = self.writes, []
+        self.memo.clear()
+        for write in writes:
+            write(tx)
 
 
 class _Batch:
@@ -117,14 +148,17 @@ def _group(catalog: CatalogBackend) -> _Group:
         return group
 
 
-def run(catalog: CatalogBackend, work: Callable[[Any], T], streams: Sequence[str] = ()) -> T:
+def run(catalog: CatalogBackend, work: Callable[[Any], T], streams: Sequence[str] = (),
+        fast: Callable[[Any, Deferred], Any] | None = None) -> T:
     """Run ``work(tx)`` in a write transaction shared with the appends that arrive with it.
 
     ``work`` runs inside the transaction (its own savepoint when shared), possibly in another
     appender's thread, while this one waits; it must not block on other appenders. Its exception
     rolls back this append only and is raised here; its result is returned once the group has
     committed. ``streams``: those the work reads the heads of (a catalog with ``prefetch_heads``
-    reads the queued members' in one round trip).
+    reads the queued members' in one round trip). ``fast``: the same append with its writes put off
+    (see :class:`Deferred`), used in a shared transaction; it returns :data:`SLOW` (having written
+    nothing) when it cannot, and ``work`` runs instead.
     """
     group = _group(catalog)
     with group.lock:
@@ -135,7 +169,7 @@ def run(catalog: CatalogBackend, work: Callable[[Any], T], streams: Sequence[str
         quiet = time.monotonic() - group.contended_at > _QUIET_SECONDS
         solo = quiet and group.pending is None and group.tx_lock.acquire(blocking=False)
         if not solo:
-            member = _Member(work, streams)
+            member = _Member(work, streams, fast)
             batch = group.pending
             leader = batch is None
             if leader:
@@ -180,6 +214,7 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
             batch.error = e
             return
         done = fetched = 0
+        deferred = Deferred()
         prefetch = getattr(catalog, "prefetch_heads", None)
         try:
             while True:
@@ -197,18 +232,23 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
                         prefetch(tx, [s for m in ahead for s in m.streams])
                     except Exception:  # noqa: BLE001 - a read ahead only: each member reads (or fails) by itself
                         pass
+                member.deferred = deferred
                 _run_member(catalog, tx, member, done)
                 done += 1
+            deferred.flush(tx)  # inside the try: a failure here fails the group, as a failed COMMIT does
         except BaseException as e:
-            # Raised in the leader outside the members' work (an interrupt): nothing of the group is
-            # stored, and every member hears so (none may return as if its append had committed).
+            # Raised in the leader outside the members' work (an interrupt, or the put-off writes failing):
+            # nothing of the group is stored, and every member hears so (none may return as if its append
+            # had committed).
             with group.lock:
                 _close(group, batch)
             batch.error = e
             try:
                 opened.__exit__(type(e), e, e.__traceback__)
-            except BaseException:  # noqa: BLE001 - the rollback's own failure: e is what the members hear of
-                pass
+            except BaseException as raised:  # noqa: BLE001 - the rollback's own failure: e is what members hear of
+                if raised.__cause__ is e:  # e as the catalog reports it (a database error as StoreError)
+                    batch.error = raised
+                    raise raised  # noqa: B904 - raised's cause is e already
             raise
         _commit(group, batch, opened)
     finally:
@@ -218,6 +258,19 @@ def _lead(catalog: CatalogBackend, group: _Group, batch: _Batch, quiet: bool) ->
 
 
 def _run_member(catalog: CatalogBackend, tx: Any, member: _Member, index: int) -> None:
+    deferred = member.deferred
+    if member.fast is not None and deferred is not None:
+        try:
+            result = member.fast(tx, deferred)
+        except BaseException as e:  # noqa: BLE001 - a refusal, raised in the member's own thread; nothing written
+            member.error = e
+            return
+        if result is not SLOW:
+            member.result = result
+            return
+    # Its statements must see the earlier members' rows; a failure here is the group's (raised in the leader).
+    if deferred is not None:
+        deferred.flush(tx)
     # Named by the member's place in its group: unique within the transaction, and the same few
     # statement texts in every group, so SQLite keeps them prepared (a new name per append was
     # three statements parsed per append).

@@ -4,7 +4,7 @@
 appends go to the hot log in one catalog write transaction (expected versions, supplied ids and the
 payload schema checked inside it); large frames go to :func:`.maintenance.append_bulk`.
 
-May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.stream_heads`,
+May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.stream_heads`, :mod:`.hot_plan`,
 :mod:`.catalog_interface`, :mod:`.resend` and :mod:`.maintenance`.
 """
 
@@ -24,10 +24,11 @@ from eventkit.store.batches import HotBatch, arrow_batch_from_frame, hot_from_ar
 from eventkit.store.commit_signal import CommitSignal
 from eventkit.store.catalog_interface import CatalogBackend
 from eventkit.store.chain_links import record_hot_append
-from eventkit.store.envelope import ANY, Event, check_expected_version, check_name, generated_event_id, micros_now, reconcile
+from eventkit.store.envelope import ANY, Event, check_expected_version, check_name, micros_now, reconcile
 from eventkit.store.file_store import FileStore
 from eventkit.store.shredding import Declarations, KeyRing, encrypt_hot_rows
-from eventkit.store.stream_heads import AppendResult, check_expected, check_explicit_versions, resolve_stream_type
+from eventkit.store.hot_plan import PendingHot, plan_hot, stream_rows
+from eventkit.store.stream_heads import AppendResult
 from eventkit.store.tracking import check_checkpoint
 
 
@@ -202,8 +203,12 @@ class Appending:
                     checkpoint: tuple[str, int] | None = None) -> AppendResult:
         # Shared with concurrent appenders (group commit): the work may run in another appender's thread.
         cache = self._state_cache()
+        # The operational append may put its writes off in a shared transaction (see _defer_hot).
+        fast = (None if checkpoint is not None or batch.ids_supplied or not len(batch)
+                else lambda conn, deferred: self._defer_hot(conn, deferred, batch, expected, cache))
         result, hot_count, outcome = _group_commit.run(
-            self._catalog, lambda conn: self._write_hot(conn, batch, expected, checkpoint, cache), batch.stream_ids)
+            self._catalog, lambda conn: self._write_hot(conn, batch, expected, checkpoint, cache), batch.stream_ids,
+            fast)
         if hot_count is None:  # a re-send, or a checkpoint alone: nothing new in the log
             return result
         cache.save(outcome)  # committed: the next append may take the state from memory
@@ -224,13 +229,7 @@ class Appending:
         """The append inside its write transaction: (its result, the hot log's size after it, what
         it leaves for :meth:`AppendStateCache.save`)."""
         n = len(batch)
-        sids = batch.stream_ids
-        if n == 1:  # the operational case: one event, one stream (kept free of per-row bookkeeping)
-            order: dict[str, list[int]] = {sids[0]: [0]}
-        else:
-            order = {}
-            for i, sid in enumerate(sids):
-                order.setdefault(sid, []).append(i)
+        order = stream_rows(batch.stream_ids)
         catalog = self._catalog
         if batch.ids_supplied:
             def describe(rows: list[int]) -> list[tuple[str, str, dict]]:
@@ -250,50 +249,7 @@ class Appending:
         if batch.field_types:
             self._merge_fields(conn, batch.field_types, state)
         head = state["head"]
-        recorded = max(micros_now(), state["last_recorded"])
-        if n == 1:  # the loop below for one event, without its per-row lists
-            sid = sids[0]
-            existing_type, current = heads.get(sid, (None, 0))
-            stype = resolve_stream_type(sid, existing_type, {batch.stream_types[0]})
-            check_expected(sid, expected, current)
-            if batch.versions is not None:
-                check_explicit_versions(sid, current, batch.versions)
-            versions = [current + 1] if batch.versions is None else batch.versions
-            stypes = [stype]
-            new_heads = [(sid, stype, versions[0], head + 1)]
-        else:
-            versions = [0] * n
-            stypes = [""] * n
-            new_heads = []
-            for sid, rows in order.items():
-                existing_type, current = heads.get(sid, (None, 0))
-                stype = resolve_stream_type(sid, existing_type, {batch.stream_types[i] for i in rows})
-                check_expected(sid, expected, current)
-                if batch.versions is not None:
-                    vs = [batch.versions[i] for i in rows]
-                    check_explicit_versions(sid, current, vs)
-                else:
-                    vs = range(current + 1, current + 1 + len(rows))
-                for i, v in zip(rows, vs):
-                    versions[i], stypes[i] = v, stype
-                new_heads.append((sid, stype, versions[rows[-1]], head + 1 + rows[-1]))
-        prefix = catalog.id_prefix
-        event_ids, occurred = batch.event_ids, batch.occurred
-        if n == 1:
-            rows_out = [(head + 1, sids[0], stypes[0], versions[0], batch.event_types[0],
-                         event_ids[0] or generated_event_id(prefix, head + 1),
-                         recorded if occurred[0] is None else occurred[0], recorded,
-                         batch.data_json[0], batch.meta_json[0])]
-        else:
-            rows_out = [
-                (
-                    head + 1 + i, sids[i], stypes[i], versions[i], batch.event_types[i],
-                    event_ids[i] or generated_event_id(prefix, head + 1 + i),
-                    recorded if occurred[i] is None else occurred[i], recorded,
-                    batch.data_json[i], batch.meta_json[i],
-                )
-                for i in range(n)
-            ]
+        rows_out, new_heads, recorded = plan_hot(batch, expected, order, state, heads, catalog.id_prefix, micros_now())
         declared = self._declarations(conn, state)
         if declared:
             rows_out = encrypt_hot_rows(catalog, conn, declared, rows_out)
@@ -309,6 +265,42 @@ class Appending:
         outcome = cache.outcome(catalog, conn, data_version, state, {h[0]: (h[1], h[2]) for h in new_heads},
                                 (link[0], link[7]))
         return AppendResult(head + 1, head + n, {sid: version for sid, _, version, _ in new_heads}), hot_count, outcome
+
+    def _defer_hot(self, conn: Any, deferred: Any, batch: HotBatch, expected: dict[Any, Any],
+                   cache: AppendStateCache) -> Any:
+        """:meth:`_write_hot` in a shared transaction, its writes put off and made with the other members'
+        (:class:`~eventkit.store.group_commit.Deferred`): no savepoint, and one statement per table for the
+        group. Checks everything first and changes nothing; returns ``group_commit.SLOW`` (having written
+        nothing) for an append that must write more than the log's rows (new payload fields, personal
+        fields) or on a catalog that keeps no change marks."""
+        catalog = self._catalog
+        if getattr(catalog, "change_marks", None) is None:
+            return _group_commit.SLOW
+        order = stream_rows(batch.stream_ids)
+        pending = deferred.memo.get("hot")
+        if pending is None:
+            state, heads, chain, data_version = cache.read(catalog, conn, list(order))
+            pending = deferred.memo["hot"] = PendingHot(catalog, cache, state, heads, chain, data_version)
+            deferred.writes.append(pending.flush)
+        else:
+            # Heads the group has not read yet: the streams table holds no put-off change to them.
+            missing = [s for s in order if s not in pending.heads]
+            if missing:
+                pending.heads.update(catalog.stream_heads(conn, missing))
+        state = pending.state
+        if batch.field_types and not self._fields_known(conn, batch.field_types, state):
+            return _group_commit.SLOW
+        if self._declarations(conn, state):
+            return _group_commit.SLOW
+        rows_out, new_heads, recorded = plan_hot(batch, expected, order, state, pending.heads, catalog.id_prefix, micros_now())
+        return pending.add(rows_out, new_heads, recorded)
+
+    def _fields_known(self, conn: Any, incoming: dict[str, tuple[str, list]], state: dict[str, int]) -> bool:
+        """Whether every incoming payload field already has the incoming type (no schema change to make)."""
+        if self._fields_cache is None or self._fields_cache[0] != state["fields_version"]:
+            self._fields_cache = (state["fields_version"], self._catalog.fields(conn))
+        known = self._fields_cache[1]
+        return all(known.get(name) == kind for name, (kind, _) in incoming.items())
 
     def _auto_seal(self) -> None:
         """Seal after a committed append; a failure must not make the append look failed.
@@ -350,11 +342,9 @@ class Appending:
         The schema is cached per store object and re-read only when ``fields_version`` (bumped by
         every schema change, from any process) moves.
         """
-        if self._fields_cache is None or self._fields_cache[0] != state["fields_version"]:
-            self._fields_cache = (state["fields_version"], self._catalog.fields(conn))
+        if self._fields_known(conn, incoming, state):
+            return self._fields_cache[1]  # every field already has the incoming type (most appends)
         known = self._fields_cache[1]
-        if all(known.get(name) == kind for name, (kind, _) in incoming.items()):
-            return known  # every field already has the incoming type (most appends): nothing to reconcile
         fields = dict(known)
         _check_field_case(incoming, fields)
         changed: dict[str, str] = {}
@@ -403,3 +393,4 @@ def _check_field_case(incoming: Mapping[str, Any], fields: Mapping[str, str]) ->
                 f"field names are case-insensitive in SQL: use {other!r} or another name",
                 column=name, values=[name],
             )
+
