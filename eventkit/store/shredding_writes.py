@@ -255,12 +255,12 @@ def encrypt_table(catalog: Any, tx: Any, declared: Any, table: pa.Table,
     # encrypted in ``table`` by then, and its ciphertext would name no subject (the hot path reads the plain value)
     _refuse_plain_token_rows(declared, table, stream_types, event_types)
     for scope, rules in (("stream_type", declared.by_stream_type), ("event_type", declared.by_event_type)):
-        column = stream_types if scope == "stream_type" else event_types
+        scoped = stream_types if scope == "stream_type" else event_types
         for name, (fs, subject) in rules.items():
             present = [f for f in fs if f in table.column_names]
             if not present:
                 continue
-            in_scope = pc.fill_null(pc.equal(column, name), False)
+            in_scope = pc.fill_null(pc.equal(scoped, name), False)
             if not pc.any(in_scope).as_py():
                 continue
             if subject != "stream_id" and subject not in table.column_names:
