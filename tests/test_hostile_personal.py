@@ -189,3 +189,23 @@ def test_a_subject_of_any_type_is_the_same_subject_in_hot_and_bulk_appends(tmp_p
         assert len(subjects) == 1, subjects
         assert store.forget(subjects[0]) == 1
         assert store.read_all()["v"].isna().all()
+
+
+@pytest.mark.parametrize("rows", [3, 40])
+def test_a_re_run_finds_rows_an_import_stored_under_ids_with_their_personal_values(tmp_path, monkeypatch, rows):
+    """Imports before personal fields were left out of derived ids (or before the field was declared
+    personal) stored rows under ids hashed with their personal values. Re-running the same file must not
+    store those rows again under the new ids."""
+    csv = tmp_path / "customers.csv"
+    csv.write_text("stream_id,event_type,name,tier\n" + "".join(f"c-{i % 7},Renamed,N{i},1\n" for i in range(rows)))
+    with ek.open_store(tmp_path / "s", bulk_threshold=20) as store:
+        store.declare_personal(stream_type="customer", fields=["name"])
+        with monkeypatch.context() as m:  # the import as it was: personal values hashed into the ids
+            m.setattr(type(store), "personal_state", lambda self: ([], 0))
+            assert import_file(store, str(csv), fmt="csv", stream_type="customer").imported == rows
+        with csv.open("a") as f:
+            f.write("c-1,Renamed,Late,2\n")  # a row added since: it alone imports
+        again = import_file(store, str(csv), fmt="csv", stream_type="customer")
+        assert (again.imported, again.already_stored) == (1, rows)
+        assert len(store.read_all()) == rows + 1
+        assert import_file(store, str(csv), fmt="csv", stream_type="customer").imported == 0

@@ -196,6 +196,9 @@ def import_file(
     # Personal fields stay out of derived ids: an id is kept after forget, and an MD5 of the row with the
     # personal value in it would let anyone who guesses the value check the guess against it.
     personal = set(store.personal_state()[0]) if dedupe and hasattr(store, "personal_state") else set()
+    # Ids as imports derived them before (personal values hashed in), or before a field was declared
+    # personal: a row stored under such an id is stored, so a re-run of the same file adds nothing twice.
+    earlier_ids = DerivedIds(salt=ids.salt) if ids is not None and personal else None
     writer = None
     try:
         batches = csv_text_batches(file, mapping, batch_size, tweak) if csv else file_batches(file, fmt, mapping, batch_size, tweak)
@@ -222,25 +225,42 @@ def import_file(
                 where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
                 table = table.append_column(_LINE, pa.array(lines, pa.int64()))  # for errors: which file row
                 hashed = raw.drop_columns([c for c in raw.column_names if c in personal])
-                _append(store if dry_run is None else dry_run, table, hashed, ids, stream_type, result, where)
+                earlier = None
+                if earlier_ids is not None and hashed.num_columns < raw.num_columns:
+                    earlier = earlier_ids.ids(raw.drop_columns([c for c in ("event_id",) if c in raw.column_names]))
+                _append(store if dry_run is None else dry_run, table, hashed, ids, stream_type, result, where,
+                        earlier)
             if progress is not None:
                 progress(read)
     finally:
-        if ids is not None:
-            ids.close()
+        for derived in (ids, earlier_ids):
+            if derived is not None:
+                derived.close()
         if writer is not None:
             writer.close()
     return result
 
 
 def _append(store: Any, table: pa.Table, raw: pa.Table, ids: DerivedIds | None, stream_type: str | None,
-            result: ImportResult, where: str) -> None:
-    """Append one batch, skipping rows whose ids the store holds; errors name the batch."""
+            result: ImportResult, where: str, earlier: pa.Array | None = None) -> None:
+    """Append one batch, skipping rows whose ids the store holds; errors name the batch.
+
+    ``earlier``: each row's id as derived with its personal values (as imports did before personal fields
+    were left out of ids, or before a field was declared personal); a row stored under it is stored.
+    """
     supplied = "event_id" in table.column_names and table.column("event_id").null_count < table.num_rows
     if not supplied and ids is not None:
         table = table.drop_columns([c for c in ("event_id",) if c in table.column_names])
         table = table.append_column("event_id", ids.ids(raw.drop_columns(
             [c for c in ("event_id",) if c in raw.column_names])))
+        if earlier is not None:
+            stored_before = store.stored_event_ids(earlier.to_pylist())
+            if stored_before:
+                old = pc.fill_null(pc.is_in(earlier, pa.array(sorted(stored_before), pa.string())), False)
+                result.already_stored += len(stored_before)
+                table = table.filter(pc.invert(old))
+                if not table.num_rows:
+                    return
     if supplied:
         # A caller's own ids: re-send the stored ones so that the store checks they are the same events.
         known = store.stored_event_ids(pc.drop_null(table.column("event_id")).to_pylist())
