@@ -38,3 +38,29 @@ def test_a_frame_read_with_erasure_columns_is_refused_with_what_to_do(tmp_path):
         assert b.head == 0
         b.append_frame(frame.drop(columns=["erased", "erased_fields"]))
         assert _read(b)["name"].isna().tolist() == [True, False]
+
+
+@pytest.mark.parametrize("bulk_threshold", [2, 1000])  # a segment write, and the hot log
+def test_a_date_field_read_back_as_midnights_appends_back_as_dates(tmp_path, bulk_threshold):
+    """Reads give a DATE field as midnight timestamps (pandas has no date type). Appending that frame back
+    (a re-run, or the next batch of a copy) was refused: 'arrived as TIMESTAMPTZ but the store holds it as
+    DATE'. Midnights join a DATE field as dates; a time of day still conflicts, loudly."""
+    import datetime as dt
+
+    import pandas as pd
+
+    days = [dt.date(2024, 1, 2), None, dt.date(1969, 12, 31)]
+    with ek.open_store(tmp_path / "a", bulk_threshold=bulk_threshold) as a:
+        a.append_frame(pd.DataFrame({"stream_id": ["s1", "s2", "s3"], "stream_type": "loan", "event_type": "Due",
+                                     "due": days}))
+        assert a.fields["due"] == "DATE"
+        frame = _read(a).drop(columns=["position", "recorded_at", "event_id", "version"])
+        assert str(frame["due"].dtype).startswith("datetime64")
+        a.append_frame(frame)  # the same events again, under new positions
+        assert a.fields["due"] == "DATE"
+        stored = a.sql("SELECT data.due FROM events ORDER BY position").fetchall()
+        assert [r[0] for r in stored] == days + days
+        late = frame.assign(due=pd.to_datetime(["2024-01-02 09:30", None, "2024-01-03 00:00"]))
+        with pytest.raises(ek.SchemaConflict, match="due"):
+            a.append_frame(late)
+        assert len(_read(a)) == 6

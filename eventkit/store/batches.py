@@ -419,8 +419,13 @@ def _data_struct_as_fields(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(list(rest.columns) + list(flat), names=rest.column_names + names)
 
 
-def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
-    """Validate a frame for ``append_frame``: envelope columns by name, the rest payload."""
+def arrow_batch_from_frame(frame: Any, date_fields: Callable[[], Iterable[str]] | None = None) -> ArrowBatch:
+    """Validate a frame for ``append_frame``: envelope columns by name, the rest payload.
+
+    ``date_fields``: the payload fields the store holds as DATE (asked only if the frame has a time column).
+    A time column at midnight UTC throughout joins such a field as dates: reads give a DATE field back as
+    midnight timestamps (pandas has no date type), so a frame read from the store appends back unchanged.
+    """
     table = _data_struct_as_fields(frame_to_arrow(frame))
     if table.num_rows == 0:
         raise InvalidInput("the frame has no rows; an append needs at least one event")
@@ -476,6 +481,7 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
         else:
             raise InvalidInput("column 'metadata' must hold mappings (dicts)", column="metadata", values=m.slice(0, 3).to_pylist())
     payload, types = [], {}
+    held_dates: set[str] | None = None
     for name in table.column_names:
         if name in _FRAME_ENVELOPE:
             continue
@@ -489,6 +495,11 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
         target = arrow_type_for(kind)
         if pa.types.is_timestamp(col.type):
             col = utc_micros(col, name)
+            if date_fields is not None and _midnights(col):
+                if held_dates is None:
+                    held_dates = set(date_fields())
+                if name in held_dates:
+                    kind, target = "DATE", arrow_type_for("DATE")
         try:
             col = col.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
@@ -500,6 +511,12 @@ def arrow_batch_from_frame(frame: Any) -> ArrowBatch:
         types[name] = (kind, col.drop_null().slice(0, 5).to_pylist())
     out = pa.table(cols)
     return ArrowBatch(table=out, payload=payload, ids_supplied=ids_supplied, has_versions=has_versions, field_types=types)
+
+
+def _midnights(col: pa.Array) -> bool:
+    """Whether every time in a UTC microsecond timestamp column (nulls aside) is a midnight."""
+    micros = pc.drop_null(col).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return bool(len(micros)) and not (micros % 86_400_000_000).any()
 
 
 def hot_from_arrow(batch: ArrowBatch) -> HotBatch:

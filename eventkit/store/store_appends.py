@@ -178,7 +178,7 @@ class Appending:
         Returns:
             The positions taken and every touched stream's new version.
         """
-        batch = arrow_batch_from_frame(frame)
+        batch = arrow_batch_from_frame(frame, lambda: [f for f, kind in self.fields.items() if kind == "DATE"])
         tracked = check_checkpoint(checkpoint)
         if stream_type is not None:
             check_name(stream_type, "stream_type")
