@@ -17,6 +17,7 @@ A state is used only when it is valid for the question:
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 # The Fold (eventkit.fold.declarative) passes itself in; it is not imported because it sits above this
 # module and imports point down.
 Fold = Any
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 def fingerprint(fold: Fold, store: Any) -> str:
@@ -118,7 +121,8 @@ def saved_state_for(fold: Fold, store: Any, *, as_of: Any, known_at: Any) -> _fo
         return None
     upto = store.head if known is None else known
     as_of_t = parse_as_of(as_of)
-    as_of_us = None if as_of_t is None else int(pd.Timestamp(as_of_t).value // 1000)
+    # Microseconds from the datetime itself: a pandas Timestamp's nanoseconds overflow past 2262.
+    as_of_us = None if as_of_t is None else (as_of_t - _EPOCH) // _dt.timedelta(microseconds=1)
     return _fold_states.newest(store, fingerprint(fold, store), upto=upto, as_of=as_of_us)
 
 
