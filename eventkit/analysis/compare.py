@@ -33,6 +33,9 @@ def state_diff(base: pd.DataFrame, scen: pd.DataFrame, *, key: str = "stream_id"
         [3]
     """
     skip = {key, *ignore}
+    # Integer columns stay integers through the outer merge (a stream on one side only would
+    # make them float64 and lose every integer past 2**53).
+    base, scen = _nullable_ints(base), _nullable_ints(scen)
     names = [c for c in base.columns if c not in skip]
     names += [c for c in scen.columns if c not in skip and c not in names]
     both = base[[key, *[c for c in names if c in base]]].merge(
@@ -46,12 +49,21 @@ def state_diff(base: pd.DataFrame, scen: pd.DataFrame, *, key: str = "stream_id"
         s = both.get(f + "_scenario", both[f] if f in scen and f not in base else missing)
         out[f + "_baseline"], out[f + "_scenario"] = b.to_numpy(), s.to_numpy()
         if _numeric(b) and _numeric(s):
-            if b.dtype.kind in "iu" and s.dtype.kind in "iu":
-                out[f + "_diff"] = s.to_numpy() - b.to_numpy()
+            if _integer(b) and _integer(s):
+                out[f + "_diff"] = (s.astype("Int64") - b.astype("Int64")).to_numpy()
             else:
                 out[f + "_diff"] = _floats(s) - _floats(b)
         differs |= ~_same(b, s)
     return out[differs].sort_values(key).reset_index(drop=True)
+
+
+def _nullable_ints(frame: pd.DataFrame) -> pd.DataFrame:
+    ints = {c: "Int64" for c in frame.columns if frame[c].dtype.kind == "i"}
+    return frame.astype(ints) if ints else frame
+
+
+def _integer(s: Any) -> bool:
+    return s.dtype.kind in "iu"
 
 
 def _numeric(s: Any) -> bool:
@@ -67,6 +79,9 @@ def _same(a: Any, b: Any) -> np.ndarray:
     na, nb = a.isna().to_numpy(), b.isna().to_numpy()
     out = na & nb
     both = ~na & ~nb
+    if _integer(a) and _integer(b):  # counts and integer amounts (cents) differ when they differ
+        xs, ys = a.to_numpy(dtype=object), b.to_numpy(dtype=object)
+        return out | np.array([m and bool(u == v) for u, v, m in zip(xs, ys, both)], dtype=bool)
     if _numeric(a) and _numeric(b):
         x, y = _floats(a), _floats(b)
         with np.errstate(invalid="ignore"):
