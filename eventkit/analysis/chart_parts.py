@@ -21,6 +21,8 @@ from matplotlib.figure import Figure
 from eventkit.common.errors import InvalidInput
 
 SIZE = (9.0, 4.5)
+TOO_LARGE = 1e300
+"""Magnitude past which a value is refused for a chart (matplotlib fails near 1.8e308)."""
 
 
 def figure() -> tuple[Figure, Axes]:
@@ -171,3 +173,9 @@ def numeric(frame: pd.DataFrame, col: str) -> None:
     if not pd.api.types.is_numeric_dtype(frame[col]):
         raise InvalidInput(f"column {col!r} must be numeric to plot, not {frame[col].dtype}",
                            column=col, values=frame[col].head(3).tolist())
+    # Near the float maximum matplotlib cannot lay out an axis (it fails when the figure is saved).
+    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    huge = values[np.isfinite(values) & (np.abs(values) > TOO_LARGE)]
+    if len(huge):
+        raise InvalidInput(f"column {col!r} holds values too large to draw (beyond {TOO_LARGE:g}); scale them "
+                           "(e.g. divide by 1e6 and say so in unit=)", column=col, values=huge[:3].tolist())

@@ -82,11 +82,12 @@ def trend_lines(
     fig, ax = parts.figure()
     partial = parts.last_partial(series, x)
     if by is None:
-        line = series.groupby(x, sort=True)[y].sum()
+        # min_count=1: a point where every value is missing is a gap, not a drop to zero.
+        line = series.groupby(x, sort=True)[y].sum(min_count=1)
         zone = parts.zone(tz, line.index)
         parts.plot(ax, parts.times(line.index, zone), line.to_numpy(dtype=float), partial=partial, label=y)
     else:
-        wide = series.pivot_table(index=x, columns=by, values=y, aggfunc="sum", sort=True)
+        wide = series.groupby([x, by], sort=True)[y].sum(min_count=1).unstack(by)
         zone = parts.zone(tz, wide.index)
         shown = wide.abs().mean().sort_values(ascending=False, kind="stable").index[:max_lines]
         for name in sorted(shown, key=str):
@@ -142,8 +143,9 @@ def stacked_area(
     wide = wide[wide.sum().sort_values(ascending=False, kind="stable").index]
     fig, ax = parts.figure()
     zone = parts.zone(tz, wide.index)
-    ax.stackplot(parts.times(wide.index, zone), *(wide[c].to_numpy(dtype=float) for c in wide.columns),
-                 labels=[str(c) for c in wide.columns], alpha=0.85)
+    if wide.shape[1]:  # no rows: an empty chart, as trend_lines draws (stackplot needs a band)
+        ax.stackplot(parts.times(wide.index, zone), *(wide[c].to_numpy(dtype=float) for c in wide.columns),
+                     labels=[str(c) for c in wide.columns], alpha=0.85)
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles[::-1], labels[::-1], title=by, fontsize="small", loc="upper left")
     if parts.last_partial(series, x):
@@ -205,11 +207,14 @@ def overlay(
     for name, frame in (("baseline", baseline), ("scenario", scenario)):
         require_columns(frame, [x, y], what=name)
         parts.numeric(frame, y)
-    base = baseline.groupby(x, sort=True)[y].sum()
-    what = scenario.groupby(x, sort=True)[y].sum()
+    base = baseline.groupby(x, sort=True)[y].sum(min_count=1)  # all missing: a gap, not zero
+    what = scenario.groupby(x, sort=True)[y].sum(min_count=1)
     # A side whose grid ends earlier (its last event is earlier) keeps its last total: no event
-    # changes it after that.
-    both = pd.concat({"b": base, "s": what}, axis=1).sort_index().ffill()
+    # changes it after that. Only past a side's end: a missing total inside it stays a gap.
+    both = pd.concat({"b": base, "s": what}, axis=1).sort_index()
+    for col, side in (("b", base), ("s", what)):
+        if len(side):
+            both.loc[both.index > side.index[-1], col] = side.iloc[-1]
     zone = parts.zone(tz, both.index)
     times = parts.times(both.index, zone)
     partial = parts.last_partial(baseline, x) or parts.last_partial(scenario, x)
