@@ -211,9 +211,32 @@ def aggregate(
     frame = pd.DataFrame(out)
     frame = frame.reset_index() if keys else frame
     for name, (col, fn) in spec.items():
+        if fn == "sum" and pd.api.types.is_integer_dtype(series[col]):
+            _refuse_wrapped(series, grouped, col, name, keys)
         if fn == "sum" and pd.api.types.is_integer_dtype(series[col]) and not frame[name].isna().any():
             frame[name] = frame[name].astype(series[col].dtype)
     return frame.reset_index(drop=True)
+
+
+def _refuse_wrapped(series: pd.DataFrame, grouped: Any, col: str, name: str, keys: list[str]) -> None:
+    """Refuse an integer sum past 64 bits: pandas' int64 sum wraps around silently."""
+    group = grouped.ngroup().to_numpy()
+    size = pd.Series(np.abs(series[col].to_numpy(dtype="float64", na_value=np.nan))).groupby(group).sum()
+    near = size.index[size.to_numpy() >= 2.0**62]  # only these groups can have wrapped: sum them exactly
+    if not len(near):
+        return
+    totals: dict[int, int] = {}
+    values = series[col].to_numpy(dtype=object)
+    for row in np.flatnonzero(np.isin(group, near)):
+        if not pd.isna(values[row]):
+            totals[group[row]] = totals.get(group[row], 0) + int(values[row])
+    for g, total in totals.items():
+        if not -(2**63) <= total < 2**63:
+            row = int(np.flatnonzero(group == g)[0])
+            where = ", ".join(f"{k}={series[k].iloc[row]}" for k in keys) or "over all rows"
+            raise InvalidInput(f"the sum of {col!r} ({name!r}) at {where} is {total}, past 64-bit integers; "
+                               f"convert the column to float first: series.astype({{{col!r}: float}})",
+                               column=col, values=[total])
 
 
 def _value_spec(series: pd.DataFrame, values: Any, fields: Sequence[str] | None, how: Any,

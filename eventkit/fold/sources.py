@@ -113,9 +113,21 @@ def open_source(
         relation = f"(SELECT {', '.join(cols)} FROM events{where})"
         if extra_where:
             relation = f"(SELECT * FROM {relation} WHERE {extra_where})"
-        yield Source(con=con, schema=schema, relation=relation, store=store, personal=personal)
+        try:
+            yield Source(con=con, schema=schema, relation=relation, store=store, personal=personal)
+        except duckdb.ConversionException as e:
+            raise _too_large(e) from None
     finally:
         con.close()
+
+
+def _too_large(error: duckdb.ConversionException) -> Exception:
+    """An integer total past 64 bits (sums of amounts near 2**63) as an InvalidFold naming it."""
+    first = str(error).splitlines()[0]
+    if "out of range" not in first or "INT64" not in first:
+        return error
+    return InvalidFold(f"an integer total does not fit in 64-bit integers ({first.removeprefix('Conversion Error: ')}); "
+                       "fold fewer streams or events, or store the amounts as floats (a new field)")
 
 
 _INLINE_STREAMS = 1_000
