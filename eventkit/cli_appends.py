@@ -26,7 +26,7 @@ class _ExpectedVersion(click.ParamType):
         word = value.strip().lower()
         if word in self._WORDS:
             return self._WORDS[word]
-        if word.isdigit():
+        if word.isdecimal():  # '²'.isdigit() is True, but int() refuses it
             return int(word)
         self.fail(f"{value!r} is not a version number (0, 1, 2, ...) or one of: any, no-stream, exists", param, ctx)
 

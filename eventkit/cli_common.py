@@ -26,7 +26,8 @@ def user_errors(*also: type[BaseException], context: str = "") -> Iterator[None]
 
 def parse_known_at(value: str | None) -> int | str | None:
     """``--known-at``: a position (digits) or an ISO time."""
-    return int(value) if value is not None and value.strip().isdigit() else value
+    # isdecimal, not isdigit: "²" is a digit that int() refuses; it is then reported as not a time.
+    return int(value) if value is not None and value.strip().isdecimal() else value
 
 
 def plural(count: int, word: str) -> str:

@@ -20,7 +20,7 @@ def _load_fold(spec: str) -> Any:
 
 
 def _every(value: str) -> str | int:
-    return int(value) if value.strip().isdigit() else value
+    return int(value) if value.strip().isdecimal() else value
 
 
 _FOLD_ARG = click.argument("fold", metavar="MODULE:ATTRIBUTE")
@@ -109,7 +109,7 @@ def snapshots(path: str, fold: str, every: str, start: str | None, end: str | No
     """
     fold_obj = _load_fold(fold)
     step = _every(every)
-    points = {k: (int(v) if isinstance(step, int) and v is not None and v.strip().isdigit() else v)
+    points = {k: (int(v) if isinstance(step, int) and v is not None and v.strip().isdecimal() else v)
               for k, v in (("start", start), ("end", end))}
     with open_existing(path) as store, user_errors(duckdb.Error):
         method = fold_obj.changes if changes else fold_obj.snapshots

@@ -450,6 +450,6 @@ def _day(value: Any, *, minutes: bool = False, tz: str = "UTC") -> str:
 
 def _generated_at() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    now = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdigit()
+    now = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdecimal()
            else _dt.datetime.now(_dt.timezone.utc))
     return now.strftime("%Y-%m-%d %H:%M UTC")
