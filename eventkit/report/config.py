@@ -90,6 +90,9 @@ SCHEMA: dict[str, Any] = {
                         "title": str, "description": str, "drop": (dict, list), "change": (dict, list),
                         "shift": (dict, list), "add": str, "top": int, "rank_by": str}},
 }
+# Counts: the least value each may take.
+_AT_LEAST = {"max_table_rows": 0, "limit": 0, "top": 0, "max_lines": 1, "dpi": 1, "accounts": 0,
+             "events_per_account": 0}
 _REQUIRED = {"store": ("path",), "series": ("fold", "every"), "charts": ("kind", "title"),
              "tables": ("fold",), "scenarios": ("fold", "every")}
 
@@ -221,6 +224,10 @@ class _Checker:
         elif not isinstance(value, spec) or (isinstance(value, bool) and bool not in _tuple(spec)):
             names = " or ".join(_type_name(t) for t in _tuple(spec))
             self.fail(f"{path} must be {names}, not {_kind(value)} ({value!r})", path)
+        elif (path.rpartition(".")[2] in _AT_LEAST and isinstance(value, (int, float)) and not isinstance(value, bool)
+              and value < _AT_LEAST[path.rpartition(".")[2]]):
+            # A negative limit would silently drop rows from the end (pandas head(-1)).
+            self.fail(f"{path} must be {_AT_LEAST[path.rpartition('.')[2]]} or more, not {value!r}", path)
 
     def unknown(self, key: str, valid: list[str], path: str) -> None:
         close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
