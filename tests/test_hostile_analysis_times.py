@@ -32,3 +32,20 @@ def test_state_as_of_outside_pandas_nanosecond_range_answers(store, as_of):
     got = FOLD.state(store, as_of=as_of)
     want = {"2300-01-01": {"a": 10}, "1600-06-01": {}}.get(as_of if isinstance(as_of, str) else "2300-01-01")
     assert dict(zip(got.stream_id, got.bal)) == want
+
+
+@pytest.mark.parametrize("call, kw", [
+    ("state", {"known_at": 2**63}), ("state", {"known_at": 2**70}),
+    ("snapshots", {"every": 2**63}), ("snapshots", {"every": 1, "start": 2**63}),
+    ("snapshots", {"every": 1, "start": -1}), ("changes", {"every": 2**64}),
+])
+def test_positions_past_64_bits_are_a_fold_error(store, call, kw):
+    # Were OverflowError (SQLite), duckdb OutOfRangeException and BinderException.
+    with pytest.raises(ek.InvalidFold, match="position|number of events"):
+        getattr(FOLD, call)(store, **kw)
+
+
+def test_the_largest_positions_still_fold(store):
+    assert dict(zip(*FOLD.state(store, known_at=2**63 - 1)[["stream_id", "bal"]].T.values)) == {"a": 10, "b": 5}
+    series = FOLD.snapshots(store, every=2**62, start=0)  # points 0 and 2**62 (not reached yet)
+    assert series.as_of.tolist() == [2**62, 2**62] and not series.complete.any()

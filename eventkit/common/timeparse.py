@@ -119,6 +119,8 @@ def parse_known_at(value: Any) -> int | _dt.datetime | None:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
             raise InvalidFold(f"known_at={value!r}: a position is 0 or more")
+        if value >= 2**63:  # positions are 64-bit; a larger one failed deep in the catalog (OverflowError)
+            raise InvalidFold(f"known_at={value!r}: a position is at most 2**63 - 1")
         return value
     type_name = type(value).__module__ + "." + type(value).__name__
     if type_name.startswith("numpy.int") or type_name.startswith("numpy.uint"):

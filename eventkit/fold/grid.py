@@ -183,6 +183,8 @@ def parse_every(every: Any) -> tuple[str, int]:
     if isinstance(every, int):
         if every <= 0:
             raise InvalidFold(f"every={every!r}: a number of events must be positive")
+        if every > _MAX_POSITION:  # positions are 64-bit: a larger step overflowed in DuckDB
+            raise InvalidFold(f"every={every!r}: a number of events is at most 2**62")
         return "events", every
     if isinstance(every, _dt.timedelta):  # includes pandas Timedelta
         us = _us(_EPOCH + every)
@@ -205,6 +207,10 @@ def parse_every(every: Any) -> tuple[str, int]:
     )
 
 
+_MAX_POSITION = 2**62
+"""The largest position or step in events a grid takes (grid arithmetic stays within 64 bits)."""
+
+
 def make_grid(every: Any, *, start: Any, end: Any, as_of: Any, tz: Any = "UTC") -> Grid:
     """Build the grid from the user's arguments (validated before any work).
 
@@ -217,6 +223,8 @@ def make_grid(every: Any, *, start: Any, end: Any, as_of: Any, tz: Any = "UTC") 
         for name, v in (("start", start), ("end", end)):
             if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
                 raise InvalidFold(f"{name}={v!r}: with every=<int> the grid is positions; give an int")
+            if v is not None and not 0 <= v <= _MAX_POSITION:
+                raise InvalidFold(f"{name}={v!r}: a position is from 0 to 2**62")
         origin = start if start is not None else 0
         k_end = None if end is None else (end - origin) // step
         return Grid(kind, step, origin, start is not None, k_end, zone)
