@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 from typing import Any, Literal, Mapping, Sequence, Union
 
 import numpy as np
@@ -312,6 +313,9 @@ def rolling(
     cols = _fields(series, fields, time, keys, numeric=True)
     if how not in ("mean", "sum", "min", "max", "median", "std"):
         raise InvalidInput(f"unknown rolling statistic {how!r}", column="how", values=[how])
+    if not isinstance(window, str) and (not isinstance(window, numbers.Integral) or isinstance(window, bool) or window < 1):
+        raise InvalidInput(f"window={window!r}: give a number of rows (1 or more) or a time span such as '7D'",
+                           column="window", values=[window])
     out = series.sort_values([*keys, time], kind="stable").reset_index(drop=True)
     if isinstance(window, str):
         _offset(window)

@@ -36,9 +36,10 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 from typing import TYPE_CHECKING, Any
 
-from eventkit.common.errors import SeriesTooLarge
+from eventkit.common.errors import InvalidFold, SeriesTooLarge
 from eventkit.fold.erasure import with_erased
 from eventkit.fold.grid import Grid, make_grid, parse_every
 from eventkit.common.sql import quote_ident
@@ -216,6 +217,8 @@ def size_of(source: Source, grid: Grid) -> tuple[int, int, int, int]:
 
 def check_budget(streams: int, n_points: int, rows: int, max_rows: int | None, every: Any) -> None:
     """Refuse a dense series larger than ``max_rows`` before building it."""
+    if max_rows is not None and (not isinstance(max_rows, numbers.Integral) or isinstance(max_rows, bool) or max_rows < 0):
+        raise InvalidFold(f"max_rows={max_rows!r}: give a number of rows (0 or more), or None for no limit")
     if max_rows is None or rows <= max_rows:
         return
     raise SeriesTooLarge(
