@@ -119,14 +119,15 @@ class ScenarioResults:
         Returns:
             ``stream_id``, then for each fold field ``f``: ``f_baseline``, ``f_scenario`` and, for
             numeric fields, ``f_diff`` (scenario minus baseline). Only streams that differ (a
-            stream on one side only differs); floats equal within 1e-9 relative count as equal.
+            stream on one side only differs, its sums and counts against 0, so ``f_diff.sum()``
+            is the total effect); floats equal within 1e-9 relative count as equal.
 
         Example:
             >>> scn.compare(balance_fold)                                     # doctest: +SKIP
         """
         base = fold.state(self.baseline, as_of=as_of, streams=streams)
         scen = fold.state(self, as_of=as_of, streams=streams)
-        return state_diff(base, scen, key="stream_id", ignore=OUTPUT_COLUMNS)
+        return _one_sided_sums(fold, base, scen, state_diff(base, scen, key="stream_id", ignore=OUTPUT_COLUMNS))
 
     def compare_snapshots(self, fold: Any, *, every: Any = "1D", **kw: Any) -> pd.DataFrame:
         """Snapshot series of baseline and scenario in one long frame (a ``scenario`` column).
@@ -285,3 +286,32 @@ def rename_events(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER VIEW events RENAME TO {S.BASE}")
     except duckdb.Error:
         con.execute(f"ALTER TABLE events RENAME TO {S.BASE}")
+
+
+def _one_sided_sums(fold: Any, base: pd.DataFrame, scen: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    """Give a stream on one side only the diff of its additive fields (sums and counts).
+
+    A stream with no events has 0 of every sum and count, so an added stream's diff is its value
+    and a dropped one's its negated value: ``compare(...)["balance_diff"].sum()`` is then the total
+    effect. Other fields (max, last, a sum plus a constant) stay NaN: they have no value there.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from eventkit.fold.totals import linear
+
+    fields = getattr(fold, "fields", None)
+    if not isinstance(fields, dict) or out.empty:
+        return out
+    only_scen = ~out["stream_id"].isin(base["stream_id"]).to_numpy()
+    only_base = ~out["stream_id"].isin(scen["stream_id"]).to_numpy()
+    for name, red in fields.items():
+        lin = linear(red)
+        if f"{name}_diff" not in out or lin is None or lin[1] != 0:
+            continue
+        diff = out[f"{name}_diff"]
+        filled = pd.Series(np.where(only_scen, out[f"{name}_scenario"],
+                                    np.where(only_base, -out[f"{name}_baseline"], diff)), index=out.index)
+        ints = all(name in f and f[name].dtype.kind in "iu" for f in (base, scen))
+        out[f"{name}_diff"] = filled.astype("int64") if ints and filled.notna().all() else filled.astype("float64")
+    return out
