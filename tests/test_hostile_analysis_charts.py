@@ -45,3 +45,18 @@ def test_values_too_large_to_draw_are_refused_naming_the_column(tmp_path):
     series = pd.DataFrame({"as_of": TIMES.repeat(2), "kind": ["x", "y"] * 3, "amount": [1e308] * 6})
     with pytest.raises(ek.EventKitError, match="amount"):
         charts.save_figure(charts.trend_lines(series, y="amount", by="kind"), tmp_path / "chart")
+
+
+@pytest.mark.parametrize("every", ["0D", "0h", "-1D"])
+def test_an_event_rate_period_of_no_length_is_refused(every):
+    # '0D' was a ZeroDivisionError deep in pandas' grouper.
+    events = pd.DataFrame({"occurred_at": TIMES, "event_type": ["a", "b", "a"]})
+    with pytest.raises(ek.EventKitError, match="every"):
+        charts.event_counts(events, every=every)
+
+
+def test_event_times_that_are_not_times_are_refused_naming_the_column():
+    # Was pandas' ValueError 'time data "x" doesn't match format'.
+    events = pd.DataFrame({"occurred_at": ["2025-01-01", "x"], "event_type": ["a", "b"]})
+    with pytest.raises(ek.EventKitError, match="occurred_at"):
+        charts.event_rate(events, every="1D")

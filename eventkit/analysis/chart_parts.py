@@ -88,6 +88,9 @@ def offset(every: str) -> Any:
         freq = pd.tseries.frequencies.to_offset(every)
     except (ValueError, TypeError) as e:
         raise InvalidInput(f"not a pandas frequency: {every!r}", column="every", values=[every]) from e
+    if freq.n <= 0:  # '0D' divided by zero inside pandas' grouper
+        raise InvalidInput(f"every={every!r}: a period must be longer than zero (e.g. '1D', '1W')",
+                           column="every", values=[every])
     if isinstance(freq, pd.offsets.Week):
         # One convention with snapshot series: ISO weeks, from Monday 00:00, labelled by Monday.
         freq = pd.offsets.Week(freq.n, weekday=0)
@@ -109,7 +112,12 @@ def zone(tz: Any, index: Any = None) -> str:
 
 
 def utc(times: pd.Series) -> pd.Series:
-    times = pd.to_datetime(times)
+    try:
+        times = pd.to_datetime(times)
+    except (ValueError, TypeError, OverflowError) as e:
+        name = getattr(times, "name", None)
+        raise InvalidInput(f"column {name!r} holds values that are not times: {str(e).splitlines()[0]}",
+                           column=name) from None
     return times.dt.tz_localize("UTC") if times.dt.tz is None else times.dt.tz_convert("UTC")
 
 
