@@ -167,7 +167,10 @@ def check_where(source: Source, leaves: Iterable[Leaf]) -> None:
     """Bind every ``where=`` condition against the store's schema, before any scan."""
     for where in {leaf.where for leaf in leaves if leaf.where is not None}:
         try:
-            source.con.sql(f"SELECT ({where})::BOOLEAN FROM {source.relation} LIMIT 0")
+            # Bound where it is used, as a FILTER: a closing parenthesis, a comment or an aggregate
+            # that a bare SELECT accepts fails here, not in the fold's query.
+            source.con.sql(f"SELECT count(*) FILTER (WHERE ({where})::BOOLEAN) AS n "
+                           f"FROM (SELECT * FROM {source.relation} LIMIT 0)")
         except duckdb.Error as e:
             fields = sorted(source.schema.payload) + list(source.schema.envelope)
             raise InvalidFold(f"where={where!r} is not a valid condition on the events "
