@@ -31,3 +31,12 @@ def test_a_where_that_escapes_its_condition_or_aggregates_is_an_invalid_fold(sto
 def test_a_plain_condition_still_folds(store):
     fold = ek.Fold("acct", stream_type="acct", fields={"n": ek.count(where="amount >= 1 AND event_type = 'Dep'")})
     assert fold.state(store).n.tolist() == [1]
+
+
+@pytest.mark.parametrize("expr", ["1) --", "amount * 2 -- doubled"])
+def test_a_scenario_change_that_comments_out_the_rest_is_refused_up_front(store, expr):
+    # '1) --' passed the check ('SELECT (1) --) AS v ...' is valid SQL) and failed later with a
+    # raw duckdb ParserException from the scenario's view.
+    fold = ek.Fold("acct", stream_type="acct", fields={"bal": ek.sum("amount")})
+    with pytest.raises(ek.EventKitError, match="set"):
+        ek.Scenario(store).change(set={"amount": expr}).compare(fold)
