@@ -60,3 +60,12 @@ def test_event_times_that_are_not_times_are_refused_naming_the_column():
     events = pd.DataFrame({"occurred_at": ["2025-01-01", "x"], "event_type": ["a", "b"]})
     with pytest.raises(ek.EventKitError, match="occurred_at"):
         charts.event_rate(events, every="1D")
+
+
+def test_rows_with_a_missing_category_are_a_line_of_their_own_not_dropped():
+    # As ek.aggregate keeps a missing by value as a group; the chart silently left those rows out.
+    series = pd.DataFrame({"as_of": TIMES.repeat(2), "currency": ["USD", None] * 3, "balance": [1.0, 2.0] * 3})
+    fig = charts.trend_lines(series, y="balance", by="currency")
+    assert len(fig.axes[0].lines) == 2
+    fig = charts.stacked_area(series, y="balance", by="currency")
+    assert len(fig.axes[0].collections) == 2

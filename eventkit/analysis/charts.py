@@ -87,7 +87,8 @@ def trend_lines(
         zone = parts.zone(tz, line.index)
         parts.plot(ax, parts.times(line.index, zone), line.to_numpy(dtype=float), partial=partial, label=y)
     else:
-        wide = series.groupby([x, by], sort=True)[y].sum(min_count=1).unstack(by)
+        # dropna=False: a missing category is a line of its own (as ek.aggregate keeps it), not dropped.
+        wide = series.groupby([x, by], sort=True, dropna=False)[y].sum(min_count=1).unstack(by)
         zone = parts.zone(tz, wide.index)
         shown = wide.abs().mean().sort_values(ascending=False, kind="stable").index[:max_lines]
         for name in sorted(shown, key=str):
@@ -139,7 +140,7 @@ def stacked_area(
     """
     require_columns(series, [x, y, by])
     parts.numeric(series, y)
-    wide = series.pivot_table(index=x, columns=by, values=y, aggfunc="sum", sort=True).fillna(0)
+    wide = series.groupby([x, by], sort=True, dropna=False)[y].sum().unstack(by).fillna(0)
     wide = wide[wide.sum().sort_values(ascending=False, kind="stable").index]
     fig, ax = parts.figure()
     zone = parts.zone(tz, wide.index)
