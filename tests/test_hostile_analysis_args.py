@@ -35,3 +35,12 @@ def test_max_rows_that_is_not_a_count_is_refused(tmp_path, max_rows):
         fold = ek.Fold("acct", stream_type="acct", fields={"bal": ek.sum("amount")})
         with pytest.raises(ek.InvalidFold, match="max_rows"):
             fold.snapshots(store, every="1D", start="2025-01-01", end="2025-01-02", max_rows=max_rows)
+
+
+@pytest.mark.parametrize("kw", [{"n": -1}, {"n": 1.5}, {"direction": "sideways"}])
+def test_top_movers_refuses_a_negative_count_or_unknown_direction(kw):
+    # n=-1 silently dropped the last mover (pandas head(-1)); an unknown direction was a KeyError.
+    series = pd.DataFrame({"as_of": pd.to_datetime(["2025-01-01", "2025-02-01"] * 2, utc=True),
+                           "stream_id": ["a", "a", "b", "b"], "balance": [10.0, 11.0, 5.0, 1.0]})
+    with pytest.raises(ek.EventKitError, match="n=|direction"):
+        trends.top_movers(series, "balance", "2025-01-01", "2025-02-01", **kw)

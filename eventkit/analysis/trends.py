@@ -414,6 +414,11 @@ def top_movers(
         ['b']
     """
     require_columns(series, [time, by, field])
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:  # head(-1) drops the last row
+        raise InvalidInput(f"n={n!r}: give how many streams to return (0 or more)", column="n", values=[n])
+    if direction not in ("both", "up", "down"):
+        raise InvalidInput(f"direction={direction!r}: use 'both', 'up' or 'down'", column="direction",
+                           values=[direction])
     t0, t1 = _instant(start, series[time]), _instant(end, series[time])
     if t1 < t0:
         raise InvalidInput("end is before start", column="end", values=[start, end])
