@@ -69,3 +69,14 @@ def test_rows_with_a_missing_category_are_a_line_of_their_own_not_dropped():
     assert len(fig.axes[0].lines) == 2
     fig = charts.stacked_area(series, y="balance", by="currency")
     assert len(fig.axes[0].collections) == 2
+
+
+@pytest.mark.parametrize("max_lines", [0, -1])
+def test_max_lines_below_one_is_refused(max_lines):
+    # index[:-1] silently left out the smallest group (the legend said "top 1 of 2").
+    series = pd.DataFrame({"as_of": TIMES.repeat(2), "kind": ["x", "y"] * 3, "n": [1.0, 2.0] * 3})
+    with pytest.raises(ek.EventKitError, match="max_lines"):
+        charts.trend_lines(series, y="n", by="kind", max_lines=max_lines)
+    events = pd.DataFrame({"occurred_at": TIMES, "event_type": ["a", "b", "a"]})
+    with pytest.raises(ek.EventKitError, match="max_lines"):
+        charts.event_rate(events, every="1D", max_lines=max_lines)

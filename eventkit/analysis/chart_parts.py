@@ -177,6 +177,12 @@ def label(y: str, unit: str | None, label: str | None = None) -> str:
     return f"{y} ({unit})"
 
 
+def at_least_one(value: Any, name: str) -> None:
+    """Refuse a count below one (a negative slice would silently leave the last groups out)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise InvalidInput(f"{name}={value!r}: give 1 or more", column=name, values=[value])
+
+
 def numeric(frame: pd.DataFrame, col: str) -> None:
     if not pd.api.types.is_numeric_dtype(frame[col]):
         raise InvalidInput(f"column {col!r} must be numeric to plot, not {frame[col].dtype}",

@@ -79,6 +79,7 @@ def trend_lines(
     """
     require_columns(series, [x, y] + ([by] if by else []))
     parts.numeric(series, y)
+    parts.at_least_one(max_lines, "max_lines")
     fig, ax = parts.figure()
     partial = parts.last_partial(series, x)
     if by is None:
@@ -332,6 +333,7 @@ def event_rate(
         2
     """
     require_columns(events, [at] + ([by] if by else []), what="events")
+    parts.at_least_one(max_lines, "max_lines")
     freq = parts.offset(every)
     zone = parts.zone(tz)
     keys = events[by].astype("str") if by else pd.Series("events", index=events.index)
