@@ -217,6 +217,8 @@ def overlay(
     for col, side in (("b", base), ("s", what)):
         if len(side):
             both.loc[both.index > side.index[-1], col] = side.iloc[-1]
+        else:  # no rows at all: no stream exists on that side (every event dropped), a total of 0
+            both[col] = 0.0
     zone = parts.zone(tz, both.index)
     times = parts.times(both.index, zone)
     partial = parts.last_partial(baseline, x) or parts.last_partial(scenario, x)

@@ -311,7 +311,7 @@ def _one_sided_sums(fold: Any, base: pd.DataFrame, scen: pd.DataFrame, out: pd.D
             continue
         diff = out[f"{name}_diff"]
         filled = pd.Series(np.where(only_scen, out[f"{name}_scenario"],
-                                    np.where(only_base, -out[f"{name}_baseline"], diff)), index=out.index)
+                                    np.where(only_base, 0 - out[f"{name}_baseline"], diff)), index=out.index)
         ints = all(name in f and f[name].dtype.kind in "iu" for f in (base, scen))
         out[f"{name}_diff"] = filled.astype("int64") if ints and filled.notna().all() else filled.astype("float64")
     return out

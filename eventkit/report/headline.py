@@ -126,8 +126,11 @@ def _effect(spec: Mapping[str, Any], data: pd.DataFrame, tz: str) -> Headline:
     from eventkit.report.scenario import scenario_labels
 
     y = spec["y"]
-    base_name, scen_name = scenario_labels(data)
-    sides = data.groupby(["as_of", "scenario"])[y].sum().unstack("scenario").sort_index().ffill()
+    base_name, scen_name = scenario_labels(data, spec.get("scenario"))
+    # A side with no row at a point has no stream then: its total is 0 (a scenario that drops
+    # every event has no rows at all; it was taken for the baseline, showing an effect of 0).
+    sides = (data.groupby(["as_of", "scenario"])[y].sum().unstack("scenario")
+             .reindex(columns=[base_name, scen_name]).sort_index().ffill().fillna(0))
     at = sides.index[-1]
     base, scen = sides[base_name].iloc[-1], sides[scen_name].iloc[-1]
     cents = 0 if sides.stack().eq(sides.stack().round()).all() else 2

@@ -273,8 +273,9 @@ class _Run:
                 data = _query(data, spec["query"], f"charts.{name}.query", self.cfg)
             fold = self.cfg.folds[self.cfg.section("scenarios")[spec["scenario"]]["fold"]]
             self.one_unit(data, fold, spec["y"], None, f"charts.{name}")
-            base, scen = (data[data["scenario"] == s] for s in scenario_labels(data))
-            fig = _charts.overlay(base, scen, y=spec["y"], labels=scenario_labels(data),
+            labels = scenario_labels(data, spec["scenario"])
+            base, scen = (data[data["scenario"] == s] for s in labels)
+            fig = _charts.overlay(base, scen, y=spec["y"], labels=labels,
                                   unit=spec.get("unit"), tz=self.tz, **style)
         else:
             data, csv = self.tables[spec["series"]], spec["series"]

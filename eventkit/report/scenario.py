@@ -97,8 +97,14 @@ def change_notes(scn: Any) -> list[str]:
     return ["Events changed: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + "."]
 
 
-def scenario_labels(data: pd.DataFrame) -> tuple[str, str]:
-    """The two sides of an overlay table's ``scenario`` column: the baseline first."""
+def scenario_labels(data: pd.DataFrame, name: str | None = None) -> tuple[str, str]:
+    """The two sides of an overlay table's ``scenario`` column: the baseline first.
+
+    ``name`` (the scenario's): a scenario in which no stream exists has no rows, and must not
+    then be taken for the baseline.
+    """
+    if name is not None:
+        return "baseline", name
     labels = list(dict.fromkeys(data["scenario"].astype(str)))
     base = "baseline" if "baseline" in labels else labels[0]
     other = [x for x in labels if x != base]
