@@ -32,6 +32,7 @@ def test_missing_values_beside_present_ones_still_sum_as_pandas_does():
     assert ys[0][:2] == [1.0, 5.0] and np.isnan(ys[0][2])
 
 
+@pytest.mark.filterwarnings("error")  # an empty chart draws no legend (matplotlib warned "No artists ...")
 def test_stacked_area_of_no_rows_is_an_empty_chart_like_trend_lines():
     empty = pd.DataFrame({"as_of": TIMES[:0], "currency": pd.Series([], dtype=str), "n": pd.Series([], dtype=float)})
     assert len(charts.trend_lines(empty, y="n", by="currency").axes) == 1

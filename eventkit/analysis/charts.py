@@ -97,7 +97,8 @@ def trend_lines(
                   label=str(name))
         total = wide.shape[1]
         legend_title = by if len(shown) == total else f"{by} (top {len(shown)} of {total})"
-        ax.legend(title=legend_title, fontsize="small", loc="best")
+        if len(shown):  # no rows: no lines, and no legend to draw (matplotlib would warn)
+            ax.legend(title=legend_title, fontsize="small", loc="best")
     if partial:
         parts.partial_note(ax, "last point: period in progress")
     parts.finish(ax, title or f"{y} over time", x_label or x, parts.label(y, unit, y_label), zone)
