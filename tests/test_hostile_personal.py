@@ -209,3 +209,30 @@ def test_a_re_run_finds_rows_an_import_stored_under_ids_with_their_personal_valu
         assert (again.imported, again.already_stored) == (1, rows)
         assert len(store.read_all()) == rows + 1
         assert import_file(store, str(csv), fmt="csv", stream_type="customer").imported == 0
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_forget_of_a_number_reaches_keys_stored_under_its_legacy_float_spelling(tmp_path, monkeypatch, bulk):
+    """Stores written before number subjects were spelled as digits keyed customer 1 from a float column
+    (a frame with a missing value) as "1.0": forget("1") must destroy those keys too, and only those of
+    exactly that number ("1.5", "10.0" and "11" stay readable)."""
+    from eventkit.store import shredding_writes
+
+    with ek.open_store(tmp_path / "s", bulk_threshold=3 if bulk else 1000) as store:
+        store.declare_personal(event_type="Ordered", fields=["addr"], subject="cid")
+        with monkeypatch.context() as m:  # the pre-fix spelling: str() of the value as it arrived
+            m.setattr(shredding_writes, "subject_text", str)
+            store.append_frame(pd.DataFrame({"stream_id": "o-1", "event_type": ["Ordered", "Other"] * 3,
+                                             "addr": ["A", None, "B", None, "C", None],
+                                             "cid": [1.0, None, 1.5, None, 10.0, None]}))
+        store.append("o-2", [ek.Event("Ordered", {"addr": "D", "cid": 1}), ek.Event("Ordered", {"addr": "E", "cid": 11})])
+        with store._catalog.read() as tx:
+            assert set(store._catalog.subject_keys(tx, ["1", "1.0", "1.5", "10.0", "11"])) == {"1", "1.0", "1.5",
+                                                                                               "10.0", "11"}
+        assert store.forget("1") == 2  # "1" and "1.0"
+        events = store.read_all().query("event_type == 'Ordered'")
+        assert events.addr.isna().sum() == 2  # A (1.0) and D (1) erased
+        assert sorted(events.addr.dropna()) == ["B", "C", "E"]
+        assert events[events.cid == 1].erased.all() and not events[events.cid != 1].erased.any()
+        assert store.forget("1") == 0  # idempotent: nothing left under either spelling
+        assert "OK" in str(store.verify())

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -310,15 +311,40 @@ def reveal_wrapper(declared: Declarations, fields: dict[str, str]) -> Any:
     return wrap
 
 
+_DIGITS = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+def legacy_spellings(subject: str) -> list[str]:
+    """Other texts the keys of ``subject`` may be stored under by an older eventkit: a whole number that
+    arrived as a float (a pandas column with a missing value) was keyed as ``str(1.0)``, "1.0", before
+    :func:`~eventkit.store.shredding_writes.subject_text` spelled it as its digits. Only the float that is
+    exactly that number (none past 2**53 where the float rounds; "-0.0" as well as "0.0" for 0)."""
+    if len(subject) > 310 or not _DIGITS.fullmatch(subject):  # no float has more digits than 309
+        return []
+    number = int(subject)
+    try:
+        exact = float(number) == number
+    except OverflowError:
+        exact = False
+    if not exact:  # no float is exactly this number: no stored key can have come from one
+        return []
+    return [repr(float(number))] + (["-0.0"] if number == 0 else [])
+
+
 def forget(store: Any, subject: str) -> int:
-    """Destroy ``subject``'s keys and log the erasure as a link; returns how many keys were destroyed."""
+    """Destroy ``subject``'s keys and log the erasure as a link; returns how many keys were destroyed.
+
+    A whole number's keys stored under its legacy float spelling go too (see :func:`legacy_spellings`)."""
     from eventkit.store.chain_links import add_link
     from eventkit.store.envelope import micros_now
 
     if not isinstance(subject, str) or not subject:
         raise InvalidInput("forget needs the subject as text (e.g. the stream id)", values=[subject])
     with store._catalog.write() as tx:
-        destroyed, known = store._catalog.erase_subject(tx, subject)
+        destroyed, known = 0, False
+        for spelling in (subject, *legacy_spellings(subject)):
+            n, seen = store._catalog.erase_subject(tx, spelling)
+            destroyed, known = destroyed + n, known or seen
         if not known:
             raise InvalidInput(f"no personal data of subject {subject!r} is stored (no key was ever made for it); "
                                "check the subject, and that its fields were declared with store.declare_personal",
