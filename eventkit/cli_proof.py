@@ -38,7 +38,9 @@ def verify(path: str, quick: bool, against: str | None, public_key: str | None) 
 
     Re-hashes every live segment file, walks the chain, and compares the catalog (hot log, segment
     list, stream heads, indexes) with it. Exit status 1 and a list of problems, first bad link
-    first, when anything differs.
+    first, when anything differs. Exit status 2 when the history checks out but declared personal
+    fields hold values in plain text (written by an older eventkit; `forget` cannot erase them: the
+    report says what to do).
 
     \b
     Example:
@@ -57,6 +59,8 @@ def verify(path: str, quick: bool, against: str | None, public_key: str | None) 
         except ek.EventKitError as e:
             raise click.ClickException(str(e).splitlines()[0]) from None
     click.echo(str(report))
+    if report.plain_personal:
+        raise SystemExit(2)
 
 
 @click.command()

@@ -23,6 +23,7 @@ from eventkit.store.integrity import ALL, Link, TamperedStore, file_sha256
 from eventkit.store.chain_links import check_hot_rows
 from eventkit.store.chain_walk import replay
 from eventkit.store.read_snapshot import new_connection, parquet_scan
+from eventkit.store.verify_personal import REMEDY, PlainPersonal, check_plain_personal
 
 
 @dataclass
@@ -61,9 +62,13 @@ class VerifyReport:
     seconds: float
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Declared personal fields holding values in plain text (the full check only): not tampering, but
+    #: data ``forget`` cannot erase (see :mod:`eventkit.store.verify_personal`).
+    plain_personal: list[PlainPersonal] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """Whether the store holds exactly the history its chain records (``plain_personal`` aside)."""
         return not self.problems
 
     @property
@@ -85,6 +90,11 @@ class VerifyReport:
             lines.append(f"result     TAMPERED: {len(self.problems)} problem(s)"
                          + (f"; the first bad link is {first}" if first is not None else ""))
             lines += [f"  - {p}" for p in self.problems]
+        if self.plain_personal:
+            n = sum(p.count for p in self.plain_personal)
+            lines.append(f"personal   WARNING: {n:,} value(s) of declared personal fields are stored in plain text; "
+                         + REMEDY)
+            lines += [f"  - {p}" for p in self.plain_personal]
         lines += [f"note       {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -116,6 +126,10 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
             streams = catalog.all_streams(tx) if not quick else []
             pairs = catalog.stream_segment_pairs(tx) if not quick else []
             supplied = catalog.supplied_ids(tx) if not quick else []
+            declarations = catalog.personal_declarations(tx)
+            fields = catalog.fields(tx) if declarations else {}
+            plain = None if quick or not declarations else pool.submit(
+                check_plain_personal, [local[p] for p in scannable], hot, declarations, fields)
         modified = {p for p, f in hashing.items() if f.result() != live[p]["sha256"]}
         for path in sorted(modified):
             entry = live[path]
@@ -133,6 +147,7 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
                     con.close()
             except duckdb.Error as e:
                 problems.append(Problem(f"the segment files cannot be scanned: {str(e).splitlines()[0]}"))
+        plain_personal = _plain_personal(plain, scannable, intact, local, hot, declarations, fields)
     if head != chain_head:
         problems.append(Problem(f"the catalog's head is position {head:,} but the chain's last commit ends at "
                                 f"{chain_head:,}", positions=(min(head, chain_head) + 1, max(head, chain_head))))
@@ -148,6 +163,8 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
     unlisted = [f.path for f in store.files.listing("segments", suffix=".parquet")
                 if f.path not in {s[1] for s in segments}]
     notes = []
+    if quick and declarations:
+        notes.append("declared personal fields not checked for values stored in plain text (the full check does)")
     if unlisted:
         notes.append(f"{len(unlisted)} segment file(s) in the folder are not in the catalog and are never read "
                      f"(left by a crash, or put there by hand; `eventkit gc` removes them): {', '.join(unlisted[:3])}")
@@ -156,7 +173,26 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
         path=str(store.path), quick=quick, links=len(links), head=head,
         head_hash=links[-1][7].hex() if links else "", files=len(live), files_hashed=len(hashing),
         events_scanned=scanned, seconds=time.perf_counter() - started, problems=problems, notes=notes,
+        plain_personal=plain_personal,
     )
+
+
+def _plain_personal(started: Future | None, scanned: list[str], intact: list[str], local: dict[str, str],
+                    hot: list[tuple], declarations: list[tuple], fields: dict[str, str]) -> list[PlainPersonal]:
+    """The plain-value check's findings over the intact files: the run started over ``scanned``, or a new
+    one without the files found modified (a modified file is reported as such; it may not even parse)."""
+    if started is None:
+        return []
+    try:
+        found = started.result()
+    except duckdb.Error:
+        found = None
+    if scanned == intact and found is not None:
+        return found
+    try:
+        return check_plain_personal([local[p] for p in intact], hot, declarations, fields)
+    except duckdb.Error:
+        return []  # the scan's failure is reported as a problem already
 
 
 _WORKERS = 4  # threads for hashing files and the scan (the hashing is I/O and C; more buys nothing on 2 cores)
