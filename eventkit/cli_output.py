@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from eventkit.cli_common import check_output, user_errors
+from eventkit.common.csv_text import csv_text
 
 __all__ = ["echo_frame", "relation_frame", "select_rows", "to_csv", "to_json", "write_frame"]
 
@@ -124,7 +125,7 @@ def to_csv(df: pd.DataFrame) -> str:
     for name in out.columns:
         if out[name].dtype == object:
             out[name] = out[name].map(_json_text)
-    return out.to_csv(index=False)
+    return csv_text(out)  # empty text as "", a missing value as an empty field
 
 
 def to_json(df: pd.DataFrame) -> str:
@@ -167,5 +168,5 @@ def write_frame(df: pd.DataFrame, output: str | None, fmt: str, max_rows: int) -
         if suffix in (".parquet", ".pq"):
             df.to_parquet(output, index=False)
         else:
-            df.to_csv(output, index=False, sep="\t" if suffix == ".tsv" else ",")
+            csv_text(df, output, sep="\t" if suffix == ".tsv" else ",")  # empty text as "", missing as empty
     click.echo(f"wrote {len(df):,} rows to {output}")

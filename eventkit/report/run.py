@@ -160,7 +160,10 @@ def write_report(config: str | Path | Mapping[str, Any] | ReportConfig, *, out: 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a report table as CSV, repeatably: floats with six decimals, times in ISO 8601
-    (``2025-01-06T00:00:00Z`` in UTC, ``2025-01-06T00:00:00+01:00`` in another zone)."""
+    (``2025-01-06T00:00:00Z`` in UTC, ``2025-01-06T00:00:00+01:00`` in another zone), empty text
+    as ``""`` and a missing value as an empty field (see :mod:`eventkit.common.csv_text`)."""
+    from eventkit.common.csv_text import csv_text
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = frame
@@ -169,8 +172,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
         if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) != "UTC":
             out = out if out is not frame else frame.copy()
             out[col] = frame[col].map(lambda t: t.isoformat() if pd.notna(t) else "")
-    out.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n",
-               date_format="%Y-%m-%dT%H:%M:%SZ")
+    csv_text(out, path, float_format=FLOAT_FORMAT, lineterminator="\n", date_format="%Y-%m-%dT%H:%M:%SZ")
     return path
 
 
