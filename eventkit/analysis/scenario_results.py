@@ -169,7 +169,10 @@ class ScenarioResults:
             **kw: start, end, streams, as_of, tz.
 
         Returns:
-            ``scenario``, ``as_of``, the ``by`` columns, ``streams`` and the values, sorted.
+            ``scenario``, ``as_of``, the ``by`` columns, ``streams`` and the values, sorted. A side
+            in which no stream exists (a scenario that drops every event) has the other side's rows
+            with ``streams`` 0, sums and counts 0 and the other values missing, as :meth:`compare`
+            takes a stream on one side only against 0.
 
         Example:
             >>> scn.compare_aggregate(account, every="1W", by="currency",
@@ -179,7 +182,8 @@ class ScenarioResults:
 
         keys = [by] if isinstance(by, str) else list(by or [])
         parts = []
-        for label, src in ((BASELINE, self.baseline), (self.name, self)):
+        labels = (BASELINE, self.name)
+        for label, src in zip(labels, (self.baseline, self)):
             if callable(getattr(fold, "aggregate", None)):
                 if values is None:  # the fold's numeric fields, typed by an empty state
                     values = {f: (f, "sum") for f in numeric_state_columns(fold.state(src, streams=[])) if f not in keys}
@@ -193,6 +197,7 @@ class ScenarioResults:
                 frame = group(series, by=by, values=values)
             frame.insert(0, "scenario", label)
             parts.append(frame)
+        parts = _no_streams_at_zero(parts, labels, values)
         return pd.concat(parts, ignore_index=True)
 
     def overlay(self, fold: Any, *, y: str, every: Any = "1D", title: str | None = None,
@@ -315,3 +320,30 @@ def _one_sided_sums(fold: Any, base: pd.DataFrame, scen: pd.DataFrame, out: pd.D
         ints = all(name in f and f[name].dtype.kind in "iu" for f in (base, scen))
         out[f"{name}_diff"] = filled.astype("int64") if ints and filled.notna().all() else filled.astype("float64")
     return out
+
+
+_ZERO_WHEN_EMPTY = ("sum", "count", "count_distinct")  # a total over no stream; other functions have no value
+
+
+def _no_streams_at_zero(parts: list[pd.DataFrame], labels: tuple[str, str], values: Any) -> list[pd.DataFrame]:
+    """``compare_aggregate``'s two sides, a side with no rows given the other's points and categories
+    with no streams: ``streams`` 0, sums and counts 0, other values missing (a grouping or a chart of
+    the frame then sees that side's total of 0, not no side at all)."""
+    import numpy as np
+
+    if bool(len(parts[0])) == bool(len(parts[1])):
+        return parts
+    i = 0 if not len(parts[0]) else 1  # the side with no rows
+    full = parts[1 - i]
+    out = full.copy()
+    fns = {name: (v if isinstance(v, str) else v[1]) for name, v in (values or {}).items()}
+    for col in out.columns:
+        numeric = full[col].dtype.kind in "iuf"
+        if col == "streams" or fns.get(col) in _ZERO_WHEN_EMPTY:
+            out[col] = np.zeros(len(out), dtype=full[col].dtype if numeric else np.int64)
+        elif col in fns:
+            out[col] = np.full(len(out), np.nan) if numeric else None
+        elif col == "erased":
+            out[col] = False
+    out["scenario"] = labels[i]
+    return [out, parts[1]] if i == 0 else [parts[0], out]
