@@ -283,7 +283,9 @@ class Scenario(ScenarioResults):
             event_types, streams, between, where: Which events (as in :meth:`drop`); default: all.
 
         Raises:
-            InvalidInput: ``by`` is not a fixed duration (month offsets like ``"1MS"`` are not).
+            InvalidInput: ``by`` is not a fixed duration (month offsets like ``"1MS"`` are not), or it
+                would move an event outside years 1-9999 in UTC (the times a store keeps: such a
+                scenario could not be materialized).
 
         Example:
             >>> scn.shift(by="7D", event_types="Withdrawn")                  # doctest: +SKIP
@@ -292,7 +294,34 @@ class Scenario(ScenarioResults):
         cond = self._selector(event_types=event_types, streams=streams, between=between, where=where)
         label = describe_edit("shift", by=by, event_types=event_types, streams=streams, between=between,
                           where=where)
-        return self._derive(S.Op("shift", label, tuple(self.fields.items()), cond=cond, shift_us=us))
+        new = self._derive(S.Op("shift", label, tuple(self.fields.items()), cond=cond, shift_us=us))
+        new._refuse_shift_out_of_range(cond, us, label)
+        return new
+
+    def _refuse_shift_out_of_range(self, cond: str | None, us: int, label: str) -> None:
+        """Refuse this scenario's last edit, a shift by ``us`` of the live events matching ``cond``,
+        when it moves one outside years 1-9999 in UTC (one aggregate over the events before it)."""
+        before = f"_ek_s{len(self._ops) - 1}"
+        con = self.connect()
+        try:
+            low, high, early, late = con.sql(
+                f"SELECT epoch_us(min(occurred_at)), epoch_us(max(occurred_at)), arg_min(stream_id, occurred_at), "
+                f"arg_max(stream_id, occurred_at) FROM {before} WHERE NOT _ek_dropped"
+                + (f" AND {cond}" if cond else "")).fetchall()[0]
+            if low is None or _TIME_MIN_US <= low + us and high + us <= _TIME_MAX_US:
+                return
+            past = high + us > _TIME_MAX_US
+            edge = max(_TIME_MAX_US - us, -(2**63) + 1) if past else min(_TIME_MIN_US - us, 2**63 - 1)
+            n = con.sql(f"SELECT count(*) FROM {before} WHERE NOT _ek_dropped" + (f" AND {cond}" if cond else "")
+                        + f" AND epoch_us(occurred_at) {'>' if past else '<'} {edge}").fetchall()[0][0]
+        finally:
+            con.close()
+        stream, at = (late, high) if past else (early, low)
+        when = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(microseconds=at)
+        raise InvalidInput(
+            f"{label} would move {n:,} event(s) {'past 9999-12-31' if past else 'before year 1'} (stream {stream!r}, "
+            f"occurred_at {when.isoformat()}); eventkit keeps times within years 1-9999 in UTC: shift by less, "
+            "or select fewer events (between=, streams=, where=)", column="occurred_at", values=[stream])
 
     def add(self, frame: Any) -> Scenario:
         """Add hypothetical events from a flat frame, as ``store.append_frame`` takes it.
@@ -412,3 +441,7 @@ class Scenario(ScenarioResults):
 
 
 __all__ = ["NoMatch", "Scenario"]
+
+
+_TIME_MIN_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z in microseconds since 1970
+_TIME_MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
