@@ -193,3 +193,11 @@ def numeric(frame: pd.DataFrame, col: str) -> None:
     if len(huge):
         raise InvalidInput(f"column {col!r} holds values too large to draw (beyond {TOO_LARGE:g}); scale them "
                            "(e.g. divide by 1e6 and say so in unit=)", column=col, values=huge[:3].tolist())
+
+
+def summed_as_floats(frame: pd.DataFrame, col: str) -> pd.DataFrame:
+    """``frame`` with an integer ``col`` as floats, for the sums a chart draws: pandas sums int64 with
+    wrap-around (three values of 2**62 total -2**62), and the chart plots floats anyway."""
+    if pd.api.types.is_integer_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
+        return frame.assign(**{col: frame[col].to_numpy(dtype="float64", na_value=np.nan)})
+    return frame

@@ -80,6 +80,7 @@ def trend_lines(
     require_columns(series, [x, y] + ([by] if by else []))
     parts.numeric(series, y)
     parts.at_least_one(max_lines, "max_lines")
+    series = parts.summed_as_floats(series, y)
     fig, ax = parts.figure()
     partial = parts.last_partial(series, x)
     if by is None:
@@ -142,6 +143,7 @@ def stacked_area(
     """
     require_columns(series, [x, y, by])
     parts.numeric(series, y)
+    series = parts.summed_as_floats(series, y)
     wide = series.groupby([x, by], sort=True, dropna=False)[y].sum().unstack(by).fillna(0)
     wide = wide[wide.sum().sort_values(ascending=False, kind="stable").index]
     fig, ax = parts.figure()
@@ -210,6 +212,7 @@ def overlay(
     for name, frame in (("baseline", baseline), ("scenario", scenario)):
         require_columns(frame, [x, y], what=name)
         parts.numeric(frame, y)
+    baseline, scenario = parts.summed_as_floats(baseline, y), parts.summed_as_floats(scenario, y)
     base = baseline.groupby(x, sort=True)[y].sum(min_count=1)  # all missing: a gap, not zero
     what = scenario.groupby(x, sort=True)[y].sum(min_count=1)
     # A side whose grid ends earlier (its last event is earlier) keeps its last total: no event

@@ -190,7 +190,8 @@ class Fold:
         inclusive); every stream that exists at a point (its first event at or before it) has a
         row there, filled forward. So what one naturally does with it is right: ``s.groupby(
         "as_of")["balance"].sum()``, ``s.merge(lookup, on="stream_id").groupby([...])``, a chart
-        by stream. See :mod:`eventkit.fold.series`.
+        by stream. See :mod:`eventkit.fold.series`. pandas sums integers with wrap-around past
+        64 bits: the series warns (``ek.EventKitWarning``) when a total at one point can get there.
 
         A dense series costs streams x points rows whatever the events (100,000 accounts daily
         for a year: 24 million rows). Its size is counted first (one aggregate, nothing built);

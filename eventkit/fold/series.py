@@ -254,7 +254,49 @@ def finish_frame(frame: pd.DataFrame, grid: Grid, kind: str) -> pd.DataFrame:
     if grid.kind != "events" and grid.tz != "UTC" and col in frame.columns:
         frame[col] = frame[col].dt.tz_convert(grid.tz)
     frame.attrs[_ATTR] = {"kind": kind, "every": [grid.kind, grid.step], "tz": grid.tz}
+    if kind == "dense":
+        warn_wrapping_totals(frame)
     return frame
+
+
+# pandas' int64 sums wrap around past 2**63 - 1, without a word. The bound is summed in floats, off by
+# far less than a millionth at any size a frame can have: warn a millionth below 2**63.
+_NEAR = 2.0**63 * (1 - 1e-6)
+
+
+def warn_wrapping_totals(frame: pd.DataFrame, time: str = "as_of") -> None:
+    """Warn when an integer column's total at one point (or over part of its streams) can pass 64 bits.
+
+    What one naturally does with the dense series is ``groupby("as_of").sum()``, and pandas sums int64
+    with wrap-around: three balances of 2**62 total -2**62. Each value fits (the fold checks that); the
+    sum of the absolute values per point bounds every total a grouping of that point can make, so
+    below 2**63 none wraps. The bound costs one pass per integer column (a cheaper one first: the
+    largest value times the rows)."""
+    import numpy as np
+    import pandas as pd
+
+    from eventkit.common.errors import warn
+
+    if time not in frame.columns or not len(frame):
+        return
+    starts = None
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if col in ("version", "position") or not pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        size = np.abs(frame[col].to_numpy(dtype="float64", na_value=0.0))
+        if float(size.max()) * len(size) < _NEAR:  # no total of these rows can come near 2**63
+            continue
+        if starts is None:  # the series is sorted by time: each point's rows are one run
+            starts = np.flatnonzero(frame[time].ne(frame[time].shift()).to_numpy(dtype=bool))
+        totals = np.add.reduceat(size, starts)
+        worst = int(np.argmax(totals))
+        if totals[worst] >= _NEAR:
+            warn(f"the series' integer column {col!r} adds up, at {time}={frame[time].iloc[starts[worst]]}, to a total that can "
+                 f"pass 64-bit integers (the absolute values sum to {totals[worst]:.4g}): pandas sums int64 with "
+                 f"wrap-around, silently. Total it with ek.aggregate(series, values={{{col!r}: 'sum'}}) or "
+                 f"fold.aggregate(store, ...) (both refuse a total past 64 bits), or convert it first: "
+                 f"series.astype({{{col!r}: float}})")
 
 
 def warn_dense_deprecated(dense: Any) -> None:
