@@ -144,3 +144,16 @@ def test_the_cli_csv_output_tells_empty_text_from_missing(tmp_path):
         write_frame(pd.DataFrame({"name": pd.array(["", None, "Ann"], dtype="str"), "n": [1, 2, 3]}), str(out),
                     "table", 0)
         assert out.read_text().splitlines()[1:] == [f'""{sep}1', f"{sep}2", f"Ann{sep}3"]
+
+
+def test_a_position_grid_near_2_63_is_not_taken_for_a_total():
+    """The time column of an every=N series is an integer (a position): it is not summed, so it never warns."""
+    from eventkit.fold.series import warn_wrapping_totals
+
+    series = pd.DataFrame({"as_of": [2**62, 2**62], "stream_id": ["a", "b"], "bal": [10, 5],
+                           "version": [1, 1], "position": [2**62, 2**62 - 1]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_wrapping_totals(series)
+    with pytest.warns(ek.EventKitWarning, match="'bal'"):
+        warn_wrapping_totals(series.assign(bal=[2**62, 2**62]))

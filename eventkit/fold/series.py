@@ -282,7 +282,7 @@ def warn_wrapping_totals(frame: pd.DataFrame, time: str = "as_of") -> None:
     starts = None
     for col in frame.columns:
         dtype = frame[col].dtype
-        if col in ("version", "position") or not pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        if col in (time, "version", "position") or not pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             continue
         size = np.abs(frame[col].to_numpy(dtype="float64", na_value=0.0))
         if float(size.max()) * len(size) < _NEAR:  # no total of these rows can come near 2**63
