@@ -1,0 +1,117 @@
+"""Reading personal values back many at a time (issue 13, item 5): base64 of many tokens decoded in one call,
+and the key ring's cache of revealed values used only while it pays; whichever way a call goes, every value
+reads back exactly (text, NULL once erased, non-token text unchanged) and an edited token fails loudly."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import eventkit as ek
+from eventkit.store import shredding, shredding_cache
+from eventkit.store.ragged_bytes import b64decode_tails
+
+
+@pytest.mark.parametrize("sizes", [[0], [1, 2, 3, 4, 5, 6], list(range(0, 50)), [28, 29, 30] * 700])
+def test_base64_tails_of_many_values_decode_like_base64(sizes):
+    messages = [os.urandom(n) for n in sizes]
+    prefixes = [f"ek2:{i:016x}:" for i in range(len(messages))]
+    texts = pa.array([p + base64.b64encode(m).decode() for p, m in zip(prefixes, messages)], pa.string())
+    for array in (texts, texts.slice(1)):  # also an array that starts inside its buffers
+        flat, starts, lengths = b64decode_tails(array, 21)
+        got = [flat[a:a + n].tobytes() for a, n in zip(starts, lengths)]
+        assert got == messages[len(messages) - len(array):]
+
+
+@pytest.mark.parametrize("bad", ["QUFB!UFB", "QUF", "QUFBé==="])
+def test_base64_tails_refuse_text_that_is_not_base64(bad):
+    with pytest.raises(ValueError):
+        b64decode_tails(pa.array(["ek2:0000000000000000:QUFB", "ek2:0000000000000000:" + bad]), 21)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """1,200 events of 40 customers: a different note on each event and the customer's name on each."""
+    n = 1200
+    s = ek.open_store(tmp_path / "s", bulk_threshold=20)
+    s.declare_personal(stream_type="customer", fields=["note", "name"])
+    s.append_frame(pd.DataFrame({"stream_id": [f"c-{i % 40}" for i in range(n)], "stream_type": "customer",
+                                 "event_type": "Seen", "note": [f"note {i} é" for i in range(n)],
+                                 "name": [f"Name {i % 40}" for i in range(n)]}))
+    s.append("c-0", [ek.Event("Seen", {"note": "plain", "name": None})], stream_type="customer")  # hot log
+    yield s
+    s.close()
+
+
+def expected(erased: set[str]) -> pd.DataFrame:
+    n = 1200
+    out = pd.DataFrame({"stream_id": [f"c-{i % 40}" for i in range(n)] + ["c-0"],
+                        "note": [f"note {i} é" for i in range(n)] + ["plain"],
+                        "name": [f"Name {i % 40}" for i in range(n)] + [None]})
+    gone = out.stream_id.isin(erased)
+    out.loc[gone, ["note", "name"]] = None
+    return out
+
+
+@pytest.mark.parametrize("mode", ["cache", "batch", "mixed"])
+def test_values_read_back_exactly_with_or_without_the_cache(store, monkeypatch, mode):
+    """The cache used on every call, never (past its warm-up with no hits), or one call in three: same answers,
+    before and after a subject is forgotten; SQL sees the same values as read_all."""
+    monkeypatch.setattr(shredding, "_FEW", 4)  # batches of the numpy path even in a small scan
+    if mode != "cache":
+        monkeypatch.setattr(shredding_cache, "WARM_UP", 0)
+        monkeypatch.setattr(shredding_cache, "RECHECK", 10**9 if mode == "batch" else 3)
+    for erased in (set(), {"c-3"}):
+        if erased:
+            store.forget("c-3")
+        for _ in range(2):  # the second read finds the first's values in the cache, when used
+            got = store.read_all()[["stream_id", "note", "name"]].reset_index(drop=True)
+            pd.testing.assert_frame_equal(got.astype(object), expected(erased).astype(object))
+            notes = [r[0] for r in store.sql("SELECT data.note FROM events ORDER BY position").fetchall()]
+            assert notes == [None if pd.isna(v) else v for v in expected(erased).note]
+
+
+def test_the_cache_stops_being_used_when_it_never_hits(monkeypatch):
+    cache = shredding_cache.RevealCache()
+    monkeypatch.setattr(shredding_cache, "WARM_UP", 100)
+    used = 0
+    for call in range(200):
+        if cache.pays():
+            used += 1
+            values = [f"t{call}-{i}" for i in range(10)]  # never seen again
+            cache.add(values, cache.lookup(values))
+    assert 10 <= used < 20  # the warm-up (10 calls), then one call in RECHECK
+    hits = shredding_cache.RevealCache()
+    for _ in range(200):
+        assert hits.pays()
+        hits.lookup(["a"])
+        hits.add(["a"], ["text"])  # found every time after the first
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_an_edited_token_fails_the_batch_read(tmp_path, monkeypatch, cached):
+    """A changed character in one of many stored tokens fails the read, through the cache or not."""
+    import json
+    import sqlite3
+
+    if not cached:
+        monkeypatch.setattr(shredding_cache, "WARM_UP", 0)
+        monkeypatch.setattr(shredding_cache, "RECHECK", 10**9)
+    path = tmp_path / "s"
+    with ek.open_store(path, bulk_threshold=10**6) as s:
+        s.declare_personal(stream_type="customer", fields=["name"])
+        s.append("c-1", [ek.Event("Seen", {"name": f"Ann Smith {i}"}) for i in range(300)], stream_type="customer")
+    with sqlite3.connect(path / "catalog.sqlite") as db:
+        position, raw = db.execute("SELECT position, data FROM hot ORDER BY position LIMIT 1 OFFSET 150").fetchone()
+        data = json.loads(raw)
+        token = data["name"]
+        data["name"] = token[:30] + ("A" if token[30] != "A" else "B") + token[31:]
+        db.execute("UPDATE hot SET data = ? WHERE position = ?", (json.dumps(data), position))
+    with ek.open_store(path) as s:
+        with pytest.raises(Exception, match="does not check out"):  # TamperedStore, inside DuckDB's error
+            s.read_all()
