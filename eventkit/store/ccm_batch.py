@@ -70,32 +70,45 @@ def _ecb(encryptors: Sequence[Any], groups: np.ndarray, blocks_per_message: np.n
     return out[:len(data)].reshape(-1, 16)
 
 
-def _set_counter(blocks: np.ndarray, values: np.ndarray) -> None:
-    for k in range(_Q):  # the last _Q bytes: big-endian
-        blocks[:, 16 - _Q + k] = (values >> (8 * (_Q - 1 - k))) & 255
-
-
 def _keystream(encryptors: Sequence[Any], groups: np.ndarray, nonces: np.ndarray,
                lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(E(B0), S0, S1..Sm of every message in order): one ECB pass per key over each message's blocks
-    B0, A0, A1..Am, laid out message after message."""
+    B0, A0, A1..Am, laid out message after message.
+
+    A block is built as two little-endian 64-bit words: each message's A0 repeated once per block (one copy
+    of whole 16-byte items) plus the block's counter added into the last word's top three bytes, the
+    big-endian counter field (a third of the time of writing nonce and counter bytes column by column).
+    """
     n = len(lengths)
     m = (lengths + 15) // 16
     per = m + 2
     at = starts_of(per)
     total = int(per.sum())
-    blocks = np.empty((total, 16), np.uint8)
-    blocks[:, 0] = _CTR_FLAGS
-    owner = np.repeat(np.arange(n), per)
-    blocks[:, 1:1 + NONCE] = take_rows(np.ascontiguousarray(nonces), owner)
-    _set_counter(blocks, np.arange(total, dtype=np.int64) - at[owner] - 1)  # A_i holds i; B0's is set next
-    b0 = take_rows(blocks, at)
+    a0 = np.zeros((n, 16), np.uint8)
+    a0[:, 0] = _CTR_FLAGS
+    a0[:, 1:1 + NONCE] = nonces
+    blocks = np.repeat(rows(a0), per).view(np.uint8).reshape(-1, 16)
+    words = blocks.view("<u8")
+    # A_i holds i: block k of a message is A_(k-1) (k = 0 is B0, set below).
+    words[:, 1] += _counter_word(np.arange(total, dtype=np.int64) - np.repeat(at + 1, per))
+    b0 = a0.copy()
     b0[:, 0] = _B0_FLAGS
-    _set_counter(b0, lengths)
+    b0_words = b0.view("<u8")
+    b0_words[:, 1] += _counter_word(lengths)
     rows(blocks)[at] = rows(b0)
     out = _ecb(encryptors, groups, per, blocks)
     stream_rows = np.repeat(at + 2 - starts_of(m), m) + np.arange(int(m.sum()), dtype=np.int64)
     return take_rows(out, at), take_rows(out, at + 1), take_rows(out, stream_rows)
+
+
+def _counter_word(values: np.ndarray) -> np.ndarray:
+    """``values`` (0 <= v < 2**24, or -1 where the block is overwritten after) as the big-endian counter field
+    in bytes 13-15 of a block, i.e. the top three bytes of its second little-endian 64-bit word."""
+    v = values.astype(np.uint64) & np.uint64(0xFFFFFF)
+    if len(v) and int(values.max()) < 256:  # one byte of counter: a shift (values below 4 KiB)
+        return v << np.uint64(56)
+    return (((v & np.uint64(255)) << np.uint64(56)) | (((v >> np.uint64(8)) & np.uint64(255)) << np.uint64(48))
+            | ((v >> np.uint64(16)) << np.uint64(40)))
 
 
 def _cbc_mac(encryptors: Sequence[Any], groups: np.ndarray, state: np.ndarray, plain_blocks: np.ndarray,
