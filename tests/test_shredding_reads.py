@@ -64,7 +64,7 @@ def test_values_read_back_exactly_with_or_without_the_cache(store, monkeypatch, 
     before and after a subject is forgotten; SQL sees the same values as read_all."""
     monkeypatch.setattr(shredding, "_FEW", 4)  # batches of the numpy path even in a small scan
     if mode != "cache":
-        monkeypatch.setattr(shredding_cache, "WARM_UP", 0)
+        monkeypatch.setattr(shredding_cache, "MIN_HIT_RATE", 10**12)  # never pays by its rate
         monkeypatch.setattr(shredding_cache, "RECHECK", 10**9 if mode == "batch" else 3)
     for erased in (set(), {"c-3"}):
         if erased:
@@ -76,21 +76,30 @@ def test_values_read_back_exactly_with_or_without_the_cache(store, monkeypatch, 
             assert notes == [None if pd.isna(v) else v for v in expected(erased).note]
 
 
-def test_the_cache_stops_being_used_when_it_never_hits(monkeypatch):
+def test_the_cache_stops_being_used_when_it_stops_hitting():
+    """A few calls of misses and the cache is skipped (but for one call in RECHECK); a scan whose values are all
+    in the cache uses it every time; one that then moves to new values stops within a few calls."""
     cache = shredding_cache.RevealCache()
-    monkeypatch.setattr(shredding_cache, "WARM_UP", 100)
-    used = 0
+    used = []
     for call in range(200):
         if cache.pays():
-            used += 1
+            used.append(call)
             values = [f"t{call}-{i}" for i in range(10)]  # never seen again
-            cache.add(values, cache.lookup(values))
-    assert 10 <= used < 20  # the warm-up (10 calls), then one call in RECHECK
-    hits = shredding_cache.RevealCache()
-    for _ in range(200):
-        assert hits.pays()
-        hits.lookup(["a"])
-        hits.add(["a"], ["text"])  # found every time after the first
+            cache.lookup(values)
+            cache.add(values, values)
+    assert len(used) < 20 and used[:7] == list(range(7))
+    again = shredding_cache.RevealCache()
+    again.add(["a"], ["text"])
+    for _ in range(100):
+        assert again.pays()
+        assert again.lookup(["a"]) == ["text"]
+    skipped = 0
+    for call in range(100):
+        if again.pays():
+            again.lookup([f"new {call}"])
+        else:
+            skipped += 1
+    assert skipped > 80
 
 
 @pytest.mark.parametrize("cached", [True, False])
@@ -100,7 +109,7 @@ def test_an_edited_token_fails_the_batch_read(tmp_path, monkeypatch, cached):
     import sqlite3
 
     if not cached:
-        monkeypatch.setattr(shredding_cache, "WARM_UP", 0)
+        monkeypatch.setattr(shredding_cache, "MIN_HIT_RATE", 10**12)
         monkeypatch.setattr(shredding_cache, "RECHECK", 10**9)
     path = tmp_path / "s"
     with ek.open_store(path, bulk_threshold=10**6) as s:

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from eventkit.store.ragged_bytes import from_blocks, ragged, starts_of, to_blocks
+from eventkit.store.ragged_bytes import MASKS, from_blocks, ragged, starts_of, to_blocks, windows
 
 NONCE = 12
 TAG = 16
@@ -166,15 +166,30 @@ def encrypt(encryptors: Sequence[Any], groups: np.ndarray, nonces: np.ndarray, f
 
 def decrypt(encryptors: Sequence[Any], groups: np.ndarray, flat: np.ndarray, starts: np.ndarray,
             lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The inverse of :func:`encrypt`: (flat plaintexts, lengths, whether each tag checked out)."""
+    """The inverse of :func:`encrypt`: (flat plaintexts, lengths, whether each tag checked out).
+
+    Blocks are moved as whole 16-byte items (see :func:`.ragged_bytes.windows`), not byte by byte: a last
+    block's bytes past its message (the tag, the next message) are masked to zero for the CBC-MAC, and
+    overwritten by the next message's first block in the output.
+    """
     starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
     if len(lengths) and int(lengths.min()) < NONCE + TAG:
         raise ValueError("a ciphertext shorter than nonce and tag")
-    nonces = flat[(starts[:, None] + np.arange(NONCE)).reshape(-1)].reshape(-1, NONCE)
+    if not len(lengths):
+        return np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0, bool)
+    flat = np.concatenate([np.asarray(flat, np.uint8).reshape(-1), np.zeros(16, np.uint8)])  # windows past the end
+    nonces = windows(flat, NONCE)[starts].view(np.uint8).reshape(-1, NONCE)
     plain_lengths = lengths - NONCE - TAG
+    m = (plain_lengths + 15) // 16
+    first = starts_of(m)
+    index = np.arange(int(m.sum()), dtype=np.int64) * 16
     e_b0, s0, stream = _keystream(encryptors, groups, nonces, plain_lengths)
-    plain = from_blocks(to_blocks(flat, starts + NONCE, plain_lengths) ^ stream, plain_lengths)
-    blocks = to_blocks(plain, starts_of(plain_lengths), plain_lengths)
-    tags = _cbc_mac(encryptors, groups, e_b0, blocks, (plain_lengths + 15) // 16) ^ s0
-    given = flat[((starts + lengths - TAG)[:, None] + np.arange(TAG)).reshape(-1)].reshape(-1, TAG)
-    return plain, plain_lengths, (tags == given).all(axis=1)
+    blocks = windows(flat, 16)[np.repeat(starts + NONCE - 16 * first, m) + index].view(np.uint8).reshape(-1, 16)
+    blocks ^= stream
+    blocks &= take_rows(MASKS, np.minimum(np.repeat(plain_lengths + 16 * first, m) - index, 16))
+    tags = _cbc_mac(encryptors, groups, e_b0, blocks, m) ^ s0
+    given = windows(flat, TAG)[starts + lengths - TAG].view(np.uint8).reshape(-1, TAG)
+    out_starts = starts_of(plain_lengths)
+    out = np.zeros(int(plain_lengths.sum()) + 16, np.uint8)
+    windows(out, 16)[np.repeat(out_starts - 16 * first, m) + index] = rows(blocks)
+    return out[:len(out) - 16], plain_lengths, (tags == given).all(axis=1)

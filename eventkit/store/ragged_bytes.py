@@ -19,6 +19,17 @@ _DECODE[_ALPHABET] = np.arange(64, dtype=np.uint8)
 _DECODE[ord("=")] = 0  # padding: checked separately
 
 
+#: ``MASKS[r]``: a 16-byte block's mask of its first ``r`` bytes (the valid bytes of a message's last block).
+MASKS = (np.arange(16)[None, :] < np.arange(17)[:, None]).astype(np.uint8) * 255
+
+
+def windows(buffer: np.ndarray, width: int) -> np.ndarray:
+    """Every ``width``-byte window of ``buffer`` as one opaque item (item i starts at byte i): copies and
+    writes of short pieces at any offset, one numpy call for all of them, a whole piece at a time. Fancy
+    assignment writes items in index order, so where windows overlap the later one wins."""
+    return np.ndarray(shape=(len(buffer) - width + 1,), dtype=f"V{width}", buffer=buffer, strides=(1,))
+
+
 def starts_of(lengths: np.ndarray) -> np.ndarray:
     """Where each of consecutive pieces of these lengths starts (exclusive running sum)."""
     out = np.zeros(len(lengths), np.int64)

@@ -24,19 +24,14 @@ import pyarrow.compute as pc
 
 from eventkit.common.errors import InvalidInput
 from eventkit.store import ccm_batch
-from eventkit.store.ragged_bytes import starts_of, string_buffers
+from eventkit.store.ragged_bytes import MASKS, starts_of, string_buffers, windows
 from eventkit.store.shredding_format import KEY_ID, TOKEN2, ccm_key
 
 FEW = 8  # a subject with fewer values than this in one call: one AESCCM call each (see the module docstring)
 _RAW_EXTRA = ccm_batch.NONCE + ccm_batch.TAG
 _CHUNK = 16_384  # values sealed together (see the module docstring)
-_MASKS = (np.arange(16)[None, :] < np.arange(17)[:, None]).astype(np.uint8) * 255  # _MASKS[r]: the first r bytes
-
-
-def _windows(buffer: np.ndarray, width: int) -> np.ndarray:
-    """Every ``width``-byte window of ``buffer`` as one opaque item (item i starts at byte i): copies and
-    writes of short pieces at any offset, one numpy call for all of them, a whole piece at a time."""
-    return np.ndarray(shape=(len(buffer) - width + 1,), dtype=f"V{width}", buffer=buffer, strides=(1,))
+_MASKS = MASKS
+_windows = windows
 
 
 def seal_values(values: pa.Array, codes: np.ndarray, names: list[str], keys: dict[str, tuple[str, bytes]],
