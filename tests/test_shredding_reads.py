@@ -124,3 +124,20 @@ def test_an_edited_token_fails_the_batch_read(tmp_path, monkeypatch, cached):
     with ek.open_store(path) as s:
         with pytest.raises(Exception, match="does not check out"):  # TamperedStore, inside DuckDB's error
             s.read_all()
+
+
+def test_values_of_every_size_read_back_through_the_batch_path(tmp_path, monkeypatch):
+    """Empty values, values at and around block boundaries, and values of more than 255 blocks (the counter
+    field's second byte) decrypt exactly many at a time."""
+    from eventkit.store import shredding_tokens
+
+    monkeypatch.setattr(shredding, "_FEW", 1)
+    monkeypatch.setattr(shredding_tokens, "FEW", 1)
+    sizes = [0, 1, 15, 16, 17, 31, 32, 33, 4095, 4096, 4097, 70_000]
+    texts = [("é" if n % 2 else "a") * (n // 2 if n % 2 else n) for n in sizes] * 3
+    with ek.open_store(tmp_path / "s", bulk_threshold=10) as s:
+        s.declare_personal(stream_type="customer", fields=["note"])
+        s.append_frame(pd.DataFrame({"stream_id": ["c-1"] * len(texts), "stream_type": "customer",
+                                     "event_type": "Seen", "note": texts}))
+        assert s.read_all().note.tolist() == texts
+        assert [r[0] for r in s.sql("SELECT data.note FROM events ORDER BY position").fetchall()] == texts

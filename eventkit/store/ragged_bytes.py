@@ -119,7 +119,7 @@ def b64decode_tails(array: pa.Array, skip: int) -> tuple[np.ndarray, np.ndarray,
     if np.any(lengths % 4):
         raise ValueError("base64 text whose length is not a multiple of 4")
     first, total = (int(starts[0]), int(lengths.sum())) if len(lengths) else (0, 0)
-    text = data[first:first + total].copy()  # a fresh array's values lie one after another
+    text = data[first:first + total].copy()  # an Arrow array's values lie one after another
     ends = starts - first + lengths
     has = lengths > 0
     pad = np.zeros(len(lengths), np.int64)

@@ -30,8 +30,6 @@ from eventkit.store.shredding_format import KEY_ID, TOKEN2, ccm_key
 FEW = 8  # a subject with fewer values than this in one call: one AESCCM call each (see the module docstring)
 _RAW_EXTRA = ccm_batch.NONCE + ccm_batch.TAG
 _CHUNK = 16_384  # values sealed together (see the module docstring)
-_MASKS = MASKS
-_windows = windows
 
 
 def seal_values(values: pa.Array, codes: np.ndarray, names: list[str], keys: dict[str, tuple[str, bytes]],
@@ -104,7 +102,7 @@ def _sealed_chunk(values: pa.Array, data: np.ndarray, starts: np.ndarray, length
     at = starts_of(slot)
     raw = np.zeros(int(slot.sum()) + 16, np.uint8)  # 16 spare bytes: a window below may reach past the last slot
     nonces = random_bytes(ccm_batch.NONCE * n)
-    _windows(raw, ccm_batch.NONCE)[at] = np.frombuffer(nonces, f"V{ccm_batch.NONCE}")
+    windows(raw, ccm_batch.NONCE)[at] = np.frombuffer(nonces, f"V{ccm_batch.NONCE}")
     if few.any():
         _seal_one_by_one(values, nonces, raw, at, np.flatnonzero(few), codes, first_row, names, keys)
     if not few.all():
@@ -158,12 +156,12 @@ def _seal_batch(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, codes
     source = np.zeros(high - low + 16, np.uint8)  # the values' bytes; a last block may reach 15 bytes past them
     source[:high - low] = data[low:high]
     index = np.arange(count, dtype=np.int64) * 16
-    plain = _windows(source, 16)[np.repeat(starts - low - 16 * first, blocks) + index].view(np.uint8).reshape(-1, 16)
+    plain = windows(source, 16)[np.repeat(starts - low - 16 * first, blocks) + index].view(np.uint8).reshape(-1, 16)
     # Bytes of a block past its value are zero (CCM's padding): each block ANDed with a mask of its valid bytes.
     valid = np.minimum(np.repeat(lengths + 16 * first, blocks) - index, 16)
-    plain &= ccm_batch.take_rows(_MASKS, valid)
+    plain &= ccm_batch.take_rows(MASKS, valid)
     cipher, tags = ccm_batch.encrypt_blocks(encryptors, codes, nonces, plain, lengths)
-    window = _windows(raw, 16)
+    window = windows(raw, 16)
     # Whole 16-byte blocks: a last block's bytes past the value land in the tag's place, written next.
     window[np.repeat(at + ccm_batch.NONCE - 16 * first, blocks) + index] = ccm_batch.rows(cipher)
     window[at + ccm_batch.NONCE + lengths] = ccm_batch.rows(tags)
