@@ -153,3 +153,14 @@ def test_a_bulk_append_with_a_different_text_on_each_event_reads_back_and_forget
     assert notes_read() == [None if i in lost else v for i, v in enumerate(notes)]
     assert store.verify().ok
     store.close()
+
+
+def test_nonces_of_a_large_batch_are_fresh_within_and_across_calls():
+    """A chunk's nonces come from AES-CTR under a fresh random key (shredding_tokens.random_bytes): none repeats
+    within a call or across calls, and the bytes are not constant or short."""
+    calls = [shredding_tokens.random_bytes(12 * 16_384) for _ in range(3)]
+    assert all(len(c) == 12 * 16_384 for c in calls)
+    nonces = [c[i:i + 12] for c in calls for i in range(0, len(c), 12)]
+    assert len(set(nonces)) == len(nonces)
+    counts = np.bincount(np.frombuffer(calls[0], np.uint8), minlength=256)
+    assert counts.min() > 0.8 * counts.mean()  # byte values about uniform

@@ -7,13 +7,27 @@ way crypto-shredding's bulk path (:mod:`.ccm_batch`, :mod:`.shredding`) needs th
 
 from __future__ import annotations
 
+import binascii
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _ALPHABET = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", np.uint8)
 _DECODE = np.full(256, 255, np.uint8)
 _DECODE[_ALPHABET] = np.arange(64, dtype=np.uint8)
 _DECODE[ord("=")] = 0  # padding: checked separately
+
+
+#: ``MASKS[r]``: a 16-byte block's mask of its first ``r`` bytes (the valid bytes of a message's last block).
+MASKS = (np.arange(16)[None, :] < np.arange(17)[:, None]).astype(np.uint8) * 255
+
+
+def windows(buffer: np.ndarray, width: int) -> np.ndarray:
+    """Every ``width``-byte window of ``buffer`` as one opaque item (item i starts at byte i): copies and
+    writes of short pieces at any offset, one numpy call for all of them, a whole piece at a time. Fancy
+    assignment writes items in index order, so where windows overlap the later one wins."""
+    return np.ndarray(shape=(len(buffer) - width + 1,), dtype=f"V{width}", buffer=buffer, strides=(1,))
 
 
 def starts_of(lengths: np.ndarray) -> np.ndarray:
@@ -86,6 +100,37 @@ def b64decode(text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tupl
     flat = np.stack([(word >> 16) & 255, (word >> 8) & 255, word & 255], axis=1).astype(np.uint8).reshape(-1)
     out_starts = starts_of(lengths // 4 * 3)
     return flat, out_starts, lengths // 4 * 3 - pad
+
+
+def b64decode_tails(array: pa.Array, skip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode from base64 what follows the first ``skip`` bytes of each value of a string array (no nulls).
+
+    Arrow cuts the tails into one buffer and one ``binascii`` call decodes them all: each tail is whole
+    4-character groups, so their concatenation decodes to each tail's bytes in turn once the ``=`` padding
+    is read as zero bits (it is counted from each tail's last two characters, as :func:`b64decode` does).
+    About 10 times faster than gathering the characters with numpy.
+
+    Returns:
+        (flat bytes, starts, lengths) of the decoded tails, or raises ValueError on text that is not
+        base64 (a length not a multiple of 4, a character outside the alphabet).
+    """
+    tails = pc.binary_slice(array.cast(pa.binary()), skip, 2**31 - 1)  # no stop: pyarrow 26 fails on large arrays
+    data, starts, lengths = string_buffers(tails)
+    if np.any(lengths % 4):
+        raise ValueError("base64 text whose length is not a multiple of 4")
+    first, total = (int(starts[0]), int(lengths.sum())) if len(lengths) else (0, 0)
+    text = data[first:first + total].copy()  # an Arrow array's values lie one after another
+    ends = starts - first + lengths
+    has = lengths > 0
+    pad = np.zeros(len(lengths), np.int64)
+    pad[has] = (text[ends[has] - 1] == ord("=")).astype(np.int64) + (text[ends[has] - 2] == ord("="))
+    text[text == ord("=")] = ord("A")  # zero bits; strict mode would stop at padding inside the joined text
+    try:
+        flat = np.frombuffer(binascii.a2b_base64(text, strict_mode=True), np.uint8)
+    except binascii.Error as e:
+        raise ValueError(f"a character outside the base64 alphabet ({e})") from None
+    out_lengths = lengths // 4 * 3
+    return flat, starts_of(out_lengths), out_lengths - pad
 
 
 def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

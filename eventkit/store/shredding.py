@@ -39,7 +39,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from eventkit.common.errors import InvalidInput
 from eventkit.common.sql import quote_ident
 from eventkit.store import ccm_batch
-from eventkit.store.ragged_bytes import b64decode, string_array, string_buffers
+from eventkit.store.ragged_bytes import b64decode_tails, string_array
+from eventkit.store.shredding_cache import MISSING, RevealCache
 from eventkit.store.shredding_format import (KEY_ID, TOKEN, TOKEN2, TOKENS, as_strings, ccm_key,  # noqa: F401
                                              is_token_sql)
 from eventkit.store.shredding_writes import encrypt_hot_rows, encrypt_table  # noqa: F401  (the store's writers)
@@ -103,7 +104,6 @@ def check_declaration(stream_type: Any, event_type: Any, fields: Any, subject: A
 
 
 _FEW = 128  # up to this many values in a call, the read side decrypts them one by one (less fixed cost)
-_REVEALED = 200_000  # decrypted values kept per store object (a scan's repeated values), then started afresh
 
 
 class KeyRing:
@@ -120,7 +120,7 @@ class KeyRing:
         self._gcm: dict[str, Any] = {}  # key_id -> AESGCM (ek1)
         self._ecb: dict[str, Any] = {}  # key_id -> AES-ECB encryptor under ccm_key (ek2, many values a call)
         self._ccm: dict[str, Any] = {}  # key_id -> AESCCM under ccm_key (ek2, a few values a call)
-        self._revealed: dict[str, str | None] = {}  # token -> text, dropped with the keys on an erasure
+        self._revealed = RevealCache()  # token -> text, dropped with the keys on an erasure
         self._erased_seen = -1
         self._lock = threading.Lock()
         self._cipher_lock = threading.Lock()  # DuckDB may call the UDFs from several threads; an encryptor is not shared
@@ -129,7 +129,7 @@ class KeyRing:
     def sync(self, erased_counter: int) -> None:
         if erased_counter != self._erased_seen:
             with self._lock:
-                self._keys, self._gcm, self._ecb, self._ccm, self._revealed = {}, {}, {}, {}, {}
+                self._keys, self._gcm, self._ecb, self._ccm, self._revealed = {}, {}, {}, {}, RevealCache()
                 self._erased_seen = erased_counter
 
     def _lookup(self, key_ids: set[str], tx: Any = None) -> None:
@@ -157,18 +157,35 @@ class KeyRing:
         Raises:
             TamperedStore: a token whose authentication tag does not match its ciphertext.
         """
-        tokens = as_strings(tokens)
+        encoded = as_strings(tokens).dictionary_encode()  # a value repeated in the call is decrypted once
+        distinct = encoded.dictionary
+        is_token = pc.fill_null(pc.or_(pc.starts_with(distinct, TOKEN), pc.starts_with(distinct, TOKEN2)), False)
+        count = pc.sum(is_token).as_py() or 0
+        if not count:
+            return distinct.take(encoded.indices)
+        found = self._reveal_cached(distinct if count == len(distinct) else distinct.filter(is_token))
+        out = found if count == len(distinct) else pc.replace_with_mask(distinct, is_token, found)
+        return out.take(encoded.indices)
+
+    def _reveal_cached(self, tokens: pa.Array) -> pa.Array:
+        """Distinct tokens to text, through the cache of earlier calls while it pays (see :mod:`.shredding_cache`)."""
+        cache = self._revealed
+        if not cache.pays():
+            return self._reveal_all(tokens)
         values = tokens.to_pylist()
-        seen = self._revealed  # a repeated value (a name on each of a stream's events) is decrypted once
-        missing = list({v for v in values if v is not None and v not in seen and v.startswith(TOKENS)})
-        if len(missing) <= _FEW:  # a few values: one library call each (less fixed cost than a batch)
-            found = [self._reveal_one(v) for v in missing]
-        else:
-            found = self._reveal_many(pa.array(missing, pa.string())).to_pylist()
-        if len(seen) + len(found) > _REVEALED:
-            seen.clear()
-        seen.update(zip(missing, found))
-        return pa.array([seen.get(v, v) if v is not None else None for v in values], pa.string())
+        found = cache.lookup(values)
+        missing = [v for v, f in zip(values, found) if f is MISSING]
+        if not missing:
+            return pa.array(found, pa.string())
+        texts = self._reveal_all(pa.array(missing, pa.string())).to_pylist()
+        cache.add(missing, texts)
+        new = iter(texts)
+        return pa.array([next(new) if f is MISSING else f for f in found], pa.string())
+
+    def _reveal_all(self, tokens: pa.Array) -> pa.Array:
+        if len(tokens) <= _FEW:  # a few values: one library call each (less fixed cost than a batch)
+            return pa.array([self._reveal_one(v) for v in tokens.to_pylist()], pa.string())
+        return self._reveal_many(tokens)
 
     def _reveal_many(self, tokens: pa.Array) -> pa.Array:
         out = tokens
@@ -227,9 +244,8 @@ class KeyRing:
         if not len(rows):
             return pa.nulls(len(tokens), pa.string())
         order = rows[np.argsort(codes[rows], kind="stable")]
-        data, starts, lengths = string_buffers(tokens)
         try:
-            raw, raw_starts, raw_lengths = b64decode(data, starts[order] + 5 + KEY_ID, lengths[order] - 5 - KEY_ID)
+            raw, raw_starts, raw_lengths = b64decode_tails(tokens.take(pa.array(order)), 5 + KEY_ID)
             with self._cipher_lock:
                 encryptors = [self._ecb_for(k) if live[i] else None for i, k in enumerate(names)]
                 plain, plain_lengths, ok = ccm_batch.decrypt(encryptors, codes[order], raw, raw_starts, raw_lengths)
