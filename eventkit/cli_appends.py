@@ -62,6 +62,7 @@ def _echo_dry_run(check: Any, result: Any) -> None:
         click.echo(f"  {result.already_stored:,} rows are already stored (same event ids) and would be skipped")
     if result.rejected:
         click.echo(f"  {result.rejected:,} rows have cells that do not fit their column's type")
+    _echo_missing_text(result, "  ")
     click.echo("payload fields:")
     for name, kind in check.fields.items():
         click.echo(f"  {name:<24} {kind}{'  (new)' if name in check.new_fields else ''}")
@@ -70,6 +71,15 @@ def _echo_dry_run(check: Any, result: Any) -> None:
             click.echo(f"  problem: {problem}")
         raise click.ClickException(f"the import would fail: {plural(len(check.problems), 'problem')} shown above "
                                    "(the first ones)")
+
+
+def _echo_missing_text(result: Any, indent: str = "") -> None:
+    """Say which text cells were read as missing (NA, NULL...): the text is gone unless --as-text."""
+    if result.missing_text:
+        cells = sum(result.missing_text.values())
+        names = ", ".join(result.missing_text)
+        click.echo(f"{indent}{plural(cells, 'cell')} spelt like a missing value (NA, NULL, N/A, ...) in text column(s) "
+                   f"{names} stored as missing; --as-text COLUMN keeps them as text")
 
 
 def _echo_interrupted(result: Any, allow_duplicates: bool) -> None:
@@ -202,6 +212,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
                    + ("" if allow_duplicates else "; --allow-duplicates imports them again"))
     if result.rejected:
         click.echo(f"{result.rejected:,} rows with cells that do not fit their column's type set aside in {rejects}")
+    _echo_missing_text(result)
 
 
 COMMANDS = [append, import_]

@@ -10,13 +10,17 @@ half its cells are numbers, and the few cells that are not are *bad cells*, repo
 Kinds, in the order they are tried: numbers (BIGINT when every number is an integer, else
 DOUBLE), BOOLEAN (true/false in any case), dates (DATE when every one is a plain date, else
 TIMESTAMPTZ; ISO 8601, a time without a zone is UTC), otherwise VARCHAR. Empty cells and the usual
-null spellings (NA, NULL, N/A, NaN, ...) are nulls and fit every kind.
+null spellings (NA, NULL, N/A, NaN, ...: :data:`NULL_SPELLINGS`) are nulls and fit every kind, with
+two exceptions where the text is a value: ids and event types (a stream named ``NA`` is Namibia,
+and JSON input stores it), and columns kept ``--as-text``. An integer outside 64 bits fits no
+number kind: a DOUBLE would round it (two 20-digit account numbers would become one value).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Collection, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -25,9 +29,15 @@ import pyarrow.compute as pc
 from eventkit.common.errors import InvalidInput
 
 TEXT_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id", "metadata")
+ID_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id")  # their text is always a value
+#: Cells that mean "missing" (pyarrow's and pandas' list; R writes NA): null except in ID_COLUMNS
+#: and --as-text columns.
+NULL_SPELLINGS = ("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                  "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")
 REQUIRED = ("stream_id", "event_type")
 
 _INT = r"^[+-]?[0-9]{1,19}$"  # 19 digits may pass int64: see _in_int64
+_ANY_INT = r"^[+-]?[0-9]+$"
 _FLOAT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(inf|infinity)$"
 _BOOL = r"^(true|false)$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -56,6 +66,8 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
     if only in ("BIGINT", "DOUBLE", "BOOLEAN"):
         pattern, case = {"BIGINT": (_INT, False), "DOUBLE": (_FLOAT, True), "BOOLEAN": (_BOOL, True)}[only]
         m = pc.fill_null(pc.match_substring_regex(s, pattern, ignore_case=case), False).to_numpy(zero_copy_only=False)
+        if only == "DOUBLE":
+            m = m & ~_huge_ints(s)
         return {"null": null, only: _in_int64(s, m) if only == "BIGINT" else m}
 
     def match(pattern: str, ignore_case: bool = False) -> np.ndarray:
@@ -68,7 +80,7 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
     return {
         "null": null,
         "BIGINT": _in_int64(s, match(_INT)),
-        "DOUBLE": match(_FLOAT, ignore_case=True),
+        "DOUBLE": match(_FLOAT, ignore_case=True) & ~_huge_ints(s),
         "BOOLEAN": match(_BOOL, ignore_case=True),
         "TIMESTAMPTZ": time_ok,
         "DATE": time_ok & match(_DATE),
@@ -86,10 +98,39 @@ def _in_int64(s: pa.Array, digits: np.ndarray) -> np.ndarray:
     return digits
 
 
+def _huge_ints(s: pa.Array) -> np.ndarray:
+    """Per cell: an integer written out that BIGINT cannot hold (a DOUBLE would round it)."""
+    m = pc.fill_null(pc.match_substring_regex(s, _ANY_INT), False).to_numpy(zero_copy_only=False)
+    long = m & (pc.fill_null(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False) >= 19)
+    out = np.zeros(len(s), dtype=bool)
+    where = np.flatnonzero(long)
+    if len(where):
+        out[where] = [not -(2**63) <= int(v) < 2**63 for v in s.take(pa.array(where)).to_pylist()]
+    return out
+
+
 def _trimmed(col: pa.Array) -> pa.Array:
-    """Text without surrounding blanks; a blank cell is null."""
+    """Text without surrounding blanks; a blank cell or a null spelling is null."""
     s = pc.utf8_trim_whitespace(col)
-    return pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
+    missing = pc.or_kleene(pc.equal(s, ""), pc.is_in(s, _SPELLINGS))
+    return pc.if_else(missing, pa.scalar(None, pa.string()), s)
+
+
+_SPELLINGS = pa.array(NULL_SPELLINGS, pa.string())
+
+
+def null_spelt(col: pa.Array) -> pa.Array:
+    """``col`` with cells that are exactly a null spelling made null (as CSV readers read them)."""
+    return pc.if_else(pc.fill_null(pc.is_in(col, _SPELLINGS), False), pa.scalar(None, pa.string()), col)
+
+
+def spelt_as_before(table: pa.Table) -> pa.Table:
+    """The batch as the CSV reader gave it before ids and ``--as-text`` kept null spellings: what
+    derived event ids hash, so that a file imported by an earlier eventkit imports nothing twice."""
+    for i, name in enumerate(table.column_names):
+        if name not in ID_COLUMNS:
+            table = table.set_column(i, name, null_spelt(table.column(name).combine_chunks()))
+    return table
 
 
 @dataclass
@@ -99,6 +140,7 @@ class Profile:
     counts: dict[str, _Counts] = field(default_factory=dict)
     rows: int = 0
     required_empty: int = 0
+    spelt_null: dict[str, int] = field(default_factory=dict)  # per column: cells that are a null spelling
 
     def add(self, table: pa.Table) -> None:
         for name in table.column_names:
@@ -106,6 +148,9 @@ class Profile:
                 self.required_empty += table.column(name).combine_chunks().null_count  # blank cells read as null
             if name in TEXT_COLUMNS:
                 continue
+            spelt = pc.sum(pc.is_in(table.column(name), _SPELLINGS)).as_py() or 0
+            if spelt:
+                self.spelt_null[name] = self.spelt_null.get(name, 0) + spelt
             fixed = {"occurred_at": "TIMESTAMPTZ", "version": "BIGINT"}.get(name)  # kinds the envelope fixes
             fits = _fits(table.column(name).combine_chunks(), only=fixed)
             if fixed:
@@ -161,10 +206,17 @@ def bad_cell_count(profile: Profile, kinds: Mapping[str, str | None]) -> int:
     return total
 
 
-def convert(table: pa.Table, kinds: Mapping[str, str | None]) -> tuple[pa.Table, np.ndarray, list[str]]:
+def missing_text(profile: Profile, kinds: Mapping[str, str | None], as_text: set[str]) -> dict[str, int]:
+    """Text columns whose null spellings (``NA``...) the import stores as missing: column -> cells."""
+    return {c: n for c, n in profile.spelt_null.items() if kinds.get(c) == "VARCHAR" and c not in as_text}
+
+
+def convert(table: pa.Table, kinds: Mapping[str, str | None],
+            as_text: Collection[str] = ()) -> tuple[pa.Table, np.ndarray, list[str]]:
     """Typed columns for a batch of text, a mask of bad rows and, per bad row, why.
 
-    Bad rows come back as nulls in the typed table; the caller drops or refuses them.
+    Bad rows come back as nulls in the typed table; the caller drops or refuses them. Null
+    spellings are nulls except in ids, event types and ``as_text`` columns.
     """
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
@@ -172,6 +224,8 @@ def convert(table: pa.Table, kinds: Mapping[str, str | None]) -> tuple[pa.Table,
     columns = {}
     for name in table.column_names:
         col = table.column(name).combine_chunks()
+        if name not in ID_COLUMNS and name not in as_text:
+            col = null_spelt(col)
         if name in REQUIRED:
             _mark(bad, reasons, pc.is_null(col).to_numpy(zero_copy_only=False), f"{name} is empty")
         kind = kinds.get(name, "VARCHAR")
@@ -202,8 +256,13 @@ def _mark_wrong(bad: np.ndarray, reasons: list[str], wrong: np.ndarray, col: pa.
     if wrong.any():
         values = col.take(pa.array(np.flatnonzero(wrong))).to_pylist()
         wanted = _KIND_ONE["DOUBLE" if kind == "BIGINT" and name != "version" else kind]
+        huge = kind in ("BIGINT", "DOUBLE") and name != "version"
         for i, value in zip(np.flatnonzero(wrong), values):
-            _mark_one(bad, reasons, i, f"{name} {value!r} is not {wanted}")
+            if huge and re.fullmatch(_ANY_INT, value.strip()):
+                why = f"{name} {value!r} is an integer outside 64 bits (--as-text {name} keeps the column as text)"
+            else:
+                why = f"{name} {value!r} is not {wanted}"
+            _mark_one(bad, reasons, i, why)
 
 
 def _parse_times(s: pa.Array) -> pa.Array:
@@ -271,13 +330,15 @@ def batches_of(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
 
 
 def read_text_csv(file: str, *, delimiter: str, block_size: int = 16 << 20) -> Any:
-    """A streaming reader giving every column as text (nulls for empty and NA-like cells)."""
+    """A streaming reader giving every column as text (nulls for empty cells only: whether ``NA`` is
+    missing depends on the column, see :func:`convert`)."""
     import pyarrow.csv as pacsv
 
     parse = pacsv.ParseOptions(delimiter=delimiter)
     first = pacsv.open_csv(file, read_options=pacsv.ReadOptions(block_size=1 << 16), parse_options=parse)
     names = first.schema.names
     first.close()
-    convert_options = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=True)
+    convert_options = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=True,
+                                           null_values=[""])
     return pacsv.open_csv(file, read_options=pacsv.ReadOptions(block_size=block_size), parse_options=parse,
                           convert_options=convert_options)

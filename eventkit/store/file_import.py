@@ -55,6 +55,8 @@ class ImportResult:
         streams: Streams the new events went to.
         first_position: Position of the first new event (None: nothing new).
         last_position: Position of the last new event.
+        missing_text: CSV text columns whose cells spelt like a missing value (``NA``, ``NULL``...)
+            were stored as missing: column -> cells (``as_text`` keeps them as text).
     """
 
     rows: int = 0
@@ -65,6 +67,7 @@ class ImportResult:
     streams: set[str] = field(default_factory=set)
     first_position: int | None = None
     last_position: int | None = None
+    missing_text: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,7 +163,8 @@ def import_file(
         InvalidInput: Bad cells (nothing stored), an unreadable file, or a batch the store
             refused (the message says which batch and that the ones before it are stored).
     """
-    from eventkit.store.csv_types import Profile, bad_cell_count, convert, decide_kinds, refuse
+    from eventkit.store.csv_types import (Profile, bad_cell_count, convert, decide_kinds, missing_text, refuse,
+                                          spelt_as_before)
 
     mapping = dict(mapping or {})
     result = ImportResult() if result is None else result
@@ -173,11 +177,13 @@ def import_file(
         for raw in csv_text_batches(file, mapping, batch_size, tweak):
             names = names or raw.column_names
             profile.add(raw)
-        kinds = decide_kinds(profile, store.fields, set(as_text))
+        as_text = set(as_text)
+        kinds = decide_kinds(profile, store.fields, as_text)
+        result.missing_text = missing_text(profile, kinds, as_text)
         if dry_run is not None and bad_cell_count(profile, kinds):
             seen = 0
             for raw in csv_text_batches(file, mapping, batch_size, tweak):
-                _, bad, reasons = convert(raw, kinds)
+                _, bad, reasons = convert(raw, kinds, as_text)
                 for i in np.flatnonzero(bad)[: dry_run.MAX_PROBLEMS]:
                     dry_run.problem(f"line {seen + 2 + int(i):,}: {reasons[i]}")
                 seen += raw.num_rows
@@ -186,7 +192,7 @@ def import_file(
             examples: list[tuple[int, str]] = []
             seen = 0
             for raw in csv_text_batches(file, mapping, batch_size, tweak):
-                _, bad, reasons = convert(raw, kinds)
+                _, bad, reasons = convert(raw, kinds, as_text)
                 examples += [(seen + 2 + int(i), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
                 seen += raw.num_rows
                 if len(examples) >= 5:
@@ -207,7 +213,7 @@ def import_file(
             result.rows += read
             table = raw
             if csv:
-                table, bad, reasons = convert(raw, kinds)
+                table, bad, reasons = convert(raw, kinds, as_text)
                 if bad.any():
                     if dry_run is None:
                         writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons, first_row)  # type: ignore[arg-type]
@@ -217,6 +223,7 @@ def import_file(
                     lines = np.arange(first_row, first_row + read)[~bad] + 2
                 else:
                     lines = np.arange(first_row, first_row + read) + 2
+                raw = spelt_as_before(raw)  # ids hash a null spelling as missing, as they always did
             else:
                 lines = np.arange(first_row, first_row + read) + 1
             if fmt in ("jsonl", "json"):  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form

@@ -109,8 +109,7 @@ def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
         table = table.drop_columns(["data"])
         for i, child in enumerate(data.type):
             table = table.append_column(child.name, data.field(i))
-    if len(set(table.column_names)) != len(table.column_names):
-        raise InvalidInput(f"after --map the input has duplicate columns: {table.column_names}")
+    _refuse_duplicate_columns(table.column_names, mapping)
     for name in STRING_COLUMNS:
         if name in table.column_names and pa.types.is_integer(table.schema.field(name).type):
             table = table.set_column(table.column_names.index(name), name, table.column(name).cast(pa.string()))
@@ -119,6 +118,14 @@ def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
         meta = pa.array([metadata_json(v, f"row {i + 1}") for i, v in enumerate(values)], pa.string())
         table = table.set_column(table.column_names.index("metadata"), "metadata", meta)
     return table
+
+
+def _refuse_duplicate_columns(names: list[str], mapping: dict[str, str]) -> None:
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        how = " after --map" if set(mapping.values()) & set(twice) else ""
+        raise InvalidInput(f"the input has column(s) {', '.join(map(repr, twice))} more than once{how}; "
+                           "every column needs its own name (rename one in the file, or --map it)", column=twice[0])
 
 
 def json_lines(lines: Iterable[str], source: str, mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
@@ -142,9 +149,9 @@ def read_events(file: str) -> list[dict[str, Any]]:
     source = "stdin" if file == "-" else file
     try:
         if file == "-":
-            text = sys.stdin.read()
+            text = sys.stdin.read().removeprefix("\ufeff")
         else:
-            with open(file, encoding="utf-8") as f:
+            with open(file, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows) is not text
                 text = f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise InvalidInput(f"cannot read {source}: {e}") from None
@@ -184,7 +191,7 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
         raise InvalidInput(f"file_batches reads jsonl, json or parquet, not {fmt!r}")
 
     def records() -> Iterator[pa.Table]:
-        with open(file, encoding="utf-8") as f:
+        with open(file, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows) is not text
             if fmt == "jsonl":
                 events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping)
             else:
@@ -258,8 +265,7 @@ def csv_text_batches(file: str, mapping: dict[str, str], size: int,
     if missing:
         raise InvalidInput(f"--map names column(s) {missing} that the input does not have; it has {names}")
     renamed = [mapping.get(c, c) for c in names]
-    if len(set(renamed)) != len(renamed):
-        raise InvalidInput(f"after --map the input has duplicate columns: {renamed}")
+    _refuse_duplicate_columns(renamed, mapping)
     seen = 0
     for batch in batches_of((pa.Table.from_batches([b]) for b in reader), size):
         batch = batch.rename_columns(renamed)

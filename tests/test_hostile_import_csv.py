@@ -1,0 +1,141 @@
+"""`eventkit import` given the files a new analyst really has: a stream named NA, account numbers of
+more than 19 digits, JSON saved with a byte-order mark, a header with a column twice. What the store
+accepts reads back as the file wrote it; what it cannot hold is refused before anything is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import eventkit as ek
+from conftest import store_fingerprint
+from eventkit.cli import cli
+
+
+def run(*args: object):
+    return CliRunner().invoke(cli, ["import", *[str(a) for a in args], "--no-progress"])
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    path = tmp_path / "s"
+    ek.open_store(path).close()
+    return path
+
+
+def read(path: Path):
+    with ek.open_store(path) as s:
+        return s.read_all(), s.fields
+
+
+@pytest.mark.parametrize("spelling", ["NA", "null", "N/A", "NaN", "NULL"])
+def test_an_id_spelt_like_a_missing_value_is_an_id(store, tmp_path, spelling):
+    """A stream named NA (Namibia) was refused as 'stream_id is empty'; the JSON path stores it."""
+    f = tmp_path / "in.csv"
+    f.write_text(f"stream_id,event_type,event_id,n\n{spelling},{spelling},{spelling},1\n")
+    out = run(store, f)
+    assert out.exit_code == 0, out.output
+    df, _ = read(store)
+    assert df[["stream_id", "event_type", "event_id"]].iloc[0].tolist() == [spelling] * 3
+
+
+def test_as_text_keeps_cells_spelt_like_a_missing_value(store, tmp_path):
+    """--as-text promises the column 'as text whatever its cells look like'; 'NA' came back as missing."""
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,country,code\na,E,NA,1\nb,E,FR,\nc,E,,NULL\n")
+    out = run(store, f, "--as-text", "country", "--as-text", "code")
+    assert out.exit_code == 0, out.output
+    df, fields = read(store)
+    assert fields == {"country": "VARCHAR", "code": "VARCHAR"}
+    assert df["country"].tolist()[:2] == ["NA", "FR"] and df["country"].isna().tolist()[2]
+    assert df["code"].tolist()[0] == "1" and df["code"].isna().tolist()[1] and df["code"].tolist()[2] == "NULL"
+    assert run(store, f, "--as-text", "country", "--as-text", "code").exit_code == 0
+    assert len(read(store)[0]) == 3, "a re-run stores nothing twice"
+
+
+def test_a_text_column_says_which_cells_it_read_as_missing(store, tmp_path):
+    """Without --as-text, 'NA' in a text column is missing (R writes NA for missing text), but the
+    import says so, naming the column and the way to keep them: it is not silent."""
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,country,n\na,E,NA,NA\nb,E,FR,2\nc,E,N/A,3\n")
+    out = run(store, f)
+    assert out.exit_code == 0, out.output
+    assert "2 cells" in out.output and "country" in out.output and "--as-text" in out.output, out.output
+    df, _ = read(store)
+    assert df["country"].isna().tolist() == [True, False, True]
+
+
+def test_a_null_spelling_keeps_the_id_imports_always_derived(store, tmp_path):
+    """Ids derived from rows hash a missing-value spelling as missing, as imports always did: a re-run
+    of a file with NA cells, imported by an earlier eventkit, stores nothing twice (ids pinned)."""
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,note,n\na,E,NA,1\nb,E,x,NA\n")
+    assert run(store, f).exit_code == 0
+    assert read(store)[0]["event_id"].tolist() == ["718c93e6-5156-88b9-96a6-95a13eb1fbb5",
+                                                   "bafbf8f3-f78c-8964-97a8-813c0938499d"]
+
+
+@pytest.mark.parametrize("values", [["12345678901234567890", "12345678901234567891"],
+                                    ["-9223372036854775809", "99999999999999999999999"]])
+def test_integers_beyond_64_bits_are_kept_as_text_not_rounded_to_doubles(store, tmp_path, values):
+    """A column of 20-digit account numbers became DOUBLE: 12345678901234567890 read back as
+    1.2345678901234567e19, and two accounts became one value."""
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,acct\n" + "".join(f"s{i},E,{v}\n" for i, v in enumerate(values)))
+    out = run(store, f)
+    assert out.exit_code == 0, out.output
+    df, fields = read(store)
+    assert fields == {"acct": "VARCHAR"}
+    assert df.sort_values("stream_id")["acct"].tolist() == values
+
+
+def test_one_integer_beyond_64_bits_among_integers_is_refused_naming_it(store, tmp_path):
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,n\n" + "".join(f"s,E,{i}\n" for i in range(5)) + "s,E,18446744073709551616\n")
+    before = store_fingerprint(store)
+    out = run(store, f)
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert "line 7" in out.output and "18446744073709551616" in out.output and "64 bits" in out.output, out.output
+    assert "--as-text" in out.output
+    assert store_fingerprint(store) == before
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "json"])
+def test_json_with_a_byte_order_mark_imports(store, tmp_path, suffix):
+    """Windows editors save UTF-8 with a BOM; the CSV path skipped it, JSON refused 'Unexpected UTF-8 BOM'."""
+    f = tmp_path / f"in.{suffix}"
+    body = '{"stream_id": "a", "event_type": "E", "n": 1}'
+    f.write_bytes(("\ufeff" + (body + "\n" if suffix == "jsonl" else f"[{body}]")).encode())
+    out = run(store, f)
+    assert out.exit_code == 0, out.output
+    assert read(store)[0]["n"].tolist() == [1]
+
+
+def test_append_reads_json_with_a_byte_order_mark(store, tmp_path):
+    f = tmp_path / "in.json"
+    f.write_bytes('\ufeff{"stream_id": "a", "event_type": "E", "n": 1}'.encode())
+    out = CliRunner().invoke(cli, ["append", str(store), str(f)])
+    assert out.exit_code == 0, out.output
+    out = CliRunner().invoke(cli, ["append", str(store)], input='\ufeff{"stream_id": "b", "event_type": "E"}')
+    assert out.exit_code == 0, out.output
+    assert read(store)[0]["stream_id"].tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_header_with_a_column_twice_names_it_without_blaming_map(store, tmp_path, suffix):
+    """'after --map the input has duplicate columns' when no --map was given."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = tmp_path / f"in.{suffix}"
+    if suffix == "csv":
+        f.write_text("stream_id,event_type,amount,amount\na,E,1,2\n")
+    else:
+        pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array(["E"]), pa.array([1]), pa.array([2])],
+                                            names=["stream_id", "event_type", "amount", "amount"]), f)
+    before = store_fingerprint(store)
+    out = run(store, f)
+    assert out.exit_code == 1 and "after --map" not in out.output and "'amount'" in out.output, out.output
+    assert store_fingerprint(store) == before
