@@ -129,6 +129,9 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
                    "json is an array of events.")
 @click.option("--map", "maps", multiple=True, metavar="SRC=DST", callback=lambda ctx, p, v: [_pair(m) for m in v],
               help="Rename input column SRC to DST (e.g. account=stream_id); repeatable.")
+@click.option("--drop", "drops", multiple=True, metavar="COLUMN",
+              help="Leave this column (JSON: key) of the input out, e.g. position and recorded_at of an "
+                   "eventkit export; repeatable.")
 @click.option("--stream-type", help="Stream type for new streams and rows that give none.")
 @click.option("--event-type", help="The event type of every row (for a file without an event_type column).")
 @click.option("--time-format", metavar="FORMAT",
@@ -146,7 +149,8 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
 @click.option("--dry-run", is_flag=True,
               help="Check everything and write nothing: what would be imported, the payload schema, the first problems.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], stream_type: str | None,
+def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], drops: tuple[str, ...],
+            stream_type: str | None,
             event_type: str | None, time_format: str | None, batch_size: int, rejects: str | None,
             as_text: tuple[str, ...], allow_duplicates: bool, dry_run: bool, no_progress: bool) -> None:
     """Import events from a CSV, JSONL or Parquet FILE; each batch is one atomic append.
@@ -167,6 +171,8 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
       eventkit import data/bank transactions.csv --rejects rejected.csv
       eventkit import data/bank events.parquet --batch-size 500000
       eventkit import data/bank transactions.csv --dry-run
+      eventkit read data/bank acct-1 --format csv > acct-1.csv
+      eventkit import data/copy acct-1.csv --drop position --drop recorded_at
       eventkit import data/football results.csv --stream-type team --event-type MatchPlayed \\
         --map home_team=stream_id --map date=occurred_at --time-format "%b %d %Y"
     """
@@ -193,7 +199,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
                 import_file(store, file, fmt=fmt, mapping=dict(maps), stream_type=stream_type,
                             batch_size=batch_size, rejects=rejects, as_text=as_text,
                             dedupe=not allow_duplicates, progress=bar.update, result=result,
-                            event_type=event_type, time_format=time_format, dry_run=check)
+                            event_type=event_type, time_format=time_format, dry_run=check, drop=drops)
         except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
             raise ek.InvalidInput(f"cannot read {file}: {str(e).strip() or type(e).__name__}") from None
         except KeyboardInterrupt:

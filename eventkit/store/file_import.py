@@ -146,6 +146,7 @@ def import_file(
     event_type: str | None = None,
     time_format: str | None = None,
     dry_run: DryRun | None = None,
+    drop: Iterable[str] = (),
 ) -> ImportResult:
     """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
 
@@ -157,7 +158,8 @@ def import_file(
 
     ``result``, when given, is filled in as batches are stored, so a caller interrupted part way
     (Ctrl-C) can say what was stored. ``dry_run`` (a :class:`DryRun` over ``store``) checks
-    everything and stores nothing; the result then says what would be imported.
+    everything and stores nothing; the result then says what would be imported. ``drop`` names
+    columns (or JSON keys) to leave out, e.g. ``position`` and ``recorded_at`` of a store's export.
 
     Raises:
         InvalidInput: Bad cells (nothing stored), an unreadable file, or a batch the store
@@ -167,6 +169,7 @@ def import_file(
                                           spelt_as_before)
 
     mapping = dict(mapping or {})
+    drop = frozenset(drop)
     result = ImportResult() if result is None else result
     tweak = file_tweaks(fmt, event_type=event_type, time_format=time_format)
     csv = fmt == "csv"
@@ -174,7 +177,7 @@ def import_file(
     if csv:
         profile = Profile()
         names = None
-        for raw in csv_text_batches(file, mapping, batch_size, tweak):
+        for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
             names = names or raw.column_names
             profile.add(raw)
         as_text = set(as_text)
@@ -182,7 +185,7 @@ def import_file(
         result.missing_text = missing_text(profile, kinds, as_text)
         if dry_run is not None and bad_cell_count(profile, kinds):
             seen = 0
-            for raw in csv_text_batches(file, mapping, batch_size, tweak):
+            for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
                 _, bad, reasons = convert(raw, kinds, as_text)
                 for i in np.flatnonzero(bad)[: dry_run.MAX_PROBLEMS]:
                     dry_run.problem(f"line {seen + 2 + int(i):,}: {reasons[i]}")
@@ -191,7 +194,7 @@ def import_file(
         elif bad_cell_count(profile, kinds) and rejects is None:
             examples: list[tuple[int, str]] = []
             seen = 0
-            for raw in csv_text_batches(file, mapping, batch_size, tweak):
+            for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
                 _, bad, reasons = convert(raw, kinds, as_text)
                 examples += [(seen + 2 + int(i), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
                 seen += raw.num_rows
@@ -207,7 +210,7 @@ def import_file(
     earlier_ids = DerivedIds(salt=ids.salt) if ids is not None and personal else None
     writer = None
     try:
-        batches = csv_text_batches(file, mapping, batch_size, tweak) if csv else file_batches(file, fmt, mapping, batch_size, tweak)
+        batches = csv_text_batches(file, mapping, batch_size, tweak, drop) if csv else file_batches(file, fmt, mapping, batch_size, tweak, drop)
         for raw in batches:
             first_row, read = result.rows, raw.num_rows
             result.rows += read

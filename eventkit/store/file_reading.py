@@ -13,13 +13,14 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Collection, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from eventkit.store.batches import meta_json
+from eventkit.store.file_columns import check_header, check_required, kept, refuse_duplicates, renamed
 from eventkit.store.envelope import check_text
 from eventkit.common.errors import InvalidInput
 
@@ -50,11 +51,12 @@ def metadata_json(value: Any, where: str) -> str | None:
     return meta_json(value, where)
 
 
-def record(obj: Any, where: str, mapping: dict[str, str]) -> dict[str, Any]:
-    """One input event as a flat row: envelope fields plus payload fields (from ``data`` or flat)."""
+def record(obj: Any, where: str, mapping: dict[str, str], drop: Collection[str] = ()) -> dict[str, Any]:
+    """One input event as a flat row: envelope fields plus payload fields (from ``data`` or flat);
+    keys in ``drop`` left out."""
     if not isinstance(obj, dict):
         raise InvalidInput(f"{where} is a JSON {type(obj).__name__}, not an object with stream_id and event_type")
-    row = {mapping.get(k, k): v for k, v in obj.items()}
+    row = {mapping.get(k, k): v for k, v in obj.items() if k not in drop}
     data = row.pop("data", None)
     if data is not None:
         if not isinstance(data, dict):
@@ -109,7 +111,7 @@ def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
         table = table.drop_columns(["data"])
         for i, child in enumerate(data.type):
             table = table.append_column(child.name, data.field(i))
-    _refuse_duplicate_columns(table.column_names, mapping)
+    refuse_duplicates(table.column_names, mapping)
     for name in STRING_COLUMNS:
         if name in table.column_names and pa.types.is_integer(table.schema.field(name).type):
             table = table.set_column(table.column_names.index(name), name, table.column(name).cast(pa.string()))
@@ -120,20 +122,12 @@ def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
     return table
 
 
-def _refuse_duplicate_columns(names: list[str], mapping: dict[str, str]) -> None:
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        how = " after --map" if set(mapping.values()) & set(twice) else ""
-        raise InvalidInput(f"the input has column(s) {', '.join(map(repr, twice))} more than once{how}; "
-                           "every column needs its own name (rename one in the file, or --map it)", column=twice[0])
-
-
 def json_lines(lines: Iterable[str], source: str, mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
     return (row for _, row in numbered_json_lines(lines, source, mapping))
 
 
-def numbered_json_lines(lines: Iterable[str], source: str,
-                        mapping: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+def numbered_json_lines(lines: Iterable[str], source: str, mapping: dict[str, str],
+                        drop: Collection[str] = ()) -> Iterator[tuple[str, dict[str, Any]]]:
     """``("line N", row)`` for each non-blank JSON line (N counts every line of the file)."""
     for n, line in enumerate(lines, 1):
         if line.strip():
@@ -141,7 +135,7 @@ def numbered_json_lines(lines: Iterable[str], source: str,
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
                 raise InvalidInput(f"{source} line {n} is not valid JSON: {e}") from None
-            yield f"line {n}", record(obj, f"{source} line {n}", mapping)
+            yield f"line {n}", record(obj, f"{source} line {n}", mapping, drop)
 
 
 def read_events(file: str) -> list[dict[str, Any]]:
@@ -170,7 +164,8 @@ def read_events(file: str) -> list[dict[str, Any]]:
 
 
 def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
-                 tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
+                 tweak: Callable[[pa.Table, int], pa.Table] | None = None,
+                 drop: Collection[str] = ()) -> Iterator[pa.Table]:
     """Batches of at most ``size`` rows of a JSONL, JSON-array or Parquet file, ready for append_frame.
 
     ``tweak(table, first_row)`` runs on each batch before it is typed (constant columns, a time
@@ -181,9 +176,19 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
         import pyarrow.parquet as pq
 
         def parquet() -> Iterator[pa.Table]:
+            source = pq.ParquetFile(file)
+            names = source.schema_arrow.names
+            keep = kept(names, drop, mapping)
+            original = [names[i] for i in keep]
+            new = renamed(original, mapping)
+            data = "data" in new and pa.types.is_struct(source.schema_arrow.field(keep[new.index("data")]).type)
+            check_header(new, original, mapping, data_struct=data)
             seen = 0
-            for b in pq.ParquetFile(file).iter_batches(batch_size=size):
-                yield tweak(prepare_table(pa.Table.from_batches([b]), mapping), seen)
+            for b in source.iter_batches(batch_size=size):
+                table = tweak(prepare_table(pa.Table.from_batches([b]).select(keep).rename_columns(new), {}), seen)
+                if not seen:
+                    check_required(table.column_names)
+                yield table
                 seen += b.num_rows
 
         return parquet()
@@ -193,7 +198,7 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
     def records() -> Iterator[pa.Table]:
         with open(file, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows) is not text
             if fmt == "jsonl":
-                events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping)
+                events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping, drop)
             else:
                 try:
                     items = json.load(f)
@@ -201,10 +206,12 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
                     raise InvalidInput(f"{file} is not valid JSON: {e}") from None
                 if not isinstance(items, list):
                     raise InvalidInput(f"{file} holds a JSON {type(items).__name__}, not an array of events")
-                events = ((f"event {i}", record(obj, f"{file} event {i}", mapping)) for i, obj in enumerate(items, 1))
+                events = ((f"event {i}", record(obj, f"{file} event {i}", mapping, drop))
+                          for i, obj in enumerate(items, 1))
             seen = 0
             while chunk := list(itertools.islice(events, size)):
                 table = table_from_records([row for _, row in chunk], [f"{file} {label}" for label, _ in chunk])
+                check_header(table.column_names, table.column_names, mapping)
                 yield prepare_table(tweak(table, seen), {})
                 seen += len(chunk)
 
@@ -255,19 +262,22 @@ def file_tweaks(fmt: str, *, event_type: str | None = None,
 
 
 def csv_text_batches(file: str, mapping: dict[str, str], size: int,
-                      tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
-    """The CSV's rows as text, columns renamed by ``mapping``, in batches of ``size`` rows."""
+                     tweak: Callable[[pa.Table, int], pa.Table] | None = None,
+                     drop: Collection[str] = ()) -> Iterator[pa.Table]:
+    """The CSV's rows as text, columns renamed by ``mapping`` (less ``drop``), in batches of ``size`` rows."""
     from eventkit.store.csv_types import batches_of, read_text_csv
 
     reader = read_text_csv(file, delimiter="\t" if file.endswith((".tsv", ".tsv.gz")) else ",")
     names = reader.schema.names
-    missing = sorted(set(mapping) - set(names))
-    if missing:
-        raise InvalidInput(f"--map names column(s) {missing} that the input does not have; it has {names}")
-    renamed = [mapping.get(c, c) for c in names]
-    _refuse_duplicate_columns(renamed, mapping)
+    keep = kept(names, drop, mapping)
+    original = [names[i] for i in keep]
+    new = renamed(original, mapping)
+    check_header(new, original, mapping)
     seen = 0
-    for batch in batches_of((pa.Table.from_batches([b]) for b in reader), size):
-        batch = batch.rename_columns(renamed)
-        yield tweak(batch, seen) if tweak is not None else batch
+    for batch in batches_of((pa.Table.from_batches([b]).select(keep) for b in reader), size):
+        batch = batch.rename_columns(new)
+        batch = tweak(batch, seen) if tweak is not None else batch
+        if not seen:
+            check_required(batch.column_names)
+        yield batch
         seen += batch.num_rows
