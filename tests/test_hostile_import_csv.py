@@ -139,3 +139,27 @@ def test_a_header_with_a_column_twice_names_it_without_blaming_map(store, tmp_pa
     out = run(store, f)
     assert out.exit_code == 1 and "after --map" not in out.output and "'amount'" in out.output, out.output
     assert store_fingerprint(store) == before
+
+
+def test_codes_with_leading_zeros_are_kept_as_text(store, tmp_path):
+    """Boston zip codes '02134' became the number 2134: the code was lost, and '02134' and '2134' were one value."""
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,zip,n\na,E,02134,0\nb,E,00501,10\nc,E,2134,0.5\n")
+    out = run(store, f)
+    assert out.exit_code == 0, out.output
+    df, fields = read(store)
+    assert fields == {"zip": "VARCHAR", "n": "DOUBLE"}
+    assert df.sort_values("stream_id")["zip"].tolist() == ["02134", "00501", "2134"]
+
+
+def test_one_code_with_a_leading_zero_among_numbers_is_refused_naming_it(store, tmp_path):
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,zip\n" + "".join(f"s,E,{10000 + i}\n" for i in range(5)) + "s,E,02134\n")
+    before = store_fingerprint(store)
+    out = run(store, f)
+    assert out.exit_code == 1 and "line 7" in out.output and "'02134'" in out.output, out.output
+    assert "leading zero" in out.output and "--as-text zip" in out.output, out.output
+    assert store_fingerprint(store) == before
+    out = run(store, f, "--as-text", "zip")
+    assert out.exit_code == 0, out.output
+    assert read(store)[0]["zip"].tolist()[-1] == "02134"

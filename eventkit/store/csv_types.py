@@ -13,7 +13,8 @@ TIMESTAMPTZ; ISO 8601, a time without a zone is UTC), otherwise VARCHAR. Empty c
 null spellings (NA, NULL, N/A, NaN, ...: :data:`NULL_SPELLINGS`) are nulls and fit every kind, with
 two exceptions where the text is a value: ids and event types (a stream named ``NA`` is Namibia,
 and JSON input stores it), and columns kept ``--as-text``. An integer outside 64 bits fits no
-number kind: a DOUBLE would round it (two 20-digit account numbers would become one value).
+number kind: a DOUBLE would round it (two 20-digit account numbers would become one value); nor do
+digits with a leading zero (zip code 02134 would become 2134): such columns are text.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ REQUIRED = ("stream_id", "event_type")
 
 _INT = r"^[+-]?[0-9]{1,19}$"  # 19 digits may pass int64: see _in_int64
 _ANY_INT = r"^[+-]?[0-9]+$"
+_LEADING_ZERO = r"^[+-]?0[0-9]+(\.[0-9]*)?$"  # a code (zip 02134), not a number: 2134 would lose it
 _FLOAT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(inf|infinity)$"
 _BOOL = r"^(true|false)$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -67,7 +69,7 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
         pattern, case = {"BIGINT": (_INT, False), "DOUBLE": (_FLOAT, True), "BOOLEAN": (_BOOL, True)}[only]
         m = pc.fill_null(pc.match_substring_regex(s, pattern, ignore_case=case), False).to_numpy(zero_copy_only=False)
         if only == "DOUBLE":
-            m = m & ~_huge_ints(s)
+            m = m & ~_inexact(s)
         return {"null": null, only: _in_int64(s, m) if only == "BIGINT" else m}
 
     def match(pattern: str, ignore_case: bool = False) -> np.ndarray:
@@ -79,8 +81,8 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
         time_ok[np.flatnonzero(time_ok)] = pc.is_valid(_parse_times(s.filter(pa.array(time_ok)))).to_numpy(zero_copy_only=False)
     return {
         "null": null,
-        "BIGINT": _in_int64(s, match(_INT)),
-        "DOUBLE": match(_FLOAT, ignore_case=True) & ~_huge_ints(s),
+        "BIGINT": _in_int64(s, match(_INT)) & ~match(_LEADING_ZERO),
+        "DOUBLE": match(_FLOAT, ignore_case=True) & ~_inexact(s),
         "BOOLEAN": match(_BOOL, ignore_case=True),
         "TIMESTAMPTZ": time_ok,
         "DATE": time_ok & match(_DATE),
@@ -98,14 +100,15 @@ def _in_int64(s: pa.Array, digits: np.ndarray) -> np.ndarray:
     return digits
 
 
-def _huge_ints(s: pa.Array) -> np.ndarray:
-    """Per cell: an integer written out that BIGINT cannot hold (a DOUBLE would round it)."""
+def _inexact(s: pa.Array) -> np.ndarray:
+    """Per cell: a number a number type would not keep as written: an integer BIGINT cannot hold (a
+    DOUBLE would round it), or digits with a leading zero (a code: 02134 would become 2134)."""
     m = pc.fill_null(pc.match_substring_regex(s, _ANY_INT), False).to_numpy(zero_copy_only=False)
     long = m & (pc.fill_null(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False) >= 19)
-    out = np.zeros(len(s), dtype=bool)
+    out = pc.fill_null(pc.match_substring_regex(s, _LEADING_ZERO), False).to_numpy(zero_copy_only=False)
     where = np.flatnonzero(long)
     if len(where):
-        out[where] = [not -(2**63) <= int(v) < 2**63 for v in s.take(pa.array(where)).to_pylist()]
+        out[where] |= [not -(2**63) <= int(v) < 2**63 for v in s.take(pa.array(where)).to_pylist()]
     return out
 
 
@@ -258,7 +261,10 @@ def _mark_wrong(bad: np.ndarray, reasons: list[str], wrong: np.ndarray, col: pa.
         wanted = _KIND_ONE["DOUBLE" if kind == "BIGINT" and name != "version" else kind]
         huge = kind in ("BIGINT", "DOUBLE") and name != "version"
         for i, value in zip(np.flatnonzero(wrong), values):
-            if huge and re.fullmatch(_ANY_INT, value.strip()):
+            if huge and re.fullmatch(_LEADING_ZERO, value.strip()):
+                why = (f"{name} {value!r} has a leading zero, which a number would lose (a code? --as-text {name} "
+                       "keeps the column as text)")
+            elif huge and re.fullmatch(_ANY_INT, value.strip()):
                 why = f"{name} {value!r} is an integer outside 64 bits (--as-text {name} keeps the column as text)"
             else:
                 why = f"{name} {value!r} is not {wanted}"
