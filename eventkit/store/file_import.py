@@ -31,6 +31,7 @@ from eventkit.store.file_reading import (  # noqa: F401 (re-exported: the readin
     file_tweaks,
     json_lines,
     metadata_json,
+    not_utf8,
     numbered_json_lines,
     prepare_table,
     read_events,
@@ -130,7 +131,40 @@ class DryRun:
         return _Appended(first, self.head, {sid: 0 for sid in pc.unique(frame.column("stream_id")).to_pylist()})
 
 
-def import_file(
+def import_file(store: Any, file: str, *, result: ImportResult | None = None, **options: Any) -> ImportResult:
+    """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
+
+    A CSV's column types are decided from the whole file first (see :mod:`eventkit.store.csv_types`):
+    cells that do not fit refuse the import before anything is stored, or, with ``rejects``, go
+    with their rows into that CSV file (with ``_line`` and ``_reason`` columns) while the rest
+    imports. Without an ``event_id`` column, ids are derived from the rows (:class:`DerivedIds`),
+    so importing the same rows again stores nothing; ``dedupe=False`` imports them again.
+
+    ``result``, when given, is filled in as batches are stored, so a caller interrupted part way
+    (Ctrl-C) can say what was stored. ``dry_run`` (a :class:`DryRun` over ``store``) checks
+    everything and stores nothing; the result then says what would be imported. ``drop`` names
+    columns (or JSON keys) to leave out, e.g. ``position`` and ``recorded_at`` of a store's export.
+    The options are those of :func:`_import_file`.
+
+    Raises:
+        InvalidInput: Bad cells (nothing stored), an unreadable file (one not UTF-8 names its
+            first such line), or a batch the store refused (the message says which batch and that
+            the ones before it are stored).
+    """
+    result = ImportResult() if result is None else result
+    if options.get("fmt") != "parquet" and not_utf8(file, quick=True):
+        raise InvalidInput(f"{not_utf8(file)}; nothing was stored")
+    try:
+        return _import_file(store, file, result=result, **options)
+    except (UnicodeDecodeError, pa.ArrowInvalid) as e:
+        if not isinstance(e, UnicodeDecodeError) and "UTF8" not in str(e):
+            raise
+        done = result.imported + result.already_stored
+        kept = f"the {done:,} rows before it are stored" if done else "nothing was stored"
+        raise InvalidInput(f"{not_utf8(file)}; {kept}") from None
+
+
+def _import_file(
     store: Any,
     file: str,
     *,
@@ -148,23 +182,7 @@ def import_file(
     dry_run: DryRun | None = None,
     drop: Iterable[str] = (),
 ) -> ImportResult:
-    """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
-
-    A CSV's column types are decided from the whole file first (see :mod:`eventkit.store.csv_types`):
-    cells that do not fit refuse the import before anything is stored, or, with ``rejects``, go
-    with their rows into that CSV file (with ``_line`` and ``_reason`` columns) while the rest
-    imports. Without an ``event_id`` column, ids are derived from the rows (:class:`DerivedIds`),
-    so importing the same rows again stores nothing; ``dedupe=False`` imports them again.
-
-    ``result``, when given, is filled in as batches are stored, so a caller interrupted part way
-    (Ctrl-C) can say what was stored. ``dry_run`` (a :class:`DryRun` over ``store``) checks
-    everything and stores nothing; the result then says what would be imported. ``drop`` names
-    columns (or JSON keys) to leave out, e.g. ``position`` and ``recorded_at`` of a store's export.
-
-    Raises:
-        InvalidInput: Bad cells (nothing stored), an unreadable file, or a batch the store
-            refused (the message says which batch and that the ones before it are stored).
-    """
+    """:func:`import_file`'s work (see there)."""
     from eventkit.store.csv_types import (Profile, bad_cell_count, convert, decide_kinds, missing_text, refuse,
                                           spelt_as_before)
 

@@ -126,13 +126,58 @@ def json_lines(lines: Iterable[str], source: str, mapping: dict[str, str]) -> It
     return (row for _, row in numbered_json_lines(lines, source, mapping))
 
 
+class _KeyTwice(Exception):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _KeyTwice(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return obj
+
+
+def loads(text: str, where: str) -> Any:
+    """``json.loads``, refusing an object with a key twice (json keeps the last value without a word)."""
+    try:
+        return json.loads(text, object_pairs_hook=_object)
+    except _KeyTwice as e:
+        raise InvalidInput(f"{where}: an object has the key {e.args[0]!r} twice; which value is meant is unknown: "
+                           "keep one", column=e.args[0]) from None
+
+
+def not_utf8(file: str, *, quick: bool = False) -> str:
+    """Why ``file`` cannot be read as UTF-8 text: the first line that is not (or UTF-16), and what to do.
+
+    ``quick``: only look for a UTF-16 byte-order mark ("" when there is none)."""
+    import bz2
+    import gzip
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(file[file.rfind("."):], open)
+    fix = "re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT, or 'CSV UTF-8' in Excel)"
+    with opener(file, "rb") as f:  # type: ignore[operator]
+        if f.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            return f"{file} is UTF-16 text, not UTF-8: {fix}"
+        if quick:
+            return ""
+        f.seek(0)
+        for n, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return (f"{file} line {n:,} is not UTF-8 text (byte 0x{line[e.start]:02x}, e.g. Latin-1 or "
+                        f"Windows-1252): {fix}")
+    return f"{file} is not UTF-8 text: {fix}"
+
+
 def numbered_json_lines(lines: Iterable[str], source: str, mapping: dict[str, str],
                         drop: Collection[str] = ()) -> Iterator[tuple[str, dict[str, Any]]]:
     """``("line N", row)`` for each non-blank JSON line (N counts every line of the file)."""
     for n, line in enumerate(lines, 1):
         if line.strip():
             try:
-                obj = json.loads(line)
+                obj = loads(line, f"{source} line {n}")
             except json.JSONDecodeError as e:
                 raise InvalidInput(f"{source} line {n} is not valid JSON: {e}") from None
             yield f"line {n}", record(obj, f"{source} line {n}", mapping, drop)
@@ -147,12 +192,14 @@ def read_events(file: str) -> list[dict[str, Any]]:
         else:
             with open(file, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows) is not text
                 text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"cannot read {source}: {not_utf8(file) if file != '-' else None or e}") from None
+    except OSError as e:
         raise InvalidInput(f"cannot read {source}: {e}") from None
     if not text.strip():
         raise InvalidInput(f"{source} is empty; give at least one event")
     try:
-        whole = json.loads(text)
+        whole = loads(text, source)
     except json.JSONDecodeError as e:
         if text.lstrip().startswith("["):
             raise InvalidInput(f"{source} is not valid JSON: {e}") from None
@@ -201,7 +248,7 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
                 events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping, drop)
             else:
                 try:
-                    items = json.load(f)
+                    items = loads(f.read(), file)
                 except json.JSONDecodeError as e:
                     raise InvalidInput(f"{file} is not valid JSON: {e}") from None
                 if not isinstance(items, list):
