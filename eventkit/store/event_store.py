@@ -73,6 +73,11 @@ class Store(Appending, Reading, Proving):
     ) -> None:
         if durability not in ("normal", "full"):
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
+        if not isinstance(path, (str, os.PathLike)) or path == "":
+            # Path("") is the working folder: an unset setting would open (or make) a store wherever the
+            # process happens to run.
+            raise StoreError(f"the store path must be a folder name, not {path!r}; give the store's folder "
+                             "('.' for the working folder)")
         root = Path(path)
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file, not an eventkit store folder")

@@ -145,6 +145,8 @@ class Reading:
             >>> store.sql("SELECT stream_id, sum(data.amount) FROM events GROUP BY 1").df()
         """
         if isinstance(query, str):
+            if not query.strip():
+                raise InvalidInput("the query is empty; give a SQL statement, e.g. SELECT count(*) FROM events")
             refuse_writes_inside(query, self.path)
             if isinstance(self.files, LocalFolder):
                 refuse_writes_inside(query, self.files.root)

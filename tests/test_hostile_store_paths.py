@@ -1,0 +1,39 @@
+"""Store paths a careless program passes: an empty string (an unset setting) opened, or made, a store in
+whatever folder the process ran in; None was a TypeError. Both are refused, naming what to give."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+import eventkit as ek
+from eventkit.cli import cli
+
+
+@pytest.mark.parametrize("path", ["", None, 5])
+def test_an_empty_or_missing_store_path_is_refused(tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ek.StoreError, match="store path"):
+        ek.open_store(path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["init", ""], ["info", ""], ["read", "", "a"], ["sql", "", "SELECT 1"]])
+def test_the_cli_refuses_an_empty_store_path(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(cli, command)
+    assert out.exit_code == 1 and "store path" in out.output and "Traceback" not in out.output, out.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_working_folder_is_still_a_store_path_when_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with ek.open_store(".") as s:
+        s.append("a", [ek.Event("E")])
+    assert (tmp_path / "catalog.sqlite").is_file()
+
+
+def test_an_empty_query_is_refused(tmp_path):
+    ek.open_store(tmp_path / "s").close()
+    out = CliRunner().invoke(cli, ["sql", str(tmp_path / "s"), "  "])
+    assert out.exit_code == 1 and "query is empty" in out.output, out.output
