@@ -163,3 +163,20 @@ def test_one_code_with_a_leading_zero_among_numbers_is_refused_naming_it(store, 
     out = run(store, f, "--as-text", "zip")
     assert out.exit_code == 0, out.output
     assert read(store)[0]["zip"].tolist()[-1] == "02134"
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "symlink"])
+def test_a_rejects_file_that_is_the_input_is_refused(store, tmp_path, monkeypatch, spelling):
+    """--rejects in.csv for in.csv truncated the file being imported: 600,002 lines became 2 (the rejects)."""
+    f = tmp_path / "in.csv"
+    text = "stream_id,event_type,n\n" + "".join(f"a,E,{i}\n" for i in range(50)) + "a,E,x\n"
+    f.write_text(text)
+    monkeypatch.chdir(tmp_path)
+    rejects = {"same": str(f), "relative": "in.csv", "symlink": str(tmp_path / "link.csv")}[spelling]
+    if spelling == "symlink":
+        (tmp_path / "link.csv").symlink_to(f)
+    before = store_fingerprint(store)
+    out = run(store, f, "--rejects", rejects)
+    assert out.exit_code == 1 and "is the file being imported" in out.output, out.output
+    assert f.read_text() == text
+    assert store_fingerprint(store) == before

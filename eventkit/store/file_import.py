@@ -11,6 +11,7 @@ May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.csv_ty
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,10 @@ def import_file(store: Any, file: str, *, result: ImportResult | None = None, **
             the ones before it are stored).
     """
     result = ImportResult() if result is None else result
+    rejects = options.get("rejects")
+    if rejects and Path(rejects).exists() and os.path.samefile(rejects, file):
+        raise InvalidInput(f"the rejects file {rejects} is the file being imported: writing it would destroy the "
+                           "rows still to be read; give --rejects another file name")
     if options.get("fmt") != "parquet" and not_utf8(file, quick=True):
         raise InvalidInput(f"{not_utf8(file)}; nothing was stored")
     try:
