@@ -179,7 +179,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
     from eventkit.store.file_import import DryRun, ImportResult, import_file
 
     if fmt is None:
-        suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
+        suffixes = [s for s in Path(file).suffixes if s.lower() not in (".gz", ".bz2", ".zst")]
         fmt = FORMATS.get(suffixes[-1].lower() if suffixes else "")
         if fmt is None:
             raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|json|parquet")
@@ -187,7 +187,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
         raise click.ClickException("--rejects and --as-text apply to CSV files only")
     check_output(rejects, "rejects file")
     total = None
-    if Path(file).suffix not in (".gz", ".bz2", ".zst") and fmt not in ("parquet", "json"):
+    if Path(file).suffix.lower() not in (".gz", ".bz2", ".zst") and fmt not in ("parquet", "json"):
         with open(file, "rb") as f:  # a total for the progress bar, at disk speed
             total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - (fmt == "csv")
     result = ImportResult()

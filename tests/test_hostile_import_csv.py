@@ -180,3 +180,32 @@ def test_a_rejects_file_that_is_the_input_is_refused(store, tmp_path, monkeypatc
     assert out.exit_code == 1 and "is the file being imported" in out.output, out.output
     assert f.read_text() == text
     assert store_fingerprint(store) == before
+
+
+@pytest.mark.parametrize("name", ["IN.TSV", "in.Tsv", "in.TSV.GZ"])
+def test_a_tsv_named_in_capitals_is_read_with_tabs(store, tmp_path, name):
+    """FORMATS read IN.TSV as csv, but the tab separator was chosen only for a lower-case '.tsv'."""
+    import gzip
+
+    text = "stream_id\tevent_type\tnote\na\tE\tx, y\n"
+    f = tmp_path / name
+    f.write_bytes(gzip.compress(text.encode()) if name.lower().endswith(".gz") else text.encode())
+    out = run(store, f)
+    assert out.exit_code == 0, out.output
+    assert read(store)[0]["note"].tolist() == ["x, y"]
+
+
+@pytest.mark.parametrize("name", ["in.jsonl.gz", "in.JSONL.BZ2", "in.json.zst", "in.csv.ZST"])
+def test_compressed_json_and_csv_files_import(store, tmp_path, name):
+    """.jsonl.gz was taken for JSONL and then read as text without decompressing: 'not valid JSON' noise."""
+    import pyarrow as pa
+
+    body = ('{"stream_id": "a", "event_type": "E", "n": 1}\n' if "jsonl" in name.lower() else
+            '[{"stream_id": "a", "event_type": "E", "n": 1}]' if "json" in name.lower() else
+            "stream_id,event_type,n\na,E,1\n")
+    codec = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}[name[name.rfind("."):].lower()]
+    with pa.output_stream(str(tmp_path / name), compression=codec) as out:
+        out.write(body.encode())
+    out = run(store, tmp_path / name)
+    assert out.exit_code == 0, out.output
+    assert read(store)[0]["n"].tolist() == [1]

@@ -335,16 +335,27 @@ def batches_of(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
         yield pa.concat_tables(pending)
 
 
+_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
+
+
+def open_bytes(file: str) -> Any:
+    """``file`` as a binary stream, decompressed by its suffix in any case (.gz, .GZ, .bz2, .zst):
+    pyarrow's own detection knows lower-case suffixes only, and Python's ``open`` none."""
+    from pathlib import Path
+
+    return pa.input_stream(str(file), compression=_CODECS.get(Path(str(file)).suffix.lower()))
+
+
 def read_text_csv(file: str, *, delimiter: str, block_size: int = 16 << 20) -> Any:
     """A streaming reader giving every column as text (nulls for empty cells only: whether ``NA`` is
     missing depends on the column, see :func:`convert`)."""
     import pyarrow.csv as pacsv
 
     parse = pacsv.ParseOptions(delimiter=delimiter)
-    first = pacsv.open_csv(file, read_options=pacsv.ReadOptions(block_size=1 << 16), parse_options=parse)
+    first = pacsv.open_csv(open_bytes(file), read_options=pacsv.ReadOptions(block_size=1 << 16), parse_options=parse)
     names = first.schema.names
     first.close()
     convert_options = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=True,
                                            null_values=[""])
-    return pacsv.open_csv(file, read_options=pacsv.ReadOptions(block_size=block_size), parse_options=parse,
+    return pacsv.open_csv(open_bytes(file), read_options=pacsv.ReadOptions(block_size=block_size), parse_options=parse,
                           convert_options=convert_options)

@@ -147,27 +147,38 @@ def loads(text: str, where: str) -> Any:
                            "keep one", column=e.args[0]) from None
 
 
+def _open_text(file: str) -> Any:
+    """``file`` as UTF-8 text, decompressed by its suffix; a byte-order mark (Windows) is not text."""
+    import io
+
+    from eventkit.store.csv_types import open_bytes
+
+    return io.TextIOWrapper(open_bytes(file), encoding="utf-8-sig")
+
+
 def not_utf8(file: str, *, quick: bool = False) -> str:
     """Why ``file`` cannot be read as UTF-8 text: the first line that is not (or UTF-16), and what to do.
 
     ``quick``: only look for a UTF-16 byte-order mark ("" when there is none)."""
-    import bz2
-    import gzip
+    from eventkit.store.csv_types import open_bytes
 
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(file[file.rfind("."):], open)
     fix = "re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT, or 'CSV UTF-8' in Excel)"
-    with opener(file, "rb") as f:  # type: ignore[operator]
-        if f.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+    with open_bytes(file) as f:
+        rest = f.read(2)
+        if rest in (b"\xff\xfe", b"\xfe\xff"):
             return f"{file} is UTF-16 text, not UTF-8: {fix}"
         if quick:
             return ""
-        f.seek(0)
-        for n, line in enumerate(f, 1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                return (f"{file} line {n:,} is not UTF-8 text (byte 0x{line[e.start]:02x}, e.g. Latin-1 or "
-                        f"Windows-1252): {fix}")
+        n = 1
+        for chunk in itertools.chain(iter(lambda: f.read(1 << 20), b""), [b"\n"]):
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    return (f"{file} line {n:,} is not UTF-8 text (byte 0x{line[e.start]:02x}, e.g. Latin-1 or "
+                            f"Windows-1252): {fix}")
+                n += 1
     return f"{file} is not UTF-8 text: {fix}"
 
 
@@ -190,7 +201,7 @@ def read_events(file: str) -> list[dict[str, Any]]:
         if file == "-":
             text = sys.stdin.read().removeprefix("\ufeff")
         else:
-            with open(file, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows) is not text
+            with _open_text(file) as f:
                 text = f.read()
     except UnicodeDecodeError as e:
         raise InvalidInput(f"cannot read {source}: {not_utf8(file) if file != '-' else None or e}") from None
@@ -243,7 +254,7 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
         raise InvalidInput(f"file_batches reads jsonl, json or parquet, not {fmt!r}")
 
     def records() -> Iterator[pa.Table]:
-        with open(file, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows) is not text
+        with _open_text(file) as f:
             if fmt == "jsonl":
                 events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping, drop)
             else:
@@ -314,7 +325,7 @@ def csv_text_batches(file: str, mapping: dict[str, str], size: int,
     """The CSV's rows as text, columns renamed by ``mapping`` (less ``drop``), in batches of ``size`` rows."""
     from eventkit.store.csv_types import batches_of, read_text_csv
 
-    reader = read_text_csv(file, delimiter="\t" if file.endswith((".tsv", ".tsv.gz")) else ",")
+    reader = read_text_csv(file, delimiter="\t" if str(file).lower().endswith((".tsv", ".tsv.gz", ".tsv.bz2")) else ",")
     names = reader.schema.names
     keep = kept(names, drop, mapping)
     original = [names[i] for i in keep]
