@@ -209,3 +209,28 @@ def test_compressed_json_and_csv_files_import(store, tmp_path, name):
     out = run(store, tmp_path / name)
     assert out.exit_code == 0, out.output
     assert read(store)[0]["n"].tolist() == [1]
+
+
+def test_a_blank_time_among_times_is_a_bad_cell_not_the_import_time(store, tmp_path):
+    """A CSV whose occurred_at column had a few blank cells stored those events at the moment of the
+    import: a 2019 history gained events 'today', silently (a spike at the end of every trend)."""
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,occurred_at\na,E,2019-01-01\nb,E,\nc,E,NA\nd,E,2019-01-02\n")
+    before = store_fingerprint(store)
+    out = run(store, f)
+    assert out.exit_code == 1 and "line 3" in out.output and "occurred_at is empty" in out.output, out.output
+    assert store_fingerprint(store) == before
+    rejects = tmp_path / "rejects.csv"
+    out = run(store, f, "--rejects", rejects)
+    assert out.exit_code == 0 and "2 rows" in out.output, out.output
+    df, _ = read(store)
+    assert sorted(df["occurred_at"].dt.year.tolist()) == [2019, 2019]
+
+
+def test_an_occurred_at_column_with_no_time_at_all_means_when_recorded(store, tmp_path):
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,occurred_at\na,E,\nb,E,\n")
+    out = run(store, f)
+    assert out.exit_code == 0, out.output
+    df, _ = read(store)
+    assert (df["occurred_at"] == df["recorded_at"]).all()

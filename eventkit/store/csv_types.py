@@ -14,7 +14,9 @@ null spellings (NA, NULL, N/A, NaN, ...: :data:`NULL_SPELLINGS`) are nulls and f
 two exceptions where the text is a value: ids and event types (a stream named ``NA`` is Namibia,
 and JSON input stores it), and columns kept ``--as-text``. An integer outside 64 bits fits no
 number kind: a DOUBLE would round it (two 20-digit account numbers would become one value); nor do
-digits with a leading zero (zip code 02134 would become 2134): such columns are text.
+digits with a leading zero (zip code 02134 would become 2134): such columns are text. A blank
+``occurred_at`` among times is a bad cell (the event would silently get the time of the import);
+a column with no time at all means "when recorded" for every row, as if it were not there.
 """
 
 from __future__ import annotations
@@ -177,8 +179,8 @@ def decide_kinds(profile: Profile, store_fields: Mapping[str, str], as_text: set
         stored = store_fields.get(name)
         if name == "version":
             kinds[name] = "BIGINT"
-        elif name == "occurred_at":
-            kinds[name] = "TIMESTAMPTZ"
+        elif name == "occurred_at":  # no time at all: every event "when recorded" (as without the column)
+            kinds[name] = "TIMESTAMPTZ" if c.nonnull else None
         elif name in as_text or stored == "VARCHAR":
             kinds[name] = "VARCHAR"
         elif stored in ("BIGINT", "DOUBLE"):
@@ -201,6 +203,8 @@ def decide_kinds(profile: Profile, store_fields: Mapping[str, str], as_text: set
 def bad_cell_count(profile: Profile, kinds: Mapping[str, str | None]) -> int:
     """How many cells (over the whole file) do not fit their column's kind."""
     total = profile.required_empty
+    if kinds.get("occurred_at"):
+        total += profile.rows - profile.counts["occurred_at"].nonnull  # blank times among times
     for name, kind in kinds.items():
         c = profile.counts[name]
         ok = {"BIGINT": c.float_ if name != "version" else c.int_, "DOUBLE": c.float_, "BOOLEAN": c.bool_,
@@ -243,6 +247,9 @@ def convert(table: pa.Table, kinds: Mapping[str, str | None],
             trimmed = _trimmed(col)
             times = _parse_times(trimmed)
             wrong = pc.and_(pc.is_null(times), pc.is_valid(trimmed)).to_numpy(zero_copy_only=False)
+            if name == "occurred_at":  # among times, a blank would silently become the time of the import
+                _mark(bad, reasons, pc.is_null(trimmed).to_numpy(zero_copy_only=False),
+                      "occurred_at is empty (the event would get the time of the import)")
             _mark_wrong(bad, reasons, wrong, col, name, kind)
             columns[name] = times.cast(pa.timestamp("us", tz="UTC"))
             continue
