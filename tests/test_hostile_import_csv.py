@@ -234,3 +234,28 @@ def test_an_occurred_at_column_with_no_time_at_all_means_when_recorded(store, tm
     assert out.exit_code == 0, out.output
     df, _ = read(store)
     assert (df["occurred_at"] == df["recorded_at"]).all()
+
+
+def _multiline_file(tmp_path):
+    f = tmp_path / "in.csv"
+    f.write_text('stream_id,event_type,note,n\na,E,"two\nlines",1\n\nb,E,x,2\nc,E,y,three\nd,E,z,4\n')
+    return f  # 'three' is on line 6 of the file (a cell spans lines 2-3, line 4 is blank)
+
+
+def test_a_bad_cell_after_a_multiline_cell_and_a_blank_line_names_its_file_line(store, tmp_path):
+    """Lines were counted as data rows + 2: 'line 4' for a cell on line 6, where the user found nothing wrong."""
+    f = _multiline_file(tmp_path)
+    out = run(store, f)
+    assert out.exit_code == 1 and "line 6: n 'three'" in out.output, out.output
+    out = CliRunner().invoke(cli, ["import", str(store), str(f), "--no-progress", "--dry-run"])
+    assert "line 6: n 'three'" in out.output, out.output
+    rejects = tmp_path / "rejects.csv"
+    assert run(store, f, "--rejects", rejects).exit_code == 0
+    assert "\"three\",6," in rejects.read_text(), rejects.read_text()
+
+
+def test_a_refused_batch_names_the_file_line_after_a_multiline_cell(store, tmp_path):
+    f = tmp_path / "in.csv"
+    f.write_text('stream_id,event_type,note,stream_type\na,E,"two\nlines",t\nb,E,x,t\nc,E,y,a/b\n')
+    out = run(store, f)
+    assert out.exit_code == 1 and "line 5:" in out.output, out.output

@@ -353,6 +353,59 @@ def open_bytes(file: str) -> Any:
     return pa.input_stream(str(file), compression=_CODECS.get(Path(str(file)).suffix.lower()))
 
 
+class CsvLines:
+    """The file line of each data row of a CSV (the header is line 1), for messages and rejects.
+
+    Row ``i`` is line ``i + 2`` unless a cell spans lines or a line is blank (the reader skips it);
+    then the file is read once more, with Python's csv module, the first time a line is asked for.
+    """
+
+    def __init__(self, file: str, delimiter: str, rows: int) -> None:
+        self.file, self.delimiter, self.rows = file, delimiter, rows
+        self._starts: np.ndarray | None = None
+        self._plain: bool | None = None
+
+    def __call__(self, rows: Any) -> Any:
+        """Line number(s) of 0-based data row(s) (an int or an integer array)."""
+        if self._plain is None:
+            self._plain = self._lines_are_rows()
+        if self._plain:
+            return rows + 2
+        if self._starts is None:
+            self._starts = self._scan()
+        out = self._starts[np.minimum(rows, len(self._starts) - 1)] if len(self._starts) else np.asarray(rows) + 2
+        return int(out) if np.ndim(out) == 0 else out
+
+    def _lines_are_rows(self) -> bool:
+        with open_bytes(self.file) as f:
+            newlines, last = 0, b""
+            while chunk := f.read(1 << 22):
+                newlines += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+                last = chunk[-1:]
+        return newlines + (last not in (b"\n", b"\r", b"")) == self.rows + 1
+
+    def _scan(self) -> np.ndarray:
+        import csv
+        import io
+        import sys
+
+        limit = csv.field_size_limit()
+        csv.field_size_limit(sys.maxsize)  # a cell of megabytes is a cell, not an error here
+        starts, previous = [], 0
+        try:
+            with io.TextIOWrapper(open_bytes(self.file), encoding="utf-8-sig", newline="") as text:
+                reader = csv.reader(text, delimiter=self.delimiter)
+                for record in reader:
+                    if record:
+                        starts.append(previous + 1)
+                    previous = reader.line_num
+        except (csv.Error, UnicodeDecodeError, OSError):
+            return np.arange(self.rows, dtype=np.int64) + 2  # the reader's own error is reported elsewhere
+        finally:
+            csv.field_size_limit(limit)
+        return np.asarray(starts[1:], dtype=np.int64)
+
+
 def read_text_csv(file: str, *, delimiter: str, block_size: int = 16 << 20) -> Any:
     """A streaming reader giving every column as text (nulls for empty cells only: whether ``NA`` is
     missing depends on the column, see :func:`convert`)."""

@@ -33,6 +33,7 @@ from eventkit.store.file_reading import (  # noqa: F401 (re-exported: the readin
     json_lines,
     metadata_json,
     not_utf8,
+    csv_delimiter,
     numbered_json_lines,
     prepare_table,
     read_events,
@@ -188,8 +189,8 @@ def _import_file(
     drop: Iterable[str] = (),
 ) -> ImportResult:
     """:func:`import_file`'s work (see there)."""
-    from eventkit.store.csv_types import (Profile, bad_cell_count, convert, decide_kinds, missing_text, refuse,
-                                          spelt_as_before)
+    from eventkit.store.csv_types import (CsvLines, Profile, bad_cell_count, convert, decide_kinds, missing_text,
+                                          refuse, spelt_as_before)
 
     mapping = dict(mapping or {})
     drop = frozenset(drop)
@@ -197,6 +198,7 @@ def _import_file(
     tweak = file_tweaks(fmt, event_type=event_type, time_format=time_format)
     csv = fmt == "csv"
     kinds: dict[str, str | None] = {}
+    line_of: Callable[[Any], Any] | None = None
     if csv:
         profile = Profile()
         names = None
@@ -204,6 +206,7 @@ def _import_file(
             names = names or raw.column_names
             profile.add(raw)
         as_text = set(as_text)
+        line_of = CsvLines(file, csv_delimiter(file), profile.rows)
         kinds = decide_kinds(profile, store.fields, as_text)
         result.missing_text = missing_text(profile, kinds, as_text)
         if dry_run is not None and bad_cell_count(profile, kinds):
@@ -211,7 +214,7 @@ def _import_file(
             for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
                 _, bad, reasons = convert(raw, kinds, as_text)
                 for i in np.flatnonzero(bad)[: dry_run.MAX_PROBLEMS]:
-                    dry_run.problem(f"line {seen + 2 + int(i):,}: {reasons[i]}")
+                    dry_run.problem(f"line {line_of(seen + int(i)):,}: {reasons[i]}")
                 seen += raw.num_rows
             rejects = rejects or ""  # the rest is checked as if those rows were set aside
         elif bad_cell_count(profile, kinds) and rejects is None:
@@ -219,7 +222,7 @@ def _import_file(
             seen = 0
             for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
                 _, bad, reasons = convert(raw, kinds, as_text)
-                examples += [(seen + 2 + int(i), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
+                examples += [(line_of(seen + int(i)), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
                 seen += raw.num_rows
                 if len(examples) >= 5:
                     break
@@ -242,21 +245,22 @@ def _import_file(
                 table, bad, reasons = convert(raw, kinds, as_text)
                 if bad.any():
                     if dry_run is None:
-                        writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons, first_row)  # type: ignore[arg-type]
+                        writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons,  # type: ignore[arg-type]
+                                                line_of(first_row + np.flatnonzero(bad)))
                     result.rejected += int(bad.sum())
                     keep = pa.array(~bad)
                     table, raw = table.filter(keep), raw.filter(keep)
-                    lines = np.arange(first_row, first_row + read)[~bad] + 2
+                    lines = np.arange(first_row, first_row + read)[~bad]
                 else:
-                    lines = np.arange(first_row, first_row + read) + 2
+                    lines = np.arange(first_row, first_row + read)
                 raw = spelt_as_before(raw)  # ids hash a null spelling as missing, as they always did
             else:
-                lines = np.arange(first_row, first_row + read) + 1
+                lines = np.arange(first_row, first_row + read)
             if fmt in ("jsonl", "json"):  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
                 raw = numbers_as_one_text(raw)
             if table.num_rows:
-                where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
-                table = table.append_column(_LINE, pa.array(lines, pa.int64()))  # for errors: which file row
+                where = _Where(line_of, first_row)
+                table = table.append_column(_LINE, pa.array(lines, pa.int64()))  # for errors: which data row
                 hashed = raw.drop_columns([c for c in raw.column_names if c in personal])
                 earlier = None
                 if earlier_ids is not None and hashed.num_columns < raw.num_columns:
@@ -275,7 +279,7 @@ def _import_file(
 
 
 def _append(store: Any, table: pa.Table, raw: pa.Table, ids: DerivedIds | None, stream_type: str | None,
-            result: ImportResult, where: str, earlier: pa.Array | None = None) -> None:
+            result: ImportResult, where: _Where, earlier: pa.Array | None = None) -> None:
     """Append one batch, skipping rows whose ids the store holds; errors name the batch.
 
     ``earlier``: each row's id as derived with its personal values (as imports did before personal fields
@@ -330,7 +334,21 @@ def _split(table: pa.Table, known: set[str]) -> tuple[pa.Table, pa.Table]:
     return table.filter(is_known), table.filter(pc.invert(is_known))
 
 
-_LINE = "_ek_file_row"  # a column import_file adds to each batch: the file line (CSV) or row of each row
+_LINE = "_ek_file_row"  # a column import_file adds to each batch: each row's 0-based data row in the file
+
+
+class _Where:
+    """Where a batch starts, for messages: ``line N`` of a CSV (:class:`CsvLines`, asked only when a
+    message is written) or ``row N`` of another file."""
+
+    def __init__(self, line_of: Callable[[Any], Any] | None, first_row: int) -> None:
+        self.line_of, self.first_row = line_of, first_row
+
+    def at(self, row: int) -> str:
+        return f"line {self.line_of(row):,}" if self.line_of is not None else f"row {row + 1:,}"
+
+    def __str__(self) -> str:
+        return self.at(self.first_row)
 
 
 def _first_bad_row(part: pa.Table) -> int | None:
@@ -360,7 +378,7 @@ def _first_bad_row(part: pa.Table) -> int | None:
     return low - 1
 
 
-def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: ImportResult, where: str, *,
+def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: ImportResult, where: _Where, *,
                  resend: bool = False, strict: bool = False) -> None:
     lines = part.column(_LINE) if _LINE in part.column_names else None
     part = part.drop_columns([_LINE]) if lines is not None else part
@@ -379,7 +397,7 @@ def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: Im
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         bad = _first_bad_row(part) if lines is not None else None
         if bad is not None:
-            message = f"{where.split()[0]} {lines[bad].as_py():,}: {message}"
+            message = f"{where.at(lines[bad].as_py())}: {message}"
         raise InvalidInput(f"batch {result.appends + 1} (from {where}) was not imported: {message}; {kept}") from None
     if appended.duplicate or resend:
         result.already_stored += part.num_rows
@@ -393,13 +411,13 @@ def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: Im
 
 
 def _write_rejects(writer: Any, path: str, raw: pa.Table, mapping: dict[str, str], bad: np.ndarray,
-                   reasons: list[str], first_row: int) -> Any:
+                   reasons: list[str], lines: np.ndarray) -> Any:
     import pyarrow.csv as pacsv
 
     back = {dst: src for src, dst in mapping.items()}
     rows = raw.filter(pa.array(bad)).rename_columns([back.get(c, c) for c in raw.column_names])
     idx = np.flatnonzero(bad)
-    rows = rows.append_column("_line", pa.array(first_row + 2 + idx, pa.int64()))
+    rows = rows.append_column("_line", pa.array(lines, pa.int64()))
     rows = rows.append_column("_reason", pa.array([reasons[i] for i in idx], pa.string()))
     if writer is None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

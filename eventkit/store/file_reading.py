@@ -319,13 +319,18 @@ def file_tweaks(fmt: str, *, event_type: str | None = None,
     return tweak
 
 
+def csv_delimiter(file: str) -> str:
+    """A tab for .tsv files (compressed too, any case), else a comma."""
+    return "\t" if str(file).lower().endswith((".tsv", ".tsv.gz", ".tsv.bz2", ".tsv.zst")) else ","
+
+
 def csv_text_batches(file: str, mapping: dict[str, str], size: int,
                      tweak: Callable[[pa.Table, int], pa.Table] | None = None,
                      drop: Collection[str] = ()) -> Iterator[pa.Table]:
     """The CSV's rows as text, columns renamed by ``mapping`` (less ``drop``), in batches of ``size`` rows."""
     from eventkit.store.csv_types import batches_of, read_text_csv
 
-    reader = read_text_csv(file, delimiter="\t" if str(file).lower().endswith((".tsv", ".tsv.gz", ".tsv.bz2")) else ",")
+    reader = read_text_csv(file, delimiter=csv_delimiter(file))
     names = reader.schema.names
     keep = kept(names, drop, mapping)
     original = [names[i] for i in keep]
