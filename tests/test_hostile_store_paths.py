@@ -37,3 +37,20 @@ def test_an_empty_query_is_refused(tmp_path):
     ek.open_store(tmp_path / "s").close()
     out = CliRunner().invoke(cli, ["sql", str(tmp_path / "s"), "  "])
     assert out.exit_code == 1 and "query is empty" in out.output, out.output
+
+
+def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch):
+    """open_store("~/data/bank") made a folder named '~' in the working folder (as pandas, the shell and
+    the report's TOML paths read it, ~ is the home folder): a later `rm -rf ~` to tidy it is a disaster."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir(), work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    with ek.open_store("~/data/bank") as s:
+        s.append("a", [ek.Event("E")])
+        assert s.path == home / "data" / "bank"
+    assert (home / "data" / "bank" / "catalog.sqlite").is_file() and list(work.iterdir()) == []
+    out = CliRunner().invoke(cli, ["info", "~/data/bank"])
+    assert out.exit_code == 0 and "1 in 1 streams" in out.output, out.output
+    with ek.open_store("./~") as s:  # a folder really named ~ is still reachable
+        assert s.path == work / "~"

@@ -78,7 +78,7 @@ class Store(Appending, Reading, Proving):
             # process happens to run.
             raise StoreError(f"the store path must be a folder name, not {path!r}; give the store's folder "
                              "('.' for the working folder)")
-        root = Path(path)
+        root = Path(os.path.expanduser(path))  # "~/data/bank" is in the home folder, as the shell and pandas read it
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file, not an eventkit store folder")
         self.path = root.resolve()
