@@ -54,3 +54,22 @@ def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatc
     assert out.exit_code == 0 and "1 in 1 streams" in out.output, out.output
     with ek.open_store("./~") as s:  # a folder really named ~ is still reachable
         assert s.path == work / "~"
+
+
+@pytest.mark.parametrize("inner", ["segments/inner", "segments/stream_type=default/inner", "inner"])
+def test_a_new_store_inside_another_store_is_refused(tmp_path, inner):
+    """A store made under another store's segments/ lost its segment files to the outer store's gc (they are
+    files the outer catalog does not know): the inner store was damaged ('segment file ... missing')."""
+    import pandas as pd
+
+    from conftest import store_fingerprint
+
+    with ek.open_store(tmp_path / "outer", bulk_threshold=2) as outer:
+        outer.append_frame(pd.DataFrame({"stream_id": ["a"] * 3, "event_type": "E", "n": [1, 2, 3]}))
+    before = store_fingerprint(tmp_path / "outer")
+    with pytest.raises(ek.StoreError, match="inside the store at"):
+        ek.open_store(tmp_path / "outer" / inner)
+    assert store_fingerprint(tmp_path / "outer") == before
+    out = CliRunner().invoke(cli, ["init", str(tmp_path / "outer" / inner)])
+    assert out.exit_code == 1 and "inside the store" in out.output, out.output
+    assert store_fingerprint(tmp_path / "outer") == before
