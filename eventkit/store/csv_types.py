@@ -11,8 +11,8 @@ Kinds, in the order they are tried: numbers (BIGINT when every number is an inte
 DOUBLE), BOOLEAN (true/false in any case), dates (DATE when every one is a plain date, else
 TIMESTAMPTZ; ISO 8601, a time without a zone is UTC), otherwise VARCHAR. Empty cells and the usual
 null spellings (NA, NULL, N/A, NaN, ...: :data:`NULL_SPELLINGS`) are nulls and fit every kind, with
-two exceptions where the text is a value: ids and event types (a stream named ``NA`` is Namibia,
-and JSON input stores it), and columns kept ``--as-text``. An integer outside 64 bits fits no
+two exceptions where the text is a value: stream ids and event types (a stream named ``NA`` is
+Namibia, and JSON input stores it), and columns kept ``--as-text``. An integer outside 64 bits fits no
 number kind: a DOUBLE would round it (two 20-digit account numbers would become one value); nor do
 digits with a leading zero (zip code 02134 would become 2134): such columns are text. A blank
 ``occurred_at`` among times is a bad cell (the event would silently get the time of the import);
@@ -32,7 +32,10 @@ import pyarrow.compute as pc
 from eventkit.common.errors import InvalidInput
 
 TEXT_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id", "metadata")
-ID_COLUMNS = ("stream_id", "event_type", "stream_type", "event_id")  # their text is always a value
+# Their text is always a value: a missing one is refused anyway, so reading "NA" as missing only ever
+# refused a stream named NA. (stream_type and event_id keep reading it as missing, as they always did:
+# ids derived by earlier imports stay the same.)
+ID_COLUMNS = ("stream_id", "event_type")
 #: Cells that mean "missing" (pyarrow's and pandas' list; R writes NA): null except in ID_COLUMNS
 #: and --as-text columns.
 NULL_SPELLINGS = ("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
