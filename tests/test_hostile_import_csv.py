@@ -260,3 +260,17 @@ def test_a_refused_batch_names_the_file_line_after_a_multiline_cell(store, tmp_p
     f.write_text('stream_id,event_type,note,stream_type\na,E,"two\nlines",t\nb,E,x,t\nc,E,y,a/b\n')
     out = run(store, f)
     assert out.exit_code == 1 and "line 5:" in out.output, out.output
+
+
+def test_a_field_the_store_holds_as_a_number_still_takes_a_leading_zero(store, tmp_path):
+    """The store's type decides: a monthly file appended to a store that already holds zip as BIGINT (an
+    earlier eventkit imported it so) imports as before, not refused for its leading zeros."""
+    with ek.open_store(store) as s:
+        s.append("x", [ek.Event("E", {"zip": 10001, "f": 1.5})])
+    f = tmp_path / "in.csv"
+    f.write_text("stream_id,event_type,zip,f\na,E,02134,0.5\nb,E,10001,01.5\n")
+    out = run(store, f)
+    assert out.exit_code == 0, out.output
+    df, fields = read(store)
+    assert fields == {"zip": "BIGINT", "f": "DOUBLE"}
+    assert df["zip"].tolist() == [10001, 2134, 10001] and df["f"].tolist() == [1.5, 0.5, 1.5]

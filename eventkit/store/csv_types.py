@@ -62,6 +62,7 @@ class _Counts:
     bool_: int = 0
     time: int = 0
     date: int = 0
+    zeros: int = 0  # numbers written with a leading zero (codes: 02134)
 
 
 def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
@@ -74,8 +75,9 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
         pattern, case = {"BIGINT": (_INT, False), "DOUBLE": (_FLOAT, True), "BOOLEAN": (_BOOL, True)}[only]
         m = pc.fill_null(pc.match_substring_regex(s, pattern, ignore_case=case), False).to_numpy(zero_copy_only=False)
         if only == "DOUBLE":
-            m = m & ~_inexact(s)
-        return {"null": null, only: _in_int64(s, m) if only == "BIGINT" else m}
+            m = m & ~_huge_ints(s)
+        zeros = pc.fill_null(pc.match_substring_regex(s, _LEADING_ZERO), False).to_numpy(zero_copy_only=False)
+        return {"null": null, only: _in_int64(s, m) if only == "BIGINT" else m, "ZEROS": zeros}
 
     def match(pattern: str, ignore_case: bool = False) -> np.ndarray:
         m = pc.match_substring_regex(s, pattern, ignore_case=ignore_case)
@@ -86,8 +88,9 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
         time_ok[np.flatnonzero(time_ok)] = pc.is_valid(_parse_times(s.filter(pa.array(time_ok)))).to_numpy(zero_copy_only=False)
     return {
         "null": null,
-        "BIGINT": _in_int64(s, match(_INT)) & ~match(_LEADING_ZERO),
-        "DOUBLE": match(_FLOAT, ignore_case=True) & ~_inexact(s),
+        "BIGINT": _in_int64(s, match(_INT)),
+        "DOUBLE": match(_FLOAT, ignore_case=True) & ~_huge_ints(s),
+        "ZEROS": match(_LEADING_ZERO),
         "BOOLEAN": match(_BOOL, ignore_case=True),
         "TIMESTAMPTZ": time_ok,
         "DATE": time_ok & match(_DATE),
@@ -105,12 +108,11 @@ def _in_int64(s: pa.Array, digits: np.ndarray) -> np.ndarray:
     return digits
 
 
-def _inexact(s: pa.Array) -> np.ndarray:
-    """Per cell: a number a number type would not keep as written: an integer BIGINT cannot hold (a
-    DOUBLE would round it), or digits with a leading zero (a code: 02134 would become 2134)."""
+def _huge_ints(s: pa.Array) -> np.ndarray:
+    """Per cell: an integer written out that BIGINT cannot hold (a DOUBLE would round it)."""
     m = pc.fill_null(pc.match_substring_regex(s, _ANY_INT), False).to_numpy(zero_copy_only=False)
     long = m & (pc.fill_null(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False) >= 19)
-    out = pc.fill_null(pc.match_substring_regex(s, _LEADING_ZERO), False).to_numpy(zero_copy_only=False)
+    out = np.zeros(len(s), dtype=bool)
     where = np.flatnonzero(long)
     if len(where):
         out[where] |= [not -(2**63) <= int(v) < 2**63 for v in s.take(pa.array(where)).to_pylist()]
@@ -172,6 +174,7 @@ class Profile:
             c.bool_ += int((fits["BOOLEAN"] & valid).sum())
             c.time += int((fits["TIMESTAMPTZ"] & valid).sum())
             c.date += int((fits["DATE"] & valid).sum())
+            c.zeros += int((fits.get("ZEROS", False) & fits["DOUBLE"] & valid).sum())
         self.rows += table.num_rows
 
 
@@ -192,8 +195,10 @@ def decide_kinds(profile: Profile, store_fields: Mapping[str, str], as_text: set
             kinds[name] = stored
         elif c.nonnull == 0:
             kinds[name] = None
-        elif c.float_ * 2 > c.nonnull:
+        elif (c.float_ - c.zeros) * 2 > c.nonnull:  # numbers; those with a leading zero are bad cells
             kinds[name] = "BIGINT" if c.int_ == c.float_ else "DOUBLE"
+        elif c.float_ * 2 > c.nonnull:  # mostly digits with leading zeros: codes (zip 02134), kept as text
+            kinds[name] = "VARCHAR"
         elif c.bool_ * 2 > c.nonnull:
             kinds[name] = "BOOLEAN"
         elif c.time * 2 > c.nonnull:
@@ -203,8 +208,13 @@ def decide_kinds(profile: Profile, store_fields: Mapping[str, str], as_text: set
     return kinds
 
 
-def bad_cell_count(profile: Profile, kinds: Mapping[str, str | None]) -> int:
-    """How many cells (over the whole file) do not fit their column's kind."""
+def numbers_in_store(store_fields: Mapping[str, str]) -> frozenset[str]:
+    """Fields the store already holds as numbers: its type decides, so a leading zero is just a number."""
+    return frozenset(name for name, kind in store_fields.items() if kind in ("BIGINT", "DOUBLE"))
+
+
+def bad_cell_count(profile: Profile, kinds: Mapping[str, str | None], stored: Collection[str] = ()) -> int:
+    """How many cells (over the whole file) do not fit their column's kind (``stored``: numbers_in_store)."""
     total = profile.required_empty
     if kinds.get("occurred_at"):
         total += profile.rows - profile.counts["occurred_at"].nonnull  # blank times among times
@@ -212,6 +222,8 @@ def bad_cell_count(profile: Profile, kinds: Mapping[str, str | None]) -> int:
         c = profile.counts[name]
         ok = {"BIGINT": c.float_ if name != "version" else c.int_, "DOUBLE": c.float_, "BOOLEAN": c.bool_,
               "DATE": c.date, "TIMESTAMPTZ": c.time}.get(kind or "", c.nonnull)
+        if kind in ("BIGINT", "DOUBLE") and name != "version" and name not in stored:
+            ok -= c.zeros
         total += c.nonnull - ok
     return total
 
@@ -221,12 +233,13 @@ def missing_text(profile: Profile, kinds: Mapping[str, str | None], as_text: set
     return {c: n for c, n in profile.spelt_null.items() if kinds.get(c) == "VARCHAR" and c not in as_text}
 
 
-def convert(table: pa.Table, kinds: Mapping[str, str | None],
-            as_text: Collection[str] = ()) -> tuple[pa.Table, np.ndarray, list[str]]:
+def convert(table: pa.Table, kinds: Mapping[str, str | None], as_text: Collection[str] = (),
+            stored: Collection[str] = ()) -> tuple[pa.Table, np.ndarray, list[str]]:
     """Typed columns for a batch of text, a mask of bad rows and, per bad row, why.
 
     Bad rows come back as nulls in the typed table; the caller drops or refuses them. Null
-    spellings are nulls except in ids, event types and ``as_text`` columns.
+    spellings are nulls except in ids, event types and ``as_text`` columns. A number with a leading
+    zero is a bad cell unless the store holds the field as a number (``stored``).
     """
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
@@ -258,6 +271,8 @@ def convert(table: pa.Table, kinds: Mapping[str, str | None],
             continue
         fits = _fits(col, only=need)
         ok = fits["null"] | fits[need]
+        if need == "DOUBLE" and name not in stored:
+            ok &= ~fits["ZEROS"]
         wrong = ~ok
         _mark_wrong(bad, reasons, wrong, col, name, kind)
         clean = pc.if_else(pa.array(wrong), pa.scalar(None, pa.string()), _trimmed(col))

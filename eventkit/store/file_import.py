@@ -190,7 +190,7 @@ def _import_file(
 ) -> ImportResult:
     """:func:`import_file`'s work (see there)."""
     from eventkit.store.csv_types import (CsvLines, Profile, bad_cell_count, convert, decide_kinds, missing_text,
-                                          refuse, spelt_as_before)
+                                          numbers_in_store, refuse, spelt_as_before)
 
     mapping = dict(mapping or {})
     drop = frozenset(drop)
@@ -208,25 +208,26 @@ def _import_file(
         as_text = set(as_text)
         line_of = CsvLines(file, csv_delimiter(file), profile.rows)
         kinds = decide_kinds(profile, store.fields, as_text)
+        stored = numbers_in_store(store.fields)
         result.missing_text = missing_text(profile, kinds, as_text)
-        if dry_run is not None and bad_cell_count(profile, kinds):
+        if dry_run is not None and bad_cell_count(profile, kinds, stored):
             seen = 0
             for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
-                _, bad, reasons = convert(raw, kinds, as_text)
+                _, bad, reasons = convert(raw, kinds, as_text, stored)
                 for i in np.flatnonzero(bad)[: dry_run.MAX_PROBLEMS]:
                     dry_run.problem(f"line {line_of(seen + int(i)):,}: {reasons[i]}")
                 seen += raw.num_rows
             rejects = rejects or ""  # the rest is checked as if those rows were set aside
-        elif bad_cell_count(profile, kinds) and rejects is None:
+        elif bad_cell_count(profile, kinds, stored) and rejects is None:
             examples: list[tuple[int, str]] = []
             seen = 0
             for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
-                _, bad, reasons = convert(raw, kinds, as_text)
+                _, bad, reasons = convert(raw, kinds, as_text, stored)
                 examples += [(line_of(seen + int(i)), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
                 seen += raw.num_rows
                 if len(examples) >= 5:
                     break
-            raise refuse(file, examples, bad_cell_count(profile, kinds), kinds, names or [])
+            raise refuse(file, examples, bad_cell_count(profile, kinds, stored), kinds, names or [])
     ids = DerivedIds(salt=f"|stream_type={stream_type or ''}") if dedupe else None
     # Personal fields stay out of derived ids: an id is kept after forget, and an MD5 of the row with the
     # personal value in it would let anyone who guesses the value check the guess against it.
@@ -242,7 +243,7 @@ def _import_file(
             result.rows += read
             table = raw
             if csv:
-                table, bad, reasons = convert(raw, kinds, as_text)
+                table, bad, reasons = convert(raw, kinds, as_text, stored)
                 if bad.any():
                     if dry_run is None:
                         writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons,  # type: ignore[arg-type]
