@@ -36,6 +36,8 @@ def test_copy_into_the_store_is_refused(store, target):
 @pytest.mark.parametrize("statement", [
     "COPY (SELECT 1 AS x) TO 'catalog.sqlite' (FORMAT csv)",          # relative to the working folder
     "copy (select 1 as x) to './segments/../catalog.sqlite'",
+    "COPY (SELECT 1 AS x) TO catalog.sqlite",                          # a bare name is a file name too
+    'COPY (SELECT 1 AS x) TO "catalog.sqlite" (FORMAT csv)',            # and a quoted identifier
     "SELECT 1; EXPORT DATABASE 'dump'",
     "EXPORT DATABASE '.'",
 ])

@@ -19,8 +19,12 @@ _MAY_WRITE = re.compile(r"\b(copy|export)\b", re.IGNORECASE)  # most queries nee
 _WRITES = {"COPY": "TO", "EXPORT": "DATABASE"}  # statement type -> the keyword before its target
 
 
+_TARGET = re.compile(r"""'((?:[^']|'')*)'|"((?:[^"]|"")*)"|([^\s(;]+)""")
+
+
 def _targets(query: str) -> list[str]:
-    """The file or folder names that COPY ... TO and EXPORT DATABASE statements in ``query`` write."""
+    """The file or folder names that COPY ... TO and EXPORT DATABASE statements in ``query`` write:
+    a 'string', a "quoted name" or a bare name (``TO catalog.sqlite`` writes that file too)."""
     out = []
     for statement in duckdb.extract_statements(query):
         keyword = _WRITES.get(statement.type.name)
@@ -28,14 +32,16 @@ def _targets(query: str) -> list[str]:
             continue
         text = statement.query
         tokens = duckdb.tokenize(text)
-        pieces = [(kind, text[start:end].strip()) for (start, kind), end in
-                  zip(tokens, [t[0] for t in tokens[1:]] + [len(text)])]
-        after = [i for i, (kind, word) in enumerate(pieces) if kind.name == "keyword" and word.upper() == keyword]
-        if after:
-            following = [word for kind, word in pieces[after[-1] + 1:] if kind.name == "string_const"]
-            if following:
-                literal = following[0].rstrip(";").strip()
-                out.append(literal[1:-1].replace("''", "'") if literal[:1] == "'" else literal)
+        ends = [t[0] for t in tokens[1:]] + [len(text)]
+        after = [end for (start, kind), end in zip(tokens, ends)
+                 if kind.name == "keyword" and text[start:end].strip().upper() == keyword]
+        if not after:
+            continue
+        found = _TARGET.match(text[after[-1]:].lstrip())
+        if found:
+            single, double, bare = found.groups()
+            out.append(single.replace("''", "'") if single is not None else
+                       double.replace('""', '"') if double is not None else bare)
     return out
 
 
