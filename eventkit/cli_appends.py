@@ -13,6 +13,7 @@ import pyarrow as pa
 import eventkit as ek
 from eventkit.cli_common import check_output, plural, user_errors
 from eventkit.cli_stores import open_existing
+from eventkit.common.printable import printable
 from eventkit.common.progress import progress_bar
 from eventkit.store.file_import import FORMATS, prepare_table, read_events, table_from_records
 
@@ -49,7 +50,7 @@ def _echo_append(result: ek.AppendResult, shown: int = 20) -> None:
     else:
         click.echo(f"appended {plural(n, 'event')} at positions {result.first_position:,}..{result.last_position:,}")
     for sid, version in list(result.versions.items())[:shown]:
-        click.echo(f"  {sid}  version {version}")
+        click.echo(f"  {printable(sid)}  version {version}")
     if len(result.versions) > shown:
         click.echo(f"  ... and {len(result.versions) - shown:,} more streams")
 
