@@ -163,8 +163,8 @@ def import_file(store: Any, file: str, *, result: ImportResult | None = None, **
     try:
         return _import_file(store, file, result=result, **options)
     except (UnicodeDecodeError, pa.ArrowInvalid) as e:
-        if not isinstance(e, UnicodeDecodeError) and "UTF8" not in str(e):
-            raise
+        if options.get("fmt") == "parquet" or (not isinstance(e, UnicodeDecodeError) and "UTF8" not in str(e)):
+            raise  # a Parquet file is not text: its own error says what is wrong
         done = result.imported + result.already_stored
         kept = f"the {done:,} rows before it are stored" if done else "nothing was stored"
         raise InvalidInput(f"{not_utf8(file)}; {kept}") from None
