@@ -5,7 +5,7 @@ returns Arrow tables in the shape :meth:`eventkit.Store.append_frame` takes (env
 name, payload flat), and reports bad input as :class:`eventkit.InvalidInput` naming the line,
 event or column. Importing a whole file into a store is :mod:`.file_import`.
 
-May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches` and :mod:`.csv_types`.
+May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.csv_types` and :mod:`.file_columns`.
 """
 
 from __future__ import annotations
