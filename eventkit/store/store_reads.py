@@ -4,7 +4,7 @@
 takes one snapshot (one catalog read transaction, :mod:`.read_snapshot`) and hands it to DuckDB.
 
 May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.catalog_interface`, :mod:`.file_store`,
-:mod:`.read_snapshot`, :mod:`.read_frames` and :mod:`.upcasting`.
+:mod:`.read_snapshot`, :mod:`.read_frames`, :mod:`.sql_writes` and :mod:`.upcasting`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from eventkit.store.envelope import check_text, to_micros
 from eventkit.store import point_reads as _point_reads
 from eventkit.store.file_store import FileStore, LocalFolder
 from eventkit.store.read_frames import Output, flat_query
+from eventkit.store.sql_writes import refuse_writes_inside
 from eventkit.store.integrity import FileGuard
 from eventkit.store.shredding import Declarations, KeyRing, reveal_wrapper
 from eventkit.store.read_snapshot import SharedDatabase, Snapshot, read_snapshot, utc_cursor
@@ -143,6 +144,12 @@ class Reading:
         Example:
             >>> store.sql("SELECT stream_id, sum(data.amount) FROM events GROUP BY 1").df()
         """
+        if isinstance(query, str):
+            if not query.strip():
+                raise InvalidInput("the query is empty; give a SQL statement, e.g. SELECT count(*) FROM events")
+            refuse_writes_inside(query, self.path)
+            if isinstance(self.files, LocalFolder):
+                refuse_writes_inside(query, self.files.root)
         return self.connect(known_at=known_at).sql(query, params=params)
 
     def read_stream(
