@@ -1,0 +1,79 @@
+"""Leftovers of the hostile sweep: inverted ranges, ``~`` in report paths, a ``--drop`` typo, a
+silent wait on a terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+
+import eventkit as ek
+from eventkit.cli import cli
+from eventkit.whatif import Scenario
+
+UTC = dt.timezone.utc
+FOLD = ek.Fold("acct", stream_type="acct", fields={"n": ek.count(), "total": ek.sum("amount")})
+FOLDS_PY = 'import eventkit as ek\nacct = ek.Fold("acct", stream_type="acct", fields={"n": ek.count()})\n'
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    with ek.open_store(tmp_path / "store") as s:
+        s.append("a", [ek.Event("Dep", {"amount": 1}, occurred_at=dt.datetime(2025, 1, d, tzinfo=UTC))
+                       for d in (1, 2, 3)], stream_type="acct")
+    store = ek.open_store(tmp_path / "store")
+    yield store
+    store.close()
+
+
+# -- 1. a range whose start is after its end ------------------------------------------------------
+
+@pytest.mark.parametrize("call", ["snapshots", "changes", "aggregate"])
+def test_a_grid_starting_after_its_end_is_refused_naming_both(small_store, call):
+    """snapshots/changes/aggregate with start after end returned no rows, as if the data were empty."""
+    with pytest.raises(ek.InvalidFold, match=r"start=.*2025-01-03.*end=.*2025-01-01|2025-01-03.*2025-01-01"):
+        getattr(FOLD, call)(small_store, every="1D", start="2025-01-03", end="2025-01-01")
+
+
+def test_a_position_grid_starting_after_its_end_is_refused(small_store):
+    """The int grid (positions) has the same inverted range."""
+    with pytest.raises(ek.InvalidFold, match=r"start=3.*end=1"):
+        FOLD.snapshots(small_store, every=1, start=3, end=1)
+
+
+def test_a_python_fold_grid_starting_after_its_end_is_refused(small_store):
+    """PyFold series share the grid: the same refusal."""
+    class Count(ek.PyFold):
+        initial = {"n": 0}
+
+        @ek.on("Dep")
+        def dep(self, state, event):
+            return {"n": state["n"] + 1}
+
+    with pytest.raises(ek.InvalidFold, match="2025-01-03"):
+        Count().snapshots(small_store, every="1D", start="2025-01-03", end="2025-01-01")
+
+
+def test_a_grid_of_one_point_is_still_valid(small_store):
+    """start == end is one point, not an inverted range."""
+    df = FOLD.snapshots(small_store, every="1D", start="2025-01-02", end="2025-01-02")
+    assert df["as_of"].nunique() == 1
+    assert df["n"].tolist() == [2]
+
+
+def test_the_cli_refuses_an_inverted_range_with_a_nonzero_exit(small_store, tmp_path, monkeypatch):
+    """`eventkit snapshots ... --start 9999-12-31 --end 0001-01-01` printed nothing and exited 0."""
+    (tmp_path / "leftover_folds.py").write_text(FOLDS_PY)
+    monkeypatch.chdir(tmp_path)
+    small_store.close()
+    result = CliRunner().invoke(cli, ["snapshots", str(tmp_path / "store"), "leftover_folds:acct", "--every", "1D",
+                                      "--start", "9999-12-31", "--end", "0001-01-01"])
+    assert result.exit_code != 0
+    assert "9999-12-31" in result.output and "0001-01-01" in result.output
+
+
+def test_a_scenario_window_ending_before_it_starts_is_refused(small_store):
+    """drop(between=(later, earlier)) matched nothing, so the scenario silently equalled the baseline."""
+    with pytest.raises(ek.InvalidInput, match=r"2025-01-03.*2025-01-01"):
+        Scenario(small_store).drop(between=("2025-01-03", "2025-01-01"))
