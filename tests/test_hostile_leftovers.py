@@ -77,3 +77,29 @@ def test_a_scenario_window_ending_before_it_starts_is_refused(small_store):
     """drop(between=(later, earlier)) matched nothing, so the scenario silently equalled the baseline."""
     with pytest.raises(ek.InvalidInput, match=r"2025-01-03.*2025-01-01"):
         Scenario(small_store).drop(between=("2025-01-03", "2025-01-01"))
+
+
+# -- 2. ``~`` in a report configuration -----------------------------------------------------------
+
+def test_a_report_config_reads_its_fold_file_and_paths_under_the_home_folder(tmp_path, monkeypatch):
+    """A fold file "~/folds.py:acct", the config file "~/r.toml" and out="~/site" are in the home folder."""
+    from eventkit import report as rp
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    (home / "leftover_report_folds.py").write_text(FOLDS_PY)
+    with ek.open_store(home / "store") as s:
+        s.append("a", [ek.Event("Dep", {"amount": 1}, occurred_at=dt.datetime(2025, 1, 1, tzinfo=UTC))],
+                 stream_type="acct")
+    (home / "r.toml").write_text('[store]\npath = "~/store"\n[output]\ndir = "~/report"\n'
+                                 '[folds]\nacct = "~/leftover_report_folds.py:acct"\n'
+                                 '[tables.t]\nfold = "acct"\ncolumns = ["stream_id", "n"]\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = rp.load_config("~/r.toml")
+    assert cfg.resolve(cfg.section("store")["path"]) == home / "store"
+    rp.write_report(cfg, out="~/site", progress=False)
+    assert (home / "site" / "index.html").is_file()
+    assert not (elsewhere / "~").exists()

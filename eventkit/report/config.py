@@ -144,7 +144,7 @@ def load_config(source: str | Path | Mapping[str, Any], *, base: str | Path | No
     if isinstance(source, Mapping):
         raw = dict(source)
     else:
-        file = Path(source)
+        file = Path(source).expanduser()  # "~/reports/bank.toml", as open_store reads "~/data/bank"
         if not file.is_file():
             raise ReportConfigError(f"no report configuration at {file}")
         text = file.read_text(encoding="utf-8")
@@ -154,7 +154,7 @@ def load_config(source: str | Path | Mapping[str, Any], *, base: str | Path | No
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ReportConfigError(f"not valid TOML: {e}", file=file) from None
-    cfg = ReportConfig(raw=raw, base=Path(base) if base else (file.parent if file else Path.cwd()),
+    cfg = ReportConfig(raw=raw, base=Path(base).expanduser() if base else (file.parent if file else Path.cwd()),
                        file=file, text=text)
     _Checker(text, file).check(cfg)
     return cfg
