@@ -132,7 +132,7 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
               help="Rename input column SRC to DST (e.g. account=stream_id); repeatable.")
 @click.option("--drop", "drops", multiple=True, metavar="COLUMN",
               help="Leave this column (JSON: key) of the input out, e.g. position and recorded_at of an "
-                   "eventkit export; repeatable.")
+                   "eventkit export; repeatable. A column the file lacks (a JSON key no event has) is refused.")
 @click.option("--stream-type", help="Stream type for new streams and rows that give none.")
 @click.option("--event-type", help="The event type of every row (for a file without an event_type column).")
 @click.option("--time-format", metavar="FORMAT",

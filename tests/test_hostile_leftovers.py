@@ -4,9 +4,13 @@ silent wait on a terminal."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import store_fingerprint
 
 import eventkit as ek
 from eventkit.cli import cli
@@ -103,3 +107,41 @@ def test_a_report_config_reads_its_fold_file_and_paths_under_the_home_folder(tmp
     rp.write_report(cfg, out="~/site", progress=False)
     assert (home / "site" / "index.html").is_file()
     assert not (elsewhere / "~").exists()
+
+
+# -- 3. ``import --drop`` naming a column the file does not have ----------------------------------
+
+def _import(store_path: Path, file: Path, *drops: str):
+    args = ["import", str(store_path), str(file), "--stream-type", "acct"]
+    for d in drops:
+        args += ["--drop", d]
+    return CliRunner().invoke(cli, args)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json", "parquet"])
+def test_import_drop_of_a_missing_column_is_refused_naming_it_and_the_columns(small_store, tmp_path, fmt):
+    """`--drop noet` (a typo) was silently ignored for JSON; the store must stay untouched."""
+    rows = [{"stream_id": "b", "event_type": "Dep", "amount": 2, "note": "x"},
+            {"stream_id": "c", "event_type": "Dep", "amount": 3}]
+    file = tmp_path / f"in.{fmt}"
+    if fmt == "csv":
+        file.write_text("stream_id,event_type,amount,note\nb,Dep,2,x\nc,Dep,3,\n")
+    elif fmt == "jsonl":
+        file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    elif fmt == "json":
+        file.write_text(json.dumps(rows))
+    else:
+        pd.DataFrame(rows).to_parquet(file)
+    small_store.close()
+    path = tmp_path / "store"
+    before = store_fingerprint(path)
+    result = _import(path, file, "noet")
+    assert result.exit_code != 0
+    assert "noet" in result.output and "amount" in result.output, result.output
+    assert store_fingerprint(path) == before
+    # A key only some JSON objects have is dropped where present: not an error.
+    result = _import(path, file, "note")
+    assert result.exit_code == 0, result.output
+    with ek.open_store(path) as s:
+        assert "note" not in s.read_all().columns
+        assert s.head == 5
