@@ -145,3 +145,41 @@ def test_import_drop_of_a_missing_column_is_refused_naming_it_and_the_columns(sm
     with ek.open_store(path) as s:
         assert "note" not in s.read_all().columns
         assert s.head == 5
+
+
+# -- 4. ``append`` reading a terminal -------------------------------------------------------------
+
+def test_append_from_a_terminal_says_it_is_reading_stdin(small_store, tmp_path, monkeypatch):
+    """`eventkit append STORE` with no file waited silently on a terminal."""
+    import eventkit.cli_appends as appends
+
+    small_store.close()
+    monkeypatch.setattr(appends, "_stdin_is_terminal", lambda: True)
+    line = '{"stream_id": "b", "event_type": "Dep", "amount": 1}\n'
+    result = CliRunner().invoke(cli, ["append", str(tmp_path / "store")], input=line)
+    assert result.exit_code == 0, result.output
+    assert "standard input" in result.stderr and "Ctrl-D" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_append_from_a_pipe_prints_no_hint(small_store, tmp_path, monkeypatch):
+    import eventkit.cli_appends as appends
+
+    small_store.close()
+    monkeypatch.setattr(appends, "_stdin_is_terminal", lambda: False)
+    result = CliRunner().invoke(cli, ["append", str(tmp_path / "store")],
+                                input='{"stream_id": "b", "event_type": "Dep", "amount": 1}\n')
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
+def test_the_terminal_check_asks_stdin(monkeypatch):
+    """The helper the command uses is sys.stdin.isatty() itself."""
+    import sys
+
+    import eventkit.cli_appends as appends
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    assert appends._stdin_is_terminal() is True
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
+    assert appends._stdin_is_terminal() is False
