@@ -183,3 +183,16 @@ def test_the_terminal_check_asks_stdin(monkeypatch):
     assert appends._stdin_is_terminal() is True
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
     assert appends._stdin_is_terminal() is False
+
+
+# -- 1 (continued): a report series with its range inverted ----------------------------------------
+
+def test_a_report_series_with_start_after_end_is_a_config_error(tmp_path):
+    """The config is validated up front: an inverted range names its key before any work."""
+    from eventkit import report as rp
+
+    folds = Path(__file__).resolve().parents[1] / "examples" / "bank_folds.py"
+    raw = {"store": {"path": "s"}, "folds": {"a": f"{folds}:account"},
+           "series": {"daily": {"fold": "a", "every": "1D", "start": dt.date(2025, 3, 1), "end": dt.date(2025, 1, 1)}}}
+    with pytest.raises(rp.ReportConfigError, match=r"series\.daily.*2025-03-01.*2025-01-01"):
+        rp.load_config(raw, base=tmp_path)

@@ -259,7 +259,8 @@ def make_grid(every: Any, *, start: Any, end: Any, as_of: Any, tz: Any = "UTC") 
 
 def _refuse_inverted(start: Any, end: Any, start_at: Any, end_at: Any) -> None:
     """Refuse a ``start`` after ``end``: the grid would have no points, and an empty series reads
-    as "no data" rather than as a mistake. ``start == end`` is one point."""
+    as "no data" rather than as a mistake. ``start == end`` is one point. (An ``as_of`` before
+    ``start`` stays valid and empty: as_of is a cut of what was true, often "now" or computed.)"""
     if start_at is not None and end_at is not None and start_at > end_at:
         raise InvalidFold(f"start={start!r} is after end={end!r}: the series would have no points; give a start "
                           "at or before the end (start == end is one point)")

@@ -300,12 +300,16 @@ class _Checker:
     def check_time(self, spec: dict, path: str) -> None:
         from eventkit.common.timeparse import parse_known_at, to_utc
 
+        at: dict[str, Any] = {}
         for key in ("start", "end", "as_of", "known_at"):
             if key in spec:
                 try:
-                    (parse_known_at if key == "known_at" else to_utc)(time_value(spec[key]))
+                    at[key] = (parse_known_at if key == "known_at" else to_utc)(time_value(spec[key]))
                 except EventKitError as e:
                     self.fail(f"{path}.{key}: {e}", f"{path}.{key}")
+        if "start" in at and "end" in at and at["start"] > at["end"]:  # no points: say so before any work
+            self.fail(f"{path}.start = {time_value(spec['start'])} is after {path}.end = "
+                      f"{time_value(spec['end'])}: the series would have no points", f"{path}.start")
 
     def check_aggregate(self, spec: dict, cfg: ReportConfig, path: str, *, series: bool) -> list[str]:
         fold = self.fold_of(spec, cfg, path)
