@@ -4,6 +4,7 @@ over :meth:`eventkit.Store.append_frame` and :mod:`eventkit.store.file_import`."
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -116,10 +117,22 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
       eventkit append data/bank events.jsonl
     """
     with open_existing(path) as store:
+        if file == "-" and _stdin_is_terminal():
+            # Without a word the command looks hung: say what it waits for and how to end it.
+            click.echo("reading events from standard input as JSON lines; end with Ctrl-D (Ctrl-Z Enter on Windows)",
+                       err=True)
         with user_errors():
             table = prepare_table(table_from_records(read_events(file)), {})
             result = store.append_frame(table, expected_versions=expected_version, stream_type=stream_type)
     _echo_append(result)
+
+
+def _stdin_is_terminal() -> bool:
+    """Whether standard input is a terminal (a person typing), not a pipe or a file."""
+    try:
+        return bool(sys.stdin.isatty())
+    except (AttributeError, ValueError):  # replaced or closed stdin
+        return False
 
 
 @click.command(name="import")
@@ -132,7 +145,7 @@ def append(path: str, file: str, stream_type: str | None, expected_version: Any)
               help="Rename input column SRC to DST (e.g. account=stream_id); repeatable.")
 @click.option("--drop", "drops", multiple=True, metavar="COLUMN",
               help="Leave this column (JSON: key) of the input out, e.g. position and recorded_at of an "
-                   "eventkit export; repeatable.")
+                   "eventkit export; repeatable. A column the file lacks (a JSON key no event has) is refused.")
 @click.option("--stream-type", help="Stream type for new streams and rows that give none.")
 @click.option("--event-type", help="The event type of every row (for a file without an event_type column).")
 @click.option("--time-format", metavar="FORMAT",

@@ -110,10 +110,16 @@ def selector(*, event_types: Any = None, streams: Any = None, between: Any = Non
             raise InvalidInput("between= is a (start, end) pair on occurred_at; either may be None",
                                column="between", values=[between])
         start, end = between
-        if start is not None:
-            conds.append(f"occurred_at >= make_timestamp({to_micros(start, what='between')})::TIMESTAMPTZ")
-        if end is not None:
-            conds.append(f"occurred_at < make_timestamp({to_micros(end, what='between')})::TIMESTAMPTZ")
+        low = None if start is None else to_micros(start, what="between")
+        high = None if end is None else to_micros(end, what="between")
+        if low is not None and high is not None and low > high:
+            # The window would select nothing, and the scenario would silently equal the baseline.
+            raise InvalidInput(f"between=({start!r}, {end!r}): the start is after the end; give (start, end) "
+                               "with start first", column="between", values=[start, end])
+        if low is not None:
+            conds.append(f"occurred_at >= make_timestamp({low})::TIMESTAMPTZ")
+        if high is not None:
+            conds.append(f"occurred_at < make_timestamp({high})::TIMESTAMPTZ")
     if where is not None:
         if not isinstance(where, str) or not where.strip():
             raise InvalidInput("where= is an SQL condition over the events' fields, e.g. 'amount > 100'",

@@ -215,7 +215,8 @@ def make_grid(every: Any, *, start: Any, end: Any, as_of: Any, tz: Any = "UTC") 
     """Build the grid from the user's arguments (validated before any work).
 
     Raises:
-        InvalidFold: A bad step, time, zone, or a month grid starting off a month start.
+        InvalidFold: A bad step, time, zone, a month grid starting off a month start, or a
+            start after the end.
     """
     kind, step = parse_every(every)
     zone = tz_name(tz)
@@ -225,12 +226,14 @@ def make_grid(every: Any, *, start: Any, end: Any, as_of: Any, tz: Any = "UTC") 
                 raise InvalidFold(f"{name}={v!r}: with every=<int> the grid is positions; give an int")
             if v is not None and not 0 <= v <= _MAX_POSITION:
                 raise InvalidFold(f"{name}={v!r}: a position is from 0 to 2**62")
+        _refuse_inverted(start, end, start, end)
         origin = start if start is not None else 0
         k_end = None if end is None else (end - origin) // step
         return Grid(kind, step, origin, start is not None, k_end, zone)
     start_t = None if start is None else to_instant(start, name="start", tz=zone)
     end_t = None if end is None else to_instant(end, name="end", tz=zone)
     as_of_t = None if as_of is None else as_of_instant(as_of, zone)
+    _refuse_inverted(start, end, start_t, end_t)
     if as_of_t is not None:
         end_t = as_of_t if end_t is None else min(end_t, as_of_t)
     # Calendar steps (whole days, weeks, months) follow the local clock; shorter ones are durations.
@@ -252,6 +255,15 @@ def make_grid(every: Any, *, start: Any, end: Any, as_of: Any, tz: Any = "UTC") 
     if end_t is not None:
         grid = Grid(kind, step, origin, start_t is not None, grid.k_of(end_t), zone, wall)
     return grid
+
+
+def _refuse_inverted(start: Any, end: Any, start_at: Any, end_at: Any) -> None:
+    """Refuse a ``start`` after ``end``: the grid would have no points, and an empty series reads
+    as "no data" rather than as a mistake. ``start == end`` is one point. (An ``as_of`` before
+    ``start`` stays valid and empty: as_of is a cut of what was true, often "now" or computed.)"""
+    if start_at is not None and end_at is not None and start_at > end_at:
+        raise InvalidFold(f"start={start!r} is after end={end!r}: the series would have no points; give a start "
+                          "at or before the end (start == end is one point)")
 
 
 def as_of_instant(as_of: Any, tz: str) -> _dt.datetime:

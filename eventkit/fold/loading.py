@@ -39,13 +39,14 @@ def load_fold(spec: str, *, base: Path | None = None, python_folds: bool = True)
     from eventkit.fold.declarative import Fold
     from eventkit.fold.python_fold import PyFold
 
-    base = Path.cwd() if base is None else Path(base)
+    base = Path.cwd() if base is None else Path(base).expanduser()
     module_name, sep, attribute = spec.rpartition(":")
     if not (sep and module_name and attribute):
         raise InvalidFold(f"{spec!r} is not 'module:attribute' or 'file.py:attribute' (e.g. folds:account)")
     try:
         if module_name.endswith(".py") or "/" in module_name:
-            module = _import_file(Path(module_name) if Path(module_name).is_absolute() else base / module_name, spec)
+            file = Path(module_name).expanduser()  # "~/folds.py:account" is in the home folder, as the shell reads it
+            module = _import_file(file if file.is_absolute() else base / file, spec)
         else:
             extra = [p for p in dict.fromkeys((str(Path.cwd()), str(base), str(base.parent))) if p not in sys.path]
             sys.path[:0] = extra

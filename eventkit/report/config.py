@@ -144,7 +144,7 @@ def load_config(source: str | Path | Mapping[str, Any], *, base: str | Path | No
     if isinstance(source, Mapping):
         raw = dict(source)
     else:
-        file = Path(source)
+        file = Path(source).expanduser()  # "~/reports/bank.toml", as open_store reads "~/data/bank"
         if not file.is_file():
             raise ReportConfigError(f"no report configuration at {file}")
         text = file.read_text(encoding="utf-8")
@@ -154,7 +154,7 @@ def load_config(source: str | Path | Mapping[str, Any], *, base: str | Path | No
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ReportConfigError(f"not valid TOML: {e}", file=file) from None
-    cfg = ReportConfig(raw=raw, base=Path(base) if base else (file.parent if file else Path.cwd()),
+    cfg = ReportConfig(raw=raw, base=Path(base).expanduser() if base else (file.parent if file else Path.cwd()),
                        file=file, text=text)
     _Checker(text, file).check(cfg)
     return cfg
@@ -300,12 +300,16 @@ class _Checker:
     def check_time(self, spec: dict, path: str) -> None:
         from eventkit.common.timeparse import parse_known_at, to_utc
 
+        at: dict[str, Any] = {}
         for key in ("start", "end", "as_of", "known_at"):
             if key in spec:
                 try:
-                    (parse_known_at if key == "known_at" else to_utc)(time_value(spec[key]))
+                    at[key] = (parse_known_at if key == "known_at" else to_utc)(time_value(spec[key]))
                 except EventKitError as e:
                     self.fail(f"{path}.{key}: {e}", f"{path}.{key}")
+        if "start" in at and "end" in at and at["start"] > at["end"]:  # no points: say so before any work
+            self.fail(f"{path}.start = {time_value(spec['start'])} is after {path}.end = "
+                      f"{time_value(spec['end'])}: the series would have no points", f"{path}.start")
 
     def check_aggregate(self, spec: dict, cfg: ReportConfig, path: str, *, series: bool) -> list[str]:
         fold = self.fold_of(spec, cfg, path)

@@ -139,7 +139,7 @@ def write_report(config: str | Path | Mapping[str, Any] | ReportConfig, *, out: 
     started = time.perf_counter()
     cfg = config if isinstance(config, ReportConfig) else load_config(config)
     output = cfg.section("output")
-    target = Path(out) if out is not None else cfg.resolve(output.get("dir", "report"))
+    target = Path(out).expanduser() if out is not None else cfg.resolve(output.get("dir", "report"))
     _check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))

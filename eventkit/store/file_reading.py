@@ -254,6 +254,8 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
         raise InvalidInput(f"file_batches reads jsonl, json or parquet, not {fmt!r}")
 
     def records() -> Iterator[pa.Table]:
+        if drop:
+            refuse_absent_keys(file, fmt, drop)
         with _open_text(file) as f:
             if fmt == "jsonl":
                 events: Iterator[tuple[str, dict[str, Any]]] = numbered_json_lines(f, file, mapping, drop)
@@ -274,6 +276,39 @@ def file_batches(file: str, fmt: str, mapping: dict[str, str], size: int,
                 seen += len(chunk)
 
     return records()
+
+
+def refuse_absent_keys(file: str, fmt: str, drop: Collection[str]) -> None:
+    """Refuse ``--drop`` keys no object of a JSON/JSONL file has (a typo must not pass unnoticed).
+
+    A key only some objects have is fine (it is left out where present). Runs before any batch is
+    read for storing, so a refusal leaves the store untouched; it stops at the first object that
+    has every key, so the usual case reads a line or two.
+    """
+    absent, seen = set(drop), set()
+    with _open_text(file) as f:
+        if fmt == "jsonl":
+            objects: Iterable[Any] = (_quiet_loads(line) for line in f if line.strip())
+        else:
+            items = _quiet_loads(f.read())
+            objects = items if isinstance(items, list) else []
+        for obj in objects:
+            if isinstance(obj, dict):
+                absent -= obj.keys()
+                seen.update(obj)
+                if not absent:
+                    return
+    if absent:
+        raise InvalidInput(f"--drop names key(s) {sorted(absent)} that no event of {file} has; "
+                           f"its keys are {sorted(seen)}", column=sorted(absent)[0])
+
+
+def _quiet_loads(text: str) -> Any:
+    """JSON text, or None when it is not valid (the import itself then names the line)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def file_tweaks(fmt: str, *, event_type: str | None = None,
