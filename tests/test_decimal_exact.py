@@ -118,3 +118,42 @@ def test_parquet_import_accepts_exact_decimals(tmp_path):
     assert out.exit_code == 0, out.output
     with ek.open_store(tmp_path / "s") as s:
         assert s.read_stream("a")["amount"].tolist() == [0.1, 2.5]
+
+
+@pytest.mark.parametrize("arrow_type", [pa.decimal128(38, 18), pa.decimal256(70, 18)], ids=["wide-check", "value-by-value"])
+def test_arrow_columns_and_python_values_follow_one_rule(arrow_type):
+    """The vectorised column check accepts exactly the decimals the Python-value check accepts, and
+    stores the same (nearest) float; decimal256 wider than 58 digits takes the value-by-value way."""
+    import numpy as np
+
+    from eventkit.store.decimals import float_column
+    from eventkit.store.envelope import python_value
+
+    rng = np.random.default_rng(7)
+    values = [D(int(m) * 10 ** int(k) + int(extra)).scaleb(-int(e)) for m, k, extra, e in
+              zip(rng.integers(-10**18, 10**18, 300), rng.integers(0, 2, 300), rng.integers(0, 100, 300),
+                  rng.integers(0, 19, 300))]
+    values += [D(0), D("1e-18"), D("1e-7"), D("0.1"), D("2.50"), D("1e19"), D("100"), LOSSY_38_18]
+    outcomes = set()
+    for v in values:
+        try:
+            want = python_value("x", v)[1]
+        except ek.InvalidInput:
+            want = None
+        try:
+            got = float_column("x", pa.array([v], arrow_type))[0].as_py()
+        except ek.InvalidInput:
+            got = None
+        assert got == want, v
+        outcomes.add(got is None)
+    assert outcomes == {True, False}  # the sample holds both kinds
+
+
+def test_a_pandas_arrow_decimal_column_is_checked(tmp_path):
+    """A pandas column of ArrowDtype(decimal128(38, 18)) is checked as an Arrow column is."""
+    s = _store(tmp_path / "s")
+    frame = pd.DataFrame({"stream_id": ["a", "a"], "event_type": "X",
+                          "amount": pd.array([D("2.50"), LOSSY_38_18], dtype=pd.ArrowDtype(pa.decimal128(38, 18)))})
+    _refused(s, tmp_path / "s", lambda: s.append_frame(frame), str(LOSSY_38_18))
+    s.append_frame(frame.iloc[:1])
+    assert s.read_stream("a")["amount"].tolist() == [2.5]

@@ -39,26 +39,34 @@ def float_column(field_name: str, col: Any) -> Any:
 
     Vectorised: decimal -> text -> float64 (Arrow's own decimal -> float cast is not always the nearest
     float; parsing the exact text is), then float64 -> text (Arrow writes the shortest form that reads
-    back, as Python's repr) -> decimal, compared with the original. The comparison type has room for any
-    such text: a float's shortest form has at most 17 significant digits, and a decimal(p, s) value is
-    below 10**(p - s) and, unless zero, at least 10**-s, so s + 17 fraction digits and one more integer
-    digit than the column (rounding up to a power of ten) always fit.
+    back, as Python's repr), compared with the decimal's text less trailing fraction zeros (the same text
+    is the same number; Arrow writes floats' exponents with ``e``, decimals' with ``E``, so an exponent
+    never matches by accident). Rows whose texts differ are compared as numbers, in a decimal type with
+    room for any float text: a float's shortest form has at most 17 significant digits, and a
+    decimal(p, s) value is below 10**(p - s) and, unless zero, at least 10**-s, so s + 17 fraction
+    digits and one more integer digit than the column (rounding up to a power of ten) always fit.
     """
     import pyarrow as pa  # here, not at the top: envelope.py (and the hot append path) need not load it
     import pyarrow.compute as pc
 
-    floats = pc.cast(pc.cast(col, pa.string()), pa.float64())
+    text = pc.cast(col, pa.string())
+    floats = pc.cast(text, pa.float64())
+    float_text = pc.cast(floats, pa.string())
     p, s = col.type.precision, col.type.scale
+    if s > 0:
+        text = pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
+    differ = pc.invert(pc.fill_null(pc.equal(text, float_text), True))
+    if not pc.any(differ).as_py():
+        return floats
+    col, float_text = col.filter(differ), float_text.filter(differ)
     if p + 18 <= 76:
         wide = pa.decimal256(p + 18, s + 17)
-        same = pc.equal(pc.cast(col, wide), pc.cast(pc.cast(floats, pa.string()), wide))
-        lossy = pc.invert(pc.fill_null(same, True))
+        lossy = pc.invert(pc.equal(pc.cast(col, wide), pc.cast(float_text, wide)))
         if pc.any(lossy).as_py():
             raise refuse_lossy(field_name, col.filter(lossy).slice(0, 5).to_pylist())
         return floats
     # Too wide for the comparison type (decimal256 of precision above 58): value by value.
-    bad = [d for d, f in zip(col.to_pylist(), floats.to_pylist())
-           if d is not None and decimal.Decimal(repr(f)) != d]
+    bad = [d for d, f in zip(col.to_pylist(), float_text.to_pylist()) if decimal.Decimal(f) != d]
     if bad:
         raise refuse_lossy(field_name, bad)
     return floats
