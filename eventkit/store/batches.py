@@ -32,6 +32,7 @@ from eventkit.store.envelope import (
     arrow_type_for,
 )
 from eventkit.common.errors import DuplicateEventId, InvalidInput
+from eventkit.store.decimals import float_column
 
 
 
@@ -500,6 +501,8 @@ def arrow_batch_from_frame(frame: Any, date_fields: Callable[[], Iterable[str]] 
                     held_dates = set(date_fields())
                 if name in held_dates:
                     kind, target = "DATE", arrow_type_for("DATE")
+        if pa.types.is_decimal(col.type):  # as a float only where it reads back as the same number
+            col = float_column(name, col)
         try:
             col = col.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from eventkit.common.errors import InvalidInput, SchemaConflict
+from eventkit.store.decimals import float_of_decimal
 
 ENVELOPE_COLUMNS = (
     "position",
@@ -328,6 +329,8 @@ def python_value(field_name: str, value: Any) -> tuple[str, Any]:
             raise InvalidInput(
                 f"payload field {field_name!r} holds a number a 64-bit float cannot hold", column=field_name, values=[value]
             )
+        if isinstance(value, decimal.Decimal) and value.is_finite():
+            f = float_of_decimal(field_name, value, f)  # only a decimal the float reads back as (decimals.py)
         return ("DOUBLE", None) if math.isnan(f) else ("DOUBLE", f)
     if isinstance(value, str):
         return "VARCHAR", check_text(value, f"payload field {field_name!r}", envelope=False)
