@@ -183,3 +183,25 @@ def test_append_accepts_ordinary_json_numbers(tmp_path):
     out = _run("append", str(store), input=text.replace("10000000000.0", "1e10"))
     assert out.exit_code == 0, out.output
     assert _amounts(store) == EXACT_VALUES
+
+
+def test_the_vectorised_csv_check_follows_the_python_rule():
+    """csv_types' column check flags exactly the cells whose float's repr is another number than the text."""
+    import decimal
+
+    import numpy as np
+    import pyarrow as pa
+
+    from eventkit.store.csv_types import _lossy
+
+    rng = np.random.default_rng(11)
+    cells = [f"{'-+'[int(sign)] if sign < 2 else ''}{int(m)}{'.' + str(int(f)).rjust(int(w), '0') if w else ''}"
+             f"{'0' * int(z)}{'e' + str(int(e)) if e else ''}"
+             for sign, m, f, w, z, e in zip(rng.integers(0, 3, 400), rng.integers(0, 10**12, 400),
+                                            rng.integers(0, 10**9, 400), rng.integers(0, 10, 400),
+                                            rng.integers(0, 3, 400), rng.integers(-330, 330, 400) * rng.integers(0, 2, 400))]
+    cells += EXACT + LOSSY + ["1.", "100", "100.000", "inf", "-Infinity", "5e-324", "2e-324", "1.7976931348623157e308"]
+    want = [decimal.Decimal(repr(float(c))) != decimal.Decimal(c) for c in cells]
+    got = _lossy(pa.array(cells), np.ones(len(cells), dtype=bool)).tolist()
+    assert got == want
+    assert set(want) == {True, False}  # the sample holds both kinds

@@ -14,7 +14,9 @@ null spellings (NA, NULL, N/A, NaN, ...: :data:`NULL_SPELLINGS`) are nulls and f
 two exceptions where the text is a value: stream ids and event types (a stream named ``NA`` is
 Namibia, and JSON input stores it), and columns kept ``--as-text``. An integer outside 64 bits fits no
 number kind: a DOUBLE would round it (two 20-digit account numbers would become one value); nor do
-digits with a leading zero (zip code 02134 would become 2134): such columns are text. A blank
+digits with a leading zero (zip code 02134 would become 2134): such columns are text. In a DOUBLE
+column, a number whose float reads back as another number (``12345678901234567.89``, ``1e-400``: the rule
+for decimals, decimals.py) is a bad cell, whatever the store holds the field as. A blank
 ``occurred_at`` among times is a bad cell (the event would silently get the time of the import);
 a column with no time at all means "when recorded" for every row, as if it were not there.
 """
