@@ -14,13 +14,16 @@ null spellings (NA, NULL, N/A, NaN, ...: :data:`NULL_SPELLINGS`) are nulls and f
 two exceptions where the text is a value: stream ids and event types (a stream named ``NA`` is
 Namibia, and JSON input stores it), and columns kept ``--as-text``. An integer outside 64 bits fits no
 number kind: a DOUBLE would round it (two 20-digit account numbers would become one value); nor do
-digits with a leading zero (zip code 02134 would become 2134): such columns are text. A blank
+digits with a leading zero (zip code 02134 would become 2134): such columns are text. In a DOUBLE
+column, a number whose float reads back as another number (``12345678901234567.89``, ``1e-400``: the rule
+for decimals, decimals.py) is a bad cell, whatever the store holds the field as. A blank
 ``occurred_at`` among times is a bad cell (the event would silently get the time of the import);
 a column with no time at all means "when recorded" for every row, as if it were not there.
 """
 
 from __future__ import annotations
 
+import decimal
 import re
 from dataclasses import dataclass, field
 from typing import Any, Collection, Iterator, Mapping
@@ -63,6 +66,8 @@ class _Counts:
     time: int = 0
     date: int = 0
     zeros: int = 0  # numbers written with a leading zero (codes: 02134)
+    lossy: int = 0  # numbers a float would store as other numbers (12345678901234567.89)
+    lossy_zeros: int = 0  # of those, written with a leading zero (counted among zeros too)
 
 
 def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
@@ -77,7 +82,10 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
         if only == "DOUBLE":
             m = m & ~_huge_ints(s)
         zeros = pc.fill_null(pc.match_substring_regex(s, _LEADING_ZERO), False).to_numpy(zero_copy_only=False)
-        return {"null": null, only: _in_int64(s, m) if only == "BIGINT" else m, "ZEROS": zeros}
+        out = {"null": null, only: _in_int64(s, m) if only == "BIGINT" else m, "ZEROS": zeros}
+        if only == "DOUBLE":
+            out["LOSSY"] = _lossy(s, m)
+        return out
 
     def match(pattern: str, ignore_case: bool = False) -> np.ndarray:
         m = pc.match_substring_regex(s, pattern, ignore_case=ignore_case)
@@ -86,10 +94,12 @@ def _fits(col: pa.Array, only: str | None = None) -> dict[str, np.ndarray]:
     time_ok = match(r"^[0-9]{4}-[0-9]{2}")  # parse only what may be a time: text columns stay cheap
     if time_ok.any():
         time_ok[np.flatnonzero(time_ok)] = pc.is_valid(_parse_times(s.filter(pa.array(time_ok)))).to_numpy(zero_copy_only=False)
+    numbers = match(_FLOAT, ignore_case=True) & ~_huge_ints(s)
     return {
         "null": null,
         "BIGINT": _in_int64(s, match(_INT)),
-        "DOUBLE": match(_FLOAT, ignore_case=True) & ~_huge_ints(s),
+        "DOUBLE": numbers,
+        "LOSSY": _lossy(s, numbers),
         "ZEROS": match(_LEADING_ZERO),
         "BOOLEAN": match(_BOOL, ignore_case=True),
         "TIMESTAMPTZ": time_ok,
@@ -116,6 +126,30 @@ def _huge_ints(s: pa.Array) -> np.ndarray:
     where = np.flatnonzero(long)
     if len(where):
         out[where] |= [not -(2**63) <= int(v) < 2**63 for v in s.take(pa.array(where)).to_pylist()]
+    return out
+
+
+def _lossy(s: pa.Array, numbers: np.ndarray) -> np.ndarray:
+    """Per cell (trimmed text; ``numbers``: cells that read as numbers): a number whose float reads back
+    as another number (``12345678901234567.89``, ``0.30000000000000001``, ``1e-400``): the rule for
+    decimals (decimals.py), for text.
+
+    Vectorised as decimals.py is: the float's shortest text (Arrow writes what Python's repr does) is
+    compared with the cell's text less a leading ``+`` and, in a plain fraction, trailing zeros (``2.50``
+    is ``2.5``); only cells whose texts differ (``1e10``, ``.5``, the lossy ones) are compared as numbers.
+    """
+    if not numbers.any():
+        return np.zeros(len(s), dtype=bool)
+    text = pc.utf8_ltrim(pc.utf8_lower(pc.if_else(pa.array(numbers), s, pa.scalar(None, pa.string()))), "+")
+    float_text = pc.cast(pc.cast(text, pa.float64()), pa.string())
+    fraction = pc.and_(pc.match_substring(text, "."), pc.invert(pc.match_substring(text, "e")))
+    text = pc.if_else(fraction, pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), "."), text)
+    differ = np.flatnonzero(~pc.fill_null(pc.equal(text, float_text), True).to_numpy(zero_copy_only=False))
+    out = np.zeros(len(s), dtype=bool)
+    if len(differ):
+        where = pa.array(differ)
+        out[differ] = [decimal.Decimal(a) != decimal.Decimal(b) for a, b in
+                       zip(text.take(where).to_pylist(), float_text.take(where).to_pylist())]
     return out
 
 
@@ -175,6 +209,9 @@ class Profile:
             c.time += int((fits["TIMESTAMPTZ"] & valid).sum())
             c.date += int((fits["DATE"] & valid).sum())
             c.zeros += int((fits.get("ZEROS", False) & fits["DOUBLE"] & valid).sum())
+            lossy = fits.get("LOSSY", False) & fits["DOUBLE"] & valid
+            c.lossy += int(lossy.sum())
+            c.lossy_zeros += int((lossy & fits.get("ZEROS", False)).sum())
         self.rows += table.num_rows
 
 
@@ -224,6 +261,8 @@ def bad_cell_count(profile: Profile, kinds: Mapping[str, str | None], stored: Co
               "DATE": c.date, "TIMESTAMPTZ": c.time}.get(kind or "", c.nonnull)
         if kind in ("BIGINT", "DOUBLE") and name != "version" and name not in stored:
             ok -= c.zeros
+        if kind == "DOUBLE" and name != "version":  # a float would round them, whatever the store holds
+            ok -= c.lossy - (c.lossy_zeros if name not in stored else 0)
         total += c.nonnull - ok
     return total
 
@@ -273,20 +312,25 @@ def convert(table: pa.Table, kinds: Mapping[str, str | None], as_text: Collectio
         ok = fits["null"] | fits[need]
         if need == "DOUBLE" and name not in stored:
             ok &= ~fits["ZEROS"]
-        wrong = ~ok
-        _mark_wrong(bad, reasons, wrong, col, name, kind)
+        lossy = fits["LOSSY"] & ok if kind == "DOUBLE" else None  # BIGINT: every cell an int64, exact
+        wrong = ~ok if lossy is None else ~ok | lossy
+        _mark_wrong(bad, reasons, wrong, col, name, kind, lossy)
         clean = pc.if_else(pa.array(wrong), pa.scalar(None, pa.string()), _trimmed(col))
         columns[name] = _cast(clean, kind)
     return pa.table(columns), bad, reasons
 
 
-def _mark_wrong(bad: np.ndarray, reasons: list[str], wrong: np.ndarray, col: pa.Array, name: str, kind: str) -> None:
+def _mark_wrong(bad: np.ndarray, reasons: list[str], wrong: np.ndarray, col: pa.Array, name: str, kind: str,
+                lossy: np.ndarray | None = None) -> None:
     if wrong.any():
         values = col.take(pa.array(np.flatnonzero(wrong))).to_pylist()
         wanted = _KIND_ONE["DOUBLE" if kind == "BIGINT" and name != "version" else kind]
         huge = kind in ("BIGINT", "DOUBLE") and name != "version"
         for i, value in zip(np.flatnonzero(wrong), values):
-            if huge and re.fullmatch(_LEADING_ZERO, value.strip()):
+            if lossy is not None and lossy[i]:
+                why = (f"{name} {value!r} would be stored as {float(value.strip())!r}, another number (a 64-bit float "
+                       f"holds about 15 significant digits; --as-text {name} keeps the column as text)")
+            elif huge and re.fullmatch(_LEADING_ZERO, value.strip()):
                 why = (f"{name} {value!r} has a leading zero, which a number would lose (a code? --as-text {name} "
                        "keeps the column as text)")
             elif huge and re.fullmatch(_ANY_INT, value.strip()):

@@ -10,8 +10,10 @@ May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.batches`, :mod:`.csv_ty
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import json
+import math
 import sys
 from typing import Any, Callable, Collection, Iterable, Iterator
 
@@ -130,6 +132,48 @@ class _KeyTwice(Exception):
     pass
 
 
+class _Lossy:
+    """A JSON number no float reads back as (its text), left in the parsed value to find its field."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _float(text: str) -> float | _Lossy:
+    """A JSON number with a fraction or exponent as a float, if the float reads back as the same number
+    (the rule for decimals, decimals.py): ``2.50`` and ``1e10`` are exact; ``12345678901234567.89``,
+    ``0.30000000000000001``, ``1e-400`` or ``1e400`` would be stored as other numbers."""
+    f = float(text)
+    r = repr(f)
+    if r == text or (math.isfinite(f) and decimal.Decimal(r) == decimal.Decimal(text)):
+        return f
+    return _Lossy(text)
+
+
+def _first_lossy(value: Any) -> tuple[str | None, str] | None:
+    """(field, text) of the first number no float reads back as, in a parsed JSON value, or None."""
+    if isinstance(value, _Lossy):
+        return None, value.text
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if (found := _first_lossy(item)) is not None:
+            return (key if isinstance(value, dict) and found[0] is None else found[0]), found[1]
+    return None
+
+
+def _refuse_lossy(where: str, value: Any) -> InvalidInput:
+    """The error for a JSON number a float would store as another number: where (the event of an
+    array), the field, the number, what to do."""
+    if isinstance(value, list):  # an array of events: name the event
+        i = next(i for i, item in enumerate(value, 1) if _first_lossy(item) is not None)
+        where, value = f"{where} event {i}", value[i - 1]
+    field, text = _first_lossy(value)  # type: ignore[misc]
+    return InvalidInput(
+        f"{where}: {'field ' + repr(field) if field is not None else 'a value'} holds the number {text}, which a "
+        "64-bit float (about 15 significant digits) would store as another number; write it as a string "
+        f'("{text}") to keep it as text, or as integer cents', column=field)
+
+
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
@@ -139,12 +183,24 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def loads(text: str, where: str) -> Any:
-    """``json.loads``, refusing an object with a key twice (json keeps the last value without a word)."""
+    """``json.loads``, refusing an object with a key twice (json keeps the last value without a word) and a
+    number no float reads back as (json rounds it without a word), naming the event and field."""
+    lossy: list[_Lossy] = []
+
+    def parse_float(s: str) -> float | _Lossy:
+        f = _float(s)
+        if isinstance(f, _Lossy):
+            lossy.append(f)
+        return f
+
     try:
-        return json.loads(text, object_pairs_hook=_object)
+        value = json.loads(text, object_pairs_hook=_object, parse_float=parse_float)
     except _KeyTwice as e:
         raise InvalidInput(f"{where}: an object has the key {e.args[0]!r} twice; which value is meant is unknown: "
                            "keep one", column=e.args[0]) from None
+    if lossy:
+        raise _refuse_lossy(where, value)
+    return value
 
 
 def _open_text(file: str) -> Any:
