@@ -513,9 +513,13 @@ def test_scenario_totals_at_every_point_equal_a_computation_by_hand(rows, drop_t
         scn = scn.change(set={"amount": "amount * 2"}, streams="s0").add(rows_frame(added))
         totals = scn.compare_aggregate(FOLD, every="1D", values={"balance": ("balance", "sum")})
         snaps = scn.compare_snapshots(FOLD, every="1D")
-    natural = snaps.groupby(["scenario", "as_of"])["balance"].sum()
+    # One grid for both sides: every day from the first event of either side to the last of
+    # either. A side's total by hand is 0 before its first event and its last one after its last.
+    days = range(min(r[3] for r in rows + edited), max(r[3] for r in rows + edited) + 1)
+    # The natural pivot of the series: a side with no stream yet at a point has no row there (0).
+    natural = snaps.pivot_table(index="as_of", columns="scenario", values="balance", aggfunc="sum", fill_value=0)
+    assert natural.index.tolist() == [day(k) for k in days]
     for name, side in (("baseline", rows), ("edited", edited)):
-        days = range(min(r[3] for r in side), max(r[3] for r in side) + 1)
         expected = [sum(balances_by_hand(side, day(k)).values()) for k in days]
         got = totals[totals.scenario == name]
         assert got["as_of"].tolist() == [day(k) for k in days]

@@ -10,6 +10,7 @@ in), :mod:`.scenario_sql`, :mod:`.compare` and :mod:`.charts` (on first use).
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -132,8 +133,13 @@ class ScenarioResults:
     def compare_snapshots(self, fold: Any, *, every: Any = "1D", **kw: Any) -> pd.DataFrame:
         """Snapshot series of baseline and scenario in one long frame (a ``scenario`` column).
 
-        Both halves are the dense series ``fold.snapshots`` returns, so grouping by ``scenario``
-        and ``as_of`` and summing gives each side's true total at every point.
+        Both halves are the dense series ``fold.snapshots`` returns, on one grid (see
+        :meth:`_on_one_grid`): a side whose events end earlier carries its streams' states
+        forward to the other side's last point. Grouping by ``scenario`` and ``as_of`` and summing
+        gives each side's true total at every point where it has a stream; before a side's first
+        stream exists it has no rows (there is no stream to give one), so a pivot by side is NaN
+        there: ``pivot_table(..., aggfunc="sum", fill_value=0)`` gives sums and counts of no stream
+        (0), and :meth:`compare_aggregate` gives those rows directly.
 
         Args:
             fold: An ``ek.Fold`` or ``ek.PyFold``.
@@ -145,11 +151,9 @@ class ScenarioResults:
         """
         import pandas as pd
 
-        parts = []
-        for label, src in ((BASELINE, self.baseline), (self.name, self)):
-            frame = fold.snapshots(src, every=every, **kw)
+        parts = self._on_one_grid(lambda src, **k: fold.snapshots(src, every=every, **k), kw)
+        for label, frame in zip((BASELINE, self.name), parts):
             frame.insert(0, "scenario", label)
-            parts.append(frame)
         return pd.concat(parts, ignore_index=True)
 
     def compare_aggregate(self, fold: Any, *, every: Any = "1D", values: Any = None, by: Any = None,
@@ -169,10 +173,13 @@ class ScenarioResults:
             **kw: start, end, streams, as_of, tz.
 
         Returns:
-            ``scenario``, ``as_of``, the ``by`` columns, ``streams`` and the values, sorted. A side
-            in which no stream exists (a scenario that drops every event) has the other side's rows
-            with ``streams`` 0, sums and counts 0 and the other values missing, as :meth:`compare`
-            takes a stream on one side only against 0.
+            ``scenario``, ``as_of``, the ``by`` columns, ``streams`` and the values, sorted. Both
+            sides have every point of either side's grid (:meth:`_on_one_grid`), so
+            ``pivot_table(index="as_of", columns="scenario", values=...)`` has no hole: after a
+            side's last event its totals carry forward; at a point where a side has no stream yet
+            (a scenario that drops the first events, or every event) it has the other side's rows
+            there with ``streams`` 0, sums and counts 0 and the other values missing, as
+            :meth:`compare` takes a stream on one side only against 0.
 
         Example:
             >>> scn.compare_aggregate(account, every="1W", by="currency",
@@ -181,24 +188,48 @@ class ScenarioResults:
         import pandas as pd
 
         keys = [by] if isinstance(by, str) else list(by or [])
-        parts = []
         labels = (BASELINE, self.name)
-        for label, src in zip(labels, (self.baseline, self)):
+
+        def totals(src: Any, **k: Any) -> pd.DataFrame:
+            nonlocal values
             if callable(getattr(fold, "aggregate", None)):
                 if values is None:  # the fold's numeric fields, typed by an empty state
                     values = {f: (f, "sum") for f in numeric_state_columns(fold.state(src, streams=[])) if f not in keys}
-                frame = fold.aggregate(src, every=every, values=values, by=by, **kw)
-            else:
-                from eventkit.analysis.trends import aggregate as group
+                return fold.aggregate(src, every=every, values=values, by=by, **k)
+            from eventkit.analysis.trends import aggregate as group
 
-                series = fold.snapshots(src, every=every, **kw)
-                if values is None:
-                    values = {f: (f, "sum") for f in numeric_state_columns(series) if f not in keys}
-                frame = group(series, by=by, values=values)
+            series = fold.snapshots(src, every=every, **k)
+            if values is None:
+                values = {f: (f, "sum") for f in numeric_state_columns(series) if f not in keys}
+            return group(series, by=by, values=values)
+
+        parts = self._on_one_grid(totals, kw)
+        for label, frame in zip(labels, parts):
             frame.insert(0, "scenario", label)
-            parts.append(frame)
         parts = _no_streams_at_zero(parts, labels, values)
         return pd.concat(parts, ignore_index=True)
+
+    def _on_one_grid(self, run: Any, kw: dict[str, Any]) -> list[pd.DataFrame]:
+        """``run(side, **kw)`` for baseline and scenario, both up to the later side's last point.
+
+        Without ``end``, each side's grid ends at the first point covering its own last event; a
+        scenario that drops the last events (or shifts or adds past the baseline's end) would then
+        have points the other side lacks, and a pivot by side would show NaN where that side's
+        total is its last one carried forward. The side that ends earlier is run again with
+        ``end`` at the other's last point (a point of the same calendar-aligned grid, so no point
+        moves). The start needs no rerun: before a side's first event it has no stream, which
+        :func:`_no_streams_at_zero` fills in for totals.
+        """
+        sides = (self.baseline, self)
+        parts = [run(side, **kw) for side in sides]
+        if kw.get("end") is not None or not (len(parts[0]) and len(parts[1])):
+            return parts
+        lasts = [part["as_of"].max() for part in parts]
+        if lasts[0] != lasts[1]:
+            i = 0 if lasts[0] < lasts[1] else 1
+            end = lasts[1 - i]
+            parts[i] = run(sides[i], **{**kw, "end": int(end) if isinstance(end, Integral) else end})
+        return parts
 
     def overlay(self, fold: Any, *, y: str, every: Any = "1D", title: str | None = None,
                 unit: str | None = None, difference: bool = True, **kw: Any) -> Figure:
@@ -326,24 +357,35 @@ _ZERO_WHEN_EMPTY = ("sum", "count", "count_distinct")  # a total over no stream;
 
 
 def _no_streams_at_zero(parts: list[pd.DataFrame], labels: tuple[str, str], values: Any) -> list[pd.DataFrame]:
-    """``compare_aggregate``'s two sides, a side with no rows given the other's points and categories
-    with no streams: ``streams`` 0, sums and counts 0, other values missing (a grouping or a chart of
-    the frame then sees that side's total of 0, not no side at all)."""
+    """``compare_aggregate``'s two sides, each given the other's rows at the points where it has
+    none (no stream exists there yet: before its first event, or it has none at all), with no
+    streams: ``streams`` 0, sums and counts 0, other values missing. A pivot, a difference or a
+    chart of the frame then sees that side's total of 0 there, not a hole."""
     import numpy as np
+    import pandas as pd
 
-    if bool(len(parts[0])) == bool(len(parts[1])):
-        return parts
-    i = 0 if not len(parts[0]) else 1  # the side with no rows
-    full = parts[1 - i]
-    out = full.copy()
     fns = {name: (v if isinstance(v, str) else v[1]) for name, v in (values or {}).items()}
-    for col in out.columns:
-        numeric = full[col].dtype.kind in "iuf"
-        if col == "streams" or fns.get(col) in _ZERO_WHEN_EMPTY:
-            out[col] = np.zeros(len(out), dtype=full[col].dtype if numeric else np.int64)
-        elif col in fns:
-            out[col] = np.full(len(out), np.nan) if numeric else None
-        elif col == "erased":
-            out[col] = False
-    out["scenario"] = labels[i]
-    return [out, parts[1]] if i == 0 else [parts[0], out]
+    out = list(parts)
+    for i in (0, 1):
+        mine, full = parts[i], parts[1 - i]
+        missing = full[~full["as_of"].isin(mine["as_of"])]
+        if not len(missing):
+            continue
+        fill = missing.copy()
+        for col in fill.columns:
+            numeric = full[col].dtype.kind in "iuf"
+            if col == "streams" or fns.get(col) in _ZERO_WHEN_EMPTY:
+                fill[col] = np.zeros(len(fill), dtype=full[col].dtype if numeric else np.int64)
+            elif col in fns:
+                fill[col] = np.full(len(fill), np.nan) if numeric else None
+            elif col == "erased":
+                fill[col] = False
+        fill["scenario"] = labels[i]
+        if not len(mine):
+            out[i] = fill.reset_index(drop=True)
+            continue
+        # The points with no stream come first in time; a stable sort on the point keeps each
+        # point's rows in the order the fold gave them.
+        joined = pd.concat([fill, mine], ignore_index=True)
+        out[i] = joined.sort_values("as_of", kind="stable", ignore_index=True)
+    return out
