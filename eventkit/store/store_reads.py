@@ -47,6 +47,13 @@ def whole_number(value: Any, name: str, *, minimum: int = 0) -> int:
     return int(value)
 
 
+def yes_or_no(value: Any, name: str) -> bool:
+    """A flag argument as a bool: ``"false"`` or None would otherwise be read by truthiness."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidInput(f"{name} must be True or False", column=name, values=[value])
+    return bool(value)
+
+
 def seconds(value: Any, name: str) -> float | None:
     """A waiting time (``timeout``, ``poll``) in seconds: None (no limit) or a number >= 0, infinity included."""
     if value is None:
@@ -181,6 +188,7 @@ class Reading:
             3
         """
         check_text(stream_id, "stream_id")
+        backwards = yes_or_no(backwards, "backwards")
         if limit is not None:
             limit = whole_number(limit, "limit")
         if from_version is not None:

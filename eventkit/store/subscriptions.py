@@ -33,6 +33,7 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from eventkit.store.envelope import check_name
@@ -184,8 +185,19 @@ class Subscription:
         return run_loop(self.run_once, _poll(poll), seconds(timeout, "timeout"))
 
     def reset(self, position: int = 0) -> None:
-        """Set the checkpoint (0: replay everything at the next run)."""
-        move_checkpoint(self.store, self.name, self.position, position)
+        """Set the checkpoint (0: replay everything at the next run).
+
+        Raises:
+            InvalidInput: ``position`` is not a whole number from 0 to the store's head (a checkpoint
+                past the head would skip events not yet appended); the checkpoint is left as it was.
+        """
+        head = self.store.head
+        if isinstance(position, (bool, np.bool_)) or not isinstance(position, (int, np.integer)) \
+                or not 0 <= position <= head:
+            raise InvalidInput(f"reset takes a position from 0 to the store's head ({head}): the last position "
+                               f"the subscription has dealt with (0: replay everything)",
+                               column="position", values=[position])
+        move_checkpoint(self.store, self.name, self.position, int(position))
 
 
 def _poll(value: Any) -> float:

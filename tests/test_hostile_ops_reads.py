@@ -1,0 +1,52 @@
+"""Hostile arguments to the operational reads and consumers: flags that are not flags, checkpoints
+reset to positions the log does not have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import eventkit as ek
+from conftest import store_fingerprint
+
+
+@pytest.mark.parametrize("output", ["records", "pandas", "arrow"])
+@pytest.mark.parametrize("bad", ["false", "yes", None, 1, 0.0])
+def test_backwards_that_is_not_true_or_false_is_refused(fresh_store, output, bad):
+    """read_stream(backwards="false") read newest first in a frame (any non-empty text is true) and
+    raised a bare TypeError for records; backwards=None did the opposite on each path."""
+    fresh_store.append("a", [ek.Event("E"), ek.Event("E")])
+    with pytest.raises(ek.InvalidInput, match="backwards must be True or False"):
+        fresh_store.read_stream("a", backwards=bad, output=output)
+
+
+def test_backwards_takes_numpy_booleans(fresh_store):
+    fresh_store.append("a", [ek.Event("E"), ek.Event("E")])
+    assert [r.version for r in fresh_store.read_stream("a", backwards=np.bool_(True), output="records")] == [2, 1]
+    assert fresh_store.read_stream("a", backwards=np.bool_(False))["version"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("bad", [-5, 2**70, "3", 1.5, True, 4])
+def test_a_subscription_reset_to_a_position_the_log_cannot_have_is_refused(fresh_store, bad):
+    """sub.reset(-5) stored a negative checkpoint, reset(1.5) and reset(True) silently became 1,
+    reset("3") and reset(2**70) raised bare ValueError/OverflowError, and reset(4) past the head
+    (3) made the subscription skip the next event appended without handing it over."""
+    fresh_store.append("a", [ek.Event("E")] * 3)
+    sub = fresh_store.subscribe(lambda batch: None, name="sub")
+    sub.run_once()
+    before = store_fingerprint(fresh_store.path)
+    with pytest.raises(ek.InvalidInput, match="reset"):
+        sub.reset(bad)
+    assert store_fingerprint(fresh_store.path) == before
+    assert sub.position == 3
+
+
+def test_a_subscription_reset_within_the_log_replays_from_there(fresh_store):
+    fresh_store.append("a", [ek.Event("E")] * 3)
+    seen = []
+    sub = fresh_store.subscribe(lambda batch: seen.extend(batch["position"]), name="sub")
+    sub.run_once()
+    sub.reset(np.int64(1))
+    assert sub.run_once() == 2 and seen == [1, 2, 3, 2, 3]
+    sub.reset(3)
+    assert sub.run_once() == 0
