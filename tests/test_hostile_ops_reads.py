@@ -50,3 +50,21 @@ def test_a_subscription_reset_within_the_log_replays_from_there(fresh_store):
     assert sub.run_once() == 2 and seen == [1, 2, 3, 2, 3]
     sub.reset(3)
     assert sub.run_once() == 0
+
+
+@pytest.mark.parametrize("output", ["records", "pandas"])
+@pytest.mark.parametrize("column", ["event_types", "stream_ids", "stream_types"])
+@pytest.mark.parametrize("bad", [["E\x00"], [1], [None], b"E", 5, ["\ud800"]])
+def test_a_name_filter_that_names_nothing_the_store_can_hold_is_refused(fresh_store, output, column, bad):
+    """read_all(event_types=["E\\x00"], output="records") returned every event of type "E" (SQLite's JSON
+    text ends at the NUL) where the frame path returned none; event_types=b"E" or [1] returned nothing
+    silently (bytes iterate as numbers), and event_types=5 raised a bare TypeError."""
+    fresh_store.append("a", [ek.Event("E")] * 2)
+    with pytest.raises(ek.InvalidInput, match=column):
+        fresh_store.read_all(output=output, **{column: bad})
+
+
+def test_a_subscription_filter_with_a_nul_is_refused(fresh_store):
+    fresh_store.append("a", [ek.Event("E")] * 2)
+    with pytest.raises(ek.InvalidInput, match="event_types"):
+        fresh_store.subscribe(lambda batch: None, name="s", event_types=["E\x00"])

@@ -38,7 +38,7 @@ import pandas as pd
 
 from eventkit.store.envelope import check_name
 from eventkit.common.errors import InvalidInput
-from eventkit.store.store_reads import seconds, whole_number
+from eventkit.store.store_reads import names, seconds, whole_number
 from eventkit.store.tracking import CheckpointConflict
 
 # The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
@@ -85,13 +85,7 @@ def check_consumer_name(name: Any, what: str) -> str:
 
 
 def type_names(values: Any, what: str) -> list[str] | None:
-    if values is None:
-        return None
-    out = [values] if isinstance(values, str) else list(values)
-    bad = [v for v in out if not isinstance(v, str)]
-    if bad:
-        raise InvalidInput(f"{what} must be names (strings)", column=what, values=bad)
-    return out
+    return names(values, what)
 
 
 class EventBatches:
