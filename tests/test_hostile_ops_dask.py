@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import eventkit as ek
+from eventkit.fold.python_fold import PyFold, on
 
 distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed (pip install 'eventkit[dask]')")
 
@@ -61,3 +62,26 @@ def test_an_integer_total_past_64_bits_is_refused_on_dask_as_locally(client, tmp
         getattr(FOLD, kind)(store, **args)
     with pytest.raises(ek.InvalidFold, match="64-bit"):
         getattr(FOLD, kind)(store, scheduler=client, **args)
+
+
+
+class Totals(PyFold):
+    """A Python fold over the same hostile values: handlers run on the workers, one stream share each."""
+
+    stream_type = "t"
+
+    def initial(self):
+        return {"n": 0, "sx": 0.0, "sk": 0, "first_txt": None, "last_x": None}
+
+    @on("*")
+    def every(self, s, e):
+        s["n"] += 1
+        s["sx"] += 0.0 if e.x is None else e.x  # NaN is stored as missing
+        s["sk"] += e.k
+        s["first_txt"] = s["first_txt"] or e.txt
+        s["last_x"] = e.x
+
+
+def test_a_python_fold_over_hostile_values_on_dask_as_locally(client, tmp_path):
+    store = _store(tmp_path / "s", ints=[2**62, 2**62, 2**62, 1, 1, 1, 1])  # Python ints do not overflow
+    pd.testing.assert_frame_equal(Totals().state(store, scheduler=client), Totals().state(store, workers=1))
