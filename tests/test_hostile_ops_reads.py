@@ -68,3 +68,33 @@ def test_a_subscription_filter_with_a_nul_is_refused(fresh_store):
     fresh_store.append("a", [ek.Event("E")] * 2)
     with pytest.raises(ek.InvalidInput, match="event_types"):
         fresh_store.subscribe(lambda batch: None, name="s", event_types=["E\x00"])
+
+
+@pytest.mark.parametrize("bad", [{"poll": -1}, {"poll": "1"}, {"poll": 0}, {"timeout": "5"}, {"timeout": float("nan")},
+                                 {"stop": "yes"}])
+@pytest.mark.parametrize("kind", ["subscribe", "project"])
+def test_a_consumer_run_with_bad_waiting_arguments_is_refused(fresh_store, kind, bad):
+    """Projection.run(poll=-1) raised a bare ValueError from time.sleep, poll="1" a TypeError, and
+    timeout=NaN ran forever; Subscription.run checked them, Projection.run did not."""
+    fresh_store.append("a", ek.Event("E"))
+    consumer = getattr(fresh_store, kind)(lambda batch: None, name="c")
+    with pytest.raises(ek.InvalidInput, match=next(iter(bad))):
+        consumer.run(**{"timeout": 1, **bad})
+
+
+@pytest.mark.parametrize("kind", ["subscribe", "project"])
+def test_a_consumer_run_in_a_thread_stops_when_told(fresh_store, kind):
+    """run() in a background thread could be ended only by its timeout: follow() took stop=, run() did
+    not. Now stop (a threading.Event) set from another thread ends it within a poll."""
+    import threading
+
+    fresh_store.append("a", ek.Event("E"))
+    seen = []
+    consumer = getattr(fresh_store, kind)(lambda batch: seen.append(len(batch)), name="c")
+    stop = threading.Event()
+    done = []
+    worker = threading.Thread(target=lambda: done.append(consumer.run(poll=0.05, stop=stop)))
+    worker.start()
+    stop.set()
+    worker.join(10)
+    assert not worker.is_alive() and done in ([0], [1])

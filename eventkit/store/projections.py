@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -21,11 +22,14 @@ import pyarrow.parquet as pq
 from eventkit.common.errors import InvalidInput
 from eventkit.common.sql import quote_ident
 from eventkit.store.read_snapshot import parquet_scan
+from eventkit.store.store_reads import seconds
 from eventkit.store.subscriptions import (
     CheckpointConflict,
     EventBatches,
     Handler,
     check_consumer_name,
+    check_stop,
+    poll_seconds,
     move_checkpoint,
     read_checkpoint,
     run_loop,
@@ -196,9 +200,10 @@ class Projection:
                     self._compact(after)
             return n
 
-    def run(self, *, poll: float = 0.5, timeout: float | None = None) -> int:
-        """Keep the projection current, polling every ``poll`` s, until ``timeout`` s or Ctrl-C."""
-        return run_loop(self.run_once, poll, timeout)
+    def run(self, *, poll: float = 0.5, timeout: float | None = None, stop: threading.Event | None = None) -> int:
+        """Keep the projection current, polling every ``poll`` s, until ``timeout`` s, Ctrl-C, or ``stop``
+        (a ``threading.Event``) is set from another thread; returns events projected."""
+        return run_loop(self.run_once, poll_seconds(poll), seconds(timeout, "timeout"), check_stop(stop))
 
     def reset(self) -> None:
         """Drop the read model and its checkpoint: the next run rebuilds it from the first event."""
