@@ -98,3 +98,27 @@ def test_a_consumer_run_in_a_thread_stops_when_told(fresh_store, kind):
     stop.set()
     worker.join(10)
     assert not worker.is_alive() and done in ([0], [1])
+
+
+def test_a_policy_that_crashes_after_committing_its_output_does_not_repeat_it(fresh_store):
+    """A subscription handler appends its output with checkpoint=batch.attrs["checkpoint"], then crashes;
+    the re-run starts after that batch: every input's output exactly once (behaved well; pinned)."""
+    for i in range(5):
+        fresh_store.append(f"in-{i}", ek.Event("In"))
+    crashes = [True]
+
+    def policy(batch):
+        fresh_store.append_streams({f"out-{p}": ek.Event("Out") for p in batch["position"]},
+                                   checkpoint=batch.attrs["checkpoint"])
+        if crashes.pop() if crashes else False:
+            raise RuntimeError("crash after the commit")
+
+    sub = fresh_store.subscribe(policy, name="policy", event_types=["In"], batch_size=2)
+    with pytest.raises(RuntimeError):
+        sub.run_once()
+    assert sub.position == 2
+    sub.run_once()
+    fresh_store.append("in-9", ek.Event("In"))
+    sub.run_once()
+    outs = sorted(fresh_store.read_all(event_types=["Out"])["stream_id"])
+    assert outs == sorted(f"out-{p}" for p in (1, 2, 3, 4, 5, 11))
