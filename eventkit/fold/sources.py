@@ -124,7 +124,9 @@ def open_source(
 def _too_large(error: duckdb.ConversionException) -> Exception:
     """An integer total past 64 bits (sums of amounts near 2**63) as an InvalidFold naming it."""
     first = str(error).splitlines()[0]
-    if "out of range" not in first or "INT64" not in first:
+    # Summing BIGINTs gives INT128 (locally: "... out of range for ... INT64"); combining Dask partial sums
+    # gives DECIMAL ("Failed to cast decimal value ... to type INT64").
+    if "INT64" not in first or not ("out of range" in first or "Failed to cast decimal value" in first):
         return error
     return InvalidFold(f"an integer total does not fit in 64-bit integers ({first.removeprefix('Conversion Error: ')}); "
                        "fold fewer streams or events, or store the amounts as floats (a new field)")

@@ -17,7 +17,8 @@ The mapping (also in the README, "eventsourcing applications"):
   compressor and cipher made of the event. With the default JSON transcoder and no cipher, SQL
   reads it as ``json_extract(decode(data.state), '$.amount')``.
 - notification id -> ``position``; tracking ``(application_name, notification_id)`` -> the
-  consumer checkpoint ``application_name``, committed with the events.
+  consumer checkpoint ``application_name``, committed with the events (a name a checkpoint cannot
+  have, such as ``Bänk`` or ``My App``, becomes ``es_B_nk.<16 hex digits>``, see :func:`_consumer`).
 - stream type: ``EVENTKIT_STREAM_TYPE``, else the application's name, else ``eventsourcing``.
 - a recorder for another purpose (``aggregate_recorder("snapshots")``) uses the store at
   ``<EVENTKIT_STORE>.<purpose>``, so snapshots never mix with the events analysts fold.
@@ -25,6 +26,7 @@ The mapping (also in the README, "eventsourcing applications"):
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from typing import Any, Sequence
@@ -47,7 +49,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, resolve_topic
 
 from eventkit.common.errors import EventKitError, InvalidInput, StoreError, WrongExpectedVersion
-from eventkit.store.envelope import Event
+from eventkit.store.envelope import Event, check_name
 from eventkit.store.event_store import Store, open_store
 from eventkit.store.tracking import CheckpointConflict
 
@@ -57,6 +59,22 @@ _NAME = re.compile(r"[^A-Za-z0-9_.\-]")
 
 def _stream_id(originator_id: UUID | str) -> str:
     return str(originator_id)
+
+
+def _consumer(application_name: str) -> str:
+    """The checkpoint name of an application's tracking position.
+
+    eventsourcing lets an application have any name (a class name may be ``Bänk``; ``name`` may hold
+    spaces), but a checkpoint name is 1-128 of ``[A-Za-z0-9_.-]``. A name the store takes is kept; any other
+    becomes ``es_<its letters, others as _>.<16 hex digits of its SHA-256>``: one checkpoint per name.
+    """
+    try:
+        return check_name(application_name, "a consumer name", names="a checkpoint")
+    except InvalidInput:
+        pass
+    text = str(application_name)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"es_{_NAME.sub('_', text)[:100]}.{digest}"
 
 
 class _Recorder:
@@ -70,9 +88,11 @@ class _Recorder:
     def _originator(self, stream_id: str) -> UUID | str:
         if self.id_type == "uuid":
             try:
-                return UUID(stream_id)
+                parsed = UUID(stream_id)
             except ValueError:
                 return stream_id
+            # Only the canonical form was a UUID: '{...}', 'urn:uuid:...' or upper case was a text id.
+            return parsed if str(parsed) == stream_id else stream_id
         return stream_id
 
     @staticmethod
@@ -100,7 +120,7 @@ class _Recorder:
         pairs = self._pairs(stored_events)
         if not pairs and tracking is None:
             return []
-        checkpoint = None if tracking is None else (tracking.application_name, int(tracking.notification_id))
+        checkpoint = None if tracking is None else (_consumer(tracking.application_name), int(tracking.notification_id))
         try:
             result = self.store.append_streams(pairs, stream_type=self.stream_type, checkpoint=checkpoint)
         except InvalidInput as e:
@@ -113,10 +133,14 @@ class _Recorder:
 
     def select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
                       desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
+        # eventkit versions are originator_version + 1, from 1 to 2**63 - 1: a bound past either end
+        # selects nothing or leaves the range open, as any integer bound does in eventsourcing's recorders.
+        first = None if gt is None or gt < -1 else gt + 2  # originator_version > gt
+        last = None if lte is None or lte + 1 >= 2**63 else lte + 1
+        if (first is not None and first >= 2**63) or (last is not None and last < 0):
+            return []
         records = self.store.read_stream(
-            _stream_id(originator_id),
-            from_version=None if gt is None else gt + 2,  # originator_version > gt
-            to_version=None if lte is None else lte + 1,
+            _stream_id(originator_id), from_version=first, to_version=last,
             backwards=desc, limit=limit, output="records",
         )
         return [StoredEvent(originator_id=originator_id, originator_version=r.version - 1,
@@ -162,7 +186,7 @@ class EventKitTrackingRecorder(_Recorder, TrackingRecorder):
         self._append([], tracking)
 
     def max_tracking_id(self, application_name: str) -> int | None:
-        return self.store.checkpoint(application_name)
+        return self.store.checkpoint(_consumer(application_name))
 
 
 class EventKitProcessRecorder(EventKitTrackingRecorder, EventKitApplicationRecorder, ProcessRecorder):

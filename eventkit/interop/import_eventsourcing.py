@@ -217,8 +217,31 @@ def _state(value: Any) -> bytes | None:
     return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else None if value is None else bytes(value)
 
 
+#: What eventsourcing writes in each column (SQLite keeps any value in any column, so a table made by
+#: hand or by another tool can hold others): (column, test, what it must be).
+_ROW_RULES = (
+    (1, lambda v: isinstance(v, str), "originator_id", "text (a UUID's 32 hex digits, or the id's text)"),
+    (2, lambda v: type(v) is int and 0 <= v < 2**62, "originator_version", "a whole number from 0 to 2**62 - 1"),
+    (4, lambda v: v is None or isinstance(v, (bytes, str)), "state", "bytes (a BLOB), text or NULL"),
+)
+
+
+def _check_rows(rows: list[tuple]) -> None:
+    """Refuse a batch holding a value eventsourcing never writes, naming its notification ids: such a value
+    would otherwise become a stream named 'None', a truncated version or bytes that are not the state."""
+    for index, test, column, must in _ROW_RULES:
+        bad = [r for r in rows if not test(r[index])]
+        if bad:
+            raise InvalidInput(
+                f"{column} must be {must}; notification {bad[0][0]} has {bad[0][index]!r}"
+                f"{f' ({len(bad)} in this batch)' if len(bad) > 1 else ''}: is this table written by eventsourcing? "
+                "fix or remove those rows, then run the import again (it resumes after the last imported notification)",
+                column=column, values=[r[index] for r in bad[:3]])
+
+
 def _frame(rows: list[tuple], stream_type: str, decode: bool, known: dict[str, str] | None = None,
            left_out: Counter[str] | None = None) -> pa.Table:
+    _check_rows(rows)
     rows = [(*r[:4], _state(r[4])) for r in rows]
     columns: dict[str, Any] = {
         "stream_id": [_stream_id(r[1]) for r in rows],

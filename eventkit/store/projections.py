@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -21,11 +22,14 @@ import pyarrow.parquet as pq
 from eventkit.common.errors import InvalidInput
 from eventkit.common.sql import quote_ident
 from eventkit.store.read_snapshot import parquet_scan
+from eventkit.store.store_reads import seconds
 from eventkit.store.subscriptions import (
     CheckpointConflict,
     EventBatches,
     Handler,
     check_consumer_name,
+    check_stop,
+    poll_seconds,
     move_checkpoint,
     read_checkpoint,
     run_loop,
@@ -182,10 +186,12 @@ class Projection:
             after = self.position
             self.recovered = self._recover(after)
             n = 0
+            kinds = self._kinds(self._chain(after))
             for frame, upto in self._reader.batches(after):
                 rows = self.handler(frame) if len(frame) else None
                 table = self._table(rows)
                 if table is not None and table.num_rows:
+                    self._check_kinds(table, kinds, after, upto)
                     self._write(f"{self._prefix}/part-{after:020d}-{upto:020d}.parquet", table)
                 self._before_commit(after, upto)
                 move_checkpoint(self.store, self.checkpoint_name, after, upto)
@@ -194,9 +200,10 @@ class Projection:
                     self._compact(after)
             return n
 
-    def run(self, *, poll: float = 0.5, timeout: float | None = None) -> int:
-        """Keep the projection current, polling every ``poll`` s, until ``timeout`` s or Ctrl-C."""
-        return run_loop(self.run_once, poll, timeout)
+    def run(self, *, poll: float = 0.5, timeout: float | None = None, stop: threading.Event | None = None) -> int:
+        """Keep the projection current, polling every ``poll`` s, until ``timeout`` s, Ctrl-C, or ``stop``
+        (a ``threading.Event``) is set from another thread; returns events projected."""
+        return run_loop(self.run_once, poll_seconds(poll), seconds(timeout, "timeout"), check_stop(stop))
 
     def reset(self) -> None:
         """Drop the read model and its checkpoint: the next run rebuilds it from the first event."""
@@ -232,6 +239,33 @@ class Projection:
                                    f"they have {table.column_names}", column=missing[0])
         return table
 
+    def _kinds(self, chain: list[tuple[int, int, str]]) -> dict[str, str]:
+        """Column -> kind of value (see :func:`_kind`) in the committed part files (their footers only)."""
+        kinds: dict[str, str] = {}
+        for _, _, p in chain:
+            for f in pq.read_schema(self._files.url(p)):
+                kind = _kind(f.type)
+                if kind is not None:
+                    kinds.setdefault(f.name, kind)
+        return kinds
+
+    def _check_kinds(self, table: pa.Table, kinds: dict[str, str], after: int, upto: int) -> None:
+        """Refuse a batch whose rows hold another kind of value in a column than the committed rows do:
+        the read model (one scan of every part) would turn the column's every value, committed ones
+        included, into one type (ints into text, booleans into ints). Numbers of any width mix."""
+        for f in table.schema:
+            kind = _kind(f.type)
+            if kind is None:
+                continue
+            if kinds.get(f.name, kind) != kind:
+                raise InvalidInput(
+                    f"projection {self.name!r}: the handler returned {kind} values in column {f.name!r} for the events "
+                    f"after position {after} up to {upto}, where the read model holds {kinds[f.name]} values; the model "
+                    "would read every value of the column as one type. Return one kind of value per column (cast in "
+                    "the handler), or change the handler and reset() the projection to rebuild it",
+                    column=f.name, values=[str(f.type)])
+            kinds[f.name] = kind
+
     def _write(self, target: str, table: pa.Table) -> None:
         # Whole file or nothing, durable before the checkpoint moves. A file of this name can only be
         # a leftover of the same batch (recovery removes uncommitted ones): replace it.
@@ -252,6 +286,26 @@ class Projection:
         self._write(f"{self._prefix}/part-{chain[0][0]:020d}-{chain[-1][1]:020d}.parquet", table)
         for _, _, p in chain:
             self._files.delete(p)
+
+
+def _kind(type_: pa.DataType) -> str | None:
+    """The kind of value a column holds, as a projection must keep it from batch to batch (None: all missing)."""
+    if pa.types.is_null(type_):
+        return None
+    if pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_):
+        return "number"
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_string_view(type_):
+        return "text"
+    if pa.types.is_dictionary(type_):
+        return _kind(type_.value_type)
+    if pa.types.is_boolean(type_):
+        return "true/false"
+    if pa.types.is_timestamp(type_):
+        return "timestamp"
+    for nested in ("struct", "list", "large_list", "map"):  # their fields may differ from batch to batch
+        if getattr(pa.types, f"is_{nested}")(type_):
+            return nested.removeprefix("large_")
+    return str(type_)
 
 
 # -- follow ------------------------------------------------------------------------------------------

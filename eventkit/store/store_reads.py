@@ -9,7 +9,7 @@ May use :mod:`eventkit.common`, :mod:`.envelope`, :mod:`.catalog_interface`, :mo
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Iterable, Literal, Sequence
 
 import duckdb
 import numpy as np
@@ -45,6 +45,32 @@ def whole_number(value: Any, name: str, *, minimum: int = 0) -> int:
     ):
         raise InvalidInput(f"{name} must be a whole number from {minimum} to 2**63 - 1", column=name, values=[value])
     return int(value)
+
+
+def names(values: Any, name: str) -> list[str] | None:
+    """A filter of envelope names (``event_types``, ``stream_ids``, ``stream_types``) as a list of text.
+
+    One name or several; each must be text the store could hold (a NUL would end it early in the
+    catalog's SQL, so ``"E\\x00"`` would match ``"E"``). Bytes or a number would otherwise iterate
+    as something else, or fail deep in a query.
+    """
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    elif isinstance(values, (bytes, bytearray)) or not isinstance(values, Iterable):
+        raise InvalidInput(f"{name} must be a name or a list of names (strings)", column=name, values=[values])
+    out = list(values)
+    for value in out:
+        check_text(value, name)
+    return out
+
+
+def yes_or_no(value: Any, name: str) -> bool:
+    """A flag argument as a bool: ``"false"`` or None would otherwise be read by truthiness."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidInput(f"{name} must be True or False", column=name, values=[value])
+    return bool(value)
 
 
 def seconds(value: Any, name: str) -> float | None:
@@ -181,6 +207,7 @@ class Reading:
             3
         """
         check_text(stream_id, "stream_id")
+        backwards = yes_or_no(backwards, "backwards")
         if limit is not None:
             limit = whole_number(limit, "limit")
         if from_version is not None:
@@ -256,6 +283,8 @@ class Reading:
             to_position = whole_number(to_position, "to_position")
         if limit is not None:
             limit = whole_number(limit, "limit")
+        event_types, stream_types, stream_ids = (names(event_types, "event_types"), names(stream_types, "stream_types"),
+                                                 names(stream_ids, "stream_ids"))
         positions_only = (stream_types is None and stream_ids is None and occurred_between is None
                           and recorded_between is None and known_at is None and not self._upcasters.ordered())
         if output == "records" and positions_only:

@@ -33,11 +33,12 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from eventkit.store.envelope import check_name
 from eventkit.common.errors import InvalidInput
-from eventkit.store.store_reads import seconds, whole_number
+from eventkit.store.store_reads import names, seconds, whole_number
 from eventkit.store.tracking import CheckpointConflict
 
 # The Store facade (eventkit.store.event_store) passes itself in. It is not imported: it sits above this
@@ -84,13 +85,7 @@ def check_consumer_name(name: Any, what: str) -> str:
 
 
 def type_names(values: Any, what: str) -> list[str] | None:
-    if values is None:
-        return None
-    out = [values] if isinstance(values, str) else list(values)
-    bad = [v for v in out if not isinstance(v, str)]
-    if bad:
-        raise InvalidInput(f"{what} must be names (strings)", column=what, values=bad)
-    return out
+    return names(values, what)
 
 
 class EventBatches:
@@ -179,16 +174,28 @@ class Subscription:
             n, after = n + len(frame), upto
         return n
 
-    def run(self, *, poll: float = 0.5, timeout: float | None = None) -> int:
-        """Keep catching up, polling every ``poll`` s, until ``timeout`` s or Ctrl-C; returns events handled."""
-        return run_loop(self.run_once, _poll(poll), seconds(timeout, "timeout"))
+    def run(self, *, poll: float = 0.5, timeout: float | None = None, stop: threading.Event | None = None) -> int:
+        """Keep catching up, polling every ``poll`` s, until ``timeout`` s, Ctrl-C, or ``stop`` (a
+        ``threading.Event``) is set from another thread; returns events handled."""
+        return run_loop(self.run_once, poll_seconds(poll), seconds(timeout, "timeout"), check_stop(stop))
 
     def reset(self, position: int = 0) -> None:
-        """Set the checkpoint (0: replay everything at the next run)."""
-        move_checkpoint(self.store, self.name, self.position, position)
+        """Set the checkpoint (0: replay everything at the next run).
+
+        Raises:
+            InvalidInput: ``position`` is not a whole number from 0 to the store's head (a checkpoint
+                past the head would skip events not yet appended); the checkpoint is left as it was.
+        """
+        head = self.store.head
+        if isinstance(position, (bool, np.bool_)) or not isinstance(position, (int, np.integer)) \
+                or not 0 <= position <= head:
+            raise InvalidInput(f"reset takes a position from 0 to the store's head ({head}): the last position "
+                               f"the subscription has dealt with (0: replay everything)",
+                               column="position", values=[position])
+        move_checkpoint(self.store, self.name, self.position, int(position))
 
 
-def _poll(value: Any) -> float:
+def poll_seconds(value: Any) -> float:
     poll = seconds(value, "poll")
     if poll is None or not 0 < poll < float("inf"):
         raise InvalidInput("poll must be a number of seconds above 0 (how often to look for other processes' commits)",
@@ -196,16 +203,27 @@ def _poll(value: Any) -> float:
     return poll
 
 
-def run_loop(step: Callable[[], int], poll: float, timeout: float | None) -> int:
+def check_stop(stop: Any) -> threading.Event | None:
+    """``stop=``: None or a ``threading.Event`` (anything else would never stop the loop, or fail in it)."""
+    if stop is not None and not (hasattr(stop, "is_set") and hasattr(stop, "wait")):
+        raise InvalidInput(f"stop must be a threading.Event, not {stop!r}", column="stop", values=[stop])
+    return stop
+
+
+def run_loop(step: Callable[[], int], poll: float, timeout: float | None, stop: threading.Event | None = None) -> int:
     deadline = None if timeout is None else time.monotonic() + timeout
     total = 0
     try:
-        while True:
+        while stop is None or not stop.is_set():
             total += step()
             if deadline is not None and time.monotonic() >= deadline:
                 return total
             wait = poll if deadline is None else min(poll, max(0.0, deadline - time.monotonic()))
-            time.sleep(wait)
+            if stop is None:
+                time.sleep(wait)
+            else:
+                stop.wait(wait)
+        return total
     except KeyboardInterrupt:  # stopping a live notebook cell is the normal way to end
         return total
 
@@ -238,7 +256,7 @@ def follow(store: Store, handler: Handler | None = None, *, name: str | None = N
             raise InvalidInput("follow takes name= (resume from a checkpoint) or from_position=, not both")
     if handler is not None and not callable(handler):
         raise InvalidInput(f"follow's handler must be callable, not {handler!r}")
-    poll, timeout = _poll(poll), seconds(timeout, "timeout")
+    poll, timeout = poll_seconds(poll), seconds(timeout, "timeout")
     reader = EventBatches(store, event_types, stream_types, batch_size)
     if from_position is not None:
         start = max(whole_number(from_position, "from_position") - 1, 0)
@@ -246,8 +264,7 @@ def follow(store: Store, handler: Handler | None = None, *, name: str | None = N
         start = store.head
     else:
         start = None
-    if stop is not None and not hasattr(stop, "is_set"):
-        raise InvalidInput(f"stop must be a threading.Event, not {stop!r}", values=[stop])
+    check_stop(stop)
     gen = _follow(store, reader, name, start, poll, timeout, stop)
     if handler is None:
         return gen
