@@ -93,6 +93,7 @@ class Projection:
         self.checkpoint_name = f"projection:{name}"
         self.path = Path(store.path) / PROJECTIONS_DIR / name  # the run lock's folder (a local file)
         self._files = store.files  # the part files live in the store's file store
+        _refuse_case_twin(self.name, self.path.parent, self._files)
         self._prefix = f"{PROJECTIONS_DIR}/{name}"
         self.compact_every = compact_every
         self._reader = EventBatches(store, event_types, stream_types, batch_size)
@@ -309,3 +310,20 @@ def _kind(type_: pa.DataType) -> str | None:
 
 
 # -- follow ------------------------------------------------------------------------------------------
+
+
+def _refuse_case_twin(name: str, folder: Path, files: Any) -> None:
+    """Refuse a projection name that differs from an existing projection's only in case.
+
+    Each projection's part files live in a folder named after it: on a case-insensitive file system
+    (macOS, Windows) ``Billing`` and ``billing`` would share one folder and mix their read models.
+    """
+    existing = {f.path.split("/")[1] for f in files.listing(PROJECTIONS_DIR, suffix=".parquet") if f.path.count("/") >= 2}
+    if folder.is_dir():
+        existing |= {p.name for p in folder.iterdir() if p.is_dir()}
+    twins = sorted(e for e in existing if e != name and e.casefold() == name.casefold())
+    if twins:
+        raise InvalidInput(
+            f"a projection named {name!r} would share its folder with the existing projection {twins[0]!r} on a "
+            "case-insensitive file system (macOS, Windows), mixing their read models: use that name or another "
+            "one that differs in more than case", values=[name, *twins])

@@ -192,9 +192,13 @@ def remove_orphans(catalog: CatalogBackend, tx: Any, files: FileStore, *, grace_
         files.delete(rel)
         catalog.forget_segment(tx, segment_id)
         removed.append(rel)
-    known = catalog.segment_paths(tx)
+    # Compared without case: on a case-insensitive file system (macOS, Windows) the files of stream
+    # types ``Account`` and ``account`` share the folder first made, so a listing spells some live
+    # files' paths differently from the catalog. File names carry a random part, so no real orphan
+    # differs from a live file only in case.
+    known = {p.casefold() for p in catalog.segment_paths(tx)}
     for f in files.listing(SEGMENTS_DIR, suffix=".parquet"):
-        if f.path not in known and f.modified < now - grace_seconds:
+        if f.path.casefold() not in known and f.modified < now - grace_seconds:
             files.delete(f.path)
             removed.append(f.path)
     return removed

@@ -160,8 +160,9 @@ def verify(store: Any, *, quick: bool = False) -> VerifyReport:
         problems.append(Problem(f"an append link's detail is unreadable ({e})"))
     except TamperedStore as e:
         problems.append(Problem(str(e), link=_link_at(pending, str(e))))
+    catalogued = {s[1].casefold() for s in segments}  # without case: see segment_files.remove_orphans
     unlisted = [f.path for f in store.files.listing("segments", suffix=".parquet")
-                if f.path not in {s[1] for s in segments}]
+                if f.path.casefold() not in catalogued]
     notes = []
     if quick and declarations:
         notes.append("declared personal fields not checked for values stored in plain text (the full check does)")
