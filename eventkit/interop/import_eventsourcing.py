@@ -32,7 +32,7 @@ from uuid import UUID
 import pyarrow as pa
 
 from eventkit.common.errors import InvalidInput, StoreError
-from eventkit.store.envelope import ENVELOPE_COLUMNS
+from eventkit.store.envelope import ENVELOPE_COLUMNS, utf8_encodable
 from eventkit.store.event_store import Store
 
 _HEX_UUID = re.compile(r"[0-9a-f]{32}")
@@ -176,14 +176,6 @@ def _kind(value: Any) -> str:
     return {bool: "BOOLEAN", int: "BIGINT", float: "DOUBLE"}.get(type(value), "VARCHAR")
 
 
-def _utf8(value: Any) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _decoded_column(name: str, values: list[Any], known: dict[str, str], left_out: Counter[str]) -> pa.Array | None:
     """One decoded field's column, typed as the store (or the first value) has it, so that every batch size
     gives the same fields and no batch is refused: numbers join a number field (ints widen to floats, as
@@ -197,7 +189,7 @@ def _decoded_column(name: str, values: list[Any], known: dict[str, str], left_ou
     if kind in ("BIGINT", "DOUBLE") and any(type(v) is float for v in present):
         kind = "DOUBLE"
     fits = {"BOOLEAN": lambda v: type(v) is bool, "BIGINT": lambda v: type(v) is int,
-            "DOUBLE": lambda v: type(v) in (int, float), "VARCHAR": lambda v: not isinstance(v, str) or _utf8(v)}.get(kind)
+            "DOUBLE": lambda v: type(v) in (int, float), "VARCHAR": lambda v: not isinstance(v, str) or utf8_encodable(v)}.get(kind)
     if fits is None:  # a field the store holds as a type JSON has no values of (a date, bytes)
         left_out[name] += len(present)
         return None

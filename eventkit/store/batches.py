@@ -30,6 +30,7 @@ from eventkit.store.envelope import (
     to_micros,
     arrow_kind,
     arrow_type_for,
+    utf8_encodable,
 )
 from eventkit.common.errors import DuplicateEventId, InvalidInput
 from eventkit.store.decimals import float_column
@@ -276,7 +277,7 @@ def frame_to_arrow(frame: Any) -> pa.Table:
                                            "(text.encode() for bytes)", column=str(col), values=text)
                 arrays.append(array)
         except UnicodeEncodeError:
-            bad = [v for v in series if isinstance(v, str) and not _encodable(v)]
+            bad = [v for v in series if isinstance(v, str) and not utf8_encodable(v)]
             raise InvalidInput(
                 f"column {col!r} holds text with a lone surrogate (half of a UTF-16 pair), which no UTF-8 "
                 "store can hold; decode the source text properly (or replace it) first",
@@ -297,14 +298,6 @@ def frame_to_arrow(frame: Any) -> pa.Table:
 def _absent(value: Any, pd: Any) -> bool:
     """A missing metadata value as pandas spells it: None, NaN, ``pd.NA`` (a read frame's) or ``pd.NaT``."""
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _string_column(table: pa.Table, name: str, *, required: bool) -> pa.Array | None:

@@ -184,15 +184,12 @@ def check_text(value: Any, what: str, where: str = "", *, envelope: bool = True)
     suffix = f" ({where})" if where else ""
     if not isinstance(value, str) or (envelope and not value):
         raise InvalidInput(f"{what} must be a non-empty string{suffix}", column=what, values=[value])
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(
-                f"{what} holds a lone surrogate (half of a UTF-16 pair), which no UTF-8 store can hold{suffix}; "
-                "decode the source text properly (or replace it) first",
-                column=what, values=[value],
-            ) from None
+    if not value.isascii() and not utf8_encodable(value):
+        raise InvalidInput(
+            f"{what} holds a lone surrogate (half of a UTF-16 pair), which no UTF-8 store can hold{suffix}; "
+            "decode the source text properly (or replace it) first",
+            column=what, values=[value],
+        )
     if envelope and "\x00" in value:
         raise InvalidInput(f"{what} holds a NUL character (\\x00){suffix}; remove it", column=what, values=[value])
     return value
@@ -403,3 +400,12 @@ def arrow_type_for(kind: str) -> Any:
     if kind == NULL_TYPE:
         return pa.null()
     return getattr(pa, ARROW_TYPES[kind])()
+
+
+def utf8_encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
